@@ -1,0 +1,34 @@
+# Two entry points: `make run` and `make test`. Both set everything up and are idempotent.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup lint clean
+
+setup: $(STAMP) node_modules/.installed
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Dev chain (chopsticks) and front-end packages from the npm registry, pinned by the lockfile.
+node_modules/.installed: package.json $(wildcard package-lock.json)
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	mkdir -p node_modules && touch node_modules/.installed
+
+run: setup
+	$(BIN)/vilokanam run
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) node_modules var .pytest_cache

@@ -1,0 +1,44 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from signaling import auth, health, me, metrics
+from signaling.config import AppConfig
+from signaling.errors import error_middleware
+from signaling.keys import CONFIG, PG, REDIS
+
+# Bodies beyond this are refused before a handler runs (uploads get their own limit later).
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(config: AppConfig) -> web.Application:
+    app = web.Application(
+        middlewares=[metrics.metrics_middleware, error_middleware],
+        client_max_size=MAX_BODY_BYTES,
+    )
+    app[CONFIG] = config
+    app.cleanup_ctx.append(_postgres)
+    app.cleanup_ctx.append(_redis)
+    for module in (health, metrics, auth, me):
+        app.add_routes(module.routes)
+    return app
+
+
+async def _postgres(app: web.Application) -> AsyncIterator[None]:
+    pool = await asyncpg.create_pool(app[CONFIG].database_url, min_size=1, max_size=10)
+    app[PG] = pool
+    yield
+    await pool.close()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    client = aioredis.from_url(app[CONFIG].redis_url)
+    app[REDIS] = client
+    yield
+    await client.aclose()

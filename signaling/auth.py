@@ -1,0 +1,123 @@
+"""Sign-in with a Substrate account (nonce → signed message → session token) and session lookup.
+
+Nonces and sessions live in Redis. A nonce is consumed with GETDEL before anything else is
+checked, so each one is usable exactly once even under concurrent attempts. Session tokens are
+random, returned once, and stored only as their SHA-256 digest.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from aiohttp import web
+from pydantic import Field
+from substrateinterface import Keypair, KeypairType
+
+from billing.accounts import public_key
+from signaling import users
+from signaling.errors import ApiError
+from signaling.keys import CONFIG, PG, REDIS
+from signaling.sessions import CHALLENGE, close_session, open_session, redis_key
+from signaling.siws import SignInMessage, nonce_of, rfc3339
+from signaling.validation import Body, read_json
+
+logger = structlog.get_logger(__name__)
+routes = web.RouteTableDef()
+
+class NonceRequest(Body):
+    address: str = Field(min_length=1, max_length=64)
+
+
+class VerifyRequest(Body):
+    address: str = Field(min_length=1, max_length=64)
+    message: str = Field(min_length=1, max_length=2048)
+    signature: str = Field(min_length=2, max_length=256)
+
+
+def _public_key_or_400(address: str) -> bytes:
+    try:
+        return public_key(address)
+    except ValueError:
+        raise ApiError(400, f"not a valid SS58 address: {address!r}", "invalid_address") from None
+
+
+@routes.post("/api/auth/nonce")
+async def create_nonce(request: web.Request) -> web.Response:
+    body = await read_json(request, NonceRequest)
+    key = _public_key_or_400(body.address)
+    config = request.app[CONFIG]
+    now = datetime.now(UTC).replace(microsecond=0)
+    message = SignInMessage(
+        domain=config.domain,
+        address=body.address,
+        uri=config.public_url,
+        nonce=secrets.token_hex(16),
+        issued_at=now,
+        expires_at=now + timedelta(seconds=config.nonce_ttl_s),
+    )
+    record = {"message": message.text(), "public_key": key.hex()}
+    await request.app[REDIS].set(
+        redis_key(request, "nonce", message.nonce), json.dumps(record), ex=config.nonce_ttl_s
+    )
+    return web.json_response(
+        {
+            "message": message.text(),
+            "nonce": message.nonce,
+            "expires_at": rfc3339(message.expires_at),
+        },
+        status=201,
+    )
+
+
+@routes.post("/api/auth/verify")
+async def verify(request: web.Request) -> web.Response:
+    body = await read_json(request, VerifyRequest)
+    key = _public_key_or_400(body.address)
+    signature = _signature_bytes(body.signature)
+    nonce = nonce_of(body.message)
+    if nonce is None:
+        raise ApiError(400, "message has no Nonce field; request one from /api/auth/nonce")
+    raw = await request.app[REDIS].getdel(redis_key(request, "nonce", nonce))
+    if raw is None:
+        raise ApiError(401, "unknown, expired or already used nonce", "invalid_nonce")
+    record = json.loads(raw)
+    if record["message"] != body.message or record["public_key"] != key.hex():
+        raise ApiError(401, "message or address differs from the one issued", "invalid_message")
+    if not _signature_valid(key, body.message, signature):
+        raise ApiError(401, "signature does not match the address", "invalid_signature")
+    user = await users.get_or_create(request.app[PG], key, request.app[CONFIG].ss58_format)
+    token, expires_at = await open_session(request, user["id"])
+    logger.info("signed in", user_id=str(user["id"]))
+    return web.json_response(
+        {"token": token, "expires_at": rfc3339(expires_at), "user": users.public_view(user)}
+    )
+
+
+def _signature_bytes(signature: str) -> bytes:
+    text = signature.removeprefix("0x")
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raise ApiError(400, "signature must be hex (0x…)", "invalid_signature") from None
+    if len(raw) != 64:
+        raise ApiError(400, "signature must be 64 bytes of sr25519", "invalid_signature")
+    return raw
+
+
+def _signature_valid(key: bytes, message: str, signature: bytes) -> bool:
+    keypair = Keypair(public_key=key, ss58_format=42, crypto_type=KeypairType.SR25519)
+    try:
+        # Keypair.verify also accepts the polkadot.js signRaw form, <Bytes>message</Bytes>.
+        return bool(keypair.verify(message, signature))
+    except (ValueError, TypeError):
+        return False
+
+
+@routes.post("/api/auth/logout")
+async def logout(request: web.Request) -> web.Response:
+    if not await close_session(request):
+        raise ApiError(401, "no valid session token", headers=CHALLENGE)
+    return web.Response(status=204)

@@ -1,0 +1,25 @@
+"""What the HTTP layer needs to know, built by the composition root (vilokanam.wiring)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    database_url: str
+    redis_url: str
+    public_url: str
+    dev_mode: bool = True
+    redis_prefix: str = "vk:"
+    ss58_format: int = 2
+    platform_fee_bps: int = 1000
+    session_ttl_s: int = 7 * 24 * 3600
+    nonce_ttl_s: int = 300
+    max_json_bytes: int = 64 * 1024
+
+    @property
+    def domain(self) -> str:
+        """Host[:port] that sign-in messages are bound to (SIWS `domain`)."""
+        return urlsplit(self.public_url).netloc

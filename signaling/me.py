@@ -1,0 +1,60 @@
+"""The signed-in user's own profile: GET and PATCH /api/me."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+from pydantic import Field, HttpUrl, field_validator
+
+from signaling import users
+from signaling.errors import ApiError
+from signaling.keys import PG
+from signaling.sessions import require_user
+from signaling.validation import Body, read_json
+
+routes = web.RouteTableDef()
+
+
+class ProfileUpdate(Body):
+    username: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]{3,50}$")
+    email: str | None = Field(
+        default=None, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    )
+    bio: str | None = Field(default=None, max_length=2000)
+    profile_image_url: HttpUrl | None = None
+    is_creator: bool | None = None
+
+    @field_validator("is_creator")
+    @classmethod
+    def _not_null(cls, value: bool | None) -> bool:
+        if value is None:
+            raise ValueError("must be true or false")
+        return value
+
+
+@routes.get("/api/me")
+async def get_me(request: web.Request) -> web.Response:
+    return web.json_response(users.private_view(await require_user(request)))
+
+
+@routes.patch("/api/me")
+async def patch_me(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    update = await read_json(request, ProfileUpdate)
+    changes = {
+        name: (str(value) if isinstance(value, HttpUrl) else value)
+        for name, value in update.model_dump(include=update.model_fields_set).items()
+    }
+    if not changes:
+        raise ApiError(422, "nothing to change: send at least one field", "invalid_field")
+    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
+    try:
+        row = await request.app[PG].fetchrow(
+            f"UPDATE users SET {assignments} WHERE id = $1 RETURNING {users.COLUMNS}",  # noqa: S608
+            user["id"],
+            *changes.values(),
+        )
+    except asyncpg.UniqueViolationError as exc:
+        field = "username" if "username" in str(exc) else "email"
+        raise ApiError(409, f"that {field} is taken", "taken") from None
+    return web.json_response(users.private_view(row))

@@ -1,0 +1,76 @@
+"""Fixtures shared by every test package: real PostgreSQL, Redis, and the HTTP app."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient, TestServer
+
+from signaling.app import create_app
+from signaling.config import AppConfig
+from tests.services import fresh_database, postgres_server, redis_server
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with postgres_server(tmp_path_factory.mktemp("pg")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_admin_url: str) -> Iterator[str]:
+    """A migrated database for this test session."""
+    with fresh_database(pg_admin_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    return f"vktest{secrets.token_hex(4)}:"
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(redis_url)
+    yield client
+    keys = [key async for key in client.scan_iter(f"{redis_prefix}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+@pytest.fixture
+def app_config(database_url: str, redis_url: str, redis_prefix: str) -> AppConfig:
+    return AppConfig(
+        database_url=database_url,
+        redis_url=redis_url,
+        public_url="http://127.0.0.1:8080",
+        redis_prefix=redis_prefix,
+    )
+
+
+@pytest.fixture
+async def client(app_config: AppConfig, redis: aioredis.Redis) -> AsyncIterator[TestClient]:
+    async with TestClient(TestServer(create_app(app_config))) as test_client:
+        yield test_client
+
+
+ROOT = Path(__file__).resolve().parent.parent

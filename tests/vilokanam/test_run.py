@@ -1,0 +1,75 @@
+"""`vilokanam run` with no DATABASE_URL/REDIS_URL: embedded services, health, dev-login, stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
+        try:
+            with urllib.request.urlopen(f"{url}/api/health", timeout=2) as response:  # noqa: S310
+                return {"status": response.status, "body": response.read().decode()}
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("server did not become healthy in time")
+
+
+def _children_alive(var_dir: Path) -> list[str]:
+    out = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if str(var_dir) in line]
+
+
+@pytest.fixture
+def run_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(VAR_DIR=str(tmp_path / "var"), HTTP_PORT=str(_free_port()),
+               VILOKANAM_ENV="dev", PUBLIC_URL="")
+    env.pop("PUBLIC_URL")
+    return env
+
+
+def test_run_serves_health_and_stops_embedded_services(run_env: dict[str, str]) -> None:
+    url = f"http://127.0.0.1:{run_env['HTTP_PORT']}"
+    proc = subprocess.Popen([sys.executable, "-m", "vilokanam", "run"], env=run_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        health = _wait_healthy(url, proc)
+        assert health["status"] == 200
+        assert '"postgres": "ok"' in health["body"] and '"redis": "ok"' in health["body"]
+        login = subprocess.run(
+            [sys.executable, "-m", "vilokanam", "dev-login", "//Bob", "--url", url],
+            env=run_env, capture_output=True, text=True, timeout=30, check=False,
+        )
+        assert login.returncode == 0, login.stderr
+        token = login.stdout.strip()
+        assert token.startswith("vkt_") and "\n" not in token
+        request = urllib.request.Request(f"{url}/api/me",
+                                          headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            assert response.status == 200
+        assert _children_alive(Path(run_env["VAR_DIR"]))  # embedded postgres + redis running
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+    assert _children_alive(Path(run_env["VAR_DIR"])) == []
+    # Data persists in the var folder between runs.
+    assert (Path(run_env["VAR_DIR"]) / "pg" / "data" / "PG_VERSION").exists()

@@ -1,0 +1,5 @@
+import sys
+
+from vilokanam.cli import main
+
+sys.exit(main())

@@ -1,0 +1,73 @@
+"""The `vilokanam` command: run, migrate, dev-login."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from vilokanam.logs import configure_logging
+from vilokanam.settings import Settings, SettingsError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vilokanam", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="serve HTTP, WHIP/WHEP and background services")
+    commands.add_parser("migrate", help="apply pending database migrations")
+    login = commands.add_parser(
+        "dev-login", help="dev only: sign in as a dev account and print a session token"
+    )
+    login.add_argument("uri", help="dev key URI such as //Alice or //Bob")
+    login.add_argument("--url", help="server base URL (default: PUBLIC_URL or HTTP_HOST:PORT)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"vilokanam: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, json=not sys.stderr.isatty())
+    handler = {"run": _run, "migrate": _migrate, "dev-login": _dev_login}[args.command]
+    return handler(settings, args)
+
+
+def _run(settings: Settings, _args: argparse.Namespace) -> int:
+    from vilokanam.server import serve
+
+    try:
+        asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from vilokanam.migrate import migrate
+
+    if not settings.database_url:
+        print("vilokanam: migrate needs DATABASE_URL (`vilokanam run` migrates the embedded "
+              "database itself)", file=sys.stderr)
+        return 2
+    applied = asyncio.run(migrate(settings.database_url))
+    print(f"applied {len(applied)} migration(s)" if applied else "database is up to date")
+    return 0
+
+
+def _dev_login(settings: Settings, args: argparse.Namespace) -> int:
+    from vilokanam.devlogin import DevLoginError, dev_login
+
+    if not settings.is_dev:
+        print("vilokanam: dev-login is disabled outside dev mode", file=sys.stderr)
+        return 2
+    try:
+        token = asyncio.run(dev_login(args.url or settings.base_url, args.uri))
+    except DevLoginError as exc:
+        print(f"vilokanam: {exc}", file=sys.stderr)
+        return 1
+    print(token)
+    return 0

@@ -1,0 +1,81 @@
+"""`vilokanam run`: start what is missing locally, migrate, serve until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import structlog
+from aiohttp import web
+
+from signaling.app import create_app
+from signaling.config import AppConfig
+from vilokanam.embedded import start_postgres_async, start_redis_async
+from vilokanam.migrate import migrate
+from vilokanam.settings import Settings
+
+logger = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceUrls:
+    database_url: str
+    redis_url: str
+
+
+async def local_services(settings: Settings, stack: AsyncExitStack) -> ServiceUrls:
+    """URLs of PostgreSQL and Redis, starting embedded ones (dev only) where none is given."""
+    database_url, redis_url = settings.database_url, settings.redis_url
+    if database_url is None:
+        postgres = await start_postgres_async(settings.var_dir)
+        stack.callback(postgres.stop)
+        database_url = postgres.url
+    if redis_url is None:
+        redis = await start_redis_async(settings.var_dir)
+        stack.callback(redis.stop)
+        redis_url = redis.url
+    return ServiceUrls(database_url, redis_url)
+
+
+def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
+    return AppConfig(
+        database_url=urls.database_url,
+        redis_url=urls.redis_url,
+        public_url=settings.base_url,
+        dev_mode=settings.is_dev,
+        redis_prefix=settings.redis_prefix,
+        ss58_format=settings.ss58_format,
+        platform_fee_bps=settings.platform_fee_bps,
+        session_ttl_s=settings.session_ttl_s,
+        nonce_ttl_s=settings.nonce_ttl_s,
+    )
+
+
+async def serve(settings: Settings) -> None:
+    async with AsyncExitStack() as stack:
+        urls = await local_services(settings, stack)
+        applied = await migrate(urls.database_url)
+        logger.info("database ready", migrations_applied=len(applied))
+        runner = web.AppRunner(create_app(app_config(settings, urls)), access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+        _announce(settings)
+        await _until_signalled()
+        logger.info("shutting down")
+
+
+def _announce(settings: Settings) -> None:
+    base = settings.base_url
+    print(f"vilokanam is serving on {base}", flush=True)
+    print(f"  health:  {base}/api/health\n  metrics: {base}/metrics", flush=True)
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

@@ -1,0 +1,123 @@
+"""Settings from the environment (and `.env` if present).
+
+Every variable is read once at start. An invalid value stops the process with one line that
+names the variable, so operators never chase a stack trace for a typo.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Env(StrEnum):
+    DEV = "dev"
+    PRODUCTION = "production"
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    vilokanam_env: Env = Env.DEV
+    database_url: str | None = None
+    redis_url: str | None = None
+    chain_url: str | None = None
+    media_root: Path = ROOT / "var" / "media"
+    var_dir: Path = ROOT / "var"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str | None = None
+    platform_fee_bps: int = Field(default=1000, ge=0, le=10_000)
+    ss58_format: int = Field(default=2, ge=0, le=16383)
+    session_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    nonce_ttl_s: int = Field(default=300, ge=10, le=3600)
+    redis_prefix: str = "vk:"
+    # Secret seed of the platform escrow account (production only; dev derives a dev key).
+    escrow_seed: str | None = Field(default=None, repr=False)
+    escrow_seed_file: Path | None = None
+    rtc_host_addresses: Annotated[tuple[str, ...], NoDecode] = ()
+    rtc_announced_address: str | None = None
+    ice_servers: Annotated[tuple[str, ...], NoDecode] = ()
+    log_level: str = "INFO"
+
+    _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
+
+    @field_validator("public_url")
+    @classmethod
+    def _url_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _pg_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("postgres://", "postgresql://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value or None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value or None
+
+    @field_validator("chain_url")
+    @classmethod
+    def _ws_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("ws://", "wss://")):
+            raise ValueError("must be a ws:// or wss:// URL")
+        return value or None
+
+    @model_validator(mode="after")
+    def _production_needs_everything(self) -> Settings:
+        if self.vilokanam_env is Env.PRODUCTION:
+            required = {
+                "DATABASE_URL": self.database_url,
+                "REDIS_URL": self.redis_url,
+                "CHAIN_URL": self.chain_url,
+                "PUBLIC_URL": self.public_url,
+                "ESCROW_SEED or ESCROW_SEED_FILE": self.escrow_seed or self.escrow_seed_file,
+            }
+            missing = [name for name, value in required.items() if not value]
+            if missing:
+                raise ValueError(f"production requires {', '.join(missing)}")
+        return self
+
+    @property
+    def is_dev(self) -> bool:
+        return self.vilokanam_env is Env.DEV
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.http_host}:{self.http_port}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; raise SettingsError with one line naming the first bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if not error["loc"]:
+            raise SettingsError(f"invalid settings: {message}") from None
+        name = str(error["loc"][0]).upper()
+        raise SettingsError(f"invalid setting {name}: {message}") from None
