@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from signaling import auth, health, me, metrics
+from sfu import IceSettings, Sfu
+from signaling import auth, health, me, metrics, streams, whep, whip
 from signaling.config import AppConfig
 from signaling.errors import error_middleware
-from signaling.keys import CONFIG, PG, REDIS
+from signaling.keys import CONFIG, LIVE, PG, REDIS
+from signaling.live import LiveStreams
 
 # Bodies beyond this are refused before a handler runs (uploads get their own limit later).
 MAX_BODY_BYTES = 1024 * 1024
@@ -25,7 +28,8 @@ def create_app(config: AppConfig) -> web.Application:
     app[CONFIG] = config
     app.cleanup_ctx.append(_postgres)
     app.cleanup_ctx.append(_redis)
-    for module in (health, metrics, auth, me):
+    app.cleanup_ctx.append(_media)
+    for module in (health, metrics, auth, me, streams, whip, whep):
         app.add_routes(module.routes)
     return app
 
@@ -42,3 +46,17 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = client
     yield
     await client.aclose()
+
+
+async def _media(app: web.Application) -> AsyncIterator[None]:
+    """The in-process sfu and the live sessions on top of it."""
+    config = app[CONFIG]
+    sfu = Sfu(IceSettings(config.rtc_host_addresses, config.rtc_announced_address,
+                          config.ice_servers))
+    live = LiveStreams(sfu, app[PG], config.public_url)
+    app[LIVE] = live
+    sampler = asyncio.create_task(live.sample_analytics_forever(config.analytics_interval_s))
+    yield
+    sampler.cancel()
+    await live.close()
+    await sfu.close()

@@ -18,6 +18,11 @@ class AppConfig:
     session_ttl_s: int = 7 * 24 * 3600
     nonce_ttl_s: int = 300
     max_json_bytes: int = 64 * 1024
+    rtc_host_addresses: tuple[str, ...] = ()
+    rtc_announced_address: str | None = None
+    ice_servers: tuple[str, ...] = ()
+    # Seconds between stream_analytics samples of each live stream's viewer count.
+    analytics_interval_s: float = 10.0
 
     @property
     def domain(self) -> str:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
 from signaling.config import AppConfig
 
+if TYPE_CHECKING:
+    pass
+
 CONFIG = web.AppKey("config", AppConfig)
 PG = web.AppKey("pg", asyncpg.Pool)
 REDIS = web.AppKey("redis", aioredis.Redis)
+LIVE = web.AppKey("live", "LiveStreams")

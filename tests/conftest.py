@@ -64,6 +64,8 @@ def app_config(database_url: str, redis_url: str, redis_prefix: str) -> AppConfi
         redis_url=redis_url,
         public_url="http://127.0.0.1:8080",
         redis_prefix=redis_prefix,
+        rtc_host_addresses=("127.0.0.1",),
+        ice_servers=(),
     )
 
 
@@ -74,3 +76,11 @@ async def client(app_config: AppConfig, redis: aioredis.Redis) -> AsyncIterator[
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test WebRTC clients gather host candidates on 127.0.0.1 (aioice leaves it out)."""
+    import aioice.ice
+
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])

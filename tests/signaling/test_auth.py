@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 from substrateinterface import Keypair
 
 from billing.accounts import to_ss58
+from tests.signaling.accounts import sign_in
 
 ALICE = Keypair.create_from_uri("//Alice")
 BOB = Keypair.create_from_uri("//Bob")
@@ -29,15 +30,6 @@ async def _verify(client: TestClient, address: str, message: str, signature: str
     return await client.post(
         "/api/auth/verify", json={"address": address, "message": message, "signature": signature}
     )
-
-
-async def sign_in(client: TestClient, keypair: Keypair = ALICE) -> str:
-    issued = await _nonce(client, keypair.ss58_address)
-    response = await _verify(
-        client, keypair.ss58_address, issued["message"], _sign(keypair, issued["message"])
-    )
-    assert response.status == 200, await response.text()
-    return (await response.json())["token"]
 
 
 async def _sessions(redis, prefix: str) -> int:

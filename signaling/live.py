@@ -1,0 +1,201 @@
+"""Live sessions: the bridge between the HTTP resources of WHIP/WHEP and the sfu.
+
+Each WHIP/WHEP session is an HTTP resource at an unguessable URL. This module keeps those
+sessions, moves streams through pending → live → ended in PostgreSQL, records views, keeps the
+live viewer count (streams.viewer_count, stream_sessions.viewer_peak) and samples it into
+stream_analytics while a stream is live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import asyncpg
+import structlog
+
+from sfu import Sfu, SfuEvent, UnknownPeer
+from signaling import streams_db
+from signaling.viewing import OpenViewing, View, ViewPolicy
+
+logger = structlog.get_logger(__name__)
+
+Kind = Literal["whip", "whep"]
+
+
+@dataclass
+class PeerSession:
+    """One WHIP or WHEP session: an HTTP resource bound to an sfu peer."""
+
+    kind: Kind
+    stream_id: uuid.UUID
+    peer_id: str
+    ice_ufrag: str | None
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    etag: str = field(default_factory=lambda: f'"{secrets.token_hex(8)}"')
+    live_session_id: uuid.UUID | None = None  # whip: stream_sessions.id
+    view: View | None = None                  # whep
+
+    @property
+    def location(self) -> str:
+        return f"/{self.kind}/{self.stream_id}/{self.token}"
+
+
+def ice_ufrag(sdp: str) -> str | None:
+    for line in sdp.splitlines():
+        if line.startswith("a=ice-ufrag:"):
+            return line.removeprefix("a=ice-ufrag:").strip()
+    return None
+
+
+class LiveStreams:
+    def __init__(self, sfu: Sfu, db: asyncpg.Pool, server_url: str) -> None:
+        self.sfu = sfu
+        self.db = db
+        self.server_url = server_url
+        self.policy: ViewPolicy = OpenViewing()
+        self._sessions: dict[str, PeerSession] = {}
+        self._broadcasts: dict[uuid.UUID, PeerSession] = {}
+        self._by_peer: dict[str, PeerSession] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._listeners: list[Callable[[str, uuid.UUID], None]] = []
+        sfu.on_event(self._on_sfu_event)
+
+    def on_change(self, listener: Callable[[str, uuid.UUID], None]) -> None:
+        """Call listener("live"|"ended"|"viewers", stream_id) on changes (recorder, WebSocket)."""
+        self._listeners.append(listener)
+
+    def session(self, kind: Kind, stream_id: uuid.UUID, token: str) -> PeerSession | None:
+        found = self._sessions.get(token)
+        if found is None or found.kind != kind or found.stream_id != stream_id:
+            return None
+        return found
+
+    def is_live(self, stream_id: uuid.UUID) -> bool:
+        return stream_id in self._broadcasts
+
+    def viewer_count(self, stream_id: uuid.UUID) -> int:
+        return len(self.sfu.subscribers(str(stream_id))) if self.is_live(stream_id) else 0
+
+    def live_session_id(self, stream_id: uuid.UUID) -> uuid.UUID | None:
+        broadcast = self._broadcasts.get(stream_id)
+        return broadcast.live_session_id if broadcast else None
+
+    # --- broadcasting (WHIP) ---------------------------------------------------------------------
+
+    async def start_broadcast(self, stream_id: uuid.UUID, offer: str) -> tuple[PeerSession, str]:
+        """Raises sfu.AlreadyPublishing / sfu.UnsupportedOffer."""
+        publisher_id, answer = await self.sfu.publish(str(stream_id), offer)
+        session = PeerSession("whip", stream_id, publisher_id, ice_ufrag(offer))
+        try:
+            session.live_session_id = await streams_db.go_live(self.db, stream_id, self.server_url)
+        except BaseException:
+            await self.sfu.unpublish(str(stream_id))
+            raise
+        self._remember(session)
+        self._broadcasts[stream_id] = session
+        logger.info("stream live", stream_id=str(stream_id))
+        self._notify("live", stream_id)
+        return session, answer
+
+    async def end_broadcast(self, stream_id: uuid.UUID, reason: str) -> None:
+        session = self._broadcasts.pop(stream_id, None)
+        if session is None:
+            return
+        self._forget(session)
+        for view in [s for s in self._sessions.values() if s.stream_id == stream_id]:
+            await self._close_view(view)
+        await self.sfu.unpublish(str(stream_id))
+        assert session.live_session_id is not None
+        await streams_db.end_live(self.db, stream_id, session.live_session_id)
+        logger.info("stream ended", stream_id=str(stream_id), reason=reason)
+        self._notify("ended", stream_id)
+
+    # --- viewing (WHEP) ---------------------------------------------------------------------------
+
+    async def start_view(
+        self, stream: asyncpg.Record, viewer_id: uuid.UUID, offer: str
+    ) -> tuple[PeerSession, str]:
+        """Raises ViewRefused, sfu.NotLive, sfu.UnsupportedOffer."""
+        stream_id = stream["id"]
+        await self.policy.admit(viewer_id, stream_id, stream["price_per_second"])
+        subscriber_id, answer = await self.sfu.subscribe(str(stream_id), offer)
+        view_id = await streams_db.start_view(self.db, stream_id, viewer_id)
+        view = View(view_id, subscriber_id, viewer_id, stream_id, stream["creator_id"],
+                    stream["price_per_second"])
+        session = PeerSession("whep", stream_id, subscriber_id, ice_ufrag(offer), view=view)
+        self._remember(session)
+        await self.policy.started(view)
+        await self._count_viewers(stream_id)
+        return session, answer
+
+    async def end_view(self, session: PeerSession, reason: str = "left") -> None:
+        if self._sessions.get(session.token) is not session:
+            return
+        await self._close_view(session)
+        with contextlib.suppress(UnknownPeer):  # the sfu may have dropped it already (cut, ICE)
+            await self.sfu.unsubscribe(session.peer_id, reason)
+        await self._count_viewers(session.stream_id)
+
+    async def _close_view(self, session: PeerSession) -> None:
+        self._forget(session)
+        assert session.view is not None
+        await streams_db.end_view(self.db, session.view.view_id)
+        await self.policy.ended(session.view)
+
+    async def _count_viewers(self, stream_id: uuid.UUID) -> None:
+        live_session = self.live_session_id(stream_id)
+        if live_session is not None:
+            count = self.viewer_count(stream_id)
+            await streams_db.set_viewer_count(self.db, stream_id, live_session, count)
+            self._notify("viewers", stream_id)
+
+    # --- bookkeeping ------------------------------------------------------------------------
+
+    def _remember(self, session: PeerSession) -> None:
+        self._sessions[session.token] = session
+        self._by_peer[session.peer_id] = session
+
+    def _forget(self, session: PeerSession) -> None:
+        self._sessions.pop(session.token, None)
+        self._by_peer.pop(session.peer_id, None)
+
+    def _notify(self, what: str, stream_id: uuid.UUID) -> None:
+        for listener in self._listeners:
+            listener(what, stream_id)
+
+    def _on_sfu_event(self, event: SfuEvent) -> None:
+        """The sfu saw a peer go away on its own (ICE failure, DTLS close, cut)."""
+        session = self._by_peer.get(event.peer_id)
+        if session is None:
+            return  # already ended through HTTP
+        if session.kind == "whip":
+            self._spawn(self.end_broadcast(session.stream_id, event.reason))
+        else:
+            self._spawn(self.end_view(session, event.reason))
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def sample_analytics_forever(self, interval_s: float) -> None:
+        """Every interval, one stream_analytics row per live stream."""
+        while True:
+            await asyncio.sleep(interval_s)
+            counts = {stream_id: self.viewer_count(stream_id) for stream_id in self._broadcasts}
+            try:
+                await streams_db.sample_viewers(self.db, counts)
+            except (asyncpg.PostgresError, OSError):
+                logger.exception("analytics sample failed")
+
+    async def close(self) -> None:
+        for stream_id in list(self._broadcasts):
+            await self.end_broadcast(stream_id, "shutdown")
+        for task in list(self._tasks):
+            await task

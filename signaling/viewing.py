@@ -1,0 +1,50 @@
+"""The seam where billing decides whether a viewer may watch, and learns when views start/end.
+
+Signaling knows nothing of balances: it asks a ViewPolicy. Until billing plugs one in, every
+signed-in viewer may watch (OpenViewing).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+
+class ViewRefused(Exception):
+    """The viewer may not watch (e.g. balance too low); the message is shown to them."""
+
+
+@dataclass(frozen=True)
+class View:
+    view_id: uuid.UUID          # stream_viewers.id
+    subscriber_id: str          # the sfu's id of this viewer's media session
+    viewer_id: uuid.UUID
+    stream_id: uuid.UUID
+    creator_id: uuid.UUID
+    price_per_second: Decimal   # planck
+
+
+class ViewPolicy(Protocol):
+    async def admit(self, viewer_id: uuid.UUID, stream_id: uuid.UUID, price: Decimal) -> None:
+        """Raise ViewRefused when this viewer may not start watching this stream."""
+
+    async def started(self, view: View) -> None:
+        """The view's media session exists; metering may begin."""
+
+    async def ended(self, view: View) -> None:
+        """The view's media session is gone."""
+
+
+class OpenViewing:
+    """Everybody signed in may watch; nothing is metered."""
+
+    async def admit(self, viewer_id: uuid.UUID, stream_id: uuid.UUID, price: Decimal) -> None:
+        return None
+
+    async def started(self, view: View) -> None:
+        return None
+
+    async def ended(self, view: View) -> None:
+        return None

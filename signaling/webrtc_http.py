@@ -1,0 +1,112 @@
+"""What WHIP (RFC 9725) and WHEP share: SDP bodies, CORS, ICE server links, trickle PATCH."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from sfu import UnknownPeer
+from signaling.errors import ApiError
+from signaling.keys import CONFIG, LIVE
+from signaling.live import Kind, PeerSession, ice_ufrag
+from signaling.validation import parse_uuid
+
+MAX_SDP_BYTES = 64 * 1024
+SDP = "application/sdp"
+TRICKLE = "application/trickle-ice-sdpfrag"
+
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
+    "Access-Control-Expose-Headers": "Location, ETag, Link, Accept-Patch, Retry-After",
+}
+
+
+def ice_server_links(request: web.Request) -> list[str]:
+    """`Link: <url>; rel="ice-server"` values for the configured STUN/TURN servers."""
+    links = []
+    for url in request.app[CONFIG].ice_servers:
+        scheme, _, rest = url.partition(":")
+        credentials, at, address = rest.rpartition("@")
+        target = f"{scheme}:{address if at else rest}"
+        if at:
+            username, _, password = credentials.partition(":")
+            links.append(
+                f'<{target}>; rel="ice-server"; username="{username}"; '
+                f'credential="{password}"; credential-type="password"'
+            )
+        else:
+            links.append(f'<{target}>; rel="ice-server"')
+    return links
+
+
+def with_cors(response: web.StreamResponse) -> web.StreamResponse:
+    response.headers.update(CORS)
+    return response
+
+
+async def read_offer(request: web.Request) -> str:
+    """The SDP offer of a POST; 415 for another media type, 400 when it is not SDP text."""
+    if request.content_type != SDP:
+        raise ApiError(415, f"expected Content-Type: {SDP}", headers=CORS)
+    raw = await request.content.read(MAX_SDP_BYTES + 1)
+    if len(raw) > MAX_SDP_BYTES:
+        raise ApiError(413, f"SDP offer larger than {MAX_SDP_BYTES} bytes", headers=CORS)
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise ApiError(400, "SDP offer is not UTF-8 text", headers=CORS) from None
+    if not text.lstrip().startswith("v=0"):
+        raise ApiError(400, "body is not an SDP offer (must start with v=0)", headers=CORS)
+    return text
+
+
+def created(request: web.Request, session: PeerSession, answer: str) -> web.Response:
+    response = web.Response(status=201, text=answer, content_type=SDP)
+    response.headers["Location"] = session.location
+    response.headers["ETag"] = session.etag
+    response.headers["Accept-Patch"] = TRICKLE
+    for link in ice_server_links(request):
+        response.headers.add("Link", link)
+    return with_cors(response)
+
+
+def options(request: web.Request, methods: str) -> web.Response:
+    response = web.Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = methods
+    response.headers["Accept-Post"] = SDP
+    for link in ice_server_links(request):
+        response.headers.add("Link", link)
+    return with_cors(response)
+
+
+def find_session(request: web.Request, kind: Kind) -> PeerSession:
+    stream_id = parse_uuid(request.match_info["stream_id"], "stream")
+    session = request.app[LIVE].session(kind, stream_id, request.match_info["session"])
+    if session is None:
+        raise ApiError(404, f"no such {kind.upper()} session", headers=CORS)
+    return session
+
+
+async def patch(request: web.Request, kind: Kind) -> web.Response:
+    """Trickle ICE candidates into a session (RFC 9725 §4.3); ICE restarts are refused (422)."""
+    session = find_session(request, kind)
+    if request.content_type != TRICKLE:
+        raise ApiError(415, f"expected Content-Type: {TRICKLE}", headers=CORS)
+    match = request.headers.get("If-Match")
+    if match is None:
+        raise ApiError(428, "If-Match with the session's ETag is required", headers=CORS)
+    if match not in ("*", session.etag):
+        raise ApiError(412, "If-Match does not match the session's ETag", headers=CORS)
+    fragment = (await request.content.read(MAX_SDP_BYTES + 1)).decode(errors="replace")
+    if len(fragment) > MAX_SDP_BYTES:
+        raise ApiError(413, "SDP fragment too large", headers=CORS)
+    ufrag = ice_ufrag(fragment)
+    if match == "*" or (ufrag is not None and ufrag != session.ice_ufrag):
+        raise ApiError(422, "ICE restart is not supported; start a new session", headers=CORS)
+    try:
+        await request.app[LIVE].sfu.add_ice_candidates(session.peer_id, fragment)
+    except UnknownPeer:
+        raise ApiError(404, f"the {kind.upper()} session has ended", headers=CORS) from None
+    except ValueError as exc:
+        raise ApiError(400, f"bad ICE candidate: {exc}", headers=CORS) from None
+    return with_cors(web.Response(status=204))
