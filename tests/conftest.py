@@ -15,6 +15,8 @@ from signaling.app import create_app
 from signaling.config import AppConfig
 from tests.services import fresh_database, postgres_server, redis_server
 
+pytest_plugins = ["tests.chain_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
