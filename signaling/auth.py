@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -17,6 +18,7 @@ from pydantic import Field
 from substrateinterface import Keypair, KeypairType
 
 from billing.accounts import public_key
+from billing.users_db import ensure_user
 from signaling import users
 from signaling.errors import ApiError
 from signaling.keys import CONFIG, PG, REDIS
@@ -47,12 +49,17 @@ def _public_key_or_400(address: str) -> bytes:
 @routes.post("/api/auth/nonce")
 async def create_nonce(request: web.Request) -> web.Response:
     body = await read_json(request, NonceRequest)
-    key = _public_key_or_400(body.address)
+    return web.json_response(await issue_nonce(request, body.address), status=201)
+
+
+async def issue_nonce(request: web.Request, address: str) -> dict[str, str]:
+    """Store a single-use nonce for `address`; the sign-in message to sign and its expiry."""
+    key = _public_key_or_400(address)
     config = request.app[CONFIG]
     now = datetime.now(UTC).replace(microsecond=0)
     message = SignInMessage(
         domain=config.domain,
-        address=body.address,
+        address=address,
         uri=config.public_url,
         nonce=secrets.token_hex(16),
         issued_at=now,
@@ -62,38 +69,42 @@ async def create_nonce(request: web.Request) -> web.Response:
     await request.app[REDIS].set(
         redis_key(request, "nonce", message.nonce), json.dumps(record), ex=config.nonce_ttl_s
     )
-    return web.json_response(
-        {
-            "message": message.text(),
-            "nonce": message.nonce,
-            "expires_at": rfc3339(message.expires_at),
-        },
-        status=201,
-    )
+    return {
+        "message": message.text(),
+        "nonce": message.nonce,
+        "expires_at": rfc3339(message.expires_at),
+    }
 
 
 @routes.post("/api/auth/verify")
 async def verify(request: web.Request) -> web.Response:
     body = await read_json(request, VerifyRequest)
-    key = _public_key_or_400(body.address)
-    signature = _signature_bytes(body.signature)
-    nonce = nonce_of(body.message)
+    return web.json_response(
+        await sign_in(request, body.address, body.message, body.signature)
+    )
+
+
+async def sign_in(
+    request: web.Request, address: str, message: str, signature: str
+) -> dict[str, Any]:
+    """Consume the message's nonce, check the signature, open a session: token, expiry, user."""
+    key = _public_key_or_400(address)
+    raw_signature = _signature_bytes(signature)
+    nonce = nonce_of(message)
     if nonce is None:
         raise ApiError(400, "message has no Nonce field; request one from /api/auth/nonce")
     raw = await request.app[REDIS].getdel(redis_key(request, "nonce", nonce))
     if raw is None:
         raise ApiError(401, "unknown, expired or already used nonce", "invalid_nonce")
     record = json.loads(raw)
-    if record["message"] != body.message or record["public_key"] != key.hex():
+    if record["message"] != message or record["public_key"] != key.hex():
         raise ApiError(401, "message or address differs from the one issued", "invalid_message")
-    if not _signature_valid(key, body.message, signature):
+    if not _signature_valid(key, message, raw_signature):
         raise ApiError(401, "signature does not match the address", "invalid_signature")
-    user = await users.get_or_create(request.app[PG], key, request.app[CONFIG].ss58_format)
+    user = await ensure_user(request.app[PG], key, request.app[CONFIG].ss58_format)
     token, expires_at = await open_session(request, user["id"])
     logger.info("signed in", user_id=str(user["id"]))
-    return web.json_response(
-        {"token": token, "expires_at": rfc3339(expires_at), "user": users.public_view(user)}
-    )
+    return {"token": token, "expires_at": rfc3339(expires_at), "user": users.public_view(user)}
 
 
 def _signature_bytes(signature: str) -> bytes:

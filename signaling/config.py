@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 
@@ -23,6 +23,15 @@ class AppConfig:
     ice_servers: tuple[str, ...] = ()
     # Seconds between stream_analytics samples of each live stream's viewer count.
     analytics_interval_s: float = 10.0
+    # Billing: a paid view needs this many seconds of balance to start.
+    min_view_seconds: int = 5
+    chain_url: str | None = None          # the server's node; None: no deposits or payouts
+    chain_public_url: str | None = None   # what browsers' wallets connect to
+    escrow_seed: str | None = field(default=None, repr=False)
+    payout_threshold: int = 0             # planck; 0: the chain's existential deposit
+    # Run settlement, deposit and payout loops in this process (workers may run them instead).
+    billing_workers: bool = True
+    payout_interval_s: float = 5.0
 
     @property
     def domain(self) -> str:

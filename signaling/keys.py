@@ -11,9 +11,11 @@ from aiohttp import web
 from signaling.config import AppConfig
 
 if TYPE_CHECKING:
-    pass
+    from signaling.billing_runtime import BillingRuntime
+    from signaling.live import LiveStreams
 
 CONFIG = web.AppKey("config", AppConfig)
 PG = web.AppKey("pg", asyncpg.Pool)
 REDIS = web.AppKey("redis", aioredis.Redis)
-LIVE = web.AppKey("live", "LiveStreams")
+LIVE: web.AppKey[LiveStreams] = web.AppKey("live")
+BILLING: web.AppKey[BillingRuntime] = web.AppKey("billing")

@@ -76,6 +76,14 @@ class LiveStreams:
             return None
         return found
 
+    async def cut(self, subscriber_id: str, reason: str) -> View | None:
+        """End a view from the server side (billing); the view that was cut, if any."""
+        session = self._by_peer.get(subscriber_id)
+        if session is None or session.view is None:
+            return None
+        await self.end_view(session, reason)
+        return session.view
+
     def is_live(self, stream_id: uuid.UUID) -> bool:
         return stream_id in self._broadcasts
 

@@ -38,7 +38,11 @@ async def close_session(request: web.Request) -> bool:
 
 async def session_user_id(request: web.Request) -> uuid.UUID | None:
     """The signed-in user's id from the bearer session token, or None."""
-    token = bearer(request.headers.get("Authorization"))
+    return await token_user_id(request, bearer(request.headers.get("Authorization")))
+
+
+async def token_user_id(request: web.Request, token: str | None) -> uuid.UUID | None:
+    """The user id a session token belongs to, or None (also for WebSocket auth messages)."""
     if token is None or not token.startswith(TOKEN_PREFIX + "_"):
         return None
     value = await request.app[REDIS].get(redis_key(request, "session", digest(token)))

@@ -86,3 +86,17 @@ def loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     import aioice.ice
 
     monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+
+
+@pytest.fixture
+def own_database_url(pg_admin_url: str) -> Iterator[str]:
+    """A migrated database of this test alone (for checks over whole tables, like reconcile)."""
+    with fresh_database(pg_admin_url) as url:
+        yield url
+
+
+@pytest.fixture
+async def own_db(own_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(own_database_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()

@@ -21,6 +21,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     login.add_argument("uri", help="dev key URI such as //Alice or //Bob")
     login.add_argument("--url", help="server base URL (default: PUBLIC_URL or HTTP_HOST:PORT)")
+    worker = commands.add_parser("worker", help="run one background role in this process")
+    worker.add_argument("role", choices=["settlement", "payouts", "deposits", "vod"])
+    worker.add_argument("--name", default=None, help="stable consumer name (default: role-1)")
+    commands.add_parser(
+        "reconcile", help="check that money adds up across Redis, PostgreSQL and the chain"
+    )
     return parser
 
 
@@ -32,8 +38,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vilokanam: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, json=not sys.stderr.isatty())
-    handler = {"run": _run, "migrate": _migrate, "dev-login": _dev_login}[args.command]
-    return handler(settings, args)
+    handler = {
+        "run": _run,
+        "migrate": _migrate,
+        "dev-login": _dev_login,
+        "worker": _worker,
+        "reconcile": _reconcile,
+    }[args.command]
+    try:
+        return handler(settings, args)
+    except SettingsError as exc:
+        print(f"vilokanam: {exc}", file=sys.stderr)
+        return 2
 
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
@@ -71,3 +87,24 @@ def _dev_login(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     print(token)
     return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    name = args.name or f"{args.role}-1"
+    if args.role == "vod":
+        from vilokanam.vod_worker import run_vod_worker
+
+        asyncio.run(run_vod_worker(settings, name))
+        return 0
+    from vilokanam.workers import run_worker
+
+    asyncio.run(run_worker(settings, args.role, name))
+    return 0
+
+
+def _reconcile(settings: Settings, _args: argparse.Namespace) -> int:
+    from vilokanam.workers import run_reconcile
+
+    report = asyncio.run(run_reconcile(settings))
+    print(report.text())
+    return 0 if report.ok else 1

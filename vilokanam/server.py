@@ -14,7 +14,7 @@ from signaling.app import create_app
 from signaling.config import AppConfig
 from vilokanam.embedded import start_postgres_async, start_redis_async
 from vilokanam.migrate import migrate
-from vilokanam.settings import Settings
+from vilokanam.settings import ROOT, Settings
 
 logger = structlog.get_logger(__name__)
 
@@ -23,11 +23,16 @@ logger = structlog.get_logger(__name__)
 class ServiceUrls:
     database_url: str
     redis_url: str
+    chain_url: str | None
 
 
-async def local_services(settings: Settings, stack: AsyncExitStack) -> ServiceUrls:
-    """URLs of PostgreSQL and Redis, starting embedded ones (dev only) where none is given."""
-    database_url, redis_url = settings.database_url, settings.redis_url
+async def local_services(
+    settings: Settings, stack: AsyncExitStack, chain: bool = True
+) -> ServiceUrls:
+    """URLs of PostgreSQL, Redis and the chain, starting local ones (dev only) where none is set."""
+    database_url, redis_url, chain_url = (
+        settings.database_url, settings.redis_url, settings.chain_url
+    )
     if database_url is None:
         postgres = await start_postgres_async(settings.var_dir)
         stack.callback(postgres.stop)
@@ -36,7 +41,14 @@ async def local_services(settings: Settings, stack: AsyncExitStack) -> ServiceUr
         redis = await start_redis_async(settings.var_dir)
         stack.callback(redis.stop)
         redis_url = redis.url
-    return ServiceUrls(database_url, redis_url)
+    if chain_url is None and chain and settings.is_dev:
+        from vilokanam.devchain import ensure_npm_installed, start_dev_chain
+
+        await asyncio.to_thread(ensure_npm_installed, ROOT)
+        dev_chain = await start_dev_chain(ROOT, var_dir=settings.var_dir / "chain")
+        stack.push_async_callback(dev_chain.stop)
+        chain_url = dev_chain.url
+    return ServiceUrls(database_url, redis_url, chain_url)
 
 
 def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
@@ -50,6 +62,14 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         platform_fee_bps=settings.platform_fee_bps,
         session_ttl_s=settings.session_ttl_s,
         nonce_ttl_s=settings.nonce_ttl_s,
+        rtc_host_addresses=settings.rtc_host_addresses,
+        rtc_announced_address=settings.rtc_announced_address,
+        ice_servers=settings.ice_servers,
+        min_view_seconds=settings.min_view_seconds,
+        chain_url=urls.chain_url,
+        chain_public_url=settings.chain_public_url or urls.chain_url,
+        escrow_seed=settings.escrow_secret() if urls.chain_url else None,
+        payout_threshold=settings.payout_threshold,
     )
 
 
@@ -62,18 +82,21 @@ async def serve(settings: Settings) -> None:
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         await web.TCPSite(runner, settings.http_host, settings.http_port).start()
-        _announce(settings)
-        await _until_signalled()
+        _announce(settings, urls)
+        await until_signalled()
         logger.info("shutting down")
 
 
-def _announce(settings: Settings) -> None:
+def _announce(settings: Settings, urls: ServiceUrls) -> None:
     base = settings.base_url
     print(f"vilokanam is serving on {base}", flush=True)
-    print(f"  health:  {base}/api/health\n  metrics: {base}/metrics", flush=True)
+    print(f"  home:    {base}/\n  health:  {base}/api/health\n  metrics: {base}/metrics",
+          flush=True)
+    if urls.chain_url:
+        print(f"  chain:   {urls.chain_url}", flush=True)
 
 
-async def _until_signalled() -> None:
+async def until_signalled() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

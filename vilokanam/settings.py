@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     chain_url: str | None = None
+    # What browsers' wallets connect to (default: CHAIN_URL, or the dev chain's URL).
+    chain_public_url: str | None = None
+    # Smallest creator payout in planck (0: the chain's existential deposit).
+    payout_threshold: int = Field(default=0, ge=0)
+    # Seconds of balance a paid view needs to start.
+    min_view_seconds: int = Field(default=5, ge=1, le=3600)
     media_root: Path = ROOT / "var" / "media"
     var_dir: Path = ROOT / "var"
     http_host: str = "127.0.0.1"
@@ -79,7 +85,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value or None
 
-    @field_validator("chain_url")
+    @field_validator("chain_url", "chain_public_url")
     @classmethod
     def _ws_scheme(cls, value: str | None) -> str | None:
         if value and not value.startswith(("ws://", "wss://")):
@@ -104,6 +110,21 @@ class Settings(BaseSettings):
     @property
     def is_dev(self) -> bool:
         return self.vilokanam_env is Env.DEV
+
+    def escrow_secret(self) -> str:
+        """The escrow account's secret URI or mnemonic; a derived dev key in dev mode."""
+        if self.escrow_seed:
+            return self.escrow_seed
+        if self.escrow_seed_file:
+            try:
+                return self.escrow_seed_file.read_text().strip()
+            except OSError as exc:
+                raise SettingsError(f"invalid setting ESCROW_SEED_FILE: {exc.strerror}") from None
+        if self.is_dev:
+            from vilokanam.devchain import ESCROW_URI
+
+            return ESCROW_URI
+        raise SettingsError("invalid settings: production requires ESCROW_SEED or ESCROW_SEED_FILE")
 
     @property
     def base_url(self) -> str:

@@ -33,7 +33,8 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> dict
 
 
 def _children_alive(var_dir: Path) -> list[str]:
-    out = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True, check=True).stdout
+    ps = ["ps", "-eww", "-o", "args"]
+    out = subprocess.run(ps, capture_output=True, text=True, check=True).stdout
     return [line for line in out.splitlines() if str(var_dir) in line]
 
 
@@ -61,7 +62,7 @@ def test_run_serves_health_and_stops_embedded_services(run_env: dict[str, str]) 
         assert login.returncode == 0, login.stderr
         token = login.stdout.strip()
         assert token.startswith("vkt_") and "\n" not in token
-        request = urllib.request.Request(f"{url}/api/me",
+        request = urllib.request.Request(f"{url}/api/me",  # noqa: S310
                                           headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
             assert response.status == 200

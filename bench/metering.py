@@ -1,0 +1,123 @@
+"""Metering throughput on the real Redis at REDIS_URL.
+
+For 1k, 10k and 100k concurrent viewers, runs TickService.tick over simulated sfu delivery
+(every viewer got packets) for a few consecutive seconds and prints viewer-seconds metered per
+second, against a baseline measured in the same run on the same Redis: pipelined INCRBY over the
+same number of keys (the cheapest way to touch one counter per viewer). Target: >= 100,000
+viewer-seconds/s. Keys live under a random prefix and are deleted afterwards.
+
+    REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/metering.py [--viewers 1000 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import time
+import uuid
+
+import redis.asyncio
+import structlog
+
+from billing.meter import CHUNK_SIZE, Meter
+from billing.tick import Delivery, TickService, ViewInfo
+
+PRICE = 1_000_000  # planck per second
+VIEWERS_PER_STREAM = 100
+
+
+async def _delete_prefix(client: redis.asyncio.Redis, prefix: str) -> None:
+    batch: list[bytes] = []
+    async for key in client.scan_iter(match=prefix + "*", count=5_000):
+        batch.append(key)
+        if len(batch) == 5_000:
+            await client.unlink(*batch)
+            batch.clear()
+    if batch:
+        await client.unlink(*batch)
+
+
+async def _incrby_baseline(client: redis.asyncio.Redis, prefix: str, n: int, rounds: int) -> float:
+    """Ops/s of pipelined INCRBY on n keys, in pipelines of CHUNK_SIZE, best of `rounds`."""
+    keys = [f"{prefix}base:{i}" for i in range(n)]
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for at in range(0, n, CHUNK_SIZE):
+            pipe = client.pipeline(transaction=False)
+            for key in keys[at : at + CHUNK_SIZE]:
+                pipe.incrby(key, PRICE)
+            await pipe.execute()
+        best = min(best, time.perf_counter() - start)
+    return n / best
+
+
+async def _fund(client: redis.asyncio.Redis, meter: Meter, views: dict[str, ViewInfo]) -> None:
+    """Set balances directly (a deposit script call per viewer would dominate the setup)."""
+    pipe = client.pipeline(transaction=False)
+    for i, view in enumerate(views.values()):
+        pipe.set(meter.key(f"bal:{view.viewer_id}"), 10**15)
+        if i % CHUNK_SIZE == CHUNK_SIZE - 1:
+            await pipe.execute()
+    await pipe.execute()
+
+
+async def _cut(subscriber_id: str, reason: str) -> None:
+    raise AssertionError(f"nobody should be cut: {subscriber_id} {reason}")
+
+
+async def bench_size(client: redis.asyncio.Redis, n: int, seconds: int) -> tuple[float, float]:
+    """(viewer-seconds metered per second, INCRBY baseline ops/s) for n viewers."""
+    prefix = f"bench:meter:{uuid.uuid4().hex}:"
+    meter = Meter(client, fee_bps=250, prefix=prefix)
+    views = {
+        f"sub{i}": ViewInfo(
+            f"view{i}",
+            f"user{i}",
+            f"stream{i // VIEWERS_PER_STREAM}",
+            f"creator{i // VIEWERS_PER_STREAM}",
+            PRICE,
+        )
+        for i in range(n)
+    }
+    delivered = {sub: Delivery(packets=50, bytes=60_000, frames=30) for sub in views}
+    service = TickService(meter, lambda: delivered, views, _cut)
+    try:
+        await _fund(client, meter, views)
+        best = float("inf")
+        first = int(time.time())
+        for second in range(first, first + seconds):
+            start = time.perf_counter()
+            report = await service.tick(second)
+            best = min(best, time.perf_counter() - start)
+            assert report.counts["charged"] == n, report.counts
+        totals = await meter.totals()
+        assert totals.debits == n * seconds * PRICE == totals.creator_credits + totals.fees
+        return n / best, await _incrby_baseline(client, prefix, n, seconds)
+    finally:
+        await _delete_prefix(client, prefix)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--viewers", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--seconds", type=int, default=3, help="ticks per size (best is kept)")
+    args = parser.parse_args()
+    # The tick service logs one line per tick at info: keep the output to the figures.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    client = redis.asyncio.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    info = await client.info("server")
+    print(f"redis {info['redis_version']}, chunk {CHUNK_SIZE} charges per EVALSHA")
+    print(f"{'viewers':>8} {'metered vs/s':>13} {'INCRBY ops/s':>13} {'ratio':>6}")
+    try:
+        for n in args.viewers:
+            metered, baseline = await asyncio.wait_for(bench_size(client, n, args.seconds), 300)
+            print(f"{n:>8} {metered:>13,.0f} {baseline:>13,.0f} {metered / baseline:>6.2f}")
+    finally:
+        await client.aclose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

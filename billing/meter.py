@@ -1,0 +1,244 @@
+"""Metering in Redis: balances, creator earnings, platform fee, tick counters and the ledger.
+
+Every movement of money runs inside `meter.lua` (one atomic EVALSHA), so a crash of this process,
+however timed, leaves Redis either before or after a whole batch.
+
+Money invariants held here (ARCHITECTURE.md "Money"), each with the test that proves it:
+  2. Each (view, second) is charged at most once: the script skips a second not after the
+     view's last charged second (test_same_view_second_charged_once_in_one_batch,
+     test_same_view_second_charged_once_across_batches, test_kill_9_mid_run_keeps_ledger_whole).
+  3. Σ debits == Σ creator credits + Σ platform fee to the planck, in the kept totals and in the
+     ledger (test_random_batches_balance_to_the_planck, test_kill_9_mid_run_keeps_ledger_whole).
+Amounts are planck as Python ints; Redis holds them as decimal strings up to 2^63-1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import redis.asyncio
+import structlog
+from redis.exceptions import NoScriptError
+
+from billing.ledger import ledger_key
+
+logger = structlog.get_logger(__name__)
+
+INT64_MAX = 2**63 - 1
+BPS_DENOMINATOR = 10_000
+CHUNK_SIZE = 5_000
+"""Charges per EVALSHA: a larger batch would hold Redis (single-threaded) for too long."""
+VIEW_TTL = 2 * 24 * 3600
+"""Seconds a view's idempotency state lives after it was last refreshed (0: forever).
+
+The script refreshes it at least once per wall-clock hour a view is charged, so it outlives the
+view's last charged second by more than VIEW_TTL - 3600 s: a batch older than that is no longer
+recognised as a duplicate. Must be above 7200 s."""
+
+Status = Literal["charged", "duplicate", "insufficient", "overflow"]
+_STATUS: dict[str, Status] = {
+    "1": "charged",
+    "2": "duplicate",
+    "3": "insufficient",
+    "4": "overflow",
+}
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One viewer-second to charge at the stream's price (planck per second)."""
+
+    view_id: str
+    viewer_id: str
+    stream_id: str
+    creator_id: str
+    second: int
+    price: int
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    """Outcome of one Charge; ``balance_left`` is the viewer's balance after the whole batch.
+
+    ``overflow`` means the creator's earnings or the platform fee would pass 2^63-1 planck:
+    nothing was charged.
+    """
+
+    view_id: str
+    status: Status
+    balance_left: int
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Kept counters since the beginning, for reconcile: debits == credits + fees."""
+
+    debits: int
+    creator_credits: int
+    fees: int
+    deposits: int
+    withdrawals: int
+
+
+def split(price: int, fee_bps: int) -> tuple[int, int]:
+    """Split a price into (creator_amount, fee): fee = price * bps // 10000, rounding down.
+
+    Done in Python because Lua numbers are doubles and price * bps can exceed 2^53.
+    """
+    _check_amount("price", price)
+    if not 0 <= fee_bps <= BPS_DENOMINATOR:
+        raise ValueError(f"fee_bps must be within 0..{BPS_DENOMINATOR}, got {fee_bps}")
+    fee = price * fee_bps // BPS_DENOMINATOR
+    return price - fee, fee
+
+
+def _check_amount(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
+        raise ValueError(f"{name} must be an int within 0..2^63-1 planck, got {value!r}")
+
+
+@cache
+def _script() -> tuple[str, str]:
+    """The script source and its SHA1, read once per process."""
+    source = Path(__file__).with_name("meter.lua").read_text()
+    return source, hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA1
+
+
+class Meter:
+    """Charges viewer-seconds and moves balances through `meter.lua`."""
+
+    def __init__(
+        self,
+        redis: redis.asyncio.Redis,
+        fee_bps: int,
+        prefix: str = "vk:",
+        *,
+        chunk_size: int = CHUNK_SIZE,
+        view_ttl: int = VIEW_TTL,
+    ) -> None:
+        split(0, fee_bps)  # validates fee_bps
+        if chunk_size < 1 or not (view_ttl == 0 or view_ttl > 2 * 3600):
+            raise ValueError("chunk_size must be >= 1 and view_ttl 0 or above 7200 s")
+        self._redis = redis
+        self.fee_bps = fee_bps
+        self.prefix = prefix
+        self._chunk_size = chunk_size
+        self._view_ttl = view_ttl
+        self._splits: dict[int, tuple[int, int]] = {}
+
+    def key(self, name: str) -> str:
+        """The full Redis key for a meter key name (e.g. ``bal:alice``)."""
+        return self.prefix + name
+
+    @property
+    def ledger_key(self) -> str:
+        """The Redis Stream holding one entry per charged batch (see billing/ledger.py)."""
+        return ledger_key(self.prefix)
+
+    async def _run(self, *args: str | int) -> object:
+        source, sha = _script()
+        try:
+            return await self._redis.evalsha(sha, 0, *args)
+        except NoScriptError:
+            # Redis restarted or SCRIPT FLUSH: load again, then run the same call once more.
+            logger.info("meter_script_load", sha=sha)
+            await self._redis.script_load(source)
+            return await self._redis.evalsha(sha, 0, *args)
+
+    def _split(self, price: int) -> tuple[int, int]:
+        cached = self._splits.get(price)
+        if cached is None:
+            if len(self._splits) > 4096:  # prices come from streams: few, but not bounded
+                self._splits.clear()
+            cached = self._splits[price] = split(price, self.fee_bps)
+        return cached
+
+    async def charge(self, charges: Sequence[Charge]) -> list[ChargeResult]:
+        """Charge a batch, one EVALSHA per `chunk_size` charges; results in input order.
+
+        Seconds of one view must arrive in increasing order: a second not after the view's last
+        charged second is a duplicate and is never charged. Chunks run one after the other, so a
+        view's seconds stay in order; each chunk is atomic on its own.
+        """
+        results: list[ChargeResult] = []
+        for start in range(0, len(charges), self._chunk_size):
+            chunk = charges[start : start + self._chunk_size]
+            batch = self._pack(chunk)
+            reply = await self._run("charge", self.prefix, self._view_ttl, len(chunk), batch)
+            results.extend(self._unpack(chunk, reply))
+        return results
+
+    def _pack(self, charges: Sequence[Charge]) -> str:
+        lines = []
+        for c in charges:
+            fee = self._split(c.price)[1]
+            ids = f"{c.view_id} {c.viewer_id} {c.stream_id} {c.creator_id}"
+            lines.append(f"{ids} {c.second} {c.price} {fee}\n")
+        batch = "".join(lines)
+        # Ids hold no separators, or lines would shift; the script rejects other bad fields.
+        if batch.count(" ") != 6 * len(charges) or batch.count("\n") != len(charges):
+            raise ValueError("charge ids must not contain spaces or newlines")
+        return batch
+
+    def _unpack(self, charges: Sequence[Charge], reply: object) -> list[ChargeResult]:
+        parts = (reply.decode() if isinstance(reply, bytes) else str(reply)).split(" ")
+        codes = parts[0]
+        results = [
+            ChargeResult(c.view_id, _STATUS[codes[i]], int(parts[i + 1]))
+            for i, c in enumerate(charges)
+        ]
+        overflowed = [r.view_id for r in results if r.status == "overflow"]
+        if overflowed:
+            logger.error("meter_overflow_refused", views=overflowed[:10], count=len(overflowed))
+        return results
+
+    async def credit(self, user_id: str, amount: int, idempotency_key: str) -> bool:
+        """Add a deposit to a balance exactly once per key.
+
+        Returns True when credited by this call, False when the key was already used.
+        Raises (and credits nothing) when the balance would pass 2^63-1 planck.
+        """
+        _check_amount("amount", amount)
+        return bool(await self._run("credit", self.prefix, user_id, amount, idempotency_key))
+
+    async def debit_for_withdrawal(self, user_id: str, amount: int, idempotency_key: str) -> bool:
+        """Take `amount` off a balance for a withdrawal, exactly once per key.
+
+        Returns True when debited, by this call or an earlier one with the same key (so a retry
+        after a crash sees success), False when the balance is below `amount` (nothing taken).
+        """
+        _check_amount("amount", amount)
+        return bool(await self._run("withdraw", self.prefix, user_id, amount, idempotency_key))
+
+    async def balance(self, user_id: str) -> int:
+        """A viewer's available balance in planck (0 when unknown)."""
+        return int(await self._redis.get(self.key(f"bal:{user_id}")) or 0)
+
+    async def earnings(self, creator_id: str) -> int:
+        """A creator's pending (not yet settled) earnings in planck."""
+        return int(await self._redis.get(self.key(f"earn:{creator_id}")) or 0)
+
+    async def platform_fees(self) -> int:
+        """The platform's pending fee total in planck."""
+        return int(await self._redis.get(self.key("fee:platform")) or 0)
+
+    async def view_ticks(self, view_id: str) -> int:
+        """How many seconds of this view were charged."""
+        state = await self._redis.get(self.key(f"view:{view_id}"))  # "last_second ticks"
+        return int(state.split()[1]) if state else 0
+
+    async def stream_ticks(self, stream_id: str) -> int:
+        """How many viewer-seconds of this stream were charged."""
+        return int(await self._redis.get(self.key(f"stream:{stream_id}:ticks")) or 0)
+
+    async def totals(self) -> Totals:
+        """Kept counters since the beginning (invariant 3: debits == creator_credits + fees)."""
+        raw = await self._redis.hmget(
+            self.key("totals"), ["debits", "credits", "fees", "deposits", "withdrawals"]
+        )
+        return Totals(*(int(v or 0) for v in raw))

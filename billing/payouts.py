@@ -1,0 +1,296 @@
+"""Payouts from the escrow: creators' settled earnings and viewers' withdrawals.
+
+Money invariant 6 (test_payout_kill_9_never_pays_twice in tests/billing/test_payouts.py): a
+payout's extrinsic is signed, then persisted (hex, hash, nonce, era window), and only then
+submitted. After a crash an open payout is driven on from its stored state: its bytes are found
+on chain or re-sent unchanged; they are never signed again while they could still land. Only
+when the mortal era has passed with the extrinsic in no block (it can never land) are the
+amounts returned, to be paid by a new payout.
+
+States: created → signed → submitted → in_block → finalized, or failed / expired (amounts
+returned: creators' to `pending_payout`, withdrawals' to the viewer's balance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import structlog
+from prometheus_client import Counter
+from substrateinterface import Keypair
+
+from billing.chain import ChainClient
+from billing.chain_types import (
+    ChainError,
+    ChainExpired,
+    ChainRejected,
+    ChainTimeout,
+    Inclusion,
+    SignedExtrinsic,
+)
+from billing.meter import Meter
+
+logger = structlog.get_logger(__name__)
+
+PAYOUTS = Counter("vilokanam_payouts_total", "Payouts reaching a final state", ["kind", "status"])
+OPEN_STATES = ("created", "signed", "submitted", "in_block")
+
+
+class PayoutError(Exception):
+    pass
+
+
+class Payouts:
+    def __init__(
+        self,
+        chain: ChainClient,
+        pool: asyncpg.Pool,
+        meter: Meter,
+        escrow: Keypair,
+        threshold: int,
+        inclusion_timeout_s: float = 30.0,
+    ) -> None:
+        self.chain = chain
+        self.pool = pool
+        self.meter = meter
+        self.escrow = escrow
+        self.threshold = threshold
+        self.timeout = inclusion_timeout_s
+
+    # --- creating payouts --------------------------------------------------------------------
+
+    async def create_creator_payout(self, max_creators: int = 100) -> uuid.UUID | None:
+        """Move every pending_payout at or above the threshold into one new payout."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            due = await conn.fetch(
+                """SELECT ce.creator_id, ce.pending_payout, u.account_id
+                   FROM creator_earnings ce JOIN users u ON u.id = ce.creator_id
+                   WHERE ce.pending_payout >= $1
+                   ORDER BY ce.pending_payout DESC LIMIT $2
+                   FOR UPDATE OF ce SKIP LOCKED""",
+                self.threshold, max_creators,
+            )
+            if not due:
+                return None
+            payout_id = await conn.fetchval(
+                "INSERT INTO payouts (kind, total) VALUES ('creator', $1) RETURNING id",
+                sum(int(row["pending_payout"]) for row in due),
+            )
+            await conn.executemany(
+                """INSERT INTO payout_items (payout_id, user_id, dest_account, amount)
+                   VALUES ($1, $2, $3, $4)""",
+                [(payout_id, r["creator_id"], r["account_id"], r["pending_payout"]) for r in due],
+            )
+            await conn.executemany(
+                """UPDATE creator_earnings SET pending_payout = pending_payout - $2
+                   WHERE creator_id = $1""",
+                [(r["creator_id"], r["pending_payout"]) for r in due],
+            )
+        logger.info("payout created", payout_id=str(payout_id), creators=len(due))
+        return payout_id
+
+    async def create_withdrawal(self, user_id: uuid.UUID, dest: str, amount: int) -> uuid.UUID:
+        """Record a withdrawal, then take it off the balance (idempotent by payout id).
+
+        Raises PayoutError (and leaves the balance alone) when the balance is below amount.
+        """
+        async with self.pool.acquire() as conn, conn.transaction():
+            payout_id = await conn.fetchval(
+                "INSERT INTO payouts (kind, total) VALUES ('withdrawal', $1) RETURNING id", amount
+            )
+            await conn.execute(
+                """INSERT INTO payout_items (payout_id, user_id, dest_account, amount)
+                   VALUES ($1, $2, $3, $4)""",
+                payout_id, user_id, dest, amount,
+            )
+        if not await self._debit_withdrawal(payout_id, user_id, amount):
+            raise PayoutError("balance is below the amount to withdraw")
+        return payout_id
+
+    async def _debit_withdrawal(self, payout_id: uuid.UUID, user_id: uuid.UUID,
+                                amount: int) -> bool:
+        """Take the amount off the balance once; a refused withdrawal is marked failed."""
+        if await self.meter.debit_for_withdrawal(str(user_id), amount, f"withdraw:{payout_id}"):
+            return True
+        await self.pool.execute(
+            """UPDATE payouts SET status = 'failed', error = 'insufficient balance',
+                      extrinsic_hex = '' WHERE id = $1 AND status = 'created'""",
+            payout_id,
+        )
+        return False
+
+    # --- driving payouts to a final state ----------------------------------------------------
+
+    async def drive(self, payout_id: uuid.UUID) -> str:
+        """Advance one payout as far as it goes now; its status afterwards."""
+        payout = await self._load(payout_id)
+        if payout["status"] == "created":
+            if payout["kind"] == "withdrawal" and not await self._debit_withdrawal(
+                payout_id, *(await self._withdrawal_item(payout_id))
+            ):
+                return "failed"
+            payout = await self._sign(payout)
+        xt = _signed(payout)
+        if payout["status"] == "signed":
+            payout = await self._submit(payout, xt)
+        if payout["status"] in ("submitted", "in_block"):
+            payout = await self._follow(payout, xt)
+        return payout["status"]
+
+    async def _load(self, payout_id: uuid.UUID) -> asyncpg.Record:
+        return await self.pool.fetchrow("SELECT * FROM payouts WHERE id = $1", payout_id)
+
+    async def _withdrawal_item(self, payout_id: uuid.UUID) -> tuple[uuid.UUID, int]:
+        item = await self.pool.fetchrow(
+            "SELECT user_id, amount FROM payout_items WHERE payout_id = $1", payout_id
+        )
+        return item["user_id"], int(item["amount"])
+
+    async def _sign(self, payout: asyncpg.Record) -> asyncpg.Record:
+        items = await self.pool.fetch(
+            "SELECT dest_account, amount FROM payout_items WHERE payout_id = $1 ORDER BY user_id",
+            payout["id"],
+        )
+        xt = await self.chain.sign_batch_transfer(
+            self.escrow, [(i["dest_account"], int(i["amount"])) for i in items]
+        )
+        # Persisted before any submission: these are the only bytes ever sent for this money.
+        return await self.pool.fetchrow(
+            """UPDATE payouts SET status = 'signed', signer = $2, extrinsic_hex = $3,
+                      extrinsic_hash = $4, nonce = $5, era_start = $6, era_period = $7
+               WHERE id = $1 AND status = 'created' RETURNING *""",
+            payout["id"], xt.signer, xt.hex, xt.hash, xt.nonce, xt.era_start, xt.era_period,
+        )
+
+    async def _submit(self, payout: asyncpg.Record, xt: SignedExtrinsic) -> asyncpg.Record:
+        try:
+            await self.chain.submit(xt)
+        except ChainRejected as exc:
+            if exc.kind == "stale":
+                # Its nonce is used on chain: by these bytes (then following finds them) or by
+                # others (then it can never land, and following reports it expired).
+                return await self._set_status(payout, "submitted")
+            return await self._give_back(payout, "failed", f"rejected: {exc}")
+        return await self._set_status(payout, "submitted")
+
+    async def _follow(self, payout: asyncpg.Record, xt: SignedExtrinsic) -> asyncpg.Record:
+        try:
+            found = await self.chain.wait_for_inclusion(xt, self.timeout, finalized=False)
+            if not found.success:
+                return await self._give_back(payout, "failed", found.error or "extrinsic failed",
+                                             found)
+            payout = await self._included(payout, found, "in_block")
+            found = await self.chain.wait_for_inclusion(xt, self.timeout, finalized=True)
+        except ChainExpired:
+            return await self._give_back(payout, "expired", "era passed; never included")
+        except ChainTimeout:
+            # Still in flight: resend the same bytes (harmless if pooled) and look again later.
+            await self._resend(xt)
+            return await self._load(payout["id"])
+        return await self._included(payout, found, "finalized")
+
+    async def _resend(self, xt: SignedExtrinsic) -> None:
+        try:
+            await self.chain.submit(xt)
+        except ChainRejected:
+            pass  # stale (it landed or can never land): following decides
+
+    async def _included(self, payout: asyncpg.Record, found: Inclusion,
+                        status: str) -> asyncpg.Record:
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                """UPDATE payouts SET status = $2::text, block_number = $3, block_hash = $4,
+                          extrinsic_index = $5,
+                          finalized_at = CASE WHEN $2::text = 'finalized' THEN now() END
+                   WHERE id = $1 RETURNING *""",
+                payout["id"], status, found.block_number, found.block_hash, found.extrinsic_index,
+            )
+            if status == "finalized":
+                await conn.execute(
+                    """UPDATE creator_earnings SET last_payout_at = now()
+                       WHERE creator_id IN (SELECT user_id FROM payout_items WHERE payout_id = $1)
+                         AND $2::text = 'creator'""",
+                    payout["id"], payout["kind"],
+                )
+        if status == "finalized":
+            PAYOUTS.labels(payout["kind"], "finalized").inc()
+            logger.info("payout finalized", payout_id=str(payout["id"]),
+                        block=found.block_number, xt_hash=payout["extrinsic_hash"])
+        return row
+
+    async def _set_status(self, payout: asyncpg.Record, status: str) -> asyncpg.Record:
+        return await self.pool.fetchrow(
+            "UPDATE payouts SET status = $2 WHERE id = $1 RETURNING *", payout["id"], status
+        )
+
+    async def _give_back(self, payout: asyncpg.Record, status: str, error: str,
+                         found: Inclusion | None = None) -> asyncpg.Record:
+        """A payout that did not and cannot pay: return its amounts exactly once."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                """UPDATE payouts SET status = $2, error = $3, block_number = $4,
+                          block_hash = $5, extrinsic_index = $6
+                   WHERE id = $1 AND status = ANY($7::text[]) RETURNING *""",
+                payout["id"], status, error[:500],
+                found.block_number if found else None, found.block_hash if found else None,
+                found.extrinsic_index if found else None, list(OPEN_STATES),
+            )
+            if row is None:
+                return await self._load(payout["id"])  # another worker closed it
+            items = await conn.fetch(
+                "SELECT user_id, amount FROM payout_items WHERE payout_id = $1", payout["id"]
+            )
+            if payout["kind"] == "creator":
+                await conn.executemany(
+                    """UPDATE creator_earnings SET pending_payout = pending_payout + $2
+                       WHERE creator_id = $1""",
+                    [(i["user_id"], i["amount"]) for i in items],
+                )
+        if payout["kind"] == "withdrawal":
+            for item in items:  # idempotent by key, so a crash here is finished by recovery
+                await self.meter.credit(str(item["user_id"]), int(item["amount"]),
+                                        f"refund:{payout['id']}")
+        PAYOUTS.labels(payout["kind"], status).inc()
+        logger.warning("payout returned", payout_id=str(payout["id"]), status=status, error=error)
+        return row
+
+    # --- the worker ------------------------------------------------------------------------
+
+    async def open_payouts(self) -> list[uuid.UUID]:
+        rows = await self.pool.fetch(
+            "SELECT id FROM payouts WHERE status = ANY($1::text[]) ORDER BY created_at",
+            list(OPEN_STATES),
+        )
+        return [row["id"] for row in rows]
+
+    async def run_once(self) -> None:
+        """Finish what is open (after a crash too), then pay who is due."""
+        for payout_id in await self.open_payouts():
+            await self.drive(payout_id)
+        payout_id = await self.create_creator_payout()
+        if payout_id is not None:
+            await self.drive(payout_id)
+
+    async def run(self, stop: asyncio.Event, interval_s: float = 5.0) -> None:
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except (ChainError, OSError, asyncpg.PostgresError) as exc:
+                logger.warning("payout round failed", error=str(exc))
+            try:
+                await asyncio.wait_for(stop.wait(), interval_s)
+            except TimeoutError:
+                pass
+
+
+def _signed(payout: asyncpg.Record) -> SignedExtrinsic:
+    return SignedExtrinsic(
+        hex=payout["extrinsic_hex"],
+        hash=payout["extrinsic_hash"],
+        nonce=payout["nonce"],
+        era_start=payout["era_start"],
+        era_period=payout["era_period"],
+        signer=payout["signer"],
+    )

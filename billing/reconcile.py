@@ -1,0 +1,128 @@
+"""Money invariant 3 across Redis, PostgreSQL and the chain.
+
+Σ viewer debits = Σ creator credits + platform fee, to the planck:
+  * in Redis: the meter's kept totals;
+  * in PostgreSQL: settled batches, stream-view payments and creator earnings;
+  * between the two: what Redis charged equals what PostgreSQL settled plus the ledger entries
+    not yet settled;
+  * on chain: every finalized payout is in the block recorded for it, succeeded, and creators'
+    earnings = still pending + in open payouts + paid in finalized payouts.
+Tested by tests/billing/test_reconcile.py and the end-to-end billing test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from billing.chain import ChainClient
+from billing.ledger import decode_entry, ledger_key
+from billing.meter import Meter
+
+
+@dataclass
+class Report:
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+
+    def check(self, name: str, ok: bool, detail: str) -> None:
+        self.checks.append((name, ok, detail))
+
+    @property
+    def ok(self) -> bool:
+        return all(ok for _, ok, _ in self.checks)
+
+    def text(self) -> str:
+        lines = [f"{'ok  ' if ok else 'FAIL'} {name}: {detail}" for name, ok, detail in self.checks]
+        lines.append("reconcile: all checks passed" if self.ok else "reconcile: DIFFERENCES FOUND")
+        return "\n".join(lines)
+
+
+async def _unsettled(
+    redis: aioredis.Redis, pool: asyncpg.Pool, prefix: str
+) -> tuple[int, int, int]:
+    """Σ (amount, creator_amount, fee) of ledger entries PostgreSQL has not applied yet."""
+    settled = {row["batch_id"] for row in await pool.fetch("SELECT batch_id FROM settled_batches")}
+    amount = creator = fee = 0
+    start = "-"
+    while page := await redis.xrange(ledger_key(prefix), min=start, count=1000):
+        for raw_id, fields in page:
+            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
+            start = f"({entry_id}"  # exclusive: the next page starts after this entry
+            if entry_id in settled:
+                continue
+            for charge in decode_entry(fields):
+                amount += charge.amount
+                creator += charge.creator_amount
+                fee += charge.fee
+    return amount, creator, fee
+
+
+async def reconcile(
+    pool: asyncpg.Pool, redis: aioredis.Redis, prefix: str, chain: ChainClient | None
+) -> Report:
+    report = Report()
+    totals = await Meter(redis, 0, prefix).totals()
+    report.check(
+        "redis debits = credits + fee",
+        totals.debits == totals.creator_credits + totals.fees,
+        f"{totals.debits} = {totals.creator_credits} + {totals.fees}",
+    )
+    pg = await pool.fetchrow(
+        """SELECT COALESCE(sum(amount), 0) AS amount, COALESCE(sum(creator_amount), 0) AS creator,
+                  COALESCE(sum(fee), 0) AS fee FROM settled_batches"""
+    )
+    amount, creator, fee = int(pg["amount"]), int(pg["creator"]), int(pg["fee"])
+    report.check("postgres debits = credits + fee", amount == creator + fee,
+                 f"{amount} = {creator} + {fee}")
+    payments = await pool.fetchrow(
+        """SELECT COALESCE(sum(amount), 0) AS amount, COALESCE(sum(fee), 0) AS fee
+           FROM payments WHERE payment_type = 'stream_view'"""
+    )
+    report.check("postgres payments = settled batches",
+                 (int(payments["amount"]), int(payments["fee"])) == (amount, fee),
+                 f"payments {payments['amount']} (fee {payments['fee']}), batches {amount}")
+    earnings = int(await pool.fetchval(
+        "SELECT COALESCE(sum(total_earnings), 0) FROM creator_earnings"))
+    report.check("postgres creator earnings = settled credits", earnings == creator,
+                 f"{earnings} = {creator}")
+    pending = await _unsettled(redis, pool, prefix)
+    report.check(
+        "redis = postgres + unsettled ledger",
+        (totals.debits, totals.creator_credits, totals.fees)
+        == (amount + pending[0], creator + pending[1], fee + pending[2]),
+        f"redis {totals.debits}, postgres {amount}, unsettled {pending[0]}",
+    )
+    await _check_payouts(pool, chain, report)
+    return report
+
+
+async def _check_payouts(pool: asyncpg.Pool, chain: ChainClient | None, report: Report) -> None:
+    split = await pool.fetchrow(
+        """SELECT
+             (SELECT COALESCE(sum(total_earnings), 0) FROM creator_earnings) AS earned,
+             (SELECT COALESCE(sum(pending_payout), 0) FROM creator_earnings) AS pending,
+             (SELECT COALESCE(sum(i.amount), 0) FROM payout_items i JOIN payouts p
+                ON p.id = i.payout_id WHERE p.kind = 'creator'
+                AND p.status NOT IN ('failed', 'expired')) AS paid_or_paying"""
+    )
+    earned, pending, paying = (int(split[k]) for k in ("earned", "pending", "paid_or_paying"))
+    report.check("earnings = pending + paid/paying", earned == pending + paying,
+                 f"{earned} = {pending} + {paying}")
+    if chain is None:
+        report.check("chain", True, "not connected: on-chain payouts not checked")
+        return
+    finalized = await pool.fetch(
+        "SELECT id, extrinsic_hash, block_number FROM payouts WHERE status = 'finalized'"
+    )
+    missing = []
+    for payout in finalized:
+        found = await chain.find_extrinsic(
+            payout["extrinsic_hash"], payout["block_number"], payout["block_number"]
+        )
+        if found is None or not found.success:
+            missing.append(str(payout["id"]))
+    report.check("finalized payouts are on chain", not missing,
+                 f"{len(finalized) - len(missing)}/{len(finalized)} found"
+                 + (f"; missing {', '.join(missing[:5])}" if missing else ""))

@@ -1,0 +1,214 @@
+"""Settlement: the ledger stream in Redis → PostgreSQL, one transaction per batch.
+
+Money invariant 5 (test_settlement_kill_9_applies_every_batch_once in tests/billing): delivery
+from Redis is at-least-once (a consumer group; entries are acknowledged only after their
+transaction commits, and a restarted consumer re-reads its pending entries first), and applying
+is idempotent (the batch id, the stream entry id, is inserted in the same transaction), hence
+exactly once in effect. Invariant 3 in PostgreSQL follows: every payment carries its fee and
+`settled_batches` checks amount = creator_amount + fee per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import asyncpg
+import redis.asyncio as aioredis
+import structlog
+from prometheus_client import Counter, Histogram
+from redis.exceptions import ResponseError
+
+from billing.ledger import LedgerEntry, decode_entry, ledger_key
+
+logger = structlog.get_logger(__name__)
+
+GROUP = "settlement"
+SETTLED = Counter("vilokanam_settled_viewer_seconds_total", "Viewer-seconds settled to PostgreSQL")
+LAG = Histogram(
+    "vilokanam_settlement_lag_seconds",
+    "Time from a charge in Redis to its commit in PostgreSQL",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+
+
+@dataclass
+class _ViewTotals:
+    ticks: int = 0
+    amount: int = 0
+    fee: int = 0
+    last_second: int = 0
+    viewer_id: str = ""
+    creator_id: str = ""
+
+
+@dataclass
+class BatchSums:
+    """What one ledger batch changes, grouped the way the tables are keyed."""
+
+    views: dict[str, _ViewTotals] = field(default_factory=lambda: defaultdict(_ViewTotals))
+    streams: dict[str, tuple[int, int]] = field(default_factory=dict)  # ticks, last second
+    creators: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    amount: int = 0
+    fee: int = 0
+
+    @classmethod
+    def of(cls, entries: list[LedgerEntry]) -> BatchSums:
+        sums = cls()
+        for entry in entries:
+            view = sums.views[entry.view_id]
+            view.ticks += 1
+            view.amount += entry.amount
+            view.fee += entry.fee
+            view.last_second = max(view.last_second, entry.second)
+            view.viewer_id, view.creator_id = entry.viewer_id, entry.creator_id
+            ticks, last = sums.streams.get(entry.stream_id, (0, 0))
+            sums.streams[entry.stream_id] = (ticks + 1, max(last, entry.second))
+            sums.creators[entry.creator_id] += entry.creator_amount
+            sums.amount += entry.amount
+            sums.fee += entry.fee
+        return sums
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _moment(second: int) -> datetime:
+    return datetime.fromtimestamp(second, UTC)
+
+
+async def apply_batch(conn: asyncpg.Connection, batch_id: str, entries: list[LedgerEntry]) -> bool:
+    """Apply one ledger batch in one transaction; False if it was applied before."""
+    sums = BatchSums.of(entries)
+    async with conn.transaction():
+        inserted = await conn.fetchval(
+            """INSERT INTO settled_batches (batch_id, charges, amount, creator_amount, fee)
+               VALUES ($1, $2, $3, $4, $5) ON CONFLICT (batch_id) DO NOTHING RETURNING 1""",
+            batch_id, len(entries), sums.amount, sums.amount - sums.fee, sums.fee,
+        )
+        if inserted is None:
+            return False
+        await _apply_views(conn, batch_id, sums)
+        await _apply_streams(conn, sums)
+        await conn.executemany(
+            """INSERT INTO creator_earnings (creator_id, total_earnings, pending_payout)
+               VALUES ($1, $2, $2)
+               ON CONFLICT (creator_id) DO UPDATE SET
+                   total_earnings = creator_earnings.total_earnings + EXCLUDED.total_earnings,
+                   pending_payout = creator_earnings.pending_payout + EXCLUDED.pending_payout""",
+            [(uuid.UUID(c), amount) for c, amount in sums.creators.items() if amount > 0],
+        )
+    return True
+
+
+async def _apply_views(conn: asyncpg.Connection, batch_id: str, sums: BatchSums) -> None:
+    await conn.executemany(
+        """UPDATE stream_viewers SET total_ticks = total_ticks + $2,
+                  paid_amount = paid_amount + $3,
+                  last_tick_time = GREATEST(last_tick_time, $4)
+           WHERE id = $1""",
+        [(uuid.UUID(v), t.ticks, t.amount, _moment(t.last_second)) for v, t in sums.views.items()],
+    )
+    await conn.executemany(
+        """INSERT INTO payments (from_user_id, to_user_id, amount, fee, payment_type,
+                                 reference_id, status, batch_id, completed_at)
+           VALUES ($1, $2, $3, $4, 'stream_view', $5, 'completed', $6, now())""",
+        [
+            (uuid.UUID(t.viewer_id), uuid.UUID(t.creator_id), t.amount, t.fee, uuid.UUID(v),
+             batch_id)
+            for v, t in sums.views.items()
+            if t.amount > 0
+        ],
+    )
+
+
+async def _apply_streams(conn: asyncpg.Connection, sums: BatchSums) -> None:
+    rows = [(uuid.UUID(s), ticks, _moment(last)) for s, (ticks, last) in sums.streams.items()]
+    await conn.executemany(
+        "UPDATE streams SET total_ticks = total_ticks + $2 WHERE id = $1",
+        [row[:2] for row in rows],
+    )
+    # The live session a second belongs to: the latest one that had started by then.
+    await conn.executemany(
+        """UPDATE stream_sessions SET total_ticks = total_ticks + $2
+           WHERE id = (SELECT id FROM stream_sessions WHERE stream_id = $1 AND start_time <= $3
+                       ORDER BY start_time DESC LIMIT 1)""",
+        rows,
+    )
+
+
+class Settlement:
+    """A consumer of the ledger stream; run one or more (distinct `consumer` names)."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        pool: asyncpg.Pool,
+        prefix: str,
+        consumer: str = "settlement-1",
+        batch: int = 200,
+    ) -> None:
+        self.redis = redis
+        self.pool = pool
+        self.stream = ledger_key(prefix)
+        self.consumer = consumer
+        self.batch = batch
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def settle_pending(self) -> int:
+        """Entries this consumer read before but never acknowledged (it crashed): first."""
+        return await self._read("0", block_ms=None)
+
+    async def settle_new(self, block_ms: int | None = 1000) -> int:
+        return await self._read(">", block_ms=block_ms)
+
+    async def _read(self, start: str, block_ms: int | None) -> int:
+        """Settle what one XREADGROUP returns; the number of ledger entries handled."""
+        response = await self.redis.xreadgroup(
+            GROUP, self.consumer, {self.stream: start}, count=self.batch, block=block_ms
+        )
+        handled = 0
+        for _stream, messages in response or []:
+            for entry_id, fields in messages:
+                await self._settle(_text(entry_id), fields)
+                handled += 1
+        return handled
+
+    async def _settle(self, entry_id: str, fields: dict) -> None:
+        entries = decode_entry(fields)  # a corrupt entry raises and stops this consumer
+        async with self.pool.acquire() as conn:
+            fresh = await apply_batch(conn, entry_id, entries)
+        await self.redis.xack(self.stream, GROUP, entry_id)
+        if fresh:
+            SETTLED.inc(len(entries))
+            LAG.observe(max(0.0, time.time() - int(entry_id.split("-")[0]) / 1000))
+
+    async def claim_abandoned(self, idle_ms: int = 30_000) -> None:
+        """Take over entries another consumer read and never acknowledged (it died)."""
+        await self.redis.xautoclaim(self.stream, GROUP, self.consumer, idle_ms, "0-0",
+                                    count=self.batch)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.ensure_group()
+        await self.claim_abandoned()
+        while await self.settle_pending():
+            pass
+        while not stop.is_set():
+            try:
+                await self.settle_new(block_ms=500)
+            except (asyncpg.PostgresError, OSError) as exc:
+                logger.warning("settlement retry", error=str(exc))
+                await asyncio.sleep(1)
+                while await self.settle_pending():
+                    pass

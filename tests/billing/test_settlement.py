@@ -1,0 +1,154 @@
+"""Settlement of the Redis ledger into PostgreSQL: aggregates, idempotency, invariant 3."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import asyncpg
+import pytest
+
+from billing.ledger import decode_entry
+from billing.meter import Charge, Meter
+from billing.reconcile import reconcile
+from billing.settlement import GROUP, Settlement, apply_batch
+from tests.billing import rows
+
+PRICE = 1_000_000
+FEE_BPS = 1_000  # 10 %
+
+
+@pytest.fixture
+async def scene(db: asyncpg.Pool, redis, redis_prefix: str) -> dict:
+    return await make_scene(db, redis, redis_prefix)
+
+
+async def make_scene(db: asyncpg.Pool, redis, redis_prefix: str) -> dict:  # type: ignore
+    creator = await rows.user(db, creator=True)
+    viewers = [await rows.user(db) for _ in range(2)]
+    stream = await rows.live_stream(db, creator, PRICE)
+    views = [await rows.view(db, stream, v) for v in viewers]
+    meter = Meter(redis, FEE_BPS, redis_prefix)
+    for v in viewers:
+        assert await meter.credit(str(v), 100 * PRICE, f"seed-{v}")
+    return {"creator": creator, "viewers": viewers, "stream": stream, "views": views,
+            "meter": meter}
+
+
+def charges(scene: dict, seconds: range) -> list[Charge]:
+    return [
+        Charge(str(view), str(viewer), str(scene["stream"]), str(scene["creator"]), s, PRICE)
+        for s in seconds
+        for view, viewer in zip(scene["views"], scene["viewers"], strict=True)
+    ]
+
+
+async def settle_all(settlement: Settlement) -> None:
+    await settlement.ensure_group()
+    while await settlement.settle_new(block_ms=None):
+        pass
+
+
+async def test_settlement_fills_every_table(
+    scene: dict, db: asyncpg.Pool, redis, redis_prefix: str
+) -> None:
+    now = int(time.time())
+    for second in range(now - 5, now):
+        await scene["meter"].charge(charges(scene, range(second, second + 1)))
+    settlement = Settlement(redis, db, redis_prefix)
+    await settle_all(settlement)
+
+    for view in scene["views"]:
+        row = await db.fetchrow(
+            "SELECT total_ticks, paid_amount, last_tick_time FROM stream_viewers WHERE id=$1", view)
+        assert row["total_ticks"] == 5 and int(row["paid_amount"]) == 5 * PRICE
+        assert int(row["last_tick_time"].timestamp()) == now - 1
+    assert await db.fetchval("SELECT total_ticks FROM streams WHERE id=$1", scene["stream"]) == 10
+    assert await db.fetchval(
+        "SELECT total_ticks FROM stream_sessions WHERE stream_id=$1", scene["stream"]) == 10
+    earnings = await db.fetchrow(
+        "SELECT total_earnings, pending_payout FROM creator_earnings WHERE creator_id=$1",
+        scene["creator"])
+    expected = 10 * PRICE * 9 // 10
+    assert int(earnings["total_earnings"]) == int(earnings["pending_payout"]) == expected
+    payments = await db.fetchrow(
+        """SELECT count(*) AS n, sum(amount) AS amount, sum(fee) AS fee FROM payments
+           WHERE to_user_id=$1 AND payment_type='stream_view' AND status='completed'""",
+        scene["creator"])
+    assert payments["n"] == 10  # one per view per batch
+    assert int(payments["amount"]) == 10 * PRICE
+    # Invariant 3 in PostgreSQL: debits = creator credits + fee, to the planck.
+    assert int(payments["amount"]) == int(earnings["total_earnings"]) + int(payments["fee"])
+    # ... and it equals what Redis kept.
+    totals = await scene["meter"].totals()
+    assert (totals.debits, totals.creator_credits, totals.fees) == (
+        10 * PRICE, int(earnings["total_earnings"]), int(payments["fee"]))
+    assert await redis.xpending(f"{redis_prefix}ledger", GROUP) == {
+        "pending": 0, "min": None, "max": None, "consumers": []}
+
+
+async def test_redelivered_batch_is_applied_once(
+    scene: dict, db: asyncpg.Pool, redis, redis_prefix: str
+) -> None:
+    await scene["meter"].charge(charges(scene, range(1000, 1003)))
+    entry_id, fields = (await redis.xrange(f"{redis_prefix}ledger"))[0]
+    entries = decode_entry(fields)
+    async with db.acquire() as conn:
+        assert await apply_batch(conn, entry_id.decode(), entries) is True
+        assert await apply_batch(conn, entry_id.decode(), entries) is False
+    ticks = await db.fetchval("SELECT total_ticks FROM streams WHERE id=$1", scene["stream"])
+    assert ticks == 6
+    # A consumer that reads the same entry again (it never acked) changes nothing.
+    await settle_all(Settlement(redis, db, redis_prefix))
+    assert await db.fetchval("SELECT total_ticks FROM streams WHERE id=$1", scene["stream"]) == 6
+
+
+async def test_crashed_consumer_resumes_its_pending_entries(
+    scene: dict, db: asyncpg.Pool, redis, redis_prefix: str
+) -> None:
+    await scene["meter"].charge(charges(scene, range(2000, 2001)))
+    first = Settlement(redis, db, redis_prefix, consumer="c1")
+    await first.ensure_group()
+    # Read without settling, as if the process died between XREADGROUP and the commit.
+    await redis.xreadgroup(GROUP, "c1", {f"{redis_prefix}ledger": ">"}, count=10)
+    assert (await redis.xpending(f"{redis_prefix}ledger", GROUP))["pending"] == 1
+    restarted = Settlement(redis, db, redis_prefix, consumer="c1")
+    assert await restarted.settle_pending() == 1
+    assert await db.fetchval("SELECT total_ticks FROM streams WHERE id=$1", scene["stream"]) == 2
+    assert (await redis.xpending(f"{redis_prefix}ledger", GROUP))["pending"] == 0
+
+
+async def test_free_stream_counts_ticks_without_payments(
+    db: asyncpg.Pool, redis, redis_prefix: str
+) -> None:
+    creator, viewer = await rows.user(db, creator=True), await rows.user(db)
+    stream = await rows.live_stream(db, creator, 0)
+    view = await rows.view(db, stream, viewer)
+    meter = Meter(redis, FEE_BPS, redis_prefix)
+    await meter.charge([Charge(str(view), str(viewer), str(stream), str(creator), 5, 0)])
+    await settle_all(Settlement(redis, db, redis_prefix))
+    assert await db.fetchval("SELECT total_ticks FROM stream_viewers WHERE id=$1", view) == 1
+    assert await db.fetchval("SELECT count(*) FROM payments WHERE reference_id=$1", view) == 0
+    assert uuid.UUID(str(view))
+
+
+async def test_reconcile_passes_then_catches_a_tampered_row(
+    own_db: asyncpg.Pool, redis, redis_prefix: str
+) -> None:
+    db = own_db
+    scene = await make_scene(db, redis, redis_prefix)
+    await scene["meter"].charge(charges(scene, range(3000, 3004)))
+    before = await reconcile(db, redis, redis_prefix, None)
+    assert before.ok, before.text()  # unsettled ledger entries are accounted for
+    await settle_all(Settlement(redis, db, redis_prefix))
+    settled = await reconcile(db, redis, redis_prefix, None)
+    assert settled.ok, settled.text()
+    await db.execute(
+        "UPDATE creator_earnings SET total_earnings = total_earnings + 1 WHERE creator_id = $1",
+        scene["creator"])
+    tampered = await reconcile(db, redis, redis_prefix, None)
+    assert not tampered.ok
+    assert "FAIL postgres creator earnings = settled credits" in tampered.text()
+    await db.execute(
+        "UPDATE creator_earnings SET total_earnings = total_earnings - 1 WHERE creator_id = $1",
+        scene["creator"])
