@@ -9,6 +9,11 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP) node_modules/.installed
 
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -23,7 +28,7 @@ node_modules/.installed: package.json $(wildcard package-lock.json)
 run: setup
 	$(BIN)/vilokanam run
 
-test: setup
+test: setup $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -10,7 +10,20 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from sfu import IceSettings, Sfu
-from signaling import auth, health, me, metrics, streams, whep, whip
+from signaling import (
+    auth,
+    billing_api,
+    devtools,
+    health,
+    me,
+    metrics,
+    pages,
+    streams,
+    whep,
+    whip,
+    ws,
+)
+from signaling.billing_runtime import billing_context
 from signaling.config import AppConfig
 from signaling.errors import error_middleware
 from signaling.keys import CONFIG, LIVE, PG, REDIS
@@ -29,8 +42,13 @@ def create_app(config: AppConfig) -> web.Application:
     app.cleanup_ctx.append(_postgres)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_media)
-    for module in (health, metrics, auth, me, streams, whip, whep):
+    app.cleanup_ctx.append(ws.stream_events)  # needs the LiveStreams of _media
+    app.cleanup_ctx.append(billing_context)  # needs LiveStreams (views) and the events
+    app.on_shutdown.append(ws.close_sockets)
+    for module in (health, metrics, auth, me, streams, whip, whep, ws, pages, billing_api):
         app.add_routes(module.routes)
+    if config.dev_mode:  # not even routed otherwise
+        app.add_routes(devtools.routes)
     return app
 
 

@@ -1,0 +1,158 @@
+"""Live events for WebSocket clients, fanned out through Redis pub/sub so every process sees them.
+
+Two kinds of channel live under the app's redis prefix:
+- `{prefix}ws:stream:{stream_id}`: chat, viewer count and status of a stream, for every socket
+  watching it, whichever process holds the socket.
+- `{prefix}ws:viewer:{stream_id}:{viewer_id}`: messages for one viewer only (billing's "cut" and
+  "balance" notices), delivered to that viewer's signed-in sockets on that stream.
+
+Each process subscribes once to the pattern `{prefix}ws:*` and delivers to its own sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from signaling.chat import RateLimit
+
+logger = structlog.get_logger(__name__)
+
+# Chat messages a socket may post: 5 per 5 seconds.
+CHAT_BURST = 5
+CHAT_WINDOW_S = 5.0
+_RETRY_S = 1.0
+
+
+@dataclass(eq=False)
+class Socket:
+    """One open WebSocket watching a stream; `user_id` is set once it has authenticated."""
+
+    ws: web.WebSocketResponse
+    stream_id: uuid.UUID
+    user_id: uuid.UUID | None = None
+    chat_limit: RateLimit = field(default_factory=lambda: RateLimit(CHAT_BURST, CHAT_WINDOW_S))
+
+
+class StreamEvents:
+    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self._sockets: dict[uuid.UUID, set[Socket]] = defaultdict(set)
+        self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        self._listener: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    # --- channels ---------------------------------------------------------------------------
+
+    def stream_channel(self, stream_id: uuid.UUID) -> str:
+        return f"{self.prefix}ws:stream:{stream_id}"
+
+    def viewer_channel(self, stream_id: uuid.UUID, viewer_id: uuid.UUID) -> str:
+        return f"{self.prefix}ws:viewer:{stream_id}:{viewer_id}"
+
+    # --- publishing (any process) -------------------------------------------------------------
+
+    async def to_stream(self, stream_id: uuid.UUID, payload: dict[str, Any]) -> None:
+        await self.redis.publish(self.stream_channel(stream_id), json.dumps(payload))
+
+    async def to_viewer(
+        self, stream_id: uuid.UUID, viewer_id: uuid.UUID, payload: dict[str, Any]
+    ) -> None:
+        await self.redis.publish(self.viewer_channel(stream_id, viewer_id), json.dumps(payload))
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a publish from synchronous code (LiveStreams listeners); dropped once closed."""
+        if self._closed:
+            coro.close()
+            return
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("event publish failed", error=repr(task.exception()))
+
+    # --- local sockets ------------------------------------------------------------------------
+
+    def join(self, socket: Socket) -> None:
+        self._sockets[socket.stream_id].add(socket)
+
+    def leave(self, socket: Socket) -> None:
+        sockets = self._sockets.get(socket.stream_id)
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del self._sockets[socket.stream_id]
+
+    def open_sockets(self) -> int:
+        return sum(len(sockets) for sockets in self._sockets.values())
+
+    async def start(self) -> None:
+        # Subscribed before the app serves, so nothing published after start-up is missed.
+        await self._pubsub.psubscribe(f"{self.prefix}ws:*")
+        self._listener = asyncio.create_task(self._listen())
+
+    async def close_sockets(self) -> None:
+        """Say goodbye to every socket (1001) so shutdown does not wait for them."""
+        sockets = [s for group in self._sockets.values() for s in group]
+        await asyncio.gather(
+            *(s.ws.close(code=web.WSCloseCode.GOING_AWAY, message=b"server shutting down")
+              for s in sockets),
+            return_exceptions=True,
+        )
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in list(self._tasks):
+            with contextlib.suppress(RedisError, OSError):
+                await task
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        await self._pubsub.aclose()
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=None)
+            except (RedisError, OSError) as exc:
+                # redis-py re-subscribes on reconnect; wait a little instead of spinning.
+                logger.warning("event subscription lost, retrying", error=str(exc))
+                await asyncio.sleep(_RETRY_S)
+                continue
+            if message is not None and message["type"] == "pmessage":
+                await self._deliver(message["channel"].decode(), message["data"].decode())
+
+    async def _deliver(self, channel: str, data: str) -> None:
+        targets = self._targets(channel)
+        await asyncio.gather(*(s.ws.send_str(data) for s in targets if not s.ws.closed),
+                             return_exceptions=True)
+
+    def _targets(self, channel: str) -> list[Socket]:
+        parts = channel.removeprefix(f"{self.prefix}ws:").split(":")
+        try:
+            stream_id = uuid.UUID(parts[1])
+            viewer_id = uuid.UUID(parts[2]) if parts[0] == "viewer" else None
+        except (IndexError, ValueError):
+            logger.warning("event on an unknown channel", channel=channel)
+            return []
+        sockets = self._sockets.get(stream_id, set())
+        if parts[0] == "stream":
+            return list(sockets)
+        return [s for s in sockets if viewer_id is not None and s.user_id == viewer_id]

@@ -1,0 +1,70 @@
+// /: the live streams with their viewer counts (refreshed), and a form to start a stream.
+
+import { api, currentSession, describe, displayName, say } from './api.js';
+import { describePrice } from './money.js';
+import { mountSignIn } from './signin.js';
+
+const REFRESH_MS = 4000;
+const list = document.getElementById('streams');
+const listStatus = document.getElementById('streams-status');
+
+function card(stream) {
+  const item = document.createElement('li');
+  item.className = 'card';
+  const link = Object.assign(document.createElement('a'), {
+    href: `/watch/${stream.id}`, textContent: stream.title, className: 'card-title',
+  });
+  const creator = Object.assign(document.createElement('p'), { textContent: `by ${displayName(stream.creator)}` });
+  const viewers = Object.assign(document.createElement('p'), { className: 'viewers' });
+  viewers.append(Object.assign(document.createElement('span'), { className: 'badge', textContent: 'LIVE' }),
+    ` ${stream.viewer_count} watching`);
+  const price = Object.assign(document.createElement('p'), {
+    className: 'hint', textContent: describePrice(stream.price_per_second),
+  });
+  item.append(link, creator, viewers, price);
+  return item;
+}
+
+async function refresh() {
+  try {
+    const { items } = await api('/api/streams?status=live&limit=50');
+    list.replaceChildren(...items.map(card));
+    say(listStatus, items.length ? '' : 'Nobody is live right now. Check back soon, or start your own stream.');
+  } catch (error) {
+    say(listStatus, `Could not load streams: ${describe(error)}`, 'error');
+  } finally {
+    list.setAttribute('aria-busy', 'false');
+  }
+}
+
+function setUpCreateForm() {
+  const section = document.getElementById('go-live');
+  const form = document.getElementById('create-stream');
+  const status = document.getElementById('create-status');
+  const showForm = () => { section.hidden = !currentSession(); };
+  window.addEventListener('vk-session', showForm);
+  showForm();
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    say(status, 'Creating…');
+    try {
+      const me = await api('/api/me');
+      if (!me.is_creator) await api('/api/me', { method: 'PATCH', body: { is_creator: true } });
+      const stream = await api('/api/streams', {
+        method: 'POST',
+        body: { title: form.title.value.trim(), price_per_second: form.price.value.trim() },
+      });
+      document.getElementById('created-key').textContent = stream.stream_key;
+      document.getElementById('created-link').href = `/broadcast/${stream.id}`;
+      document.getElementById('created').hidden = false;
+      say(status, 'Stream created. Copy the key, then open the broadcast page.', 'ok');
+    } catch (error) {
+      say(status, `Could not create the stream: ${describe(error)}`, 'error');
+    }
+  });
+}
+
+mountSignIn(document.getElementById('signin'));
+setUpCreateForm();
+refresh();
+setInterval(refresh, REFRESH_MS);

@@ -1,0 +1,152 @@
+// /watch/{id}: WHEP playback with automatic retry and reconnection, viewer count and chat.
+
+import { ApiError, clearSession, currentSession, describe, say, streamIdFromPath } from './api.js';
+import { mountChat } from './chat.js';
+import { connectEvents } from './events.js';
+import { mountSignIn } from './signin.js';
+import { showLive, showStream, showViewers } from './stream_info.js';
+import { hangUp, iceServers, negotiate } from './webrtc.js';
+
+const BLIP_GRACE_MS = 3000;   // disconnected this long → start a new WHEP session
+const DEFAULT_RETRY_S = 5;
+
+const streamId = streamIdFromPath();
+const whepUrl = `/whep/${encodeURIComponent(streamId)}`;
+const video = document.getElementById('video');
+const status = document.getElementById('player-status');
+const balance = document.getElementById('balance');
+
+let pc = null;
+let sessionUrl = null;
+let retryTimer = null;
+let blipTimer = null;
+let stopped = false; // ended, cut or unknown: do not reconnect by ourselves
+let starting = null;
+
+/** Start playback unless it is running or starting (the page, the socket and sign-in all ask). */
+function play() {
+  starting ??= startPlayback().finally(() => { starting = null; });
+  return starting;
+}
+
+async function startPlayback() {
+  clearTimeout(retryTimer);
+  const token = currentSession()?.token;
+  if (!token) { say(status, 'Sign in to watch this stream.'); return; }
+  if (pc) return;
+  const connection = new RTCPeerConnection({ iceServers: await iceServers(whepUrl) });
+  pc = connection;
+  const media = new MediaStream();
+  video.srcObject = media;
+  connection.addTransceiver('video', { direction: 'recvonly' });
+  connection.addTransceiver('audio', { direction: 'recvonly' });
+  connection.addEventListener('track', (event) => media.addTrack(event.track));
+  connection.addEventListener('connectionstatechange', () => onConnectionState(connection));
+  say(status, 'Connecting…');
+  try {
+    sessionUrl = await negotiate(connection, whepUrl, token);
+  } catch (error) {
+    await stop();
+    refused(error);
+  }
+}
+
+function refused(error) {
+  if (!(error instanceof ApiError)) {
+    say(status, `Could not start playback: ${describe(error)} Retrying…`, 'error');
+    retryIn(DEFAULT_RETRY_S);
+  } else if (error.status === 409) {
+    const seconds = Number(error.headers.get('Retry-After')) || DEFAULT_RETRY_S;
+    say(status, `The stream is not live yet. Trying again in ${seconds} s…`);
+    retryIn(seconds);
+  } else if (error.status === 401) {
+    clearSession();
+    say(status, 'Your session has expired. Sign in again to watch.', 'error');
+  } else if (error.status === 402) {
+    stopped = true;
+    say(status, `Your balance ran out: ${error.message}`, 'error');
+  } else if (error.status === 404) {
+    stopped = true;
+    say(status, 'This stream does not exist.', 'error');
+  } else {
+    say(status, `Could not start playback: ${describe(error)}`, 'error');
+  }
+}
+
+function retryIn(seconds) {
+  clearTimeout(retryTimer);
+  retryTimer = setTimeout(play, seconds * 1000);
+}
+
+function onConnectionState(connection) {
+  if (connection !== pc) return;
+  const state = connection.connectionState;
+  if (state === 'connected') {
+    clearTimeout(blipTimer);
+    blipTimer = null;
+    say(status, '');
+  } else if ((state === 'disconnected' || state === 'failed') && !blipTimer) {
+    say(status, 'Connection interrupted. Reconnecting…', 'error');
+    blipTimer = setTimeout(reconnect, state === 'failed' ? 0 : BLIP_GRACE_MS);
+  }
+}
+
+async function reconnect() {
+  blipTimer = null;
+  if (!pc || pc.connectionState === 'connected') return;
+  await stop();
+  if (!stopped) await play();
+}
+
+/** Close the peer connection and DELETE the WHEP session. */
+async function stop({ keepalive = false } = {}) {
+  clearTimeout(retryTimer);
+  clearTimeout(blipTimer);
+  blipTimer = null;
+  const [connection, url] = [pc, sessionUrl];
+  pc = null;
+  sessionUrl = null;
+  connection?.close();
+  await hangUp(url, currentSession()?.token, { keepalive });
+}
+
+function onEvent(message) {
+  if (chat.handle(message)) return;
+  if (message.type === 'viewers') showViewers(message.count);
+  else if (message.type === 'status') onStatus(message.status);
+  else if (message.type === 'cut') {
+    stopped = true;
+    stop();
+    say(status, `Your balance ran out${message.reason ? ` (${message.reason})` : ''}. Top up to keep watching.`, 'error');
+  } else if (message.type === 'balance') {
+    balance.hidden = false;
+    balance.textContent = message.message ?? `Balance: ${message.balance} planck`;
+  }
+}
+
+function onStatus(streamStatus) {
+  showLive(streamStatus);
+  if (streamStatus === 'live' && !pc && !stopped && currentSession()) play();
+  if (streamStatus === 'ended' && pc) {
+    stop();
+    say(status, 'The stream has ended. Thanks for watching!');
+  }
+}
+
+mountSignIn(document.getElementById('signin'));
+const events = connectEvents(streamId, {
+  onMessage: onEvent,
+  onState: (state) => {
+    if (state === 'gone') say(status, 'This stream does not exist.', 'error');
+  },
+});
+const chat = mountChat(document.getElementById('chat'), events);
+
+window.addEventListener('vk-session', () => (currentSession() ? play() : stop()));
+window.addEventListener('pagehide', () => stop({ keepalive: true }));
+
+showStream(streamId).then(play).catch((error) => {
+  stopped = true;
+  say(status, error instanceof ApiError && error.status === 404
+    ? 'This stream does not exist.' : `Could not load the stream: ${describe(error)}`, 'error');
+});

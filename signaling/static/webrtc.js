@@ -1,0 +1,67 @@
+// WHIP/WHEP over fetch: offer with every candidate (no trickle), answer, session Location.
+
+import { checked } from './api.js';
+
+const GATHER_TIMEOUT_MS = 3000;
+
+/** ICE servers from `Link: <url>; rel="ice-server"` headers (STUN/TURN the server hands out). */
+function iceServersFromLinks(header) {
+  if (!header) return [];
+  return header.split(/,(?=\s*<)/).filter((link) => /rel="ice-server"/.test(link)).map((link) => {
+    const server = { urls: link.match(/<([^>]+)>/)[1] };
+    const username = link.match(/username="([^"]*)"/);
+    const credential = link.match(/credential="([^"]*)"/);
+    if (username) server.username = username[1];
+    if (credential) server.credential = credential[1];
+    return server;
+  });
+}
+
+/** The server's ICE servers, from an OPTIONS request to the WHIP/WHEP endpoint. */
+export async function iceServers(endpoint) {
+  try {
+    const response = await fetch(endpoint, { method: 'OPTIONS' });
+    return iceServersFromLinks(response.headers.get('Link'));
+  } catch {
+    return [];
+  }
+}
+
+function gatheringComplete(pc) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState !== 'complete') return;
+      pc.removeEventListener('icegatheringstatechange', done);
+      resolve();
+    };
+    pc.addEventListener('icegatheringstatechange', done);
+    setTimeout(resolve, GATHER_TIMEOUT_MS); // send what we have; the server gathers its own
+  });
+}
+
+/**
+ * POST the pc's offer to a WHIP/WHEP endpoint with a bearer token and apply the answer.
+ * Returns the session URL (Location). Throws ApiError (status, headers) on refusal.
+ */
+export async function negotiate(pc, endpoint, token) {
+  await pc.setLocalDescription(await pc.createOffer());
+  await gatheringComplete(pc);
+  const response = await checked(await fetch(endpoint, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` },
+    body: pc.localDescription.sdp,
+  }));
+  await pc.setRemoteDescription({ type: 'answer', sdp: await response.text() });
+  return new URL(response.headers.get('Location'), window.location.href).href;
+}
+
+/** End a WHIP/WHEP session; failures are ignored (the server also ends it on ICE loss). */
+export async function hangUp(sessionUrl, token, { keepalive = false } = {}) {
+  if (!sessionUrl) return;
+  try {
+    await fetch(sessionUrl, {
+      method: 'DELETE', keepalive, headers: token ? { Authorization: `Bearer ${token}` } : {},
+    });
+  } catch { /* the peer connection closing ends it server-side too */ }
+}

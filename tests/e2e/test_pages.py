@@ -1,0 +1,283 @@
+"""The pages in headless Chromium against the real server: broadcast, watch, chat, home.
+
+Chromium publishes its fake camera (640x480, 20 fps) over WHIP and plays it back over WHEP, all
+on 127.0.0.1. Screenshots of the three pages land in test-output/screenshots/.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from substrateinterface import Keypair
+
+from signaling.app import create_app
+from signaling.config import AppConfig
+from signaling.keys import LIVE
+from signaling.ws import notify_viewer
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+CHROMIUM_ARGS = [
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Media over loopback on a shared 2-core machine: generous, never a speed target.
+MEDIA_TIMEOUT_MS = 30_000
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed "
+                       "(apt-get install -y chromium)"),
+    pytest.mark.timeout(180),
+]
+playwright_api = pytest.importorskip("playwright.async_api")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+async def app_server(app_config: AppConfig, redis: object) -> AsyncIterator[TestServer]:
+    """The real app on 127.0.0.1, on a real port as a browser needs."""
+    port = free_port()
+    config = dataclasses.replace(app_config, public_url=f"http://127.0.0.1:{port}", dev_mode=True)
+    test_server = TestServer(create_app(config), host="127.0.0.1", port=port)
+    await test_server.start_server()
+    yield test_server
+    await test_server.close()
+
+
+@pytest.fixture
+def server(app_server: TestServer) -> str:
+    """The app's base URL."""
+    return str(app_server.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[object]:
+    async with playwright_api.async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        await chromium.close()
+
+
+async def new_stream(base: str, title: str, price: str = "0") -> dict:
+    """A stream of //Alice's, made through the API as a creator's own tools would."""
+    async with aiohttp.ClientSession(base) as http:
+        login = await http.post("/api/dev/login", json={"uri": "//Alice"})
+        headers = {"Authorization": f"Bearer {(await login.json())['token']}"}
+        await http.patch("/api/me", json={"is_creator": True}, headers=headers)
+        response = await http.post(
+            "/api/streams", json={"title": title, "price_per_second": price},
+            headers=headers,
+        )
+        assert response.status == 201, await response.text()
+        return await response.json()
+
+
+async def open_page(browser: object, url: str, wallet: Keypair | None = None) -> object:
+    """A page in a context of its own (its own sessionStorage, like another person)."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    if wallet is not None:
+        await install_wallet(context, wallet)
+    page = await context.new_page()
+    page.on("console", lambda m: print(f"[{url}] {m.type}: {m.text}"))
+    await page.goto(url)
+    return page
+
+
+async def install_wallet(context: object, keypair: Keypair) -> None:
+    """A polkadot.js-style extension in the page whose signer is a real sr25519 key.
+
+    Like polkadot.js, signRaw signs the bytes wrapped in <Bytes>…</Bytes>.
+    """
+
+    def sign_raw(data: str) -> str:
+        return "0x" + keypair.sign(b"<Bytes>" + bytes.fromhex(data[2:]) + b"</Bytes>").hex()
+
+    await context.expose_function("testWalletSign", sign_raw)
+    await context.add_init_script(WALLET_SCRIPT.replace("ADDRESS", keypair.ss58_address))
+
+
+WALLET_SCRIPT = """
+window.injectedWeb3 = { 'test-wallet': { version: '0.1', enable: async (origin) => ({
+  accounts: { get: async () => [{ address: 'ADDRESS', name: 'Test account' }] },
+  signer: { signRaw: async ({ address, data, type }) => {
+    if (type !== 'bytes' || address !== 'ADDRESS') throw new Error('unexpected request');
+    return { id: 1, signature: await window.testWalletSign(data) };
+  } },
+}) } };
+"""
+
+
+async def dev_sign_in(page: object, uri: str) -> None:
+    await page.get_by_label("Dev account").select_option(uri)
+    await page.locator("#dev-signin").click()
+    await page.locator("#signed-in-as").wait_for()
+
+
+async def wait_playing(page: object) -> dict:
+    """Wait until the video advances and has decoded frames; its playback figures."""
+    await page.wait_for_function(
+        """() => { const v = document.getElementById('video');
+                   return v.currentTime > 1
+                          && v.getVideoPlaybackQuality().totalVideoFrames > 10; }""",
+        timeout=MEDIA_TIMEOUT_MS,
+    )
+    return await page.evaluate(
+        """() => { const v = document.getElementById('video');
+                   return { time: v.currentTime, width: v.videoWidth, height: v.videoHeight,
+                            frames: v.getVideoPlaybackQuality().totalVideoFrames }; }"""
+    )
+
+
+async def test_broadcast_watch_chat_and_home_in_chromium(
+    server: str, app_server: TestServer, browser: object
+) -> None:
+    stream = await new_stream(server, "Morning coffee, live")
+    broadcaster = await open_page(browser, f"{server}/broadcast/{stream['id']}")
+    await dev_sign_in(broadcaster, "//Alice")
+    await broadcaster.get_by_label("Stream key").fill(stream["stream_key"])
+    await broadcaster.get_by_role("button", name="Go live").click()
+    status = broadcaster.locator("#publish-status")
+    await status.filter(has_text="You are live").wait_for(timeout=MEDIA_TIMEOUT_MS)
+
+    viewer = await open_page(browser, f"{server}/watch/{stream['id']}")
+    await viewer.locator("#title").filter(has_text="Morning coffee, live").wait_for()
+    assert await viewer.locator("#price").inner_text() == "Free"
+    await dev_sign_in(viewer, "//Bob")
+    playback = await wait_playing(viewer)
+    camera = await broadcaster.evaluate(
+        "() => [document.getElementById('preview').videoWidth,"
+        " document.getElementById('preview').videoHeight]")
+    # The encoder may scale the picture down, never change its shape.
+    assert playback["height"] > 0 and camera[1] > 0
+    assert abs(playback["width"] / playback["height"] - camera[0] / camera[1]) < 0.02
+    for page in (viewer, broadcaster):
+        await page.locator("#viewer-count").filter(has_text="1").wait_for()
+
+    await viewer.get_by_role("textbox", name="Your message").fill("hello from Bob")
+    await viewer.get_by_role("button", name="Send").click()
+    await broadcaster.locator(".chat-log li").filter(has_text="hello from Bob").wait_for()
+    await broadcaster.get_by_role("textbox", name="Your message").fill("hi Bob, welcome!")
+    await broadcaster.get_by_role("textbox", name="Your message").press("Enter")
+    await viewer.locator(".chat-log li").filter(has_text="hi Bob, welcome!").wait_for()
+
+    home = await open_page(browser, f"{server}/")
+    card = home.locator(".card").filter(has_text="Morning coffee, live")
+    await card.filter(has_text="1 watching").wait_for()
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await home.screenshot(path=SCREENSHOTS / "home.png")
+    await broadcaster.screenshot(path=SCREENSHOTS / "broadcast.png")
+    await viewer.screenshot(path=SCREENSHOTS / "watch.png")
+
+    await broadcaster.get_by_role("button", name="Stop").click()
+    await viewer.locator("#player-status").filter(has_text="The stream has ended").wait_for()
+    async with aiohttp.ClientSession(server) as http:
+        ended = await (await http.get(f"/api/streams/{stream['id']}")).json()
+    assert ended["status"] == "ended"
+
+    bob = (await viewer.evaluate("() => JSON.parse(sessionStorage['vilokanam.session'])"))["user"]
+    cut = {"type": "cut", "reason": "balance exhausted"}
+    await notify_viewer(app_server.app, uuid.UUID(stream["id"]), uuid.UUID(bob["id"]), cut)
+    await viewer.locator("#player-status").filter(has_text="Your balance ran out").wait_for()
+    assert "balance ran out" not in await broadcaster.locator("body").inner_text()
+
+
+async def test_sign_in_with_a_wallet_extension_then_chat(server: str, browser: object) -> None:
+    stream = await new_stream(server, "Wallet users welcome")
+    wallet = Keypair.create_from_mnemonic(Keypair.generate_mnemonic(), ss58_format=2)
+    page = await open_page(browser, f"{server}/watch/{stream['id']}", wallet=wallet)
+    await page.get_by_role("button", name="Sign in with test-wallet").click()
+    await page.locator("#signed-in-as").wait_for()
+    assert await page.locator("#signed-in-as").get_attribute("title") == wallet.ss58_address
+    await page.get_by_role("textbox", name="Your message").fill("signed by my wallet")
+    await page.get_by_role("button", name="Send").click()
+    message = page.locator(".chat-log li").filter(has_text="signed by my wallet")
+    await message.wait_for()
+    assert await message.locator("strong").get_attribute("title") == wallet.ss58_address
+
+
+async def test_pages_explain_a_wrong_key_and_a_stream_not_live_yet(
+    server: str, browser: object
+) -> None:
+    stream = await new_stream(server, "Not yet")
+    broadcaster = await open_page(browser, f"{server}/broadcast/{stream['id']}")
+    await broadcaster.get_by_label("Stream key").fill("vks_wrong")
+    await broadcaster.get_by_role("button", name="Go live").click()
+    await broadcaster.locator("#publish-status").filter(has_text="Wrong stream key").wait_for(
+        timeout=MEDIA_TIMEOUT_MS)
+    assert await broadcaster.get_by_role("button", name="Go live").is_enabled()
+
+    viewer = await open_page(browser, f"{server}/watch/{stream['id']}")
+    await dev_sign_in(viewer, "//Charlie")
+    await viewer.locator("#player-status").filter(
+        has_text="not live yet. Trying again in 5 s").wait_for(timeout=MEDIA_TIMEOUT_MS)
+
+    await broadcaster.get_by_label("Stream key").fill(stream["stream_key"])
+    await broadcaster.get_by_role("button", name="Go live").click()
+    await wait_playing(viewer)  # started by itself: status push or the Retry-After retry
+
+
+async def test_a_paid_stream_shows_its_price_and_a_viewer_without_balance_is_told(
+    server: str, browser: object
+) -> None:
+    stream = await new_stream(server, "Premium", price="1500000000")
+    broadcaster = await open_page(browser, f"{server}/broadcast/{stream['id']}")
+    await broadcaster.get_by_label("Stream key").fill(stream["stream_key"])
+    await broadcaster.get_by_role("button", name="Go live").click()
+    await broadcaster.locator("#publish-status").filter(has_text="You are live").wait_for(
+        timeout=MEDIA_TIMEOUT_MS)
+
+    viewer = await open_page(browser, f"{server}/watch/{stream['id']}")
+    price = viewer.locator("#price")
+    await price.filter(has_text="1500000000 planck/s").wait_for()
+    assert "0.0015 per second" in await price.inner_text()
+    await dev_sign_in(viewer, "//Dave")  # a fresh account: no balance
+    await viewer.locator("#player-status").filter(has_text="Your balance ran out").wait_for(
+        timeout=MEDIA_TIMEOUT_MS)
+
+
+async def test_the_watch_page_reconnects_after_its_connection_drops(
+    server: str, app_server: TestServer, browser: object
+) -> None:
+    stream = await new_stream(server, "Flaky network")
+    broadcaster = await open_page(browser, f"{server}/broadcast/{stream['id']}")
+    await broadcaster.get_by_label("Stream key").fill(stream["stream_key"])
+    await broadcaster.get_by_role("button", name="Go live").click()
+    viewer = await open_page(browser, f"{server}/watch/{stream['id']}")
+    await dev_sign_in(viewer, "//Eve")
+    await wait_playing(viewer)
+    sfu = app_server.app[LIVE].sfu
+    [dropped] = sfu.subscribers(stream["id"])
+
+    # The server loses the viewer's media session, as after a network blip.
+    await sfu.unsubscribe(dropped, "failed")
+    await broadcaster.locator("#viewer-count").filter(has_text="0").wait_for()
+    await broadcaster.locator("#viewer-count").filter(has_text="1").wait_for(
+        timeout=MEDIA_TIMEOUT_MS * 2)
+    assert sfu.subscribers(stream["id"]) != [dropped]
+    frames = await viewer.evaluate(
+        "() => document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames")
+    await viewer.wait_for_function(
+        f"() => document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames"
+        f" > {frames + 20}", timeout=MEDIA_TIMEOUT_MS)

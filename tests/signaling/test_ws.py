@@ -1,0 +1,240 @@
+"""The stream WebSocket: live chat, viewer count and status pushes, per-viewer notices."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from substrateinterface import Keypair
+
+from signaling import chat
+from signaling.app import create_app
+from signaling.config import AppConfig
+from signaling.ws import notify_viewer
+from tests.signaling.accounts import new_stream, new_user
+from tests.signaling.webrtc_clients import whep, whip
+
+Socket = aiohttp.ClientWebSocketResponse
+
+
+@pytest.fixture
+async def creator(client: TestClient) -> dict[str, str]:
+    return await new_user(client, creator=True)
+
+
+@pytest.fixture
+async def stream(client: TestClient, creator: dict) -> dict:
+    return await new_stream(client, creator)
+
+
+def token_of(headers: dict[str, str]) -> str:
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+async def next_of(ws: Socket, kind: str, within: float = 10.0) -> dict:
+    """The next message of this type, skipping others."""
+    async with asyncio.timeout(within):
+        while True:
+            message = await ws.receive_json()
+            if message["type"] == kind:
+                return message
+
+
+async def connect(client: TestClient, stream_id: str, headers: dict | None = None) -> Socket:
+    """A socket past its greeting (history, status, viewers); signed in when headers are given."""
+    ws = await client.ws_connect(f"/ws/streams/{stream_id}")
+    await next_of(ws, "viewers")
+    if headers is not None:
+        await ws.send_json({"type": "auth", "token": token_of(headers)})
+        assert (await next_of(ws, "auth"))["user"]["id"]
+    return ws
+
+
+async def test_chat_reaches_an_anonymous_reader_and_is_stored_as_a_stream_comment(
+    client: TestClient, stream: dict, db: asyncpg.Pool
+) -> None:
+    author = await new_user(client)
+    reader = await connect(client, stream["id"])
+    writer = await connect(client, stream["id"], author)
+    await writer.send_json({"type": "chat", "content": "  hello, stream!  "})
+
+    seen = await next_of(reader, "chat")
+    assert seen["content"] == "hello, stream!"
+    assert seen["stream_id"] == stream["id"]
+    me = await (await client.get("/api/me", headers=author)).json()
+    assert seen["author"]["account_id"] == me["account_id"]
+    assert (await next_of(writer, "chat"))["id"] == seen["id"]  # the sender sees it too
+    row = await db.fetchrow("SELECT * FROM comments WHERE id = $1::uuid", seen["id"])
+    assert str(row["stream_id"]) == stream["id"] and row["video_id"] is None
+    assert str(row["author_id"]) == me["id"] and row["content"] == "hello, stream!"
+
+
+async def test_a_new_socket_gets_the_last_50_messages_oldest_first_and_the_status(
+    client: TestClient, stream: dict, db: asyncpg.Pool
+) -> None:
+    author = await (await client.get("/api/me", headers=await new_user(client))).json()
+    for n in range(52):
+        await chat.post(db, uuid.UUID(stream["id"]), uuid.UUID(author["id"]), f"message {n}")
+    ws = await client.ws_connect(f"/ws/streams/{stream['id']}")
+    history = await next_of(ws, "history")
+    assert [m["content"] for m in history["messages"]] == [f"message {n}" for n in range(2, 52)]
+    assert (await next_of(ws, "status"))["status"] == "pending"
+    assert (await next_of(ws, "viewers"))["count"] == 0
+
+
+async def test_posting_needs_a_valid_session_and_errors_keep_the_socket_open(
+    client: TestClient, stream: dict
+) -> None:
+    ws = await connect(client, stream["id"])
+    await ws.send_json({"type": "chat", "content": "let me in"})
+    assert (await next_of(ws, "error"))["code"] == "unauthorized"
+    await ws.send_str("{not json")
+    assert (await next_of(ws, "error"))["code"] == "bad_message"
+    await ws.send_json(["chat"])
+    assert (await next_of(ws, "error"))["code"] == "bad_message"
+    await ws.send_json({"type": "dance"})
+    assert "unknown message type" in (await next_of(ws, "error"))["message"]
+    await ws.send_json({"type": "auth", "token": "vkt_forged"})
+    assert (await next_of(ws, "error"))["code"] == "unauthorized"
+
+    await ws.send_json({"type": "auth", "token": token_of(await new_user(client))})
+    await next_of(ws, "auth")
+    await ws.send_json({"type": "chat", "content": "now it works"})
+    assert (await next_of(ws, "chat"))["content"] == "now it works"
+    assert not ws.closed
+
+
+async def test_empty_and_too_long_messages_are_refused_and_500_characters_pass(
+    client: TestClient, stream: dict, db: asyncpg.Pool
+) -> None:
+    ws = await connect(client, stream["id"], await new_user(client))
+    for content in ("   ", "", "x" * 501, 42):
+        await ws.send_json({"type": "chat", "content": content})
+        assert (await next_of(ws, "error"))["code"] == "invalid_message"
+    await ws.send_json({"type": "chat", "content": "y" * 500})
+    assert (await next_of(ws, "chat"))["content"] == "y" * 500
+    assert await db.fetchval(
+        "SELECT count(*) FROM comments WHERE stream_id = $1::uuid", stream["id"]) == 1
+
+
+async def test_chat_is_rate_limited_per_socket(client: TestClient, stream: dict) -> None:
+    ws = await connect(client, stream["id"], await new_user(client))
+    for n in range(6):
+        await ws.send_json({"type": "chat", "content": f"spam {n}"})
+    replies = [await ws.receive_json() for _ in range(6)]
+    assert [r["content"] for r in replies if r["type"] == "chat"] == [f"spam {n}" for n in range(5)]
+    assert [r["code"] for r in replies if r["type"] == "error"] == ["rate_limited"]
+
+
+@pytest.mark.parametrize("stream_id", [str(uuid.uuid4()), "not-a-uuid"])
+async def test_an_unknown_stream_closes_the_socket_with_4404(
+    client: TestClient, stream_id: str
+) -> None:
+    ws = await client.ws_connect(f"/ws/streams/{stream_id}")
+    message = await ws.receive()
+    assert message.type == aiohttp.WSMsgType.CLOSE
+    assert ws.close_code == 4404
+
+
+@pytest.mark.usefixtures("loopback")
+async def test_status_and_viewer_count_are_pushed_as_whip_and_whep_come_and_go(
+    client: TestClient, stream: dict
+) -> None:
+    ws = await connect(client, stream["id"])
+    broadcast = await whip(client, stream["id"], stream["stream_key"])
+    assert (await next_of(ws, "status"))["status"] == "live"
+    viewer, location = await whep(client, stream["id"], await new_user(client))
+    assert (await next_of(ws, "viewers"))["count"] == 1
+    late = await client.ws_connect(f"/ws/streams/{stream['id']}")
+    assert (await next_of(late, "status"))["status"] == "live"
+    assert (await next_of(late, "viewers"))["count"] == 1
+
+    assert (await client.delete(location)).status == 200
+    assert (await next_of(ws, "viewers"))["count"] == 0
+    assert (await client.delete(broadcast.location)).status == 200
+    assert (await next_of(ws, "status"))["status"] == "ended"
+    await viewer.close()
+    await broadcast.pc.close()
+
+
+async def test_notify_viewer_reaches_only_that_viewers_sockets(
+    client: TestClient, stream: dict
+) -> None:
+    alice, bob = await new_user(client), await new_user(client)
+    alice_id = (await (await client.get("/api/me", headers=alice)).json())["id"]
+    alice_ws = await connect(client, stream["id"], alice)
+    bob_ws = await connect(client, stream["id"], bob)
+    anonymous = await connect(client, stream["id"])
+
+    cut = {"type": "cut", "reason": "balance exhausted"}
+    await notify_viewer(client.server.app, uuid.UUID(stream["id"]), uuid.UUID(alice_id), cut)
+    assert await next_of(alice_ws, "cut") == cut
+    # A chat sent afterwards is the next thing the others see: no cut came before it.
+    await alice_ws.send_json({"type": "chat", "content": "bye"})
+    for other in (bob_ws, anonymous):
+        assert (await other.receive_json())["type"] == "chat"
+
+
+async def test_chat_reaches_sockets_of_another_process_through_redis(
+    client: TestClient, app_config: AppConfig, stream: dict
+) -> None:
+    async with TestClient(TestServer(create_app(app_config))) as other_process:
+        far = await connect(other_process, stream["id"])
+        near = await connect(client, stream["id"], await new_user(client))
+        await near.send_json({"type": "chat", "content": "across processes"})
+        assert (await next_of(far, "chat"))["content"] == "across processes"
+
+
+async def test_open_sockets_gauge_follows_connections(client: TestClient, stream: dict) -> None:
+    async def gauge() -> float:
+        text = await (await client.get("/metrics")).text()
+        line = next(x for x in text.splitlines() if x.startswith("vilokanam_websocket_connections"))
+        return float(line.split()[-1])
+
+    before = await gauge()
+    sockets = [await connect(client, stream["id"]) for _ in range(2)]
+    assert await gauge() == before + 2
+    for ws in sockets:
+        await ws.close()
+    await asyncio.sleep(0.1)
+    assert await gauge() == before
+
+
+async def test_dev_login_signs_in_as_a_dev_account_through_nonce_and_verify(
+    client: TestClient,
+) -> None:
+    response = await client.post("/api/dev/login", json={"uri": "//Bob"})
+    assert response.status == 200, await response.text()
+    session = await response.json()
+    bob = Keypair.create_from_uri("//Bob", ss58_format=2)
+    assert session["user"]["account_id"] == bob.ss58_address
+    me = await client.get("/api/me", headers={"Authorization": f"Bearer {session['token']}"})
+    assert (await me.json())["account_id"] == bob.ss58_address
+    accounts = await (await client.get("/api/dev/accounts")).json()
+    assert [a["uri"] for a in accounts["items"]][:2] == ["//Alice", "//Bob"]
+    refused = await client.post("/api/dev/login", json={"uri": "//Mallory"})
+    assert refused.status == 422
+
+
+@pytest.fixture
+async def production_client(
+    app_config: AppConfig, redis: object
+) -> AsyncIterator[TestClient]:
+    config = dataclasses.replace(app_config, dev_mode=False)
+    async with TestClient(TestServer(create_app(config))) as test_client:
+        yield test_client
+
+
+async def test_dev_endpoints_are_not_routed_outside_dev_mode(
+    production_client: TestClient,
+) -> None:
+    assert (await production_client.post("/api/dev/login", json={"uri": "//Bob"})).status == 404
+    assert (await production_client.get("/api/dev/accounts")).status == 404
+    health = await production_client.get("/api/health")
+    assert health.status == 200  # the app itself is up and serving
