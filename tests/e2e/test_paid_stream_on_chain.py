@@ -1,0 +1,126 @@
+"""Issue 5 end to end on the real dev chain, through the running app.
+
+Bob deposits to the escrow and is credited once; he watches a creator's stream over WHEP for
+about ten seconds, paying per delivered second until his balance runs out and he is cut; the
+creator's payout lands on chain, raising her balance by exactly her credited earnings; and the
+reconcile check passes across Redis, PostgreSQL and the chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from substrateinterface import Keypair
+
+from billing.chain import ChainClient
+from billing.reconcile import reconcile
+from signaling.app import create_app
+from signaling.config import AppConfig
+from signaling.keys import BILLING
+from tests.billing.chain_money import ROC, transfer
+from tests.chain_fixtures import fresh_account
+from tests.signaling.accounts import new_stream, sign_in
+from tests.signaling.webrtc_clients import whep, whip
+
+pytestmark = pytest.mark.usefixtures("loopback")
+
+SECONDS = 10
+
+
+@pytest.fixture
+async def chain_app(
+    app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
+) -> AsyncIterator[TestClient]:
+    escrow = Keypair.generate_mnemonic()
+    await transfer(chain_client, Keypair.create_from_uri("//Alice"),
+                   Keypair.create_from_mnemonic(escrow).ss58_address, 100 * ROC)
+    config = dataclasses.replace(
+        app_config, database_url=own_database_url, chain_url=dev_chain.url,
+        chain_public_url=dev_chain.url, escrow_seed=escrow, payout_interval_s=1.0,
+    )
+    async with TestClient(TestServer(create_app(config))) as client:
+        yield client
+
+
+async def wait_for(check, within: float):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if value := await check():
+            return value
+        await asyncio.sleep(0.25)
+    raise AssertionError("condition not reached in time")
+
+
+async def test_deposit_watch_cut_payout_reconcile(
+    chain_app: TestClient, chain_client: ChainClient, redis, redis_prefix: str,
+    own_db: asyncpg.Pool
+) -> None:
+    client = chain_app
+    info = await (await client.get("/api/billing/info")).json()
+    assert info["ss58_format"] == 2 and info["token_decimals"] == 12
+    price = int(info["existential_deposit"])  # earnings then clear the payout threshold
+
+    creator_key = fresh_account()
+    creator = {"Authorization": f"Bearer {await sign_in(client, creator_key)}"}
+    await client.patch("/api/me", headers=creator, json={"is_creator": True})
+    stream = await new_stream(client, creator, price=str(price))
+    bob_key = Keypair.create_from_uri("//Bob")
+    bob = {"Authorization": f"Bearer {await sign_in(client, bob_key)}"}
+
+    # Deposit: exactly SECONDS of watching, credited once from a finalized block.
+    await transfer(chain_client, bob_key, info["escrow_address"], SECONDS * price)
+
+    async def credited() -> dict | None:
+        balance = await (await client.get("/api/me/balance", headers=bob)).json()
+        return balance if balance["available"] != "0" else None
+
+    balance = await wait_for(credited, 30)
+    assert balance == {"available": str(SECONDS * price), "reserved": "0"}
+    await asyncio.sleep(2.5)  # more deposit polls: still credited once
+    assert (await (await client.get("/api/me/balance", headers=bob)).json())["available"] == str(
+        SECONDS * price)
+
+    broadcast = await whip(client, stream["id"], stream["stream_key"])
+    viewer, _ = await whep(client, stream["id"], bob)
+    await viewer.wait_frames(1, within=5)
+    first_frame = time.time()
+    await asyncio.wait_for(viewer.ended.wait(), SECONDS + 15)  # cut when the balance ran out
+    watched = time.time() - first_frame
+    assert (await (await client.get("/api/me/balance", headers=bob)).json())["available"] == "0"
+    view_id = await own_db.fetchval("SELECT id FROM stream_viewers WHERE stream_id = $1::uuid",
+                                    stream["id"])
+    ticks = await client.app[BILLING].meter.view_ticks(str(view_id))
+    assert ticks == SECONDS
+    assert abs(watched - ticks) <= 2.0  # charged seconds match delivered seconds
+
+    # Settlement, then the payout: the creator's balance rises by exactly her earnings.
+    async def earned() -> int | None:
+        value = await own_db.fetchval(
+            "SELECT total_earnings FROM creator_earnings ce JOIN users u ON u.id = ce.creator_id "
+            "WHERE u.public_key = $1", creator_key.public_key)
+        return int(value) if value and int(value) == SECONDS * (price - price // 10) else None
+
+    earnings = await wait_for(earned, 20)
+
+    async def paid_in_full() -> bool:
+        # Payouts run every second, so the earnings may arrive in more than one payout.
+        return await chain_client.free_balance(creator_key.ss58_address) >= earnings
+
+    await wait_for(paid_in_full, 60)
+    await asyncio.sleep(2.5)  # further payout rounds pay nothing more
+    assert await chain_client.free_balance(creator_key.ss58_address) == earnings
+    payouts = await own_db.fetch("SELECT status, extrinsic_hash FROM payouts")
+    assert payouts and all(p["status"] == "finalized" for p in payouts)
+    assert all(p["extrinsic_hash"].startswith("0x") for p in payouts)
+
+    await client.delete(broadcast.location)
+    await broadcast.pc.close()
+    await viewer.close()
+    report = await reconcile(own_db, redis, redis_prefix, chain_client)
+    assert report.ok, report.text()
