@@ -32,6 +32,20 @@ from signaling.live import LiveStreams
 # Bodies beyond this are refused before a handler runs (uploads get their own limit later).
 MAX_BODY_BYTES = 1024 * 1024
 
+# Every feature module with a `routes` table; one per line so additions do not collide.
+ROUTE_MODULES = (
+    health,
+    metrics,
+    auth,
+    me,
+    streams,
+    whip,
+    whep,
+    ws,
+    pages,
+    billing_api,
+)
+
 
 def create_app(config: AppConfig) -> web.Application:
     app = web.Application(
@@ -45,7 +59,7 @@ def create_app(config: AppConfig) -> web.Application:
     app.cleanup_ctx.append(ws.stream_events)  # needs the LiveStreams of _media
     app.cleanup_ctx.append(billing_context)  # needs LiveStreams (views) and the events
     app.on_shutdown.append(ws.close_sockets)
-    for module in (health, metrics, auth, me, streams, whip, whep, ws, pages, billing_api):
+    for module in ROUTE_MODULES:
         app.add_routes(module.routes)
     if config.dev_mode:  # not even routed otherwise
         app.add_routes(devtools.routes)
