@@ -1,0 +1,28 @@
+"""Media plane: a forwarding SFU on aiortc (RTP in, RTP out; never decoded or re-encoded).
+
+Knows nothing of money, users, HTTP or PostgreSQL. Signaling calls :class:`Sfu` for WHIP
+(publish) and WHEP (subscribe); billing reads :meth:`Sfu.take_delivery` and cuts viewers with
+:meth:`Sfu.unsubscribe`; the recorder reads :meth:`Sfu.tap`.
+"""
+
+from sfu.delivery import Delivery
+from sfu.depacketize import EncodedFrame
+from sfu.errors import AlreadyPublishing, NotLive, SfuError, UnknownPeer, UnsupportedOffer
+from sfu.events import SfuEvent
+from sfu.ice import IceSettings
+from sfu.router import Sfu
+from sfu.tap import StreamTap
+
+__all__ = [
+    "AlreadyPublishing",
+    "Delivery",
+    "EncodedFrame",
+    "IceSettings",
+    "NotLive",
+    "Sfu",
+    "SfuError",
+    "SfuEvent",
+    "StreamTap",
+    "UnknownPeer",
+    "UnsupportedOffer",
+]

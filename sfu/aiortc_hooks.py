@@ -1,0 +1,177 @@
+"""Every use of aiortc/aioice internals, in one place.
+
+aiortc is pinned (==1.16.0) because of this module; ``tests/sfu/test_aiortc_hooks.py`` checks
+that each attribute used here still exists with the expected signature, so an upgrade fails
+loudly instead of silently decoding, re-encoding or gathering on the wrong interfaces.
+
+Hooks, and why each is needed:
+- ``aioice.ice.get_host_addresses``: choose the interfaces host candidates are gathered on
+  (aioice always omits 127.0.0.1 and has no per-connection setting).
+- ``RTCDtlsTransport._set_role``: answer ``a=setup:passive`` (RSA-certificate publishers).
+- ``RTCDtlsTransport._handle_rtp_data``: take decrypted RTP bytes before aiortc parses them.
+- ``RTCRtpReceiver.receive`` + ``__stop_decoder``: end the idle decoder thread aiortc starts;
+  with it gone, the receiver never hands frames to a decoder.
+- ``RTCRtpReceiver._send_rtcp_pli``: ask the publisher for a keyframe.
+- ``RTCRtpSender._send_keyframe`` / ``_retransmit``: a viewer's PLI/FIR and NACK.
+- ``RTCRtpSender._ssrc`` / ``_rtx_ssrc`` and the sender-report counters: our packets are the
+  sender's packets, so its RTCP sender reports must describe them.
+- ``RTCDtlsTransport._tx_srtp`` + ``aioice.Connection._nominated``: protect and send an RTP
+  packet synchronously (the coroutine chain of ``_send_rtp`` costs more than the send itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
+
+import aioice.ice
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, clock
+from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+
+_fallback_get_host_addresses = aioice.ice.get_host_addresses
+_host_addresses: ContextVar[tuple[str, ...] | None] = ContextVar("sfu_host_addresses", default=None)
+
+
+def _get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    configured = _host_addresses.get()
+    if configured is None:
+        return _fallback_get_host_addresses(use_ipv4=use_ipv4, use_ipv6=use_ipv6)
+    return list(configured)
+
+
+def install_host_address_hook() -> None:
+    """Let :func:`gather_on` decide aioice's host addresses (idempotent).
+
+    Outside :func:`gather_on` the function found at install time is used, so whatever the
+    process configured for its other peer connections (e.g. test clients) keeps working.
+    """
+    global _fallback_get_host_addresses
+    if aioice.ice.get_host_addresses is not _get_host_addresses:
+        _fallback_get_host_addresses = aioice.ice.get_host_addresses
+        aioice.ice.get_host_addresses = _get_host_addresses
+
+
+@contextlib.contextmanager
+def gather_on(addresses: tuple[str, ...]) -> Iterator[None]:
+    """Within this block (and tasks it starts) aioice gathers host candidates on ``addresses``.
+
+    An empty tuple keeps aioice's default. A context variable, not a global, so test clients
+    and other peer connections in the same process are unaffected.
+    """
+    token = _host_addresses.set(addresses or None)
+    try:
+        yield
+    finally:
+        _host_addresses.reset(token)
+
+
+def dtls_transports(pc: RTCPeerConnection) -> list[RTCDtlsTransport]:
+    """The distinct DTLS transports of a peer connection (one with BUNDLE)."""
+    transports: list[RTCDtlsTransport] = []
+    for transceiver in pc.getTransceivers():
+        transport = transceiver.receiver.transport
+        if transport not in transports:
+            transports.append(transport)
+    if pc.sctp is not None and pc.sctp.transport not in transports:
+        transports.append(pc.sctp.transport)
+    return transports
+
+
+def answer_as_dtls_server(pc: RTCPeerConnection) -> None:
+    """Make the next answer carry ``a=setup:passive`` (call after setRemoteDescription)."""
+    for transport in dtls_transports(pc):
+        transport._set_role("server")
+
+
+def intercept_rtp(transport: RTCDtlsTransport, callback: Callable[[bytes], None]) -> None:
+    """Hand every decrypted RTP packet to ``callback`` before aiortc's own handling."""
+    original = transport._handle_rtp_data
+
+    async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
+        callback(data)
+        await original(data, arrival_time_ms=arrival_time_ms)
+
+    transport._handle_rtp_data = handle_rtp_data  # type: ignore[method-assign]
+
+
+def disable_decoder(receiver: RTCRtpReceiver) -> None:
+    """Stop the decoder thread as soon as ``receive`` starts it; no frame is ever decoded.
+
+    aiortc queues frames for decoding only while that thread exists, and creates a decoder only
+    inside it, so no decoder is ever instantiated.
+    """
+    original = receiver.receive
+
+    async def receive(parameters: object) -> None:
+        await original(parameters)  # type: ignore[arg-type]
+        receiver._RTCRtpReceiver__stop_decoder()  # type: ignore[attr-defined]
+
+    receiver.receive = receive  # type: ignore[method-assign]
+
+
+def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> Awaitable[None]:
+    """Send an RTCP PLI for ``media_ssrc`` to the publisher."""
+    return receiver._send_rtcp_pli(media_ssrc)
+
+
+def intercept_sender(
+    sender: RTCRtpSender,
+    on_keyframe_request: Callable[[], None],
+    on_nack: Callable[[int], Awaitable[None]],
+) -> None:
+    """Route a viewer's PLI/FIR and NACKed sequence numbers to us instead of aiortc's encoder."""
+    sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+    sender._retransmit = on_nack  # type: ignore[method-assign]
+
+
+def sender_ssrcs(sender: RTCRtpSender) -> tuple[int, int]:
+    """(media SSRC, RTX SSRC) announced in the SDP for this sender."""
+    return sender._ssrc, sender._rtx_ssrc
+
+
+def update_sender_report(
+    sender: RTCRtpSender, rtp_timestamp: int, packets: int, octets: int
+) -> None:
+    """Make aiortc's periodic RTCP SR describe the packets we sent (timestamp sent just now)."""
+    sender._RTCRtpSender__ntp_timestamp = clock.current_ntp_time()  # type: ignore[attr-defined]
+    sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]
+    sender._RTCRtpSender__packet_count = packets  # type: ignore[attr-defined]
+    sender._RTCRtpSender__octet_count = octets  # type: ignore[attr-defined]
+
+
+def rtp_output(transport: RTCDtlsTransport) -> Callable[[bytes], bool]:
+    """A synchronous "protect with SRTP and send" for one DTLS transport.
+
+    Returns False (nothing sent) while the transport is not connected. Host and server-reflexive
+    pairs are sent with ``sendto`` directly; a TURN relay pair goes through aioice's coroutine.
+    """
+    connection = transport.transport._connection
+
+    def send(data: bytes) -> bool:
+        # _state, not the .state property: that one formats a string on every call.
+        if transport._state is not State.CONNECTED:
+            return False
+        pair = connection._nominated.get(1)
+        if pair is None:
+            return False
+        protected = transport._tx_srtp.protect(data)
+        protocol = pair.protocol
+        if type(protocol) is aioice.ice.StunProtocol:
+            protocol.transport.sendto(protected, pair.remote_addr)
+        else:
+            asyncio.ensure_future(protocol.send_data(protected, pair.remote_addr))
+        return True
+
+    return send
+
+
+def enlarge_receive_buffers(pc: RTCPeerConnection, size: int) -> None:
+    """Set SO_RCVBUF on the UDP sockets of ``pc`` (call after the local description is set)."""
+    for transport in dtls_transports(pc):
+        for protocol in transport.transport._connection._protocols:
+            sock = protocol.transport.get_extra_info("socket") if protocol.transport else None
+            if sock is not None and sock.type == socket.SOCK_DGRAM:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)

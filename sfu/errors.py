@@ -1,0 +1,21 @@
+"""Errors the sfu raises towards its caller (signaling maps them to HTTP statuses)."""
+
+
+class SfuError(Exception):
+    """Base class of every sfu error."""
+
+
+class UnsupportedOffer(SfuError):
+    """Not SDP, no video, or no codec the sfu forwards (VP8, H.264 video; Opus audio)."""
+
+
+class AlreadyPublishing(SfuError):
+    """The stream already has a publisher."""
+
+
+class NotLive(SfuError):
+    """Subscribe to a stream without a publisher."""
+
+
+class UnknownPeer(SfuError):
+    """No publisher or subscriber with this id."""

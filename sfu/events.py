@@ -1,0 +1,22 @@
+"""Things the sfu tells its owner about: a publisher or a subscriber ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+EventKind = Literal["publisher_ended", "subscriber_ended"]
+
+
+@dataclass(frozen=True)
+class SfuEvent:
+    """``publisher_ended``: peer_id is the publisher id; ``subscriber_ended``: the subscriber id.
+
+    reason: "unpublished", "left", "cut", "failed" (ICE/DTLS failed), "closed" (peer closed
+    DTLS), "publisher_ended" (a subscriber whose stream ended), "shutdown".
+    """
+
+    kind: EventKind
+    stream_id: str
+    peer_id: str
+    reason: str

@@ -1,0 +1,130 @@
+"""SDP decisions: which codecs a peer may use, and what an answer finally negotiated.
+
+Only public aiortc objects are used here (``aiortc.sdp`` parsing, codec capabilities).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiortc import RTCRtpSender
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
+from aiortc.sdp import (
+    H264Profile,
+    MediaDescription,
+    SessionDescription,
+    parse_h264_profile_level_id,
+)
+
+from sfu.errors import UnsupportedOffer
+
+FORWARDED_CODECS = {"video": ("video/vp8", "video/h264"), "audio": ("audio/opus",)}
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+
+
+@dataclass(frozen=True)
+class NegotiatedTrack:
+    """What one m-line of an answer settled on."""
+
+    kind: str
+    mid: str
+    codec: RTCRtpCodecParameters
+    rtx_payload_type: int | None
+    extension_ids: dict[str, int]  # uri -> id
+
+
+def parse_offer(sdp: str) -> SessionDescription:
+    """Parse an offer; raise UnsupportedOffer if it is not SDP or carries no video."""
+    try:
+        description = SessionDescription.parse(sdp)
+    except Exception as exc:  # aiortc raises assorted errors on garbage input
+        raise UnsupportedOffer(f"not an SDP offer: {type(exc).__name__}") from exc
+    if not sdp.lstrip().startswith("v=0") or not description.media:
+        raise UnsupportedOffer("not an SDP offer")
+    if not any(m.kind == "video" and m.rtp.codecs for m in description.media):
+        raise UnsupportedOffer("offer has no video")
+    return description
+
+
+def _capabilities(kind: str) -> list[RTCRtpCodecCapability]:
+    return RTCRtpSender.getCapabilities(kind).codecs
+
+
+def rtx_capability(kind: str) -> list[RTCRtpCodecCapability]:
+    """aiortc's RTX capability for ``kind`` (empty for audio)."""
+    return [c for c in _capabilities(kind) if c.name.lower() == "rtx"]
+
+
+def _compatible(capability: RTCRtpCodecCapability, offered: RTCRtpCodecParameters) -> bool:
+    if capability.mimeType.lower() != offered.mimeType.lower():
+        return False
+    if capability.clockRate != offered.clockRate:
+        return False
+    if capability.mimeType.lower() != "video/h264":
+        return True
+    mode = str(offered.parameters.get("packetization-mode", "0"))
+    if mode != str(capability.parameters.get("packetization-mode")):
+        return False
+    try:
+        return _h264_profile(offered) == _h264_profile(capability)
+    except ValueError:
+        return False
+
+
+def _h264_profile(codec: RTCRtpCodecCapability | RTCRtpCodecParameters) -> H264Profile:
+    # No profile-level-id means constrained baseline level 3.1 (as aiortc assumes).
+    return parse_h264_profile_level_id(str(codec.parameters.get("profile-level-id", "42e01f")))[0]
+
+
+def publisher_preferences(media: MediaDescription) -> list[RTCRtpCodecCapability]:
+    """The one codec (plus RTX) a publisher's m-line will use: the first forwardable it offers.
+
+    One codec only, so every packet of the track has the codec subscribers negotiate.
+    """
+    allowed = [
+        c for c in _capabilities(media.kind) if c.mimeType.lower() in FORWARDED_CODECS[media.kind]
+    ]
+    for offered in media.rtp.codecs:
+        match = next((c for c in allowed if _compatible(c, offered)), None)
+        if match is not None:
+            return [match, *rtx_capability(media.kind)]
+    names = sorted({c.name for c in media.rtp.codecs})
+    raise UnsupportedOffer(f"no forwardable {media.kind} codec in offer: {names}")
+
+
+def capability_of(codec: RTCRtpCodecParameters) -> RTCRtpCodecCapability:
+    """The capability a negotiated codec came from (to offer the same to subscribers)."""
+    for capability in _capabilities(codec.mimeType.split("/")[0]):
+        if (
+            capability.mimeType.lower() == codec.mimeType.lower()
+            and capability.parameters == codec.parameters
+        ):
+            return capability
+    raise UnsupportedOffer(f"codec {codec.mimeType} is not forwardable")
+
+
+def negotiated_tracks(answer_sdp: str) -> dict[str, NegotiatedTrack]:
+    """Per mid: codec, RTX payload type and header extension ids an answer settled on."""
+    tracks = {}
+    for media in SessionDescription.parse(answer_sdp).media:
+        if media.kind not in ("audio", "video") or media.direction == "inactive":
+            continue
+        primary = next((c for c in media.rtp.codecs if c.name.lower() != "rtx"), None)
+        if primary is None or media.rtp.muxId is None:
+            continue
+        rtx = next(
+            (
+                c.payloadType
+                for c in media.rtp.codecs
+                if c.name.lower() == "rtx" and c.parameters.get("apt") == primary.payloadType
+            ),
+            None,
+        )
+        tracks[media.rtp.muxId] = NegotiatedTrack(
+            kind=media.kind,
+            mid=media.rtp.muxId,
+            codec=primary,
+            rtx_payload_type=rtx,
+            extension_ids={e.uri: e.id for e in media.rtp.headerExtensions},
+        )
+    return tracks

@@ -1,0 +1,357 @@
+"""The Sfu: streams -> publisher -> subscribers, and the surface signaling calls."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+
+import structlog
+from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc.exceptions import InternalError, InvalidAccessError, OperationError
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability
+from aiortc.sdp import MediaDescription, candidate_from_sdp
+
+from sfu import aiortc_hooks
+from sfu.delivery import Delivery
+from sfu.downtrack import DownTrack, OutputFormat
+from sfu.errors import AlreadyPublishing, NotLive, UnknownPeer, UnsupportedOffer
+from sfu.events import SfuEvent
+from sfu.ice import IceSettings, announce_address, rtc_configuration
+from sfu.negotiation import (
+    MID_URI,
+    NegotiatedTrack,
+    capability_of,
+    negotiated_tracks,
+    parse_offer,
+    publisher_preferences,
+    rtx_capability,
+)
+from sfu.publisher import PublishedTrack, Publisher
+from sfu.subscriber import HeldTrack, Subscriber
+from sfu.tap import StreamTap
+
+logger = structlog.get_logger(__name__)
+
+INGEST_RCVBUF = 4 * 1024 * 1024
+NEGOTIATION_ERRORS = (OperationError, InvalidAccessError, InternalError, ValueError, KeyError)
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(16)}"
+
+
+class Sfu:
+    """A forwarding SFU: RTP from one publisher per stream to its subscribers, never decoded.
+
+    pace_every: yield to the event loop after this many packet sends.
+    keyframe_interval: minimum seconds between two keyframe requests to a publisher.
+    """
+
+    def __init__(
+        self, ice: IceSettings, *, pace_every: int = 64, keyframe_interval: float = 0.5
+    ) -> None:
+        aiortc_hooks.install_host_address_hook()
+        self.ice = ice
+        self.pace_every = pace_every
+        self.keyframe_interval = keyframe_interval
+        self._publishers: dict[str, Publisher] = {}  # by stream id
+        self._reserved: set[str] = set()
+        self._subscribers: dict[str, Subscriber] = {}
+        self._left_delivery: dict[str, Delivery] = {}
+        self._callbacks: list[Callable[[SfuEvent], None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- events -------------------------------------------------------------------------------
+
+    def on_event(self, callback: Callable[[SfuEvent], None]) -> None:
+        """Call ``callback`` for publisher_ended / subscriber_ended events."""
+        self._callbacks.append(callback)
+
+    def _emit(self, event: SfuEvent) -> None:
+        logger.info(
+            event.kind, stream_id=event.stream_id, peer_id=event.peer_id, reason=event.reason
+        )
+        for callback in self._callbacks:
+            try:
+                callback(event)
+            except Exception:
+                logger.exception("event_callback_failed", kind=event.kind)
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- peer connections -----------------------------------------------------------------------
+
+    async def _answer(self, pc: RTCPeerConnection, offer_sdp: str) -> str:
+        """Apply the offer, answer as DTLS server with our ICE settings; return the answer SDP."""
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        except NEGOTIATION_ERRORS as exc:
+            raise UnsupportedOffer(f"offer rejected: {exc}") from exc
+        aiortc_hooks.answer_as_dtls_server(pc)
+        with aiortc_hooks.gather_on(self.ice.host_addresses):
+            await pc.setLocalDescription(await pc.createAnswer())
+        return pc.localDescription.sdp
+
+    # --- publishing -----------------------------------------------------------------------------
+
+    def is_live(self, stream_id: str) -> bool:
+        """True while the stream has a publisher."""
+        return stream_id in self._publishers
+
+    async def publish(self, stream_id: str, offer_sdp: str) -> tuple[str, str]:
+        """Accept a publisher's offer (WHIP); return (publisher_id, answer_sdp)."""
+        if stream_id in self._publishers or stream_id in self._reserved:
+            raise AlreadyPublishing(stream_id)
+        offer = parse_offer(offer_sdp)
+        media = [m for m in offer.media if m.kind in ("audio", "video")]
+        preferences = [publisher_preferences(m) for m in media]
+        self._reserved.add(stream_id)
+        pc = RTCPeerConnection(rtc_configuration(self.ice))
+        try:
+            publisher = await self._start_publisher(stream_id, pc, media, preferences, offer_sdp)
+        except BaseException:
+            await pc.close()
+            raise
+        finally:
+            self._reserved.discard(stream_id)
+        self._publishers[stream_id] = publisher
+        logger.info("publisher_started", stream_id=stream_id, publisher_id=publisher.publisher_id)
+        return publisher.publisher_id, announce_address(
+            pc.localDescription.sdp, self.ice.announced_address
+        )
+
+    async def _start_publisher(
+        self,
+        stream_id: str,
+        pc: RTCPeerConnection,
+        media: list[MediaDescription],
+        preferences: list[list[RTCRtpCodecCapability]],
+        sdp: str,
+    ) -> Publisher:
+        for m, codecs in zip(media, preferences, strict=True):
+            pc.addTransceiver(m.kind, direction="recvonly").setCodecPreferences(codecs)
+        publisher = Publisher(_new_id("pub"), stream_id, pc)
+        answer = await self._answer(pc, sdp)
+        aiortc_hooks.enlarge_receive_buffers(pc, INGEST_RCVBUF)
+        negotiated = negotiated_tracks(answer)
+        for transceiver in pc.getTransceivers():
+            track = negotiated.get(transceiver.mid or "")
+            if track is None or track.kind in publisher.tracks:
+                continue  # inactive m-line, or a second track of a kind (not forwarded)
+            aiortc_hooks.disable_decoder(transceiver.receiver)
+            publisher.add_track(
+                PublishedTrack(track, transceiver.receiver, self.pace_every, self.keyframe_interval)
+            )
+        if "video" not in publisher.tracks:
+            raise UnsupportedOffer("offer sends no video")
+        for transport in aiortc_hooks.dtls_transports(pc):
+            aiortc_hooks.intercept_rtp(transport, publisher.on_rtp)
+        pc.on("connectionstatechange", lambda: self._publisher_state(publisher))
+        return publisher
+
+    def _publisher_state(self, publisher: Publisher) -> None:
+        state = publisher.pc.connectionState
+        if state in ("failed", "closed") and self._publishers.get(publisher.stream_id) is publisher:
+            self._spawn(self._end_stream(publisher, state))
+
+    async def unpublish(self, stream_id: str) -> None:
+        """End the stream: every subscriber's media ends cleanly (RTCP BYE, DTLS close)."""
+        publisher = self._publishers.get(stream_id)
+        if publisher is not None:
+            await self._end_stream(publisher, "unpublished")
+
+    async def _end_stream(self, publisher: Publisher, reason: str) -> None:
+        if self._publishers.get(publisher.stream_id) is not publisher:
+            return
+        del self._publishers[publisher.stream_id]
+        publisher.stop()
+        subscribers = self.subscribers(publisher.stream_id)
+        await asyncio.gather(
+            *(self.unsubscribe(s, "publisher_ended") for s in subscribers),
+            publisher.pc.close(),
+        )
+        self._emit(SfuEvent("publisher_ended", publisher.stream_id, publisher.publisher_id, reason))
+
+    # --- subscribing ----------------------------------------------------------------------------
+
+    async def subscribe(
+        self, stream_id: str, offer_sdp: str, subscriber_id: str | None = None
+    ) -> tuple[str, str]:
+        """Accept a viewer's offer (WHEP); return (subscriber_id, answer_sdp)."""
+        publisher = self._publishers.get(stream_id)
+        if publisher is None:
+            raise NotLive(stream_id)
+        parse_offer(offer_sdp)
+        subscriber_id = subscriber_id or _new_id("sub")
+        if subscriber_id in self._subscribers:
+            raise UnsupportedOffer(f"subscriber id already in use: {subscriber_id}")
+        pc = RTCPeerConnection(rtc_configuration(self.ice))
+        try:
+            subscriber = await self._start_subscriber(publisher, subscriber_id, pc, offer_sdp)
+        except BaseException:
+            await pc.close()
+            raise
+        if self._publishers.get(stream_id) is not publisher:
+            await pc.close()  # the stream ended while we negotiated
+            raise NotLive(stream_id)
+        self._subscribers[subscriber_id] = subscriber
+        subscriber.attach()
+        pc.on("connectionstatechange", lambda: self._subscriber_state(subscriber))
+        logger.info("subscriber_started", stream_id=stream_id, subscriber_id=subscriber_id)
+        return subscriber_id, announce_address(pc.localDescription.sdp, self.ice.announced_address)
+
+    async def _start_subscriber(
+        self, publisher: Publisher, subscriber_id: str, pc: RTCPeerConnection, offer_sdp: str
+    ) -> Subscriber:
+        transceivers = {}
+        for kind, track in publisher.tracks.items():
+            transceiver = pc.addTransceiver(HeldTrack(kind), direction="sendonly")
+            codec = capability_of(track.negotiated.codec)
+            transceiver.setCodecPreferences([codec, *rtx_capability(kind)])
+            transceivers[kind] = transceiver
+        answer = await self._answer(pc, offer_sdp)
+        negotiated = negotiated_tracks(answer)
+        subscriber = Subscriber(subscriber_id, publisher.stream_id, pc)
+        for kind, transceiver in transceivers.items():
+            mine = negotiated.get(transceiver.mid or "")
+            if mine is None or mine.codec.name.lower() != publisher.tracks[kind].codec_name.lower():
+                if kind == "video":
+                    raise UnsupportedOffer(
+                        f"offer cannot receive {publisher.tracks[kind].codec_name}"
+                    )
+                continue
+            track = publisher.tracks[kind]
+            subscriber.add(track, self._downtrack(track, mine, transceiver))
+        return subscriber
+
+    def _downtrack(
+        self, track: PublishedTrack, mine: NegotiatedTrack, transceiver: RTCRtpTransceiver
+    ) -> DownTrack:
+        sender = transceiver.sender
+        ssrc, rtx_ssrc = aiortc_hooks.sender_ssrcs(sender)
+        theirs = track.negotiated.extension_ids
+        extension_map = {
+            theirs[uri]: ext_id
+            for uri, ext_id in mine.extension_ids.items()
+            if uri in theirs and uri != MID_URI
+        }
+        extra = ()
+        if MID_URI in mine.extension_ids:
+            extra = ((mine.extension_ids[MID_URI], mine.mid.encode()),)
+        fmt = OutputFormat(
+            payload_type=mine.codec.payloadType,
+            rtx_payload_type=mine.rtx_payload_type,
+            ssrc=ssrc,
+            rtx_ssrc=rtx_ssrc,
+            extension_map=extension_map,
+            extension_extra=extra,
+        )
+        downtrack = DownTrack(
+            track.kind,
+            fmt,
+            sender,
+            output=aiortc_hooks.rtp_output(sender.transport),
+            lookup=track.lookup,
+            request_keyframe=track.request_keyframe,
+            clock=asyncio.get_running_loop().time,
+        )
+        aiortc_hooks.intercept_sender(sender, downtrack.keyframe_requested, downtrack.retransmit)
+        return downtrack
+
+    def _subscriber_state(self, subscriber: Subscriber) -> None:
+        state = subscriber.pc.connectionState
+        if self._subscribers.get(subscriber.subscriber_id) is not subscriber:
+            return
+        if state == "connected":
+            subscriber.activate()
+        elif state in ("failed", "closed"):
+            self._spawn(self.unsubscribe(subscriber.subscriber_id, state))
+
+    async def unsubscribe(self, subscriber_id: str, reason: str = "left") -> None:
+        """Remove a subscriber ("left", or "cut" by billing): its media stops at once."""
+        subscriber = self._subscribers.pop(subscriber_id, None)
+        if subscriber is None:
+            return
+        subscriber.detach()
+        leftover = subscriber.take_delivery()
+        if leftover.packets:
+            self._left_delivery[subscriber_id] = leftover
+        self._emit(SfuEvent("subscriber_ended", subscriber.stream_id, subscriber_id, reason))
+        await subscriber.pc.close()
+
+    def subscribers(self, stream_id: str) -> list[str]:
+        """Ids of the current subscribers of ``stream_id``."""
+        return [s.subscriber_id for s in self._subscribers.values() if s.stream_id == stream_id]
+
+    def take_delivery(self) -> dict[str, Delivery]:
+        """Per subscriber, what was sent since the previous call (then reset).
+
+        Every current subscriber is listed (zeros when nothing reached it); a subscriber that
+        left since the previous call is listed once more if it received anything before leaving.
+        """
+        taken = self._left_delivery
+        self._left_delivery = {}
+        for subscriber_id, subscriber in self._subscribers.items():
+            taken[subscriber_id] = subscriber.take_delivery()
+        return taken
+
+    # --- trickle, tap, shutdown -----------------------------------------------------------------
+
+    def _peer(self, peer_id: str) -> RTCPeerConnection:
+        subscriber = self._subscribers.get(peer_id)
+        if subscriber is not None:
+            return subscriber.pc
+        for publisher in self._publishers.values():
+            if publisher.publisher_id == peer_id:
+                return publisher.pc
+        raise UnknownPeer(peer_id)
+
+    async def add_ice_candidates(self, peer_id: str, sdpfrag: str) -> None:
+        """Add trickled candidates from a WHIP/WHEP PATCH body (``a=candidate:`` lines)."""
+        pc = self._peer(peer_id)
+        transceivers = pc.getTransceivers()
+        if not transceivers:
+            return
+        for line in sdpfrag.splitlines():
+            line = line.strip()
+            if not line.startswith("a=candidate:"):
+                continue  # ice-ufrag, m= lines, end-of-candidates: nothing to do
+            try:
+                candidate = candidate_from_sdp(line[len("a=") :].split(":", 1)[1])
+            except (ValueError, IndexError, AssertionError):  # aiortc asserts on bad input
+                raise UnsupportedOffer("malformed candidate") from None
+            candidate.sdpMid = transceivers[0].mid
+            await pc.addIceCandidate(candidate)
+
+    def tap(self, stream_id: str) -> StreamTap:
+        """In-process tap of a live stream (the recorder); raises NotLive."""
+        publisher = self._publishers.get(stream_id)
+        if publisher is None:
+            raise NotLive(stream_id)
+        return publisher.tap()
+
+    def stats(self, stream_id: str) -> dict[str, int]:
+        """Forwarding statistics of a stream (packets received, keyframe requests sent, ...)."""
+        publisher = self._publishers.get(stream_id)
+        if publisher is None:
+            raise NotLive(stream_id)
+        video = publisher.tracks["video"]
+        return {
+            "video_packets_received": video.received,
+            "video_packets_dropped": video.dropped,
+            "keyframe_requests_sent": video.keyframes.sent,
+            "malformed_packets": publisher.malformed,
+        }
+
+    async def close(self) -> None:
+        """End every stream and subscriber."""
+        for publisher in list(self._publishers.values()):
+            await self._end_stream(publisher, "shutdown")
+        for subscriber_id in list(self._subscribers):
+            await self.unsubscribe(subscriber_id, "shutdown")
+        for task in list(self._tasks):
+            task.cancel()

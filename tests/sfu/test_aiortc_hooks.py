@@ -1,0 +1,94 @@
+"""Fails loudly if an aiortc/aioice upgrade removes or changes what sfu/aiortc_hooks.py uses."""
+
+from __future__ import annotations
+
+import inspect
+
+import aioice.ice
+import pytest
+from aiortc import (
+    RTCCertificate,
+    RTCDtlsTransport,
+    RTCIceGatherer,
+    RTCIceTransport,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+)
+from aiortc.rtcdtlstransport import State
+
+from sfu import aiortc_hooks
+
+
+def parameters(function: object) -> list[str]:
+    return list(inspect.signature(function).parameters)  # type: ignore[arg-type]
+
+
+def source(function: object) -> str:
+    return inspect.getsource(function)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def dtls() -> RTCDtlsTransport:
+    ice = RTCIceTransport(RTCIceGatherer())
+    return RTCDtlsTransport(ice, [RTCCertificate.generateCertificate()])
+
+
+def test_aioice_host_addresses_and_sending() -> None:
+    assert parameters(aioice.ice.get_host_addresses) == ["use_ipv4", "use_ipv6"]
+    assert "get_host_addresses(" in source(aioice.ice.Connection.gather_candidates)
+    connection = aioice.ice.Connection(ice_controlling=False)
+    assert connection._nominated == {} and connection._protocols == []
+    assert "self._nominated.get(component)" in source(aioice.ice.Connection.sendto)
+    assert "self.transport.sendto(data, addr)" in source(aioice.ice.StunProtocol.send_data)
+    assert "self.protocol = protocol" in source(aioice.ice.CandidatePair.__init__)
+    assert isinstance(aioice.ice.CandidatePair.remote_addr, property)
+
+
+async def test_dtls_transport_hooks(dtls: RTCDtlsTransport) -> None:
+    assert parameters(dtls._set_role) == ["role"]
+    dtls._set_role("server")
+    assert dtls._role == "server"
+    assert parameters(dtls._handle_rtp_data) == ["data", "arrival_time_ms"]
+    assert "_handle_rtp_data(data" in source(RTCDtlsTransport._recv_next)
+    assert "self._tx_srtp.protect(data)" in source(RTCDtlsTransport._send_rtp)
+    assert "self._state != State.CONNECTED" in source(RTCDtlsTransport._send_rtp)
+    assert dtls._state is State.NEW
+    assert dtls.transport._connection is not None
+    assert hasattr(dtls.transport._connection, "_protocols")
+    # The media description takes the DTLS role we set (a=setup:passive).
+    assert "media.dtls.role = dtlsTransport._role" in inspect.getsource(RTCPeerConnection)
+
+
+async def test_receiver_hooks(dtls: RTCDtlsTransport) -> None:
+    receiver = RTCRtpReceiver("video", dtls)
+    assert parameters(receiver.receive) == ["parameters"]
+    assert callable(receiver._RTCRtpReceiver__stop_decoder)
+    assert receiver._RTCRtpReceiver__decoder_thread is None
+    assert parameters(receiver._send_rtcp_pli) == ["media_ssrc"]
+    handler = source(RTCRtpReceiver._handle_rtp_packet)
+    # Frames reach a decoder only while the decoder thread exists.
+    assert "if encoded_frame is not None and self.__decoder_thread:" in handler
+    assert "get_decoder(" in source(inspect.getmodule(RTCRtpReceiver).decoder_worker)
+
+
+async def test_sender_hooks(dtls: RTCDtlsTransport) -> None:
+    sender = RTCRtpSender("video", dtls)
+    assert isinstance(sender._ssrc, int) and isinstance(sender._rtx_ssrc, int)
+    assert parameters(sender._send_keyframe) == []
+    assert parameters(sender._retransmit) == ["sequence_number"]
+    rtcp = source(RTCRtpSender._handle_rtcp_packet)
+    assert "await self._retransmit(seq)" in rtcp and "self._send_keyframe()" in rtcp
+    for counter in ("ntp_timestamp", "rtp_timestamp", "packet_count", "octet_count"):
+        assert getattr(sender, f"_RTCRtpSender__{counter}") == 0
+    aiortc_hooks.update_sender_report(sender, rtp_timestamp=5, packets=6, octets=7)
+    assert sender._RTCRtpSender__packet_count == 6
+    assert "self.__packet_count & 0xFFFFFFFF" in source(RTCRtpSender._run_rtcp)
+
+
+async def test_gather_on_overrides_host_addresses_only_inside_the_block() -> None:
+    aiortc_hooks.install_host_address_hook()
+    default = aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False)
+    with aiortc_hooks.gather_on(("127.0.0.1",)):
+        assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False) == ["127.0.0.1"]
+    assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False) == default

@@ -1,0 +1,119 @@
+"""Publisher/subscriber lifecycle, cuts and delivery counters, with real peers."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sfu import Sfu, SfuEvent
+from tests.sfu.conftest import start_publisher, start_viewer
+
+
+async def wait_for(predicate, within: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(within / 0.05)):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+async def test_unpublish_ends_every_viewers_track(sfu: Sfu) -> None:
+    events: list[SfuEvent] = []
+    sfu.on_event(events.append)
+    publisher = await start_publisher(sfu, "s")
+    viewers = [await start_viewer(sfu, "s") for _ in range(2)]
+    for viewer in viewers:
+        await viewer.wait_frames(5)
+    await sfu.unpublish("s")
+    for viewer in viewers:
+        await asyncio.wait_for(viewer.ended.wait(), 5)
+    assert not sfu.is_live("s")
+    assert sfu.subscribers("s") == []
+    ended = {(e.kind, e.peer_id, e.reason) for e in events}
+    assert ("publisher_ended", publisher.publisher_id, "unpublished") in ended
+    for viewer in viewers:
+        assert ("subscriber_ended", viewer.subscriber_id, "publisher_ended") in ended
+    # The stream can be published again.
+    again = await start_publisher(sfu, "s")
+    assert sfu.is_live("s")
+    await again.pc.close()
+    await publisher.pc.close()
+
+
+async def test_publisher_leaving_is_reported_and_ends_viewers(sfu: Sfu) -> None:
+    events: list[SfuEvent] = []
+    sfu.on_event(events.append)
+    publisher = await start_publisher(sfu, "s")
+    viewer = await start_viewer(sfu, "s")
+    await viewer.wait_frames(5)
+    await publisher.pc.close()  # DTLS close_notify, like a browser tab closing
+    await asyncio.wait_for(viewer.ended.wait(), 10)
+    await wait_for(lambda: any(e.kind == "publisher_ended" for e in events))
+    assert not sfu.is_live("s")
+    event = next(e for e in events if e.kind == "publisher_ended")
+    assert (event.stream_id, event.peer_id, event.reason) == ("s", publisher.publisher_id, "closed")
+
+
+async def test_cut_stops_media_and_counters_for_that_viewer_only(sfu: Sfu) -> None:
+    events: list[SfuEvent] = []
+    sfu.on_event(events.append)
+    publisher = await start_publisher(sfu, "s")
+    kept, cut = await start_viewer(sfu, "s"), await start_viewer(sfu, "s")
+    try:
+        await kept.wait_frames(10)
+        await cut.wait_frames(10)
+        sfu.take_delivery()
+        await asyncio.sleep(1.0)
+        before = sfu.take_delivery()
+        assert before[kept.subscriber_id].frames >= 15
+        assert before[cut.subscriber_id].frames >= 15
+        assert before[cut.subscriber_id].bytes > before[cut.subscriber_id].packets * 12
+
+        await sfu.unsubscribe(cut.subscriber_id, reason="cut")
+        sfu.take_delivery()  # flushes what was sent before the cut
+        decoded = len(cut.numbers)
+        await asyncio.sleep(1.0)
+        after = sfu.take_delivery()
+        assert cut.subscriber_id not in after
+        assert after[kept.subscriber_id].frames >= 15
+        assert len(cut.numbers) <= decoded + 1  # at most a frame already in flight
+        await asyncio.wait_for(cut.ended.wait(), 5)
+        assert sfu.subscribers("s") == [kept.subscriber_id]
+        assert any(
+            e.kind == "subscriber_ended" and e.peer_id == cut.subscriber_id and e.reason == "cut"
+            for e in events
+        )
+    finally:
+        await kept.close()
+        await cut.close()
+        await publisher.pc.close()
+
+
+async def test_delivery_counts_only_viewers_that_receive_media(sfu: Sfu) -> None:
+    publisher = await start_publisher(sfu, "s")
+    watching = await start_viewer(sfu, "s")
+    # Answered but never connected: this viewer never applies the answer.
+    silent_id, _ = await sfu.subscribe("s", watching.pc.localDescription.sdp)
+    try:
+        await watching.wait_frames(10)
+        sfu.take_delivery()
+        await asyncio.sleep(1.0)
+        delivery = sfu.take_delivery()
+        assert delivery[watching.subscriber_id].packets > 0
+        assert delivery[silent_id].packets == delivery[silent_id].frames == 0
+        assert set(sfu.subscribers("s")) == {watching.subscriber_id, silent_id}
+    finally:
+        await watching.close()
+        await publisher.pc.close()
+
+
+async def test_viewer_leaving_is_reported(sfu: Sfu) -> None:
+    events: list[SfuEvent] = []
+    sfu.on_event(events.append)
+    publisher = await start_publisher(sfu, "s")
+    viewer = await start_viewer(sfu, "s")
+    await viewer.wait_frames(3)
+    await viewer.close()
+    await wait_for(lambda: sfu.subscribers("s") == [])
+    assert any(e.kind == "subscriber_ended" and e.peer_id == viewer.subscriber_id for e in events)
+    assert sfu.is_live("s")
+    await publisher.pc.close()
