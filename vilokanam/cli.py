@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "reconcile", help="check that money adds up across Redis, PostgreSQL and the chain"
     )
+    grant = commands.add_parser("grant", help="make an existing user a moderator or an admin")
+    grant.add_argument("role", choices=["moderator", "admin"])
+    grant.add_argument("address", help="the user's SS58 address (any network prefix)")
     return parser
 
 
@@ -44,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "dev-login": _dev_login,
         "worker": _worker,
         "reconcile": _reconcile,
+        "grant": _grant,
     }[args.command]
     try:
         return handler(settings, args)
@@ -92,9 +96,9 @@ def _dev_login(settings: Settings, args: argparse.Namespace) -> int:
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     name = args.name or f"{args.role}-1"
     if args.role == "vod":
-        from vilokanam.vod_worker import run_vod_worker
+        from vilokanam.vod_worker import run
 
-        asyncio.run(run_vod_worker(settings, name))
+        asyncio.run(run(settings, name))
         return 0
     from vilokanam.workers import run_worker
 
@@ -108,3 +112,22 @@ def _reconcile(settings: Settings, _args: argparse.Namespace) -> int:
     report = asyncio.run(run_reconcile(settings))
     print(report.text())
     return 0 if report.ok else 1
+
+
+def _grant(settings: Settings, args: argparse.Namespace) -> int:
+    from signaling.roles import grant_address
+
+    if not settings.database_url:
+        print("vilokanam: grant needs DATABASE_URL", file=sys.stderr)
+        return 2
+    try:
+        account = asyncio.run(grant_address(settings.database_url, args.address, args.role))
+    except ValueError as exc:
+        print(f"vilokanam: {exc}", file=sys.stderr)
+        return 2
+    if account is None:
+        print(f"vilokanam: no user with address {args.address}; they must sign in once first",
+              file=sys.stderr)
+        return 1
+    print(f"{account} is now {args.role}")
+    return 0

@@ -1,0 +1,32 @@
+"""Recorder: live archive (remux, no re-encode), VOD job queue and processing (ladder, HLS)."""
+
+from recorder.archive import ArchiveWriter, EncodedFrame, part_name
+from recorder.errors import InvalidMedia
+from recorder.jobs import LeaseLost, enqueue
+from recorder.ladder import LadderSettings, Rendition, plan_ladder
+from recorder.probe import ProbeResult, probe
+from recorder.thumbnail import thumbnail
+from recorder.transcode import ProgressCallback, RenditionResult
+from recorder.vod import VodResult, process_video, video_dir
+from recorder.worker import run_vod_worker
+
+__all__ = [
+    "ArchiveWriter",
+    "EncodedFrame",
+    "LeaseLost",
+    "enqueue",
+    "part_name",
+    "run_vod_worker",
+    "InvalidMedia",
+    "LadderSettings",
+    "ProbeResult",
+    "ProgressCallback",
+    "Rendition",
+    "RenditionResult",
+    "VodResult",
+    "plan_ladder",
+    "probe",
+    "process_video",
+    "thumbnail",
+    "video_dir",
+]
