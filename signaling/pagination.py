@@ -37,7 +37,23 @@ def page_params(request: web.Request) -> tuple[tuple[datetime, uuid.UUID] | None
     return (decode_cursor(cursor) if cursor else None), int(raw_limit)
 
 
-def next_cursor(rows: list, limit: int) -> str | None:
+def next_cursor(rows: list, limit: int, keys: tuple[str, str] = ("created_at", "id")) -> str | None:
+    """The cursor after the last row of a full page; `keys` name its (created_at, id) columns."""
     if len(rows) < limit:
         return None
-    return encode_cursor(rows[-1]["created_at"], rows[-1]["id"])
+    return encode_cursor(rows[-1][keys[0]], rows[-1][keys[1]])
+
+
+Cursor = tuple[datetime, uuid.UUID]
+
+
+def keyset_args(after: Cursor | None) -> tuple[datetime | None, uuid.UUID | None]:
+    """Query arguments for `(created_at, id) < ($n, $n+1)`, both NULL on the first page."""
+    return after if after else (None, None)
+
+
+def page_body(
+    items: list, rows: list, limit: int, keys: tuple[str, str] = ("created_at", "id")
+) -> dict:
+    """The JSON of one page: {"items": [...], "next_cursor": str | null}."""
+    return {"items": items, "next_cursor": next_cursor(rows, limit, keys)}
