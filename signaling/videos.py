@@ -1,0 +1,246 @@
+"""Videos API and page: list ready videos, one video with renditions and processing progress,
+edit and (soft) delete by the creator, and view reports from the player.
+
+A video that is not ready is visible only to its creator; a deleted one to nobody.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+from pydantic import Field
+
+from signaling import videos_db
+from signaling.errors import ApiError
+from signaling.json import rfc3339_or_none
+from signaling.keys import PG
+from signaling.pages import PAGES, SECURITY_HEADERS
+from signaling.pagination import decode_cursor, encode_cursor, page_params
+from signaling.sessions import require_user, session_user_id
+from signaling.validation import Body, parse_uuid, read_json
+
+routes = web.RouteTableDef()
+
+SORTS = ("newest", "most_viewed")
+
+
+class VideoUpdate(Body):
+    title: str | None = Field(default=None, min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=5000)
+
+
+class ViewReport(Body):
+    view_duration: float = Field(ge=0, description="seconds watched")
+    watch_completion: float = Field(ge=0, le=100, description="percent of the video")
+    # The page's id for one playback: later reports of it update the row instead of adding one.
+    playback_id: uuid.UUID | None = None
+
+
+def video_view(row: asyncpg.Record) -> dict[str, Any]:
+    """What a list shows of a video."""
+    return {
+        "id": str(row["id"]),
+        "title": row["title"],
+        "description": row["description"],
+        "status": row["status"],
+        "duration": row["duration"],
+        "width": row["width"],
+        "height": row["height"],
+        "file_size": row["file_size"],
+        "thumbnail_url": row["thumbnail_url"],
+        "view_count": row["view_count"],
+        "like_count": row["like_count"],
+        "comment_count": row["comment_count"],
+        "published_at": rfc3339_or_none(row["published_at"]),
+        "created_at": rfc3339_or_none(row["created_at"]),
+        "updated_at": rfc3339_or_none(row["updated_at"]),
+        "creator": {
+            "id": str(row["creator_id"]),
+            "account_id": row["creator_account_id"],
+            "username": row["creator_username"],
+        },
+        "page_url": f"/videos/{row['id']}",
+    }
+
+
+async def video_detail(pool: asyncpg.Pool, row: asyncpg.Record) -> dict[str, Any]:
+    """One video with its renditions, HLS master playlist and processing progress."""
+    versions = await videos_db.renditions(pool, row["id"])
+    job = await videos_db.latest_job(pool, row["id"])
+    return {
+        **video_view(row),
+        "renditions": [
+            {
+                "resolution": v["resolution"],
+                "width": v["width"],
+                "height": v["height"],
+                "bitrate_kbps": v["bitrate"],
+                "file_size": v["file_size"],
+                "url": v["storage_url"],
+                "hls_url": v["hls"],
+            }
+            for v in versions
+        ],
+        "hls_url": await videos_db.hls_master(pool, row["id"]),
+        "processing": _processing(job),
+    }
+
+
+def _processing(job: asyncpg.Record | None) -> dict[str, Any] | None:
+    if job is None:
+        return None
+    return {
+        "status": job["status"],
+        "progress": float(job["progress"]),
+        "current_step": job["current_step"],
+        "rendition_progress": json.loads(job["rendition_progress"]),
+        "attempts": job["attempts"],
+        "max_attempts": job["max_attempts"],
+        "error": job["last_error"],
+        "updated_at": rfc3339_or_none(job["updated_at"]),
+    }
+
+
+async def _visible_video(request: web.Request) -> asyncpg.Record:
+    """The video if this request may see it: ready, or its creator asking; 404 otherwise."""
+    video_id = parse_uuid(request.match_info["video_id"], "video")
+    row = await videos_db.by_id(request.app[PG], video_id)
+    if row is None or row["deleted_at"] is not None:
+        raise ApiError(404, f"no video {video_id}")
+    if row["status"] != "ready" and await session_user_id(request) != row["creator_id"]:
+        raise ApiError(404, f"no video {video_id}")
+    return row
+
+
+async def _own_video(request: web.Request) -> asyncpg.Record:
+    user = await require_user(request)
+    video_id = parse_uuid(request.match_info["video_id"], "video")
+    row = await videos_db.by_id(request.app[PG], video_id)
+    if row is None or row["deleted_at"] is not None:
+        raise ApiError(404, f"no video {video_id}")
+    if row["creator_id"] != user["id"]:
+        raise ApiError(403, "only the video's creator may do this")
+    return row
+
+
+def _optional_uuid(request: web.Request, name: str) -> uuid.UUID | None:
+    value = request.query.get(name)
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise ApiError(400, f"{name} must be a UUID") from None
+
+
+def _views_cursor(row: asyncpg.Record) -> str:
+    """most_viewed cursor: view count, then the (created_at, id) cursor of pagination."""
+    return f"{row['view_count']}.{encode_cursor(row['created_at'], row['id'])}"
+
+
+def _decode_views_cursor(cursor: str) -> tuple[int, Any, uuid.UUID]:
+    views, _, rest = cursor.partition(".")
+    if not views.isdigit():
+        raise ApiError(400, "invalid cursor; use next_cursor from the previous page")
+    moment, row_id = decode_cursor(rest)
+    return int(views), moment, row_id
+
+
+def _limit(request: web.Request) -> int:
+    """?limit= checked as pagination checks it (a most_viewed cursor is ours to decode)."""
+    return page_params(request.clone(rel_url=request.rel_url.without_query_params("cursor")))[1]
+
+
+@routes.get("/api/videos")
+async def list_videos(request: web.Request) -> web.Response:
+    sort = request.query.get("sort", "newest")
+    if sort not in SORTS:
+        raise ApiError(400, f"sort must be one of {', '.join(SORTS)}")
+    filters = {
+        "creator": _optional_uuid(request, "creator"),
+        "category": _optional_uuid(request, "category"),
+    }
+    pool = request.app[PG]
+    if sort == "newest":
+        after, limit = page_params(request)
+        rows = await videos_db.newest(pool, **filters, after=after, limit=limit)
+        cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if rows else None
+    else:
+        limit = _limit(request)
+        raw = request.query.get("cursor")
+        after = _decode_views_cursor(raw) if raw else None
+        rows = await videos_db.most_viewed(pool, **filters, after=after, limit=limit)
+        cursor = _views_cursor(rows[-1]) if rows else None
+    return web.json_response(
+        {"items": [video_view(r) for r in rows],
+         "next_cursor": cursor if len(rows) == limit else None}
+    )
+
+
+@routes.get("/api/videos/{video_id}")
+async def get_video(request: web.Request) -> web.Response:
+    row = await _visible_video(request)
+    return web.json_response(await video_detail(request.app[PG], row))
+
+
+@routes.patch("/api/videos/{video_id}")
+async def update_video(request: web.Request) -> web.Response:
+    row = await _own_video(request)
+    body = await read_json(request, VideoUpdate)
+    changes = body.model_dump(include=body.model_fields_set)
+    if not changes:
+        raise ApiError(422, "nothing to change: send title and/or description", "invalid_field")
+    if "title" in changes and changes["title"] is None:
+        raise ApiError(422, "title: may not be null", "invalid_field")
+    pool = request.app[PG]
+    await videos_db.update(pool, row["id"], changes)
+    return web.json_response(await video_detail(pool, await videos_db.by_id(pool, row["id"])))
+
+
+@routes.delete("/api/videos/{video_id}")
+async def delete_video(request: web.Request) -> web.Response:
+    row = await _own_video(request)
+    await videos_db.soft_delete(request.app[PG], row["id"])
+    return web.Response(status=204)
+
+
+@routes.post("/api/videos/{video_id}/views")
+async def report_view(request: web.Request) -> web.Response:
+    """A playback report from the player (anonymous allowed); sent again as watching goes on."""
+    video_id = parse_uuid(request.match_info["video_id"], "video")
+    pool = request.app[PG]
+    row = await videos_db.by_id(pool, video_id)
+    if row is None or row["deleted_at"] is not None or row["status"] != "ready":
+        raise ApiError(404, f"no video {video_id}")
+    report = await read_json(request, ViewReport)
+    if round(report.view_duration) > (row["duration"] or 0):
+        raise ApiError(422, f"view_duration: at most the video's {row['duration']} s",
+                       "invalid_field")
+    view = await videos_db.record_view(pool, video_id, await session_user_id(request), {
+        "view_duration": round(report.view_duration),
+        "watch_completion": round(report.watch_completion, 2),
+        "playback_id": report.playback_id,
+        "ip_address": _client_ip(request),
+        "user_agent": request.headers.get("User-Agent", "")[:500] or None,
+    })
+    if view is None:
+        raise ApiError(409, "playback_id belongs to another video", "invalid_field")
+    status = 201 if view["inserted"] else 200
+    return web.json_response({"id": str(view["id"]), "counted": view["inserted"]}, status=status)
+
+
+def _client_ip(request: web.Request) -> str | None:
+    try:
+        return str(ipaddress.ip_address(request.remote or ""))
+    except ValueError:
+        return None
+
+
+@routes.get("/videos/{video_id}")
+async def video_page(_request: web.Request) -> web.FileResponse:
+    return web.FileResponse(PAGES / "video.html", headers=SECURITY_HEADERS)

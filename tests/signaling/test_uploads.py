@@ -1,0 +1,301 @@
+"""Resumable chunked uploads through the API, processed by an in-process VOD worker.
+
+Each test has a database of its own: the in-process worker takes every queued job it sees.
+The helpers here are shared by the videos API and playback tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from recorder import LadderSettings
+from recorder.worker import run_vod_worker
+from signaling.config import AppConfig
+from signaling.keys import CONFIG
+from tests.recorder.pattern_media import make_source
+from tests.signaling.accounts import new_user
+
+CHUNK = 8 * 1024
+# Two rungs under the 240p source, so a player has a quality to switch to.
+LADDER = LadderSettings(video_bitrates={120: 150_000, 240: 400_000})
+
+
+def upload_config(config: AppConfig, database_url: str, root: Path) -> AppConfig:
+    """Own database and media root; small chunks allowed so a tiny clip has several."""
+    return dataclasses.replace(
+        config, database_url=database_url, media_root=root / "media", upload_min_chunk_bytes=1024
+    )
+
+
+def make_clip(directory: Path, seconds: float = 2.0) -> bytes:
+    """A 320x240 H.264/AAC MP4 made with PyAV."""
+    return make_source(directory / "clip.mp4", seconds=seconds, width=320, height=240).read_bytes()
+
+
+@pytest.fixture
+def app_config(app_config: AppConfig, own_database_url: str, tmp_path: Path) -> AppConfig:
+    return upload_config(app_config, own_database_url, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return make_clip(tmp_path_factory.mktemp("clip"))
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def chunks_of(data: bytes, size: int = CHUNK) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+async def start_upload(client: TestClient, headers: dict[str, str], data: bytes, **fields: object):
+    """POST /api/uploads for ``data``; the response (fields override the defaults)."""
+    body = {"filename": "clip.mp4", "size": len(data), "sha256": sha256(data),
+            "chunk_size": CHUNK, "title": "My clip", "content_type": "video/mp4", **fields}
+    return await client.post("/api/uploads", json=body, headers=headers)
+
+
+async def put_chunk(client: TestClient, headers: dict[str, str], upload_id: str, index: int,
+                    data: bytes, checksum: str | None = None):
+    return await client.put(
+        f"/api/uploads/{upload_id}/chunks/{index}", data=data,
+        headers={**headers, "Content-Type": "application/octet-stream",
+                 "X-Chunk-SHA256": checksum or sha256(data)},
+    )
+
+
+async def upload(client: TestClient, headers: dict[str, str], data: bytes, **fields: object) -> str:
+    """Upload ``data`` whole (chunks last to first) and complete it; the new video's id."""
+    created = await start_upload(client, headers, data, **fields)
+    assert created.status == 201, await created.text()
+    upload_id = (await created.json())["id"]
+    parts = chunks_of(data, (await created.json())["chunk_size"])
+    for index in reversed(range(len(parts))):
+        response = await put_chunk(client, headers, upload_id, index, parts[index])
+        assert response.status == 201, await response.text()
+    done = await client.post(f"/api/uploads/{upload_id}/complete", headers=headers)
+    assert done.status == 202, await done.text()
+    return (await done.json())["video_id"]
+
+
+async def process(pool: asyncpg.Pool, media_root: Path, *video_ids: str) -> None:
+    """Run a VOD worker in-process until every given video is ready or failed."""
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        run_vod_worker(pool, media_root, stop, owner="test", poll_s=0.1, settings=LADDER)
+    )
+    ids = [uuid.UUID(v) for v in video_ids]
+    try:
+        for _ in range(900):
+            finished = await pool.fetchval(
+                "SELECT count(*) FROM videos WHERE id = ANY($1) AND status IN ('ready', 'failed')",
+                ids,
+            )
+            if finished == len(ids) or worker.done():
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        await worker
+    assert finished == len(ids), "the worker did not finish the videos"
+
+
+def media_root(client: TestClient) -> Path:
+    return client.app[CONFIG].media_root
+
+
+async def test_an_upload_resumes_after_a_bad_chunk_and_becomes_a_ready_video(
+    client: TestClient, own_db: asyncpg.Pool, clip: bytes
+) -> None:
+    alice = await new_user(client, creator=True)
+    created = await start_upload(client, alice, clip, description="two seconds")
+    assert created.status == 201
+    info = await created.json()
+    parts = chunks_of(clip)
+    assert (info["chunk_size"], info["chunk_count"]) == (CHUNK, len(parts)) and len(parts) >= 3
+    upload_id = info["id"]
+
+    # Out of order: the last chunk first, then chunk 0 corrupted in transit.
+    assert (await put_chunk(client, alice, upload_id, len(parts) - 1, parts[-1])).status == 201
+    damaged = parts[0][:100] + bytes([parts[0][100] ^ 0xFF]) + parts[0][101:]
+    bad = await put_chunk(client, alice, upload_id, 0, damaged, checksum=sha256(parts[0]))
+    assert bad.status == 422
+    assert "nothing was stored" in (await bad.json())["error"]["message"]
+    state = await (await client.get(f"/api/uploads/{upload_id}", headers=alice)).json()
+    assert state["received_chunks"] == [len(parts) - 1]
+    assert state["missing_chunks"] == list(range(len(parts) - 1))
+    assert state["bytes_received"] == len(parts[-1])
+
+    # Resume: what GET says is missing, in any order; a retry of the same bytes is harmless.
+    for index in reversed(state["missing_chunks"]):
+        assert (await put_chunk(client, alice, upload_id, index, parts[index])).status == 201
+    assert (await put_chunk(client, alice, upload_id, 0, parts[0])).status == 200
+    other = await put_chunk(client, alice, upload_id, 1, parts[2][: len(parts[1])])
+    assert other.status == 409
+
+    done = await client.post(f"/api/uploads/{upload_id}/complete", headers=alice)
+    assert done.status == 202
+    video_id = (await done.json())["video_id"]
+    again = await client.post(f"/api/uploads/{upload_id}/complete", headers=alice)
+    assert (again.status, (await again.json())["video_id"]) == (202, video_id)
+    assert (await put_chunk(client, alice, upload_id, 0, parts[0])).status == 409
+    source = media_root(client) / "uploads" / upload_id / "source.mp4"
+    assert sha256(source.read_bytes()) == sha256(clip)
+    assert not (source.parent / "chunks").exists()
+
+    pending = await (await client.get(f"/api/videos/{video_id}", headers=alice)).json()
+    assert pending["status"] == "processing" and pending["title"] == "My clip"
+    assert pending["processing"]["status"] == "queued"
+
+    await process(own_db, media_root(client), video_id)
+    video = await (await client.get(f"/api/videos/{video_id}")).json()
+    assert video["status"] == "ready" and video["description"] == "two seconds"
+    assert (video["duration"], video["width"], video["height"]) == (2, 320, 240)
+    assert [r["resolution"] for r in video["renditions"]] == ["120p", "240p"]
+    assert video["processing"]["status"] == "done" and video["processing"]["progress"] == 100
+
+
+async def test_a_whole_file_checksum_mismatch_is_refused_and_makes_no_video(
+    client: TestClient, own_db: asyncpg.Pool, clip: bytes
+) -> None:
+    alice = await new_user(client, creator=True)
+    created = await start_upload(client, alice, clip, sha256=sha256(b"another file"))
+    upload_id = (await created.json())["id"]
+    for index, part in enumerate(chunks_of(clip)):
+        assert (await put_chunk(client, alice, upload_id, index, part)).status == 201
+
+    done = await client.post(f"/api/uploads/{upload_id}/complete", headers=alice)
+    assert done.status == 422
+    assert "SHA-256" in (await done.json())["error"]["message"]
+    assert await own_db.fetchval("SELECT count(*) FROM videos") == 0
+    state = await (await client.get(f"/api/uploads/{upload_id}", headers=alice)).json()
+    assert state["status"] == "failed" and state["video_id"] is None
+    assert (await client.post(f"/api/uploads/{upload_id}/complete", headers=alice)).status == 409
+    assert not (media_root(client) / "uploads" / upload_id).exists()
+
+
+async def test_complete_needs_every_chunk(client: TestClient, clip: bytes) -> None:
+    alice = await new_user(client, creator=True)
+    upload_id = (await (await start_upload(client, alice, clip)).json())["id"]
+    await put_chunk(client, alice, upload_id, 1, chunks_of(clip)[1])
+    done = await client.post(f"/api/uploads/{upload_id}/complete", headers=alice)
+    assert done.status == 409
+    assert "chunks missing: 0, 2" in (await done.json())["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "status"),
+    [
+        ({"size": 2 * 1024**3 + 1}, 413),
+        ({"content_type": "text/plain"}, 415),
+        ({"filename": "notes.txt"}, 415),
+        ({"filename": "clip.exe", "content_type": "video/mp4"}, 415),
+        ({"chunk_size": 100}, 422),
+        ({"chunk_size": 65 * 1024**2}, 422),
+        ({"sha256": "abc"}, 422),
+        ({"size": 0}, 422),
+        ({"title": ""}, 422),
+    ],
+)
+async def test_uploads_outside_the_limits_are_refused(
+    client: TestClient, clip: bytes, fields: dict, status: int
+) -> None:
+    alice = await new_user(client, creator=True)
+    response = await start_upload(client, alice, clip, **fields)
+    assert response.status == status, await response.text()
+
+
+async def test_every_accepted_type_and_a_path_in_the_filename(client: TestClient) -> None:
+    alice = await new_user(client, creator=True)
+    for name, kind in [("a.MP4", "video/mp4"), ("b.mov", "video/quicktime"),
+                       ("c.mkv", "video/x-matroska"), ("C:\\clips\\d.webm", "video/webm")]:
+        response = await start_upload(client, alice, b"x" * 10, filename=name, content_type=kind)
+        assert response.status == 201, await response.text()
+    assert (await response.json())["filename"] == "d.webm"
+
+
+async def test_chunks_of_the_wrong_size_type_or_checksum_header_are_refused(
+    client: TestClient, clip: bytes
+) -> None:
+    alice = await new_user(client, creator=True)
+    upload_id = (await (await start_upload(client, alice, clip)).json())["id"]
+    part = chunks_of(clip)[0]
+    assert (await put_chunk(client, alice, upload_id, 0, part + b"x")).status == 413
+    assert (await put_chunk(client, alice, upload_id, 0, part[:-1])).status == 400
+    last = len(chunks_of(clip))
+    assert (await put_chunk(client, alice, upload_id, last, part)).status == 404
+    no_sum = await client.put(f"/api/uploads/{upload_id}/chunks/0", data=part,
+                              headers={**alice, "Content-Type": "application/octet-stream"})
+    assert no_sum.status == 400
+    as_json = await client.put(f"/api/uploads/{upload_id}/chunks/0", data=part,
+                               headers={**alice, "Content-Type": "application/json",
+                                        "X-Chunk-SHA256": sha256(part)})
+    assert as_json.status == 415
+    state = await (await client.get(f"/api/uploads/{upload_id}", headers=alice)).json()
+    assert state["received_chunks"] == []
+    assert not list((media_root(client) / "uploads").rglob("chunks/*"))
+
+
+async def test_chunks_larger_than_the_app_body_limit_are_streamed(client: TestClient) -> None:
+    data = bytes(range(256)) * (12 * 1024)  # 3 MiB, two chunks of 2 MiB and 1 MiB
+    alice = await new_user(client, creator=True)
+    created = await start_upload(client, alice, data, chunk_size=2 * 1024**2)
+    upload_id = (await created.json())["id"]
+    parts = chunks_of(data, 2 * 1024**2)
+    results = await asyncio.gather(*(put_chunk(client, alice, upload_id, i, p)
+                                     for i, p in enumerate(parts)))
+    assert [r.status for r in results] == [201, 201]
+    assert (await client.post(f"/api/uploads/{upload_id}/complete", headers=alice)).status == 202
+    assert (media_root(client) / "uploads" / upload_id / "source.mp4").read_bytes() == data
+
+
+async def test_the_same_chunk_sent_twice_at_once_is_stored_once(
+    client: TestClient, clip: bytes
+) -> None:
+    alice = await new_user(client, creator=True)
+    upload_id = (await (await start_upload(client, alice, clip)).json())["id"]
+    part = chunks_of(clip)[0]
+    results = await asyncio.gather(*(put_chunk(client, alice, upload_id, 0, part)
+                                     for _ in range(4)))
+    assert sorted(r.status for r in results) == [200, 200, 200, 201]
+    assert (media_root(client) / "uploads" / upload_id / "chunks" / "000000").read_bytes() == part
+
+
+async def test_only_the_uploader_may_see_or_add_to_an_upload(
+    client: TestClient, clip: bytes
+) -> None:
+    alice = await new_user(client, creator=True)
+    bob = await new_user(client, creator=True)
+    upload_id = (await (await start_upload(client, alice, clip)).json())["id"]
+    part = chunks_of(clip)[0]
+    assert (await client.get(f"/api/uploads/{upload_id}", headers=bob)).status == 403
+    assert (await put_chunk(client, bob, upload_id, 0, part)).status == 403
+    assert (await client.post(f"/api/uploads/{upload_id}/complete", headers=bob)).status == 403
+    assert (await client.get(f"/api/uploads/{upload_id}")).status == 401
+    assert (await client.get(f"/api/uploads/{uuid.uuid4()}", headers=alice)).status == 404
+    viewer = await new_user(client)
+    assert (await start_upload(client, viewer, clip)).status == 403
+
+
+async def test_a_text_file_uploaded_as_a_video_ends_failed_with_a_reason(
+    client: TestClient, own_db: asyncpg.Pool
+) -> None:
+    alice = await new_user(client, creator=True)
+    text = b"this is my shopping list, not a video\n" * 400
+    video_id = await upload(client, alice, text, filename="holiday.mp4")
+    await process(own_db, media_root(client), video_id)
+    video = await (await client.get(f"/api/videos/{video_id}", headers=alice)).json()
+    assert video["status"] == "failed"
+    assert video["processing"]["status"] == "failed"
+    assert "not a media file" in video["processing"]["error"]
+    assert (await client.get(f"/api/videos/{video_id}")).status == 404
