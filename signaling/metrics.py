@@ -1,17 +1,21 @@
-"""Prometheus metrics for the HTTP layer and the /metrics endpoint.
+"""Prometheus metrics for the HTTP layer, live streams and viewers, and the /metrics endpoint.
 
 Other packages register their own metrics in the default registry; /metrics exposes them all.
+The live gauges count this process's own streams (LiveStreams), sampled at scrape time, so
+summing them over processes gives the whole server.
 """
 
 from __future__ import annotations
 
 import time
 
+import asyncpg
 import structlog
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from signaling.errors import Handler
+from signaling.keys import LIVE, PG
 
 logger = structlog.get_logger("signaling.http")
 routes = web.RouteTableDef()
@@ -23,6 +27,11 @@ HTTP_LATENCY = Histogram(
 )
 HTTP_ERRORS = Counter(
     "vilokanam_http_errors_total", "HTTP responses with status >= 500", ["route"]
+)
+
+LIVE_STREAMS = Gauge("vilokanam_live_streams", "Streams live in this process (at scrape time)")
+LIVE_VIEWERS = Gauge(
+    "vilokanam_live_viewers", "Viewers watching this process's live streams (at scrape time)"
 )
 
 
@@ -59,7 +68,25 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         )
 
 
+async def _sample_live(app: web.Application) -> None:
+    """Set the live gauges from this process's LiveStreams.
+
+    PostgreSQL names the streams live anywhere; LiveStreams says which of them this process
+    serves and how many watch each. Without PostgreSQL the gauges keep their last value.
+    """
+    live = app[LIVE]
+    try:
+        rows = await app[PG].fetch("SELECT id FROM streams WHERE status = 'live'")
+    except (asyncpg.PostgresError, OSError) as exc:
+        logger.warning("live gauges not sampled", error=str(exc))
+        return
+    mine = [row["id"] for row in rows if live.is_live(row["id"])]
+    LIVE_STREAMS.set(len(mine))
+    LIVE_VIEWERS.set(sum(live.viewer_count(stream_id) for stream_id in mine))
+
+
 @routes.get("/metrics")
-async def metrics(_request: web.Request) -> web.Response:
+async def metrics(request: web.Request) -> web.Response:
+    await _sample_live(request.app)
     body = generate_latest()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,196 @@
+// /dashboard: a creator's earnings now (polled every second), where the money is, charts over
+// time, streams, payouts and a CSV export of payments.
+//
+// "The last second" is the difference between two polls (about a second apart) of cumulative
+// counters: whole charged seconds, never an estimate. The server's clock between the two polls
+// is shown next to it, so a late poll (a busy tab) does not pass for a jump in earnings.
+
+import { api, authHeaders, checked, currentSession, describe, say } from './api.js';
+import { barChart } from './charts.js';
+import { mountSignIn } from './signin.js';
+import { el, money, PagedTable, payoutCells, tokenInfo } from './tables.js';
+
+const LIVE_MS = 1000;
+const LISTS_MS = 5000;
+const CHARTS_MS = 15000;
+
+const $ = (id) => document.getElementById(id);
+const status = $('board-status');
+const board = $('board');
+const becomeCreator = $('become-creator');
+
+let token = { symbol: 'tokens', decimals: 12 };
+let timers = [];
+let previous = null;   // the last /api/creator/live answer
+let openedTotal = null; // all-time earnings when the page started following them
+let lastSplit = '';
+
+const streams = new PagedTable('/api/creator/streams', $('streams-body'), $('streams-more'),
+  (s) => [
+    el('a', { href: `/broadcast/${s.id}`, textContent: s.title }),
+    s.status === 'live' ? el('span', { className: 'badge', textContent: 'LIVE' }) : s.status,
+    String(s.viewer_peak),
+    String(s.total_ticks),
+    money(s.earnings, token),
+    s.recording_url ? el('a', { href: s.recording_url, textContent: 'Recording' }) : '—',
+  ], 'No streams yet. Create one on the home page.');
+
+const payouts = new PagedTable('/api/creator/payouts', $('payouts-body'), $('payouts-more'),
+  (p) => payoutCells(p, token), 'No payouts yet: settled earnings are paid out automatically.');
+
+function stop() {
+  timers.forEach(clearInterval);
+  timers = [];
+  previous = null;
+  openedTotal = null;
+}
+
+function every(ms, task) {
+  const run = () => { if (!document.hidden) task(); };
+  timers.push(setInterval(run, ms));
+  run();
+}
+
+function showSplit(earnings) {
+  for (const dd of document.querySelectorAll('#split dd')) {
+    dd.replaceChildren(money(earnings[dd.dataset.key], token));
+  }
+  $('earnings-total').replaceChildren(money(earnings.total, token));
+  // Money moved between stages (settled, paid): the lists show it now, not at the next refresh.
+  const key = [earnings.settled, earnings.sending, earnings.in_block, earnings.finalized].join();
+  if (key !== lastSplit) {
+    lastSplit = key;
+    refreshLists();
+    drawCharts();
+  }
+}
+
+function showLive(now) {
+  showSplit(now.earnings);
+  const total = BigInt(now.earnings.total);
+  openedTotal ??= total;
+  $('earned-since-open').replaceChildren(money((total - openedTotal).toString(), token));
+  if (previous) {
+    const ms = now.at_ms - previous.at_ms;
+    const before = new Map(previous.streams.map((s) => [s.id, BigInt(s.ticks)]));
+    const ticks = now.streams.reduce(
+      (sum, s) => sum + (before.has(s.id) ? BigInt(s.ticks) - before.get(s.id) : 0n), 0n);
+    const earned = total - BigInt(previous.earnings.total);
+    $('earned-last-second').replaceChildren(money(earned.toString(), token));
+    $('seconds-last-second').textContent = ticks.toString();
+    $('poll-interval').textContent = `over the last ${(ms / 1000).toFixed(1)} s`;
+  }
+  previous = now;
+  $('live-streams').replaceChildren(...(now.streams.length
+    ? now.streams.map((s) => el('li', {}, el('span', { className: 'badge', textContent: 'LIVE' }), ' ',
+      el('a', { href: `/broadcast/${s.id}`, textContent: s.title }),
+      ` · ${s.viewers} watching · ${s.ticks} seconds watched`))
+    : [el('li', { className: 'hint', textContent: 'None of your streams is live.' })]));
+}
+
+async function pollLive() {
+  try {
+    showLive(await api('/api/creator/live'));
+  } catch (error) {
+    say(status, `Live figures paused: ${describe(error)}`, 'error');
+  }
+}
+
+async function refreshLists() {
+  try {
+    const [summary, items] = await Promise.all([api('/api/creator/summary'), streams.reload(),
+      payouts.reload()]);
+    const t = summary.totals;
+    const count = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+    $('totals').textContent = `${count(t.streams, 'stream')} · ${count(t.videos, 'video')}`
+      + ` · ${count(t.video_views, 'video view')}`
+      + ` · last activity ${t.last_activity ? new Date(t.last_activity).toLocaleString() : 'never'}`;
+    fillStreamChoice(items);
+  } catch (error) {
+    say(status, `Could not refresh: ${describe(error)}`, 'error');
+  }
+}
+
+function fillStreamChoice(items) {
+  const select = $('viewers-stream');
+  const known = new Set([...select.options].map((o) => o.value));
+  for (const s of items) {
+    if (!known.has(s.id)) select.append(el('option', { value: s.id, textContent: s.title }));
+  }
+}
+
+async function drawCharts() {
+  const range = document.querySelector('input[name="range"]:checked').value;
+  const stream = $('viewers-stream').value;
+  try {
+    const [earnings, viewers] = await Promise.all([
+      api(`/api/creator/earnings?range=${range}`),
+      api(`/api/creator/viewers?range=${range}${stream ? `&stream_id=${stream}` : ''}`),
+    ]);
+    barChart($('earnings-chart'), earnings.points, {
+      label: 'Settled earnings', bucketSeconds: earnings.bucket_s,
+      format: (v) => money(String(v), token).textContent,
+    });
+    barChart($('viewers-chart'), viewers.points, {
+      label: 'Viewers', bucketSeconds: viewers.bucket_s, format: (v) => `${v} viewer${Number(v) === 1 ? '' : 's'}`,
+    });
+  } catch (error) {
+    say(status, `Could not draw the charts: ${describe(error)}`, 'error');
+  }
+}
+
+async function exportCsv() {
+  const exportStatus = $('export-status');
+  say(exportStatus, 'Preparing the CSV…');
+  try {
+    const response = await checked(await fetch('/api/creator/payments.csv', { headers: authHeaders() }));
+    const url = URL.createObjectURL(await response.blob());
+    const link = el('a', { href: url, download: 'payments.csv' });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    say(exportStatus, 'Downloaded payments.csv.', 'ok');
+  } catch (error) {
+    say(exportStatus, `Could not export: ${describe(error)}`, 'error');
+  }
+}
+
+async function start() {
+  stop();
+  board.hidden = true;
+  becomeCreator.hidden = true;
+  if (!currentSession()) {
+    say(status, 'Sign in as a creator to see your earnings.');
+    return;
+  }
+  try {
+    await api('/api/creator/summary');
+  } catch (error) {
+    const notCreator = error.status === 403;
+    say(status, notCreator ? 'This account is not a creator yet.' : describe(error), notCreator ? 'info' : 'error');
+    becomeCreator.hidden = !notCreator;
+    return;
+  }
+  say(status, '');
+  board.hidden = false;
+  every(LIVE_MS, pollLive);
+  every(LISTS_MS, refreshLists);
+  every(CHARTS_MS, drawCharts);
+}
+
+becomeCreator.addEventListener('click', async () => {
+  try {
+    await api('/api/me', { method: 'PATCH', body: { is_creator: true } });
+    start();
+  } catch (error) {
+    say(status, describe(error), 'error');
+  }
+});
+for (const input of document.querySelectorAll('input[name="range"]')) input.addEventListener('change', drawCharts);
+$('viewers-stream').addEventListener('change', drawCharts);
+$('export-csv').addEventListener('click', exportCsv);
+window.addEventListener('vk-session', start);
+
+mountSignIn($('signin'));
+tokenInfo().then((info) => { token = info; }).finally(start);

@@ -1,0 +1,83 @@
+// /me: a viewer's balance, how to top it up, deposits, spending per stream and withdrawals.
+
+import { api, currentSession, describe, displayName, say, shortAddress } from './api.js';
+import { mountSignIn } from './signin.js';
+import { el, money, PagedTable, payoutCells, tokenInfo, when } from './tables.js';
+
+const REFRESH_MS = 5000;
+const $ = (id) => document.getElementById(id);
+const status = $('me-status');
+
+let token = { symbol: 'tokens', decimals: 12, escrow_address: null };
+let timer = null;
+
+const spending = new PagedTable('/api/me/spending', $('spending-body'), $('spending-more'),
+  (s) => [
+    el('a', { href: `/watch/${s.stream.id}`, textContent: s.stream.title }),
+    displayName(s.stream.creator),
+    String(s.seconds),
+    money(s.amount, token),
+    when(s.last_paid_at),
+  ], 'Nothing spent yet.');
+
+const deposits = new PagedTable('/api/me/deposits', $('deposits-body'), $('deposits-more'),
+  (d) => [when(d.created_at), money(d.amount, token), String(d.block_number),
+    el('span', { textContent: shortAddress(d.from), title: d.from })],
+  'No deposits yet.');
+
+const withdrawals = new PagedTable('/api/me/withdrawals', $('withdrawals-body'), $('withdrawals-more'),
+  (w) => payoutCells(w, token), 'No withdrawals yet.');
+
+function showTopUp() {
+  if (!token.escrow_address) {
+    $('topup').replaceChildren(el('p', { className: 'hint',
+      textContent: 'This server is not connected to a chain, so deposits are not possible here.' }));
+    return;
+  }
+  $('escrow-address').textContent = token.escrow_address;
+  const minimum = BigInt(token.existential_deposit ?? 0);
+  $('topup-hint').textContent = `Send at least ${minimum} planck on the chain at ${token.chain_url ?? 'this server'}`
+    + ` (SS58 format ${token.ss58_format}). Watching a paid stream needs ${token.min_balance_seconds}`
+    + ' seconds of its price in your balance.';
+}
+
+async function refresh() {
+  if (document.hidden) return;
+  try {
+    const balance = await api('/api/me/balance');
+    $('balance-available').replaceChildren(money(balance.available, token));
+    $('balance-reserved').replaceChildren(money(balance.reserved, token));
+    await Promise.all([spending.reload(), deposits.reload(), withdrawals.reload()]);
+  } catch (error) {
+    say(status, `Could not load your account: ${describe(error)}`, 'error');
+  }
+}
+
+function start() {
+  clearInterval(timer);
+  const signedIn = Boolean(currentSession());
+  $('account').hidden = !signedIn;
+  say(status, signedIn ? '' : 'Sign in to see your balance and spending.');
+  if (!signedIn) return;
+  showTopUp();
+  refresh();
+  timer = setInterval(refresh, REFRESH_MS);
+}
+
+$('withdraw').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const out = $('withdraw-status');
+  try {
+    const sent = await api('/api/me/withdraw', { method: 'POST', body: { amount: form.amount.value.trim() } });
+    say(out, `Withdrawal of ${sent.amount} planck to ${shortAddress(sent.to)} is on its way.`, 'ok');
+    form.reset();
+    refresh();
+  } catch (error) {
+    say(out, `Could not withdraw: ${describe(error)}`, 'error');
+  }
+});
+window.addEventListener('vk-session', start);
+
+mountSignIn($('signin'));
+tokenInfo().then((info) => { token = info; }).finally(start);

@@ -1,0 +1,96 @@
+// Shared pieces of the account pages (/dashboard, /me): element building, money and time
+// formatting, paginated tables that follow the API's cursors, and the payout columns.
+
+import { api } from './api.js';
+import { TOKEN_DECIMALS, formatPlanck } from './money.js';
+
+const PAGE = 20;
+const MAX_PAGE = 100;
+
+export function el(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children.filter((child) => child !== null && child !== undefined));
+  return node;
+}
+
+/** The chain's token symbol and decimals from /api/billing/info (fallbacks without a chain). */
+export async function tokenInfo() {
+  try {
+    const info = await api('/api/billing/info');
+    return { ...info, symbol: info.token_symbol, decimals: info.token_decimals };
+  } catch {
+    return { symbol: 'tokens', decimals: TOKEN_DECIMALS, escrow_address: null };
+  }
+}
+
+/** "0.0015 ROC", with the exact planck in the tooltip. */
+export function money(planck, token) {
+  return el('span', { textContent: `${formatPlanck(planck, token.decimals)} ${token.symbol}`,
+    title: `${planck} planck` });
+}
+
+export function when(iso) {
+  return iso ? el('time', { dateTime: iso, textContent: new Date(iso).toLocaleString() }) : '—';
+}
+
+export function shortHash(hash) {
+  return hash && hash.length > 20 ? `${hash.slice(0, 10)}…${hash.slice(-8)}` : hash;
+}
+
+/** Table cells of a payout or withdrawal: created, status, amount, transaction hash, block. */
+export function payoutCells(payout, token) {
+  const status = el('span', { className: `pill pill-${payout.status}`, textContent: payout.status });
+  const hash = payout.extrinsic_hash
+    ? el('code', { textContent: shortHash(payout.extrinsic_hash), title: payout.extrinsic_hash,
+      className: 'tx-hash' })
+    : '—';
+  return [
+    when(payout.created_at),
+    payout.error ? el('span', {}, status, ' ', el('span', { className: 'hint', textContent: payout.error })) : status,
+    money(payout.amount, token),
+    hash,
+    payout.block_number ?? '—',
+  ];
+}
+
+/**
+ * A table body filled from a cursor-paginated list endpoint. `cells(item)` gives one row's
+ * cells; "Show more" follows next_cursor; reload() refreshes everything shown so far.
+ */
+export class PagedTable {
+  constructor(path, tbody, moreButton, cells, emptyText) {
+    Object.assign(this, { path, tbody, moreButton, cells, emptyText });
+    this.items = [];
+    this.cursor = null;
+    moreButton.addEventListener('click', () => this.more());
+  }
+
+  async reload() {
+    const limit = Math.min(MAX_PAGE, Math.max(PAGE, this.items.length));
+    const page = await api(`${this.path}${this.path.includes('?') ? '&' : '?'}limit=${limit}`);
+    this.items = page.items;
+    this.cursor = page.next_cursor;
+    this.render();
+    return this.items;
+  }
+
+  async more() {
+    if (!this.cursor) return;
+    const sep = this.path.includes('?') ? '&' : '?';
+    const page = await api(`${this.path}${sep}limit=${PAGE}&cursor=${encodeURIComponent(this.cursor)}`);
+    this.items = this.items.concat(page.items);
+    this.cursor = page.next_cursor;
+    this.render();
+  }
+
+  render() {
+    const rows = this.items.map((item) => el('tr', {},
+      ...this.cells(item).map((cell) => el('td', {}, cell))));
+    if (!rows.length) {
+      const colspan = this.tbody.closest('table').querySelectorAll('thead th').length;
+      rows.push(el('tr', {}, el('td', { colSpan: colspan, className: 'hint', textContent: this.emptyText })));
+    }
+    this.tbody.replaceChildren(...rows);
+    this.moreButton.hidden = !this.cursor;
+  }
+}

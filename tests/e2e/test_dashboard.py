@@ -1,0 +1,164 @@
+"""The creator dashboard and the viewer's /me page in Chromium, on the real dev chain.
+
+//Bob deposits to the escrow on chain and watches //Ferdie's paid stream over real WHIP + WHEP
+(aiortc peers on 127.0.0.1), metered every second. Ferdie, signed in on /dashboard, sees his
+earnings grow while Bob watches and a payout reach "finalized" with its transaction hash; Bob
+sees his deposit and spending on /me. Screenshots land in test-output/screenshots/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import dataclasses
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from substrateinterface import Keypair
+
+from billing.chain import ChainClient
+from signaling.app import create_app
+from signaling.config import AppConfig
+from tests.billing.chain_money import ROC, transfer
+from tests.e2e.test_pages import (  # noqa: F401 - browser is a fixture
+    SCREENSHOTS,
+    browser,
+    dev_sign_in,
+    free_port,
+    open_page,
+)
+from tests.e2e.test_paid_stream_on_chain import wait_for
+from tests.signaling.accounts import new_stream
+from tests.signaling.webrtc_clients import whep, whip
+
+pytestmark = [pytest.mark.usefixtures("loopback"), pytest.mark.timeout(150)]
+
+WATCH_SECONDS = 60  # Bob's deposit pays for this much; the test ends long before
+PAGE_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture
+async def chain_app(
+    app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
+) -> AsyncIterator[TestClient]:
+    """The app with a funded escrow of its own, on a real port for the browser."""
+    escrow = Keypair.generate_mnemonic()
+    await transfer(chain_client, Keypair.create_from_uri("//Alice"),
+                   Keypair.create_from_mnemonic(escrow).ss58_address, 100 * ROC)
+    port = free_port()
+    config = dataclasses.replace(
+        app_config, database_url=own_database_url, public_url=f"http://127.0.0.1:{port}",
+        dev_mode=True, chain_url=dev_chain.url, chain_public_url=dev_chain.url,
+        escrow_seed=escrow, payout_interval_s=1.0, analytics_interval_s=1.0,
+    )
+    server = TestServer(create_app(config), host="127.0.0.1", port=port)
+    async with TestClient(server) as client:
+        yield client
+
+
+async def dev_headers(client: TestClient, uri: str) -> dict[str, str]:
+    login = await client.post("/api/dev/login", json={"uri": uri})
+    assert login.status == 200, await login.text()
+    return {"Authorization": f"Bearer {(await login.json())['token']}"}
+
+
+def planck_of(page: object, selector: str):  # type: ignore[no-untyped-def]
+    """The exact planck an amount element shows (its title is "<n> planck")."""
+    async def read() -> int:
+        title = await page.locator(f"{selector} span").get_attribute("title")
+        return int(title.split()[0])
+    return read
+
+
+async def test_creator_sees_live_earnings_and_a_finalized_payout(
+    chain_app: TestClient,
+    browser: object,  # noqa: F811 - the fixture imported above
+    chain_client: ChainClient,
+) -> None:
+    client = chain_app
+    base = str(client.make_url("")).rstrip("/")
+    info = await (await client.get("/api/billing/info")).json()
+    price = int(info["existential_deposit"])  # a few seconds clear the payout threshold
+    ferdie = await dev_headers(client, "//Ferdie")
+    await client.patch("/api/me", json={"is_creator": True}, headers=ferdie)
+    stream = await new_stream(client, ferdie, price=str(price), title="Paid cooking show")
+    bob = await dev_headers(client, "//Bob")
+    await transfer(chain_client, Keypair.create_from_uri("//Bob"), info["escrow_address"],
+                   WATCH_SECONDS * price)
+
+    async def credited() -> bool:
+        balance = await (await client.get("/api/me/balance", headers=bob)).json()
+        return balance["available"] == str(WATCH_SECONDS * price)
+
+    await wait_for(credited, 30)
+
+    dashboard = await open_page(browser, f"{base}/dashboard")
+    await dev_sign_in(dashboard, "//Ferdie")
+    await dashboard.locator("#board").wait_for()
+    total = planck_of(dashboard, "#earnings-total")
+    await dashboard.locator("#earnings-total span").wait_for()
+    assert await total() == 0
+
+    broadcast = await whip(client, stream["id"], stream["stream_key"])
+    viewer, location = await whep(client, stream["id"], bob)
+    try:
+        await viewer.wait_frames(1, within=10)
+        await dashboard.locator("#live-streams li").filter(
+            has_text="Paid cooking show").wait_for(timeout=PAGE_TIMEOUT_MS)
+
+        async def earning() -> int | None:
+            value = await total()
+            return value if value > 0 else None
+
+        first = await wait_for(earning, 20)
+
+        async def grew() -> bool:
+            return await total() > first
+
+        await wait_for(grew, 10)
+        assert (await total()) % (price - price // 10) == 0  # whole seconds, creator's share
+        await dashboard.locator("#seconds-last-second").filter(has_text="1").wait_for(
+            timeout=PAGE_TIMEOUT_MS)
+
+        finalized = dashboard.locator("#payouts-body tr").filter(has_text="finalized")
+        await finalized.first.wait_for(timeout=PAGE_TIMEOUT_MS * 2)
+        tx_hash = await finalized.first.locator("code.tx-hash").get_attribute("title")
+        assert tx_hash.startswith("0x") and len(tx_hash) == 66
+        paid = planck_of(dashboard, '#split dd[data-key="finalized"]')
+
+        async def shown_as_paid() -> bool:  # the split follows within a poll
+            return await paid() > 0
+
+        await wait_for(shown_as_paid, 5)
+        # The chart redraws when money settles: a bar of this hour's settled earnings.
+        await dashboard.wait_for_function(
+            """() => [...document.querySelectorAll('#earnings-chart rect.bar')]
+                         .some((bar) => Number(bar.getAttribute('height')) > 0)""",
+            timeout=PAGE_TIMEOUT_MS)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await dashboard.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)
+
+        async with dashboard.expect_download() as download:
+            await dashboard.get_by_role("button", name="Export payments (CSV)").click()
+        saved = Path(await (await download.value).path())
+        text = await asyncio.to_thread(saved.read_text)
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        assert rows and {row["stream_title"] for row in rows} == {"Paid cooking show"}
+        assert all(int(r["amount_planck"]) == int(r["creator_amount_planck"])
+                   + int(r["fee_planck"]) for r in rows)
+    finally:
+        await viewer.close()
+        await client.delete(location, headers=bob)
+        await client.delete(broadcast.location)
+        await broadcast.pc.close()
+
+    me = await open_page(browser, f"{base}/me")
+    await dev_sign_in(me, "//Bob")
+    await me.locator("#deposits-body tr").filter(has_text=info["token_symbol"]).first.wait_for()
+    spent = me.locator("#spending-body tr").filter(has_text="Paid cooking show")
+    await spent.wait_for(timeout=PAGE_TIMEOUT_MS)
+    assert await me.locator("#escrow-address").inner_text() == info["escrow_address"]
+    await me.screenshot(path=SCREENSHOTS / "me.png", full_page=True)

@@ -1,0 +1,59 @@
+"""/metrics covers the server: HTTP latency by route, WebSockets, live streams and viewers."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.signaling.accounts import new_stream, new_user
+from tests.signaling.webrtc_clients import whep, whip
+
+pytestmark = pytest.mark.usefixtures("loopback")
+
+
+async def scrape(client: TestClient) -> dict[str, float]:
+    """Every sample of /metrics by name and labels, e.g. 'vilokanam_live_streams'."""
+    response = await client.get("/metrics")
+    assert response.status == 200
+    samples = {}
+    for family in text_string_to_metric_families(await response.text()):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples
+
+
+async def test_live_gauges_follow_streams_and_viewers(client: TestClient) -> None:
+    creator = await new_user(client, creator=True)
+    stream = await new_stream(client, creator)
+    before = await scrape(client)
+    assert before["vilokanam_live_streams"] == 0 and before["vilokanam_live_viewers"] == 0
+
+    broadcast = await whip(client, stream["id"], stream["stream_key"])
+    viewer, location = await whep(client, stream["id"], await new_user(client))
+    try:
+        live = await scrape(client)
+        assert (live["vilokanam_live_streams"], live["vilokanam_live_viewers"]) == (1, 1)
+
+        assert (await client.delete(location)).status == 200
+        left = await scrape(client)
+        assert (left["vilokanam_live_streams"], left["vilokanam_live_viewers"]) == (1, 0)
+    finally:
+        await viewer.close()
+        await client.delete(broadcast.location)
+        await broadcast.pc.close()
+    ended = await scrape(client)
+    assert ended["vilokanam_live_streams"] == 0
+
+
+async def test_http_latency_is_labelled_by_route_template(client: TestClient) -> None:
+    creator = await new_user(client, creator=True)
+    stream = await new_stream(client, creator)
+    assert (await client.get(f"/api/streams/{stream['id']}")).status == 200
+    samples = await scrape(client)
+    key = ("vilokanam_http_request_duration_seconds_count"
+           "{method=GET,route=/api/streams/{stream_id},status=200}")
+    assert samples[key] >= 1
+    assert not any(stream["id"] in name for name in samples)  # ids never become labels
+    assert "vilokanam_websocket_connections" in samples
