@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from recorder.live import LiveRecorder
+from recorder.worker import run_vod_worker
 from sfu import IceSettings, Sfu
 from signaling import (
     auth,
     billing_api,
+    catalog,
+    comments,
+    dashboard,
     devtools,
     health,
     me,
+    media_files,
     metrics,
+    moderation,
+    openapi,
     pages,
+    social,
     streams,
+    uploads,
+    videos,
     whep,
     whip,
     ws,
@@ -44,6 +56,15 @@ ROUTE_MODULES = (
     ws,
     pages,
     billing_api,
+    dashboard,
+    uploads,
+    videos,
+    media_files,
+    catalog,
+    social,
+    comments,
+    moderation,
+    openapi,
 )
 
 
@@ -58,6 +79,7 @@ def create_app(config: AppConfig) -> web.Application:
     app.cleanup_ctx.append(_media)
     app.cleanup_ctx.append(ws.stream_events)  # needs the LiveStreams of _media
     app.cleanup_ctx.append(billing_context)  # needs LiveStreams (views) and the events
+    app.cleanup_ctx.append(_vod_worker)
     app.on_shutdown.append(ws.close_sockets)
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
@@ -87,8 +109,38 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
                           config.ice_servers))
     live = LiveStreams(sfu, app[PG], config.public_url)
     app[LIVE] = live
+    recorder = _recorder(app, live) if config.recording else None
     sampler = asyncio.create_task(live.sample_analytics_forever(config.analytics_interval_s))
     yield
     sampler.cancel()
-    await live.close()
+    await live.close()  # ends broadcasts, so the recorder's taps end too
+    if recorder is not None:
+        await recorder.close()
     await sfu.close()
+
+
+def _recorder(app: web.Application, live: LiveStreams) -> LiveRecorder:
+    """Record every live stream: the recorder follows live/ended changes of LiveStreams."""
+    config = app[CONFIG]
+    recorder = LiveRecorder(live.sfu, app[PG], config.media_root, config.reconnect_grace_s)
+
+    def follow(what: str, stream_id: uuid.UUID) -> None:
+        if what == "live":
+            recorder.stream_live(stream_id, live.live_session_id(stream_id))
+        elif what == "ended":
+            recorder.stream_ended(stream_id)
+
+    live.on_change(follow)
+    return recorder
+
+
+async def _vod_worker(app: web.Application) -> AsyncIterator[None]:
+    """One in-process VOD worker (dev); production runs `vilokanam worker vod` processes."""
+    if not app[CONFIG].vod_worker:
+        yield
+        return
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_vod_worker(app[PG], app[CONFIG].media_root, stop))
+    yield
+    stop.set()
+    await task

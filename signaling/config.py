@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 
@@ -32,6 +33,18 @@ class AppConfig:
     # Run settlement, deposit and payout loops in this process (workers may run them instead).
     billing_workers: bool = True
     payout_interval_s: float = 5.0
+    # Files on disk: uploads in progress and processed videos (media_root/videos/<id>/…).
+    media_root: Path = Path("var/media")
+    upload_max_bytes: int = 2 * 1024**3
+    # Default chunk size; a client may pick one in [min, max]. All chunks but the last have it.
+    upload_chunk_bytes: int = 8 * 1024**2
+    upload_min_chunk_bytes: int = 256 * 1024
+    upload_max_chunk_bytes: int = 64 * 1024**2
+    # Every live stream is recorded; a publisher returning within the grace keeps the recording.
+    recording: bool = True
+    reconnect_grace_s: float = 10.0
+    # Run a VOD worker in this process (`make run`); production runs `vilokanam worker vod`.
+    vod_worker: bool = False
 
     @property
     def domain(self) -> str:

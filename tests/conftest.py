@@ -60,7 +60,9 @@ async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[aioredis.Red
 
 
 @pytest.fixture
-def app_config(database_url: str, redis_url: str, redis_prefix: str) -> AppConfig:
+def app_config(
+    database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> AppConfig:
     return AppConfig(
         database_url=database_url,
         redis_url=redis_url,
@@ -68,6 +70,7 @@ def app_config(database_url: str, redis_url: str, redis_prefix: str) -> AppConfi
         redis_prefix=redis_prefix,
         rtc_host_addresses=("127.0.0.1",),
         ice_servers=(),
+        media_root=tmp_path / "media",
     )
 
 

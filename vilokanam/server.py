@@ -70,6 +70,8 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         chain_public_url=settings.chain_public_url or urls.chain_url,
         escrow_seed=settings.escrow_secret() if urls.chain_url else None,
         payout_threshold=settings.payout_threshold,
+        vod_worker=True,
+        media_root=settings.media_root,
     )
 
 

@@ -37,14 +37,15 @@ async def _sessions(redis, prefix: str) -> int:
 
 
 async def test_good_signature_gives_token_and_me(client: TestClient, db: asyncpg.Pool) -> None:
-    token = await sign_in(client, ALICE)
+    newcomer = Keypair.create_from_mnemonic(Keypair.generate_mnemonic())
+    token = await sign_in(client, newcomer)
     me = await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status == 200
     body = await me.json()
-    assert body["account_id"] == to_ss58(ALICE.public_key, 2)
-    assert body["is_creator"] is False
+    assert body["account_id"] == to_ss58(newcomer.public_key, 2)
+    assert body["is_creator"] is False  # created on first sign-in as a plain viewer
     stored = await db.fetchval("SELECT public_key FROM users WHERE id = $1::uuid", body["id"])
-    assert bytes(stored) == ALICE.public_key
+    assert bytes(stored) == newcomer.public_key
 
 
 async def test_message_binds_domain_uri_address_nonce_and_expiry(client: TestClient) -> None:

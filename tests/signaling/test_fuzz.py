@@ -1,0 +1,66 @@
+"""schemathesis against the running app (real PostgreSQL, Redis and dev chain).
+
+Zero 5xx responses and zero responses that break the document, over every operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from substrateinterface import Keypair
+
+from signaling.app import create_app
+from signaling.config import AppConfig
+from tests.billing.chain_money import ROC, transfer
+from tests.signaling.accounts import new_user
+
+CHECKS = ",".join([
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+])
+MAX_EXAMPLES = os.environ.get("VILOKANAM_FUZZ_EXAMPLES", "12")
+
+
+@pytest.fixture
+async def fuzz_client(
+    app_config: AppConfig, own_database_url: str, dev_chain, chain_client, redis
+) -> AsyncIterator[TestClient]:
+    escrow = Keypair.generate_mnemonic()
+    await transfer(chain_client, Keypair.create_from_uri("//Alice"),
+                   Keypair.create_from_mnemonic(escrow).ss58_address, 10 * ROC)
+    config = dataclasses.replace(app_config, database_url=own_database_url,
+                                 chain_url=dev_chain.url, escrow_seed=escrow, recording=False)
+    async with TestClient(TestServer(create_app(config), host="127.0.0.1")) as client:
+        yield client
+
+
+@pytest.mark.timeout(600)
+async def test_schemathesis_finds_no_server_errors_or_schema_violations(
+    fuzz_client: TestClient, tmp_path: Path
+) -> None:
+    headers = await new_user(fuzz_client, creator=True)
+    base = str(fuzz_client.make_url(""))
+    st = Path(sys.executable).with_name("st")
+    proc = await asyncio.create_subprocess_exec(
+        str(st), "run", f"{base}/api/openapi.json", "--checks", CHECKS,
+        "--max-examples", MAX_EXAMPLES, "--phases", "examples,coverage,fuzzing",
+        "--exclude-path", "/api/auth/logout",  # would revoke the token the run signs in with
+        "-H", f"Authorization: {headers['Authorization']}", "--no-color",
+        "--suppress-health-check", "all", "--continue-on-failure",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": str(Path(__file__).with_name("fuzz_hooks.py"))},
+    )
+    output, _ = await asyncio.wait_for(proc.communicate(), 540)
+    text = output.decode(errors="replace")
+    print(text[-2500:])  # the summary, visible with -s or on failure
+    assert proc.returncode == 0, text[-6000:]
