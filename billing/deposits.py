@@ -19,13 +19,13 @@ from billing.accounts import public_key
 from billing.chain import ChainClient
 from billing.chain_types import ChainError, Transfer
 from billing.meter import Meter
+from billing.metrics import CHAIN_ERRORS
 from billing.users_db import ensure_user
 
 logger = structlog.get_logger(__name__)
 
 DEPOSITS = Counter("vilokanam_deposits_total", "Deposits credited to viewer balances")
 DEPOSITED = Counter("vilokanam_deposited_planck_total", "Planck credited from deposits")
-CHAIN_ERRORS = Counter("vilokanam_chain_errors_total", "Chain calls that failed", ["worker"])
 
 
 class DepositWatcher:

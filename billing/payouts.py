@@ -18,7 +18,7 @@ import uuid
 
 import asyncpg
 import structlog
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from substrateinterface import Keypair
 
 from billing.chain import ChainClient
@@ -31,10 +31,13 @@ from billing.chain_types import (
     SignedExtrinsic,
 )
 from billing.meter import Meter
+from billing.metrics import CHAIN_ERRORS
 
 logger = structlog.get_logger(__name__)
 
 PAYOUTS = Counter("vilokanam_payouts_total", "Payouts reaching a final state", ["kind", "status"])
+PAYOUT_STATES = Gauge("vilokanam_payouts_by_status", "Payouts by status (after each payout round)",
+                      ["status"])
 OPEN_STATES = ("created", "signed", "submitted", "in_block")
 
 
@@ -272,12 +275,15 @@ class Payouts:
         payout_id = await self.create_creator_payout()
         if payout_id is not None:
             await self.drive(payout_id)
+        for row in await self.pool.fetch("SELECT status, count(*) FROM payouts GROUP BY status"):
+            PAYOUT_STATES.labels(row["status"]).set(row["count"])
 
     async def run(self, stop: asyncio.Event, interval_s: float = 5.0) -> None:
         while not stop.is_set():
             try:
                 await self.run_once()
             except (ChainError, OSError, asyncpg.PostgresError) as exc:
+                CHAIN_ERRORS.labels("payouts").inc()
                 logger.warning("payout round failed", error=str(exc))
             try:
                 await asyncio.wait_for(stop.wait(), interval_s)

@@ -124,3 +124,47 @@ async def test_deposit_watch_cut_payout_reconcile(
     await viewer.close()
     report = await reconcile(own_db, redis, redis_prefix, chain_client)
     assert report.ok, report.text()
+
+
+async def test_withdrawal_rules_and_payout(
+    chain_app: TestClient, chain_client: ChainClient, own_db: asyncpg.Pool
+) -> None:
+    client = chain_app
+    viewer = fresh_account()
+    headers = {"Authorization": f"Bearer {await sign_in(client, viewer)}"}
+    me = await (await client.get("/api/me", headers=headers)).json()
+    await client.app[BILLING].meter.credit(me["id"], 5 * ROC, "test top-up")
+    ed = int((await (await client.get("/api/billing/info")).json())["existential_deposit"])
+
+    for body in ({"amount": str(6 * ROC)},                       # above the balance
+                 {"amount": str(ROC), "to": "not-an-address"},   # malformed address
+                 {"amount": str(ed - 1)}):                       # below what the chain allows
+        response = await client.post("/api/me/withdraw", headers=headers, json=body)
+        assert response.status == 400, body
+        assert (await response.json())["error"]["message"]
+    balance = await (await client.get("/api/me/balance", headers=headers)).json()
+    assert balance == {"available": str(5 * ROC), "reserved": "0"}  # nothing moved
+    assert await own_db.fetchval("SELECT count(*) FROM payouts WHERE kind = 'withdrawal' "
+                                 "AND status <> 'failed'") == 0
+    assert await chain_client.free_balance(viewer.ss58_address) == 0
+
+    accepted = await client.post("/api/me/withdraw", headers=headers,
+                                 json={"amount": str(2 * ROC)})
+    assert accepted.status == 202
+    after = await (await client.get("/api/me/balance", headers=headers)).json()
+    assert after["available"] == str(3 * ROC)
+
+    async def landed() -> bool:
+        return await chain_client.free_balance(viewer.ss58_address) == 2 * ROC
+
+    await wait_for(landed, 30)
+    payout_id = (await accepted.json())["id"]
+
+    async def finalized() -> bool:
+        status = await own_db.fetchval("SELECT status FROM payouts WHERE id = $1::uuid",
+                                       payout_id)
+        return status == "finalized"
+
+    await wait_for(finalized, 30)
+    final = await (await client.get("/api/me/balance", headers=headers)).json()
+    assert final == {"available": str(3 * ROC), "reserved": "0"}
