@@ -58,11 +58,12 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         HTTP_LATENCY.labels(request.method, route, str(status)).observe(elapsed)
         if status >= 500:
             HTTP_ERRORS.labels(route).inc()
-        # Path only: query strings and headers may carry secrets.
+        # Path only (query strings and headers may carry secrets), and only the route template
+        # where the path itself is a capability (WHIP/WHEP session URLs).
         logger.info(
             "http",
             method=request.method,
-            path=request.path,
+            path=route if "{session}" in route else request.path,
             status=status,
             ms=round(elapsed * 1000, 1),
         )

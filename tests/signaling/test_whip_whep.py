@@ -276,3 +276,18 @@ async def test_viewer_count_is_sampled_while_live(
     assert after == count  # no samples once the stream ended
     await viewer.close()
     await broadcast.pc.close()
+
+
+async def test_session_urls_and_keys_are_not_logged(client: TestClient, stream: dict) -> None:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        broadcast = await whip(client, stream["id"], stream["stream_key"])
+        await client.delete(broadcast.location)
+        await broadcast.pc.close()
+    http = [entry for entry in logs if entry.get("event") == "http"]
+    assert {entry["path"] for entry in http} >= {f"/whip/{stream['id']}",
+                                                 "/whip/{stream_id}/{session}"}
+    secret = broadcast.location.rsplit("/", 1)[1]
+    assert all(secret not in repr(entry) for entry in logs)
+    assert all(stream["stream_key"] not in repr(entry) for entry in logs)
