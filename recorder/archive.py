@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Protocol
 
 import av
 import structlog
 
 from recorder.rtp_time import TrackClock
+from sfu import EncodedFrame
 
 logger = structlog.get_logger(__name__)
 
@@ -28,17 +28,6 @@ MUXER_OPTIONS = {
     "cluster_time_limit": "2000",  # ms: bounds memory and what a crash can lose
     "cluster_size_limit": "2097152",
 }
-
-
-class EncodedFrame(Protocol):
-    """What the sfu's tap yields: one whole depacketised frame."""
-
-    kind: str
-    codec_name: str
-    clock_rate: int
-    timestamp: int
-    keyframe: bool
-    payload: bytes
 
 
 def part_name(part: int) -> str:

@@ -51,6 +51,17 @@ async def read_json(request: web.Request, model: type[Model]) -> Model:
         raise ApiError(422, describe(exc), code="invalid_field") from None
 
 
+def query_uuid(request: web.Request, name: str) -> uuid.UUID | None:
+    """An optional UUID query parameter; 400 when present but malformed."""
+    value = request.query.get(name)
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise ApiError(400, f"{name} must be a UUID") from None
+
+
 def parse_uuid(value: str, what: str = "id") -> uuid.UUID:
     """A path parameter that must be a UUID; 404 otherwise (no such resource can exist)."""
     try:

@@ -22,7 +22,7 @@ from signaling.keys import PG
 from signaling.pages import PAGES, SECURITY_HEADERS
 from signaling.pagination import decode_cursor, encode_cursor, page_params
 from signaling.sessions import require_user, session_user_id
-from signaling.validation import Body, parse_uuid, read_json
+from signaling.validation import Body, parse_uuid, query_uuid, read_json
 
 routes = web.RouteTableDef()
 
@@ -128,16 +128,6 @@ async def _own_video(request: web.Request) -> asyncpg.Record:
     return row
 
 
-def _optional_uuid(request: web.Request, name: str) -> uuid.UUID | None:
-    value = request.query.get(name)
-    if value is None:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise ApiError(400, f"{name} must be a UUID") from None
-
-
 def _views_cursor(row: asyncpg.Record) -> str:
     """most_viewed cursor: view count, then the (created_at, id) cursor of pagination."""
     return f"{row['view_count']}.{encode_cursor(row['created_at'], row['id'])}"
@@ -162,8 +152,8 @@ async def list_videos(request: web.Request) -> web.Response:
     if sort not in SORTS:
         raise ApiError(400, f"sort must be one of {', '.join(SORTS)}")
     filters = {
-        "creator": _optional_uuid(request, "creator"),
-        "category": _optional_uuid(request, "category"),
+        "creator": query_uuid(request, "creator"),
+        "category": query_uuid(request, "category"),
     }
     pool = request.app[PG]
     if sort == "newest":

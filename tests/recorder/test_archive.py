@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -12,6 +11,7 @@ from pattern_media import encode_opus_packets, encode_vp8_packets, read_counter
 
 from recorder.archive import ArchiveWriter, part_name
 from recorder.rtp_time import TrackClock, unwrap
+from sfu import EncodedFrame as Frame
 
 FPS = 30
 VIDEO_RTP_START = (1 << 32) - 90_000  # wraps one second into the part
@@ -20,16 +20,6 @@ FIRST_FED = 10  # frames 10..29 are not keyframes: the part must start at frame 
 FIRST_KEYFRAME = 30
 LOST = range(75, 90)  # packet loss up to the next keyframe (90): a gap of 0.5 s
 LAST = 149
-
-
-@dataclass
-class Frame:
-    kind: str
-    codec_name: str
-    clock_rate: int
-    timestamp: int
-    keyframe: bool
-    payload: bytes
 
 
 class ArrivalClock:

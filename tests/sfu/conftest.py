@@ -1,80 +1,27 @@
-"""Real aiortc peers on 127.0.0.1 for the sfu tests: a pattern-sending publisher and viewers."""
+"""The sfu under test, gathering on 127.0.0.1, and helpers that publish and view through it."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import aioice.ice
-import av
-import numpy as np
 import pytest
-from aiortc import (
-    AudioStreamTrack,
-    MediaStreamTrack,
-    RTCConfiguration,
-    RTCPeerConnection,
-    RTCRtpSender,
-    RTCSessionDescription,
-    VideoStreamTrack,
-)
-from aiortc.mediastreams import MediaStreamError
+from aiortc import RTCPeerConnection
 
 from sfu import IceSettings, Sfu
-
-WIDTH, HEIGHT = 320, 240
-BITS = 10  # frame number encoded as BITS black/white vertical bands
-BAND = WIDTH // BITS
-
-
-def pattern_frame(number: int) -> np.ndarray:
-    """A grey image whose bands spell ``number`` in binary (white = 1)."""
-    image = np.zeros((HEIGHT, WIDTH), dtype=np.uint8)
-    for bit in range(BITS):
-        if number >> bit & 1:
-            image[:, bit * BAND : (bit + 1) * BAND] = 255
-    return image
-
-
-def read_pattern(image: np.ndarray) -> int | None:
-    """The number spelled by a decoded image, or None if a band is neither black nor white."""
-    number = 0
-    for bit in range(BITS):
-        patch = image[HEIGHT // 4 : 3 * HEIGHT // 4, bit * BAND + 6 : (bit + 1) * BAND - 6]
-        level = float(patch.mean())
-        if level > 200:
-            number |= 1 << bit
-        elif level > 55:
-            return None
-    return number
-
-
-class PatternTrack(VideoStreamTrack):
-    """30 fps video whose frame n shows n in binary."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent = 0
-
-    async def recv(self) -> av.VideoFrame:
-        pts, time_base = await self.next_timestamp()
-        frame = av.VideoFrame.from_ndarray(pattern_frame(self.sent % (1 << BITS)), format="gray")
-        frame.pts, frame.time_base = pts, time_base
-        self.sent += 1
-        return frame
-
-
-def client_pc() -> RTCPeerConnection:
-    """A test client: no STUN (127.0.0.1 only)."""
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
-
-
-@pytest.fixture
-def loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Test clients gather on 127.0.0.1 (aioice leaves it out by default)."""
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+from tests.rtc_peers import (  # noqa: F401 - re-exported for the sfu tests
+    BITS,
+    HEIGHT,
+    WIDTH,
+    PatternTrack,
+    Viewer,
+    accept_answer,
+    client_pc,
+    pattern_frame,
+    publisher_peer,
+    read_pattern,
+    viewer_peer,
+)
 
 
 @pytest.fixture
@@ -97,77 +44,17 @@ async def start_publisher(
     sfu: Sfu, stream_id: str, codec: str = "VP8", audio: bool = False
 ) -> Publisher:
     """Publish PatternTrack (and optionally a tone) to ``stream_id`` like a WHIP client."""
-    pc = client_pc()
-    track = PatternTrack()
-    transceiver = pc.addTransceiver(track, direction="sendonly")
-    preferred = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.name == codec]
-    transceiver.setCodecPreferences(preferred)
-    if audio:
-        pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
-    await pc.setLocalDescription(await pc.createOffer())
+    pc, track = await publisher_peer(codec, audio)
     publisher_id, answer = await sfu.publish(stream_id, pc.localDescription.sdp)
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    await accept_answer(pc, answer)
     return Publisher(pc, track, publisher_id, answer)
-
-
-@dataclass
-class Viewer:
-    pc: RTCPeerConnection
-    subscriber_id: str = ""
-    answer: str = ""
-    numbers: list[int] = field(default_factory=list)
-    garbled: int = 0
-    audio_frames: int = 0
-    started: float = field(default_factory=time.monotonic)
-    first_frame_after: float | None = None
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    async def _consume(self, track: MediaStreamTrack) -> None:
-        try:
-            while True:
-                frame = await track.recv()
-                if track.kind == "audio":
-                    self.audio_frames += 1
-                    continue
-                if self.first_frame_after is None:
-                    self.first_frame_after = time.monotonic() - self.started
-                number = read_pattern(frame.to_ndarray(format="gray"))
-                if number is None:
-                    self.garbled += 1
-                else:
-                    self.numbers.append(number)
-        except MediaStreamError:
-            self.ended.set()
-
-    async def wait_frames(self, count: int, within: float = 10.0) -> None:
-        """Wait until ``count`` more frames were decoded."""
-        target = len(self.numbers) + count
-        deadline = time.monotonic() + within
-        while len(self.numbers) < target:
-            assert time.monotonic() < deadline, f"only {len(self.numbers)} frames decoded"
-            await asyncio.sleep(0.05)
-
-    async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await self.pc.close()
 
 
 async def start_viewer(sfu: Sfu, stream_id: str, audio: bool = False) -> Viewer:
     """Subscribe like a WHEP client; decoded frames are collected in ``numbers``."""
-    viewer = Viewer(client_pc())
-    viewer.pc.addTransceiver("video", direction="recvonly")
-    if audio:
-        viewer.pc.addTransceiver("audio", direction="recvonly")
-
-    @viewer.pc.on("track")
-    def on_track(track: MediaStreamTrack) -> None:
-        viewer.tasks.append(asyncio.ensure_future(viewer._consume(track)))
-
-    await viewer.pc.setLocalDescription(await viewer.pc.createOffer())
+    viewer = await viewer_peer(audio)
     viewer.subscriber_id, viewer.answer = await sfu.subscribe(
         stream_id, viewer.pc.localDescription.sdp
     )
-    await viewer.pc.setRemoteDescription(RTCSessionDescription(sdp=viewer.answer, type="answer"))
+    await accept_answer(viewer.pc, viewer.answer)
     return viewer
