@@ -28,7 +28,15 @@ node_modules/.installed: package.json $(wildcard package-lock.json)
 run: setup
 	$(BIN)/vilokanam run
 
-test: setup $(CHROMIUM)
+# Debian's GStreamer WHIP client and the plugins it needs, for tests/interop (run as root).
+WHIP_CLIENT := /usr/bin/whip-client
+$(WHIP_CLIENT):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  --no-install-recommends simple-whip-client gstreamer1.0-plugins-base \
+	  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
+	  gstreamer1.0-nice gcc libc6-dev iproute2 >/dev/null
+
+test: setup $(CHROMIUM) $(WHIP_CLIENT)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

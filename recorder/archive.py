@@ -17,6 +17,7 @@ from pathlib import Path
 import av
 import structlog
 
+from recorder.h264_sps import h264_picture_size
 from recorder.rtp_time import TrackClock
 from sfu import EncodedFrame
 
@@ -143,7 +144,9 @@ class ArchiveWriter:
 
 
 def picture_size(codec_name: str, payload: bytes) -> tuple[int, int]:
-    """Width and height from a VP8 keyframe header; (0, 0) when unknown (the decoder finds it)."""
+    """Width and height from a keyframe: the VP8 frame header or the H.264 SPS; (0, 0) unknown."""
+    if codec_name.lower() == "h264":
+        return h264_picture_size(payload) or (0, 0)
     if codec_name.lower() != "vp8" or len(payload) < 10 or payload[3:6] != b"\x9d\x01\x2a":
         return 0, 0
     width = int.from_bytes(payload[6:8], "little") & 0x3FFF

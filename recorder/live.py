@@ -67,7 +67,8 @@ class LiveRecorder:
             tap = self.sfu.tap(str(stream_id))
         except NotLive:
             return None
-        writer = ArchiveWriter(recording.directory, part)
+        # Audio may start after the first video keyframe: ask for its track up front.
+        writer = ArchiveWriter(recording.directory, part, expect_audio="audio" in tap.kinds)
         try:
             async for frame in tap:
                 writer.write(frame)

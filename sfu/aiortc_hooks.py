@@ -17,6 +17,9 @@ Hooks, and why each is needed:
   sender's packets, so its RTCP sender reports must describe them.
 - ``RTCDtlsTransport._tx_srtp`` + ``aioice.Connection._nominated``: protect and send an RTP
   packet synchronously (the coroutine chain of ``_send_rtp`` costs more than the send itself).
+- ``pylibsrtp.Session._cdata``/``_buffer``: pylibsrtp protects into a fixed 1500-byte buffer,
+  refusing packets above 1356 bytes; GStreamer's payloaders send 1400-byte packets by default,
+  so a forwarding session gets a larger buffer.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from contextvars import ContextVar
 import aioice.ice
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, clock
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from pylibsrtp import Session as SrtpSession
+from pylibsrtp._binding import ffi as srtp_ffi
 
 _fallback_get_host_addresses = aioice.ice.get_host_addresses
 _host_addresses: ContextVar[tuple[str, ...] | None] = ContextVar("sfu_host_addresses", default=None)
@@ -157,7 +162,10 @@ def rtp_output(transport: RTCDtlsTransport) -> Callable[[bytes], bool]:
         pair = connection._nominated.get(1)
         if pair is None:
             return False
-        protected = transport._tx_srtp.protect(data)
+        srtp = transport._tx_srtp
+        if len(data) > SRTP_PLAIN_LIMIT:
+            widen_srtp_buffer(srtp)
+        protected = srtp.protect(data)
         protocol = pair.protocol
         if type(protocol) is aioice.ice.StunProtocol:
             protocol.transport.sendto(protected, pair.remote_addr)
@@ -166,6 +174,17 @@ def rtp_output(transport: RTCDtlsTransport) -> Callable[[bytes], bool]:
         return True
 
     return send
+
+
+SRTP_PLAIN_LIMIT = 1356  # pylibsrtp: its 1500-byte buffer minus the largest SRTP trailer
+SRTP_BUFFER = 2048  # room for a 1500-byte packet (a full Ethernet MTU) plus the trailer
+
+
+def widen_srtp_buffer(session: SrtpSession) -> None:
+    """Let ``session`` protect packets up to SRTP_BUFFER minus its trailer (idempotent)."""
+    if len(session._cdata) < SRTP_BUFFER:
+        session._cdata = srtp_ffi.new("char[]", SRTP_BUFFER)
+        session._buffer = srtp_ffi.buffer(session._cdata)
 
 
 def enlarge_receive_buffers(pc: RTCPeerConnection, size: int) -> None:

@@ -6,11 +6,14 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import structlog
 from aiortc import RTCRtpSender
 
 from sfu import aiortc_hooks
 from sfu.delivery import DeliveryCounter
 from sfu.rtp_rewrite import RtpView, map_extensions, rewrite_rtp, rtx_prefix, seq_add, seq_diff
+
+logger = structlog.get_logger(__name__)
 
 KEYFRAME_RETRY_SECONDS = 1.0
 
@@ -51,6 +54,7 @@ class DownTrack:
         self.active = False  # becomes True once the subscriber's DTLS is up
         self.closed = False
         self.retransmitted = 0
+        self.send_errors = 0
         self._key = fmt.extension_key
         self._sender = sender
         self._output = output
@@ -81,6 +85,17 @@ class DownTrack:
         self._requested_at = self._clock()
         self._request_keyframe()
 
+    def _send(self, packet: bytes) -> bool:
+        """Protect and send one packet; a packet that cannot be sent is dropped, not fatal."""
+        try:
+            return self._output(packet)
+        except (ValueError, OSError) as exc:
+            self.send_errors += 1
+            if self.send_errors == 1:  # one line per subscriber, not one per packet
+                logger.warning("sfu.send_failed", kind=self.kind, size=len(packet),
+                               error=str(exc))
+            return False
+
     def forward(
         self, view: RtpView, keyframe: bool, blocks: dict[tuple[object, ...], bytes]
     ) -> bool:
@@ -109,7 +124,7 @@ class DownTrack:
             payload_type=self.fmt.payload_type,
             extension_block=block,
         )
-        if not self._output(packet):
+        if not self._send(packet):
             return False
         frame_done = view.marker and self.kind == "video"
         self.counter.add(len(packet), frame_done)
@@ -159,6 +174,6 @@ class DownTrack:
                 **fields,
             )
             self._rtx_seq = seq_add(self._rtx_seq, 1)
-        if self._output(packet):
+        if self._send(packet):
             self.retransmitted += 1
             self.counter.add(len(packet), False)

@@ -40,6 +40,11 @@ class StreamTap:
         self.dropped = 0
         request_keyframe()
 
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The media kinds this tap carries ("video", "audio")."""
+        return frozenset(self._assemblers)
+
     def push(self, kind: str, view: RtpView) -> None:
         """Feed one forwarded packet (called by the publisher's forwarding loop)."""
         assembler = self._assemblers.get(kind)

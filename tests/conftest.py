@@ -71,6 +71,7 @@ def app_config(
         rtc_host_addresses=("127.0.0.1",),
         ice_servers=(),
         media_root=tmp_path / "media",
+        recording=False,  # the recorder's own tests turn it on
     )
 
 

@@ -138,8 +138,9 @@ def start_worker(database_url: str, media: Path, owner: str) -> subprocess.Popen
 
 
 async def test_killed_worker_job_is_taken_over_and_completes_once(
-    db: asyncpg.Pool, database_url: str, tmp_path: Path
+    db: asyncpg.Pool, own_database_url: str, tmp_path: Path
 ) -> None:
+    database_url = own_database_url  # the database behind `db` (tests/recorder/conftest.py)
     parts = [
         make_source(
             tmp_path / f"part-000{i}.mkv", seconds=6.0, width=1280, height=720, video_codec="libvpx"

@@ -25,7 +25,8 @@ pytestmark = pytest.mark.usefixtures("loopback")
 
 @pytest.fixture
 async def client(app_config: AppConfig, own_database_url: str, redis) -> AsyncIterator[TestClient]:
-    config = dataclasses.replace(app_config, database_url=own_database_url, reconnect_grace_s=1.5)
+    config = dataclasses.replace(app_config, database_url=own_database_url, recording=True,
+                                 reconnect_grace_s=1.5)
     async with TestClient(TestServer(create_app(config))) as test_client:
         yield test_client
 

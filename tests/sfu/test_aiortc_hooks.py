@@ -92,3 +92,20 @@ async def test_gather_on_overrides_host_addresses_only_inside_the_block() -> Non
     with aiortc_hooks.gather_on(("127.0.0.1",)):
         assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False) == ["127.0.0.1"]
     assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False) == default
+
+
+def test_srtp_buffer_widening_protects_gstreamer_sized_packets() -> None:
+    import pylibsrtp
+
+    key = bytes(range(30))
+    sender = pylibsrtp.Session(pylibsrtp.Policy(key=key,
+                                                ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
+    receiver = pylibsrtp.Session(pylibsrtp.Policy(key=key,
+                                                  ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND))
+    header = bytes([0x80, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 42])
+    packet = header + bytes(1400 - len(header))  # GStreamer's default payloader MTU
+    with pytest.raises(ValueError, match="too long"):
+        sender.protect(packet)  # pylibsrtp as shipped: its 1500-byte buffer is too small
+    aiortc_hooks.widen_srtp_buffer(sender)
+    aiortc_hooks.widen_srtp_buffer(receiver)
+    assert receiver.unprotect(sender.protect(packet)) == packet

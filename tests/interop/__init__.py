@@ -1,0 +1,1 @@
+"""Interop tests: real third-party WebRTC clients against the in-process server."""
