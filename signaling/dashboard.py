@@ -3,12 +3,11 @@
 Creator endpoints answer 401 to anonymous callers and 403 to users who are not creators.
 Money is decimal strings of planck; lists take ?cursor=&limit= (signaling/pagination.py).
 
-Live earnings: the dashboard polls `GET /api/creator/live` every second rather than holding a
-WebSocket fed by a server-side task. Everything it shows is shared state (the meter's counters
-in Redis, live streams in PostgreSQL), so any process can answer any poll without a per-creator
-pub/sub channel, a sampling task per socket or a shutdown hook; the answer carries cumulative
-counters with the server's clock, so the page derives "the last second" exactly even when a
-poll is late, and a hidden tab simply stops polling.
+Live earnings: `live_figures` holds the cumulative counters (the meter's counters in Redis, live
+streams in PostgreSQL) with the server's clock. `GET /api/creator/live` answers them for the
+dashboard's first paint and as its fallback while the socket is down; the `/ws/creator` socket
+(signaling/ws.py) pushes them every second from one task per process
+(signaling/earnings_feed.py), with "the last second" already worked out.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from signaling.json import planck, rfc3339_or_none
 from signaling.keys import BILLING, PG
 from signaling.pagination import page_body, page_params
 from signaling.sessions import require_user
-from signaling.streams import _optional_uuid
+from signaling.validation import query_uuid
 
 routes = web.RouteTableDef()
 
@@ -43,13 +42,13 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @routes.get("/dashboard")
-async def dashboard_page(_request: web.Request) -> web.FileResponse:
-    return pages._page("dashboard")
+async def dashboard_page(_request: web.Request) -> web.Response:
+    return pages.page("dashboard")
 
 
 @routes.get("/me")
-async def me_page(_request: web.Request) -> web.FileResponse:
-    return pages._page("me")
+async def me_page(_request: web.Request) -> web.Response:
+    return pages.page("me")
 
 
 async def require_creator(request: web.Request) -> asyncpg.Record:
@@ -77,15 +76,15 @@ def _listing(
 # --- creator: money now --------------------------------------------------------------------
 
 
-async def earnings_split(request: web.Request, creator_id: uuid.UUID) -> dict[str, str]:
+async def earnings_split(app: web.Application, creator_id: uuid.UUID) -> dict[str, str]:
     """Where the creator's money is: pending in Redis, settled in PostgreSQL, paid on chain.
 
     PostgreSQL is read before Redis: the meter's credited total only grows and settlement only
     ever catches up with it, so the split still adds up to the credited total if a batch
     settles in between (read the other way round, that batch could be counted in neither).
     """
-    settled = await dashboard_db.settled_split(request.app[PG], creator_id)
-    credited = await request.app[BILLING].meter.earnings(str(creator_id))
+    settled = await dashboard_db.settled_split(app[PG], creator_id)
+    credited = await app[BILLING].meter.earnings(str(creator_id))
     total_settled = int(settled["total_earnings"])
     pending = max(0, credited - total_settled)
     return {
@@ -114,17 +113,19 @@ async def summary(request: web.Request) -> web.Response:
             "last_activity": rfc3339_or_none(totals["last_activity"]),
             "total_earnings": planck(totals["total_earnings"]),
         },
-        "earnings": await earnings_split(request, creator["id"]),
+        "earnings": await earnings_split(request.app, creator["id"]),
     })
 
 
-@routes.get("/api/creator/live")
-async def live(request: web.Request) -> web.Response:
-    """Cumulative counters now: the page diffs two polls for "the last second"."""
-    creator = await require_creator(request)
-    meter = request.app[BILLING].meter
-    streams = await dashboard_db.live_streams(request.app[PG], creator["id"])
-    earnings = await earnings_split(request, creator["id"])
+async def live_figures(app: web.Application, creator_id: uuid.UUID) -> dict[str, Any]:
+    """The creator's cumulative counters now: earnings split, live streams with their ticks.
+
+    Behind both GET /api/creator/live and the `/ws/creator` feed; "the last second" is the
+    difference of two of these, whose `at_ms` says how far apart they really were.
+    """
+    meter = app[BILLING].meter
+    streams = await dashboard_db.live_streams(app[PG], creator_id)
+    earnings = await earnings_split(app, creator_id)
     items = [
         {"id": str(s["id"]), "title": s["title"], "viewers": s["viewer_count"],
          "price_per_second": planck(s["price_per_second"]),
@@ -132,12 +133,19 @@ async def live(request: web.Request) -> web.Response:
         for s in streams
     ]
     now = datetime.now(UTC)
-    return web.json_response({
+    return {
         "at": rfc3339_or_none(now),
         "at_ms": int(now.timestamp() * 1000),
         "earnings": earnings,
         "streams": items,
-    })
+    }
+
+
+@routes.get("/api/creator/live")
+async def live(request: web.Request) -> web.Response:
+    """Cumulative counters now: the page's first paint, and its fallback without the socket."""
+    creator = await require_creator(request)
+    return web.json_response(await live_figures(request.app, creator["id"]))
 
 
 # --- creator: lists and charts -------------------------------------------------------------
@@ -217,7 +225,7 @@ async def viewers_chart(request: web.Request) -> web.Response:
     """Viewers per bucket over ?range=, of one stream (?stream_id=) or all the creator's."""
     creator = await require_creator(request)
     name, chart = _chart_range(request)
-    stream_id = _optional_uuid(request, "stream_id")
+    stream_id = query_uuid(request, "stream_id")
     db = request.app[PG]
     if stream_id is not None and not await dashboard_db.owns_stream(db, creator["id"], stream_id):
         raise ApiError(404, f"you have no stream {stream_id}")

@@ -22,7 +22,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from redis.exceptions import RedisError
 
 from signaling.chat import RateLimit
@@ -111,7 +111,7 @@ class StreamEvents:
         """Say goodbye to every socket (1001) so shutdown does not wait for them."""
         sockets = [s for group in self._sockets.values() for s in group]
         await asyncio.gather(
-            *(s.ws.close(code=web.WSCloseCode.GOING_AWAY, message=b"server shutting down")
+            *(s.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
               for s in sockets),
             return_exceptions=True,
         )

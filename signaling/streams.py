@@ -120,9 +120,6 @@ async def list_streams(request: web.Request) -> web.Response:
     )
 
 
-_optional_uuid = query_uuid  # kept for the dashboard module's import
-
-
 @routes.get("/api/streams/{stream_id}")
 async def get_stream(request: web.Request) -> web.Response:
     return web.json_response(stream_view(request, await _stream_or_404(request)))

@@ -19,7 +19,7 @@ from signaling import videos_db
 from signaling.errors import ApiError
 from signaling.json import rfc3339_or_none
 from signaling.keys import PG
-from signaling.pages import PAGES, SECURITY_HEADERS
+from signaling.pages import page
 from signaling.pagination import decode_cursor, encode_cursor, page_params
 from signaling.sessions import require_user, session_user_id
 from signaling.validation import Body, parse_uuid, query_uuid, read_json
@@ -232,5 +232,5 @@ def _client_ip(request: web.Request) -> str | None:
 
 
 @routes.get("/videos/{video_id}")
-async def video_page(_request: web.Request) -> web.FileResponse:
-    return web.FileResponse(PAGES / "video.html", headers=SECURITY_HEADERS)
+async def video_page(_request: web.Request) -> web.Response:
+    return page("video")

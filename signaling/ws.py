@@ -1,4 +1,6 @@
-"""`/ws/streams/{id}`: one WebSocket per page for live chat, viewer count and stream status.
+"""The WebSockets: `/ws/streams/{id}` (chat, viewers, status) and `/ws/creator` (live earnings).
+
+`/ws/streams/{id}`: one WebSocket per page for live chat, viewer count and stream status.
 
 Protocol (JSON text frames):
 - server → client on connect: {"type":"history","messages":[chat…]}, {"type":"status",…},
@@ -7,10 +9,19 @@ Protocol (JSON text frames):
 - client → server: {"type":"auth","token":<session token>} (never in the URL: URLs get logged),
   then {"type":"chat","content":"…"}. Mistakes get {"type":"error","code","message"}; the socket
   stays open. An unknown stream is closed with 4404.
+
+`/ws/creator`: the creator dashboard's live earnings (signaling/earnings_feed.py).
+- client → server, first and only: {"type":"auth","token":<session token>}. Anything else, a bad
+  token or no message within AUTH_TIMEOUT_S gets an error and close 4401; a user who is not a
+  creator gets an error and close 4403.
+- server → client: {"type":"auth","user"}, then {"type":"earnings", at, at_ms, earnings:{total,…},
+  streams:[{id,title,viewers,price_per_second,ticks}], interval_ms, seconds_this_second,
+  earned_this_second} at once, and every second while any of the creator's streams is live.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -21,7 +32,8 @@ import structlog
 from aiohttp import WSMsgType, web
 from prometheus_client import Gauge
 
-from signaling import chat, streams_db, users
+from signaling import chat, dashboard, streams_db, users
+from signaling.earnings_feed import CreatorSocket, EarningsFeed
 from signaling.events import CHAT_BURST, CHAT_WINDOW_S, Socket, StreamEvents
 from signaling.keys import CONFIG, LIVE, PG, REDIS
 from signaling.sessions import token_user_id
@@ -30,9 +42,14 @@ logger = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 
 EVENTS = web.AppKey("stream_events", StreamEvents)
+EARNINGS = web.AppKey("earnings_feed", EarningsFeed)
 OPEN_SOCKETS = Gauge("vilokanam_websocket_connections", "Open WebSocket connections")
 
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
 CLOSE_UNKNOWN_STREAM = 4404
+# A dashboard socket that has not signed in by then is closed: it would only hold a slot.
+AUTH_TIMEOUT_S = 10.0
 # Larger frames close the socket (1009); a chat message with its JSON fits easily.
 MAX_FRAME_BYTES = 8 * 1024
 HEARTBEAT_S = 30.0
@@ -49,10 +66,14 @@ async def notify_viewer(
 
 
 async def stream_events(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: the Redis fan-out, fed by LiveStreams changes (after the media context)."""
+    """cleanup_ctx: the Redis fan-out, fed by LiveStreams changes (after the media context),
+    and the earnings feed (it reads billing's meter only once sockets are open)."""
     events = StreamEvents(app[REDIS], app[CONFIG].redis_prefix)
     await events.start()
     app[EVENTS] = events
+    feed = EarningsFeed(lambda creator_id: dashboard.live_figures(app, creator_id))
+    feed.start()
+    app[EARNINGS] = feed
     live = app[LIVE]
 
     def on_change(what: str, stream_id: uuid.UUID) -> None:
@@ -65,11 +86,16 @@ async def stream_events(app: web.Application) -> AsyncIterator[None]:
 
     live.on_change(on_change)
     yield
+    await feed.close()
     await events.close()
 
 
 async def close_sockets(app: web.Application) -> None:
-    """on_shutdown: close open sockets, or shutdown would wait for them."""
+    """on_shutdown: close open sockets, or shutdown would wait for them.
+
+    The earnings feed stops here too, before billing's context closes the meter it samples.
+    """
+    await app[EARNINGS].close()
     await app[EVENTS].close_sockets()
 
 
@@ -124,14 +150,10 @@ async def _handle(
     request: web.Request, socket: Socket, message: Any
 ) -> dict[str, Any] | None:
     """The reply to one client frame (None when the answer is a broadcast)."""
-    if message.type != WSMsgType.TEXT:
-        return _error("bad_message", "send JSON text frames")
     try:
-        data = json.loads(message.data)
-    except ValueError:
-        return _error("bad_message", "not valid JSON")
-    if not isinstance(data, dict):
-        return _error("bad_message", "a message must be a JSON object with a type")
+        data = _decode(message)
+    except BadMessage as exc:
+        return _error("bad_message", str(exc))
     kind = data.get("type")
     if kind == "auth":
         return await _authenticate(request, socket, data.get("token"))
@@ -140,14 +162,41 @@ async def _handle(
     return _error("bad_message", f"unknown message type {kind!r}; use auth or chat")
 
 
-async def _authenticate(request: web.Request, socket: Socket, token: object) -> dict[str, Any]:
+class BadMessage(ValueError):
+    """A client frame that is not a JSON object; the text says what to send instead."""
+
+
+def _decode(message: Any) -> dict[str, Any]:
+    if message.type != WSMsgType.TEXT:
+        raise BadMessage("send JSON text frames")
+    try:
+        data = json.loads(message.data)
+    except ValueError:
+        raise BadMessage("not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadMessage("a message must be a JSON object with a type")
+    return data
+
+
+async def _user_of(request: web.Request, token: object) -> asyncpg.Record | None:
     user_id = await token_user_id(request, token if isinstance(token, str) else None)
-    user = await users.by_id(request.app[PG], user_id) if user_id else None
-    if user is None:
-        return _error("unauthorized", "invalid or expired session token; sign in again")
-    socket.user_id = user["id"]
+    return await users.by_id(request.app[PG], user_id) if user_id else None
+
+
+def _auth_reply(user: asyncpg.Record) -> dict[str, Any]:
     return {"type": "auth", "user": {"id": str(user["id"]), "account_id": user["account_id"],
                                      "username": user["username"]}}
+
+
+_BAD_TOKEN = _error("unauthorized", "invalid or expired session token; sign in again")
+
+
+async def _authenticate(request: web.Request, socket: Socket, token: object) -> dict[str, Any]:
+    user = await _user_of(request, token)
+    if user is None:
+        return _BAD_TOKEN
+    socket.user_id = user["id"]
+    return _auth_reply(user)
 
 
 async def _post_chat(request: web.Request, socket: Socket, content: object) -> dict | None:
@@ -164,3 +213,59 @@ async def _post_chat(request: web.Request, socket: Socket, content: object) -> d
     await request.app[EVENTS].to_stream(socket.stream_id, posted)
     logger.info("chat", stream_id=str(socket.stream_id), user_id=str(socket.user_id))
     return None
+
+
+# --- /ws/creator ---------------------------------------------------------------------------
+
+
+@routes.get("/ws/creator")
+async def creator_socket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_FRAME_BYTES)
+    await ws.prepare(request)
+    with OPEN_SOCKETS.track_inprogress():
+        creator = await _signed_in_creator(request, ws)
+        if creator is None:
+            return ws
+        socket = CreatorSocket(ws, creator["id"])
+        feed = request.app[EARNINGS]
+        try:
+            await feed.join(socket)
+            async for _message in ws:
+                await ws.send_json(_error("bad_message", "this socket only sends earnings"))
+        finally:
+            feed.leave(socket)
+    return ws
+
+
+async def _signed_in_creator(
+    request: web.Request, ws: web.WebSocketResponse
+) -> asyncpg.Record | None:
+    """The creator named by the socket's first message, or None once the socket is refused."""
+    try:
+        message = await ws.receive(timeout=AUTH_TIMEOUT_S)
+    except TimeoutError:
+        return await _refuse(ws, CLOSE_UNAUTHORIZED, _error(
+            "unauthorized", 'send {"type":"auth","token":…} first'))
+    if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+        return None
+    try:
+        data = _decode(message)
+    except BadMessage:
+        data = {}
+    if data.get("type") != "auth":
+        return await _refuse(ws, CLOSE_UNAUTHORIZED, _error(
+            "unauthorized", 'the first message must be {"type":"auth","token":…}'))
+    user = await _user_of(request, data.get("token"))
+    if user is None:
+        return await _refuse(ws, CLOSE_UNAUTHORIZED, _BAD_TOKEN)
+    if not user["is_creator"]:
+        return await _refuse(ws, CLOSE_FORBIDDEN, _error(
+            "forbidden", "live earnings are for creators; become one with PATCH /api/me"))
+    await ws.send_json(_auth_reply(user))
+    return user
+
+
+async def _refuse(ws: web.WebSocketResponse, code: int, error: dict[str, Any]) -> None:
+    with contextlib.suppress(ConnectionError):  # the client may be gone already
+        await ws.send_json(error)
+    await ws.close(code=code, message=error["code"].encode())

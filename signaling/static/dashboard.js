@@ -1,12 +1,15 @@
-// /dashboard: a creator's earnings now (polled every second), where the money is, charts over
-// time, streams, payouts and a CSV export of payments.
+// /dashboard: a creator's earnings now (pushed every second over /ws/creator while a stream is
+// live), where the money is, charts over time, streams, payouts and a CSV export of payments.
 //
-// "The last second" is the difference between two polls (about a second apart) of cumulative
-// counters: whole charged seconds, never an estimate. The server's clock between the two polls
-// is shown next to it, so a late poll (a busy tab) does not pass for a jump in earnings.
+// "The last second" is the difference between two samples (about a second apart) of cumulative
+// counters: whole charged seconds, never an estimate. The server works it out for the socket; the
+// page diffs two answers of GET /api/creator/live itself for the first paint and while the socket
+// is down (then it polls every second). The server's clock between the two samples is shown next
+// to it, so a late sample does not pass for a jump in earnings.
 
 import { api, authHeaders, checked, currentSession, describe, say } from './api.js';
 import { barChart } from './charts.js';
+import { connectEarnings } from './events.js';
 import { mountSignIn } from './signin.js';
 import { el, money, PagedTable, payoutCells, tokenInfo } from './tables.js';
 
@@ -21,7 +24,9 @@ const becomeCreator = $('become-creator');
 
 let token = { symbol: 'tokens', decimals: 12 };
 let timers = [];
-let previous = null;   // the last /api/creator/live answer
+let previous = null;   // the last figures shown (an /api/creator/live answer or a pushed message)
+let feed = null;       // the /ws/creator connection
+let pushed = false;    // the socket is delivering: no need to poll
 let openedTotal = null; // all-time earnings when the page started following them
 let lastSplit = '';
 
@@ -41,6 +46,9 @@ const payouts = new PagedTable('/api/creator/payouts', $('payouts-body'), $('pay
 function stop() {
   timers.forEach(clearInterval);
   timers = [];
+  feed?.close();
+  feed = null;
+  pushed = false;
   previous = null;
   openedTotal = null;
 }
@@ -51,7 +59,8 @@ function every(ms, task) {
   run();
 }
 
-function showSplit(earnings) {
+// `listsFresh`: the caller has just reloaded the lists (do not reload them again).
+function showSplit(earnings, listsFresh = false) {
   for (const dd of document.querySelectorAll('#split dd')) {
     dd.replaceChildren(money(earnings[dd.dataset.key], token));
   }
@@ -60,26 +69,44 @@ function showSplit(earnings) {
   const key = [earnings.settled, earnings.sending, earnings.in_block, earnings.finalized].join();
   if (key !== lastSplit) {
     lastSplit = key;
-    refreshLists();
+    if (!listsFresh) refreshLists();
     drawCharts();
   }
 }
 
-function showLive(now) {
+// "The last second" of a polled answer: the difference from the previous figures.
+function sincePrevious(now) {
+  if (!previous) return null;
+  const before = new Map(previous.streams.map((s) => [s.id, BigInt(s.ticks)]));
+  return {
+    ms: now.at_ms - previous.at_ms,
+    seconds: now.streams.reduce(
+      (sum, s) => sum + (before.has(s.id) ? BigInt(s.ticks) - before.get(s.id) : 0n), 0n),
+    earned: BigInt(now.earnings.total) - BigInt(previous.earnings.total),
+  };
+}
+
+// "The last second" of a pushed message: the server's own (null until it has two samples).
+function pushedSecond(message) {
+  if (message.seconds_this_second === null) return null;
+  return { ms: message.interval_ms, seconds: BigInt(message.seconds_this_second),
+    earned: BigInt(message.earned_this_second) };
+}
+
+function showLive(now, source) {
+  if (previous && now.at_ms < previous.at_ms) return; // a slow poll overtaken by a push
   showSplit(now.earnings);
   const total = BigInt(now.earnings.total);
   openedTotal ??= total;
   $('earned-since-open').replaceChildren(money((total - openedTotal).toString(), token));
-  if (previous) {
-    const ms = now.at_ms - previous.at_ms;
-    const before = new Map(previous.streams.map((s) => [s.id, BigInt(s.ticks)]));
-    const ticks = now.streams.reduce(
-      (sum, s) => sum + (before.has(s.id) ? BigInt(s.ticks) - before.get(s.id) : 0n), 0n);
-    const earned = total - BigInt(previous.earnings.total);
-    $('earned-last-second').replaceChildren(money(earned.toString(), token));
-    $('seconds-last-second').textContent = ticks.toString();
-    $('poll-interval').textContent = `over the last ${(ms / 1000).toFixed(1)} s`;
+  const last = source === 'socket' ? pushedSecond(now) : sincePrevious(now);
+  if (last) {
+    $('earned-last-second').replaceChildren(money(last.earned.toString(), token));
+    $('seconds-last-second').textContent = last.seconds.toString();
+    $('poll-interval').textContent = `over the last ${(last.ms / 1000).toFixed(1)} s`
+      + (source === 'socket' ? ' · live' : ' · polled');
   }
+  board.dataset.liveSource = source;
   previous = now;
   $('live-streams').replaceChildren(...(now.streams.length
     ? now.streams.map((s) => el('li', {}, el('span', { className: 'badge', textContent: 'LIVE' }), ' ',
@@ -89,17 +116,35 @@ function showLive(now) {
 }
 
 async function pollLive() {
+  if (pushed) return;
   try {
-    showLive(await api('/api/creator/live'));
+    showLive(await api('/api/creator/live'), 'poll');
   } catch (error) {
     say(status, `Live figures paused: ${describe(error)}`, 'error');
   }
+}
+
+function followLive() {
+  feed = connectEarnings({
+    onMessage(message) {
+      if (message.type === 'earnings') {
+        pushed = true;
+        showLive(message, 'socket');
+      } else if (message.type === 'error') {
+        say(status, `Live figures: ${message.message}`, 'error');
+      }
+    },
+    onState(state) {
+      if (state !== 'open') pushed = false; // polling takes over until the socket is back
+    },
+  });
 }
 
 async function refreshLists() {
   try {
     const [summary, items] = await Promise.all([api('/api/creator/summary'), streams.reload(),
       payouts.reload()]);
+    showSplit(summary.earnings, true); // money moves after a stream ends too
     const t = summary.totals;
     const count = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
     $('totals').textContent = `${count(t.streams, 'stream')} · ${count(t.videos, 'video')}`
@@ -174,7 +219,8 @@ async function start() {
   }
   say(status, '');
   board.hidden = false;
-  every(LIVE_MS, pollLive);
+  every(LIVE_MS, pollLive); // the first paint, then only while the socket is not delivering
+  followLive();
   every(LISTS_MS, refreshLists);
   every(CHARTS_MS, drawCharts);
 }

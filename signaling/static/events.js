@@ -1,52 +1,85 @@
-// The stream's WebSocket: chat, viewer count, status and personal notices, reconnecting.
+// The server's WebSockets, reconnecting: a stream's (chat, viewer count, status, personal notices)
+// and the creator dashboard's live earnings. The session token is sent in a message, never the URL.
 
 import { currentSession } from './api.js';
 
+const CLOSE_UNAUTHORIZED = 4401;
+const CLOSE_FORBIDDEN = 4403;
 const CLOSE_UNKNOWN_STREAM = 4404;
 const MAX_BACKOFF_MS = 10000;
 
 /**
- * Connect to /ws/streams/{id}; `onMessage(message)` gets every server message, `onState(state)`
- * gets 'open' | 'reconnecting' | 'gone'. The session token is sent in a message, never the URL.
+ * Keep a socket to `path` open. `onMessage(message)` gets every server message, `onState(state)`
+ * gets 'open' | 'reconnecting' or, for a close code in `finalCodes` ({code: state}), that state,
+ * after which it stays closed. `onOpen(send)` runs on every (re)connection.
  */
-export function connectEvents(streamId, { onMessage, onState }) {
+function connectSocket(path, { onMessage, onState, onOpen, finalCodes = {} }) {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const url = `${scheme}//${location.host}/ws/streams/${encodeURIComponent(streamId)}`;
+  const url = `${scheme}//${location.host}${path}`;
   let socket = null;
   let backoff = 500;
   let stopped = false;
 
-  function authenticate() {
-    const token = currentSession()?.token;
-    if (token && socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'auth', token }));
+  function send(message) {
+    if (socket?.readyState !== WebSocket.OPEN) return false;
+    socket.send(JSON.stringify(message));
+    return true;
   }
 
   function open() {
     socket = new WebSocket(url);
-    socket.addEventListener('open', () => { backoff = 500; onState('open'); authenticate(); });
+    socket.addEventListener('open', () => { backoff = 500; onState('open'); onOpen?.(send); });
     socket.addEventListener('message', (event) => {
       try { onMessage(JSON.parse(event.data)); } catch (error) { console.error(error); }
     });
     socket.addEventListener('close', (event) => {
       if (stopped) return;
-      if (event.code === CLOSE_UNKNOWN_STREAM) { onState('gone'); return; }
+      if (event.code in finalCodes) { onState(finalCodes[event.code]); return; }
       onState('reconnecting');
       setTimeout(open, backoff);
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
     });
   }
 
-  // Signing in or out changes who this socket speaks for: reconnect to start clean.
-  window.addEventListener('vk-session', () => {
-    if (currentSession()) authenticate(); else socket?.close();
-  });
   open();
   return {
-    send(message) {
-      if (socket?.readyState !== WebSocket.OPEN) return false;
-      socket.send(JSON.stringify(message));
-      return true;
-    },
+    send,
+    reconnect() { socket?.close(); },
     close() { stopped = true; socket?.close(); },
   };
+}
+
+function authenticate(send) {
+  const token = currentSession()?.token;
+  if (token) send({ type: 'auth', token });
+}
+
+/**
+ * Connect to /ws/streams/{id}; `onMessage(message)` gets every server message, `onState(state)`
+ * gets 'open' | 'reconnecting' | 'gone'.
+ */
+export function connectEvents(streamId, { onMessage, onState }) {
+  const connection = connectSocket(`/ws/streams/${encodeURIComponent(streamId)}`, {
+    onMessage, onState, onOpen: authenticate, finalCodes: { [CLOSE_UNKNOWN_STREAM]: 'gone' },
+  });
+  // Signing in or out changes who this socket speaks for: reconnect to start clean.
+  window.addEventListener('vk-session', () => {
+    if (currentSession()) authenticate(connection.send); else connection.reconnect();
+  });
+  return connection;
+}
+
+/**
+ * Connect to /ws/creator as the signed-in creator: {"type":"earnings",…} once on connect, then
+ * every second while one of their streams is live. `onState(state)` gets 'open' |
+ * 'reconnecting' | 'refused' (signed out, or not a creator).
+ */
+export function connectEarnings({ onMessage, onState }) {
+  return connectSocket('/ws/creator', {
+    onMessage,
+    onState,
+    // The server expects the auth message first; without a token it refuses the socket (4401).
+    onOpen: (send) => send({ type: 'auth', token: currentSession()?.token ?? null }),
+    finalCodes: { [CLOSE_UNAUTHORIZED]: 'refused', [CLOSE_FORBIDDEN]: 'refused' },
+  });
 }

@@ -2,8 +2,9 @@
 
 //Bob deposits to the escrow on chain and watches //Ferdie's paid stream over real WHIP + WHEP
 (aiortc peers on 127.0.0.1), metered every second. Ferdie, signed in on /dashboard, sees his
-earnings grow while Bob watches and a payout reach "finalized" with its transaction hash; Bob
-sees his deposit and spending on /me. Screenshots land in test-output/screenshots/.
+earnings grow while Bob watches, pushed every second over the /ws/creator socket (the page polls
+only for its first paint), and a payout reach "finalized" with its transaction hash; Bob sees his
+deposit and spending on /me. Screenshots land in test-output/screenshots/.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import csv
 import dataclasses
 import io
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -73,6 +75,20 @@ def planck_of(page: object, selector: str):  # type: ignore[no-untyped-def]
     return read
 
 
+def follow_live_figures(page: object) -> tuple[list[dict], list[str]]:
+    """What reaches the page: frames pushed on /ws/creator, and polls of /api/creator/live."""
+    pushed: list[dict] = []
+    polls: list[str] = []
+
+    def on_socket(socket: object) -> None:
+        if socket.url.endswith("/ws/creator"):  # the token goes in a message, not the URL
+            socket.on("framereceived", lambda payload: pushed.append(json.loads(payload)))
+
+    page.on("websocket", on_socket)
+    page.on("request", lambda r: polls.append(r.url) if "/api/creator/live" in r.url else None)
+    return pushed, polls
+
+
 async def test_creator_sees_live_earnings_and_a_finalized_payout(
     chain_app: TestClient,
     browser: object,  # noqa: F811 - the fixture imported above
@@ -96,6 +112,7 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
     await wait_for(credited, 30)
 
     dashboard = await open_page(browser, f"{base}/dashboard")
+    pushed, polls = follow_live_figures(dashboard)
     await dev_sign_in(dashboard, "//Ferdie")
     await dashboard.locator("#board").wait_for()
     total = planck_of(dashboard, "#earnings-total")
@@ -122,6 +139,20 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
         assert (await total()) % (price - price // 10) == 0  # whole seconds, creator's share
         await dashboard.locator("#seconds-last-second").filter(has_text="1").wait_for(
             timeout=PAGE_TIMEOUT_MS)
+        # Those figures came over the socket: the server's own "this second", and no polling.
+        await dashboard.locator('#board[data-live-source="socket"]').wait_for()
+        assert "live" in await dashboard.locator("#poll-interval").inner_text()
+        live = [m for m in pushed if m["type"] == "earnings" and m["streams"]]
+        assert {s["id"] for m in live for s in m["streams"]} == {stream["id"]}
+        assert any(m["seconds_this_second"] >= 1 for m in live[1:])
+        # Each second's figures add up to the counters: every viewer-second, every planck.
+        first, last = live[0], live[-1]
+        assert sum(m["seconds_this_second"] for m in live[1:]) == (
+            last["streams"][0]["ticks"] - first["streams"][0]["ticks"])
+        assert sum(int(m["earned_this_second"]) for m in live[1:]) == (
+            int(last["earnings"]["total"]) - int(first["earnings"]["total"]))
+        polled = len(polls)
+        assert polled <= 2  # the first paint (and one racing the socket's greeting at most)
 
         finalized = dashboard.locator("#payouts-body tr").filter(has_text="finalized")
         await finalized.first.wait_for(timeout=PAGE_TIMEOUT_MS * 2)
@@ -133,6 +164,7 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
             return await paid() > 0
 
         await wait_for(shown_as_paid, 5)
+        assert len(polls) == polled  # tens of seconds later: still nothing polled
         # The chart redraws when money settles: a bar of this hour's settled earnings.
         await dashboard.wait_for_function(
             """() => [...document.querySelectorAll('#earnings-chart rect.bar')]

@@ -25,9 +25,13 @@ from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING, REDIS
 from tests.signaling.accounts import new_stream, new_user
+from tests.signaling.test_paid_viewing import meter
+from tests.signaling.test_ws import Socket, creator_socket, next_of
+from tests.signaling.webrtc_clients import Broadcast, whep, whip
 
 PRICE = 1_000_000_000  # planck per second; the creator keeps 90 % (fee 1000 bps)
 NET = PRICE - PRICE // 10
+PAID_SECONDS = 6  # what a viewer's balance pays for in the live tests (admission needs 5)
 
 CREATOR_PATHS = [
     "/api/creator/summary",
@@ -207,6 +211,108 @@ async def test_live_counters_grow_with_each_charged_second(
         (stream["id"], 3, 1)]
     assert after["earnings"]["pending_redis"] == str(3 * NET)
     assert after["at_ms"] >= before["at_ms"]
+
+
+# --- live earnings over the /ws/creator socket --------------------------------------------
+
+
+async def go_live_with_a_payer(client: TestClient, stream: dict, viewer: dict[str, str],
+                               viewer_id: uuid.UUID) -> tuple[Broadcast, object, str]:
+    """Real WHIP into `stream` and a real WHEP viewer whose balance pays PAID_SECONDS."""
+    broadcast = await whip(client, stream["id"], stream["stream_key"])
+    await meter(client).credit(str(viewer_id), PAID_SECONDS * int(stream["price_per_second"]),
+                               "test-deposit")
+    watcher, location = await whep(client, stream["id"], viewer)
+    return broadcast, watcher, location
+
+
+async def end(client: TestClient, broadcast: Broadcast, watcher: object, location: str) -> None:
+    await watcher.close()  # type: ignore[attr-defined]
+    await client.delete(location)
+    await client.delete(broadcast.location)
+    await broadcast.pc.close()  # type: ignore[attr-defined]
+
+
+async def earnings_until(ws: Socket, done: object) -> list[dict]:
+    """Every earnings message up to and including the first one `done(message)` accepts."""
+    messages = [await next_of(ws, "earnings", within=15)]
+    while not done(messages[-1]):  # type: ignore[operator]
+        messages.append(await next_of(ws, "earnings", within=15))
+    return messages
+
+
+async def nothing_more(ws: Socket, within: float = 2.5) -> None:
+    with pytest.raises(TimeoutError):
+        message = await ws.receive_json(timeout=within)
+        pytest.fail(f"unexpected message {message}")
+
+
+@pytest.mark.usefixtures("loopback")
+async def test_creator_socket_pushes_each_paid_second_while_the_stream_is_live(
+    quiet: TestClient, people: People
+) -> None:
+    stream = await new_stream(quiet, people.creator, price=str(PRICE))
+    tab, other_tab = [await creator_socket(quiet, people.creator) for _ in range(2)]
+    for ws in (tab, other_tab):
+        greeting = await next_of(ws, "earnings")
+        assert (greeting["streams"], greeting["earnings"]["total"]) == ([], "0")
+    broadcast, watcher, location = await go_live_with_a_payer(
+        quiet, stream, people.viewer, people.viewer_id)
+    try:
+        # Until the balance is spent: PAID_SECONDS charged and credited, then the viewer is cut.
+        messages = await earnings_until(tab, lambda m: m["streams"][0]["ticks"] == PAID_SECONDS
+                                        and m["earnings"]["total"] == str(PAID_SECONDS * NET))
+        assert {s["id"] for m in messages for s in m["streams"]} == {stream["id"]}
+        totals = [int(m["earnings"]["total"]) for m in messages]
+        assert totals == sorted(totals) and totals[0] < totals[-1]
+        # "This second" adds up to the counters, to the planck, and shows a paid second.
+        later = messages[1:]
+        assert sum(m["seconds_this_second"] for m in later) == (
+            messages[-1]["streams"][0]["ticks"] - messages[0]["streams"][0]["ticks"])
+        assert sum(int(m["earned_this_second"]) for m in later) == totals[-1] - totals[0]
+        assert any(m["seconds_this_second"] == 1 and m["earned_this_second"] == str(NET)
+                   for m in later)
+        assert all(m["interval_ms"] > 0 for m in later)
+        # One sample per creator and second, whatever the number of tabs.
+        assert (await next_of(other_tab, "earnings"))["at_ms"] == messages[0]["at_ms"]
+        assert await next_of(tab, "earnings")  # still live: still pushed, nothing to earn
+    finally:
+        await end(quiet, broadcast, watcher, location)
+    ended = await earnings_until(tab, lambda m: m["streams"] == [])
+    assert ended[-1]["earnings"]["total"] == str(PAID_SECONDS * NET)
+    await nothing_more(tab)  # nothing live: nothing pushed
+
+
+@pytest.mark.usefixtures("loopback")
+async def test_creator_socket_carries_nothing_of_other_creators_streams(
+    quiet: TestClient, people: People
+) -> None:
+    paid = await new_stream(quiet, people.creator, price=str(PRICE), title="Paid")
+    bystander = await new_user(quiet, creator=True)
+    their_own = await new_stream(quiet, bystander, title="Nobody watches")
+    idle = await new_user(quiet, creator=True)
+    earner, watcher_ws, idle_ws = [await creator_socket(quiet, headers)
+                                   for headers in (people.creator, bystander, idle)]
+    for ws in (earner, watcher_ws, idle_ws):
+        await next_of(ws, "earnings")
+    quiet_broadcast = await whip(quiet, their_own["id"], their_own["stream_key"])
+    broadcast, watcher, location = await go_live_with_a_payer(
+        quiet, paid, people.viewer, people.viewer_id)
+    try:
+        await earnings_until(earner, lambda m: int(m["earnings"]["total"]) >= 3 * NET)
+        seen = []
+        with pytest.raises(TimeoutError):
+            while True:
+                seen.append(await watcher_ws.receive_json(timeout=0.5))
+        assert len(seen) >= 2
+        assert {s["id"] for m in seen for s in m["streams"]} == {their_own["id"]}
+        assert {(m["earnings"]["total"], m["earned_this_second"]) for m in seen} <= {
+            ("0", "0"), ("0", None)}
+        await nothing_more(idle_ws, within=0.5)  # no live stream of theirs: only the greeting
+    finally:
+        await end(quiet, broadcast, watcher, location)
+        await quiet.delete(quiet_broadcast.location)
+        await quiet_broadcast.pc.close()  # type: ignore[attr-defined]
 
 
 async def test_stream_table_has_peak_ticks_earnings_recording_and_pages(

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from substrateinterface import Keypair
 
 from signaling import chat
+from signaling import ws as ws_module
 from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.ws import notify_viewer
@@ -191,19 +192,24 @@ async def test_chat_reaches_sockets_of_another_process_through_redis(
         assert (await next_of(far, "chat"))["content"] == "across processes"
 
 
-async def test_open_sockets_gauge_follows_connections(client: TestClient, stream: dict) -> None:
-    async def gauge() -> float:
-        text = await (await client.get("/metrics")).text()
-        line = next(x for x in text.splitlines() if x.startswith("vilokanam_websocket_connections"))
-        return float(line.split()[-1])
+async def gauge(client: TestClient) -> float:
+    """The open WebSocket connections /metrics reports."""
+    text = await (await client.get("/metrics")).text()
+    line = next(x for x in text.splitlines() if x.startswith("vilokanam_websocket_connections"))
+    return float(line.split()[-1])
 
-    before = await gauge()
+
+async def test_open_sockets_gauge_follows_connections(
+    client: TestClient, stream: dict, creator: dict
+) -> None:
+    before = await gauge(client)
     sockets = [await connect(client, stream["id"]) for _ in range(2)]
-    assert await gauge() == before + 2
+    sockets.append(await creator_socket(client, creator))
+    assert await gauge(client) == before + 3
     for ws in sockets:
         await ws.close()
     await asyncio.sleep(0.1)
-    assert await gauge() == before
+    assert await gauge(client) == before
 
 
 async def test_dev_login_signs_in_as_a_dev_account_through_nonce_and_verify(
@@ -238,3 +244,87 @@ async def test_dev_endpoints_are_not_routed_outside_dev_mode(
     assert (await production_client.get("/api/dev/accounts")).status == 404
     health = await production_client.get("/api/health")
     assert health.status == 200  # the app itself is up and serving
+
+
+# --- /ws/creator: the dashboard's live earnings --------------------------------------------
+
+
+async def creator_socket(client: TestClient, headers: dict[str, str]) -> Socket:
+    """A creator's dashboard socket, signed in with its first message."""
+    ws = await client.ws_connect("/ws/creator")
+    await ws.send_json({"type": "auth", "token": token_of(headers)})
+    assert (await next_of(ws, "auth"))["user"]["id"]
+    return ws
+
+
+async def refused(ws: Socket) -> tuple[dict, int | None]:
+    """The error a refused socket got, and its close code."""
+    error = await next_of(ws, "error")
+    assert (await ws.receive(timeout=10)).type == aiohttp.WSMsgType.CLOSE
+    return error, ws.close_code
+
+
+@pytest.mark.parametrize("first", [
+    {"type": "chat", "content": "no auth first"},
+    {"type": "auth"},
+    {"type": "auth", "token": "vkt_forged"},
+    "not json",
+])
+async def test_creator_socket_without_a_valid_token_is_closed_with_4401(
+    client: TestClient, first: dict | str
+) -> None:
+    ws = await client.ws_connect("/ws/creator")
+    await (ws.send_json(first) if isinstance(first, dict) else ws.send_str(first))
+    error, code = await refused(ws)
+    assert (error["code"], code) == ("unauthorized", 4401)
+
+
+async def test_creator_socket_that_never_signs_in_is_closed_with_4401(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ws_module, "AUTH_TIMEOUT_S", 0.3)
+    ws = await client.ws_connect("/ws/creator")
+    error, code = await refused(ws)
+    assert (error["code"], code) == ("unauthorized", 4401)
+    assert "auth" in error["message"]
+
+
+async def test_creator_socket_of_a_viewer_who_is_not_a_creator_is_closed_with_4403(
+    client: TestClient,
+) -> None:
+    ws = await client.ws_connect("/ws/creator")
+    await ws.send_json({"type": "auth", "token": token_of(await new_user(client))})
+    error, code = await refused(ws)
+    assert (error["code"], code) == ("forbidden", 4403)
+
+
+async def test_a_creator_socket_is_greeted_with_earnings_and_refuses_chatter(
+    client: TestClient, creator: dict
+) -> None:
+    ws = await creator_socket(client, creator)
+    greeting = await next_of(ws, "earnings")
+    assert (greeting["streams"], greeting["earnings"]["total"]) == ([], "0")
+    assert greeting["seconds_this_second"] is None  # no earlier sample: unknown, not zero
+    await ws.send_json({"type": "chat", "content": "hello?"})
+    assert (await next_of(ws, "error"))["code"] == "bad_message"
+    assert not ws.closed
+
+
+async def test_creator_sockets_count_in_the_gauge_and_are_closed_on_shutdown(
+    app_config: AppConfig, redis: object
+) -> None:
+    server = TestServer(create_app(app_config))
+    async with TestClient(server) as client:
+        creator = await new_user(client, creator=True)
+        stream = await new_stream(client, creator)
+        before = await gauge(client)
+        dashboard = await creator_socket(client, creator)
+        watching = await connect(client, stream["id"])
+        assert await gauge(client) == before + 2
+        await server.close()  # the app shuts down under open sockets
+        for ws in (dashboard, watching):
+            async with asyncio.timeout(10):
+                while (message := await ws.receive()).type != aiohttp.WSMsgType.CLOSE:
+                    pass
+            # The server's close frame; the transport may be gone before the client answers it.
+            assert (message.data, message.extra) == (1001, "server shutting down")
