@@ -6,10 +6,13 @@ Keys are built from the prefix in ARGV[2] instead of being declared in KEYS: fin
 server, not on Redis Cluster.
 
   ARGV[1] = "charge":   ARGV[2] prefix, ARGV[3] view state TTL in seconds (0: none), ARGV[4] the
-                        number of charges n, ARGV[5] the charges, one line each (see LINE below).
+                        number of charges n (at most MAX_CHARGES), ARGV[5] the charges, one line
+                        each (see LINE below).
                         Returns one string: n status digits (1 charged, 2 duplicate,
                         3 insufficient, 4 overflow), then per charge the viewer's balance after
                         the whole batch, space separated.
+  ARGV[1] = "views":    ARGV[2] prefix, ARGV[3] view state TTL, ARGV[4..] view ids. Returns
+                        each view's state "last_second ticks" ("-1 0" when unknown).
   ARGV[1] = "credit":   ARGV[2] prefix, ARGV[3] user_id, ARGV[4] amount, ARGV[5] idempotency key.
                         Returns 1 when credited now, 0 when the key was already used.
   ARGV[1] = "withdraw": same arguments. Returns 1 when debited (now or by an earlier call with the
@@ -26,21 +29,32 @@ Why the arithmetic looks odd: Lua numbers are doubles, exact only up to 2^53, wh
 to 2^63-1 planck. Amounts travel as decimal strings and are split into two exact limbs (hi, lo)
 in base 1e9; no large amount ever passes through one Lua number.
 
-Why two passes: a script that fails half-way keeps the writes it already made. All reads and
-checks happen first; the writes come after and cannot fail.
+Why three steps (parse, decide, write): a script that fails half-way keeps the writes it already
+made. All reads and checks happen first; the writes come after and cannot fail.
+
+Why MGET/MSET and hash buckets: each redis.call costs about as much as all the Lua work of a
+charge, so a batch reads balances and earnings in one MGET and writes them in one MSET, and
+reads and writes view states in a few HMGET/HSET on hourly buckets (see load_views).
 ]]
 
 local BASE = 1000000000
 local MAX_HI, MAX_LO = 9223372036, 854775807 -- 2^63-1, the largest Redis integer
 local CHARGED, DUPLICATE, INSUFFICIENT, OVERFLOW = 1, 2, 3, 4
+local MAX_CHARGES = 100000 -- keeps count * limb (see scaled) below 2^53
+local SLICE = 4000 -- unpack() in Redis' Lua takes at most ~8000 values
 
 local function limbs(s)
-  if not s then return 0, 0 end -- absent key
+  if not s then return 0, 0 end -- absent key (MGET gives false)
   local n = #s
   if n > 24 or not string.find(s, '^%d+$') then
     error('not a non-negative integer: ' .. tostring(s))
   end
   if n <= 9 then return 0, tonumber(s) end
+  if n <= 15 then -- below 2^53: one exact number, split without making substrings
+    local x = tonumber(s)
+    local h = math.floor(x / BASE)
+    return h, x - h * BASE
+  end
   return tonumber(string.sub(s, 1, n - 9)), tonumber(string.sub(s, n - 8))
 end
 
@@ -64,30 +78,69 @@ local function overflows(h, l)
   return less(MAX_HI, MAX_LO, h, l)
 end
 
+-- (h, l) * k for a count k <= MAX_CHARGES: l * k < 2^53, and floor(l * k / BASE) is exact.
+local function scaled(h, l, k)
+  local lo = l * k
+  local carry = math.floor(lo / BASE)
+  return h * k + carry, lo - carry * BASE
+end
+
 local function text(h, l)
   if h > 0 then return string.format('%d%09d', h, l) end
   return string.format('%d', l)
 end
 
--- A cached amount read from one Redis string key: {hi, lo, key, dirty, text once stored}.
-local function load_amount(cache, order, key)
-  local a = cache[key]
-  if not a then
-    local h, l = limbs(redis.call('GET', key))
-    a = {h, l, key, false}
-    cache[key] = a
-    order[#order + 1] = a
-  end
-  return a
-end
-
-local function store_amounts(order)
-  for _, a in ipairs(order) do
-    if a[4] then
-      a[5] = text(a[1], a[2])
-      redis.call('SET', a[3], a[5])
+-- Runs a command over a long list of arguments (after `key`, if any) in slices that unpack()
+-- accepts (SLICE is even: key/value pairs stay whole). Returns the replies of reads (MGET, HMGET)
+-- joined in order.
+local function sliced(command, key, args)
+  local out = {}
+  for i = 1, #args, SLICE do
+    local last = math.min(i + SLICE - 1, #args)
+    local reply
+    if key then
+      reply = redis.call(command, key, unpack(args, i, last))
+    else
+      reply = redis.call(command, unpack(args, i, last))
+    end
+    if command == 'MGET' or command == 'HMGET' then
+      for j = 1, #reply do out[i + j - 1] = reply[j] end
     end
   end
+  return out
+end
+
+-- Amounts kept in Redis string keys, as columns indexed by a number (no table per amount: fewer
+-- allocations): key, hi, lo, dirty, text. `text` is what the key holds (read, or written at the
+-- end), so the reply needs no formatting for untouched amounts.
+local function new_amounts()
+  return {n = 0, key = {}, hi = {}, lo = {}, dirty = {}, text = {}}
+end
+
+local function new_amount(A, key)
+  local k = A.n + 1
+  A.n, A.key[k], A.hi[k], A.lo[k], A.dirty[k], A.text[k] = k, key, 0, 0, false, '0'
+  return k
+end
+
+local function load_amounts(A)
+  local hi, lo, texts = A.hi, A.lo, A.text
+  for k, raw in ipairs(sliced('MGET', nil, A.key)) do
+    hi[k], lo[k] = limbs(raw)
+    if raw then texts[k] = raw end
+  end
+end
+
+local function store_amounts(A)
+  local writes = {}
+  for k = 1, A.n do
+    if A.dirty[k] then
+      A.text[k] = text(A.hi[k], A.lo[k])
+      writes[#writes + 1] = A.key[k]
+      writes[#writes + 1] = A.text[k]
+    end
+  end
+  sliced('MSET', nil, writes)
 end
 
 local TOTAL_FIELDS = {'debits', 'credits', 'fees', 'deposits', 'withdrawals'}
@@ -117,146 +170,231 @@ local function store_totals(P, t)
   redis.call('HSET', P .. 'totals', unpack(args))
 end
 
--- A view's idempotency state, one string "last_second ticks" (one GET and one SET per second).
-local function load_view(views, order, P, view_id)
-  local v = views[view_id]
-  if not v then
-    local key = P .. 'view:' .. view_id
-    local raw = redis.call('GET', key)
-    local last, ticks = -1, 0
-    if raw then
-      local _, _, l, t = string.find(raw, '^(%d+) (%d+)$')
-      if not l then error('bad view state at ' .. key) end
-      last, ticks = tonumber(l), tonumber(t)
-    end
-    v = {key = key, last0 = last, last = last, ticks0 = ticks, ticks = ticks}
-    views[view_id] = v
-    order[#order + 1] = v
-  end
-  return v
+-- A view's idempotency state is "last_second ticks", a field of an hourly hash bucket
+-- P..'views:'..hour, the wall-clock hour (Redis TIME) in which it was last written; a bucket
+-- expires `ttl` seconds after its last write, so a state outlives its view's last charge by at
+-- least `ttl`. Buckets instead of one key per view: the batch reads and writes all its views in a
+-- few HMGET/HSET calls (a SET per view, to keep its TTL, cost more than the rest of a charge).
+-- A state is read from the newest bucket that holds it and moved to the current one when written.
+-- ttl 0: one bucket that never expires. Buckets are searched from the current hour back: if the
+-- Redis clock stepped back by an hour or more, states written "later" are not found.
+local function view_hours(ttl)
+  if ttl == 0 then return 0, 0 end
+  local now = math.floor(tonumber(redis.call('TIME')[1]) / 3600)
+  return now, now - math.ceil(ttl / 3600) - 1 -- older buckets have expired
 end
 
--- SET ... EX costs half as much again as SET ... KEEPTTL: the TTL is set on a view's first charge
--- and refreshed on its first charge in each wall-clock hour, so it runs out at least ttl - 3600 s
--- after the view's last charged second.
-local function store_views(order, ttl)
-  for _, v in ipairs(order) do
-    if v.ticks ~= v.ticks0 then
-      local state = string.format('%d %d', v.last, v.ticks)
-      if ttl > 0 and (v.ticks0 == 0 or math.floor(v.last0 / 3600) ~= math.floor(v.last / 3600)) then
-        redis.call('SET', v.key, state, 'EX', ttl)
+-- Views, as columns indexed by a number (no table per view: fewer allocations): id, last, ticks0
+-- (as read), ticks, hour (of the bucket it was found in, or false).
+local function new_views()
+  return {n = 0, index = {}, id = {}, last = {}, ticks0 = {}, ticks = {}, hour = {}}
+end
+
+local function new_view(V, view_id)
+  local k = V.n + 1
+  V.n, V.index[view_id], V.id[k] = k, k, view_id
+  V.last[k], V.ticks0[k], V.ticks[k], V.hour[k] = -1, 0, 0, false
+  return k
+end
+
+local function load_views(P, ttl, V)
+  local now, oldest = view_hours(ttl)
+  local missing = {}
+  for k = 1, V.n do missing[k] = k end
+  for hour = now, oldest, -1 do
+    if #missing == 0 then break end
+    local fields = {}
+    for i, k in ipairs(missing) do fields[i] = V.id[k] end
+    local bucket, still = P .. 'views:' .. hour, {}
+    for i, raw in ipairs(sliced('HMGET', bucket, fields)) do
+      local k = missing[i]
+      if raw then
+        local _, _, l, t = string.find(raw, '^(%d+) (%d+)$')
+        if not l then error('bad view state ' .. V.id[k] .. ' in ' .. bucket) end
+        l, t = tonumber(l), tonumber(t)
+        V.last[k], V.ticks0[k], V.ticks[k], V.hour[k] = l, t, t, hour
       else
-        redis.call('SET', v.key, state, 'KEEPTTL')
+        still[#still + 1] = k
+      end
+    end
+    missing = still
+  end
+  return now
+end
+
+local function store_views(P, ttl, now, V)
+  local writes, moved = {}, {}
+  for k = 1, V.n do
+    if V.ticks[k] ~= V.ticks0[k] then
+      writes[#writes + 1] = V.id[k]
+      writes[#writes + 1] = string.format('%d %d', V.last[k], V.ticks[k])
+      local hour = V.hour[k]
+      if hour and hour ~= now then
+        moved[hour] = moved[hour] or {}
+        table.insert(moved[hour], V.id[k])
       end
     end
   end
+  if #writes == 0 then return end
+  local bucket = P .. 'views:' .. now
+  sliced('HSET', bucket, writes)
+  if ttl > 0 then redis.call('EXPIRE', bucket, ttl) end
+  for hour, fields in pairs(moved) do sliced('HDEL', P .. 'views:' .. hour, fields) end
 end
 
 -- One charge per line: "view_id viewer_id stream_id creator_id second price fee\n". A packed
 -- string instead of 7 ARGV per charge: the Python client spends less time encoding arguments.
-local LINE = '^([^ \n]+) ([^ \n]+) ([^ \n]+) ([^ \n]+) (%d+) (%d+) (%d+)\n'
+-- "stream_id creator_id" and "price fee" are captured whole: they repeat across a batch, so
+-- each distinct one is split only once (fewer strings made per line).
+local LINE = '^([^ \n]+) ([^ \n]+) ([^ \n]+ [^ \n]+) (%d+) (%d+ %d+)\n'
 
--- A batch has few distinct prices: parse each (price, fee) once into limbs.
-local function parse_price(cache, price, fee)
-  local by_fee = cache[price]
-  if not by_fee then
-    by_fee = {}
-    cache[price] = by_fee
-  end
-  local p = by_fee[fee]
-  if not p then
-    local ph, pl = limbs(price)
-    local fh, fl = limbs(fee)
-    if less(ph, pl, fh, fl) then error('fee ' .. fee .. ' exceeds price ' .. price) end
-    local ch, cl = sub(ph, pl, fh, fl)
-    p = {ph, pl, fh, fl, ch, cl}
-    by_fee[fee] = p
-  end
+-- A batch has few distinct prices: parse each "price fee" once into limbs, and count the
+-- charges made at it so the batch sums take one multiplication per price, not an add per charge.
+-- {price hi, lo, fee hi, lo, creator hi, lo, charged count}
+local function parse_price(list, price_fee)
+  local _, _, price, fee = string.find(price_fee, '^(%d+) (%d+)$')
+  local ph, pl = limbs(price)
+  local fh, fl = limbs(fee)
+  if less(ph, pl, fh, fl) then error('fee ' .. fee .. ' exceeds price ' .. price) end
+  local ch, cl = sub(ph, pl, fh, fl)
+  local p = {ph, pl, fh, fl, ch, cl, 0}
+  list[#list + 1] = p
   return p
 end
 
-local function delta(after, before, name)
-  local h, l = sub(after[name][1], after[name][2], before[name][1], before[name][2])
-  return text(h, l)
+-- The batch sums (debits, creator credits, fees) as limbs, from the per-price counts.
+local function batch_sums(price_list)
+  local s = {0, 0, 0, 0, 0, 0}
+  for _, p in ipairs(price_list) do
+    if p[7] > 0 then
+      for j = 1, 5, 2 do
+        local h, l = scaled(p[j], p[j + 1], p[7])
+        s[j], s[j + 1] = add(s[j], s[j + 1], h, l)
+      end
+    end
+  end
+  return s
 end
 
-local function charge(P, ttl, n, batch)
-  local views, view_order = {}, {}
-  local amounts, amount_order = {}, {}
-  local stream_ticks, stream_order = {}, {}
-  local prices = {}
-  local totals0, totals = load_totals(P), load_totals(P)
-  local fee_total = load_amount(amounts, amount_order, P .. 'fee:platform')
-  local status, viewer_bal = {}, {}
-  local charged, pos = 0, 1
+-- A "stream_id creator_id" pair: {stream_id, index of the creator's earnings amount}.
+local function parse_pair(P, amounts, earns, pair)
+  local _, _, stream_id, creator_id = string.find(pair, '^([^ ]+) ([^ ]+)$')
+  local earn = earns[creator_id]
+  if not earn then
+    earn = new_amount(amounts, P .. 'earn:' .. creator_id)
+    earns[creator_id] = earn
+  end
+  return {stream_id, earn}
+end
 
-  -- Pass 1: reads and decisions, no writes.
+-- Step 1: parse the lines; name each view, viewer, stream and creator once. Per line it keeps
+-- indexes into the view and amount columns, the pair, the second and the price.
+local function parse(P, n, batch)
+  local view_of, bal_of, pair_of, second_of, price_of = {}, {}, {}, {}, {}
+  local V, A, price_list = new_views(), new_amounts(), {}
+  local vindex, bals, pairs_, earns, prices = V.index, {}, {}, {}, {}
+  local pos = 1
   for i = 1, n do
-    local _, stop, view_id, viewer_id, stream_id, creator_id, sec, price, fee =
-      string.find(batch, LINE, pos)
+    local _, stop, view_id, viewer_id, pair, sec, price_fee = string.find(batch, LINE, pos)
     if not stop then error('malformed charge ' .. i) end
     pos = stop + 1
     if #sec > 15 then error('second out of range in charge ' .. i) end -- exact as a double
-    local second = tonumber(sec)
-    local p = parse_price(prices, price, fee)
-    local view = load_view(views, view_order, P, view_id)
-    local bal = load_amount(amounts, amount_order, P .. 'bal:' .. viewer_id)
-    viewer_bal[i] = bal
-    if second <= view.last then
+    local v = vindex[view_id] or new_view(V, view_id)
+    local bal = bals[viewer_id]
+    if not bal then
+      bal = new_amount(A, P .. 'bal:' .. viewer_id)
+      bals[viewer_id] = bal
+    end
+    local sc = pairs_[pair]
+    if not sc then
+      sc = parse_pair(P, A, earns, pair)
+      pairs_[pair] = sc
+    end
+    local p = prices[price_fee]
+    if not p then
+      p = parse_price(price_list, price_fee)
+      prices[price_fee] = p
+    end
+    view_of[i], bal_of[i], pair_of[i], second_of[i], price_of[i] = v, bal, sc, tonumber(sec), p
+  end
+  if pos ~= #batch + 1 then error('charge count does not match the batch') end
+  return {
+    view = view_of, bal = bal_of, pair = pair_of, second = second_of, price = price_of,
+    views = V, amounts = A, prices = price_list, fee_total = new_amount(A, P .. 'fee:platform'),
+  }
+end
+
+-- Step 2: decide each charge in order against the state read once; no writes.
+local function decide(b, n)
+  local status, stream_ticks, stream_order = {}, {}, {}
+  local view_of, bal_of, price_of, second_of, pair_of = b.view, b.bal, b.price, b.second, b.pair
+  local last, ticks = b.views.last, b.views.ticks
+  local hi, lo, dirty, f = b.amounts.hi, b.amounts.lo, b.amounts.dirty, b.fee_total
+  for i = 1, n do
+    local v, a, p, second = view_of[i], bal_of[i], price_of[i], second_of[i]
+    if second <= last[v] then
       status[i] = DUPLICATE
-    elseif less(bal[1], bal[2], p[1], p[2]) then
+    elseif less(hi[a], lo[a], p[1], p[2]) then
       status[i] = INSUFFICIENT
     else
-      local earn = load_amount(amounts, amount_order, P .. 'earn:' .. creator_id)
-      local eh, el = add(earn[1], earn[2], p[5], p[6])
-      local xh, xl = add(fee_total[1], fee_total[2], p[3], p[4])
+      local pair = pair_of[i]
+      local e = pair[2]
+      local eh, el = add(hi[e], lo[e], p[5], p[6])
+      local xh, xl = add(hi[f], lo[f], p[3], p[4])
       if overflows(eh, el) or overflows(xh, xl) then
         status[i] = OVERFLOW
       else
         status[i] = CHARGED
-        charged = charged + 1
-        bal[1], bal[2] = sub(bal[1], bal[2], p[1], p[2])
-        earn[1], earn[2], fee_total[1], fee_total[2] = eh, el, xh, xl
-        bal[4], earn[4], fee_total[4] = true, true, true
-        bump_total(totals, 'debits', p[1], p[2])
-        bump_total(totals, 'credits', p[5], p[6])
-        bump_total(totals, 'fees', p[3], p[4])
-        view.last, view.ticks = second, view.ticks + 1
-        if not stream_ticks[stream_id] then
-          stream_ticks[stream_id] = 0
-          stream_order[#stream_order + 1] = stream_id
+        p[7] = p[7] + 1
+        hi[a], lo[a] = sub(hi[a], lo[a], p[1], p[2])
+        hi[e], lo[e], hi[f], lo[f] = eh, el, xh, xl
+        dirty[a], dirty[e], dirty[f] = true, true, true
+        last[v], ticks[v] = second, ticks[v] + 1
+        local s = pair[1]
+        local count = stream_ticks[s]
+        if not count then
+          count = 0
+          stream_order[#stream_order + 1] = s
         end
-        stream_ticks[stream_id] = stream_ticks[stream_id] + 1
+        stream_ticks[s] = count + 1
       end
     end
   end
-  if pos ~= #batch + 1 then error('charge count does not match the batch') end
-  local statuses = table.concat(status)
+  return table.concat(status), stream_ticks, stream_order
+end
 
-  -- Pass 2: writes.
-  if charged > 0 then
+local function charge(P, ttl, n, batch)
+  if n < 1 or n > MAX_CHARGES then error('charge count must be within 1..' .. MAX_CHARGES) end
+  local b = parse(P, n, batch)
+  local now = load_views(P, ttl, b.views)
+  load_amounts(b.amounts)
+  local statuses, stream_ticks, stream_order = decide(b, n)
+
+  -- Step 3: writes.
+  if #stream_order > 0 then
     -- One ledger entry per batch (format: billing/ledger.py); its stream id is the batch id.
     -- It keeps the batch as sent and the status of each line: no per-charge string building.
+    local s = batch_sums(b.prices)
+    local charged = 0
+    for _, count in pairs(stream_ticks) do charged = charged + count end
     redis.call('XADD', P .. 'ledger', '*', 'count', charged,
-      'amount', delta(totals, totals0, 'debits'),
-      'creator_amount', delta(totals, totals0, 'credits'),
-      'fee', delta(totals, totals0, 'fees'),
+      'amount', text(s[1], s[2]), 'creator_amount', text(s[5], s[6]), 'fee', text(s[3], s[4]),
       'status', statuses, 'charges', batch)
+    local totals = load_totals(P)
+    bump_total(totals, 'debits', s[1], s[2])
+    bump_total(totals, 'credits', s[5], s[6])
+    bump_total(totals, 'fees', s[3], s[4])
     store_totals(P, totals)
   end
-  store_views(view_order, ttl)
+  store_views(P, ttl, now, b.views)
   for _, s in ipairs(stream_order) do
     redis.call('INCRBY', P .. 'stream:' .. s .. ':ticks', stream_ticks[s])
   end
-  store_amounts(amount_order)
+  store_amounts(b.amounts)
 
   -- Reply: the status digits, then each charge's viewer balance, space separated.
-  local out = {statuses}
-  for i = 1, n do
-    local bal = viewer_bal[i]
-    if not bal[5] then bal[5] = text(bal[1], bal[2]) end
-    out[i + 1] = bal[5]
-  end
+  local out, bal_of, texts = {statuses}, b.bal, b.amounts.text
+  for i = 1, n do out[i + 1] = texts[bal_of[i]] end
   return table.concat(out, ' ')
 end
 
@@ -271,26 +409,36 @@ local function balance_move(P, op, user_id, amount, key)
     if op == 'credit' then return 0 end
     return 1
   end
-  local cache = {}
-  local bal = load_amount(cache, {}, P .. 'bal:' .. user_id)
+  local bal_key = P .. 'bal:' .. user_id
+  local bh, bl = limbs(redis.call('GET', bal_key))
   local totals = load_totals(P)
   if op == 'credit' then
-    bal[1], bal[2] = add(bal[1], bal[2], ah, al)
-    if overflows(bal[1], bal[2]) then error('balance of ' .. user_id .. ' would overflow') end
+    bh, bl = add(bh, bl, ah, al)
+    if overflows(bh, bl) then error('balance of ' .. user_id .. ' would overflow') end
     bump_total(totals, 'deposits', ah, al)
   else
-    if less(bal[1], bal[2], ah, al) then return 0 end
-    bal[1], bal[2] = sub(bal[1], bal[2], ah, al)
+    if less(bh, bl, ah, al) then return 0 end
+    bh, bl = sub(bh, bl, ah, al)
     bump_total(totals, 'withdrawals', ah, al)
   end
   redis.call('HSET', P .. 'idem', idem_field, record)
-  redis.call('SET', P .. 'bal:' .. user_id, text(bal[1], bal[2]))
+  redis.call('SET', bal_key, text(bh, bl))
   store_totals(P, totals)
   return 1
 end
 
+-- The states of some views, for reading: "last_second ticks" each ("-1 0" when unknown).
+local function view_states(P, ttl, ids)
+  local V, out = new_views(), {}
+  for i, id in ipairs(ids) do out[i] = V.index[id] or new_view(V, id) end
+  load_views(P, ttl, V)
+  for i, k in ipairs(out) do out[i] = string.format('%d %d', V.last[k], V.ticks[k]) end
+  return out
+end
+
 local op, P = ARGV[1], ARGV[2]
 if op == 'charge' then return charge(P, tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]) end
+if op == 'views' then return view_states(P, tonumber(ARGV[3]), {unpack(ARGV, 4)}) end
 if op == 'credit' or op == 'withdraw' then
   return balance_move(P, op, ARGV[3], ARGV[4], ARGV[5])
 end

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from billing.meter import Charge, ChargeResult, Meter
+from billing.meter import STATUS_BY_CODE, BatchResult, Meter, ViewLine
 
 logger = structlog.get_logger(__name__)
 
@@ -63,21 +63,29 @@ CutFn = Callable[[str, str], Awaitable[None]]
 
 
 def _cut_reasons(
-    subscribers: list[str], views: list[ViewInfo], results: list[ChargeResult]
+    subscribers: list[str], views: list[ViewInfo], result: BatchResult
 ) -> dict[str, str]:
     """Subscribers to cut: their charge failed, or their viewer cannot pay the next second.
 
     A viewer may watch several views at once; the next second costs the sum of their prices.
     """
-    need: dict[str, int] = defaultdict(int)
-    for view, result in zip(views, results, strict=True):
-        if result.status in ("charged", "duplicate"):
-            need[view.viewer_id] += view.price
+    viewers = [view.viewer_id for view in views]
+    if len(set(viewers)) == len(viewers):  # the usual tick: one view per viewer
+        need = [view.price for view in views]
+    else:
+        by_viewer: dict[str, int] = defaultdict(int)
+        for view, code in zip(views, result.codes, strict=True):
+            if STATUS_BY_CODE[code] in ("charged", "duplicate"):
+                by_viewer[view.viewer_id] += view.price
+        need = [by_viewer[viewer] for viewer in viewers]
     reasons: dict[str, str] = {}
-    for sub, view, result in zip(subscribers, views, results, strict=True):
-        if result.status in ("insufficient", "overflow"):
-            reasons[sub] = result.status
-        elif result.balance_left < need[view.viewer_id]:
+    for sub, code, balance, cost in zip(
+        subscribers, result.codes, result.balances, need, strict=True
+    ):
+        status = STATUS_BY_CODE[code]
+        if status in ("insufficient", "overflow"):
+            reasons[sub] = status
+        elif balance < cost:
             reasons[sub] = "balance_exhausted"
     return reasons
 
@@ -103,6 +111,23 @@ class TickService:
         self._views = views
         self._cut = cut
         self._clock = clock
+        self._lines: dict[str, tuple[ViewInfo, ViewLine]] = {}  # by subscriber id
+
+    def _view_lines(self, subscribers: list[str], views: list[ViewInfo]) -> list[ViewLine]:
+        """Each view's reusable charge line, made once per ViewInfo (signaling replaces it)."""
+        lines = self._lines
+        if len(lines) > 2 * len(self._views) + 1_000:  # forget views that ended
+            self._lines = lines = {s: lines[s] for s in self._views if s in lines}
+        found = []
+        for sub, view in zip(subscribers, views, strict=True):
+            cached = lines.get(sub)
+            if cached is None or cached[0] is not view:
+                line = self._meter.view_line(
+                    view.view_id, view.viewer_id, view.stream_id, view.creator_id, view.price
+                )
+                cached = lines[sub] = (view, line)
+            found.append(cached[1])
+        return found
 
     async def tick(self, second: int) -> TickReport:
         """Charge `second` (unix time) for every subscriber with packets delivered, then cut."""
@@ -113,14 +138,9 @@ class TickService:
             # e.g. the recorder's internal subscriber: it pays nothing and is not cut.
             logger.debug("tick_unbilled_subscribers", count=len(subscribers) - len(known))
         views = [self._views[s] for s in known]
-        charges = [
-            Charge(v.view_id, v.viewer_id, v.stream_id, v.creator_id, second, v.price)
-            for v in views
-        ]
-        results = await self._meter.charge(charges)
-        for result in results:
-            report.counts[result.status] += 1
-        report.cut = _cut_reasons(known, views, results)
+        result = await self._meter.charge_second(self._view_lines(known, views), second)
+        report.counts.update(result.counts())
+        report.cut = _cut_reasons(known, views, result)
         await self._cut_all(report.cut)
         logger.info("tick", second=second, cut=len(report.cut), **report.counts)
         return report

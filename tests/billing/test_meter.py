@@ -169,20 +169,42 @@ async def test_same_view_second_charged_once_across_batches(
     await assert_books_balance(rclient, meter)
 
 
-async def test_view_state_expires_but_outlives_the_view(
+async def test_view_state_outlives_the_view_by_view_ttl(
     rclient: redis.asyncio.Redis, meter: Meter
 ) -> None:
-    """The idempotency state of a view is not kept forever, and charging keeps its TTL."""
+    """A view's idempotency state sits in the bucket of the hour it was last written, which
+    expires VIEW_TTL after its last write; a state in an older bucket still stops a replay."""
     await fund(meter, "u-v1", 1_000)
-    await meter.charge([charge("v1", 7_200, 100)])  # first charge: TTL set
-    await meter.charge([charge("v1", 7_201, 100)])  # same hour: TTL kept, not cleared
-    assert VIEW_TTL - 60 < await rclient.ttl(meter.key("view:v1")) <= VIEW_TTL
-    await rclient.expire(meter.key("view:v1"), 100)
-    await meter.charge([charge("v1", 7_202, 100)])  # same hour: TTL left as it was
-    assert 0 < await rclient.ttl(meter.key("view:v1")) <= 100
-    await meter.charge([charge("v1", 10_800, 100)])  # a new hour: TTL refreshed
-    assert await rclient.ttl(meter.key("view:v1")) > VIEW_TTL - 60
-    assert await meter.view_ticks("v1") == 4
+    await meter.charge([charge("v1", 7_200, 100)])
+    [bucket] = [key async for key in rclient.scan_iter(match=meter.key("views:*"))]
+    hour = int(bucket.rsplit(b":", 1)[1])
+    assert hour == (await rclient.time())[0] // 3600
+    assert VIEW_TTL - 60 < await rclient.ttl(bucket) <= VIEW_TTL
+    # As if v1 were last charged 40 hours ago: its state sits in that hour's bucket.
+    old = meter.key(f"views:{hour - 40}")
+    await rclient.rename(bucket, old)
+    assert statuses(await meter.charge([charge("v1", 7_200, 100)])) == ["duplicate"]
+    assert statuses(await meter.charge([charge("v1", 7_201, 100)])) == ["charged"]
+    assert await rclient.exists(old) == 0  # moved to the current bucket, not copied
+    assert await rclient.hget(bucket, "v1") == b"7201 2"
+    assert await meter.view_state("v1") == (7_201, 2)
+    # Buckets past VIEW_TTL have expired: nothing older is looked for.
+    await rclient.hset(meter.key(f"views:{hour - VIEW_TTL // 3600 - 2}"), "v2", "7200 1")
+    assert statuses(await meter.charge([charge("v2", 7_200, 100, viewer="u-v1")])) == ["charged"]
+    assert await meter.view_state("never") == (-1, 0)
+
+
+async def test_view_state_without_ttl_never_expires(
+    rclient: redis.asyncio.Redis, prefix: str
+) -> None:
+    meter = Meter(rclient, FEE_BPS, prefix, view_ttl=0)
+    await fund(meter, "u-v1", 1_000)
+    assert statuses(await meter.charge([charge("v1", 5, 100), charge("v1", 5, 100)])) == [
+        "charged",
+        "duplicate",
+    ]
+    assert await rclient.hget(meter.key("views:0"), "v1") == b"5 1"
+    assert await rclient.ttl(meter.key("views:0")) == -1
 
 
 # --- invariant 3: debits == credits + fee, to the planck ------------------------------------
@@ -405,9 +427,9 @@ async def _start_worker(url: str, prefix: str, start: int) -> asyncio.subprocess
     return proc
 
 
-async def _last_seconds(rclient: redis.asyncio.Redis, meter: Meter) -> list[int]:
-    states = await rclient.mget([meter.key(f"view:v{v}") for v in range(KILL_VIEWS)])
-    return [int(s.split()[0]) if s else -1 for s in states]
+async def _last_seconds(meter: Meter) -> list[int]:
+    states = await asyncio.gather(*(meter.view_state(f"v{v}") for v in range(KILL_VIEWS)))
+    return [last for last, _ in states]
 
 
 @pytest.mark.parametrize("any_redis_url", ["main"], indirect=True)
@@ -425,12 +447,12 @@ async def test_kill_9_mid_run_keeps_ledger_whole(
         if proc.returncode is None:
             proc.send_signal(signal.SIGKILL)
         kills += await proc.wait() == -signal.SIGKILL
-        lasts = await _last_seconds(rclient, meter)
+        lasts = await _last_seconds(meter)
         torn_seconds += len(set(lasts)) > 1  # killed between the chunks of one second
         start = rnd.randint(0, max(max(lasts), 0))  # restart earlier: replays are duplicates
     assert kills == 10, "the worker finished before it was killed: make its run longer"
     assert torn_seconds > 0
-    assert min(await _last_seconds(rclient, meter)) < KILL_SECONDS - 1
+    assert min(await _last_seconds(meter)) < KILL_SECONDS - 1
     proc = await _start_worker(any_redis_url, meter.prefix, 0)  # then let one run finish
     assert await asyncio.wait_for(proc.wait(), 120) == 0
 
@@ -500,6 +522,37 @@ async def test_tick_charges_only_subscribers_with_packets(
     assert dict(report.counts) == {"duplicate": 1}
     assert await meter.balance("user-a") == 900
     assert sfu.cuts == {}
+
+
+@pytest.mark.parametrize("any_redis_url", ["main"], indirect=True)
+async def test_tick_charges_the_price_signaling_holds_now(meter: Meter) -> None:
+    """The tick reuses each view's charge line, yet a replaced ViewInfo (new price) is seen."""
+    views = {"a": view_info("a", 100)}
+    await fund(meter, "user-a", 1_000)
+    sfu = FakeSfu({"a": 30})
+    service = TickService(meter, sfu.delivery, views, sfu.cut)
+    await service.tick(1_700_000_000)
+    await service.tick(1_700_000_001)
+    views["a"] = view_info("a", 300)
+    await service.tick(1_700_000_002)
+    assert await meter.balance("user-a") == 1_000 - 100 - 100 - 300
+    assert await meter.view_ticks("view-a") == 3
+
+
+async def test_tick_cuts_every_view_of_a_viewer_who_cannot_pay_them_all(
+    rclient: redis.asyncio.Redis, meter: Meter
+) -> None:
+    """Two views of one viewer: the next second costs both prices, not one."""
+    views = {sub: ViewInfo(f"view-{sub}", "user-two", "stream", "creator", 1_000) for sub in "ab"}
+    views["other"] = view_info("other", 1_000)
+    await fund(meter, "user-two", 3_500)  # pays one second of both, then 1,500 < 2,000
+    await fund(meter, "user-other", 3_500)
+    sfu = FakeSfu({sub: 40 for sub in views})
+    report = await TickService(meter, sfu.delivery, views, sfu.cut).tick(1_700_000_000)
+    assert dict(report.counts) == {"charged": 3}
+    assert report.cut == {"a": "balance_exhausted", "b": "balance_exhausted"}
+    assert set(sfu.cuts) == {"a", "b"}
+    assert await meter.balance("user-two") == 1_500
 
 
 @pytest.mark.parametrize("any_redis_url", ["main"], indirect=True)
