@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import structlog
+from prometheus_client import Counter
 
 from billing.meter import STATUS_BY_CODE, BatchResult, Meter, ViewLine
 
@@ -60,6 +61,12 @@ class TickReport:
 
 DeliveryFn = Callable[[], Mapping[str, Delivery]]
 CutFn = Callable[[str, str], Awaitable[None]]
+# Told after each tick which subscribers were charged, with their views and the batch result.
+ChargedFn = Callable[[list[str], list[ViewInfo], BatchResult], Awaitable[None]]
+
+VIEWER_SECONDS = Counter(
+    "vilokanam_viewer_seconds_total", "Viewer-seconds the tick metered, by outcome", ["status"]
+)
 
 
 def _cut_reasons(
@@ -105,12 +112,14 @@ class TickService:
         views: Mapping[str, ViewInfo],
         cut: CutFn,
         clock: Callable[[], float] = time.time,
+        on_charged: ChargedFn | None = None,
     ) -> None:
         self._meter = meter
         self._delivery = delivery
         self._views = views
         self._cut = cut
         self._clock = clock
+        self._on_charged = on_charged
         self._lines: dict[str, tuple[ViewInfo, ViewLine]] = {}  # by subscriber id
 
     def _view_lines(self, subscribers: list[str], views: list[ViewInfo]) -> list[ViewLine]:
@@ -140,9 +149,17 @@ class TickService:
         views = [self._views[s] for s in known]
         result = await self._meter.charge_second(self._view_lines(known, views), second)
         report.counts.update(result.counts())
+        for status, count in report.counts.items():
+            VIEWER_SECONDS.labels(status).inc(count)
         report.cut = _cut_reasons(known, views, result)
+        if self._on_charged is not None and known:
+            try:  # before cuts, so the last paid second is reported; never in their way
+                await self._on_charged(known, views, result)
+            except Exception:
+                logger.exception("tick_on_charged_failed", second=second)
         await self._cut_all(report.cut)
-        logger.info("tick", second=second, cut=len(report.cut), **report.counts)
+        log = logger.info if report.cut else logger.debug  # one line a second is noise
+        log("tick", second=second, cut=len(report.cut), **report.counts)
         return report
 
     async def _cut_all(self, reasons: Mapping[str, str]) -> None:

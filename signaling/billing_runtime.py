@@ -7,6 +7,7 @@ has a chain (`chain_url`); without one, viewing and metering still work from Red
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,12 +18,13 @@ from substrateinterface import Keypair
 
 from billing.chain import ChainClient
 from billing.deposits import DepositWatcher
-from billing.meter import Meter
+from billing.meter import BatchResult, Meter
 from billing.payouts import Payouts
 from billing.settlement import Settlement
-from billing.tick import TickService
+from billing.tick import TickService, ViewInfo
 from signaling.keys import BILLING, CONFIG, LIVE, PG, REDIS
 from signaling.metering import CUTS, MeteredViewing
+from signaling.ws import notify_viewer
 
 logger = structlog.get_logger(__name__)
 
@@ -66,7 +68,15 @@ async def billing_context(app: web.Application) -> AsyncIterator[None]:
             CUTS.labels(reason).inc()
             await _tell_viewer(app, view, {"type": "cut", "reason": reason})
 
-    tick = TickService(meter, live.sfu.take_delivery, runtime.viewing.views, cut)
+    async def charged(subscribers: list[str], views: list[ViewInfo], result: BatchResult) -> None:
+        updates = runtime.viewing.balance_updates(subscribers, views, result)
+        await asyncio.gather(*(
+            notify_viewer(app, uuid.UUID(view.stream_id), uuid.UUID(view.viewer_id), payload)
+            for view, payload in updates
+        ), return_exceptions=True)
+
+    tick = TickService(meter, live.sfu.take_delivery, runtime.viewing.views, cut,
+                       on_charged=charged)
     runtime.spawn(tick.run())
     if config.billing_workers:
         settlement = Settlement(app[REDIS], app[PG], config.redis_prefix)
@@ -95,8 +105,6 @@ async def _connect_chain(app: web.Application, runtime: BillingRuntime) -> None:
 
 
 async def _tell_viewer(app: web.Application, view: Any, payload: dict[str, Any]) -> None:
-    from signaling.ws import notify_viewer  # the WebSocket layer is optional for billing
-
     try:
         await notify_viewer(app, view.stream_id, view.viewer_id, payload)
     except Exception:  # noqa: BLE001 - telling the viewer must never break a cut

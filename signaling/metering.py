@@ -13,7 +13,7 @@ from decimal import Decimal
 import structlog
 from prometheus_client import Counter
 
-from billing.meter import Meter
+from billing.meter import STATUS_BY_CODE, BatchResult, Meter
 from billing.tick import ViewInfo
 from signaling.viewing import View, ViewRefused
 
@@ -31,6 +31,7 @@ class MeteredViewing:
         self.meter = meter
         self.min_seconds = min_seconds
         self.views: dict[str, ViewInfo] = {}  # by sfu subscriber id; the TickService reads it
+        self.seconds: dict[str, int] = {}  # seconds charged per subscriber, shown to the viewer
 
     async def admit(self, viewer_id: uuid.UUID, stream_id: uuid.UUID, price: Decimal) -> None:
         if price <= 0:
@@ -55,3 +56,19 @@ class MeteredViewing:
 
     async def ended(self, view: View) -> None:
         self.views.pop(view.subscriber_id, None)
+        self.seconds.pop(view.subscriber_id, None)
+
+    def balance_updates(
+        self, subscribers: list[str], views: list[ViewInfo], result: BatchResult
+    ) -> list[tuple[ViewInfo, dict]]:
+        """After a tick: what each charged viewer's page should show (seconds, balance left)."""
+        updates = []
+        for sub, view, code, balance in zip(
+            subscribers, views, result.codes, result.balances, strict=True
+        ):
+            if STATUS_BY_CODE[code] != "charged" or sub not in self.views:
+                continue
+            seconds = self.seconds[sub] = self.seconds.get(sub, 0) + 1
+            updates.append((view, {"type": "balance", "balance": str(balance),
+                                   "seconds_watched": seconds, "price": str(view.price)}))
+        return updates

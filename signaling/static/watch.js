@@ -3,6 +3,7 @@
 import { ApiError, clearSession, currentSession, describe, say, streamIdFromPath } from './api.js';
 import { mountChat } from './chat.js';
 import { connectEvents } from './events.js';
+import { formatPlanck } from './money.js';
 import { mountSignIn } from './signin.js';
 import { showLive, showStream, showViewers } from './stream_info.js';
 import { hangUp, iceServers, negotiate } from './webrtc.js';
@@ -120,7 +121,7 @@ function onEvent(message) {
     say(status, `Your balance ran out${message.reason ? ` (${message.reason})` : ''}. Top up to keep watching.`, 'error');
   } else if (message.type === 'balance') {
     balance.hidden = false;
-    balance.textContent = message.message ?? `Balance: ${message.balance} planck`;
+    balance.textContent = `Watched ${message.seconds_watched} s · balance ${formatPlanck(message.balance)}`;
   }
 }
 

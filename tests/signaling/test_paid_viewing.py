@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 from billing.meter import Meter
 from signaling.keys import BILLING
 from tests.signaling.accounts import new_stream, new_user
+from tests.signaling.test_ws import connect, next_of
 from tests.signaling.webrtc_clients import viewer_offer, whep, whep_request, whip
 
 pytestmark = pytest.mark.usefixtures("loopback")
@@ -55,9 +56,16 @@ async def test_viewer_pays_per_delivered_second_and_is_cut_at_zero(
     viewer_headers = await new_user(client)
     viewer_id = await user_id(client, viewer_headers)
     await meter(client).credit(viewer_id, 7 * PRICE, "seven seconds")
+    socket = await connect(client, stream["id"], viewer_headers)  # what the watch page hears
     viewer, _ = await whep(client, stream["id"], viewer_headers)
     await asyncio.wait_for(viewer.ended.wait(), 20)  # cut: the server ended its media
     cut_at = time.time()
+    updates = []
+    while (message := await next_of(socket, "balance", "cut"))["type"] == "balance":
+        updates.append((message["seconds_watched"], int(message["balance"])))
+    assert message["reason"] == "balance_exhausted"
+    assert updates == [(n, (7 - n) * PRICE) for n in range(1, 8)]  # live, second by second
+    await socket.close()
     assert await meter(client).balance(viewer_id) == 0
     view = await db.fetchrow("SELECT id FROM stream_viewers WHERE viewer_id = $1::uuid",
                              viewer_id)

@@ -38,12 +38,12 @@ def token_of(headers: dict[str, str]) -> str:
     return headers["Authorization"].removeprefix("Bearer ")
 
 
-async def next_of(ws: Socket, kind: str, within: float = 10.0) -> dict:
-    """The next message of this type, skipping others."""
+async def next_of(ws: Socket, *kinds: str, within: float = 10.0) -> dict:
+    """The next message of one of these types, skipping others."""
     async with asyncio.timeout(within):
         while True:
             message = await ws.receive_json()
-            if message["type"] == kind:
+            if message["type"] in kinds:
                 return message
 
 
