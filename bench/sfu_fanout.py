@@ -5,6 +5,15 @@ separate processes count frames from RTP headers (marker bit, no decryption, no 
 few extra viewers per step decode, to time join -> first decoded frame. The server runs in its
 own process pinned to core 0, so its CPU is read from /proc; publisher and viewers share core 1.
 
+Added delay: the publisher writes its send time (CLOCK_REALTIME) into the abs-send-time header
+extension of every packet; the sfu forwards header extensions unchanged (only their ids are
+renumbered) and header extensions travel in clear text in SRTP. Each viewer reads it from the
+last packet of every frame and records two arrival times: the kernel's receive timestamp
+(SO_TIMESTAMPNS; on loopback taken when the sfu's sendto hands the packet over, so it excludes
+the viewer processes' own scheduling) and the time its event loop handled the packet. Same
+machine, same clock: delay = arrival - send. MediaRelay re-encodes and stamps its own
+abs-send-time, so this measurement applies to the sfu only.
+
     .venv/bin/python bench/sfu_fanout.py                       # full run
     .venv/bin/python bench/sfu_fanout.py --steps 1,10 --relay-steps 1 --window 3   # quick
 
@@ -31,6 +40,9 @@ HOST = "127.0.0.1"
 STREAM = "bench"
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+SO_TIMESTAMPNS = 35  # Linux; the socket module does not export it (SCM_ equals SO_)
+TIMESPEC = struct.Struct("@qq")
 
 
 # --- helpers shared by the processes ----------------------------------------------------------
@@ -71,6 +83,36 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def abs_send_time(seconds: float) -> int:
+    """abs-send-time: 24-bit 6.18 fixed-point seconds, modulo 64 s."""
+    return int(seconds * (1 << 18)) & 0xFFFFFF
+
+
+def since_abs_send_time(stamp: int, now: float) -> float:
+    """Seconds from the 24-bit ``stamp`` to ``now`` (both on the same clock, < 64 s apart)."""
+    return ((abs_send_time(now) - stamp) & 0xFFFFFF) / (1 << 18)
+
+
+def find_extension(data: bytes, ext_id: int) -> bytes | None:
+    """Value of one-byte header extension ``ext_id`` in a (S)RTP packet, if present."""
+    if not data[0] & 0x10:
+        return None
+    start = 12 + 4 * (data[0] & 0x0F)
+    profile, words = struct.unpack_from("!HH", data, start)
+    if profile != 0xBEDE:
+        return None
+    pos, end = start + 4, start + 4 + 4 * words
+    while pos < end:
+        if data[pos] == 0:  # padding
+            pos += 1
+            continue
+        found, length = data[pos] >> 4, (data[pos] & 0x0F) + 1
+        if found == ext_id:
+            return data[pos + 1 : pos + 1 + length]
+        pos += 1 + length
+    return None
 
 
 def client_pc() -> Any:
@@ -235,7 +277,11 @@ async def publish_clip(port: int, clip: list, intra: list, sent: Any) -> None:
         async with http.post(f"http://{HOST}:{port}/publish", data=pc.localDescription.sdp) as r:
             answer = await r.text()
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-    payload_type = negotiated_tracks(answer)[transceiver.mid].codec.payloadType
+    negotiated = negotiated_tracks(answer)[transceiver.mid]
+    payload_type = negotiated.codec.payloadType
+    # One-byte extension block, 1 word long: abs-send-time (3-byte element, stamped per packet).
+    ast_id = negotiated.extension_ids[ABS_SEND_TIME_URI]
+    extension = struct.pack("!HHB", 0xBEDE, 1, (ast_id << 4) | 2)
     sender = transceiver.sender
     ssrc, _ = aiortc_hooks.sender_ssrcs(sender)
     want_keyframe = [False]
@@ -258,8 +304,9 @@ async def publish_clip(port: int, clip: list, intra: list, sent: Any) -> None:
         timestamp = (number * 90000 // FPS) & 0xFFFFFFFF
         for i, payload in enumerate(payloads):
             marker = 0x80 if i == len(payloads) - 1 else 0
-            header = struct.pack("!BBHII", 0x80, marker | payload_type, seq, timestamp, ssrc)
-            output(header + payload)
+            header = struct.pack("!BBHII", 0x90, marker | payload_type, seq, timestamp, ssrc)
+            stamp = abs_send_time(time.time()).to_bytes(3, "big")
+            output(header + extension + stamp + payload)
             seq = (seq + 1) & 0xFFFF
         number += 1
         sent.value = number
@@ -274,27 +321,75 @@ class Viewer:
     first_frame: float | None = None
     frames: int = 0
     pc: Any = None
+    abs_send_time_id: int | None = None
+    packets: int = 0  # since the previous frame's last packet
+    # Per frame: (delay to the kernel's receive stamp, delay to the event loop, packets), s.
+    delays: list[tuple[float, float, int]] = field(default_factory=list)
 
 
-def count_rtp(viewer: Viewer, original: Any) -> Any:
-    """datagram_received that counts SRTP frames by their clear-text header (marker bit)."""
+def signed_since(stamp: int, now: float) -> float:
+    """Seconds from a 24-bit abs-send-time ``stamp`` to ``now``, negative if ``now`` is earlier."""
+    return (((abs_send_time(now) - stamp + 0x800000) & 0xFFFFFF) - 0x800000) / (1 << 18)
 
-    def datagram_received(data: bytes, addr: tuple[str, int]) -> None:
-        if len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 224:
-            if data[1] & 0x80:
-                viewer.frames += 1
-                if viewer.first_frame is None:
-                    viewer.first_frame = time.monotonic() - viewer.started
+
+def kernel_stamp(ancdata: list[tuple[int, int, bytes]]) -> float:
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            seconds, nanoseconds = TIMESPEC.unpack_from(data)
+            return seconds + nanoseconds / 1e9
+    return float("nan")
+
+
+def on_frame_end(viewer: Viewer, data: bytes, ancdata: list[tuple[int, int, bytes]]) -> None:
+    """The last packet of a frame: count it and record its delay since the publisher sent it."""
+    handled = time.time()
+    viewer.frames += 1
+    if viewer.first_frame is None:
+        viewer.first_frame = time.monotonic() - viewer.started
+    value = find_extension(data, viewer.abs_send_time_id or 0)
+    if value is not None:
+        stamp = int.from_bytes(value, "big")
+        kernel = signed_since(stamp, kernel_stamp(ancdata))
+        viewer.delays.append((kernel, signed_since(stamp, handled), viewer.packets))
+    viewer.packets = 0
+
+
+def read_rtp(viewer: Viewer, protocol: Any) -> None:
+    """Read this ICE socket ourselves: SRTP counted from clear-text headers, the rest to aioice.
+
+    Replaces asyncio's datagram reader (one datagram per wake-up, as before) with recvmsg, so
+    every packet comes with its kernel receive timestamp.
+    """
+    sock = protocol.transport._sock
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    ancillary = socket.CMSG_SPACE(TIMESPEC.size)
+
+    def read_ready() -> None:
+        try:
+            data, ancdata, _, addr = sock.recvmsg(4096, ancillary)
+        except (BlockingIOError, InterruptedError):
             return
-        original(data, addr)  # STUN, DTLS, RTCP: aioice/aiortc as usual
+        except OSError as exc:
+            protocol.error_received(exc)
+            return
+        if len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 224:
+            viewer.packets += 1
+            if data[1] & 0x80:
+                on_frame_end(viewer, data, ancdata)
+            return
+        protocol.datagram_received(data, addr)  # STUN, DTLS, RTCP: aioice/aiortc as usual
 
-    return datagram_received
+    # The transport owns the fd, so the public add_reader refuses; _add_reader swaps the callback
+    # and the transport's close still removes it.
+    asyncio.get_running_loop()._add_reader(sock.fileno(), read_ready)  # type: ignore[attr-defined]
 
 
 async def join(http: Any, port: int, decode: bool) -> Viewer:
     from aiortc import RTCSessionDescription
 
     from sfu import aiortc_hooks
+    from sfu.negotiation import negotiated_tracks
 
     viewer = Viewer()
     pc = viewer.pc = client_pc()
@@ -313,11 +408,11 @@ async def join(http: Any, port: int, decode: bool) -> Viewer:
     await pc.setLocalDescription(await pc.createOffer())
     if not decode:
         for protocol in transceiver.receiver.transport.transport._connection._protocols:
-            protocol.datagram_received = count_rtp(viewer, protocol.datagram_received)
-            sock = protocol.transport.get_extra_info("socket")
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            read_rtp(viewer, protocol)
     async with http.post(f"http://{HOST}:{port}/subscribe", data=pc.localDescription.sdp) as r:
         answer = await r.text()
+    extension_ids = negotiated_tracks(answer)[transceiver.mid].extension_ids
+    viewer.abs_send_time_id = extension_ids.get(ABS_SEND_TIME_URI)
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     return viewer
 
@@ -355,7 +450,11 @@ async def worker(port: int, conn: Connection) -> None:
                 for probe in probes:
                     await probe.pc.close()
             elif command == "snapshot":
-                conn.send([(v.frames, v.first_frame) for v in viewers])
+                # Delays recorded since the previous snapshot, then forgotten.
+                delays = [d for v in viewers for d in v.delays]
+                for viewer in viewers:
+                    viewer.delays = []
+                conn.send(([(v.frames, v.first_frame) for v in viewers], delays))
             else:
                 for viewer in viewers:
                     await viewer.pc.close()
@@ -381,6 +480,53 @@ class Row:
     join_p50: float
     join_p95: float
     decode_p50: float
+    delay: Delays
+
+
+KEYFRAME_PACKETS = 20  # frames of at least this many packets are keyframes (delta frames: ~4)
+
+
+@dataclass
+class Delays:
+    """Added delay publisher -> viewer over all viewers' frames in the window, in ms."""
+
+    at_socket: tuple[float, float, float]  # p50, p95, max (kernel receive timestamp)
+    in_viewer: tuple[float, float, float]  # p50, p95, max (viewer's event loop)
+    delta_p95: float  # at_socket p95 of delta frames
+    keyframe_p95: float  # at_socket p95 of keyframes
+    frames: int
+
+    @classmethod
+    def of(cls, delays: list[tuple[float, float, int]]) -> Delays:
+        def figures(values: list[float]) -> tuple[float, float, float]:
+            if not values:
+                return (float("nan"),) * 3
+            return (
+                1000 * percentile(values, 0.5),
+                1000 * percentile(values, 0.95),
+                1000 * max(values),
+            )
+
+        socket_delays = [d[0] for d in delays]
+        return cls(
+            at_socket=figures(socket_delays),
+            in_viewer=figures([d[1] for d in delays]),
+            delta_p95=1000 * percentile([d[0] for d in delays if d[2] < KEYFRAME_PACKETS], 0.95),
+            keyframe_p95=1000
+            * percentile([d[0] for d in delays if d[2] >= KEYFRAME_PACKETS], 0.95),
+            frames=len(delays),
+        )
+
+    def cells(self) -> str:
+        if self.frames == 0:
+            return "– | – | –"
+        return " | ".join(
+            (
+                "{:.1f} / {:.1f} / {:.0f}".format(*self.at_socket),
+                "{:.1f} / {:.1f} / {:.0f}".format(*self.in_viewer),
+                f"{self.delta_p95:.1f} / {self.keyframe_p95:.1f}",
+            )
+        )
 
 
 def sfu_sent(port: int) -> list[int]:
@@ -430,12 +576,14 @@ def run_mode(
             decode_times = [t for ts in ask(conns, "decode", [1] * len(conns)) for t in ts if t]
             time.sleep(args.settle)
             sfu_sent(port)
-            before = [x for part in ask(conns, "snapshot", [0] * len(conns)) for x in part]
+            before = [x for part, _ in ask(conns, "snapshot", [0] * len(conns)) for x in part]
             cpu0, sent0, t0 = cpu_seconds(server.pid), sent.value, time.monotonic()
             clients0 = sum(sum(cpu_seconds(p.pid)) for p in [*workers, publisher])
             busy0 = core_busy(0)
             time.sleep(args.window)
-            after = [x for part in ask(conns, "snapshot", [0] * len(conns)) for x in part]
+            snapshots = ask(conns, "snapshot", [0] * len(conns))
+            after = [x for part, _ in snapshots for x in part]
+            delays = [d for _, part in snapshots for d in part] if mode == "sfu" else []
             server_sent = sfu_sent(port)
             cpu1, sent1, t1 = cpu_seconds(server.pid), sent.value, time.monotonic()
             clients1 = sum(sum(cpu_seconds(p.pid)) for p in [*workers, publisher])
@@ -457,6 +605,7 @@ def run_mode(
                 join_p50=1000 * percentile(joins, 0.5),
                 join_p95=1000 * percentile(joins, 0.95),
                 decode_p50=1000 * percentile(decode_times, 0.5),
+                delay=Delays.of(delays),
             )
             rows.append(row)
             print(format_row(row), flush=True)
@@ -474,8 +623,9 @@ HEADER = (
     "| mode | viewers | server CPU % (of it kernel) | frames/s per viewer | sent by server % "
     "| delivered % (worst) "
     "| join→first frame p50 / p95 ms | join→first decoded p50 ms | viewers+publisher CPU % "
-    "| core 0 used by others % |\n"
-    "|---|---|---|---|---|---|---|---|---|---|"
+    "| core 0 used by others % | added delay at viewer socket p50 / p95 / max ms "
+    "| added delay in viewer process p50 / p95 / max ms | socket p95 delta / keyframes ms |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -484,7 +634,8 @@ def format_row(row: Row) -> str:
         f"| {row.mode} | {row.viewers} | {row.cpu:.0f} ({row.cpu_sys:.0f}) | {row.fps:.1f} | "
         f"{row.sent:.1f} | "
         f"{row.delivery:.1f} ({row.worst:.0f}) | {row.join_p50:.0f} / {row.join_p95:.0f} | "
-        f"{row.decode_p50:.0f} | {row.client_cpu:.0f} | {max(0.0, row.others):.0f} |"
+        f"{row.decode_p50:.0f} | {row.client_cpu:.0f} | {max(0.0, row.others):.0f} | "
+        f"{row.delay.cells()} |"
     )
 
 

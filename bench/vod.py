@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,18 +36,10 @@ from pattern_media import (  # noqa: E402
 from recorder.archive import ArchiveWriter  # noqa: E402
 from recorder.ladder import LadderSettings, encoder_options, gop_frames, plan_ladder  # noqa: E402
 from recorder.transcode import LadderTranscoder, SourceTimeline  # noqa: E402
+from sfu import EncodedFrame as Frame  # noqa: E402
 
 FPS = 30
 
-
-@dataclass
-class Frame:
-    kind: str
-    codec_name: str
-    clock_rate: int
-    timestamp: int
-    keyframe: bool
-    payload: bytes
 
 
 def live_schedule(seconds: float) -> list[tuple[float, Frame]]:

@@ -9,11 +9,9 @@ lease never overwrites the winner's files.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import shutil
-import signal
 import socket
 import threading
 from contextlib import suppress
@@ -162,31 +160,3 @@ def _clear_old_staging(staging: Path) -> None:
     prefix = staging.name.rsplit("-", 1)[0]
     for old in staging.parent.glob(f"{prefix}-*"):
         shutil.rmtree(old, ignore_errors=True)
-
-
-async def _main(args: argparse.Namespace) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    pool = await asyncpg.create_pool(args.database_url, min_size=1, max_size=3)
-    try:
-        await run_vod_worker(
-            pool, Path(args.media_root), stop, owner=args.owner, lease_s=args.lease_seconds
-        )
-    finally:
-        await pool.close()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m recorder.worker --database-url … --media-root …``"""
-    parser = argparse.ArgumentParser(description="vilokanam VOD worker")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
-    parser.add_argument("--media-root", required=True)
-    parser.add_argument("--owner", default=None)
-    parser.add_argument("--lease-seconds", type=float, default=30.0)
-    asyncio.run(_main(parser.parse_args(argv)))
-
-
-if __name__ == "__main__":
-    main()

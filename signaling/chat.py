@@ -31,6 +31,8 @@ def clean(content: object) -> str:
         raise ChatRefused("the message is empty")
     if len(text) > MAX_CHARS:
         raise ChatRefused(f"the message is longer than {MAX_CHARS} characters")
+    if "\x00" in text:
+        raise ChatRefused("the message must not contain NUL characters")  # PostgreSQL text
     return text
 
 

@@ -7,7 +7,7 @@ import uuid
 from typing import TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from signaling.errors import ApiError
 from signaling.keys import CONFIG
@@ -19,6 +19,14 @@ class Body(BaseModel):
     """Base for request bodies: unknown fields are refused so typos do not pass silently."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail on INSERT.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 def describe(exc: ValidationError) -> str:

@@ -111,20 +111,28 @@ class Viewer:
                     continue
                 if self.first_frame_after is None:
                     self.first_frame_after = time.monotonic() - self.started
-                number = read_pattern(frame.to_ndarray(format="gray"))
-                if number is None:
-                    self.garbled += 1
-                else:
-                    self.numbers.append(number)
+                self.on_video_frame(frame)
         except MediaStreamError:
             self.ended.set()
 
+    def on_video_frame(self, frame: av.VideoFrame) -> None:
+        """Read the publisher's frame counter off a decoded frame."""
+        number = read_pattern(frame.to_ndarray(format="gray"))
+        if number is None:
+            self.garbled += 1
+        else:
+            self.numbers.append(number)
+
+    @property
+    def decoded(self) -> int:
+        return len(self.numbers)
+
     async def wait_frames(self, count: int, within: float = 10.0) -> None:
         """Wait until ``count`` more frames were decoded."""
-        target = len(self.numbers) + count
+        target = self.decoded + count
         deadline = time.monotonic() + within
-        while len(self.numbers) < target:
-            assert time.monotonic() < deadline, f"only {len(self.numbers)} frames decoded"
+        while self.decoded < target:
+            assert time.monotonic() < deadline, f"only {self.decoded} frames decoded"
             await asyncio.sleep(0.05)
 
     async def close(self) -> None:
@@ -133,9 +141,9 @@ class Viewer:
         await self.pc.close()
 
 
-async def viewer_peer(audio: bool = False) -> Viewer:
-    """A receiving peer with its local offer set; decoded frames land in ``numbers``."""
-    viewer = Viewer(client_pc())
+async def viewer_peer(audio: bool = False, kind: type[Viewer] = Viewer) -> Viewer:
+    """A receiving peer (of class `kind`) with its local offer set."""
+    viewer = kind(client_pc())
     viewer.pc.addTransceiver("video", direction="recvonly")
     if audio:
         viewer.pc.addTransceiver("audio", direction="recvonly")

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     chain_public_url: str | None = None
     # Smallest creator payout in planck (0: the chain's existential deposit).
     payout_threshold: int = Field(default=0, ge=0)
+    # A VOD worker's lease on a job; a dead worker's job is taken over after this long.
+    vod_lease_s: float = Field(default=30.0, ge=1.0, le=3600.0)
     # Seconds of balance a paid view needs to start.
     min_view_seconds: int = Field(default=5, ge=1, le=3600)
     media_root: Path = ROOT / "var" / "media"

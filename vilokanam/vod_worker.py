@@ -22,6 +22,7 @@ async def run(settings: Settings, name: str) -> None:
     try:
         # The lease owner must be unique per process: a dead worker's lease is told apart.
         owner = f"{name}@{default_owner()}"
-        await run_vod_worker(pool, settings.media_root, stop, owner=owner)
+        await run_vod_worker(pool, settings.media_root, stop, owner=owner,
+                             lease_s=settings.vod_lease_s)
     finally:
         await pool.close()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from substrateinterface import Keypair
 
 from billing.chain import ChainClient
+from signaling.config import AppConfig
 from tests.chain_fixtures import fresh_account
 
 ROC = 10**12
@@ -22,3 +25,17 @@ async def funded_escrow(chain: ChainClient, amount: int = 100 * ROC) -> Keypair:
     escrow = fresh_account()
     await transfer(chain, Keypair.create_from_uri("//Alice"), escrow.ss58_address, amount)
     return escrow
+
+
+async def chain_config(
+    app_config: AppConfig, database_url: str, chain_url: str, chain: ChainClient,
+    funds: int = 100 * ROC, **overrides: object,
+) -> AppConfig:
+    """The test app's config with the dev chain and a funded escrow account of its own."""
+    escrow = Keypair.generate_mnemonic()
+    await transfer(chain, Keypair.create_from_uri("//Alice"),
+                   Keypair.create_from_mnemonic(escrow).ss58_address, funds)
+    return dataclasses.replace(
+        app_config, database_url=database_url, chain_url=chain_url, chain_public_url=chain_url,
+        escrow_seed=escrow, **overrides,
+    )

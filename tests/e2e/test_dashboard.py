@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import dataclasses
 import io
 import json
 from collections.abc import AsyncIterator
@@ -24,7 +23,7 @@ from substrateinterface import Keypair
 from billing.chain import ChainClient
 from signaling.app import create_app
 from signaling.config import AppConfig
-from tests.billing.chain_money import ROC, transfer
+from tests.billing.chain_money import chain_config, transfer
 from tests.e2e.test_pages import (  # noqa: F401 - browser is a fixture
     SCREENSHOTS,
     browser,
@@ -47,14 +46,11 @@ async def chain_app(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
 ) -> AsyncIterator[TestClient]:
     """The app with a funded escrow of its own, on a real port for the browser."""
-    escrow = Keypair.generate_mnemonic()
-    await transfer(chain_client, Keypair.create_from_uri("//Alice"),
-                   Keypair.create_from_mnemonic(escrow).ss58_address, 100 * ROC)
     port = free_port()
-    config = dataclasses.replace(
-        app_config, database_url=own_database_url, public_url=f"http://127.0.0.1:{port}",
-        dev_mode=True, chain_url=dev_chain.url, chain_public_url=dev_chain.url,
-        escrow_seed=escrow, payout_interval_s=1.0, analytics_interval_s=1.0,
+    config = await chain_config(
+        app_config, own_database_url, dev_chain.url, chain_client,
+        public_url=f"http://127.0.0.1:{port}", dev_mode=True, payout_interval_s=1.0,
+        analytics_interval_s=1.0,
     )
     server = TestServer(create_app(config), host="127.0.0.1", port=port)
     async with TestClient(server) as client:

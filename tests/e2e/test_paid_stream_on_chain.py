@@ -9,7 +9,6 @@ reconcile check passes across Redis, PostgreSQL and the chain.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import AsyncIterator
 
@@ -23,7 +22,7 @@ from billing.reconcile import reconcile
 from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING
-from tests.billing.chain_money import ROC, transfer
+from tests.billing.chain_money import ROC, chain_config, transfer
 from tests.chain_fixtures import fresh_account
 from tests.signaling.accounts import new_stream, sign_in
 from tests.signaling.webrtc_clients import whep, whip
@@ -37,13 +36,8 @@ SECONDS = 10
 async def chain_app(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
 ) -> AsyncIterator[TestClient]:
-    escrow = Keypair.generate_mnemonic()
-    await transfer(chain_client, Keypair.create_from_uri("//Alice"),
-                   Keypair.create_from_mnemonic(escrow).ss58_address, 100 * ROC)
-    config = dataclasses.replace(
-        app_config, database_url=own_database_url, chain_url=dev_chain.url,
-        chain_public_url=dev_chain.url, escrow_seed=escrow, payout_interval_s=1.0,
-    )
+    config = await chain_config(app_config, own_database_url, dev_chain.url, chain_client,
+                                payout_interval_s=1.0)
     async with TestClient(TestServer(create_app(config))) as client:
         yield client
 

@@ -115,21 +115,11 @@ async def test_a_text_file_fails_the_job_once_with_the_reason(
 
 
 def start_worker(database_url: str, media: Path, owner: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    """`vilokanam worker vod` as it runs in production, with a 3 s lease."""
+    env = {**os.environ, "DATABASE_URL": database_url, "MEDIA_ROOT": str(media),
+           "VOD_LEASE_S": "3", "VILOKANAM_ENV": "dev"}
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "recorder.worker",
-            "--database-url",
-            database_url,
-            "--media-root",
-            str(media),
-            "--owner",
-            owner,
-            "--lease-seconds",
-            "3",
-        ],
+        [sys.executable, "-m", "vilokanam", "worker", "vod", "--name", owner],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -154,7 +144,7 @@ async def test_killed_worker_job_is_taken_over_and_completes_once(
     try:
         await wait_for(
             db,
-            "SELECT 1 FROM vod_jobs WHERE id = $1 AND lease_owner = 'doomed' "
+            "SELECT 1 FROM vod_jobs WHERE id = $1 AND lease_owner LIKE 'doomed@%' "
             "AND current_step = 'transcode' AND progress > 0",
             job_id,
         )

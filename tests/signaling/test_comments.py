@@ -14,11 +14,6 @@ from tests.signaling.test_catalog import all_items, new_video, user_with_role, w
 
 
 @pytest.fixture
-async def creator(client: TestClient) -> dict[str, str]:
-    return await new_user(client, creator=True)
-
-
-@pytest.fixture
 async def video(client: TestClient, db: asyncpg.Pool, creator: dict) -> str:
     return await new_video(db, (await whoami(client, creator))["id"])
 

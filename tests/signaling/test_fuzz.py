@@ -6,7 +6,6 @@ Zero 5xx responses and zero responses that break the document, over every operat
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -14,11 +13,10 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from substrateinterface import Keypair
 
 from signaling.app import create_app
 from signaling.config import AppConfig
-from tests.billing.chain_money import ROC, transfer
+from tests.billing.chain_money import ROC, chain_config
 from tests.signaling.accounts import new_user
 
 CHECKS = ",".join([
@@ -29,17 +27,17 @@ CHECKS = ",".join([
     "response_headers_conformance",
 ])
 MAX_EXAMPLES = os.environ.get("VILOKANAM_FUZZ_EXAMPLES", "12")
+# CI replays one seed so a submission is judged on a fixed sample; local runs draw new cases
+# every time (the seed is printed) and VILOKANAM_FUZZ_SEED replays a failure.
+SEED = os.environ.get("VILOKANAM_FUZZ_SEED") or ("20261122" if os.environ.get("CI") else None)
 
 
 @pytest.fixture
 async def fuzz_client(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client, redis
 ) -> AsyncIterator[TestClient]:
-    escrow = Keypair.generate_mnemonic()
-    await transfer(chain_client, Keypair.create_from_uri("//Alice"),
-                   Keypair.create_from_mnemonic(escrow).ss58_address, 10 * ROC)
-    config = dataclasses.replace(app_config, database_url=own_database_url,
-                                 chain_url=dev_chain.url, escrow_seed=escrow, recording=False)
+    config = await chain_config(app_config, own_database_url, dev_chain.url, chain_client,
+                                funds=10 * ROC)
     async with TestClient(TestServer(create_app(config), host="127.0.0.1")) as client:
         yield client
 
@@ -57,6 +55,7 @@ async def test_schemathesis_finds_no_server_errors_or_schema_violations(
         "--exclude-path", "/api/auth/logout",  # would revoke the token the run signs in with
         "-H", f"Authorization: {headers['Authorization']}", "--no-color",
         "--suppress-health-check", "all", "--continue-on-failure",
+        *(["--seed", SEED] if SEED else []),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
         env={**os.environ, "SCHEMATHESIS_HOOKS": str(Path(__file__).with_name("fuzz_hooks.py"))},
     )

@@ -85,3 +85,12 @@ async def test_unknown_route_is_json_404(client: TestClient) -> None:
     wrong_method = await client.delete("/api/health")
     assert wrong_method.status == 405
     assert (await wrong_method.json())["error"]["code"] == "method_not_allowed"
+
+
+async def test_nul_characters_are_refused_not_a_server_error(client: TestClient,
+                                                             headers: dict) -> None:
+    # Found by schemathesis: PostgreSQL text cannot store NUL.
+    for body in ({"email": "a\u0000@b.example"}, {"bio": "x\u0000y"}):
+        response = await client.patch("/api/me", headers=headers, json=body)
+        assert response.status == 422
+        assert "NUL" in (await response.json())["error"]["message"]

@@ -10,11 +10,6 @@ from signaling.tokens import digest
 from tests.signaling.accounts import new_stream, new_user
 
 
-@pytest.fixture
-async def creator(client: TestClient) -> dict[str, str]:
-    return await new_user(client, creator=True)
-
-
 async def test_create_returns_key_once_and_stores_only_its_hash(
     client: TestClient, creator: dict, db: asyncpg.Pool
 ) -> None:

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.signaling.accounts import new_stream, new_user
+from tests.signaling.accounts import new_user
 from tests.signaling.webrtc_clients import (
     SDP,
     publisher_offer,
@@ -22,14 +22,6 @@ from tests.signaling.webrtc_clients import (
 pytestmark = pytest.mark.usefixtures("loopback")
 
 
-@pytest.fixture
-async def creator(client: TestClient) -> dict[str, str]:
-    return await new_user(client, creator=True)
-
-
-@pytest.fixture
-async def stream(client: TestClient, creator: dict) -> dict:
-    return await new_stream(client, creator)
 
 
 def only_loopback_candidates(sdp: str) -> bool:

@@ -24,14 +24,6 @@ from tests.signaling.webrtc_clients import whep, whip
 Socket = aiohttp.ClientWebSocketResponse
 
 
-@pytest.fixture
-async def creator(client: TestClient) -> dict[str, str]:
-    return await new_user(client, creator=True)
-
-
-@pytest.fixture
-async def stream(client: TestClient, creator: dict) -> dict:
-    return await new_stream(client, creator)
 
 
 def token_of(headers: dict[str, str]) -> str:
@@ -115,7 +107,7 @@ async def test_empty_and_too_long_messages_are_refused_and_500_characters_pass(
     client: TestClient, stream: dict, db: asyncpg.Pool
 ) -> None:
     ws = await connect(client, stream["id"], await new_user(client))
-    for content in ("   ", "", "x" * 501, 42):
+    for content in ("   ", "", "x" * 501, 42, "nul\u0000byte"):
         await ws.send_json({"type": "chat", "content": content})
         assert (await next_of(ws, "error"))["code"] == "invalid_message"
     await ws.send_json({"type": "chat", "content": "y" * 500})
