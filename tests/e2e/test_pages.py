@@ -281,3 +281,25 @@ async def test_the_watch_page_reconnects_after_its_connection_drops(
     await viewer.wait_for_function(
         f"() => document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames"
         f" > {frames + 20}", timeout=MEDIA_TIMEOUT_MS)
+
+
+async def test_the_broadcast_page_explains_a_refused_camera(server: str) -> None:
+    """Without the fake permission prompt, Chromium refuses the camera: the page says so."""
+    stream = await new_stream(server, "No camera")
+    args = [a for a in CHROMIUM_ARGS if a != "--use-fake-ui-for-media-stream"]
+    async with playwright_api.async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=args, headless=True)
+        try:
+            page = await open_page(chromium, f"{server}/broadcast/{stream['id']}")
+            await page.get_by_label("Stream key").fill(stream["stream_key"])
+            await page.get_by_role("button", name="Go live").click()
+            await page.locator("#publish-status").filter(
+                has_text="Camera or microphone access was refused").wait_for(
+                timeout=MEDIA_TIMEOUT_MS)
+            assert await page.get_by_role("button", name="Go live").is_enabled()
+        finally:
+            await chromium.close()
+    async with aiohttp.ClientSession(server) as http:
+        status = (await (await http.get(f"/api/streams/{stream['id']}")).json())["status"]
+    assert status == "pending"  # nothing was published
