@@ -45,6 +45,17 @@ class PayoutError(Exception):
     pass
 
 
+async def payout_threshold(chain: ChainClient, escrow: Keypair, configured: int) -> int:
+    """Smallest creator payout: at least the existential deposit plus what a transfer costs.
+
+    Below the existential deposit a transfer to a new account fails; below the fee, paying out
+    would cost the platform more than it moves.
+    """
+    deposit = await chain.existential_deposit()
+    fee = await chain.estimate_fee(escrow, [(escrow.ss58_address, deposit)])
+    return max(configured, deposit + fee)
+
+
 class Payouts:
     def __init__(
         self,

@@ -19,7 +19,7 @@ from substrateinterface import Keypair
 from billing.chain import ChainClient
 from billing.deposits import DepositWatcher
 from billing.meter import BatchResult, Meter
-from billing.payouts import Payouts
+from billing.payouts import Payouts, payout_threshold
 from billing.settlement import Settlement
 from billing.tick import TickService, ViewInfo
 from signaling.keys import BILLING, CONFIG, LIVE, PG, REDIS
@@ -94,7 +94,7 @@ async def _connect_chain(app: web.Application, runtime: BillingRuntime) -> None:
     runtime.chain = await ChainClient.connect(config.chain_url)
     runtime.escrow = Keypair.create_from_uri(config.escrow_seed, ss58_format=42)
     runtime.existential_deposit = await runtime.chain.existential_deposit()
-    threshold = max(config.payout_threshold, runtime.existential_deposit)
+    threshold = await payout_threshold(runtime.chain, runtime.escrow, config.payout_threshold)
     runtime.payouts = Payouts(runtime.chain, app[PG], runtime.meter, runtime.escrow, threshold)
     if config.billing_workers:
         deposits = DepositWatcher(runtime.chain, app[PG], runtime.meter,

@@ -20,7 +20,7 @@ from substrateinterface import Keypair
 from billing.chain import ChainClient
 from billing.deposits import DepositWatcher
 from billing.meter import Meter
-from billing.payouts import Payouts
+from billing.payouts import Payouts, payout_threshold
 from billing.reconcile import Report, reconcile
 from billing.settlement import Settlement
 from vilokanam.settings import Settings, SettingsError
@@ -78,7 +78,7 @@ async def run_worker(settings: Settings, role: str, name: str) -> None:
                                      conns.chain.ss58_format)
             await watcher.run(stop)
         else:
-            threshold = max(settings.payout_threshold, await conns.chain.existential_deposit())
+            threshold = await payout_threshold(conns.chain, escrow, settings.payout_threshold)
             payouts = Payouts(conns.chain, conns.pool, meter, escrow, threshold)
             await payouts.run(stop, interval_s=1.0)
 

@@ -58,7 +58,9 @@ async def test_deposit_watch_cut_payout_reconcile(
     client = chain_app
     info = await (await client.get("/api/billing/info")).json()
     assert info["ss58_format"] == 2 and info["token_decimals"] == 12
-    price = int(info["existential_deposit"])  # earnings then clear the payout threshold
+    # Each second earns the creator more than the payout threshold (existential deposit + fee),
+    # so every payout round pays out all that is settled and nothing is left below it.
+    price = 3 * client.app[BILLING].payouts.threshold
 
     creator_key = fresh_account()
     creator = {"Authorization": f"Bearer {await sign_in(client, creator_key)}"}
