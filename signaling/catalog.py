@@ -20,7 +20,7 @@ from signaling.keys import PG
 from signaling.pagination import page_body, page_params
 from signaling.roles import require_role
 from signaling.sessions import require_user, session_user_id
-from signaling.validation import Body, parse_uuid, read_json
+from signaling.validation import Body, changes_of, parse_uuid, read_json
 
 logger = structlog.get_logger(__name__)
 
@@ -117,11 +117,7 @@ async def update_category(request: web.Request) -> web.Response:
     await require_role(request, "admin")
     category = await category_or_404(request)
     body = await read_json(request, CategoryUpdate)
-    changes = body.model_dump(include=body.model_fields_set)
-    if not changes:
-        raise ApiError(422, "nothing to change: send name or description", "invalid_field")
-    if "name" in changes and changes["name"] is None:
-        raise ApiError(422, "name: may not be null", "invalid_field")
+    changes = changes_of(body, not_null=("name",))
     try:
         row = await catalog_db.update_category(request.app[PG], category["id"], changes)
     except asyncpg.UniqueViolationError:

@@ -10,7 +10,7 @@ from signaling import users
 from signaling.errors import ApiError
 from signaling.keys import PG
 from signaling.sessions import require_user
-from signaling.validation import Body, read_json
+from signaling.validation import Body, changes_of, read_json
 
 routes = web.RouteTableDef()
 
@@ -43,10 +43,8 @@ async def patch_me(request: web.Request) -> web.Response:
     update = await read_json(request, ProfileUpdate)
     changes = {
         name: (str(value) if isinstance(value, HttpUrl) else value)
-        for name, value in update.model_dump(include=update.model_fields_set).items()
+        for name, value in changes_of(update).items()
     }
-    if not changes:
-        raise ApiError(422, "nothing to change: send at least one field", "invalid_field")
     assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
     try:
         row = await request.app[PG].fetchrow(

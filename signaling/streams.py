@@ -16,7 +16,7 @@ from signaling.keys import LIVE, PG
 from signaling.pagination import next_cursor, page_params
 from signaling.sessions import require_user
 from signaling.tokens import digest, new_secret
-from signaling.validation import Body, parse_uuid, query_uuid, read_json
+from signaling.validation import Body, changes_of, parse_uuid, query_uuid, read_json
 
 routes = web.RouteTableDef()
 
@@ -129,14 +129,8 @@ async def get_stream(request: web.Request) -> web.Response:
 async def update_stream(request: web.Request) -> web.Response:
     stream = await _own_stream(request)
     body = await read_json(request, StreamUpdate)
-    changes = body.model_dump(include=body.model_fields_set)
-    if not changes:
-        raise ApiError(422, "nothing to change: send at least one field", "invalid_field")
-    if "title" in changes and changes["title"] is None:
-        raise ApiError(422, "title: may not be null", "invalid_field")
+    changes = changes_of(body, not_null=("title", "price_per_second"))
     if "price_per_second" in changes:
-        if changes["price_per_second"] is None:
-            raise ApiError(422, "price_per_second: may not be null", "invalid_field")
         if request.app[LIVE].is_live(stream["id"]):
             raise ApiError(409, "the price cannot change while the stream is live")
         changes["price_per_second"] = int(changes["price_per_second"])

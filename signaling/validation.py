@@ -59,6 +59,17 @@ async def read_json(request: web.Request, model: type[Model]) -> Model:
         raise ApiError(422, describe(exc), code="invalid_field") from None
 
 
+def changes_of(body: Body, not_null: tuple[str, ...] = ()) -> dict[str, object]:
+    """The fields a PATCH body sets; 422 when it sets none or nulls one of `not_null`."""
+    changes = body.model_dump(include=body.model_fields_set)
+    if not changes:
+        raise ApiError(422, "nothing to change: send at least one field", "invalid_field")
+    for name in not_null:
+        if name in changes and changes[name] is None:
+            raise ApiError(422, f"{name}: may not be null", "invalid_field")
+    return changes
+
+
 def query_uuid(request: web.Request, name: str) -> uuid.UUID | None:
     """An optional UUID query parameter; 400 when present but malformed."""
     value = request.query.get(name)

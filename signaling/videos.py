@@ -22,7 +22,7 @@ from signaling.keys import PG
 from signaling.pages import page
 from signaling.pagination import decode_cursor, encode_cursor, page_params
 from signaling.sessions import require_user, session_user_id
-from signaling.validation import Body, parse_uuid, query_uuid, read_json
+from signaling.validation import Body, changes_of, parse_uuid, query_uuid, read_json
 
 routes = web.RouteTableDef()
 
@@ -182,11 +182,7 @@ async def get_video(request: web.Request) -> web.Response:
 async def update_video(request: web.Request) -> web.Response:
     row = await _own_video(request)
     body = await read_json(request, VideoUpdate)
-    changes = body.model_dump(include=body.model_fields_set)
-    if not changes:
-        raise ApiError(422, "nothing to change: send title and/or description", "invalid_field")
-    if "title" in changes and changes["title"] is None:
-        raise ApiError(422, "title: may not be null", "invalid_field")
+    changes = changes_of(body, not_null=("title",))
     pool = request.app[PG]
     await videos_db.update(pool, row["id"], changes)
     return web.json_response(await video_detail(pool, await videos_db.by_id(pool, row["id"])))
