@@ -183,7 +183,25 @@ class Settlement:
             for entry_id, fields in messages:
                 await self._settle(_text(entry_id), fields)
                 handled += 1
+        if handled:
+            await self.trim()
         return handled
+
+    async def trim(self) -> None:
+        """Drop ledger entries every consumer has acknowledged: they are in PostgreSQL now.
+
+        Keeps everything from the oldest unacknowledged entry on (or from the last delivered
+        one), so a crashed consumer still finds its pending entries and reconcile its unsettled
+        ones. The settlement group is the stream's only reader.
+        """
+        pending = await self.redis.xpending(self.stream, GROUP)
+        if pending["pending"]:
+            floor = _text(pending["min"])
+        else:
+            groups = await self.redis.xinfo_groups(self.stream)
+            floor = next(_text(g["last-delivered-id"]) for g in groups
+                         if _text(g["name"]) == GROUP)
+        await self.redis.xtrim(self.stream, minid=floor, approximate=False)
 
     async def _settle(self, entry_id: str, fields: dict) -> None:
         entries = decode_entry(fields)  # a corrupt entry raises and stops this consumer

@@ -152,3 +152,23 @@ async def test_reconcile_passes_then_catches_a_tampered_row(
     await db.execute(
         "UPDATE creator_earnings SET total_earnings = total_earnings - 1 WHERE creator_id = $1",
         scene["creator"])
+
+
+async def test_settled_entries_are_trimmed_from_the_ledger(
+    own_db: asyncpg.Pool, redis, redis_prefix: str
+) -> None:
+    db, ledger = own_db, f"{redis_prefix}ledger"
+    scene = await make_scene(db, redis, redis_prefix)
+    for second in range(4000, 4010):
+        await scene["meter"].charge(charges(scene, range(second, second + 1)))
+    consumer = Settlement(redis, db, redis_prefix, batch=4)
+    await settle_all(consumer)
+    assert await redis.xlen(ledger) <= 1  # at most the last delivered entry stays
+    for second in range(4010, 4013):
+        await scene["meter"].charge(charges(scene, range(second, second + 1)))
+    await redis.xreadgroup(GROUP, "stalled", {ledger: ">"}, count=1)  # read, never acked
+    await settle_all(consumer)
+    remaining = [entry_id for entry_id, _ in await redis.xrange(ledger)]
+    assert remaining[0] == (await redis.xpending(ledger, GROUP))["min"]  # kept for its owner
+    report = await reconcile(db, redis, redis_prefix, None)
+    assert report.ok, report.text()  # trimmed entries are in PostgreSQL, the stalled one is not
