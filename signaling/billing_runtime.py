@@ -17,9 +17,9 @@ from aiohttp import web
 from substrateinterface import Keypair
 
 from billing.chain import ChainClient
-from billing.deposits import DepositWatcher
+from billing.loops import chain_loops
 from billing.meter import BatchResult, Meter
-from billing.payouts import Payouts, payout_threshold
+from billing.payouts import Payouts
 from billing.settlement import Settlement
 from billing.tick import TickService, ViewInfo
 from signaling.keys import BILLING, CONFIG, LIVE, PG, REDIS
@@ -92,15 +92,13 @@ async def _connect_chain(app: web.Application, runtime: BillingRuntime) -> None:
     if not config.escrow_seed:
         raise RuntimeError("a chain is configured but no escrow seed")
     runtime.chain = await ChainClient.connect(config.chain_url)
-    runtime.escrow = Keypair.create_from_uri(config.escrow_seed, ss58_format=42)
     runtime.existential_deposit = await runtime.chain.existential_deposit()
-    threshold = await payout_threshold(runtime.chain, runtime.escrow, config.payout_threshold)
-    runtime.payouts = Payouts(runtime.chain, app[PG], runtime.meter, runtime.escrow, threshold)
+    loops = await chain_loops(runtime.chain, app[PG], runtime.meter, config.escrow_seed,
+                              config.payout_threshold)
+    runtime.escrow, runtime.payouts = loops.escrow, loops.payouts
     if config.billing_workers:
-        deposits = DepositWatcher(runtime.chain, app[PG], runtime.meter,
-                                  runtime.escrow.ss58_address, runtime.chain.ss58_format)
-        runtime.spawn(deposits.run(runtime.stop))
-        runtime.spawn(runtime.payouts.run(runtime.stop, config.payout_interval_s))
+        runtime.spawn(loops.deposits.run(runtime.stop))
+        runtime.spawn(loops.payouts.run(runtime.stop, config.payout_interval_s))
     logger.info("billing connected to chain", escrow=runtime.escrow.ss58_address)
 
 

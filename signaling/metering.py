@@ -7,21 +7,15 @@ the sfu's delivery counters through the callable handed to it and charges the vi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
-import structlog
 from prometheus_client import Counter
 
 from billing.meter import STATUS_BY_CODE, BatchResult, Meter
 from billing.tick import ViewInfo
 from signaling.viewing import View, ViewRefused
 
-logger = structlog.get_logger(__name__)
-
 CUTS = Counter("vilokanam_viewer_cuts_total", "Viewers cut off by billing", ["reason"])
-
-CutHandler = Callable[[str, str], Awaitable[None]]
 
 
 class MeteredViewing:

@@ -94,15 +94,9 @@ def _dev_login(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    name = args.name or f"{args.role}-1"
-    if args.role == "vod":
-        from vilokanam.vod_worker import run
-
-        asyncio.run(run(settings, name))
-        return 0
     from vilokanam.workers import run_worker
 
-    asyncio.run(run_worker(settings, args.role, name))
+    asyncio.run(run_worker(settings, args.role, args.name or f"{args.role}-1"))
     return 0
 
 

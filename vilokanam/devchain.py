@@ -27,6 +27,8 @@ import aiohttp
 import structlog
 from substrateinterface import Keypair
 
+from vilokanam.signals import stop_on_signals
+
 logger = structlog.get_logger(__name__)
 
 ESCROW_URI = "//Vilokanam//escrow"
@@ -288,10 +290,7 @@ async def _serve(root: Path, port: int) -> None:
     ensure_npm_installed(root)
     chain = await start_dev_chain(root, port)
     print(f"dev chain at {chain.url} (log {chain.log_path}); Ctrl-C to stop", flush=True)
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopped.set)
+    stopped = stop_on_signals()
     waiters = [
         asyncio.create_task(stopped.wait()),
         asyncio.create_task(asyncio.to_thread(chain.process.wait)),  # the node died by itself

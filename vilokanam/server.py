@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ from signaling.config import AppConfig
 from vilokanam.embedded import start_postgres_async, start_redis_async
 from vilokanam.migrate import migrate
 from vilokanam.settings import ROOT, Settings
+from vilokanam.signals import stop_on_signals
 
 logger = structlog.get_logger(__name__)
 
@@ -85,7 +85,7 @@ async def serve(settings: Settings) -> None:
         stack.push_async_callback(runner.cleanup)
         await web.TCPSite(runner, settings.http_host, settings.http_port).start()
         _announce(settings, urls)
-        await until_signalled()
+        await stop_on_signals().wait()
         logger.info("shutting down")
 
 
@@ -96,11 +96,3 @@ def _announce(settings: Settings, urls: ServiceUrls) -> None:
           flush=True)
     if urls.chain_url:
         print(f"  chain:   {urls.chain_url}", flush=True)
-
-
-async def until_signalled() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()

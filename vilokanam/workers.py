@@ -1,13 +1,11 @@
-"""Worker roles run as their own processes: `vilokanam worker settlement|payouts|deposits`.
+"""Worker roles run as their own processes: `vilokanam worker settlement|payouts|deposits|vod`.
 
-They need DATABASE_URL and REDIS_URL (and CHAIN_URL for the chain roles); they never start
-embedded services, which belong to `vilokanam run`.
+They need DATABASE_URL (and REDIS_URL for billing roles, CHAIN_URL for the chain roles); they
+never start embedded services, which belong to `vilokanam run`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,74 +13,72 @@ from dataclasses import dataclass
 import asyncpg
 import redis.asyncio as aioredis
 import structlog
-from substrateinterface import Keypair
 
 from billing.chain import ChainClient
-from billing.deposits import DepositWatcher
+from billing.loops import chain_loops
 from billing.meter import Meter
-from billing.payouts import Payouts, payout_threshold
 from billing.reconcile import Report, reconcile
 from billing.settlement import Settlement
+from recorder.worker import default_owner, run_vod_worker
 from vilokanam.settings import Settings, SettingsError
+from vilokanam.signals import stop_on_signals
 
 logger = structlog.get_logger(__name__)
 
-ROLES = ("settlement", "payouts", "deposits")
+CHAIN_ROLES = ("payouts", "deposits")
 
 
 @dataclass
 class Connections:
     pool: asyncpg.Pool
-    redis: aioredis.Redis
+    redis: aioredis.Redis | None
     chain: ChainClient | None
 
 
 @asynccontextmanager
-async def connections(settings: Settings, chain: bool) -> AsyncIterator[Connections]:
-    if not settings.database_url or not settings.redis_url:
-        raise SettingsError("invalid settings: workers need DATABASE_URL and REDIS_URL")
+async def connections(settings: Settings, redis: bool, chain: bool) -> AsyncIterator[Connections]:
+    if not settings.database_url or (redis and not settings.redis_url):
+        needs = "DATABASE_URL and REDIS_URL" if redis else "DATABASE_URL"
+        raise SettingsError(f"invalid settings: this worker needs {needs}")
     if chain and not settings.chain_url:
         raise SettingsError("invalid settings: this worker needs CHAIN_URL")
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
-    redis = aioredis.from_url(settings.redis_url)
-    client = await ChainClient.connect(settings.chain_url) if chain else None
+    client = aioredis.from_url(settings.redis_url) if redis else None
+    node = await ChainClient.connect(settings.chain_url) if chain else None
     try:
-        yield Connections(pool, redis, client)
+        yield Connections(pool, client, node)
     finally:
+        if node is not None:
+            await node.close()
         if client is not None:
-            await client.close()
-        await redis.aclose()
+            await client.aclose()
         await pool.close()
 
 
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
-
-
 async def run_worker(settings: Settings, role: str, name: str) -> None:
-    stop = _stop_on_signals()
-    async with connections(settings, chain=role != "settlement") as conns:
-        meter = Meter(conns.redis, settings.platform_fee_bps, settings.redis_prefix)
+    stop = stop_on_signals()
+    async with connections(settings, redis=role != "vod", chain=role in CHAIN_ROLES) as conns:
         logger.info("worker started", role=role, name=name)
+        if role == "vod":
+            # The lease owner must be unique per process: a dead worker's lease is told apart.
+            await run_vod_worker(conns.pool, settings.media_root, stop,
+                                 owner=f"{name}@{default_owner()}", lease_s=settings.vod_lease_s)
+            return
+        assert conns.redis is not None
         if role == "settlement":
             await Settlement(conns.redis, conns.pool, settings.redis_prefix, name).run(stop)
             return
         assert conns.chain is not None
-        escrow = Keypair.create_from_uri(settings.escrow_secret(), ss58_format=42)
+        meter = Meter(conns.redis, settings.platform_fee_bps, settings.redis_prefix)
+        loops = await chain_loops(conns.chain, conns.pool, meter, settings.escrow_secret(),
+                                  settings.payout_threshold)
         if role == "deposits":
-            watcher = DepositWatcher(conns.chain, conns.pool, meter, escrow.ss58_address,
-                                     conns.chain.ss58_format)
-            await watcher.run(stop)
+            await loops.deposits.run(stop)
         else:
-            threshold = await payout_threshold(conns.chain, escrow, settings.payout_threshold)
-            payouts = Payouts(conns.chain, conns.pool, meter, escrow, threshold)
-            await payouts.run(stop, interval_s=1.0)
+            await loops.payouts.run(stop, interval_s=1.0)
 
 
 async def run_reconcile(settings: Settings) -> Report:
-    async with connections(settings, chain=bool(settings.chain_url)) as conns:
+    async with connections(settings, redis=True, chain=bool(settings.chain_url)) as conns:
+        assert conns.redis is not None
         return await reconcile(conns.pool, conns.redis, settings.redis_prefix, conns.chain)

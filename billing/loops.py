@@ -1,0 +1,34 @@
+"""The chain-facing billing loops, built the same way in the server and in worker processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from substrateinterface import Keypair
+
+from billing.chain import ChainClient
+from billing.deposits import DepositWatcher
+from billing.meter import Meter
+from billing.payouts import Payouts, payout_threshold
+
+
+@dataclass(frozen=True)
+class ChainLoops:
+    escrow: Keypair
+    payouts: Payouts
+    deposits: DepositWatcher
+
+
+async def chain_loops(
+    chain: ChainClient, pool: asyncpg.Pool, meter: Meter, escrow_secret: str,
+    configured_threshold: int,
+) -> ChainLoops:
+    """Payouts and the deposit watcher of the escrow account behind `escrow_secret`."""
+    escrow = Keypair.create_from_uri(escrow_secret, ss58_format=42)
+    threshold = await payout_threshold(chain, escrow, configured_threshold)
+    return ChainLoops(
+        escrow,
+        Payouts(chain, pool, meter, escrow, threshold),
+        DepositWatcher(chain, pool, meter, escrow.ss58_address, chain.ss58_format),
+    )
