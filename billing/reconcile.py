@@ -42,14 +42,19 @@ class Report:
 async def _unsettled(
     redis: aioredis.Redis, pool: asyncpg.Pool, prefix: str
 ) -> tuple[int, int, int]:
-    """Σ (amount, creator_amount, fee) of ledger entries PostgreSQL has not applied yet."""
-    settled = {row["batch_id"] for row in await pool.fetch("SELECT batch_id FROM settled_batches")}
+    """Σ (amount, creator_amount, fee) of ledger entries PostgreSQL has not applied yet.
+
+    Settlement trims what it applied, so the stream holds little more than what is pending.
+    """
     amount = creator = fee = 0
     start = "-"
     while page := await redis.xrange(ledger_key(prefix), min=start, count=1000):
-        for raw_id, fields in page:
-            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
-            start = f"({entry_id}"  # exclusive: the next page starts after this entry
+        entries = {(i.decode() if isinstance(i, bytes) else i): f for i, f in page}
+        start = f"({next(reversed(entries))}"  # exclusive: the next page starts after these
+        settled = {row["batch_id"] for row in await pool.fetch(
+            "SELECT batch_id FROM settled_batches WHERE batch_id = ANY($1::text[])",
+            list(entries))}
+        for entry_id, fields in entries.items():
             if entry_id in settled:
                 continue
             for charge in decode_entry(fields):
