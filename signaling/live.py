@@ -117,7 +117,7 @@ class LiveStreams:
             return
         self._forget(session)
         for view in [s for s in self._sessions.values() if s.stream_id == stream_id]:
-            await self._close_view(view)
+            await self._close_view(view, record=False)  # end_live marks them all inactive
         await self.sfu.unpublish(str(stream_id))
         assert session.live_session_id is not None
         await streams_db.end_live(self.db, stream_id, session.live_session_id)
@@ -150,10 +150,11 @@ class LiveStreams:
             await self.sfu.unsubscribe(session.peer_id, reason)
         await self._count_viewers(session.stream_id)
 
-    async def _close_view(self, session: PeerSession) -> None:
+    async def _close_view(self, session: PeerSession, record: bool = True) -> None:
         self._forget(session)
         assert session.view is not None
-        await streams_db.end_view(self.db, session.view.view_id)
+        if record:
+            await streams_db.end_view(self.db, session.view.view_id)
         await self.policy.ended(session.view)
 
     async def _count_viewers(self, stream_id: uuid.UUID) -> None:
