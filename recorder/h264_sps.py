@@ -8,6 +8,7 @@ from __future__ import annotations
 
 # Profiles whose SPS carries chroma format, bit depths and scaling matrices.
 _HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
+_START_CODE = b"\x00\x00\x01"  # a four-byte start code is a zero byte before this one
 
 
 class _Bits:
@@ -45,17 +46,18 @@ class _Bits:
 
 def nal_units(access_unit: bytes) -> list[bytes]:
     """NAL units of an Annex-B byte stream (start codes 00 00 01 or 00 00 00 01)."""
-    units, start, i = [], None, 0
-    while i + 2 < len(access_unit):
-        if access_unit[i] == 0 and access_unit[i + 1] == 0 and access_unit[i + 2] == 1:
-            if start is not None:
-                units.append(access_unit[start:i].rstrip(b"\x00"))
-            start = i = i + 3
-            continue
-        i += 1
-    if start is not None:
-        units.append(access_unit[start:])
-    return [unit for unit in units if unit]
+    # bytes.find, not a Python loop over every byte: a keyframe is tens of kilobytes and this
+    # runs on the event loop that forwards media.
+    units = []
+    start = access_unit.find(_START_CODE)
+    while start != -1:
+        start += len(_START_CODE)
+        end = access_unit.find(_START_CODE, start)
+        unit = access_unit[start:] if end == -1 else access_unit[start:end].rstrip(b"\x00")
+        if unit:
+            units.append(unit)
+        start = end
+    return units
 
 
 def _unescape(nal: bytes) -> bytes:

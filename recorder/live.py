@@ -38,6 +38,8 @@ class Recording:
 
 
 class LiveRecorder:
+    """Records every live stream of one sfu into ``media_root/recordings``."""
+
     def __init__(self, sfu: Sfu, pool: asyncpg.Pool, media_root: Path,
                  reconnect_grace_s: float = 10.0) -> None:
         self.sfu = sfu
@@ -45,14 +47,13 @@ class LiveRecorder:
         self.root = Path(media_root) / "recordings"
         self.grace = reconnect_grace_s
         self._recordings: dict[uuid.UUID, Recording] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def stream_live(self, stream_id: uuid.UUID, session_id: uuid.UUID | None) -> None:
         """Start (or continue, after a reconnect) recording a stream that just went live."""
         recording = self._recordings.get(stream_id)
         if recording is None or recording.finalizer is None or recording.finalizer.done():
-            recording = Recording(uuid.uuid4(), Path())
-            recording.directory = self.root / str(stream_id) / str(recording.id)
+            recording_id = uuid.uuid4()
+            recording = Recording(recording_id, self.root / str(stream_id) / str(recording_id))
             self._recordings[stream_id] = recording
         else:
             recording.finalizer.cancel()  # reconnected in time: same recording, new part

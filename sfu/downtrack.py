@@ -11,7 +11,15 @@ from aiortc import RTCRtpSender
 
 from sfu import aiortc_hooks
 from sfu.delivery import DeliveryCounter
-from sfu.rtp_rewrite import RtpView, map_extensions, rewrite_rtp, rtx_prefix, seq_add, seq_diff
+from sfu.rtp_rewrite import (
+    RtpView,
+    map_extensions,
+    rewrite_rtp,
+    rtx_prefix,
+    seq_add,
+    seq_diff,
+    ts_add,
+)
 
 logger = structlog.get_logger(__name__)
 
@@ -115,7 +123,7 @@ class DownTrack:
             block = blocks[self._key] = map_extensions(
                 view, self.fmt.extension_map, self.fmt.extension_extra
             )
-        timestamp = (view.timestamp + self._ts_offset) & 0xFFFFFFFF
+        timestamp = ts_add(view.timestamp, self._ts_offset)
         packet = rewrite_rtp(
             view,
             ssrc=self.fmt.ssrc,
@@ -150,30 +158,22 @@ class DownTrack:
         view = self._lookup(original)
         if view is None:
             return
-        fields = {
-            "timestamp": (view.timestamp + self._ts_offset) & 0xFFFFFFFF,
-            "extension_block": map_extensions(
-                view, self.fmt.extension_map, self.fmt.extension_extra
-            ),
-        }
-        if self.fmt.rtx_payload_type is None:
-            packet = rewrite_rtp(
-                view,
-                ssrc=self.fmt.ssrc,
-                sequence_number=sequence_number,
-                payload_type=self.fmt.payload_type,
-                **fields,
-            )
+        fmt = self.fmt
+        if fmt.rtx_payload_type is None:  # no RTX negotiated: resend as it was
+            ssrc, seq, payload_type, prefix = fmt.ssrc, sequence_number, fmt.payload_type, b""
         else:
-            packet = rewrite_rtp(
-                view,
-                ssrc=self.fmt.rtx_ssrc,
-                sequence_number=self._rtx_seq,
-                payload_type=self.fmt.rtx_payload_type,
-                payload_prefix=rtx_prefix(sequence_number),
-                **fields,
-            )
+            ssrc, seq, payload_type = fmt.rtx_ssrc, self._rtx_seq, fmt.rtx_payload_type
+            prefix = rtx_prefix(sequence_number)
             self._rtx_seq = seq_add(self._rtx_seq, 1)
+        packet = rewrite_rtp(
+            view,
+            ssrc=ssrc,
+            sequence_number=seq,
+            timestamp=ts_add(view.timestamp, self._ts_offset),
+            payload_type=payload_type,
+            extension_block=map_extensions(view, fmt.extension_map, fmt.extension_extra),
+            payload_prefix=prefix,
+        )
         if self._send(packet):
             self.retransmitted += 1
             self.counter.add(len(packet), False)
