@@ -19,16 +19,13 @@ from signaling.json import rfc3339_or_none
 from signaling.keys import PG
 from signaling.pagination import page_body, page_params
 from signaling.roles import require_role
-from signaling.sessions import require_user, session_user_id
+from signaling.sessions import require_user
 from signaling.validation import Body, changes_of, parse_uuid, read_json
+from signaling.videos import visible_video
 
 logger = structlog.get_logger(__name__)
 
 routes = web.RouteTableDef()
-
-# Only these videos are public; the creator also sees theirs while uploading or processing.
-PUBLIC_VIDEO_STATUSES = ("ready",)
-
 
 class CategoryCreate(Body):
     name: str = Field(min_length=1, max_length=100)
@@ -57,25 +54,10 @@ async def category_or_404(request: web.Request, key: str = "category_id") -> asy
     return row
 
 
-async def video_or_404(request: web.Request) -> asyncpg.Record:
-    """The video of the path's {video_id}, if the requester may see it; 404 otherwise.
-
-    Videos that are not public yet are the creator's alone: others get 404, as if absent.
-    """
-    video_id = parse_uuid(request.match_info["video_id"], "video")
-    video = await catalog_db.video(request.app[PG], video_id)
-    if video is not None and video["status"] not in PUBLIC_VIDEO_STATUSES:
-        if await session_user_id(request) != video["creator_id"]:
-            video = None
-    if video is None:
-        raise ApiError(404, f"no video {video_id}")
-    return video
-
-
 async def own_video(request: web.Request) -> asyncpg.Record:
     """The path's video when the signed-in user created it; 401/403/404 otherwise."""
     user = await require_user(request)
-    video = await video_or_404(request)
+    video = await visible_video(request)
     if video["creator_id"] != user["id"]:
         raise ApiError(403, "only the video's creator may do this")
     return video
@@ -143,7 +125,7 @@ async def delete_category(request: web.Request) -> web.Response:
 
 @routes.get("/api/videos/{video_id}/categories")
 async def list_video_categories(request: web.Request) -> web.Response:
-    video = await video_or_404(request)
+    video = await visible_video(request)
     after, limit = page_params(request)
     rows = await catalog_db.video_categories(request.app[PG], video["id"], after, limit)
     return web.json_response(page_body([category_view(r) for r in rows], rows, limit))

@@ -17,14 +17,14 @@ from aiohttp import web
 from pydantic import field_validator
 
 from signaling import chat, comments_db, streams_db
-from signaling.catalog import video_or_404
 from signaling.errors import ApiError
 from signaling.json import rfc3339_or_none
 from signaling.keys import PG
 from signaling.pagination import page_body, page_params
 from signaling.roles import has_role
 from signaling.sessions import require_user
-from signaling.validation import Body, parse_uuid, read_json
+from signaling.validation import Body, parse_uuid, query_uuid, read_json
+from signaling.videos import visible_video
 from signaling.ws import EVENTS
 
 logger = structlog.get_logger(__name__)
@@ -81,7 +81,7 @@ async def comment_or_404(request: web.Request) -> asyncpg.Record:
 async def _target(request: web.Request, target: str) -> uuid.UUID:
     """The id of the path's video or stream, 404 when unknown (or a video not public yet)."""
     if target == "video":
-        return (await video_or_404(request))["id"]
+        return (await visible_video(request))["id"]
     stream_id = parse_uuid(request.match_info["stream_id"], "stream")
     if await streams_db.by_id(request.app[PG], stream_id) is None:
         raise ApiError(404, f"no stream {stream_id}")
@@ -119,22 +119,11 @@ async def _create(request: web.Request, target: str) -> web.Response:
 
 async def _list(request: web.Request, target: str) -> web.Response:
     target_id = await _target(request, target)
-    parent_id = _parent_param(request)
-    if parent_id is not None:
-        await _check_parent(request, target, target_id, parent_id)
+    parent_id = query_uuid(request, "parent_id")
+    await _check_parent(request, target, target_id, parent_id)
     after, limit = page_params(request)
     rows = await comments_db.listing(request.app[PG], target, target_id, parent_id, after, limit)
     return web.json_response(page_body([comment_view(r) for r in rows], rows, limit))
-
-
-def _parent_param(request: web.Request) -> uuid.UUID | None:
-    value = request.query.get("parent_id")
-    if value is None:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise ApiError(400, "parent_id must be a UUID") from None
 
 
 @routes.post("/api/videos/{video_id}/comments")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,9 +67,15 @@ def _chart_range(request: web.Request) -> tuple[str, Range]:
     return name, RANGES[name]
 
 
-def _listing(
-    rows: list[asyncpg.Record], limit: int, view: Callable[[asyncpg.Record], dict[str, Any]]
+async def _owned_page(
+    request: web.Request,
+    owner: asyncpg.Record,
+    query: Callable[..., Awaitable[list[asyncpg.Record]]],
+    view: Callable[[asyncpg.Record], dict[str, Any]],
 ) -> web.Response:
+    """One ?cursor=&limit= page of the owner's rows: `query(db, owner_id, after, limit)`."""
+    after, limit = page_params(request)
+    rows = await query(request.app[PG], owner["id"], after, limit)
     return web.json_response(page_body([view(row) for row in rows], rows, limit))
 
 
@@ -188,17 +194,13 @@ def payout_item(row: asyncpg.Record) -> dict[str, Any]:
 @routes.get("/api/creator/streams")
 async def creator_streams(request: web.Request) -> web.Response:
     creator = await require_creator(request)
-    after, limit = page_params(request)
-    rows = await dashboard_db.creator_streams(request.app[PG], creator["id"], after, limit)
-    return _listing(rows, limit, _stream_item)
+    return await _owned_page(request, creator, dashboard_db.creator_streams, _stream_item)
 
 
 @routes.get("/api/creator/payouts")
 async def creator_payouts(request: web.Request) -> web.Response:
     creator = await require_creator(request)
-    after, limit = page_params(request)
-    rows = await dashboard_db.creator_payouts(request.app[PG], creator["id"], after, limit)
-    return _listing(rows, limit, payout_item)
+    return await _owned_page(request, creator, dashboard_db.creator_payouts, payout_item)
 
 
 def _series(name: str, chart: Range, rows: list[asyncpg.Record], money: bool) -> dict[str, Any]:
@@ -312,23 +314,17 @@ def _spending_item(row: asyncpg.Record) -> dict[str, Any]:
 @routes.get("/api/me/deposits")
 async def my_deposits(request: web.Request) -> web.Response:
     user = await require_user(request)
-    after, limit = page_params(request)
-    return _listing(await dashboard_db.deposits(request.app[PG], user["id"], after, limit), limit,
-                 _deposit_item)
+    return await _owned_page(request, user, dashboard_db.deposits, _deposit_item)
 
 
 @routes.get("/api/me/spending")
 async def my_spending(request: web.Request) -> web.Response:
     """What I paid per stream, most recently paid first."""
     user = await require_user(request)
-    after, limit = page_params(request)
-    return _listing(await dashboard_db.spending(request.app[PG], user["id"], after, limit), limit,
-                 _spending_item)
+    return await _owned_page(request, user, dashboard_db.spending, _spending_item)
 
 
 @routes.get("/api/me/withdrawals")
 async def my_withdrawals(request: web.Request) -> web.Response:
     user = await require_user(request)
-    after, limit = page_params(request)
-    return _listing(await dashboard_db.withdrawals(request.app[PG], user["id"], after, limit),
-                 limit, payout_item)
+    return await _owned_page(request, user, dashboard_db.withdrawals, payout_item)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import asyncpg
 import structlog
@@ -30,8 +30,8 @@ routes = web.RouteTableDef()
 
 TargetType = Literal["video", "comment", "user", "stream"]
 FinalStatus = Literal["reviewed", "action_taken", "dismissed"]
-STATUSES = ("pending", "reviewed", "action_taken", "dismissed")
-TARGET_TYPES = ("video", "comment", "user", "stream")
+STATUSES = ("pending", *get_args(FinalStatus))
+TARGET_TYPES = get_args(TargetType)
 
 # How to find each kind of target: any lookup returning a row or None.
 _LOOKUPS: dict[str, Callable[[asyncpg.Pool, uuid.UUID], Awaitable[Any]]] = {

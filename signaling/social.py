@@ -7,6 +7,7 @@ keys in PostgreSQL settle even concurrent repeats; counters are kept by triggers
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -14,7 +15,6 @@ import structlog
 from aiohttp import web
 
 from signaling import social_db, users
-from signaling.catalog import video_or_404
 from signaling.comments import comment_or_404
 from signaling.errors import ApiError
 from signaling.json import rfc3339_or_none
@@ -23,6 +23,7 @@ from signaling.pagination import page_body, page_params
 from signaling.sessions import require_user
 from signaling.streams import stream_view
 from signaling.validation import parse_uuid
+from signaling.videos import visible_video
 
 logger = structlog.get_logger(__name__)
 
@@ -70,20 +71,24 @@ async def unfollow(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.get("/api/users/{user_id}/followers")
-async def followers(request: web.Request) -> web.Response:
+async def _follow_page(
+    request: web.Request, query: Callable[..., Awaitable[list[asyncpg.Record]]]
+) -> web.Response:
+    """One page of the path's user's follows, `query(db, user_id, after, limit)`."""
     user = await _user_or_404(request)
     after, limit = page_params(request)
-    rows = await social_db.followers(request.app[PG], user["id"], after, limit)
+    rows = await query(request.app[PG], user["id"], after, limit)
     return web.json_response(page_body([_follow_view(r) for r in rows], rows, limit, _FOLLOW_KEYS))
+
+
+@routes.get("/api/users/{user_id}/followers")
+async def followers(request: web.Request) -> web.Response:
+    return await _follow_page(request, social_db.followers)
 
 
 @routes.get("/api/users/{user_id}/following")
 async def following(request: web.Request) -> web.Response:
-    user = await _user_or_404(request)
-    after, limit = page_params(request)
-    rows = await social_db.following(request.app[PG], user["id"], after, limit)
-    return web.json_response(page_body([_follow_view(r) for r in rows], rows, limit, _FOLLOW_KEYS))
+    return await _follow_page(request, social_db.following)
 
 
 @routes.get("/api/me/following/live")
@@ -121,14 +126,14 @@ async def _likeable_comment(request: web.Request, on: bool) -> uuid.UUID:
 @routes.put("/api/videos/{video_id}/like")
 async def like_video(request: web.Request) -> web.Response:
     user = await require_user(request)
-    video = await video_or_404(request)
+    video = await visible_video(request)
     return await _set_like(request, user, "video", video["id"], on=True)
 
 
 @routes.delete("/api/videos/{video_id}/like")
 async def unlike_video(request: web.Request) -> web.Response:
     user = await require_user(request)
-    video = await video_or_404(request)
+    video = await visible_video(request)
     return await _set_like(request, user, "video", video["id"], on=False)
 
 

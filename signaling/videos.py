@@ -106,8 +106,11 @@ def _processing(job: asyncpg.Record | None) -> dict[str, Any] | None:
     }
 
 
-async def _visible_video(request: web.Request) -> asyncpg.Record:
-    """The video if this request may see it: ready, or its creator asking; 404 otherwise."""
+async def visible_video(request: web.Request) -> asyncpg.Record:
+    """The path's {video_id} if this request may see it: ready, or its creator asking.
+
+    Others get 404 for a video that is not ready yet, as if it were absent.
+    """
     video_id = parse_uuid(request.match_info["video_id"], "video")
     row = await videos_db.by_id(request.app[PG], video_id)
     if row is None or row["deleted_at"] is not None:
@@ -174,7 +177,7 @@ async def list_videos(request: web.Request) -> web.Response:
 
 @routes.get("/api/videos/{video_id}")
 async def get_video(request: web.Request) -> web.Response:
-    row = await _visible_video(request)
+    row = await visible_video(request)
     return web.json_response(await video_detail(request.app[PG], row))
 
 

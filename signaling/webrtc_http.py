@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncpg
 from aiohttp import web
 
 from sfu import UnknownPeer
+from signaling import streams_db
 from signaling.errors import ApiError
-from signaling.keys import CONFIG, LIVE
+from signaling.keys import CONFIG, LIVE, PG
 from signaling.live import Kind, PeerSession, ice_ufrag
 from signaling.validation import parse_uuid
 
@@ -42,6 +44,15 @@ def ice_server_links(request: web.Request) -> list[str]:
 def with_cors(response: web.StreamResponse) -> web.StreamResponse:
     response.headers.update(CORS)
     return response
+
+
+async def stream_or_404(request: web.Request) -> asyncpg.Record:
+    """The path's {stream_id} row; 404 (with CORS) when there is no such stream."""
+    stream_id = parse_uuid(request.match_info["stream_id"], "stream")
+    stream = await streams_db.by_id(request.app[PG], stream_id)
+    if stream is None:
+        raise ApiError(404, "no such stream", headers=CORS)
+    return stream
 
 
 async def read_offer(request: web.Request) -> str:

@@ -5,13 +5,20 @@ from __future__ import annotations
 from aiohttp import web
 
 from sfu import NotLive, UnsupportedOffer
-from signaling import streams_db
 from signaling.errors import ApiError
-from signaling.keys import LIVE, PG
+from signaling.keys import LIVE
 from signaling.sessions import CHALLENGE, session_user_id
-from signaling.validation import parse_uuid
 from signaling.viewing import ViewRefused
-from signaling.webrtc_http import CORS, created, find_session, options, patch, read_offer, with_cors
+from signaling.webrtc_http import (
+    CORS,
+    created,
+    find_session,
+    options,
+    patch,
+    read_offer,
+    stream_or_404,
+    with_cors,
+)
 
 routes = web.RouteTableDef()
 
@@ -25,17 +32,14 @@ def _not_live() -> ApiError:
 
 @routes.post("/whep/{stream_id}")
 async def subscribe(request: web.Request) -> web.Response:
-    stream_id = parse_uuid(request.match_info["stream_id"], "stream")
-    stream = await streams_db.by_id(request.app[PG], stream_id)
-    if stream is None:
-        raise ApiError(404, "no such stream", headers=CORS)
+    stream = await stream_or_404(request)
     viewer_id = await session_user_id(request)
     if viewer_id is None:
         raise ApiError(401, "sign in to watch: missing or expired session token",
                        headers={**CORS, **CHALLENGE})
     offer = await read_offer(request)
     live = request.app[LIVE]
-    if not live.is_live(stream_id):
+    if not live.is_live(stream["id"]):
         raise _not_live()
     try:
         session, answer = await live.start_view(stream, viewer_id, offer)

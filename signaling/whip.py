@@ -7,22 +7,27 @@ import hmac
 from aiohttp import web
 
 from sfu import AlreadyPublishing, UnsupportedOffer
-from signaling import streams_db
 from signaling.errors import ApiError
-from signaling.keys import LIVE, PG
+from signaling.keys import LIVE
 from signaling.tokens import bearer, digest
-from signaling.validation import parse_uuid
-from signaling.webrtc_http import CORS, created, find_session, options, patch, read_offer, with_cors
+from signaling.webrtc_http import (
+    CORS,
+    created,
+    find_session,
+    options,
+    patch,
+    read_offer,
+    stream_or_404,
+    with_cors,
+)
 
 routes = web.RouteTableDef()
 
 
 @routes.post("/whip/{stream_id}")
 async def publish(request: web.Request) -> web.Response:
-    stream_id = parse_uuid(request.match_info["stream_id"], "stream")
-    stream = await streams_db.by_id(request.app[PG], stream_id)
-    if stream is None:
-        raise ApiError(404, "no such stream", headers=CORS)
+    stream = await stream_or_404(request)
+    stream_id = stream["id"]
     key = bearer(request.headers.get("Authorization"))
     if key is None or stream["stream_key_hash"] is None or not hmac.compare_digest(
         digest(key), stream["stream_key_hash"]
