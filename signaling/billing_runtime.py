@@ -7,7 +7,6 @@ has a chain (`chain_url`); without one, viewing and metering still work from Red
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ from billing.settlement import Settlement
 from billing.tick import TickService, ViewInfo
 from signaling.keys import BILLING, CONFIG, LIVE, PG, REDIS
 from signaling.metering import CUTS, MeteredViewing
-from signaling.ws import notify_viewer
+from signaling.ws import notify_viewer, notify_viewers
 
 logger = structlog.get_logger(__name__)
 
@@ -70,10 +69,8 @@ async def billing_context(app: web.Application) -> AsyncIterator[None]:
 
     async def charged(subscribers: list[str], views: list[ViewInfo], result: BatchResult) -> None:
         updates = runtime.viewing.balance_updates(subscribers, views, result)
-        await asyncio.gather(*(
-            notify_viewer(app, uuid.UUID(view.stream_id), uuid.UUID(view.viewer_id), payload)
-            for view, payload in updates
-        ), return_exceptions=True)
+        await notify_viewers(app, [(view.stream_id, view.viewer_id, payload)
+                                   for view, payload in updates])
 
     tick = TickService(meter, live.sfu.take_delivery, runtime.viewing.views, cut,
                        on_charged=charged)

@@ -60,7 +60,8 @@ class StreamEvents:
     def stream_channel(self, stream_id: uuid.UUID) -> str:
         return f"{self.prefix}ws:stream:{stream_id}"
 
-    def viewer_channel(self, stream_id: uuid.UUID, viewer_id: uuid.UUID) -> str:
+    def viewer_channel(self, stream_id: object, viewer_id: object) -> str:
+        """Channel of one viewer's sockets on a stream (ids as UUIDs or their strings)."""
         return f"{self.prefix}ws:viewer:{stream_id}:{viewer_id}"
 
     # --- publishing (any process) -------------------------------------------------------------
@@ -71,7 +72,14 @@ class StreamEvents:
     async def to_viewer(
         self, stream_id: uuid.UUID, viewer_id: uuid.UUID, payload: dict[str, Any]
     ) -> None:
-        await self.redis.publish(self.viewer_channel(stream_id, viewer_id), json.dumps(payload))
+        await self.to_viewers([(stream_id, viewer_id, payload)])
+
+    async def to_viewers(self, messages: list[tuple[object, object, dict[str, Any]]]) -> None:
+        """Publish to many viewers in one round trip (the per-second balance updates)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for stream_id, viewer_id, payload in messages:
+            pipe.publish(self.viewer_channel(stream_id, viewer_id), json.dumps(payload))
+        await pipe.execute()
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a publish from synchronous code (LiveStreams listeners); dropped once closed."""

@@ -65,6 +65,14 @@ async def notify_viewer(
     await app[EVENTS].to_viewer(stream_id, viewer_id, payload)
 
 
+async def notify_viewers(
+    app: web.Application, messages: list[tuple[object, object, dict[str, Any]]]
+) -> None:
+    """notify_viewer for many (stream_id, viewer_id, payload) at once, in one Redis round trip."""
+    if messages:
+        await app[EVENTS].to_viewers(messages)
+
+
 async def stream_events(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: the Redis fan-out, fed by LiveStreams changes (after the media context),
     and the earnings feed (it reads billing's meter only once sockets are open)."""
