@@ -1,0 +1,35 @@
+"""Billing: metering in Redis, settlement to PostgreSQL, deposits and payouts on chain.
+
+Knows nothing of WebRTC or HTTP. The rest of the server uses what is exported here.
+"""
+
+from billing.accounts import public_key, to_ss58
+from billing.chain import ChainClient
+from billing.loops import ChainLoops, chain_loops
+from billing.meter import STATUS_BY_CODE, BatchResult, Meter
+from billing.payouts import OPEN_STATES, PayoutError, Payouts
+from billing.reconcile import Report, reconcile
+from billing.settlement import Settlement
+from billing.tick import TickService, ViewInfo
+from billing.users_db import USER_COLUMNS, ensure_user
+
+__all__ = [
+    "OPEN_STATES",
+    "STATUS_BY_CODE",
+    "USER_COLUMNS",
+    "BatchResult",
+    "ChainClient",
+    "ChainLoops",
+    "Meter",
+    "PayoutError",
+    "Payouts",
+    "Report",
+    "Settlement",
+    "TickService",
+    "ViewInfo",
+    "chain_loops",
+    "ensure_user",
+    "public_key",
+    "reconcile",
+    "to_ss58",
+]

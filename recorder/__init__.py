@@ -4,16 +4,19 @@ from recorder.archive import ArchiveWriter, EncodedFrame, part_name
 from recorder.errors import InvalidMedia
 from recorder.jobs import LeaseLost, enqueue
 from recorder.ladder import LadderSettings, Rendition, plan_ladder
+from recorder.live import LiveRecorder
 from recorder.probe import ProbeResult, probe
 from recorder.thumbnail import thumbnail
 from recorder.transcode import ProgressCallback, RenditionResult
 from recorder.vod import VodResult, process_video, video_dir
-from recorder.worker import run_vod_worker
+from recorder.worker import default_owner, run_vod_worker
 
 __all__ = [
     "ArchiveWriter",
     "EncodedFrame",
     "LeaseLost",
+    "LiveRecorder",
+    "default_owner",
     "enqueue",
     "part_name",
     "run_vod_worker",

@@ -10,8 +10,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from recorder.live import LiveRecorder
-from recorder.worker import run_vod_worker
+from recorder import LiveRecorder, run_vod_worker
 from sfu import IceSettings, Sfu
 from signaling import (
     auth,

@@ -17,8 +17,7 @@ from aiohttp import web
 from pydantic import Field
 from substrateinterface import Keypair, KeypairType
 
-from billing.accounts import public_key
-from billing.users_db import ensure_user
+from billing import ensure_user, public_key
 from signaling import users
 from signaling.errors import ApiError
 from signaling.keys import CONFIG, PG, REDIS

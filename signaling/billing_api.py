@@ -5,8 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import Field
 
-from billing.accounts import public_key, to_ss58
-from billing.payouts import PayoutError
+from billing import PayoutError, public_key, to_ss58
 from signaling.errors import ApiError
 from signaling.json import planck
 from signaling.keys import BILLING, CONFIG, PG

@@ -15,12 +15,16 @@ import structlog
 from aiohttp import web
 from substrateinterface import Keypair
 
-from billing.chain import ChainClient
-from billing.loops import chain_loops
-from billing.meter import BatchResult, Meter
-from billing.payouts import Payouts
-from billing.settlement import Settlement
-from billing.tick import TickService, ViewInfo
+from billing import (
+    BatchResult,
+    ChainClient,
+    Meter,
+    Payouts,
+    Settlement,
+    TickService,
+    ViewInfo,
+    chain_loops,
+)
 from signaling.keys import BILLING, CONFIG, LIVE, PG, REDIS
 from signaling.metering import CUTS, MeteredViewing
 from signaling.ws import notify_viewer, notify_viewers

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from billing.payouts import OPEN_STATES
+from billing import OPEN_STATES
 from signaling.pagination import Cursor, keyset_args
 
 Pool = asyncpg.Pool | asyncpg.Connection

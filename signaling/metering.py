@@ -11,8 +11,7 @@ from decimal import Decimal
 
 from prometheus_client import Counter
 
-from billing.meter import STATUS_BY_CODE, BatchResult, Meter
-from billing.tick import ViewInfo
+from billing import STATUS_BY_CODE, BatchResult, Meter, ViewInfo
 from signaling.viewing import View, ViewRefused
 
 CUTS = Counter("vilokanam_viewer_cuts_total", "Viewers cut off by billing", ["reason"])

@@ -12,7 +12,7 @@ import asyncpg
 import structlog
 from aiohttp import web
 
-from billing.accounts import public_key
+from billing import public_key
 from signaling.errors import ApiError
 from signaling.keys import PG
 from signaling.sessions import require_user

@@ -10,7 +10,7 @@ import uuid
 
 import asyncpg
 
-from billing.users_db import USER_COLUMNS
+from billing import USER_COLUMNS
 from signaling.pagination import Cursor, keyset_args
 from signaling.streams_db import STREAM_COLUMNS
 

@@ -26,7 +26,7 @@ import structlog
 from aiohttp import web
 from pydantic import Field, field_validator
 
-from recorder.jobs import enqueue
+from recorder import enqueue
 from signaling import uploads_db
 from signaling.errors import ApiError
 from signaling.json import rfc3339_or_none

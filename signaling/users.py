@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from billing.users_db import USER_COLUMNS as COLUMNS
+from billing import USER_COLUMNS as COLUMNS
 from signaling.json import rfc3339_or_none
 
 

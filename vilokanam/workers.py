@@ -14,12 +14,8 @@ import asyncpg
 import redis.asyncio as aioredis
 import structlog
 
-from billing.chain import ChainClient
-from billing.loops import chain_loops
-from billing.meter import Meter
-from billing.reconcile import Report, reconcile
-from billing.settlement import Settlement
-from recorder.worker import default_owner, run_vod_worker
+from billing import ChainClient, Meter, Report, Settlement, chain_loops, reconcile
+from recorder import default_owner, run_vod_worker
 from vilokanam.settings import Settings, SettingsError
 from vilokanam.signals import stop_on_signals
 
