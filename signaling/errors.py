@@ -41,17 +41,22 @@ class ApiError(web.HTTPException):
         message: str,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        details: dict[str, str] | None = None,
     ) -> None:
         self.status_code = status
         super().__init__(
             headers=headers,
-            text=_body(status, message, code),
+            text=_body(status, message, code, details),
             content_type="application/json",
         )
 
 
-def _body(status: int, message: str, code: str | None = None) -> str:
-    return json.dumps({"error": {"code": code or _CODES.get(status, "error"), "message": message}})
+def _body(
+    status: int, message: str, code: str | None = None, details: dict[str, str] | None = None
+) -> str:
+    """The error object; ``details`` adds fields a client acts on (e.g. the current price)."""
+    error = {"code": code or _CODES.get(status, "error"), "message": message, **(details or {})}
+    return json.dumps({"error": error})
 
 
 def _is_json(response: web.StreamResponse) -> bool:

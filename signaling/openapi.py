@@ -45,6 +45,7 @@ QUERY: dict[str, Schema] = {
     "stream_id": {"type": "string", "format": "uuid"},
     "parent_id": {"type": "string", "format": "uuid"},
     "target_type": {"enum": ["video", "comment", "user", "stream"]},
+    "price": {"type": "string", "pattern": "^[0-9]{1,40}$"},
 }
 PAGED = ("cursor", "limit")
 
@@ -115,9 +116,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                                   schema=NO_BODY),
     ("OPTIONS", "/whip/{stream_id}/{session}"): Op("WHIP: CORS preflight", "webrtc", ok=(204,),
                                                    schema=NO_BODY),
-    ("POST", "/whep/{stream_id}"): Op("WHEP: watch (409 + Retry-After when not live)",
+    ("POST", "/whep/{stream_id}"): Op("WHEP: watch (409 + Retry-After when not live; 412 "
+                                      "when Vilokanam-Price is not the current price)",
                                       "webrtc", ok=(201,), schema=NO_BODY, content=SDP,
-                                      produces=SDP, auth="session"),
+                                      produces=SDP, auth="session", query=("price",),
+                                      headers=("Vilokanam-Price",)),
     ("OPTIONS", "/whep/{stream_id}"): Op("WHEP: CORS preflight", "webrtc", ok=(204,),
                                          schema=NO_BODY),
     ("PATCH", "/whep/{stream_id}/{session}"): Op("WHEP: trickle ICE", "webrtc", ok=(204,),

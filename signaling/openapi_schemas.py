@@ -36,7 +36,9 @@ COMPONENTS: dict[str, Schema] = {
         "properties": {"error": {
             "type": "object",
             "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                           "price": {"type": "string", "description":
+                                     "412 from WHEP: the stream's current price, planck/s"}},
         }},
     },
     "User": {

@@ -18,8 +18,9 @@ TRICKLE = "application/trickle-ice-sdpfrag"
 
 CORS = {
     "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
-    "Access-Control-Expose-Headers": "Location, ETag, Link, Accept-Patch, Retry-After",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match, Vilokanam-Price",
+    "Access-Control-Expose-Headers": "Location, ETag, Link, Accept-Patch, Retry-After, "
+    "Vilokanam-Price",
 }
 
 

@@ -1,6 +1,14 @@
-"""WHEP playback: the viewer's session token as Bearer token; 409 + Retry-After when not live."""
+"""WHEP playback: the viewer's session token as Bearer token; 409 + Retry-After when not live.
+
+The price a viewer pays is the one they accepted: a paid stream's WHEP request carries it
+(`Vilokanam-Price` header or `?price=`), and a view starts only when it equals the stream's
+current price; otherwise 412 with the current price, and nothing starts. The view keeps that
+price until it ends, whatever the creator sets meanwhile (billing charges the view's price).
+"""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from aiohttp import web
 
@@ -23,11 +31,33 @@ from signaling.webrtc_http import (
 routes = web.RouteTableDef()
 
 RETRY_AFTER_S = 5
+PRICE_HEADER = "Vilokanam-Price"
 
 
 def _not_live() -> ApiError:
     return ApiError(409, "the stream is not live yet", "not_live",
                     headers={**CORS, "Retry-After": str(RETRY_AFTER_S)})
+
+
+def accepted_price(request: web.Request) -> str | None:
+    """The price (planck per second) the viewer agreed to, from the header or the query."""
+    return request.headers.get(PRICE_HEADER) or request.query.get("price")
+
+
+def check_price(request: web.Request, price: Decimal) -> None:
+    """412 unless the viewer accepted ``price``; a free stream needs no agreement."""
+    accepted = accepted_price(request)
+    if accepted is None and price == 0:
+        return
+    if accepted is not None and accepted.isascii() and accepted.isdigit():
+        if int(accepted) == price:
+            return
+    current = str(int(price))
+    message = (f"this stream costs {current} planck per second; send the price you accept in "
+               f"the {PRICE_HEADER} header" if accepted is None else
+               f"the price is now {current} planck per second: accept it first")
+    raise ApiError(412, message, "price_changed" if accepted else "price_required",
+                   headers={**CORS, PRICE_HEADER: current}, details={"price": current})
 
 
 @routes.post("/whep/{stream_id}")
@@ -38,6 +68,7 @@ async def subscribe(request: web.Request) -> web.Response:
         raise ApiError(401, "sign in to watch: missing or expired session token",
                        headers={**CORS, **CHALLENGE})
     offer = await read_offer(request)
+    check_price(request, stream["price_per_second"])
     live = request.app[LIVE]
     if not live.is_live(stream["id"]):
         raise _not_live()

@@ -1,9 +1,11 @@
 // /watch/{id}: WHEP playback with automatic retry and reconnection, viewer count and chat.
+// Every WHEP request carries the price the viewer saw (Vilokanam-Price); when the creator has
+// changed it, the server answers 412 and the page asks the viewer again instead of playing.
 
 import { ApiError, clearSession, currentSession, describe, say, streamIdFromPath } from './api.js';
 import { mountChat } from './chat.js';
 import { connectEvents } from './events.js';
-import { formatPlanck } from './money.js';
+import { describePrice, formatPlanck } from './money.js';
 import { mountSignIn } from './signin.js';
 import { showLive, showStream, showViewers } from './stream_info.js';
 import { hangUp, iceServers, negotiate } from './webrtc.js';
@@ -16,6 +18,7 @@ const whepUrl = `/whep/${encodeURIComponent(streamId)}`;
 const video = document.getElementById('video');
 const status = document.getElementById('player-status');
 const balance = document.getElementById('balance');
+const priceChange = document.getElementById('price-change');
 
 let pc = null;
 let sessionUrl = null;
@@ -23,6 +26,7 @@ let retryTimer = null;
 let blipTimer = null;
 let stopped = false; // ended, cut or unknown: do not reconnect by ourselves
 let starting = null;
+let acceptedPrice = null; // planck per second, as a decimal string: what this viewer agreed to
 
 /** Start playback unless it is running or starting (the page, the socket and sign-in all ask). */
 function play() {
@@ -34,7 +38,7 @@ async function startPlayback() {
   clearTimeout(retryTimer);
   const token = currentSession()?.token;
   if (!token) { say(status, 'Sign in to watch this stream.'); return; }
-  if (pc) return;
+  if (pc || acceptedPrice === null) return; // playing, or the price is not on the page yet
   const connection = new RTCPeerConnection({ iceServers: await iceServers(whepUrl) });
   pc = connection;
   const media = new MediaStream();
@@ -45,7 +49,8 @@ async function startPlayback() {
   connection.addEventListener('connectionstatechange', () => onConnectionState(connection));
   say(status, 'Connecting…');
   try {
-    sessionUrl = await negotiate(connection, whepUrl, token);
+    sessionUrl = await negotiate(connection, whepUrl, token,
+      acceptedPrice === null ? {} : { 'Vilokanam-Price': acceptedPrice });
   } catch (error) {
     await stop();
     refused(error);
@@ -60,6 +65,8 @@ function refused(error) {
     const seconds = Number(error.headers.get('Retry-After')) || DEFAULT_RETRY_S;
     say(status, `The stream is not live yet. Trying again in ${seconds} s…`);
     retryIn(seconds);
+  } else if (error.status === 412) {
+    askPrice(error.headers.get('Vilokanam-Price'));
   } else if (error.status === 401) {
     clearSession();
     say(status, 'Your session has expired. Sign in again to watch.', 'error');
@@ -73,6 +80,24 @@ function refused(error) {
     say(status, `Could not start playback: ${describe(error)}`, 'error');
   }
 }
+
+/** The price changed since the viewer saw it: show the new one and wait for their consent. */
+function askPrice(price) {
+  stopped = true; // no retry, no auto-play until they accept
+  document.getElementById('price').textContent = describePrice(price);
+  document.getElementById('price-change-text').textContent =
+    `The price of this stream changed to ${describePrice(price)}. Watch at this price?`;
+  priceChange.dataset.price = price;
+  priceChange.hidden = false;
+  say(status, '');
+}
+
+document.getElementById('accept-price').addEventListener('click', () => {
+  acceptedPrice = priceChange.dataset.price;
+  priceChange.hidden = true;
+  stopped = false;
+  play();
+});
 
 function retryIn(seconds) {
   clearTimeout(retryTimer);
@@ -118,7 +143,9 @@ function onEvent(message) {
   else if (message.type === 'cut') {
     stopped = true;
     stop();
-    say(status, `Your balance ran out${message.reason ? ` (${message.reason})` : ''}. Top up to keep watching.`, 'error');
+    say(status, message.reason === 'silent'
+      ? 'Playback stopped: your player stopped confirming that it receives the stream.'
+      : `Your balance ran out${message.reason ? ` (${message.reason})` : ''}. Top up to keep watching.`, 'error');
   } else if (message.type === 'balance') {
     balance.hidden = false;
     balance.textContent = `Watched ${message.seconds_watched} s · balance ${formatPlanck(message.balance)}`;
@@ -146,7 +173,10 @@ const chat = mountChat(document.getElementById('chat'), events);
 window.addEventListener('vk-session', () => (currentSession() ? play() : stop()));
 window.addEventListener('pagehide', () => stop({ keepalive: true }));
 
-showStream(streamId).then(play).catch((error) => {
+showStream(streamId).then((stream) => {
+  acceptedPrice = stream.price_per_second; // shown on the page before anything plays
+  play();
+}).catch((error) => {
   stopped = true;
   say(status, error instanceof ApiError && error.status === 404
     ? 'This stream does not exist.' : `Could not load the stream: ${describe(error)}`, 'error');

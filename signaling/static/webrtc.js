@@ -42,14 +42,15 @@ function gatheringComplete(pc) {
 
 /**
  * POST the pc's offer to a WHIP/WHEP endpoint with a bearer token and apply the answer.
+ * `headers` are added to the POST (e.g. the price a viewer accepted).
  * Returns the session URL (Location). Throws ApiError (status, headers) on refusal.
  */
-export async function negotiate(pc, endpoint, token) {
+export async function negotiate(pc, endpoint, token, headers = {}) {
   await pc.setLocalDescription(await pc.createOffer());
   await gatheringComplete(pc);
   const response = await checked(await fetch(endpoint, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` },
+    headers: { ...headers, 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` },
     body: pc.localDescription.sdp,
   }));
   await pc.setRemoteDescription({ type: 'answer', sdp: await response.text() });

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
 from billing.meter import Meter
-from signaling.keys import BILLING
+from signaling.keys import BILLING, LIVE
+from tests.rtc_peers import accept_answer
 from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.test_ws import connect, next_of
-from tests.signaling.webrtc_clients import viewer_offer, whep, whep_request, whip
+from tests.signaling.webrtc_clients import (
+    PRICE_HEADER,
+    stream_price,
+    viewer_offer,
+    whep,
+    whep_request,
+    whip,
+)
 
 pytestmark = pytest.mark.usefixtures("loopback")
 
@@ -37,7 +46,8 @@ async def test_view_without_balance_is_refused_with_402(
     viewer_headers = await new_user(client)
     await meter(client).credit(await user_id(client, viewer_headers), 4 * PRICE, "almost")
     viewer = await viewer_offer()
-    response = await whep_request(client, stream["id"], viewer_headers, viewer)
+    response = await whep_request(client, stream["id"], {**viewer_headers,
+                                                         PRICE_HEADER: str(PRICE)}, viewer)
     assert response.status == 402
     assert "balance" in (await response.json())["error"]["message"]
     assert await db.fetchval(
@@ -129,3 +139,56 @@ async def test_balance_endpoint_and_withdraw_validation(client: TestClient) -> N
     assert (await client.get("/api/billing/info")).status == 503
     bad = await client.post("/api/me/withdraw", headers=headers, json={"amount": "-5"})
     assert bad.status == 422
+
+
+async def test_whep_starts_only_at_the_price_the_viewer_accepted(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    """Issue 10 item 6: a price raised while the viewer waited does not drain them."""
+    creator = await new_user(client, creator=True)
+    stream = await new_stream(client, creator, price=str(PRICE))
+    seen = await stream_price(client, stream["id"])  # what the waiting viewer's page shows
+    raised = await client.patch(f"/api/streams/{stream['id']}", headers=creator,
+                                json={"price_per_second": str(5 * PRICE)})
+    assert raised.status == 200  # offline: the creator may change the price
+    broadcast = await whip(client, stream["id"], stream["stream_key"])
+    viewer_headers = await new_user(client)
+    viewer_id = await user_id(client, viewer_headers)
+    await meter(client).credit(viewer_id, 100 * PRICE, "funds")
+    refusals = []
+    for price in ({}, {PRICE_HEADER: seen}, {PRICE_HEADER: "abc"}):
+        viewer = await viewer_offer()
+        response = await whep_request(client, stream["id"], {**viewer_headers, **price}, viewer)
+        refusals.append((response.status, response.headers.get(PRICE_HEADER),
+                         (await response.json())["error"]["price"]))
+        await viewer.close()
+    assert refusals == [(412, str(5 * PRICE), str(5 * PRICE))] * 3
+    # Nothing started: no view row, no media session, no charge.
+    assert await db.fetchval("SELECT count(*) FROM stream_viewers WHERE stream_id = $1::uuid",
+                             stream["id"]) == 0
+    assert client.app[LIVE].viewer_count(uuid.UUID(stream["id"])) == 0
+    await asyncio.sleep(1.2)
+    assert await meter(client).balance(viewer_id) == 100 * PRICE
+
+    # Accepted (here as the query parameter a header-less player can send): charged that price.
+    viewer = await viewer_offer()
+    response = await client.post(f"/whep/{stream['id']}?price={5 * PRICE}",
+                                 data=viewer.pc.localDescription.sdp,
+                                 headers={**viewer_headers, "Content-Type": "application/sdp"})
+    assert response.status == 201, await response.text()
+    await accept_answer(viewer.pc, await response.text())
+    await viewer.wait_frames(10)
+    view_id = await db.fetchval("SELECT id FROM stream_viewers WHERE viewer_id = $1::uuid",
+                                viewer_id)
+    for _ in range(50):
+        if await meter(client).view_ticks(str(view_id)) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    await client.delete(response.headers["Location"])
+    await asyncio.sleep(1.5)  # the last delivered second is charged by a later tick
+    ticks = await meter(client).view_ticks(str(view_id))
+    assert ticks >= 2
+    assert await meter(client).balance(viewer_id) == (100 - 5 * ticks) * PRICE
+    await viewer.close()
+    await broadcast.pc.close()
+    await client.delete(broadcast.location)

@@ -11,6 +11,7 @@ from aiortc import RTCPeerConnection
 from tests.rtc_peers import PatternTrack, Viewer, accept_answer, publisher_peer, viewer_peer
 
 SDP = {"Content-Type": "application/sdp"}
+PRICE_HEADER = "Vilokanam-Price"
 
 
 @dataclass
@@ -50,10 +51,18 @@ async def whep_request(client: TestClient, stream_id: str, headers: dict,
     )
 
 
+async def stream_price(client: TestClient, stream_id: str) -> str:
+    """The price the stream's page shows (what a viewer accepts by pressing play)."""
+    response = await client.get(f"/api/streams/{stream_id}")
+    assert response.status == 200, await response.text()
+    return (await response.json())["price_per_second"]
+
+
 async def whep(client: TestClient, stream_id: str, headers: dict) -> tuple[Viewer, str]:
-    """A viewer watching over WHEP; returns it and its session Location."""
+    """A viewer watching over WHEP at the price shown now; returns it and its session Location."""
     viewer = await viewer_peer(audio=True)
-    response = await whep_request(client, stream_id, headers, viewer)
+    price = {PRICE_HEADER: await stream_price(client, stream_id)}
+    response = await whep_request(client, stream_id, {**price, **headers}, viewer)
     assert response.status == 201, await response.text()
     await accept_answer(viewer.pc, await response.text())
     return viewer, response.headers["Location"]
