@@ -106,13 +106,15 @@ async def bench_size(client: redis.asyncio.Redis, n: int, seconds: int) -> Figur
         )
         for i in range(n)
     }
-    delivered = {sub: Delivery(packets=50, bytes=60_000, frames=30) for sub in views}
+    delivered: dict[str, Delivery] = {}
     service = TickService(meter, lambda: delivered, views, _cut)
     try:
         await _fund(client, meter, views)
         best = (float("inf"), 0.0, 0.0)
         first = int(time.time())
         for second in range(first, first + seconds):
+            acknowledged = Delivery(packets=50, bytes=60_000, frames=30, seconds=(second,))
+            delivered = {sub: acknowledged for sub in views}
             redis_cpu, python_cpu = await _redis_cpu(client), time.process_time()
             start = time.perf_counter()
             report = await service.tick(second)

@@ -1,12 +1,17 @@
-"""The tick service: every wall-clock second, charge the viewers the sfu delivered media to.
+"""The tick service: every wall-clock second, charge the seconds viewers acknowledged receiving.
 
 Money invariants held here (ARCHITECTURE.md "Money"), each with the test that proves it:
-  1. A viewer-second is charged only if the sfu delivered media to that viewer in that second:
-     only subscribers with packets > 0 become charges
-     (test_tick_charges_only_subscribers_with_packets).
+  1. A viewer-second is charged only if the sfu delivered media to that viewer in that second
+     and the viewer acknowledged it (RTCP receiver reports within the sfu's window): only the
+     `seconds` a delivery lists become charges (test_tick_charges_only_acknowledged_seconds);
+     a view that ended is still charged for the seconds it acknowledged, and its ViewInfo is
+     forgotten only after the sfu's last delivery of it (test_tick_charges_a_view_that_ended,
+     test_view_opened_and_deleted_between_ticks_is_charged); a viewer whose seconds went
+     unacknowledged is cut as "silent" (test_frozen_viewer_is_cut_and_not_charged_past_window).
   4. A viewer whose balance cannot pay the next second is cut within 2 seconds: each tick cuts
-     the subscribers whose charge failed or whose balance left is below what their views cost
-     per second (test_tick_cuts_viewer_who_cannot_pay_next_second_within_2s).
+     the subscribers whose charge failed or whose balance left cannot pay the seconds already
+     delivered but not yet acknowledged plus the next one
+     (test_tick_cuts_viewer_who_cannot_pay_next_second_within_2s).
 The sfu is reached only through its public surface: a delivery callable and a cut coroutine.
 """
 
@@ -32,11 +37,20 @@ TICK_DELAY = 0.05
 
 @dataclass(frozen=True)
 class Delivery:
-    """What the sfu sent one subscriber since the previous `delivery()` call."""
+    """What the sfu sent one subscriber since the previous `delivery()` call (sfu.Delivery).
+
+    seconds: unix seconds with media that the viewer acknowledged, increasing, each once;
+    pending: seconds sent and not acknowledged yet; unacknowledged: seconds whose window passed
+    without acknowledgement; ended: the subscriber is gone and this is its last delivery.
+    """
 
     packets: int
     bytes: int
     frames: int
+    seconds: tuple[int, ...] = ()
+    pending: int = 0
+    unacknowledged: int = 0
+    ended: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,8 @@ DeliveryFn = Callable[[], Mapping[str, Delivery]]
 CutFn = Callable[[str, str], Awaitable[None]]
 # Told after each tick which subscribers were charged, with their views and the batch result.
 ChargedFn = Callable[[list[str], list[ViewInfo], BatchResult], Awaitable[None]]
+# Told which subscribers the sfu reported for the last time: their views may be forgotten.
+EndedFn = Callable[[list[str]], None]
 
 VIEWER_SECONDS = Counter(
     "vilokanam_viewer_seconds_total", "Viewer-seconds the tick metered, by outcome", ["status"]
@@ -70,29 +86,30 @@ VIEWER_SECONDS = Counter(
 
 
 def _cut_reasons(
-    subscribers: list[str], views: list[ViewInfo], result: BatchResult
+    subscribers: list[str],
+    views: list[ViewInfo],
+    result: BatchResult,
+    pending: Mapping[str, int],
 ) -> dict[str, str]:
-    """Subscribers to cut: their charge failed, or their viewer cannot pay the next second.
+    """Subscribers to cut: a charge failed, or the balance cannot pay what is due next.
 
-    A viewer may watch several views at once; the next second costs the sum of their prices.
+    Due next, per viewer: the seconds delivered and not yet acknowledged (they will be charged
+    when acknowledged) plus one, at each view's price, summed over the viewer's views.
     """
-    viewers = [view.viewer_id for view in views]
-    if len(set(viewers)) == len(viewers):  # the usual tick: one view per viewer
-        need = [view.price for view in views]
-    else:
-        by_viewer: dict[str, int] = defaultdict(int)
-        for view, code in zip(views, result.codes, strict=True):
-            if STATUS_BY_CODE[code] in ("charged", "duplicate"):
-                by_viewer[view.viewer_id] += view.price
-        need = [by_viewer[viewer] for viewer in viewers]
+    need: dict[str, int] = defaultdict(int)
+    counted: set[str] = set()
+    for sub, view, code in zip(subscribers, views, result.codes, strict=True):
+        if sub not in counted and STATUS_BY_CODE[code] in ("charged", "duplicate"):
+            counted.add(sub)
+            need[view.viewer_id] += view.price * (pending.get(sub, 0) + 1)
     reasons: dict[str, str] = {}
-    for sub, code, balance, cost in zip(
-        subscribers, result.codes, result.balances, need, strict=True
+    for sub, view, code, balance in zip(
+        subscribers, views, result.codes, result.balances, strict=True
     ):
         status = STATUS_BY_CODE[code]
         if status in ("insufficient", "overflow"):
             reasons[sub] = status
-        elif balance < cost:
+        elif sub not in reasons and balance < need[view.viewer_id]:
             reasons[sub] = "balance_exhausted"
     return reasons
 
@@ -100,9 +117,10 @@ def _cut_reasons(
 class TickService:
     """Charges delivered viewer-seconds once per wall-clock second and cuts unpaid viewers.
 
-    `delivery()` returns per-subscriber counts since its previous call (the sfu resets them);
-    `views` is the live mapping subscriber_id -> ViewInfo kept by signaling; `cut(subscriber_id,
-    reason)` ends a subscriber's media.
+    `delivery()` returns per-subscriber deliveries since its previous call (the sfu resets
+    them); `views` is the mapping subscriber_id -> ViewInfo kept by signaling, which must keep a
+    view that ended until `on_ended` names it (its last acknowledged seconds are charged after
+    it ended); `cut(subscriber_id, reason)` ends a subscriber's media.
     """
 
     def __init__(
@@ -113,6 +131,7 @@ class TickService:
         cut: CutFn,
         clock: Callable[[], float] = time.time,
         on_charged: ChargedFn | None = None,
+        on_ended: EndedFn | None = None,
     ) -> None:
         self._meter = meter
         self._delivery = delivery
@@ -120,47 +139,68 @@ class TickService:
         self._cut = cut
         self._clock = clock
         self._on_charged = on_charged
+        self._on_ended = on_ended
         self._lines: dict[str, tuple[ViewInfo, ViewLine]] = {}  # by subscriber id
 
-    def _view_lines(self, subscribers: list[str], views: list[ViewInfo]) -> list[ViewLine]:
-        """Each view's reusable charge line, made once per ViewInfo (signaling replaces it)."""
-        lines = self._lines
-        if len(lines) > 2 * len(self._views) + 1_000:  # forget views that ended
-            self._lines = lines = {s: lines[s] for s in self._views if s in lines}
-        found = []
-        for sub, view in zip(subscribers, views, strict=True):
-            cached = lines.get(sub)
-            if cached is None or cached[0] is not view:
-                line = self._meter.view_line(
-                    view.view_id, view.viewer_id, view.stream_id, view.creator_id, view.price
-                )
-                cached = lines[sub] = (view, line)
-            found.append(cached[1])
-        return found
+    def _view_line(self, sub: str, view: ViewInfo) -> ViewLine:
+        """The view's reusable charge line, made once per ViewInfo (signaling replaces it)."""
+        cached = self._lines.get(sub)
+        if cached is None or cached[0] is not view:
+            line = self._meter.view_line(
+                view.view_id, view.viewer_id, view.stream_id, view.creator_id, view.price
+            )
+            cached = self._lines[sub] = (view, line)
+        return cached[1]
 
     async def tick(self, second: int) -> TickReport:
-        """Charge `second` (unix time) for every subscriber with packets delivered, then cut."""
+        """Charge every second the viewers acknowledged since the previous tick, then cut.
+
+        ``second`` is the wall-clock second that just ended (for the report and logs); the
+        seconds charged are those the sfu lists, each at most once per view.
+        """
         report = TickReport(second)
-        subscribers = [s for s, d in self._delivery().items() if d.packets > 0]
-        known = [s for s in subscribers if s in self._views]
-        if len(known) != len(subscribers):
-            # e.g. the recorder's internal subscriber: it pays nothing and is not cut.
-            logger.debug("tick_unbilled_subscribers", count=len(subscribers) - len(known))
-        views = [self._views[s] for s in known]
-        result = await self._meter.charge_second(self._view_lines(known, views), second)
+        deliveries = self._delivery()
+        subs: list[str] = []
+        views: list[ViewInfo] = []
+        lines: list[str] = []
+        unknown = 0
+        for sub, delivery in deliveries.items():
+            view = self._views.get(sub)
+            if view is None:
+                unknown += bool(delivery.seconds)  # e.g. an internal subscriber: pays nothing
+                continue
+            line = self._view_line(sub, view)
+            for charged_second in delivery.seconds:
+                subs.append(sub)
+                views.append(view)
+                lines.append(f"{line.head}{charged_second}{line.tail}")
+            if delivery.unacknowledged and not delivery.ended:
+                report.cut[sub] = "silent"
+        if unknown:
+            logger.debug("tick_unbilled_subscribers", count=unknown)
+        result = await self._meter.charge_lines(lines)
         report.counts.update(result.counts())
         for status, count in report.counts.items():
             VIEWER_SECONDS.labels(status).inc(count)
-        report.cut = _cut_reasons(known, views, result)
-        if self._on_charged is not None and known:
+        pending = {sub: d.pending for sub, d in deliveries.items()}
+        report.cut = {**_cut_reasons(subs, views, result, pending), **report.cut}
+        if self._on_charged is not None and subs:
             try:  # before cuts, so the last paid second is reported; never in their way
-                await self._on_charged(known, views, result)
+                await self._on_charged(subs, views, result)
             except Exception:
                 logger.exception("tick_on_charged_failed", second=second)
-        await self._cut_all(report.cut)
+        self._forget([sub for sub, d in deliveries.items() if d.ended])
+        await self._cut_all({s: r for s, r in report.cut.items() if not deliveries[s].ended})
         log = logger.info if report.cut else logger.debug  # one line a second is noise
         log("tick", second=second, cut=len(report.cut), **report.counts)
         return report
+
+    def _forget(self, ended: list[str]) -> None:
+        """The sfu will not report these subscribers again: drop their lines, tell signaling."""
+        for sub in ended:
+            self._lines.pop(sub, None)
+        if ended and self._on_ended is not None:
+            self._on_ended(ended)
 
     async def _cut_all(self, reasons: Mapping[str, str]) -> None:
         outcomes = await asyncio.gather(

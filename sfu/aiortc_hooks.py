@@ -13,6 +13,7 @@ Hooks, and why each is needed:
   with it gone, the receiver never hands frames to a decoder.
 - ``RTCRtpReceiver._send_rtcp_pli``: ask the publisher for a keyframe.
 - ``RTCRtpSender._send_keyframe`` / ``_retransmit``: a viewer's PLI/FIR and NACK.
+- ``RTCRtpSender._handle_rtcp_packet``: a viewer's receiver reports (what it acknowledges).
 - ``RTCRtpSender._ssrc`` / ``_rtx_ssrc`` and the sender-report counters: our packets are the
   sender's packets, so its RTCP sender reports must describe them.
 - ``RTCDtlsTransport._tx_srtp`` + ``aioice.Connection._nominated``: protect and send an RTP
@@ -33,6 +34,7 @@ from contextvars import ContextVar
 import aioice.ice
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, clock
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from aiortc.rtp import RtcpRrPacket, RtcpSrPacket
 from pylibsrtp import Session as SrtpSession
 from pylibsrtp._binding import ffi as srtp_ffi
 
@@ -130,6 +132,21 @@ def intercept_sender(
     """Route a viewer's PLI/FIR and NACKed sequence numbers to us instead of aiortc's encoder."""
     sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
     sender._retransmit = on_nack  # type: ignore[method-assign]
+
+
+def intercept_receiver_reports(sender: RTCRtpSender, on_report: Callable[[int], None]) -> None:
+    """Call ``on_report(highest sequence number)`` for each RR/SR block about this sender."""
+    original = sender._handle_rtcp_packet
+    ssrc = sender._ssrc
+
+    async def handle_rtcp_packet(packet: object) -> None:
+        if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+            for report in packet.reports:
+                if report.ssrc == ssrc:
+                    on_report(report.highest_sequence)
+        await original(packet)  # type: ignore[arg-type]
+
+    sender._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
 
 
 def sender_ssrcs(sender: RTCRtpSender) -> tuple[int, int]:

@@ -124,10 +124,11 @@ class DownTrack:
                 view, self.fmt.extension_map, self.fmt.extension_extra
             )
         timestamp = ts_add(view.timestamp, self._ts_offset)
+        sequence_number = seq_add(view.sequence_number, self._seq_offset)
         packet = rewrite_rtp(
             view,
             ssrc=self.fmt.ssrc,
-            sequence_number=seq_add(view.sequence_number, self._seq_offset),
+            sequence_number=sequence_number,
             timestamp=timestamp,
             payload_type=self.fmt.payload_type,
             extension_block=block,
@@ -135,7 +136,7 @@ class DownTrack:
         if not self._send(packet):
             return False
         frame_done = view.marker and self.kind == "video"
-        self.counter.add(len(packet), frame_done)
+        self.counter.add(len(packet), frame_done, sequence_number)
         self._packets += 1
         self._octets += view.payload_end - view.payload_start
         if frame_done or self.kind == "audio":

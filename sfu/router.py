@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
+import time
 from collections.abc import Callable
 
 import structlog
@@ -34,6 +36,10 @@ from sfu.tap import StreamTap
 logger = structlog.get_logger(__name__)
 
 INGEST_RCVBUF = 4 * 1024 * 1024
+ACK_WINDOW_S = 3.0
+DRAIN_POLL_S = 0.1
+UNREACHABLE = ("failed", "closed", "shutdown")
+"""Reasons a subscriber ends after which no RTCP report can arrive: closed without a drain."""
 NEGOTIATION_ERRORS = (OperationError, InvalidAccessError, InternalError, ValueError, KeyError)
 
 
@@ -46,19 +52,27 @@ class Sfu:
 
     pace_every: yield to the event loop after this many packet sends.
     keyframe_interval: minimum seconds between two keyframe requests to a publisher.
+    ack_window: seconds after a second ends within which the viewer must acknowledge it (RTCP
+      receiver reports); a subscriber that ends is kept this long at most to hear its last ones.
     """
 
     def __init__(
-        self, ice: IceSettings, *, pace_every: int = 64, keyframe_interval: float = 0.5
+        self,
+        ice: IceSettings,
+        *,
+        pace_every: int = 64,
+        keyframe_interval: float = 0.5,
+        ack_window: float = ACK_WINDOW_S,
     ) -> None:
         aiortc_hooks.install_host_address_hook()
         self.ice = ice
         self.pace_every = pace_every
         self.keyframe_interval = keyframe_interval
+        self.ack_window = ack_window
         self._publishers: dict[str, Publisher] = {}  # by stream id
         self._reserved: set[str] = set()
         self._subscribers: dict[str, Subscriber] = {}
-        self._left_delivery: dict[str, Delivery] = {}
+        self._ended: dict[str, Subscriber] = {}  # gone, but their last delivery is not taken
         self._callbacks: list[Callable[[SfuEvent], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -260,6 +274,7 @@ class Sfu:
             clock=asyncio.get_running_loop().time,
         )
         aiortc_hooks.intercept_sender(sender, downtrack.keyframe_requested, downtrack.retransmit)
+        aiortc_hooks.intercept_receiver_reports(sender, downtrack.counter.acknowledge)
         return downtrack
 
     def _subscriber_state(self, subscriber: Subscriber) -> None:
@@ -272,15 +287,34 @@ class Sfu:
             self._spawn(self.unsubscribe(subscriber.subscriber_id, state))
 
     async def unsubscribe(self, subscriber_id: str, reason: str = "left") -> None:
-        """Remove a subscriber ("left", or "cut" by billing): its media stops at once."""
+        """Remove a subscriber ("left", or "cut" by billing): its media stops at once.
+
+        Its peer connection stays open until the viewer acknowledged what it was sent (at most
+        `ack_window` seconds), so the seconds it received before leaving still count.
+        """
         subscriber = self._subscribers.pop(subscriber_id, None)
         if subscriber is None:
             return
         subscriber.detach()
-        leftover = subscriber.take_delivery()
-        if leftover.packets:
-            self._left_delivery[subscriber_id] = leftover
+        self._ended[subscriber_id] = subscriber
         self._emit(SfuEvent("subscriber_ended", subscriber.stream_id, subscriber_id, reason))
+        if reason in UNREACHABLE or subscriber.settled():
+            await self._close_subscriber(subscriber)
+        else:
+            self._spawn(self._drain(subscriber))
+
+    async def _drain(self, subscriber: Subscriber) -> None:
+        """Wait for the last receiver reports of an ended subscriber, then close it."""
+        try:
+            for _ in range(math.ceil(self.ack_window / DRAIN_POLL_S)):
+                if subscriber.settled() or subscriber.pc.connectionState in ("failed", "closed"):
+                    break
+                await asyncio.sleep(DRAIN_POLL_S)
+        finally:
+            await self._close_subscriber(subscriber)
+
+    async def _close_subscriber(self, subscriber: Subscriber) -> None:
+        subscriber.closed = True  # its next delivery is its last
         await subscriber.pc.close()
 
     def subscribers(self, stream_id: str) -> list[str]:
@@ -288,15 +322,18 @@ class Sfu:
         return [s.subscriber_id for s in self._subscribers.values() if s.stream_id == stream_id]
 
     def take_delivery(self) -> dict[str, Delivery]:
-        """Per subscriber, what was sent since the previous call (then reset).
+        """Per subscriber, what was sent and acknowledged since the previous call (then reset).
 
         Every current subscriber is listed (zeros when nothing reached it); a subscriber that
-        left since the previous call is listed once more if it received anything before leaving.
+        left stays listed until its peer connection is closed, the last time with ``ended``.
         """
-        taken = self._left_delivery
-        self._left_delivery = {}
-        for subscriber_id, subscriber in self._subscribers.items():
-            taken[subscriber_id] = subscriber.take_delivery()
+        now = time.time()
+        window = self.ack_window
+        taken = {sid: s.take_delivery(now, window) for sid, s in self._subscribers.items()}
+        for subscriber_id, subscriber in list(self._ended.items()):
+            taken[subscriber_id] = subscriber.take_delivery(now, window)
+            if subscriber.closed:
+                del self._ended[subscriber_id]
         return taken
 
     # --- trickle, tap, shutdown -----------------------------------------------------------------
@@ -355,3 +392,6 @@ class Sfu:
             await self.unsubscribe(subscriber_id, "shutdown")
         for task in list(self._tasks):
             task.cancel()
+        for subscriber in list(self._ended.values()):
+            if not subscriber.closed:
+                await self._close_subscriber(subscriber)

@@ -7,7 +7,7 @@ import asyncio
 from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
-from sfu.delivery import Delivery
+from sfu.delivery import AcknowledgedSeconds, Delivery
 from sfu.downtrack import DownTrack
 from sfu.publisher import PublishedTrack
 
@@ -41,6 +41,8 @@ class Subscriber:
         self.stream_id = stream_id
         self.pc = pc
         self.downtracks: list[tuple[PublishedTrack, DownTrack]] = []
+        self.closed = False  # its peer connection is closed: no report can arrive any more
+        self._seconds = AcknowledgedSeconds()
 
     def add(self, track: PublishedTrack, downtrack: DownTrack) -> None:
         """Receive ``track`` through ``downtrack`` once attached."""
@@ -62,11 +64,11 @@ class Subscriber:
             downtrack.closed = True
             track.downtracks.pop(self.subscriber_id, None)
 
-    def take_delivery(self) -> Delivery:
-        """Counts over all down-tracks since the previous call."""
-        taken = [downtrack.counter.take() for _, downtrack in self.downtracks]
-        return Delivery(
-            packets=sum(d.packets for d in taken),
-            bytes=sum(d.bytes for d in taken),
-            frames=sum(d.frames for d in taken),
-        )
+    def settled(self) -> bool:
+        """No second of media sent is still waiting for the viewer's acknowledgement."""
+        return AcknowledgedSeconds.settled(d.counter for _, d in self.downtracks)
+
+    def take_delivery(self, now: float, window: float) -> Delivery:
+        """Counts and acknowledged seconds over all down-tracks since the previous call."""
+        counters = (downtrack.counter for _, downtrack in self.downtracks)
+        return self._seconds.take(counters, now, window, self.closed)

@@ -77,7 +77,7 @@ async def billing_context(app: web.Application) -> AsyncIterator[None]:
                                    for view, payload in updates])
 
     tick = TickService(meter, live.sfu.take_delivery, runtime.viewing.views, cut,
-                       on_charged=charged)
+                       on_charged=charged, on_ended=runtime.viewing.forget)
     runtime.spawn(tick.run())
     if config.billing_workers:
         settlement = Settlement(app[REDIS], app[PG], config.redis_prefix)

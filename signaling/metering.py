@@ -6,6 +6,7 @@ the sfu's delivery counters through the callable handed to it and charges the vi
 
 from __future__ import annotations
 
+import time
 import uuid
 from decimal import Decimal
 
@@ -13,6 +14,9 @@ from prometheus_client import Counter
 
 from billing import STATUS_BY_CODE, BatchResult, Meter, ViewInfo
 from signaling.viewing import View, ViewRefused
+
+FORGET_AFTER_S = 60.0
+"""An ended view the sfu never reported as ended is forgotten after this long."""
 
 CUTS = Counter("vilokanam_viewer_cuts_total", "Viewers cut off by billing", ["reason"])
 
@@ -25,6 +29,7 @@ class MeteredViewing:
         self.min_seconds = min_seconds
         self.views: dict[str, ViewInfo] = {}  # by sfu subscriber id; the TickService reads it
         self.seconds: dict[str, int] = {}  # seconds charged per subscriber, shown to the viewer
+        self._ended: dict[str, float] = {}  # ended views not forgotten yet: when they ended
 
     async def admit(self, viewer_id: uuid.UUID, stream_id: uuid.UUID, price: Decimal) -> None:
         if price <= 0:
@@ -48,8 +53,18 @@ class MeteredViewing:
         )
 
     async def ended(self, view: View) -> None:
-        self.views.pop(view.subscriber_id, None)
-        self.seconds.pop(view.subscriber_id, None)
+        """Kept in `views` until the tick has charged its last acknowledged seconds (`forget`)."""
+        self._ended[view.subscriber_id] = time.monotonic()
+        stale = time.monotonic() - FORGET_AFTER_S
+        for sub in [s for s, at in self._ended.items() if at < stale]:
+            self.forget([sub])  # the sfu never reported it (it never had it): do not leak
+
+    def forget(self, subscribers: list[str]) -> None:
+        """The tick's last word on these subscribers (their sfu sessions are closed)."""
+        for sub in subscribers:
+            self.views.pop(sub, None)
+            self.seconds.pop(sub, None)
+            self._ended.pop(sub, None)
 
     def balance_updates(
         self, subscribers: list[str], views: list[ViewInfo], result: BatchResult

@@ -16,6 +16,7 @@ from aiortc import (
     RTCRtpSender,
 )
 from aiortc.rtcdtlstransport import State
+from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket
 
 from sfu import aiortc_hooks
 
@@ -84,6 +85,17 @@ async def test_sender_hooks(dtls: RTCDtlsTransport) -> None:
     aiortc_hooks.update_sender_report(sender, rtp_timestamp=5, packets=6, octets=7)
     assert sender._RTCRtpSender__packet_count == 6
     assert "self.__packet_count & 0xFFFFFFFF" in source(RTCRtpSender._run_rtcp)
+    # Receiver reports reach the sender through this method (the DTLS transport's RTCP router).
+    assert parameters(sender._handle_rtcp_packet) == ["packet"]
+    assert "recipient._handle_rtcp_packet(packet)" in source(RTCDtlsTransport._handle_rtcp_data)
+    reports: list[int] = []
+    aiortc_hooks.intercept_receiver_reports(sender, reports.append)
+    block = RtcpReceiverInfo(ssrc=sender._ssrc, fraction_lost=0, packets_lost=0,
+                             highest_sequence=70_000, jitter=0, lsr=0, dlsr=0)
+    other = RtcpReceiverInfo(ssrc=sender._ssrc + 1, fraction_lost=0, packets_lost=0,
+                             highest_sequence=5, jitter=0, lsr=0, dlsr=0)
+    await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[block, other]))
+    assert reports == [70_000]
 
 
 async def test_gather_on_overrides_host_addresses_only_inside_the_block() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
-from sfu import Sfu, SfuEvent
+from sfu import Delivery, Sfu, SfuEvent
 from tests.sfu.conftest import start_publisher, start_viewer
 
 
@@ -73,7 +74,7 @@ async def test_cut_stops_media_and_counters_for_that_viewer_only(sfu: Sfu) -> No
         decoded = len(cut.numbers)
         await asyncio.sleep(1.0)
         after = sfu.take_delivery()
-        assert cut.subscriber_id not in after
+        assert after.get(cut.subscriber_id, Delivery(0, 0, 0)).packets == 0
         assert after[kept.subscriber_id].frames >= 15
         assert len(cut.numbers) <= decoded + 1  # at most a frame already in flight
         await asyncio.wait_for(cut.ended.wait(), 5)
@@ -117,3 +118,54 @@ async def test_viewer_leaving_is_reported(sfu: Sfu) -> None:
     assert any(e.kind == "subscriber_ended" and e.peer_id == viewer.subscriber_id for e in events)
     assert sfu.is_live("s")
     await publisher.pc.close()
+
+
+async def test_seconds_count_only_once_the_viewer_acknowledges_them(sfu: Sfu) -> None:
+    """aiortc's receiver reports (every 0.5-1.5 s) acknowledge each second sent, once."""
+    publisher = await start_publisher(sfu, "s", audio=True)
+    viewer = await start_viewer(sfu, "s", audio=True)
+    try:
+        await viewer.wait_frames(3)
+        started = time.time()
+        reported: list[int] = []
+        for _ in range(10):
+            await asyncio.sleep(0.5)
+            delivery = sfu.take_delivery()[viewer.subscriber_id]
+            assert delivery.unacknowledged == 0 and not delivery.ended
+            reported += delivery.seconds
+        assert reported == sorted(set(reported))  # each second once, in order
+        # Every second fully inside the watch was acknowledged within the window.
+        assert set(range(int(started) + 1, int(time.time()) - 2)) <= set(reported)
+        assert reported[-1] <= int(time.time())
+    finally:
+        await viewer.close()
+        await publisher.pc.close()
+
+
+async def test_a_viewer_that_leaves_is_still_reported_for_what_it_acknowledged(
+    sfu: Sfu,
+) -> None:
+    """Item 4: its peer connection stays open until its last receiver report arrives."""
+    publisher = await start_publisher(sfu, "s")
+    viewer = await start_viewer(sfu, "s")
+    try:
+        await viewer.wait_frames(5)
+        reported = list(sfu.take_delivery()[viewer.subscriber_id].seconds)
+        await asyncio.sleep((1.2 - time.time() % 1) % 1)  # leave early in a second: no report yet
+        await sfu.unsubscribe(viewer.subscriber_id, "left")
+        left_at = int(time.time())
+        assert sfu.subscribers("s") == []
+        ended = 0
+        for _ in range(50):
+            delivery = sfu.take_delivery().get(viewer.subscriber_id)
+            if delivery is None:
+                break
+            reported += delivery.seconds
+            ended += delivery.ended
+            await asyncio.sleep(0.1)
+        assert ended == 1  # reported as ended once, then no more
+        assert reported and reported[-1] == left_at  # the second it left in, acknowledged
+        await asyncio.wait_for(viewer.ended.wait(), 5)  # and then its media session closed
+    finally:
+        await viewer.close()
+        await publisher.pc.close()
