@@ -105,7 +105,7 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     """The in-process sfu and the live sessions on top of it."""
     config = app[CONFIG]
     sfu = Sfu(IceSettings(config.rtc_host_addresses, config.rtc_announced_address,
-                          config.ice_servers))
+                          config.ice_servers), ack_window=config.viewer_ack_window_s)
     live = LiveStreams(sfu, app[PG], config.public_url)
     app[LIVE] = live
     recorder = _recorder(app, live) if config.recording else None

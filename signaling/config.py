@@ -45,6 +45,8 @@ class AppConfig:
     reconnect_grace_s: float = 10.0
     # Run a VOD worker in this process (`make run`); production runs `vilokanam worker vod`.
     vod_worker: bool = False
+    # Seconds within which a viewer must acknowledge media (RTCP reports) to be charged for it.
+    viewer_ack_window_s: float = 3.0
 
     @property
     def domain(self) -> str:

@@ -69,14 +69,18 @@ class MeteredViewing:
     def balance_updates(
         self, subscribers: list[str], views: list[ViewInfo], result: BatchResult
     ) -> list[tuple[ViewInfo, dict]]:
-        """After a tick: what each charged viewer's page should show (seconds, balance left)."""
-        updates = []
+        """After a tick: what each charged viewer's page should show (seconds, balance left).
+
+        One update per view, however many of its seconds the tick charged (a receiver report
+        may acknowledge several at once).
+        """
+        latest: dict[str, tuple[ViewInfo, int]] = {}
         for sub, view, code, balance in zip(
             subscribers, views, result.codes, result.balances, strict=True
         ):
-            if STATUS_BY_CODE[code] != "charged" or sub not in self.views:
-                continue
-            seconds = self.seconds[sub] = self.seconds.get(sub, 0) + 1
-            updates.append((view, {"type": "balance", "balance": str(balance),
-                                   "seconds_watched": seconds, "price": str(view.price)}))
-        return updates
+            if STATUS_BY_CODE[code] == "charged" and sub in self.views:
+                self.seconds[sub] = self.seconds.get(sub, 0) + 1
+                latest[sub] = (view, balance)
+        return [(view, {"type": "balance", "balance": str(balance),
+                        "seconds_watched": self.seconds[sub], "price": str(view.price)})
+                for sub, (view, balance) in latest.items()]

@@ -72,6 +72,7 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         payout_threshold=settings.payout_threshold,
         vod_worker=True,
         media_root=settings.media_root,
+        viewer_ack_window_s=settings.viewer_ack_window_s,
     )
 
 

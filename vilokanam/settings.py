@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     rtc_announced_address: str | None = None
     ice_servers: Annotated[tuple[str, ...], NoDecode] = ()
     log_level: str = "INFO"
+    # Seconds within which a viewer must acknowledge a second of media (RTCP receiver reports)
+    # for it to be charged; a viewer silent for longer is cut.
+    viewer_ack_window_s: float = Field(default=3.0, ge=1.0, le=30.0)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 

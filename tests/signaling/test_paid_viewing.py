@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 import time
 import uuid
 
@@ -11,10 +13,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from billing.meter import Meter
-from signaling.keys import BILLING, LIVE
+from signaling.config import AppConfig
+from signaling.keys import BILLING, LIVE, PG
 from tests.rtc_peers import accept_answer
 from tests.signaling.accounts import new_stream, new_user
-from tests.signaling.test_ws import connect, next_of
+from tests.signaling.test_ws import connect, next_of, token_of
 from tests.signaling.webrtc_clients import (
     PRICE_HEADER,
     stream_price,
@@ -68,13 +71,18 @@ async def test_viewer_pays_per_delivered_second_and_is_cut_at_zero(
     await meter(client).credit(viewer_id, 7 * PRICE, "seven seconds")
     socket = await connect(client, stream["id"], viewer_headers)  # what the watch page hears
     viewer, _ = await whep(client, stream["id"], viewer_headers)
-    await asyncio.wait_for(viewer.ended.wait(), 20)  # cut: the server ended its media
-    cut_at = time.time()
-    updates = []
-    while (message := await next_of(socket, "balance", "cut"))["type"] == "balance":
-        updates.append((message["seconds_watched"], int(message["balance"])))
-    assert message["reason"] == "balance_exhausted"
-    assert updates == [(n, (7 - n) * PRICE) for n in range(1, 8)]  # live, second by second
+    updates, cut_at = [], None
+    while cut_at is None or updates[-1][0] < 7:  # the last seconds may be charged after the cut
+        message = await next_of(socket, "balance", "cut", within=20)
+        if message["type"] == "cut":
+            assert message["reason"] == "balance_exhausted"
+            cut_at = time.time()
+        else:
+            updates.append((message["seconds_watched"], int(message["balance"])))
+    await asyncio.wait_for(viewer.ended.wait(), 5)  # the server ended its media
+    # Live, as acknowledged (a receiver report may cover two seconds), down to exactly zero.
+    assert [n for n, _ in updates] == sorted(set(n for n, _ in updates))
+    assert updates[-1] == (7, 0) and all(left == (7 - n) * PRICE for n, left in updates)
     await socket.close()
     assert await meter(client).balance(viewer_id) == 0
     view = await db.fetchrow("SELECT id FROM stream_viewers WHERE viewer_id = $1::uuid",
@@ -192,3 +200,94 @@ async def test_whep_starts_only_at_the_price_the_viewer_accepted(
     await viewer.close()
     await broadcast.pc.close()
     await client.delete(broadcast.location)
+
+
+def view_of(client: TestClient, stream_id: str, location: str) -> str:
+    """The stream_viewers id behind a WHEP session URL."""
+    session = client.app[LIVE].session("whep", uuid.UUID(stream_id), location.rsplit("/", 1)[1])
+    assert session is not None and session.view is not None
+    return str(session.view.view_id)
+
+
+async def test_views_deleted_between_ticks_are_charged_for_the_seconds_they_received(
+    client: TestClient,
+) -> None:
+    """Issue 10 item 4: the second a view ends in is charged by a later tick, once."""
+    creator = await new_user(client, creator=True)
+    stream = await new_stream(client, creator, price=str(PRICE))
+    broadcast = await whip(client, stream["id"], stream["stream_key"])
+    viewer_headers = await new_user(client)
+    viewer_id = await user_id(client, viewer_headers)
+    await meter(client).credit(viewer_id, 100 * PRICE, "funds")
+    views = []
+    for _ in range(3):
+        viewer, location = await whep(client, stream["id"], viewer_headers)
+        view_id = view_of(client, stream["id"], location)
+        await viewer.wait_frames(5)
+        await asyncio.sleep((1.3 - time.time() % 1) % 1)  # leave early in a second
+        left_in = int(time.time())
+        assert (await client.delete(location)).status == 200
+        views.append((viewer, view_id, left_in))
+    # Like a browser tab, each viewer's peer connection stays up until the server closes it,
+    # once the viewer's last receiver report acknowledged what it was sent.
+    for viewer, _, _ in views:
+        await asyncio.wait_for(viewer.ended.wait(), 6)
+    await asyncio.sleep(1.5)  # the tick after the last one ended
+    charged = 0
+    for viewer, view_id, left_in in views:
+        last, ticks = await meter(client).view_state(view_id)
+        assert last == left_in  # the second it was deleted in was charged
+        assert 1 <= ticks <= left_in - int(time.time() - viewer.started) + 1 + 10
+        charged += ticks
+        await viewer.close()
+    assert await meter(client).balance(viewer_id) == (100 - charged) * PRICE
+    await broadcast.pc.close()
+    await client.delete(broadcast.location)
+
+
+async def test_frozen_viewer_is_cut_and_not_charged_past_the_window(
+    client: TestClient, app_config: AppConfig
+) -> None:
+    """Issue 10 item 5: a SIGSTOPped viewer process stops acknowledging: it is cut, unpaid."""
+    creator = await new_user(client, creator=True)
+    stream = await new_stream(client, creator, price=str(PRICE))
+    broadcast = await whip(client, stream["id"], stream["stream_key"])
+    viewer_headers = await new_user(client)
+    viewer_id = await user_id(client, viewer_headers)
+    await meter(client).credit(viewer_id, 100 * PRICE, "funds")
+    socket = await connect(client, stream["id"], viewer_headers)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.signaling.viewer_process",
+        str(client.make_url("")).rstrip("/"), stream["id"], token_of(viewer_headers),
+        str(PRICE), stdout=asyncio.subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(30):
+            while not (await process.stdout.readline()).startswith(b"frames 30"):
+                pass
+        for _ in range(2):  # charged while it acknowledges
+            assert (await next_of(socket, "balance", "cut"))["type"] == "balance"
+        process.send_signal(signal.SIGSTOP)
+        frozen_at = time.time()
+        while (message := await next_of(socket, "balance", "cut", within=15))["type"] != "cut":
+            pass
+        assert message["reason"] == "silent"
+        assert time.time() - frozen_at <= app_config.viewer_ack_window_s + 2.5
+        assert client.app[LIVE].viewer_count(uuid.UUID(stream["id"])) == 0
+        await asyncio.sleep(app_config.viewer_ack_window_s + 1.5)  # its drain and a tick
+        [view] = [s for s in await db_views(client, viewer_id)]
+        last, ticks = await meter(client).view_state(view)
+        assert ticks >= 2 and last <= int(frozen_at)  # nothing after it froze
+        assert await meter(client).balance(viewer_id) == (100 - ticks) * PRICE
+    finally:
+        process.kill()
+        await process.wait()
+        await socket.close()
+    await broadcast.pc.close()
+    await client.delete(broadcast.location)
+
+
+async def db_views(client: TestClient, viewer_id: str) -> list[str]:
+    rows = await client.app[PG].fetch(
+        "SELECT id FROM stream_viewers WHERE viewer_id = $1::uuid", viewer_id)
+    return [str(row["id"]) for row in rows]
