@@ -6,6 +6,7 @@ on 127.0.0.1. Screenshots of the three pages land in test-output/screenshots/.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import socket
 import uuid
@@ -19,7 +20,7 @@ from substrateinterface import Keypair
 
 from signaling.app import create_app
 from signaling.config import AppConfig
-from signaling.keys import LIVE
+from signaling.keys import BILLING, LIVE, PG
 from signaling.ws import notify_viewer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -303,3 +304,54 @@ async def test_the_broadcast_page_explains_a_refused_camera(server: str) -> None
     async with aiohttp.ClientSession(server) as http:
         status = (await (await http.get(f"/api/streams/{stream['id']}")).json())["status"]
     assert status == "pending"  # nothing was published
+
+
+async def dev_token(base: str, uri: str) -> tuple[dict[str, str], str]:
+    """(Authorization headers, user id) of a dev account."""
+    async with aiohttp.ClientSession(base) as http:
+        login = await http.post("/api/dev/login", json={"uri": uri})
+        headers = {"Authorization": f"Bearer {(await login.json())['token']}"}
+        me = await (await http.get("/api/me", headers=headers)).json()
+        return headers, me["id"]
+
+
+async def test_a_raised_price_is_asked_again_and_chromium_is_charged_as_it_acknowledges(
+    server: str, app_server: TestServer, browser: object
+) -> None:
+    """Items 6 and 5: no auto-play at a price the viewer never saw; Chromium's receiver
+    reports keep its seconds charged (it is not cut as silent)."""
+    price = 1_000
+    stream = await new_stream(server, "Raised while offline", price=str(price))
+    _, dave = await dev_token(server, "//Dave")
+    meter = app_server.app[BILLING].meter
+    await meter.credit(dave, 1_000 * price, f"e2e-{uuid.uuid4()}")
+    before = await meter.balance(dave)
+    viewer = await open_page(browser, f"{server}/watch/{stream['id']}")
+    await viewer.locator("#price").filter(has_text=f"{price} planck/s").wait_for()
+    await dev_sign_in(viewer, "//Dave")  # waits for the stream (409, Retry-After)
+
+    alice, _ = await dev_token(server, "//Alice")
+    async with aiohttp.ClientSession(server) as http:
+        raised = await http.patch(f"/api/streams/{stream['id']}", headers=alice,
+                                  json={"price_per_second": str(2 * price)})
+        assert raised.status == 200
+    broadcaster = await open_page(browser, f"{server}/broadcast/{stream['id']}")
+    await broadcaster.get_by_label("Stream key").fill(stream["stream_key"])
+    await broadcaster.get_by_role("button", name="Go live").click()
+
+    question = viewer.locator("#price-change")
+    await question.filter(has_text=f"{2 * price} planck/s").wait_for(timeout=MEDIA_TIMEOUT_MS)
+    sfu = app_server.app[LIVE].sfu
+    assert sfu.subscribers(stream["id"]) == []  # nothing plays until the viewer agrees
+    assert await meter.balance(dave) == before
+    await viewer.get_by_role("button", name="Watch at this price").click()
+    await wait_playing(viewer)
+
+    await asyncio.sleep(6)
+    assert len(sfu.subscribers(stream["id"])) == 1  # not cut: its reports arrive
+    view_id = await app_server.app[PG].fetchval(
+        "SELECT id FROM stream_viewers WHERE stream_id = $1::uuid AND is_active", stream["id"])
+    ticks = await meter.view_ticks(str(view_id))
+    assert ticks >= 5
+    assert await meter.balance(dave) == before - ticks * 2 * price
+    assert "stopped confirming" not in await viewer.locator("#player-status").inner_text()
