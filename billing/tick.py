@@ -73,6 +73,18 @@ class TickReport:
     cut: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class _Charges:
+    """A tick's charge lines, with the subscriber and view of each, and who went silent."""
+
+    subs: list[str] = field(default_factory=list)
+    views: list[ViewInfo] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    silent: dict[str, str] = field(default_factory=dict)
+    unacknowledged: int = 0
+    unknown: int = 0
+
+
 DeliveryFn = Callable[[], Mapping[str, Delivery]]
 CutFn = Callable[[str, str], Awaitable[None]]
 # Told after each tick which subscribers were charged, with their views and the batch result.
@@ -152,6 +164,24 @@ class TickService:
             cached = self._lines[sub] = (view, line)
         return cached[1]
 
+    def _charges(self, deliveries: Mapping[str, Delivery]) -> _Charges:
+        """One charge line per acknowledged second of each known view, in the sfu's order."""
+        charges = _Charges()
+        for sub, delivery in deliveries.items():
+            view = self._views.get(sub)
+            if view is None:
+                charges.unknown += bool(delivery.seconds)  # e.g. an internal subscriber
+                continue
+            line = self._view_line(sub, view)
+            for charged_second in delivery.seconds:
+                charges.subs.append(sub)
+                charges.views.append(view)
+                charges.lines.append(f"{line.head}{charged_second}{line.tail}")
+            charges.unacknowledged += delivery.unacknowledged
+            if delivery.unacknowledged and not delivery.ended:
+                charges.silent[sub] = "silent"
+        return charges
+
     async def tick(self, second: int) -> TickReport:
         """Charge every second the viewers acknowledged since the previous tick, then cut.
 
@@ -160,33 +190,21 @@ class TickService:
         """
         report = TickReport(second)
         deliveries = self._delivery()
-        subs: list[str] = []
-        views: list[ViewInfo] = []
-        lines: list[str] = []
-        unknown = 0
-        for sub, delivery in deliveries.items():
-            view = self._views.get(sub)
-            if view is None:
-                unknown += bool(delivery.seconds)  # e.g. an internal subscriber: pays nothing
-                continue
-            line = self._view_line(sub, view)
-            for charged_second in delivery.seconds:
-                subs.append(sub)
-                views.append(view)
-                lines.append(f"{line.head}{charged_second}{line.tail}")
-            if delivery.unacknowledged and not delivery.ended:
-                report.cut[sub] = "silent"
-        if unknown:
-            logger.debug("tick_unbilled_subscribers", count=unknown)
-        result = await self._meter.charge_lines(lines)
+        charges = self._charges(deliveries)
+        if charges.unknown:
+            logger.debug("tick_unbilled_subscribers", count=charges.unknown)
+        result = await self._meter.charge_lines(charges.lines)
         report.counts.update(result.counts())
         for status, count in report.counts.items():
             VIEWER_SECONDS.labels(status).inc(count)
+        if charges.unacknowledged:  # delivered, never acknowledged: never charged
+            VIEWER_SECONDS.labels("unacknowledged").inc(charges.unacknowledged)
         pending = {sub: d.pending for sub, d in deliveries.items()}
-        report.cut = {**_cut_reasons(subs, views, result, pending), **report.cut}
-        if self._on_charged is not None and subs:
+        report.cut = {**_cut_reasons(charges.subs, charges.views, result, pending),
+                      **charges.silent}
+        if self._on_charged is not None and charges.subs:
             try:  # before cuts, so the last paid second is reported; never in their way
-                await self._on_charged(subs, views, result)
+                await self._on_charged(charges.subs, charges.views, result)
             except Exception:
                 logger.exception("tick_on_charged_failed", second=second)
         self._forget([sub for sub, d in deliveries.items() if d.ended])

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio
+from prometheus_client import REGISTRY
 from redis.exceptions import ResponseError
 
 from billing.ledger import LedgerEntry, decode_entry
@@ -662,8 +663,14 @@ async def test_tick_charges_a_view_that_ended_and_cuts_a_silent_one(meter: Meter
     async def cut(sub: str, reason: str) -> None:
         cuts[sub] = reason
 
+    def unacknowledged() -> float:  # what an operator sees on /metrics
+        return REGISTRY.get_sample_value(
+            "vilokanam_viewer_seconds_total", {"status": "unacknowledged"}) or 0.0
+
+    before = unacknowledged()
     service = TickService(meter, lambda: deliveries, views, cut, on_ended=forgotten.extend)
     report = await service.tick(1_700_000_001)
+    assert unacknowledged() - before == 2
     assert dict(report.counts) == {"charged": 1}
     assert await meter.view_ticks("view-ended") == 1
     assert await meter.balance("user-ended") == 9_900
