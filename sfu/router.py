@@ -38,6 +38,8 @@ logger = structlog.get_logger(__name__)
 INGEST_RCVBUF = 4 * 1024 * 1024
 ACK_WINDOW_S = 3.0
 DRAIN_POLL_S = 0.1
+ENDED_KEPT_S = 60.0
+"""A closed subscriber nobody took the last delivery of is dropped after this long."""
 UNREACHABLE = ("failed", "closed", "shutdown")
 """Reasons a subscriber ends after which no RTCP report can arrive: closed without a drain."""
 NEGOTIATION_ERRORS = (OperationError, InvalidAccessError, InternalError, ValueError, KeyError)
@@ -296,6 +298,7 @@ class Sfu:
         if subscriber is None:
             return
         subscriber.detach()
+        self._drop_untaken()
         self._ended[subscriber_id] = subscriber
         self._emit(SfuEvent("subscriber_ended", subscriber.stream_id, subscriber_id, reason))
         if reason in UNREACHABLE or subscriber.settled():
@@ -315,7 +318,15 @@ class Sfu:
 
     async def _close_subscriber(self, subscriber: Subscriber) -> None:
         subscriber.closed = True  # its next delivery is its last
+        subscriber.closed_at = time.monotonic()
         await subscriber.pc.close()
+
+    def _drop_untaken(self) -> None:
+        """Forget closed subscribers whose last delivery nobody took (no billing running)."""
+        stale = time.monotonic() - ENDED_KEPT_S
+        for subscriber_id, subscriber in list(self._ended.items()):
+            if subscriber.closed and subscriber.closed_at < stale:
+                del self._ended[subscriber_id]
 
     def subscribers(self, stream_id: str) -> list[str]:
         """Ids of the current subscribers of ``stream_id``."""

@@ -42,6 +42,7 @@ class Subscriber:
         self.pc = pc
         self.downtracks: list[tuple[PublishedTrack, DownTrack]] = []
         self.closed = False  # its peer connection is closed: no report can arrive any more
+        self.closed_at = 0.0  # time.monotonic() when it was closed
         self._seconds = AcknowledgedSeconds()
 
     def add(self, track: PublishedTrack, downtrack: DownTrack) -> None:
