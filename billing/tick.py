@@ -5,9 +5,11 @@ Money invariants held here (ARCHITECTURE.md "Money"), each with the test that pr
      and the viewer acknowledged it (RTCP receiver reports within the sfu's window): only the
      `seconds` a delivery lists become charges (test_tick_charges_only_acknowledged_seconds);
      a view that ended is still charged for the seconds it acknowledged, and its ViewInfo is
-     forgotten only after the sfu's last delivery of it (test_tick_charges_a_view_that_ended,
-     test_view_opened_and_deleted_between_ticks_is_charged); a viewer whose seconds went
-     unacknowledged is cut as "silent" (test_frozen_viewer_is_cut_and_not_charged_past_window).
+     forgotten only after the sfu's last delivery of it
+     (test_tick_charges_a_view_that_ended_and_cuts_a_silent_one,
+     test_views_deleted_between_ticks_are_charged_for_the_seconds_they_received,
+     test_views_are_charged_their_last_second_when_the_stream_ends); a viewer whose seconds went
+     unacknowledged is cut as "silent" (test_frozen_viewer_is_cut_and_not_charged_past_the_window).
   4. A viewer whose balance cannot pay the next second is cut within 2 seconds: each tick cuts
      the subscribers whose charge failed or whose balance left cannot pay the seconds already
      delivered but not yet acknowledged plus the next one

@@ -291,3 +291,33 @@ async def db_views(client: TestClient, viewer_id: str) -> list[str]:
     rows = await client.app[PG].fetch(
         "SELECT id FROM stream_viewers WHERE viewer_id = $1::uuid", viewer_id)
     return [str(row["id"]) for row in rows]
+
+
+async def test_views_are_charged_their_last_second_when_the_stream_ends(
+    client: TestClient,
+) -> None:
+    """Item 4's class: the publisher leaving ends every view between ticks, still charged."""
+    creator = await new_user(client, creator=True)
+    stream = await new_stream(client, creator, price=str(PRICE))
+    broadcast = await whip(client, stream["id"], stream["stream_key"])
+    watchers = []
+    for _ in range(2):
+        headers = await new_user(client)
+        viewer_id = await user_id(client, headers)
+        await meter(client).credit(viewer_id, 100 * PRICE, f"funds-{viewer_id}")
+        viewer, location = await whep(client, stream["id"], headers)
+        watchers.append((viewer, viewer_id, view_of(client, stream["id"], location)))
+    for viewer, _, _ in watchers:
+        await viewer.wait_frames(10)
+    await asyncio.sleep((1.3 - time.time() % 1) % 1)  # end early in a second
+    ended_in = int(time.time())
+    assert (await client.delete(broadcast.location)).status == 200
+    for viewer, _, _ in watchers:
+        await asyncio.wait_for(viewer.ended.wait(), 6)
+    await asyncio.sleep(1.5)  # the tick after the last view closed
+    for viewer, viewer_id, view_id in watchers:
+        last, ticks = await meter(client).view_state(view_id)
+        assert last == ended_in and ticks >= 1
+        assert await meter(client).balance(viewer_id) == (100 - ticks) * PRICE
+        await viewer.close()
+    await broadcast.pc.close()
