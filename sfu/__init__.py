@@ -1,8 +1,9 @@
 """Media plane: a forwarding SFU on aiortc (RTP in, RTP out; never decoded or re-encoded).
 
 Knows nothing of money, users, HTTP or PostgreSQL. Signaling calls :class:`Sfu` for WHIP
-(publish) and WHEP (subscribe); billing reads :meth:`Sfu.take_delivery` and cuts viewers with
-:meth:`Sfu.unsubscribe`; the recorder reads :meth:`Sfu.tap`.
+(publish) and WHEP (subscribe); billing reads :meth:`Sfu.take_delivery` (per subscriber, the
+seconds of media it acknowledged with RTCP receiver reports, see sfu/delivery.py) and cuts
+viewers with :meth:`Sfu.unsubscribe`; the recorder reads :meth:`Sfu.tap`.
 """
 
 from sfu.delivery import Delivery
