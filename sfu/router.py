@@ -9,8 +9,7 @@ from collections.abc import Callable
 import structlog
 from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.exceptions import InternalError, InvalidAccessError, OperationError
-from aiortc.rtcrtpparameters import RTCRtpCodecCapability
-from aiortc.sdp import MediaDescription, candidate_from_sdp
+from aiortc.sdp import candidate_from_sdp
 
 from sfu import aiortc_hooks
 from sfu.delivery import Delivery
@@ -18,14 +17,14 @@ from sfu.downtrack import DownTrack, OutputFormat
 from sfu.errors import AlreadyPublishing, NotLive, UnknownPeer, UnsupportedOffer
 from sfu.events import SfuEvent
 from sfu.ice import IceSettings, announce_address, rtc_configuration
+from sfu.mlines import MLine, answer_with_rejections, offer_subset
 from sfu.negotiation import (
     MID_URI,
     NegotiatedTrack,
-    capability_of,
     negotiated_tracks,
     parse_offer,
-    publisher_preferences,
-    rtx_capability,
+    plan_publish,
+    plan_subscribe,
 )
 from sfu.publisher import PublishedTrack, Publisher
 from sfu.subscriber import HeldTrack, Subscriber
@@ -85,16 +84,26 @@ class Sfu:
 
     # --- peer connections -----------------------------------------------------------------------
 
-    async def _answer(self, pc: RTCPeerConnection, offer_sdp: str) -> str:
-        """Apply the offer, answer as DTLS server with our ICE settings; return the answer SDP."""
+    async def _answer(self, pc: RTCPeerConnection, offer_sdp: str, plan: list[MLine]) -> str:
+        """Apply the offer's accepted m-lines, answer as DTLS server with our ICE settings.
+
+        Returns aiortc's answer (accepted m-lines only); :meth:`_client_answer` makes the one
+        the peer gets.
+        """
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            subset = RTCSessionDescription(sdp=offer_subset(offer_sdp, plan), type="offer")
+            await pc.setRemoteDescription(subset)
+            aiortc_hooks.answer_as_dtls_server(pc)
+            with aiortc_hooks.gather_on(self.ice.host_addresses):
+                await pc.setLocalDescription(await pc.createAnswer())
         except NEGOTIATION_ERRORS as exc:
             raise UnsupportedOffer(f"offer rejected: {exc}") from exc
-        aiortc_hooks.answer_as_dtls_server(pc)
-        with aiortc_hooks.gather_on(self.ice.host_addresses):
-            await pc.setLocalDescription(await pc.createAnswer())
         return pc.localDescription.sdp
+
+    def _client_answer(self, pc: RTCPeerConnection, offer_sdp: str, plan: list[MLine]) -> str:
+        """The answer for the peer: every offered m-line, those not served rejected (port 0)."""
+        answer = announce_address(pc.localDescription.sdp, self.ice.announced_address)
+        return answer_with_rejections(offer_sdp, answer, plan)
 
     # --- publishing -----------------------------------------------------------------------------
 
@@ -106,13 +115,11 @@ class Sfu:
         """Accept a publisher's offer (WHIP); return (publisher_id, answer_sdp)."""
         if stream_id in self._publishers or stream_id in self._reserved:
             raise AlreadyPublishing(stream_id)
-        offer = parse_offer(offer_sdp)
-        media = [m for m in offer.media if m.kind in ("audio", "video")]
-        preferences = [publisher_preferences(m) for m in media]
+        plan = plan_publish(parse_offer(offer_sdp))
         self._reserved.add(stream_id)
         pc = RTCPeerConnection(rtc_configuration(self.ice))
         try:
-            publisher = await self._start_publisher(stream_id, pc, media, preferences, offer_sdp)
+            publisher = await self._start_publisher(stream_id, pc, plan, offer_sdp)
         except BaseException:
             await pc.close()
             raise
@@ -120,28 +127,23 @@ class Sfu:
             self._reserved.discard(stream_id)
         self._publishers[stream_id] = publisher
         logger.info("publisher_started", stream_id=stream_id, publisher_id=publisher.publisher_id)
-        return publisher.publisher_id, announce_address(
-            pc.localDescription.sdp, self.ice.announced_address
-        )
+        return publisher.publisher_id, self._client_answer(pc, offer_sdp, plan)
 
     async def _start_publisher(
-        self,
-        stream_id: str,
-        pc: RTCPeerConnection,
-        media: list[MediaDescription],
-        preferences: list[list[RTCRtpCodecCapability]],
-        sdp: str,
+        self, stream_id: str, pc: RTCPeerConnection, plan: list[MLine], sdp: str
     ) -> Publisher:
-        for m, codecs in zip(media, preferences, strict=True):
-            pc.addTransceiver(m.kind, direction="recvonly").setCodecPreferences(codecs)
+        for mline in plan:
+            if mline.accepted:
+                transceiver = pc.addTransceiver(mline.kind, direction="recvonly")
+                transceiver.setCodecPreferences(list(mline.codecs))
         publisher = Publisher(_new_id("pub"), stream_id, pc)
-        answer = await self._answer(pc, sdp)
+        answer = await self._answer(pc, sdp, plan)
         aiortc_hooks.enlarge_receive_buffers(pc, INGEST_RCVBUF)
         negotiated = negotiated_tracks(answer)
         for transceiver in pc.getTransceivers():
             track = negotiated.get(transceiver.mid or "")
-            if track is None or track.kind in publisher.tracks:
-                continue  # inactive m-line, or a second track of a kind (not forwarded)
+            if track is None:
+                continue  # aiortc settled on no codec (the plan said it would)
             aiortc_hooks.disable_decoder(transceiver.receiver)
             publisher.add_track(
                 PublishedTrack(track, transceiver.receiver, self.pace_every, self.keyframe_interval)
@@ -185,13 +187,14 @@ class Sfu:
         publisher = self._publishers.get(stream_id)
         if publisher is None:
             raise NotLive(stream_id)
-        parse_offer(offer_sdp)
+        published = {kind: track.negotiated.codec for kind, track in publisher.tracks.items()}
+        plan = plan_subscribe(parse_offer(offer_sdp), published)
         subscriber_id = subscriber_id or _new_id("sub")
         if subscriber_id in self._subscribers:
             raise UnsupportedOffer(f"subscriber id already in use: {subscriber_id}")
         pc = RTCPeerConnection(rtc_configuration(self.ice))
         try:
-            subscriber = await self._start_subscriber(publisher, subscriber_id, pc, offer_sdp)
+            subscriber = await self._start_subscriber(publisher, subscriber_id, pc, offer_sdp, plan)
         except BaseException:
             await pc.close()
             raise
@@ -202,29 +205,29 @@ class Sfu:
         subscriber.attach()
         pc.on("connectionstatechange", lambda: self._subscriber_state(subscriber))
         logger.info("subscriber_started", stream_id=stream_id, subscriber_id=subscriber_id)
-        return subscriber_id, announce_address(pc.localDescription.sdp, self.ice.announced_address)
+        return subscriber_id, self._client_answer(pc, offer_sdp, plan)
 
     async def _start_subscriber(
-        self, publisher: Publisher, subscriber_id: str, pc: RTCPeerConnection, offer_sdp: str
+        self,
+        publisher: Publisher,
+        subscriber_id: str,
+        pc: RTCPeerConnection,
+        offer_sdp: str,
+        plan: list[MLine],
     ) -> Subscriber:
         transceivers = {}
-        for kind, track in publisher.tracks.items():
-            transceiver = pc.addTransceiver(HeldTrack(kind), direction="sendonly")
-            codec = capability_of(track.negotiated.codec)
-            transceiver.setCodecPreferences([codec, *rtx_capability(kind)])
-            transceivers[kind] = transceiver
-        answer = await self._answer(pc, offer_sdp)
-        negotiated = negotiated_tracks(answer)
+        for mline in plan:
+            if mline.accepted:
+                transceiver = pc.addTransceiver(HeldTrack(mline.kind), direction="sendonly")
+                transceiver.setCodecPreferences(list(mline.codecs))
+                transceivers[mline.kind] = transceiver
+        negotiated = negotiated_tracks(await self._answer(pc, offer_sdp, plan))
         subscriber = Subscriber(subscriber_id, publisher.stream_id, pc)
         for kind, transceiver in transceivers.items():
-            mine = negotiated.get(transceiver.mid or "")
-            if mine is None or mine.codec.name.lower() != publisher.tracks[kind].codec_name.lower():
-                if kind == "video":
-                    raise UnsupportedOffer(
-                        f"offer cannot receive {publisher.tracks[kind].codec_name}"
-                    )
-                continue
             track = publisher.tracks[kind]
+            mine = negotiated.get(transceiver.mid or "")
+            if mine is None or mine.codec.name.lower() != track.codec_name.lower():
+                raise UnsupportedOffer(f"the offer cannot receive {track.codec_name}")
             subscriber.add(track, self._downtrack(track, mine, transceiver))
         return subscriber
 
