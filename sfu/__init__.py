@@ -7,7 +7,14 @@ Knows nothing of money, users, HTTP or PostgreSQL. Signaling calls :class:`Sfu` 
 
 from sfu.delivery import Delivery
 from sfu.depacketize import EncodedFrame
-from sfu.errors import AlreadyPublishing, NotLive, SfuError, UnknownPeer, UnsupportedOffer
+from sfu.errors import (
+    AlreadyPublishing,
+    BadCandidate,
+    NotLive,
+    SfuError,
+    UnknownPeer,
+    UnsupportedOffer,
+)
 from sfu.events import SfuEvent
 from sfu.ice import IceSettings
 from sfu.router import Sfu
@@ -15,6 +22,7 @@ from sfu.tap import StreamTap
 
 __all__ = [
     "AlreadyPublishing",
+    "BadCandidate",
     "Delivery",
     "EncodedFrame",
     "IceSettings",

@@ -17,6 +17,7 @@ from aiortc.sdp import (
     parse_h264_profile_level_id,
 )
 
+from sfu.candidates import candidate_problem
 from sfu.errors import UnsupportedOffer
 from sfu.mlines import MLine, rejection_summary
 
@@ -43,6 +44,10 @@ def parse_offer(sdp: str) -> SessionDescription:
         raise UnsupportedOffer(f"not an SDP offer: {type(exc).__name__}") from exc
     if not sdp.lstrip().startswith("v=0") or not description.media:
         raise UnsupportedOffer("not an SDP offer")
+    for media in description.media:
+        for candidate in media.ice_candidates:
+            if problem := candidate_problem(candidate):
+                raise UnsupportedOffer(f"bad candidate in offer: {problem}")
     return description
 
 

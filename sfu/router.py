@@ -9,12 +9,12 @@ from collections.abc import Callable
 import structlog
 from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.exceptions import InternalError, InvalidAccessError, OperationError
-from aiortc.sdp import candidate_from_sdp
 
 from sfu import aiortc_hooks
+from sfu.candidates import trickled_candidates
 from sfu.delivery import Delivery
 from sfu.downtrack import DownTrack, OutputFormat
-from sfu.errors import AlreadyPublishing, NotLive, UnknownPeer, UnsupportedOffer
+from sfu.errors import AlreadyPublishing, BadCandidate, NotLive, UnknownPeer, UnsupportedOffer
 from sfu.events import SfuEvent
 from sfu.ice import IceSettings, announce_address, rtc_configuration
 from sfu.mlines import MLine, answer_with_rejections, offer_subset
@@ -314,21 +314,19 @@ class Sfu:
         raise UnknownPeer(peer_id)
 
     async def add_ice_candidates(self, peer_id: str, sdpfrag: str) -> None:
-        """Add trickled candidates from a WHIP/WHEP PATCH body (``a=candidate:`` lines)."""
+        """Add trickled candidates from a WHIP/WHEP PATCH body (``a=candidate:`` lines).
+
+        Raises UnknownPeer, or BadCandidate for a malformed candidate (none is added then).
+        """
         pc = self._peer(peer_id)
+        candidates = trickled_candidates(sdpfrag)
         transceivers = pc.getTransceivers()
-        if not transceivers:
-            return
-        for line in sdpfrag.splitlines():
-            line = line.strip()
-            if not line.startswith("a=candidate:"):
-                continue  # ice-ufrag, m= lines, end-of-candidates: nothing to do
-            try:
-                candidate = candidate_from_sdp(line[len("a=") :].split(":", 1)[1])
-            except (ValueError, IndexError, AssertionError):  # aiortc asserts on bad input
-                raise UnsupportedOffer("malformed candidate") from None
+        for candidate in candidates if transceivers else ():
             candidate.sdpMid = transceivers[0].mid
-            await pc.addIceCandidate(candidate)
+            try:
+                await pc.addIceCandidate(candidate)
+            except ValueError as exc:  # aioice: after end-of-candidates
+                raise BadCandidate(str(exc)) from None
 
     def tap(self, stream_id: str) -> StreamTap:
         """In-process tap of a live stream (the recorder); raises NotLive."""

@@ -39,6 +39,7 @@ from signaling.config import AppConfig
 from signaling.errors import error_middleware
 from signaling.keys import CONFIG, LIVE, PG, REDIS
 from signaling.live import LiveStreams
+from signaling.webrtc_http import sfu_error_middleware
 
 # Bodies beyond this are refused before a handler runs (uploads get their own limit later).
 MAX_BODY_BYTES = 1024 * 1024
@@ -69,7 +70,7 @@ ROUTE_MODULES = (
 
 def create_app(config: AppConfig) -> web.Application:
     app = web.Application(
-        middlewares=[metrics.metrics_middleware, error_middleware],
+        middlewares=[metrics.metrics_middleware, error_middleware, sfu_error_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[CONFIG] = config

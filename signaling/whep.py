@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from sfu import NotLive, UnsupportedOffer
 from signaling.errors import ApiError
 from signaling.keys import LIVE
 from signaling.sessions import CHALLENGE, session_user_id
@@ -13,6 +12,7 @@ from signaling.webrtc_http import (
     CORS,
     created,
     find_session,
+    not_live,
     options,
     patch,
     read_offer,
@@ -21,14 +21,6 @@ from signaling.webrtc_http import (
 )
 
 routes = web.RouteTableDef()
-
-RETRY_AFTER_S = 5
-
-
-def _not_live() -> ApiError:
-    return ApiError(409, "the stream is not live yet", "not_live",
-                    headers={**CORS, "Retry-After": str(RETRY_AFTER_S)})
-
 
 @routes.post("/whep/{stream_id}")
 async def subscribe(request: web.Request) -> web.Response:
@@ -40,15 +32,11 @@ async def subscribe(request: web.Request) -> web.Response:
     offer = await read_offer(request)
     live = request.app[LIVE]
     if not live.is_live(stream["id"]):
-        raise _not_live()
+        raise not_live()
     try:
         session, answer = await live.start_view(stream, viewer_id, offer)
     except ViewRefused as exc:
         raise ApiError(402, str(exc), headers=CORS) from None
-    except NotLive:
-        raise _not_live() from None
-    except UnsupportedOffer as exc:
-        raise ApiError(422, f"unusable offer: {exc}", headers=CORS) from None
     return created(request, session, answer)
 
 

@@ -11,6 +11,7 @@ from aiortc import AudioStreamTrack, RTCRtpSender
 
 from sfu import (
     AlreadyPublishing,
+    BadCandidate,
     IceSettings,
     NotLive,
     Sfu,
@@ -132,8 +133,46 @@ async def test_trickled_candidates_are_accepted_for_known_peers_only(sfu: Sfu) -
     )
     with pytest.raises(UnknownPeer):
         await sfu.add_ice_candidates("nobody", "a=end-of-candidates\r\n")
-    with pytest.raises(UnsupportedOffer):
+    with pytest.raises(BadCandidate):
         await sfu.add_ice_candidates(publisher_id, "a=candidate:garbage\r\n")
+
+
+MALFORMED_CANDIDATES = [
+    "a=candidate:garbage",
+    "a=candidate:",
+    "a=candidate:1 1 udp x 127.0.0.1 50000 typ host",
+    "a=candidate:1 1 udp 1 not-an-address 50000 typ host",
+    "a=candidate:1 1 udp 1 300.1.1.1 50000 typ host",
+    "a=candidate:1 1 udp 1 127.0.0.1 99999999 typ host",
+    "a=candidate:1 1 udp 1 127.0.0.1 -5 typ host",
+    "a=candidate:1 1 udp 1 127.0.0.1 5000 typ",
+    "a=candidate:1 1 udp 1 127.0.0.1 5000 typ weird",
+    "a=candidate:1 1 udp 1 127.0.0.1 5000 typ srflx raddr 1.2.3.4 rport y",
+]
+
+
+@pytest.mark.parametrize("line", MALFORMED_CANDIDATES)
+async def test_malformed_candidates_are_refused_in_trickle_and_offers(
+    sfu: Sfu, line: str
+) -> None:
+    publisher_id, _ = await sfu.publish("s", await offer())
+    with pytest.raises(BadCandidate):
+        await sfu.add_ice_candidates(publisher_id, f"a=mid:0\r\n{line}\r\n")
+    end = "a=end-of-candidates"
+    viewer_offer = (await offer(recv=True)).replace(end, f"{line}\r\n{end}")
+    with pytest.raises(UnsupportedOffer):
+        await sfu.subscribe("s", viewer_offer)
+    assert sfu.subscribers("s") == []
+
+
+async def test_well_formed_candidates_the_sfu_cannot_use_are_ignored(sfu: Sfu) -> None:
+    publisher_id, _ = await sfu.publish("s", await offer())
+    await sfu.add_ice_candidates(
+        publisher_id,
+        "a=candidate:1 1 tcp 1 127.0.0.1 5000 typ host tcptype active\r\n"
+        "a=candidate:2 2 udp 1 127.0.0.1 5001 typ host\r\n"
+        "a=candidate:3 1 udp 1 ::1 5002 typ host\r\n",
+    )
 
 
 async def test_ingest_socket_gets_a_large_receive_buffer(sfu: Sfu) -> None:

@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.rtc_peers import accept_answer, viewer_peer
 from tests.signaling.accounts import new_user
 from tests.signaling.webrtc_clients import (
     SDP,
@@ -283,3 +284,78 @@ async def test_session_urls_and_keys_are_not_logged(client: TestClient, stream: 
     secret = broadcast.location.rsplit("/", 1)[1]
     assert all(secret not in repr(entry) for entry in logs)
     assert all(stream["stream_key"] not in repr(entry) for entry in logs)
+
+
+async def test_whep_offer_of_any_subset_of_m_lines_is_answered(
+    client: TestClient, stream: dict
+) -> None:
+    """Issue 10 item 15: a video-only WHEP offer to a stream with audio answered 500."""
+    broadcast = await whip(client, stream["id"], stream["stream_key"])  # audio and video
+    headers = await new_user(client)
+    video_only = await viewer_peer(audio=False)
+    response = await whep_request(client, stream["id"], headers, video_only)
+    assert response.status == 201, await response.text()
+    answer = await response.text()
+    assert [line.split()[0] for line in answer.splitlines() if line.startswith("m=")] == [
+        "m=video"]
+    await accept_answer(video_only.pc, answer)
+    await video_only.wait_frames(10)
+
+    with_data = await viewer_peer(audio=True)
+    with_data.pc.createDataChannel("chat")
+    await with_data.pc.setLocalDescription(await with_data.pc.createOffer())
+    response = await whep_request(client, stream["id"], await new_user(client), with_data)
+    assert response.status == 201, await response.text()
+    ports = {line.split()[0]: line.split()[1] for line in (await response.text()).splitlines()
+             if line.startswith("m=")}
+    assert ports["m=application"] == "0" and ports["m=video"] != "0" and ports["m=audio"] != "0"
+    for peer in (video_only, with_data):
+        await peer.close()
+    await broadcast.pc.close()
+    await client.delete(broadcast.location)
+
+
+BAD_TRICKLE = [
+    "a=candidate:garbage",
+    "a=candidate:1 1 udp 1 127.0.0.1 99999999 typ host",
+    "a=candidate:1 1 udp 1 not-an-address 5000 typ host",
+    "a=candidate:1 1 udp 1 127.0.0.1 5000 typ weird",
+]
+
+
+async def test_malformed_trickle_and_offers_answer_4xx_with_a_message(
+    client: TestClient, stream: dict
+) -> None:
+    """Issue 10 item 16: `a=candidate:garbage` in a PATCH answered 500."""
+    broadcast = await whip(client, stream["id"], stream["stream_key"])
+    headers = await new_user(client)
+    viewer = await viewer_peer(audio=True)
+    watching = await whep_request(client, stream["id"], headers, viewer)
+    assert watching.status == 201
+    await accept_answer(viewer.pc, await watching.text())
+    sessions = [(broadcast.location, broadcast.etag),
+                (watching.headers["Location"], watching.headers["ETag"])]
+    trickle = {"Content-Type": "application/trickle-ice-sdpfrag"}
+    for location, etag in sessions:
+        for line in BAD_TRICKLE:
+            response = await client.patch(location, data=f"a=mid:0\r\n{line}\r\n",
+                                          headers={**trickle, "If-Match": etag})
+            assert response.status == 400, (line, await response.text())
+            assert (await response.json())["error"]["message"].startswith("bad ICE candidate")
+            assert response.headers["Access-Control-Allow-Origin"] == "*"
+        good = "a=mid:0\r\na=candidate:1 1 udp 1 127.0.0.1 5000 typ host\r\n"
+        assert (await client.patch(location, data=good,
+                                   headers={**trickle, "If-Match": etag})).status == 204
+    await viewer.wait_frames(5)  # the media sessions survived the bad requests
+
+    late = await viewer_peer(audio=True)
+    bad_offer = late.pc.localDescription.sdp.replace(
+        "a=end-of-candidates", f"{BAD_TRICKLE[1]}\r\na=end-of-candidates")
+    response = await client.post(f"/whep/{stream['id']}", data=bad_offer,
+                                 headers={**SDP, **headers})
+    assert response.status == 422
+    assert "candidate" in (await response.json())["error"]["message"]
+    for peer in (viewer, late):
+        await peer.close()
+    await broadcast.pc.close()
+    await client.delete(broadcast.location)
