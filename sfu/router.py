@@ -45,15 +45,23 @@ class Sfu:
 
     pace_every: yield to the event loop after this many packet sends.
     keyframe_interval: minimum seconds between two keyframe requests to a publisher.
+    connect_timeout: seconds a new publisher or subscriber has to bring ICE and DTLS up; one
+    that has not is ended (reason "not_connected"): an offer alone holds no stream or view.
     """
 
     def __init__(
-        self, ice: IceSettings, *, pace_every: int = 64, keyframe_interval: float = 0.5
+        self,
+        ice: IceSettings,
+        *,
+        pace_every: int = 64,
+        keyframe_interval: float = 0.5,
+        connect_timeout: float = 15.0,
     ) -> None:
         aiortc_hooks.install_host_address_hook()
         self.ice = ice
         self.pace_every = pace_every
         self.keyframe_interval = keyframe_interval
+        self.connect_timeout = connect_timeout
         self._publishers: dict[str, Publisher] = {}  # by stream id
         self._reserved: set[str] = set()
         self._subscribers: dict[str, Subscriber] = {}
@@ -81,6 +89,16 @@ class Sfu:
         task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _end_if_not_connected(self, peer: Publisher | Subscriber) -> None:
+        await asyncio.sleep(self.connect_timeout)
+        if peer.connected:
+            return
+        logger.info("peer_not_connected", stream_id=peer.stream_id, timeout_s=self.connect_timeout)
+        if isinstance(peer, Publisher):
+            await self._end_stream(peer, "not_connected")
+        elif self._subscribers.get(peer.subscriber_id) is peer:
+            await self.unsubscribe(peer.subscriber_id, "not_connected")
 
     # --- peer connections -----------------------------------------------------------------------
 
@@ -126,6 +144,7 @@ class Sfu:
         finally:
             self._reserved.discard(stream_id)
         self._publishers[stream_id] = publisher
+        self._spawn(self._end_if_not_connected(publisher))
         logger.info("publisher_started", stream_id=stream_id, publisher_id=publisher.publisher_id)
         return publisher.publisher_id, self._client_answer(pc, offer_sdp, plan)
 
@@ -157,8 +176,10 @@ class Sfu:
 
     def _publisher_state(self, publisher: Publisher) -> None:
         state = publisher.pc.connectionState
-        if state in ("failed", "closed") and self._publishers.get(publisher.stream_id) is publisher:
-            self._spawn(self._end_stream(publisher, state))
+        if state == "connected":
+            publisher.connected = True
+        elif state in ("failed", "closed"):
+            self._spawn(self._end_stream(publisher, state))  # no-op once it has ended
 
     async def unpublish(self, stream_id: str) -> None:
         """End the stream: every subscriber's media ends cleanly (RTCP BYE, DTLS close)."""
@@ -204,6 +225,7 @@ class Sfu:
         self._subscribers[subscriber_id] = subscriber
         subscriber.attach()
         pc.on("connectionstatechange", lambda: self._subscriber_state(subscriber))
+        self._spawn(self._end_if_not_connected(subscriber))
         logger.info("subscriber_started", stream_id=stream_id, subscriber_id=subscriber_id)
         return subscriber_id, self._client_answer(pc, offer_sdp, plan)
 
@@ -270,7 +292,11 @@ class Sfu:
         if self._subscribers.get(subscriber.subscriber_id) is not subscriber:
             return
         if state == "connected":
+            first = not subscriber.connected
             subscriber.activate()
+            if first:
+                self._emit(SfuEvent("subscriber_connected", subscriber.stream_id,
+                                    subscriber.subscriber_id, ""))
         elif state in ("failed", "closed"):
             self._spawn(self.unsubscribe(subscriber.subscriber_id, state))
 
@@ -286,9 +312,14 @@ class Sfu:
         self._emit(SfuEvent("subscriber_ended", subscriber.stream_id, subscriber_id, reason))
         await subscriber.pc.close()
 
-    def subscribers(self, stream_id: str) -> list[str]:
-        """Ids of the current subscribers of ``stream_id``."""
-        return [s.subscriber_id for s in self._subscribers.values() if s.stream_id == stream_id]
+    def subscribers(self, stream_id: str, connected_only: bool = False) -> list[str]:
+        """Ids of the current subscribers of ``stream_id`` (whose ICE and DTLS came up, if
+        ``connected_only``: the viewers who actually watch)."""
+        return [
+            s.subscriber_id
+            for s in self._subscribers.values()
+            if s.stream_id == stream_id and (s.connected or not connected_only)
+        ]
 
     def take_delivery(self) -> dict[str, Delivery]:
         """Per subscriber, what was sent since the previous call (then reset).

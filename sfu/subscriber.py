@@ -41,6 +41,7 @@ class Subscriber:
         self.stream_id = stream_id
         self.pc = pc
         self.downtracks: list[tuple[PublishedTrack, DownTrack]] = []
+        self.connected = False  # ICE and DTLS came up once
 
     def add(self, track: PublishedTrack, downtrack: DownTrack) -> None:
         """Receive ``track`` through ``downtrack`` once attached."""
@@ -53,6 +54,7 @@ class Subscriber:
 
     def activate(self) -> None:
         """DTLS is up: start every down-track."""
+        self.connected = True
         for _, downtrack in self.downtracks:
             downtrack.activate()
 

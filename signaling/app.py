@@ -106,8 +106,8 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     """The in-process sfu and the live sessions on top of it."""
     config = app[CONFIG]
     sfu = Sfu(IceSettings(config.rtc_host_addresses, config.rtc_announced_address,
-                          config.ice_servers))
-    live = LiveStreams(sfu, app[PG], config.public_url)
+                          config.ice_servers), connect_timeout=config.rtc_connect_timeout_s)
+    live = LiveStreams(sfu, app[PG], config.public_url, config.max_views_per_viewer)
     app[LIVE] = live
     recorder = _recorder(app, live) if config.recording else None
     sampler = asyncio.create_task(live.sample_analytics_forever(config.analytics_interval_s))

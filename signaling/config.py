@@ -45,6 +45,9 @@ class AppConfig:
     reconnect_grace_s: float = 10.0
     # Run a VOD worker in this process (`make run`); production runs `vilokanam worker vod`.
     vod_worker: bool = False
+    # WHEP sessions one account may hold open; seconds a WHIP/WHEP peer has to connect.
+    max_views_per_viewer: int = 4
+    rtc_connect_timeout_s: float = 15.0
 
     @property
     def domain(self) -> str:

@@ -7,7 +7,7 @@ from aiohttp import web
 from signaling.errors import ApiError
 from signaling.keys import LIVE
 from signaling.sessions import CHALLENGE, session_user_id
-from signaling.viewing import ViewRefused
+from signaling.viewing import TooManyViews, ViewRefused
 from signaling.webrtc_http import (
     CORS,
     created,
@@ -37,6 +37,8 @@ async def subscribe(request: web.Request) -> web.Response:
         session, answer = await live.start_view(stream, viewer_id, offer)
     except ViewRefused as exc:
         raise ApiError(402, str(exc), headers=CORS) from None
+    except TooManyViews as exc:
+        raise ApiError(429, str(exc), "too_many_views", headers=CORS) from None
     return created(request, session, answer)
 
 

@@ -72,6 +72,8 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         payout_threshold=settings.payout_threshold,
         vod_worker=True,
         media_root=settings.media_root,
+        max_views_per_viewer=settings.max_views_per_viewer,
+        rtc_connect_timeout_s=settings.rtc_connect_timeout_s,
     )
 
 

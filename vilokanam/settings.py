@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     rtc_announced_address: str | None = None
     ice_servers: Annotated[tuple[str, ...], NoDecode] = ()
     log_level: str = "INFO"
+    # WHEP sessions one account may hold open (connected or not).
+    max_views_per_viewer: int = Field(default=4, ge=1, le=100)
+    # Seconds a WHIP/WHEP peer has to bring ICE and DTLS up before its session is ended.
+    rtc_connect_timeout_s: float = Field(default=15.0, ge=1.0, le=300.0)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 
