@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.rtc_peers import accept_answer, viewer_peer
-from tests.signaling.accounts import new_user
+from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.webrtc_clients import (
     SDP,
     publisher_offer,
@@ -359,3 +359,65 @@ async def test_malformed_trickle_and_offers_answer_4xx_with_a_message(
         await peer.close()
     await broadcast.pc.close()
     await client.delete(broadcast.location)
+
+
+async def test_rotating_the_key_ends_the_broadcast_that_used_the_old_key(
+    client: TestClient, stream: dict, creator: dict
+) -> None:
+    """Issue 10 item 11: a leaked key's broadcast went on after rotation."""
+    leaked = await whip(client, stream["id"], stream["stream_key"])
+    viewer, _ = await whep(client, stream["id"], await new_user(client))
+    await viewer.wait_frames(5)
+    rotated = await client.post(f"/api/streams/{stream['id']}/key", headers=creator)
+    assert rotated.status == 200
+    body = await rotated.json()
+    assert body["status"] == "ended" and body["stream_key"] != stream["stream_key"]
+    await asyncio.wait_for(viewer.ended.wait(), 10)
+    assert (await client.delete(leaked.location)).status == 404
+    pc, _track, offer = await publisher_offer()
+    old_key = await client.post(f"/whip/{stream['id']}", data=offer,
+                                headers={**SDP, "Authorization": f"Bearer {stream['stream_key']}"})
+    assert old_key.status == 401
+    await pc.close()
+    owner = await whip(client, stream["id"], body["stream_key"])
+    assert (await (await client.get(f"/api/streams/{stream['id']}")).json())["status"] == "live"
+    for peer in (viewer,):
+        await peer.close()
+    for broadcast in (leaked, owner):
+        await broadcast.pc.close()
+    await client.delete(owner.location)
+
+
+async def test_the_owner_ends_a_broadcast_from_the_api(
+    client: TestClient, stream: dict, creator: dict, db: asyncpg.Pool
+) -> None:
+    """Issue 10 item 11: the owner had no way to end a broadcast published elsewhere."""
+    end = f"/api/streams/{stream['id']}/end"
+    not_live = await client.post(end, headers=creator)
+    assert not_live.status == 409 and (await not_live.json())["error"]["message"]
+    broadcast = await whip(client, stream["id"], stream["stream_key"])
+    viewer, _ = await whep(client, stream["id"], await new_user(client))
+    await viewer.wait_frames(5)
+    assert (await client.post(end, headers=await new_user(client))).status == 403
+    assert (await client.post(end)).status == 401
+    ended = await client.post(end, headers=creator)
+    assert ended.status == 200
+    assert (await ended.json())["status"] == "ended"
+    await asyncio.wait_for(viewer.ended.wait(), 10)
+    assert (await client.delete(broadcast.location)).status == 404
+    assert await db.fetchval(
+        "SELECT count(*) FROM stream_sessions WHERE stream_id = $1::uuid AND end_time IS NULL",
+        stream["id"]) == 0
+    assert (await client.delete(f"/api/streams/{stream['id']}", headers=creator)).status == 204
+
+    # A stream left 'live' by a process that died: no publisher here, the owner still ends it.
+    stale = await new_stream(client, creator)
+    await db.execute("UPDATE streams SET status = 'live' WHERE id = $1::uuid", stale["id"])
+    await db.execute("INSERT INTO stream_sessions (stream_id, sfu_server_url, signaling_server_url)"
+                     " VALUES ($1::uuid, 'http://gone', 'http://gone')", stale["id"])
+    assert (await client.post(f"/api/streams/{stale['id']}/end", headers=creator)).status == 200
+    assert await db.fetchval(
+        "SELECT count(*) FROM stream_sessions WHERE stream_id = $1::uuid AND end_time IS NULL",
+        stale["id"]) == 0
+    await viewer.close()
+    await broadcast.pc.close()
