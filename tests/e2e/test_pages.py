@@ -303,3 +303,29 @@ async def test_the_broadcast_page_explains_a_refused_camera(server: str) -> None
     async with aiohttp.ClientSession(server) as http:
         status = (await (await http.get(f"/api/streams/{stream['id']}")).json())["status"]
     assert status == "pending"  # nothing was published
+
+
+async def test_the_owner_ends_a_broadcast_from_the_broadcast_page(
+    server: str, browser: object
+) -> None:
+    """Issue 10 item 11: a broadcast sent from elsewhere (a leaked key) ended by its owner."""
+    stream = await new_stream(server, "Sent from elsewhere")
+    sender = await open_page(browser, f"{server}/broadcast/{stream['id']}")  # not signed in
+    await sender.get_by_label("Stream key").fill(stream["stream_key"])
+    await sender.get_by_role("button", name="Go live").click()
+    await sender.locator("#publish-status").filter(has_text="You are live").wait_for(
+        timeout=MEDIA_TIMEOUT_MS)
+    assert await sender.get_by_role("button", name="End broadcast").is_hidden()
+
+    owner = await open_page(browser, f"{server}/broadcast/{stream['id']}")
+    await dev_sign_in(owner, "//Alice")
+    end = owner.get_by_role("button", name="End broadcast")
+    await end.wait_for()
+    await end.click()
+    await owner.locator("#publish-status").filter(has_text="The broadcast has ended").wait_for()
+    await end.wait_for(state="hidden")
+    async with aiohttp.ClientSession(server) as http:
+        body = await (await http.get(f"/api/streams/{stream['id']}")).json()
+    assert body["status"] == "ended"
+    await sender.locator("#publish-status").filter(has_text="The broadcast was ended").wait_for()
+    assert await sender.get_by_role("button", name="Go live").is_enabled()
