@@ -57,6 +57,10 @@ def _refusal(media: MediaDescription, served: set[str], directions: tuple[str, .
         return "the sfu forwards audio and video only"
     if media.port == 0:
         return "rejected by the offer (port 0)"
+    if media.dtls is None or not media.dtls.fingerprints:  # aiortc fails on either
+        return "no DTLS a=setup and a=fingerprint"
+    if not media.ice.usernameFragment or not media.ice.password:
+        return "no a=ice-ufrag and a=ice-pwd"
     direction = media.direction or "sendrecv"
     if direction not in directions:
         return f"direction {direction}"

@@ -15,6 +15,7 @@ from sfu import (
     IceSettings,
     NotLive,
     Sfu,
+    SfuError,
     UnknownPeer,
     UnsupportedOffer,
     aiortc_hooks,
@@ -183,3 +184,27 @@ async def test_ingest_socket_gets_a_large_receive_buffer(sfu: Sfu) -> None:
         for protocol in transport.transport._connection._protocols:
             sock = protocol.transport.get_extra_info("socket")
             assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= allowed
+
+
+def without_each_line(sdp: str) -> list[str]:
+    lines = sdp.split("\r\n")
+    return ["\r\n".join(lines[:i] + lines[i + 1:]) for i in range(len(lines)) if lines[i]]
+
+
+async def test_offers_missing_any_one_line_are_answered_or_unsupported(sfu: Sfu) -> None:
+    """Issue 10 item 16: whatever line an offer lacks (a=setup made aiortc raise
+    AttributeError), the sfu answers or raises an SfuError, which signaling maps to a 4xx."""
+    publisher_offer = await offer(audio=True)
+    for number, mutated in enumerate(without_each_line(publisher_offer)):
+        try:
+            await sfu.publish(f"mutant-{number}", mutated)
+        except SfuError:
+            pass
+    await sfu.publish("s", publisher_offer)
+    for mutated in without_each_line(await offer(recv=True, audio=True)):
+        try:
+            await sfu.subscribe("s", mutated)
+        except SfuError:
+            pass
+    with pytest.raises(UnsupportedOffer, match="a=setup"):
+        await sfu.publish("no-setup", publisher_offer.replace("a=setup:actpass\r\n", ""))
