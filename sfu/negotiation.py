@@ -19,7 +19,7 @@ from aiortc.sdp import (
 
 from sfu.candidates import candidate_problem
 from sfu.errors import UnsupportedOffer
-from sfu.mlines import MLine, rejection_summary
+from sfu.mlines import MLine, Sdp, rejection_summary
 
 FORWARDED_CODECS = {"video": ("video/vp8", "video/h264"), "audio": ("audio/opus",)}
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
@@ -51,11 +51,13 @@ def parse_offer(sdp: str) -> SessionDescription:
     return description
 
 
-def _refusal(media: MediaDescription, served: set[str], directions: tuple[str, ...]) -> str:
+def _refusal(
+    media: MediaDescription, bundle_only: bool, served: set[str], directions: tuple[str, ...]
+) -> str:
     """Why an m-line cannot be served whatever its codecs ("" when it may be)."""
     if media.kind not in FORWARDED_CODECS:
         return "the sfu forwards audio and video only"
-    if media.port == 0:
+    if media.port == 0 and not bundle_only:  # bundle-only m-lines have port 0 (RFC 8843 §6)
         return "rejected by the offer (port 0)"
     if media.dtls is None or not media.dtls.fingerprints:  # aiortc fails on either
         return "no DTLS a=setup and a=fingerprint"
@@ -70,13 +72,18 @@ def _refusal(media: MediaDescription, served: set[str], directions: tuple[str, .
 
 
 def _plan(
-    offer: SessionDescription,
+    offer_sdp: str,
     directions: tuple[str, ...],
     codecs_for: Callable[[MediaDescription], tuple[list[RTCRtpCodecCapability], str]],
 ) -> list[MLine]:
+    offer = parse_offer(offer_sdp)
+    sections = Sdp.split(offer_sdp).sections
+    if len(sections) != len(offer.media):
+        raise UnsupportedOffer("not an SDP offer: m-lines cannot be told apart")
     plan, served = [], set()
     for index, media in enumerate(offer.media):
-        reason, codecs = _refusal(media, served, directions), []
+        bundle_only = "a=bundle-only" in sections[index]
+        reason, codecs = _refusal(media, bundle_only, served, directions), []
         if not reason:
             codecs, reason = codecs_for(media)
         if not reason:
@@ -85,7 +92,7 @@ def _plan(
     return plan
 
 
-def plan_publish(offer: SessionDescription) -> list[MLine]:
+def plan_publish(offer_sdp: str) -> list[MLine]:
     """Which m-lines of a publisher's offer the sfu receives: the first sending audio and video
     with a forwardable codec; raise UnsupportedOffer when no video can be received."""
 
@@ -94,16 +101,14 @@ def plan_publish(offer: SessionDescription) -> list[MLine]:
         names = sorted({c.name for c in media.rtp.codecs})
         return codecs, "" if codecs else f"no forwardable {media.kind} codec in offer: {names}"
 
-    plan = _plan(offer, ("sendonly", "sendrecv"), codecs_for)
+    plan = _plan(offer_sdp, ("sendonly", "sendrecv"), codecs_for)
     if not any(m.accepted and m.kind == "video" for m in plan):
         summary = rejection_summary(plan)
         raise UnsupportedOffer(f"offer sends no video the sfu can forward: {summary}")
     return plan
 
 
-def plan_subscribe(
-    offer: SessionDescription, published: dict[str, RTCRtpCodecParameters]
-) -> list[MLine]:
+def plan_subscribe(offer_sdp: str, published: dict[str, RTCRtpCodecParameters]) -> list[MLine]:
     """Which m-lines of a viewer's offer the sfu sends: the first receiving each published kind
     in the publisher's codec; raise UnsupportedOffer when none can be served."""
 
@@ -116,7 +121,7 @@ def plan_subscribe(
             return [], f"the offer cannot receive {codec.name}"
         return [capability, *rtx_capability(media.kind)], ""
 
-    plan = _plan(offer, ("recvonly", "sendrecv"), codecs_for)
+    plan = _plan(offer_sdp, ("recvonly", "sendrecv"), codecs_for)
     if not any(m.accepted for m in plan):
         raise UnsupportedOffer(f"nothing in the offer can be served: {rejection_summary(plan)}")
     return plan

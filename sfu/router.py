@@ -17,12 +17,11 @@ from sfu.downtrack import DownTrack, OutputFormat
 from sfu.errors import AlreadyPublishing, BadCandidate, NotLive, UnknownPeer, UnsupportedOffer
 from sfu.events import SfuEvent
 from sfu.ice import IceSettings, announce_address, rtc_configuration
-from sfu.mlines import MLine, answer_with_rejections, offer_subset
+from sfu.mlines import MLine, answer_with_rejections, offer_subset, rejection_summary
 from sfu.negotiation import (
     MID_URI,
     NegotiatedTrack,
     negotiated_tracks,
-    parse_offer,
     plan_publish,
     plan_subscribe,
 )
@@ -120,6 +119,8 @@ class Sfu:
 
     def _client_answer(self, pc: RTCPeerConnection, offer_sdp: str, plan: list[MLine]) -> str:
         """The answer for the peer: every offered m-line, those not served rejected (port 0)."""
+        if not all(m.accepted for m in plan):
+            logger.info("offer_mlines_rejected", rejected=rejection_summary(plan))
         answer = announce_address(pc.localDescription.sdp, self.ice.announced_address)
         return answer_with_rejections(offer_sdp, answer, plan)
 
@@ -133,7 +134,7 @@ class Sfu:
         """Accept a publisher's offer (WHIP); return (publisher_id, answer_sdp)."""
         if stream_id in self._publishers or stream_id in self._reserved:
             raise AlreadyPublishing(stream_id)
-        plan = plan_publish(parse_offer(offer_sdp))
+        plan = plan_publish(offer_sdp)
         self._reserved.add(stream_id)
         pc = RTCPeerConnection(rtc_configuration(self.ice))
         try:
@@ -209,7 +210,7 @@ class Sfu:
         if publisher is None:
             raise NotLive(stream_id)
         published = {kind: track.negotiated.codec for kind, track in publisher.tracks.items()}
-        plan = plan_subscribe(parse_offer(offer_sdp), published)
+        plan = plan_subscribe(offer_sdp, published)
         subscriber_id = subscriber_id or _new_id("sub")
         if subscriber_id in self._subscribers:
             raise UnsupportedOffer(f"subscriber id already in use: {subscriber_id}")

@@ -172,3 +172,40 @@ async def test_publisher_offers_of_any_layout_are_answered(
         if viewer is not None:
             await viewer.close()
         await pc.close()
+
+
+def _audio_port_zero(sdp: str, bundle_only: bool) -> str:
+    """The offer with its audio m-line on port 0 (and a=bundle-only, as GStreamer sends)."""
+    offer = Sdp.split(sdp)
+    for section in offer.sections:
+        if section[0].startswith("m=audio"):
+            fields = section[0].split(" ")
+            section[0] = " ".join([fields[0], "0", *fields[2:]])
+            if bundle_only:
+                section.insert(1, "a=bundle-only")
+    return offer.text()
+
+
+@pytest.mark.parametrize("bundle_only", [True, False], ids=["bundle-only", "port 0"])
+async def test_port_zero_m_lines_are_served_only_when_bundle_only(
+    sfu: Sfu, bundle_only: bool
+) -> None:
+    """GStreamer's webrtcbin offers audio as bundle-only (port 0): it is received, while a
+    plain port 0 m-line is one the offerer itself rejected."""
+    pc, track = await publisher_of(["video", "audio"])
+    viewer = None
+    try:
+        _, answer = await sfu.publish("s", _audio_port_zero(pc.localDescription.sdp, bundle_only))
+        assert (dict(media_lines(answer))["audio"] != 0) is bundle_only
+        await accept_answer(pc, answer)
+        viewer = await start_viewer(sfu, "s", audio=True)
+        await viewer.wait_frames(5)
+        for _ in range(100):
+            if viewer.audio_frames >= 5:
+                break
+            await asyncio.sleep(0.05)
+        assert (viewer.audio_frames >= 5) is bundle_only
+    finally:
+        if viewer is not None:
+            await viewer.close()
+        await pc.close()
