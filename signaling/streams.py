@@ -180,7 +180,8 @@ async def _end_broadcast(request: web.Request, stream: asyncpg.Record, reason: s
 async def delete_stream(request: web.Request) -> web.Response:
     stream = await _own_stream(request)
     if request.app[LIVE].is_live(stream["id"]) or stream["status"] == "live":
-        raise ApiError(409, "a live stream cannot be deleted; end the broadcast first")
+        raise ApiError(409, "a live stream cannot be deleted; end the broadcast first "
+                            f"(POST /api/streams/{stream['id']}/end)")
     deleted = await request.app[PG].execute(
         """DELETE FROM streams WHERE id = $1 AND status <> 'live' AND NOT EXISTS
                (SELECT 1 FROM stream_viewers WHERE stream_id = $1 AND paid_amount > 0)""",

@@ -146,6 +146,7 @@ async def test_whip_errors(client: TestClient, stream: dict, creator: dict) -> N
     assert second.status == 409
     deleting_live = await client.delete(f"/api/streams/{stream['id']}", headers=creator)
     assert deleting_live.status == 409
+    assert "/end" in (await deleting_live.json())["error"]["message"]  # says how to end it
     price_change = await client.patch(f"/api/streams/{stream['id']}", headers=creator,
                                       json={"price_per_second": "5"})
     assert price_change.status == 409
