@@ -135,12 +135,12 @@ class LiveStreams:
         session = self._broadcasts.pop(stream_id, None)
         if session is None:
             return
-        self._counted.pop(session.live_session_id, None)  # type: ignore[arg-type]
         self._forget(session)
         for view in [s for s in self._sessions.values() if s.stream_id == stream_id]:
             await self._close_view(view, record=False)  # end_live marks them all inactive
         await self.sfu.unpublish(str(stream_id))
         assert session.live_session_id is not None
+        self._counted.pop(session.live_session_id, None)
         await streams_db.end_live(self.db, stream_id, session.live_session_id)
         logger.info("stream ended", stream_id=str(stream_id), reason=reason)
         self._notify("ended", stream_id)
