@@ -107,3 +107,18 @@ async def test_a_publisher_that_never_connects_does_not_keep_the_stream_live(
     assert body["status"] == "ended"
     assert (await client.delete(response.headers["Location"])).status == 404
     await pc.close()
+
+
+async def test_concurrent_offers_cannot_pass_the_cap_together(
+    client: TestClient, stream: dict
+) -> None:
+    broadcast = await whip(client, stream["id"], stream["stream_key"])
+    account = await new_user(client)
+    viewers = [await viewer_peer() for _ in range(5)]
+    responses = await asyncio.gather(
+        *(whep_request(client, stream["id"], account, viewer) for viewer in viewers))
+    assert sorted(r.status for r in responses) == [201, 201, 429, 429, 429]
+    for viewer in viewers:
+        await viewer.close()
+    await broadcast.pc.close()
+    await client.delete(broadcast.location)
