@@ -6,6 +6,9 @@ sees only the m-lines the sfu serves (:func:`offer_subset`), and :func:`answer_w
 puts the others back into its answer, at their offered positions, rejected: port 0, the
 offered formats, ``a=mid``, ``a=inactive``, outside the BUNDLE group (RFC 8843 §7.3.3, RFC 8829
 §5.3.1). Pure text functions over SDP: testable without a network.
+
+Browsers and GStreamer stop a transceiver whose m-line is answered with port 0; aiortc as a
+client ignores the port, so its peers must use max-bundle to share the one transport.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
-SESSION_ATTRIBUTES_FOR_REJECTED = ("a=ice-ufrag:", "a=ice-pwd:", "a=fingerprint:", "a=setup:")
+TRANSPORT_ATTRIBUTES = ("a=ice-ufrag:", "a=ice-pwd:", "a=fingerprint:", "a=setup:")
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ def answer_with_rejections(offer_sdp: str, answer_sdp: str, plan: list[MLine]) -
     transport = [
         line
         for line in (answer.sections[0] if answer.sections else [])
-        if line.startswith(SESSION_ATTRIBUTES_FOR_REJECTED)
+        if line.startswith(TRANSPORT_ATTRIBUTES)
     ]
     sections = [
         next(answered) if m.accepted else _rejected_section(offer.sections[m.index], m, transport)
