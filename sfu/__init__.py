@@ -8,7 +8,14 @@ viewers with :meth:`Sfu.unsubscribe`; the recorder reads :meth:`Sfu.tap`.
 
 from sfu.delivery import Delivery
 from sfu.depacketize import EncodedFrame
-from sfu.errors import AlreadyPublishing, NotLive, SfuError, UnknownPeer, UnsupportedOffer
+from sfu.errors import (
+    AlreadyPublishing,
+    BadCandidate,
+    NotLive,
+    SfuError,
+    UnknownPeer,
+    UnsupportedOffer,
+)
 from sfu.events import SfuEvent
 from sfu.ice import IceSettings
 from sfu.router import Sfu
@@ -16,6 +23,7 @@ from sfu.tap import StreamTap
 
 __all__ = [
     "AlreadyPublishing",
+    "BadCandidate",
     "Delivery",
     "EncodedFrame",
     "IceSettings",

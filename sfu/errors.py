@@ -19,3 +19,7 @@ class NotLive(SfuError):
 
 class UnknownPeer(SfuError):
     """No publisher or subscriber with this id."""
+
+
+class BadCandidate(SfuError):
+    """A trickled ICE candidate that is malformed (syntax, address, port or type)."""

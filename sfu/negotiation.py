@@ -5,6 +5,7 @@ Only public aiortc objects are used here (``aiortc.sdp`` parsing, codec capabili
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiortc import RTCRtpSender
@@ -16,7 +17,9 @@ from aiortc.sdp import (
     parse_h264_profile_level_id,
 )
 
+from sfu.candidates import candidate_problem
 from sfu.errors import UnsupportedOffer
+from sfu.mlines import MLine, Sdp, rejection_summary
 
 FORWARDED_CODECS = {"video": ("video/vp8", "video/h264"), "audio": ("audio/opus",)}
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
@@ -34,16 +37,94 @@ class NegotiatedTrack:
 
 
 def parse_offer(sdp: str) -> SessionDescription:
-    """Parse an offer; raise UnsupportedOffer if it is not SDP or carries no video."""
+    """Parse an offer; raise UnsupportedOffer if it is not SDP with at least one m-line."""
     try:
         description = SessionDescription.parse(sdp)
     except Exception as exc:  # aiortc raises assorted errors on garbage input
         raise UnsupportedOffer(f"not an SDP offer: {type(exc).__name__}") from exc
     if not sdp.lstrip().startswith("v=0") or not description.media:
         raise UnsupportedOffer("not an SDP offer")
-    if not any(m.kind == "video" and m.rtp.codecs for m in description.media):
-        raise UnsupportedOffer("offer has no video")
+    for media in description.media:
+        for candidate in media.ice_candidates:
+            if problem := candidate_problem(candidate):
+                raise UnsupportedOffer(f"bad candidate in offer: {problem}")
     return description
+
+
+def _refusal(
+    media: MediaDescription, bundle_only: bool, served: set[str], directions: tuple[str, ...]
+) -> str:
+    """Why an m-line cannot be served whatever its codecs ("" when it may be)."""
+    if media.kind not in FORWARDED_CODECS:
+        return "the sfu forwards audio and video only"
+    if media.port == 0 and not bundle_only:  # bundle-only m-lines have port 0 (RFC 8843 §6)
+        return "rejected by the offer (port 0)"
+    if media.dtls is None or not media.dtls.fingerprints:  # aiortc fails on either
+        return "no DTLS a=setup and a=fingerprint"
+    if not media.ice.usernameFragment or not media.ice.password:
+        return "no a=ice-ufrag and a=ice-pwd"
+    direction = media.direction or "sendrecv"
+    if direction not in directions:
+        return f"direction {direction}"
+    if media.kind in served:
+        return f"one {media.kind} m-line only"
+    return ""
+
+
+def _plan(
+    offer_sdp: str,
+    directions: tuple[str, ...],
+    codecs_for: Callable[[MediaDescription], tuple[list[RTCRtpCodecCapability], str]],
+) -> list[MLine]:
+    offer = parse_offer(offer_sdp)
+    sections = Sdp.split(offer_sdp).sections
+    if len(sections) != len(offer.media):
+        raise UnsupportedOffer("not an SDP offer: m-lines cannot be told apart")
+    plan, served = [], set()
+    for index, media in enumerate(offer.media):
+        bundle_only = "a=bundle-only" in sections[index]
+        reason, codecs = _refusal(media, bundle_only, served, directions), []
+        if not reason:
+            codecs, reason = codecs_for(media)
+        if not reason:
+            served.add(media.kind)
+        plan.append(MLine(index, media.kind, media.rtp.muxId, not reason, reason, tuple(codecs)))
+    return plan
+
+
+def plan_publish(offer_sdp: str) -> list[MLine]:
+    """Which m-lines of a publisher's offer the sfu receives: the first sending audio and video
+    with a forwardable codec; raise UnsupportedOffer when no video can be received."""
+
+    def codecs_for(media: MediaDescription) -> tuple[list[RTCRtpCodecCapability], str]:
+        codecs = publisher_preferences(media)
+        names = sorted({c.name for c in media.rtp.codecs})
+        return codecs, "" if codecs else f"no forwardable {media.kind} codec in offer: {names}"
+
+    plan = _plan(offer_sdp, ("sendonly", "sendrecv"), codecs_for)
+    if not any(m.accepted and m.kind == "video" for m in plan):
+        summary = rejection_summary(plan)
+        raise UnsupportedOffer(f"offer sends no video the sfu can forward: {summary}")
+    return plan
+
+
+def plan_subscribe(offer_sdp: str, published: dict[str, RTCRtpCodecParameters]) -> list[MLine]:
+    """Which m-lines of a viewer's offer the sfu sends: the first receiving each published kind
+    in the publisher's codec; raise UnsupportedOffer when none can be served."""
+
+    def codecs_for(media: MediaDescription) -> tuple[list[RTCRtpCodecCapability], str]:
+        codec = published.get(media.kind)
+        if codec is None:
+            return [], f"the stream has no {media.kind}"
+        capability = capability_of(codec)
+        if not any(_compatible(capability, offered) for offered in media.rtp.codecs):
+            return [], f"the offer cannot receive {codec.name}"
+        return [capability, *rtx_capability(media.kind)], ""
+
+    plan = _plan(offer_sdp, ("recvonly", "sendrecv"), codecs_for)
+    if not any(m.accepted for m in plan):
+        raise UnsupportedOffer(f"nothing in the offer can be served: {rejection_summary(plan)}")
+    return plan
 
 
 def _capabilities(kind: str) -> list[RTCRtpCodecCapability]:
@@ -77,7 +158,8 @@ def _h264_profile(codec: RTCRtpCodecCapability | RTCRtpCodecParameters) -> H264P
 
 
 def publisher_preferences(media: MediaDescription) -> list[RTCRtpCodecCapability]:
-    """The one codec (plus RTX) a publisher's m-line will use: the first forwardable it offers.
+    """The one codec (plus RTX) a publisher's m-line will use: the first forwardable it offers
+    (none: empty).
 
     One codec only, so every packet of the track has the codec subscribers negotiate.
     """
@@ -88,8 +170,7 @@ def publisher_preferences(media: MediaDescription) -> list[RTCRtpCodecCapability
         match = next((c for c in allowed if _compatible(c, offered)), None)
         if match is not None:
             return [match, *rtx_capability(media.kind)]
-    names = sorted({c.name for c in media.rtp.codecs})
-    raise UnsupportedOffer(f"no forwardable {media.kind} codec in offer: {names}")
+    return []
 
 
 def capability_of(codec: RTCRtpCodecParameters) -> RTCRtpCodecCapability:

@@ -115,6 +115,7 @@ class Publisher:
         self._by_payload_type: dict[int, PublishedTrack] = {}
         self._rtx: dict[int, PublishedTrack] = {}
         self.malformed = 0
+        self.connected = False  # ICE and DTLS came up once
 
     def add_track(self, track: PublishedTrack) -> None:
         """Route the track's payload types (and RTX) to it."""

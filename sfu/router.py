@@ -11,23 +11,21 @@ from collections.abc import Callable
 import structlog
 from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.exceptions import InternalError, InvalidAccessError, OperationError
-from aiortc.rtcrtpparameters import RTCRtpCodecCapability
-from aiortc.sdp import MediaDescription, candidate_from_sdp
 
 from sfu import aiortc_hooks
+from sfu.candidates import trickled_candidates
 from sfu.delivery import Delivery
 from sfu.downtrack import DownTrack, OutputFormat
-from sfu.errors import AlreadyPublishing, NotLive, UnknownPeer, UnsupportedOffer
+from sfu.errors import AlreadyPublishing, BadCandidate, NotLive, UnknownPeer, UnsupportedOffer
 from sfu.events import SfuEvent
 from sfu.ice import IceSettings, announce_address, rtc_configuration
+from sfu.mlines import MLine, answer_with_rejections, offer_subset, rejection_summary
 from sfu.negotiation import (
     MID_URI,
     NegotiatedTrack,
-    capability_of,
     negotiated_tracks,
-    parse_offer,
-    publisher_preferences,
-    rtx_capability,
+    plan_publish,
+    plan_subscribe,
 )
 from sfu.publisher import PublishedTrack, Publisher
 from sfu.subscriber import HeldTrack, Subscriber
@@ -56,6 +54,8 @@ class Sfu:
     keyframe_interval: minimum seconds between two keyframe requests to a publisher.
     ack_window: seconds after a second ends within which the viewer must acknowledge it (RTCP
       receiver reports); a subscriber that ends is kept this long at most to hear its last ones.
+    connect_timeout: seconds a new publisher or subscriber has to bring ICE and DTLS up; one
+    that has not is ended (reason "not_connected"): an offer alone holds no stream or view.
     """
 
     def __init__(
@@ -65,12 +65,14 @@ class Sfu:
         pace_every: int = 64,
         keyframe_interval: float = 0.5,
         ack_window: float = ACK_WINDOW_S,
+        connect_timeout: float = 15.0,
     ) -> None:
         aiortc_hooks.install_host_address_hook()
         self.ice = ice
         self.pace_every = pace_every
         self.keyframe_interval = keyframe_interval
         self.ack_window = ack_window
+        self.connect_timeout = connect_timeout
         self._publishers: dict[str, Publisher] = {}  # by stream id
         self._reserved: set[str] = set()
         self._subscribers: dict[str, Subscriber] = {}
@@ -99,18 +101,40 @@ class Sfu:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _end_if_not_connected(self, peer: Publisher | Subscriber) -> None:
+        await asyncio.sleep(self.connect_timeout)
+        if peer.connected:
+            return
+        logger.info("peer_not_connected", stream_id=peer.stream_id, timeout_s=self.connect_timeout)
+        if isinstance(peer, Publisher):
+            await self._end_stream(peer, "not_connected")
+        elif self._subscribers.get(peer.subscriber_id) is peer:
+            await self.unsubscribe(peer.subscriber_id, "not_connected")
+
     # --- peer connections -----------------------------------------------------------------------
 
-    async def _answer(self, pc: RTCPeerConnection, offer_sdp: str) -> str:
-        """Apply the offer, answer as DTLS server with our ICE settings; return the answer SDP."""
+    async def _answer(self, pc: RTCPeerConnection, offer_sdp: str, plan: list[MLine]) -> str:
+        """Apply the offer's accepted m-lines, answer as DTLS server with our ICE settings.
+
+        Returns aiortc's answer (accepted m-lines only); :meth:`_client_answer` makes the one
+        the peer gets.
+        """
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            subset = RTCSessionDescription(sdp=offer_subset(offer_sdp, plan), type="offer")
+            await pc.setRemoteDescription(subset)
+            aiortc_hooks.answer_as_dtls_server(pc)
+            with aiortc_hooks.gather_on(self.ice.host_addresses):
+                await pc.setLocalDescription(await pc.createAnswer())
         except NEGOTIATION_ERRORS as exc:
             raise UnsupportedOffer(f"offer rejected: {exc}") from exc
-        aiortc_hooks.answer_as_dtls_server(pc)
-        with aiortc_hooks.gather_on(self.ice.host_addresses):
-            await pc.setLocalDescription(await pc.createAnswer())
         return pc.localDescription.sdp
+
+    def _client_answer(self, pc: RTCPeerConnection, offer_sdp: str, plan: list[MLine]) -> str:
+        """The answer for the peer: every offered m-line, those not served rejected (port 0)."""
+        if not all(m.accepted for m in plan):
+            logger.info("offer_mlines_rejected", rejected=rejection_summary(plan))
+        answer = announce_address(pc.localDescription.sdp, self.ice.announced_address)
+        return answer_with_rejections(offer_sdp, answer, plan)
 
     # --- publishing -----------------------------------------------------------------------------
 
@@ -122,42 +146,36 @@ class Sfu:
         """Accept a publisher's offer (WHIP); return (publisher_id, answer_sdp)."""
         if stream_id in self._publishers or stream_id in self._reserved:
             raise AlreadyPublishing(stream_id)
-        offer = parse_offer(offer_sdp)
-        media = [m for m in offer.media if m.kind in ("audio", "video")]
-        preferences = [publisher_preferences(m) for m in media]
+        plan = plan_publish(offer_sdp)
         self._reserved.add(stream_id)
         pc = RTCPeerConnection(rtc_configuration(self.ice))
         try:
-            publisher = await self._start_publisher(stream_id, pc, media, preferences, offer_sdp)
+            publisher = await self._start_publisher(stream_id, pc, plan, offer_sdp)
         except BaseException:
             await pc.close()
             raise
         finally:
             self._reserved.discard(stream_id)
         self._publishers[stream_id] = publisher
+        self._spawn(self._end_if_not_connected(publisher))
         logger.info("publisher_started", stream_id=stream_id, publisher_id=publisher.publisher_id)
-        return publisher.publisher_id, announce_address(
-            pc.localDescription.sdp, self.ice.announced_address
-        )
+        return publisher.publisher_id, self._client_answer(pc, offer_sdp, plan)
 
     async def _start_publisher(
-        self,
-        stream_id: str,
-        pc: RTCPeerConnection,
-        media: list[MediaDescription],
-        preferences: list[list[RTCRtpCodecCapability]],
-        sdp: str,
+        self, stream_id: str, pc: RTCPeerConnection, plan: list[MLine], sdp: str
     ) -> Publisher:
-        for m, codecs in zip(media, preferences, strict=True):
-            pc.addTransceiver(m.kind, direction="recvonly").setCodecPreferences(codecs)
+        for mline in plan:
+            if mline.accepted:
+                transceiver = pc.addTransceiver(mline.kind, direction="recvonly")
+                transceiver.setCodecPreferences(list(mline.codecs))
         publisher = Publisher(_new_id("pub"), stream_id, pc)
-        answer = await self._answer(pc, sdp)
+        answer = await self._answer(pc, sdp, plan)
         aiortc_hooks.enlarge_receive_buffers(pc, INGEST_RCVBUF)
         negotiated = negotiated_tracks(answer)
         for transceiver in pc.getTransceivers():
             track = negotiated.get(transceiver.mid or "")
-            if track is None or track.kind in publisher.tracks:
-                continue  # inactive m-line, or a second track of a kind (not forwarded)
+            if track is None:
+                continue  # aiortc settled on no codec (the plan said it would)
             aiortc_hooks.disable_decoder(transceiver.receiver)
             publisher.add_track(
                 PublishedTrack(track, transceiver.receiver, self.pace_every, self.keyframe_interval)
@@ -171,8 +189,10 @@ class Sfu:
 
     def _publisher_state(self, publisher: Publisher) -> None:
         state = publisher.pc.connectionState
-        if state in ("failed", "closed") and self._publishers.get(publisher.stream_id) is publisher:
-            self._spawn(self._end_stream(publisher, state))
+        if state == "connected":
+            publisher.connected = True
+        elif state in ("failed", "closed"):
+            self._spawn(self._end_stream(publisher, state))  # no-op once it has ended
 
     async def unpublish(self, stream_id: str) -> None:
         """End the stream: every subscriber's media ends cleanly (RTCP BYE, DTLS close)."""
@@ -201,13 +221,14 @@ class Sfu:
         publisher = self._publishers.get(stream_id)
         if publisher is None:
             raise NotLive(stream_id)
-        parse_offer(offer_sdp)
+        published = {kind: track.negotiated.codec for kind, track in publisher.tracks.items()}
+        plan = plan_subscribe(offer_sdp, published)
         subscriber_id = subscriber_id or _new_id("sub")
         if subscriber_id in self._subscribers:
             raise UnsupportedOffer(f"subscriber id already in use: {subscriber_id}")
         pc = RTCPeerConnection(rtc_configuration(self.ice))
         try:
-            subscriber = await self._start_subscriber(publisher, subscriber_id, pc, offer_sdp)
+            subscriber = await self._start_subscriber(publisher, subscriber_id, pc, offer_sdp, plan)
         except BaseException:
             await pc.close()
             raise
@@ -217,30 +238,31 @@ class Sfu:
         self._subscribers[subscriber_id] = subscriber
         subscriber.attach()
         pc.on("connectionstatechange", lambda: self._subscriber_state(subscriber))
+        self._spawn(self._end_if_not_connected(subscriber))
         logger.info("subscriber_started", stream_id=stream_id, subscriber_id=subscriber_id)
-        return subscriber_id, announce_address(pc.localDescription.sdp, self.ice.announced_address)
+        return subscriber_id, self._client_answer(pc, offer_sdp, plan)
 
     async def _start_subscriber(
-        self, publisher: Publisher, subscriber_id: str, pc: RTCPeerConnection, offer_sdp: str
+        self,
+        publisher: Publisher,
+        subscriber_id: str,
+        pc: RTCPeerConnection,
+        offer_sdp: str,
+        plan: list[MLine],
     ) -> Subscriber:
         transceivers = {}
-        for kind, track in publisher.tracks.items():
-            transceiver = pc.addTransceiver(HeldTrack(kind), direction="sendonly")
-            codec = capability_of(track.negotiated.codec)
-            transceiver.setCodecPreferences([codec, *rtx_capability(kind)])
-            transceivers[kind] = transceiver
-        answer = await self._answer(pc, offer_sdp)
-        negotiated = negotiated_tracks(answer)
+        for mline in plan:
+            if mline.accepted:
+                transceiver = pc.addTransceiver(HeldTrack(mline.kind), direction="sendonly")
+                transceiver.setCodecPreferences(list(mline.codecs))
+                transceivers[mline.kind] = transceiver
+        negotiated = negotiated_tracks(await self._answer(pc, offer_sdp, plan))
         subscriber = Subscriber(subscriber_id, publisher.stream_id, pc)
         for kind, transceiver in transceivers.items():
-            mine = negotiated.get(transceiver.mid or "")
-            if mine is None or mine.codec.name.lower() != publisher.tracks[kind].codec_name.lower():
-                if kind == "video":
-                    raise UnsupportedOffer(
-                        f"offer cannot receive {publisher.tracks[kind].codec_name}"
-                    )
-                continue
             track = publisher.tracks[kind]
+            mine = negotiated.get(transceiver.mid or "")
+            if mine is None or mine.codec.name.lower() != track.codec_name.lower():
+                raise UnsupportedOffer(f"the offer cannot receive {track.codec_name}")
             subscriber.add(track, self._downtrack(track, mine, transceiver))
         return subscriber
 
@@ -284,7 +306,11 @@ class Sfu:
         if self._subscribers.get(subscriber.subscriber_id) is not subscriber:
             return
         if state == "connected":
+            first = not subscriber.connected
             subscriber.activate()
+            if first:
+                self._emit(SfuEvent("subscriber_connected", subscriber.stream_id,
+                                    subscriber.subscriber_id, ""))
         elif state in ("failed", "closed"):
             self._spawn(self.unsubscribe(subscriber.subscriber_id, state))
 
@@ -328,9 +354,14 @@ class Sfu:
             if subscriber.closed and subscriber.closed_at < stale:
                 del self._ended[subscriber_id]
 
-    def subscribers(self, stream_id: str) -> list[str]:
-        """Ids of the current subscribers of ``stream_id``."""
-        return [s.subscriber_id for s in self._subscribers.values() if s.stream_id == stream_id]
+    def subscribers(self, stream_id: str, connected_only: bool = False) -> list[str]:
+        """Ids of the current subscribers of ``stream_id`` (whose ICE and DTLS came up, if
+        ``connected_only``: the viewers who actually watch)."""
+        return [
+            s.subscriber_id
+            for s in self._subscribers.values()
+            if s.stream_id == stream_id and (s.connected or not connected_only)
+        ]
 
     def take_delivery(self) -> dict[str, Delivery]:
         """Per subscriber, what was sent and acknowledged since the previous call (then reset).
@@ -359,21 +390,19 @@ class Sfu:
         raise UnknownPeer(peer_id)
 
     async def add_ice_candidates(self, peer_id: str, sdpfrag: str) -> None:
-        """Add trickled candidates from a WHIP/WHEP PATCH body (``a=candidate:`` lines)."""
+        """Add trickled candidates from a WHIP/WHEP PATCH body (``a=candidate:`` lines).
+
+        Raises UnknownPeer, or BadCandidate for a malformed candidate (none is added then).
+        """
         pc = self._peer(peer_id)
+        candidates = trickled_candidates(sdpfrag)
         transceivers = pc.getTransceivers()
-        if not transceivers:
-            return
-        for line in sdpfrag.splitlines():
-            line = line.strip()
-            if not line.startswith("a=candidate:"):
-                continue  # ice-ufrag, m= lines, end-of-candidates: nothing to do
-            try:
-                candidate = candidate_from_sdp(line[len("a=") :].split(":", 1)[1])
-            except (ValueError, IndexError, AssertionError):  # aiortc asserts on bad input
-                raise UnsupportedOffer("malformed candidate") from None
+        for candidate in candidates if transceivers else ():
             candidate.sdpMid = transceivers[0].mid
-            await pc.addIceCandidate(candidate)
+            try:
+                await pc.addIceCandidate(candidate)
+            except ValueError as exc:  # aioice: after end-of-candidates
+                raise BadCandidate(str(exc)) from None
 
     def tap(self, stream_id: str) -> StreamTap:
         """In-process tap of a live stream (the recorder); raises NotLive."""

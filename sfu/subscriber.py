@@ -44,6 +44,7 @@ class Subscriber:
         self.closed = False  # its peer connection is closed: no report can arrive any more
         self.closed_at = 0.0  # time.monotonic() when it was closed
         self._seconds = AcknowledgedSeconds()
+        self.connected = False  # ICE and DTLS came up once
 
     def add(self, track: PublishedTrack, downtrack: DownTrack) -> None:
         """Receive ``track`` through ``downtrack`` once attached."""
@@ -56,6 +57,7 @@ class Subscriber:
 
     def activate(self) -> None:
         """DTLS is up: start every down-track."""
+        self.connected = True
         for _, downtrack in self.downtracks:
             downtrack.activate()
 

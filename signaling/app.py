@@ -39,6 +39,7 @@ from signaling.config import AppConfig
 from signaling.errors import error_middleware
 from signaling.keys import CONFIG, LIVE, PG, REDIS
 from signaling.live import LiveStreams
+from signaling.webrtc_http import sfu_error_middleware
 
 # Bodies beyond this are refused before a handler runs (uploads get their own limit later).
 MAX_BODY_BYTES = 1024 * 1024
@@ -69,7 +70,7 @@ ROUTE_MODULES = (
 
 def create_app(config: AppConfig) -> web.Application:
     app = web.Application(
-        middlewares=[metrics.metrics_middleware, error_middleware],
+        middlewares=[metrics.metrics_middleware, error_middleware, sfu_error_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[CONFIG] = config
@@ -105,8 +106,9 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     """The in-process sfu and the live sessions on top of it."""
     config = app[CONFIG]
     sfu = Sfu(IceSettings(config.rtc_host_addresses, config.rtc_announced_address,
-                          config.ice_servers), ack_window=config.viewer_ack_window_s)
-    live = LiveStreams(sfu, app[PG], config.public_url)
+                          config.ice_servers), ack_window=config.viewer_ack_window_s,
+              connect_timeout=config.rtc_connect_timeout_s)
+    live = LiveStreams(sfu, app[PG], config.public_url, config.max_views_per_viewer)
     app[LIVE] = live
     recorder = _recorder(app, live) if config.recording else None
     sampler = asyncio.create_task(live.sample_analytics_forever(config.analytics_interval_s))

@@ -47,6 +47,9 @@ class AppConfig:
     vod_worker: bool = False
     # Seconds within which a viewer must acknowledge media (RTCP reports) to be charged for it.
     viewer_ack_window_s: float = 3.0
+    # WHEP sessions one account may hold open; seconds a WHIP/WHEP peer has to connect.
+    max_views_per_viewer: int = 4
+    rtc_connect_timeout_s: float = 15.0
 
     @property
     def domain(self) -> str:

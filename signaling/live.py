@@ -12,18 +12,28 @@ import asyncio
 import contextlib
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
 import asyncpg
 import structlog
+from prometheus_client import Counter
 
 from sfu import Sfu, SfuEvent, UnknownPeer
 from signaling import streams_db
-from signaling.viewing import OpenViewing, View, ViewPolicy
+from signaling.viewing import OpenViewing, TooManyViews, View, ViewPolicy
 
 logger = structlog.get_logger(__name__)
+
+NOT_CONNECTED = Counter(
+    "vilokanam_rtc_not_connected_total",
+    "WHIP/WHEP sessions ended because ICE/DTLS did not come up in time",
+    ["kind"],
+)
+TOO_MANY_VIEWS = Counter(
+    "vilokanam_whep_too_many_views_total", "WHEP offers refused: the account's view cap"
+)
 
 Kind = Literal["whip", "whep"]
 
@@ -54,10 +64,17 @@ def ice_ufrag(sdp: str) -> str | None:
 
 
 class LiveStreams:
-    def __init__(self, sfu: Sfu, db: asyncpg.Pool, server_url: str) -> None:
+    """max_views_per_viewer: open WHEP sessions one account may hold (connected or not)."""
+
+    def __init__(
+        self, sfu: Sfu, db: asyncpg.Pool, server_url: str, max_views_per_viewer: int = 4
+    ) -> None:
         self.sfu = sfu
         self.db = db
         self.server_url = server_url
+        self.max_views_per_viewer = max_views_per_viewer
+        self._opening: dict[uuid.UUID, int] = {}  # WHEP offers being negotiated, per viewer
+        self._counted: dict[uuid.UUID, int] = {}  # last viewer count stored, per live session
         self.policy: ViewPolicy = OpenViewing()
         self._sessions: dict[str, PeerSession] = {}
         self._broadcasts: dict[uuid.UUID, PeerSession] = {}
@@ -88,7 +105,10 @@ class LiveStreams:
         return stream_id in self._broadcasts
 
     def viewer_count(self, stream_id: uuid.UUID) -> int:
-        return len(self.sfu.subscribers(str(stream_id))) if self.is_live(stream_id) else 0
+        """Viewers whose media session connected (an offer alone is not a viewer)."""
+        if not self.is_live(stream_id):
+            return 0
+        return len(self.sfu.subscribers(str(stream_id), connected_only=True))
 
     def live_session_id(self, stream_id: uuid.UUID) -> uuid.UUID | None:
         broadcast = self._broadcasts.get(stream_id)
@@ -120,6 +140,7 @@ class LiveStreams:
             await self._close_view(view, record=False)  # end_live marks them all inactive
         await self.sfu.unpublish(str(stream_id))
         assert session.live_session_id is not None
+        self._counted.pop(session.live_session_id, None)
         await streams_db.end_live(self.db, stream_id, session.live_session_id)
         logger.info("stream ended", stream_id=str(stream_id), reason=reason)
         self._notify("ended", stream_id)
@@ -129,7 +150,32 @@ class LiveStreams:
     async def start_view(
         self, stream: asyncpg.Record, viewer_id: uuid.UUID, offer: str
     ) -> tuple[PeerSession, str]:
-        """Raises ViewRefused, sfu.NotLive, sfu.UnsupportedOffer."""
+        """Raises TooManyViews, ViewRefused, sfu.NotLive, sfu.UnsupportedOffer."""
+        with self._opening_view(viewer_id):
+            return await self._start_view(stream, viewer_id, offer)
+
+    @contextlib.contextmanager
+    def _opening_view(self, viewer_id: uuid.UUID) -> Iterator[None]:
+        """Count an offer against the viewer's cap from before its first await (no race)."""
+        views = [s.view for s in self._sessions.values() if s.view is not None]
+        open_views = sum(1 for view in views if view.viewer_id == viewer_id)
+        if open_views + self._opening.get(viewer_id, 0) >= self.max_views_per_viewer:
+            TOO_MANY_VIEWS.inc()
+            raise TooManyViews(
+                f"this account already has {self.max_views_per_viewer} open views; end one "
+                "(DELETE its session URL) or wait for views that never connected to expire"
+            )
+        self._opening[viewer_id] = self._opening.get(viewer_id, 0) + 1
+        try:
+            yield
+        finally:
+            self._opening[viewer_id] -= 1
+            if not self._opening[viewer_id]:
+                del self._opening[viewer_id]
+
+    async def _start_view(
+        self, stream: asyncpg.Record, viewer_id: uuid.UUID, offer: str
+    ) -> tuple[PeerSession, str]:
         stream_id = stream["id"]
         await self.policy.admit(viewer_id, stream_id, stream["price_per_second"])
         subscriber_id, answer = await self.sfu.subscribe(str(stream_id), offer)
@@ -139,8 +185,7 @@ class LiveStreams:
         session = PeerSession("whep", stream_id, subscriber_id, ice_ufrag(offer), view=view)
         self._remember(session)
         await self.policy.started(view)
-        await self._count_viewers(stream_id)
-        return session, answer
+        return session, answer  # counted once connected (sfu event subscriber_connected)
 
     async def end_view(self, session: PeerSession, reason: str = "left") -> None:
         if self._sessions.get(session.token) is not session:
@@ -158,9 +203,11 @@ class LiveStreams:
         await self.policy.ended(session.view)
 
     async def _count_viewers(self, stream_id: uuid.UUID) -> None:
+        """Store and announce the viewer count when it changed (a view connected or ended)."""
         live_session = self.live_session_id(stream_id)
-        if live_session is not None:
-            count = self.viewer_count(stream_id)
+        count = self.viewer_count(stream_id)
+        if live_session is not None and self._counted.get(live_session) != count:
+            self._counted[live_session] = count
             await streams_db.set_viewer_count(self.db, stream_id, live_session, count)
             self._notify("viewers", stream_id)
 
@@ -183,6 +230,11 @@ class LiveStreams:
         session = self._by_peer.get(event.peer_id)
         if session is None:
             return  # already ended through HTTP
+        if event.kind == "subscriber_connected":
+            self._spawn(self._count_viewers(session.stream_id))
+            return
+        if event.reason == "not_connected":
+            NOT_CONNECTED.labels(session.kind).inc()
         if session.kind == "whip":
             self._spawn(self.end_broadcast(session.stream_id, event.reason))
         else:

@@ -102,8 +102,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                               body=StreamUpdate, auth="session"),
     ("DELETE", "/api/streams/{stream_id}"): Op("Delete my stream when not live", "streams",
                                                ok=(204,), schema=NO_BODY, auth="session"),
-    ("POST", "/api/streams/{stream_id}/key"): Op("Rotate my stream's key", "streams",
-                                                 schema=ref("Stream"), auth="session"),
+    ("POST", "/api/streams/{stream_id}/key"): Op(
+        "Rotate my stream's key; a broadcast using the old key ends", "streams",
+        schema=ref("Stream"), auth="session"),
+    ("POST", "/api/streams/{stream_id}/end"): Op(
+        "End my stream's live broadcast, whoever publishes it (409 when not live)", "streams",
+        schema=ref("Stream"), auth="session"),
     ("POST", "/whip/{stream_id}"): Op("WHIP: publish (RFC 9725)", "webrtc", ok=(201,),
                                       schema=NO_BODY, content=SDP, produces=SDP,
                                       auth="stream_key"),

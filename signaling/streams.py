@@ -141,17 +141,47 @@ async def update_stream(request: web.Request) -> web.Response:
 
 @routes.post("/api/streams/{stream_id}/key")
 async def rotate_key(request: web.Request) -> web.Response:
+    """A new key; the broadcast that used the old one (perhaps leaked) ends at once."""
     stream = await _own_stream(request)
     key = new_secret(STREAM_KEY_PREFIX)
-    row = await streams_db.update(request.app[PG], stream["id"], {"stream_key_hash": digest(key)})
+    await streams_db.update(request.app[PG], stream["id"], {"stream_key_hash": digest(key)})
+    await _end_broadcast(request, stream, "key_rotated")
+    row = await streams_db.by_id(request.app[PG], stream["id"])
     return web.json_response({**stream_view(request, row), "stream_key": key})
+
+
+@routes.post("/api/streams/{stream_id}/end")
+async def end_broadcast(request: web.Request) -> web.Response:
+    """The owner ends the live broadcast, whoever publishes it; 409 when it is not live."""
+    stream = await _own_stream(request)
+    if not await _end_broadcast(request, stream, "ended_by_owner"):
+        raise ApiError(409, "the stream is not live")
+    return web.json_response(stream_view(request, await streams_db.by_id(request.app[PG],
+                                                                          stream["id"])))
+
+
+async def _end_broadcast(request: web.Request, stream: asyncpg.Record, reason: str) -> bool:
+    """End the stream's broadcast (and its views); False when it was not live.
+
+    A stream still marked live that no publisher here serves (the process serving it died)
+    is closed in PostgreSQL.
+    """
+    live = request.app[LIVE]
+    if live.is_live(stream["id"]):
+        await live.end_broadcast(stream["id"], reason)
+        return True
+    if stream["status"] == "live":
+        await streams_db.end_live(request.app[PG], stream["id"])
+        return True
+    return False
 
 
 @routes.delete("/api/streams/{stream_id}")
 async def delete_stream(request: web.Request) -> web.Response:
     stream = await _own_stream(request)
     if request.app[LIVE].is_live(stream["id"]) or stream["status"] == "live":
-        raise ApiError(409, "a live stream cannot be deleted; end the broadcast first")
+        raise ApiError(409, "a live stream cannot be deleted; end the broadcast first "
+                            f"(POST /api/streams/{stream['id']}/end)")
     deleted = await request.app[PG].execute(
         """DELETE FROM streams WHERE id = $1 AND status <> 'live' AND NOT EXISTS
                (SELECT 1 FROM stream_viewers WHERE stream_id = $1 AND paid_amount > 0)""",

@@ -96,8 +96,11 @@ async def go_live(db: asyncpg.Pool, stream_id: uuid.UUID, server_url: str) -> uu
         )
 
 
-async def end_live(db: asyncpg.Pool, stream_id: uuid.UUID, session_id: uuid.UUID) -> None:
-    """Close the live session: stream ended, session closed, every view inactive."""
+async def end_live(
+    db: asyncpg.Pool, stream_id: uuid.UUID, session_id: uuid.UUID | None = None
+) -> None:
+    """Close the live session (every open one of the stream when None): stream ended, session
+    closed, every view inactive."""
     async with db.acquire() as conn, conn.transaction():
         await conn.execute(
             """UPDATE streams SET status = 'ended', end_time = now(), viewer_count = 0
@@ -105,7 +108,9 @@ async def end_live(db: asyncpg.Pool, stream_id: uuid.UUID, session_id: uuid.UUID
             stream_id,
         )
         await conn.execute(
-            "UPDATE stream_sessions SET end_time = now() WHERE id = $1 AND end_time IS NULL",
+            """UPDATE stream_sessions SET end_time = now()
+               WHERE stream_id = $1 AND ($2::uuid IS NULL OR id = $2) AND end_time IS NULL""",
+            stream_id,
             session_id,
         )
         await conn.execute(

@@ -16,6 +16,10 @@ class ViewRefused(Exception):
     """The viewer may not watch (e.g. balance too low); the message is shown to them."""
 
 
+class TooManyViews(Exception):
+    """The account already has as many open views as one account may have."""
+
+
 @dataclass(frozen=True)
 class View:
     view_id: uuid.UUID          # stream_viewers.id

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from sfu import UnknownPeer
+from sfu import AlreadyPublishing, BadCandidate, NotLive, SfuError, UnknownPeer, UnsupportedOffer
 from signaling import streams_db
-from signaling.errors import ApiError
+from signaling.errors import ApiError, Handler
 from signaling.keys import CONFIG, LIVE, PG
 from signaling.live import Kind, PeerSession, ice_ufrag
 from signaling.validation import parse_uuid
 
 MAX_SDP_BYTES = 64 * 1024
+RETRY_AFTER_S = 5  # a viewer's player retries WHEP this long after "not live"
 SDP = "application/sdp"
 TRICKLE = "application/trickle-ice-sdpfrag"
 
@@ -22,6 +23,35 @@ CORS = {
     "Access-Control-Expose-Headers": "Location, ETag, Link, Accept-Patch, Retry-After, "
     "Vilokanam-Price",
 }
+
+
+def not_live() -> ApiError:
+    return ApiError(409, "the stream is not live yet", "not_live",
+                    headers={**CORS, "Retry-After": str(RETRY_AFTER_S)})
+
+
+def sfu_http_error(exc: SfuError) -> ApiError:
+    """The one mapping of sfu errors to HTTP: every one is the request's fault (4xx)."""
+    if isinstance(exc, NotLive):
+        return not_live()
+    if isinstance(exc, AlreadyPublishing):
+        return ApiError(409, "the stream already has a publisher", headers=CORS)
+    if isinstance(exc, UnsupportedOffer):
+        return ApiError(422, f"unusable offer: {exc}", headers=CORS)
+    if isinstance(exc, BadCandidate):
+        return ApiError(400, f"bad ICE candidate: {exc}", headers=CORS)
+    if isinstance(exc, UnknownPeer):
+        return ApiError(404, "the session has ended", headers=CORS)
+    return ApiError(400, f"refused by the media server: {exc}", headers=CORS)
+
+
+@web.middleware
+async def sfu_error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Any sfu error a handler lets through becomes its 4xx (see sfu_http_error)."""
+    try:
+        return await handler(request)
+    except SfuError as exc:
+        raise sfu_http_error(exc) from None
 
 
 def ice_server_links(request: web.Request) -> list[str]:
@@ -115,10 +145,5 @@ async def patch(request: web.Request, kind: Kind) -> web.Response:
     ufrag = ice_ufrag(fragment)
     if match == "*" or (ufrag is not None and ufrag != session.ice_ufrag):
         raise ApiError(422, "ICE restart is not supported; start a new session", headers=CORS)
-    try:
-        await request.app[LIVE].sfu.add_ice_candidates(session.peer_id, fragment)
-    except UnknownPeer:
-        raise ApiError(404, f"the {kind.upper()} session has ended", headers=CORS) from None
-    except ValueError as exc:
-        raise ApiError(400, f"bad ICE candidate: {exc}", headers=CORS) from None
+    await request.app[LIVE].sfu.add_ice_candidates(session.peer_id, fragment)
     return with_cors(web.Response(status=204))

@@ -12,15 +12,15 @@ from decimal import Decimal
 
 from aiohttp import web
 
-from sfu import NotLive, UnsupportedOffer
 from signaling.errors import ApiError
 from signaling.keys import LIVE
 from signaling.sessions import CHALLENGE, session_user_id
-from signaling.viewing import ViewRefused
+from signaling.viewing import TooManyViews, ViewRefused
 from signaling.webrtc_http import (
     CORS,
     created,
     find_session,
+    not_live,
     options,
     patch,
     read_offer,
@@ -30,13 +30,7 @@ from signaling.webrtc_http import (
 
 routes = web.RouteTableDef()
 
-RETRY_AFTER_S = 5
 PRICE_HEADER = "Vilokanam-Price"
-
-
-def _not_live() -> ApiError:
-    return ApiError(409, "the stream is not live yet", "not_live",
-                    headers={**CORS, "Retry-After": str(RETRY_AFTER_S)})
 
 
 def accepted_price(request: web.Request) -> str | None:
@@ -71,15 +65,13 @@ async def subscribe(request: web.Request) -> web.Response:
     check_price(request, stream["price_per_second"])
     live = request.app[LIVE]
     if not live.is_live(stream["id"]):
-        raise _not_live()
+        raise not_live()
     try:
         session, answer = await live.start_view(stream, viewer_id, offer)
     except ViewRefused as exc:
         raise ApiError(402, str(exc), headers=CORS) from None
-    except NotLive:
-        raise _not_live() from None
-    except UnsupportedOffer as exc:
-        raise ApiError(422, f"unusable offer: {exc}", headers=CORS) from None
+    except TooManyViews as exc:
+        raise ApiError(429, str(exc), "too_many_views", headers=CORS) from None
     return created(request, session, answer)
 
 

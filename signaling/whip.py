@@ -6,7 +6,7 @@ import hmac
 
 from aiohttp import web
 
-from sfu import AlreadyPublishing, UnsupportedOffer
+from sfu import AlreadyPublishing
 from signaling.errors import ApiError
 from signaling.keys import LIVE
 from signaling.tokens import bearer, digest
@@ -37,15 +37,10 @@ async def publish(request: web.Request) -> web.Response:
     offer = await read_offer(request)
     live = request.app[LIVE]
     if live.is_live(stream_id):
-        raise ApiError(409, "the stream already has a publisher", headers=CORS)
+        raise AlreadyPublishing(str(stream_id))
     if stream["status"] == "archived":
         raise ApiError(409, "the stream is archived; create a new stream", headers=CORS)
-    try:
-        session, answer = await live.start_broadcast(stream_id, offer)
-    except AlreadyPublishing:
-        raise ApiError(409, "the stream already has a publisher", headers=CORS) from None
-    except UnsupportedOffer as exc:
-        raise ApiError(422, f"unusable offer: {exc}", headers=CORS) from None
+    session, answer = await live.start_broadcast(stream_id, offer)
     return created(request, session, answer)
 
 

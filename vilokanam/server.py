@@ -73,6 +73,8 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         vod_worker=True,
         media_root=settings.media_root,
         viewer_ack_window_s=settings.viewer_ack_window_s,
+        max_views_per_viewer=settings.max_views_per_viewer,
+        rtc_connect_timeout_s=settings.rtc_connect_timeout_s,
     )
 
 

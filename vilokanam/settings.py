@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     # Seconds within which a viewer must acknowledge a second of media (RTCP receiver reports)
     # for it to be charged; a viewer silent for longer is cut.
     viewer_ack_window_s: float = Field(default=3.0, ge=1.0, le=30.0)
+    # WHEP sessions one account may hold open (connected or not).
+    max_views_per_viewer: int = Field(default=4, ge=1, le=100)
+    # Seconds a WHIP/WHEP peer has to bring ICE and DTLS up before its session is ended.
+    rtc_connect_timeout_s: float = Field(default=15.0, ge=1.0, le=300.0)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 

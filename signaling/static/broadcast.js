@@ -1,6 +1,6 @@
 // /broadcast/{id}: camera and microphone published over WHIP with the creator's stream key.
 
-import { ApiError, describe, say, streamIdFromPath } from './api.js';
+import { api, ApiError, currentSession, describe, say, streamIdFromPath } from './api.js';
 import { mountChat } from './chat.js';
 import { connectEvents } from './events.js';
 import { mountSignIn } from './signin.js';
@@ -16,9 +16,14 @@ const startButton = document.getElementById('start');
 const stopButton = document.getElementById('stop');
 const status = document.getElementById('publish-status');
 
+const ownerControls = document.getElementById('owner-controls');
+const endButton = document.getElementById('end-broadcast');
+
 let pc = null;
 let media = null;
 let sessionUrl = null;
+let stream = null; // the stream as last loaded: its creator decides who sees "End broadcast"
+let liveStatus = null;
 
 const CAMERA_ERRORS = {
   NotAllowedError: 'Camera or microphone access was refused. Allow it for this site in the browser settings, then try again.',
@@ -90,6 +95,39 @@ function setBusy(publishing) {
   keyInput.readOnly = publishing;
 }
 
+/** "End broadcast" is for the signed-in creator of a live stream, whoever publishes it. */
+function showOwnerControls() {
+  const mine = stream && currentSession()?.user?.id === stream.creator.id;
+  ownerControls.hidden = !(mine && liveStatus === 'live');
+}
+
+async function endBroadcast() {
+  endButton.disabled = true;
+  try {
+    await api(`/api/streams/${encodeURIComponent(streamId)}/end`, { method: 'POST' });
+    if (pc) await stop();
+    say(status, 'The broadcast has ended.');
+  } catch (error) {
+    const text = error instanceof ApiError && error.status === 409
+      ? 'The stream is not live.' : `Could not end the broadcast: ${describe(error)}`;
+    say(status, text, 'error');
+  } finally {
+    endButton.disabled = false;
+  }
+}
+
+function onStatus(value) {
+  liveStatus = value;
+  showLive(value);
+  showOwnerControls();
+  if (value === 'ended' && pc) { // ended by the owner or a key rotation, maybe elsewhere
+    stop();
+    say(status, 'The broadcast was ended. Press Go live to start again.');
+  }
+}
+
+endButton.addEventListener('click', endBroadcast);
+window.addEventListener('vk-session', showOwnerControls);
 form.addEventListener('submit', (event) => { event.preventDefault(); start(); });
 stopButton.addEventListener('click', async () => { await stop(); say(status, 'Broadcast stopped.'); });
 window.addEventListener('pagehide', () => stop({ keepalive: true }));
@@ -100,9 +138,11 @@ const events = connectEvents(streamId, {
   onMessage: (message) => {
     if (chat.handle(message)) return;
     if (message.type === 'viewers') showViewers(message.count);
-    if (message.type === 'status') showLive(message.status);
+    if (message.type === 'status') onStatus(message.status);
   },
   onState: (state) => { if (state === 'gone') say(status, 'This stream does not exist.', 'error'); },
 });
 const chat = mountChat(document.getElementById('chat'), events);
-showStream(streamId).catch((error) => say(status, `Could not load the stream: ${describe(error)}`, 'error'));
+showStream(streamId)
+  .then((loaded) => { stream = loaded; onStatus(loaded.status); })
+  .catch((error) => say(status, `Could not load the stream: ${describe(error)}`, 'error'));

@@ -355,3 +355,27 @@ async def test_a_raised_price_is_asked_again_and_chromium_is_charged_as_it_ackno
     assert ticks >= 5
     assert await meter.balance(dave) == before - ticks * 2 * price
     assert "stopped confirming" not in await viewer.locator("#player-status").inner_text()
+async def test_the_owner_ends_a_broadcast_from_the_broadcast_page(
+    server: str, browser: object
+) -> None:
+    """Issue 10 item 11: a broadcast sent from elsewhere (a leaked key) ended by its owner."""
+    stream = await new_stream(server, "Sent from elsewhere")
+    sender = await open_page(browser, f"{server}/broadcast/{stream['id']}")  # not signed in
+    await sender.get_by_label("Stream key").fill(stream["stream_key"])
+    await sender.get_by_role("button", name="Go live").click()
+    await sender.locator("#publish-status").filter(has_text="You are live").wait_for(
+        timeout=MEDIA_TIMEOUT_MS)
+    assert await sender.get_by_role("button", name="End broadcast").is_hidden()
+
+    owner = await open_page(browser, f"{server}/broadcast/{stream['id']}")
+    await dev_sign_in(owner, "//Alice")
+    end = owner.get_by_role("button", name="End broadcast")
+    await end.wait_for()
+    await end.click()
+    await owner.locator("#publish-status").filter(has_text="The broadcast has ended").wait_for()
+    await end.wait_for(state="hidden")
+    async with aiohttp.ClientSession(server) as http:
+        body = await (await http.get(f"/api/streams/{stream['id']}")).json()
+    assert body["status"] == "ended"
+    await sender.locator("#publish-status").filter(has_text="The broadcast was ended").wait_for()
+    assert await sender.get_by_role("button", name="Go live").is_enabled()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from sfu import Delivery, Sfu, SfuEvent
-from tests.sfu.conftest import start_publisher, start_viewer
+from sfu import Delivery, IceSettings, Sfu, SfuEvent
+from tests.sfu.conftest import publisher_peer, start_publisher, start_viewer, viewer_peer
 
 
 async def wait_for(predicate, within: float = 5.0) -> None:  # type: ignore[no-untyped-def]
@@ -169,3 +169,33 @@ async def test_a_viewer_that_leaves_is_still_reported_for_what_it_acknowledged(
     finally:
         await viewer.close()
         await publisher.pc.close()
+async def test_peers_that_never_connect_are_ended_and_never_counted(loopback: None) -> None:
+    """Issue 10 item 10: an offer alone (ICE/DTLS never up) holds no view and no stream."""
+    sfu = Sfu(IceSettings(host_addresses=("127.0.0.1",)), connect_timeout=1.0)
+    events: list[SfuEvent] = []
+    sfu.on_event(events.append)
+    try:
+        publisher = await start_publisher(sfu, "s")
+        watching = await start_viewer(sfu, "s")
+        silent = await viewer_peer()
+        silent_id, _ = await sfu.subscribe("s", silent.pc.localDescription.sdp)  # no answer
+        await watching.wait_frames(3)
+        assert sfu.subscribers("s", connected_only=True) == [watching.subscriber_id]
+        assert ("subscriber_connected", watching.subscriber_id) in {
+            (e.kind, e.peer_id) for e in events}
+        await wait_for(lambda: silent_id not in sfu.subscribers("s"), within=5)
+        assert ("subscriber_ended", silent_id, "not_connected") in {
+            (e.kind, e.peer_id, e.reason) for e in events}
+        assert sfu.subscribers("s") == [watching.subscriber_id]
+
+        never = await publisher_peer()
+        await sfu.publish("t", never[0].localDescription.sdp)  # answer never applied
+        await wait_for(lambda: not sfu.is_live("t"), within=5)
+        assert any(e.kind == "publisher_ended" and e.stream_id == "t"
+                   and e.reason == "not_connected" for e in events)
+        assert sfu.is_live("s")  # connected peers are untouched
+        for pc in (silent.pc, never[0], publisher.pc):
+            await pc.close()
+        await watching.close()
+    finally:
+        await sfu.close()

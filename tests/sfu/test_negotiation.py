@@ -11,9 +11,11 @@ from aiortc import AudioStreamTrack, RTCRtpSender
 
 from sfu import (
     AlreadyPublishing,
+    BadCandidate,
     IceSettings,
     NotLive,
     Sfu,
+    SfuError,
     UnknownPeer,
     UnsupportedOffer,
     aiortc_hooks,
@@ -132,8 +134,46 @@ async def test_trickled_candidates_are_accepted_for_known_peers_only(sfu: Sfu) -
     )
     with pytest.raises(UnknownPeer):
         await sfu.add_ice_candidates("nobody", "a=end-of-candidates\r\n")
-    with pytest.raises(UnsupportedOffer):
+    with pytest.raises(BadCandidate):
         await sfu.add_ice_candidates(publisher_id, "a=candidate:garbage\r\n")
+
+
+MALFORMED_CANDIDATES = [
+    "a=candidate:garbage",
+    "a=candidate:",
+    "a=candidate:1 1 udp x 127.0.0.1 50000 typ host",
+    "a=candidate:1 1 udp 1 not-an-address 50000 typ host",
+    "a=candidate:1 1 udp 1 300.1.1.1 50000 typ host",
+    "a=candidate:1 1 udp 1 127.0.0.1 99999999 typ host",
+    "a=candidate:1 1 udp 1 127.0.0.1 -5 typ host",
+    "a=candidate:1 1 udp 1 127.0.0.1 5000 typ",
+    "a=candidate:1 1 udp 1 127.0.0.1 5000 typ weird",
+    "a=candidate:1 1 udp 1 127.0.0.1 5000 typ srflx raddr 1.2.3.4 rport y",
+]
+
+
+@pytest.mark.parametrize("line", MALFORMED_CANDIDATES)
+async def test_malformed_candidates_are_refused_in_trickle_and_offers(
+    sfu: Sfu, line: str
+) -> None:
+    publisher_id, _ = await sfu.publish("s", await offer())
+    with pytest.raises(BadCandidate):
+        await sfu.add_ice_candidates(publisher_id, f"a=mid:0\r\n{line}\r\n")
+    end = "a=end-of-candidates"
+    viewer_offer = (await offer(recv=True)).replace(end, f"{line}\r\n{end}")
+    with pytest.raises(UnsupportedOffer):
+        await sfu.subscribe("s", viewer_offer)
+    assert sfu.subscribers("s") == []
+
+
+async def test_well_formed_candidates_the_sfu_cannot_use_are_ignored(sfu: Sfu) -> None:
+    publisher_id, _ = await sfu.publish("s", await offer())
+    await sfu.add_ice_candidates(
+        publisher_id,
+        "a=candidate:1 1 tcp 1 127.0.0.1 5000 typ host tcptype active\r\n"
+        "a=candidate:2 2 udp 1 127.0.0.1 5001 typ host\r\n"
+        "a=candidate:3 1 udp 1 ::1 5002 typ host\r\n",
+    )
 
 
 async def test_ingest_socket_gets_a_large_receive_buffer(sfu: Sfu) -> None:
@@ -144,3 +184,43 @@ async def test_ingest_socket_gets_a_large_receive_buffer(sfu: Sfu) -> None:
         for protocol in transport.transport._connection._protocols:
             sock = protocol.transport.get_extra_info("socket")
             assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= allowed
+
+
+CORRUPTIONS = [  # (pattern, replacement): values aiortc parses but may choke on later
+    (r"a=group:BUNDLE .*", "a=group:BUNDLE 7 8"),
+    (r"a=mid:\S+", "a=mid:"),
+    (r"a=setup:\S+", "a=setup:junk"),
+    (r"a=fingerprint:\S+ \S+", "a=fingerprint:md5 AA:BB"),
+    (r"a=extmap:\d+", "a=extmap:300"),
+    (r"(m=\w+ \d+ \S+) .*", r"\1 72"),
+    (r"a=rtpmap:(\d+) [^/]+/", r"a=rtpmap:\1 VP9/"),
+    (r"a=fmtp:(\d+) .*", r"a=fmtp:\1 ;;==;profile-level-id=zz"),
+    (r"a=ice-ufrag:.*", "a=ice-ufrag:x"),
+    (r"a=(sendonly|recvonly)", "a=inactive"),
+    (r"c=IN IP4 .*", "c=IN IP4 x"),
+]
+
+
+def without_each_line(sdp: str) -> list[str]:
+    lines = sdp.split("\r\n")
+    deleted = ["\r\n".join(lines[:i] + lines[i + 1:]) for i in range(len(lines)) if lines[i]]
+    return deleted + [re.sub(pattern, value, sdp) for pattern, value in CORRUPTIONS]
+
+
+async def test_offers_missing_any_one_line_are_answered_or_unsupported(sfu: Sfu) -> None:
+    """Issue 10 item 16: whatever line an offer lacks (a=setup made aiortc raise
+    AttributeError) or garbles, the sfu answers or raises an SfuError (a 4xx in signaling)."""
+    publisher_offer = await offer(audio=True)
+    for number, mutated in enumerate(without_each_line(publisher_offer)):
+        try:
+            await sfu.publish(f"mutant-{number}", mutated)
+        except SfuError:
+            pass
+    await sfu.publish("s", publisher_offer)
+    for mutated in without_each_line(await offer(recv=True, audio=True)):
+        try:
+            await sfu.subscribe("s", mutated)
+        except SfuError:
+            pass
+    with pytest.raises(UnsupportedOffer, match="a=setup"):
+        await sfu.publish("no-setup", publisher_offer.replace("a=setup:actpass\r\n", ""))

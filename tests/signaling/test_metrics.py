@@ -33,6 +33,7 @@ async def test_live_gauges_follow_streams_and_viewers(client: TestClient) -> Non
     broadcast = await whip(client, stream["id"], stream["stream_key"])
     viewer, location = await whep(client, stream["id"], await new_user(client))
     try:
+        await viewer.wait_frames(1)  # a viewer counts once its media session connected
         live = await scrape(client)
         assert (live["vilokanam_live_streams"], live["vilokanam_live_viewers"]) == (1, 1)
 

@@ -9,7 +9,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.signaling.accounts import new_user
+from tests.rtc_peers import accept_answer, viewer_peer
+from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.webrtc_clients import (
     SDP,
     publisher_offer,
@@ -145,6 +146,7 @@ async def test_whip_errors(client: TestClient, stream: dict, creator: dict) -> N
     assert second.status == 409
     deleting_live = await client.delete(f"/api/streams/{stream['id']}", headers=creator)
     assert deleting_live.status == 409
+    assert "/end" in (await deleting_live.json())["error"]["message"]  # says how to end it
     price_change = await client.patch(f"/api/streams/{stream['id']}", headers=creator,
                                       json={"price_per_second": "5"})
     assert price_change.status == 409
@@ -283,3 +285,140 @@ async def test_session_urls_and_keys_are_not_logged(client: TestClient, stream: 
     secret = broadcast.location.rsplit("/", 1)[1]
     assert all(secret not in repr(entry) for entry in logs)
     assert all(stream["stream_key"] not in repr(entry) for entry in logs)
+
+
+async def test_whep_offer_of_any_subset_of_m_lines_is_answered(
+    client: TestClient, stream: dict
+) -> None:
+    """Issue 10 item 15: a video-only WHEP offer to a stream with audio answered 500."""
+    broadcast = await whip(client, stream["id"], stream["stream_key"])  # audio and video
+    headers = await new_user(client)
+    video_only = await viewer_peer(audio=False)
+    response = await whep_request(client, stream["id"], headers, video_only)
+    assert response.status == 201, await response.text()
+    answer = await response.text()
+    assert [line.split()[0] for line in answer.splitlines() if line.startswith("m=")] == [
+        "m=video"]
+    await accept_answer(video_only.pc, answer)
+    await video_only.wait_frames(10)
+
+    with_data = await viewer_peer(audio=True)
+    with_data.pc.createDataChannel("chat")
+    await with_data.pc.setLocalDescription(await with_data.pc.createOffer())
+    response = await whep_request(client, stream["id"], await new_user(client), with_data)
+    assert response.status == 201, await response.text()
+    ports = {line.split()[0]: line.split()[1] for line in (await response.text()).splitlines()
+             if line.startswith("m=")}
+    assert ports["m=application"] == "0" and ports["m=video"] != "0" and ports["m=audio"] != "0"
+    for peer in (video_only, with_data):
+        await peer.close()
+    await broadcast.pc.close()
+    await client.delete(broadcast.location)
+
+
+BAD_TRICKLE = [
+    "a=candidate:garbage",
+    "a=candidate:1 1 udp 1 127.0.0.1 99999999 typ host",
+    "a=candidate:1 1 udp 1 not-an-address 5000 typ host",
+    "a=candidate:1 1 udp 1 127.0.0.1 5000 typ weird",
+]
+
+
+async def test_malformed_trickle_and_offers_answer_4xx_with_a_message(
+    client: TestClient, stream: dict
+) -> None:
+    """Issue 10 item 16: `a=candidate:garbage` in a PATCH answered 500."""
+    broadcast = await whip(client, stream["id"], stream["stream_key"])
+    headers = await new_user(client)
+    viewer = await viewer_peer(audio=True)
+    watching = await whep_request(client, stream["id"], headers, viewer)
+    assert watching.status == 201
+    await accept_answer(viewer.pc, await watching.text())
+    sessions = [(broadcast.location, broadcast.etag),
+                (watching.headers["Location"], watching.headers["ETag"])]
+    trickle = {"Content-Type": "application/trickle-ice-sdpfrag"}
+    for location, etag in sessions:
+        for line in BAD_TRICKLE:
+            response = await client.patch(location, data=f"a=mid:0\r\n{line}\r\n",
+                                          headers={**trickle, "If-Match": etag})
+            assert response.status == 400, (line, await response.text())
+            assert (await response.json())["error"]["message"].startswith("bad ICE candidate")
+            assert response.headers["Access-Control-Allow-Origin"] == "*"
+        good = "a=mid:0\r\na=candidate:1 1 udp 1 127.0.0.1 5000 typ host\r\n"
+        assert (await client.patch(location, data=good,
+                                   headers={**trickle, "If-Match": etag})).status == 204
+    await viewer.wait_frames(5)  # the media sessions survived the bad requests
+
+    late = await viewer_peer(audio=True)
+    bad_offer = late.pc.localDescription.sdp.replace(
+        "a=end-of-candidates", f"{BAD_TRICKLE[1]}\r\na=end-of-candidates")
+    response = await client.post(f"/whep/{stream['id']}", data=bad_offer,
+                                 headers={**SDP, **headers})
+    assert response.status == 422
+    assert "candidate" in (await response.json())["error"]["message"]
+    for peer in (viewer, late):
+        await peer.close()
+    await broadcast.pc.close()
+    await client.delete(broadcast.location)
+
+
+async def test_rotating_the_key_ends_the_broadcast_that_used_the_old_key(
+    client: TestClient, stream: dict, creator: dict
+) -> None:
+    """Issue 10 item 11: a leaked key's broadcast went on after rotation."""
+    leaked = await whip(client, stream["id"], stream["stream_key"])
+    viewer, _ = await whep(client, stream["id"], await new_user(client))
+    await viewer.wait_frames(5)
+    rotated = await client.post(f"/api/streams/{stream['id']}/key", headers=creator)
+    assert rotated.status == 200
+    body = await rotated.json()
+    assert body["status"] == "ended" and body["stream_key"] != stream["stream_key"]
+    await asyncio.wait_for(viewer.ended.wait(), 10)
+    assert (await client.delete(leaked.location)).status == 404
+    pc, _track, offer = await publisher_offer()
+    old_key = await client.post(f"/whip/{stream['id']}", data=offer,
+                                headers={**SDP, "Authorization": f"Bearer {stream['stream_key']}"})
+    assert old_key.status == 401
+    await pc.close()
+    owner = await whip(client, stream["id"], body["stream_key"])
+    assert (await (await client.get(f"/api/streams/{stream['id']}")).json())["status"] == "live"
+    for peer in (viewer,):
+        await peer.close()
+    for broadcast in (leaked, owner):
+        await broadcast.pc.close()
+    await client.delete(owner.location)
+
+
+async def test_the_owner_ends_a_broadcast_from_the_api(
+    client: TestClient, stream: dict, creator: dict, db: asyncpg.Pool
+) -> None:
+    """Issue 10 item 11: the owner had no way to end a broadcast published elsewhere."""
+    end = f"/api/streams/{stream['id']}/end"
+    not_live = await client.post(end, headers=creator)
+    assert not_live.status == 409 and (await not_live.json())["error"]["message"]
+    broadcast = await whip(client, stream["id"], stream["stream_key"])
+    viewer, _ = await whep(client, stream["id"], await new_user(client))
+    await viewer.wait_frames(5)
+    assert (await client.post(end, headers=await new_user(client))).status == 403
+    assert (await client.post(end)).status == 401
+    ended = await client.post(end, headers=creator)
+    assert ended.status == 200
+    assert (await ended.json())["status"] == "ended"
+    await asyncio.wait_for(viewer.ended.wait(), 10)
+    assert (await client.delete(broadcast.location)).status == 404
+    assert await db.fetchval(
+        "SELECT count(*) FROM stream_sessions WHERE stream_id = $1::uuid AND end_time IS NULL",
+        stream["id"]) == 0
+    assert (await client.delete(f"/api/streams/{stream['id']}", headers=creator)).status == 204
+
+    # A stream left 'live' by a process that died: no publisher here, the owner still ends it.
+    stale = await new_stream(client, creator)
+    await db.execute("UPDATE streams SET status = 'live' WHERE id = $1::uuid", stale["id"])
+    await db.execute("INSERT INTO stream_sessions (stream_id, sfu_server_url, signaling_server_url)"
+                     " VALUES ($1::uuid, 'http://gone', 'http://gone')", stale["id"])
+    assert (await client.post(f"/api/streams/{stale['id']}/end", headers=creator)).status == 200
+    assert await db.fetchval(
+        "SELECT count(*) FROM stream_sessions WHERE stream_id = $1::uuid AND end_time IS NULL",
+        stale["id"]) == 0
+    await viewer.close()
+    await broadcast.pc.close()
