@@ -140,11 +140,12 @@ class _JobRun:
     async def _publish(self, result: VodResult) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             await hold(conn, self.job, self.owner)
-            _move_into_place(self.staging, self.final_dir)
             await publish_result(
                 conn, self.job, result, self.final_dir, self.media_root, self.media_url_prefix
             )
             await complete(conn, self.job, self.owner)
+            # Last: rows that fail to store leave the previous files (and the staging) as they were.
+            _move_into_place(self.staging, self.final_dir)
 
 
 def _move_into_place(staging: Path, final_dir: Path) -> None:
