@@ -25,6 +25,7 @@ from signaling.keys import CONFIG
 from tests.e2e.test_pages import (  # noqa: F401 - the app_server, server and browser fixtures
     CHROMIUM,
     MEDIA_TIMEOUT_MS,
+    SCREENSHOTS,
     app_server,
     browser,
     dev_sign_in,
@@ -32,7 +33,8 @@ from tests.e2e.test_pages import (  # noqa: F401 - the app_server, server and br
     open_page,
     server,
 )
-from tests.signaling.test_uploads import process
+from tests.e2e.test_vod_playback import alice
+from tests.signaling.test_uploads import process, upload, upload_config
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
@@ -44,11 +46,10 @@ BROADCAST_S = 5.0
 
 @pytest.fixture
 def app_config(app_config: AppConfig, own_database_url: str, tmp_path: Path) -> AppConfig:
-    """Own database (the worker takes every job it sees) and media root; recording on."""
-    return dataclasses.replace(
-        app_config, database_url=own_database_url, media_root=tmp_path / "media",
-        recording=True, reconnect_grace_s=1.0,
-    )
+    """Own database (the worker takes every job it sees), media root and small upload chunks;
+    recording on."""
+    return dataclasses.replace(upload_config(app_config, own_database_url, tmp_path),
+                               recording=True, reconnect_grace_s=1.0)
 
 
 async def recording_of(db: asyncpg.Pool, stream_id: str) -> uuid.UUID:
@@ -121,3 +122,26 @@ async def test_a_chromium_broadcast_becomes_a_ready_vod_that_plays(
                    return v.currentTime > 1.5
                           && v.getVideoPlaybackQuality().totalVideoFrames > 10; }""",
         timeout=MEDIA_TIMEOUT_MS)
+
+
+async def test_the_dashboard_shows_why_processing_failed(
+    server: str, app_server: TestServer, browser: object,  # noqa: F811 - imported fixtures
+    own_db: asyncpg.Pool,
+) -> None:
+    async with aiohttp.ClientSession(server) as http:
+        creator = await alice(http)
+        video_id = await upload(http, creator, b"not a video, a poem\n" * 500,
+                                filename="poem.mp4", title="My poem")
+    await process(own_db, app_server.app[CONFIG].media_root, video_id)
+
+    dashboard = await open_page(browser, f"{server}/dashboard")
+    await dev_sign_in(dashboard, "//Alice")
+    row = dashboard.locator("#videos-body tr").filter(has_text="My poem")
+    await row.filter(has_text="processing failed: not a media file").wait_for()
+    assert "poem.mp4" not in await row.inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await dashboard.locator("#videos-title").scroll_into_view_if_needed()
+    await dashboard.screenshot(path=SCREENSHOTS / "dashboard-videos.png")
+    await row.get_by_role("link", name="My poem").click()
+    await dashboard.locator("#player-status").filter(
+        has_text="Processing failed: not a media file").wait_for()
