@@ -1,5 +1,6 @@
 // /dashboard: a creator's earnings now (pushed every second over /ws/creator while a stream is
-// live), where the money is, charts over time, streams, payouts and a CSV export of payments.
+// live), where the money is, charts over time, streams, videos (a failed one says why), payouts
+// and a CSV export of payments.
 //
 // "The last second" is the difference between two samples (about a second apart) of cumulative
 // counters: whole charged seconds, never an estimate. The server works it out for the socket; the
