@@ -18,11 +18,16 @@ from uuid import UUID
 
 import asyncpg
 import structlog
+from prometheus_client import Counter
 
 logger = structlog.get_logger(__name__)
 
 KINDS = ("live_recording", "upload")
 RETRY_BACKOFF_S = 5.0
+# What the creator reads when a job fails for a reason that is ours, not their file's.
+INTERNAL_FAILURE = "an internal error stopped processing; the operators have the details"
+
+JOBS = Counter("vilokanam_vod_jobs_total", "VOD job attempts by outcome", ["outcome"])
 
 _ENQUEUE = """
 INSERT INTO vod_jobs (video_id, kind, stream_id, source_paths, max_attempts)
@@ -37,7 +42,9 @@ _EXPIRE_EXHAUSTED = """
 WITH dead AS (
     UPDATE vod_jobs
        SET status = 'failed', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
-           last_error = coalesce(last_error, 'worker lost its lease') || ' (no attempts left)'
+           last_error = coalesce(last_error, 'worker lost its lease') || ' (no attempts left)',
+           failure_reason = 'processing was interrupted (' || attempts || ' attempt'
+                            || CASE WHEN attempts = 1 THEN ')' ELSE 's)' END
      WHERE status = 'running' AND lease_expires_at < now() AND attempts >= max_attempts
  RETURNING video_id
 )
@@ -80,7 +87,7 @@ SELECT id FROM vod_jobs
 _COMPLETE = """
 UPDATE vod_jobs
    SET status = 'done', finished_at = now(), progress = 100, current_step = 'done',
-       lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
+       lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, failure_reason = NULL
  WHERE id = $1 AND lease_owner = $2 AND status = 'running'
 RETURNING id
 """
@@ -90,7 +97,7 @@ UPDATE vod_jobs
    SET status = CASE WHEN $4 AND attempts < max_attempts THEN 'queued' ELSE 'failed' END,
        available_at = now() + make_interval(secs => $5),
        finished_at = CASE WHEN $4 AND attempts < max_attempts THEN NULL ELSE now() END,
-       lease_owner = NULL, lease_expires_at = NULL, last_error = $3
+       lease_owner = NULL, lease_expires_at = NULL, last_error = $3, failure_reason = $6
  WHERE id = $1 AND lease_owner = $2 AND status = 'running'
 RETURNING status, video_id
 """
@@ -184,20 +191,25 @@ async def complete(conn: asyncpg.Connection, job: Job, owner: str) -> None:
     """Inside the caller's transaction (with the result rows): mark the job done."""
     if await conn.fetchval(_COMPLETE, job.id, owner) is None:
         raise LeaseLost(str(job.id))
+    JOBS.labels("done").inc()
     logger.info("vod_job_done", job_id=str(job.id), owner=owner, attempt=job.attempts)
 
 
 async def fail(
-    pool: asyncpg.Pool, job: Job, owner: str, error: str, *, retryable: bool
+    pool: asyncpg.Pool, job: Job, owner: str, error: str, *, retryable: bool, reason: str
 ) -> str | None:
     """Record a failed attempt: queued again (with back-off) if retryable and attempts remain,
-    else failed (and the video with it). Returns the new status, None if the lease was lost."""
+    else failed (and the video with it). ``error`` is the operator's detail, ``reason`` what
+    the creator is shown. Returns the new status, None if the lease was lost."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(_FAIL, job.id, owner, error[:2000], retryable, RETRY_BACKOFF_S)
+        row = await conn.fetchrow(
+            _FAIL, job.id, owner, error[:2000], retryable, RETRY_BACKOFF_S, reason[:500]
+        )
         if row is None:
             return None
         if row["status"] == "failed":
             await conn.execute("UPDATE videos SET status = 'failed' WHERE id = $1", job.video_id)
+    JOBS.labels("failed" if row["status"] == "failed" else "retried").inc()
     logger.warning("vod_job_failed", job_id=str(job.id), status=row["status"], error=error[:200])
     return row["status"]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import asyncpg
 
+from recorder import columns
 from recorder.jobs import Job
 from recorder.vod import VodResult
 
@@ -33,6 +34,8 @@ _INSERT_VERSION = """
 INSERT INTO video_versions (video_id, resolution, bitrate, file_size, storage_url)
 VALUES ($1, $2, $3, $4, $5)
 """
+
+ASPECT_RATIO_LENGTH = 20  # VARCHAR(20)
 
 _ARCHIVE_STREAM = """
 UPDATE streams SET recording_url = $2, status = 'archived' WHERE id = $1
@@ -67,10 +70,10 @@ async def publish_result(
     await conn.execute(
         _UPDATE_VIDEO,
         job.video_id,
-        round(result.duration_s),
-        probe.width,
-        probe.height,
-        result.source_size,
+        columns.integer(result.duration_s),
+        columns.integer(probe.width, minimum=1),
+        columns.integer(probe.height, minimum=1),
+        columns.bigint(result.source_size),
         url(result.thumbnail_path),
         master_url,
         str(job.id),
@@ -78,7 +81,7 @@ async def publish_result(
     extra = {
         "hls_master": master_url,
         "sources": len(job.source_paths),
-        "source_bit_rate": probe.bit_rate,
+        "source_bit_rate": columns.bigint(probe.bit_rate),
         "renditions": [
             {
                 "name": r.rendition.name,
@@ -93,10 +96,10 @@ async def publish_result(
     await conn.execute(
         _UPSERT_METADATA,
         job.video_id,
-        probe.format_name[:50],
-        probe.video_codec,
-        probe.audio_codec,
-        round(probe.frame_rate, 2),
+        columns.varchar(probe.format_name, 50),
+        columns.varchar(probe.video_codec, 50),
+        columns.varchar(probe.audio_codec, 50),
+        columns.numeric(probe.frame_rate, 5, 2),
         aspect_ratio(probe.width, probe.height),
         json.dumps(extra),
     )
@@ -106,9 +109,9 @@ async def publish_result(
         [
             (
                 job.video_id,
-                r.rendition.name,
-                r.rendition.video_bitrate // 1000,
-                r.file_size,
+                columns.varchar(r.rendition.name, 20),
+                columns.integer(r.rendition.video_bitrate / 1000, minimum=1),
+                columns.bigint(r.file_size),
                 url(r.mp4_path),
             )
             for r in result.renditions
@@ -118,7 +121,8 @@ async def publish_result(
         await conn.execute(_ARCHIVE_STREAM, job.stream_id, master_url)
 
 
-def aspect_ratio(width: int, height: int) -> str:
-    """``16:9`` style ratio."""
+def aspect_ratio(width: int, height: int) -> str | None:
+    """``16:9`` style ratio; None if it does not fit ``video_metadata.aspect_ratio``."""
     divisor = gcd(width, height) or 1
-    return f"{width // divisor}:{height // divisor}"
+    ratio = f"{width // divisor}:{height // divisor}"
+    return ratio if len(ratio) <= ASPECT_RATIO_LENGTH else None

@@ -26,7 +26,7 @@ def thumbnail(
     out_jpg = Path(out_jpg)
     with open_media(path) as container:
         if not container.streams.video:
-            raise InvalidMedia(f"{Path(path).name}: no video stream")
+            raise InvalidMedia("no video stream", source=Path(path).name)
         stream = container.streams.video[0]
         frame = _frame_near(container, stream, at_fraction)
     width, height = frame.width, frame.height
@@ -67,7 +67,7 @@ def _frame_near(
                 return frame
     except av.FFmpegError as exc:
         if last is None:
-            raise InvalidMedia(f"{Path(container.name).name}: video does not decode") from exc
+            raise InvalidMedia("video does not decode", source=Path(container.name).name) from exc
     if last is None:
-        raise InvalidMedia(f"{Path(container.name).name}: no decodable video frame")
+        raise InvalidMedia("no decodable video frame", source=Path(container.name).name)
     return last

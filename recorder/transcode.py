@@ -223,7 +223,7 @@ class LadderTranscoder:
     def _transcode_source(self, source: Path) -> None:
         with open_media(source) as container:
             if not container.streams.video:
-                raise InvalidMedia(f"{source.name}: no video stream")
+                raise InvalidMedia("no video stream", source=source.name)
             video = container.streams.video[0]
             video.thread_type = "AUTO"
             streams: list[av.Stream] = [video]

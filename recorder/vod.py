@@ -31,6 +31,8 @@ from recorder.transcode import (
 logger = structlog.get_logger(__name__)
 
 THUMBNAIL_NAME = "thumbnail.jpg"
+# Encoding rate when the probe found no sane one (the renditions still get every frame's time).
+DEFAULT_FRAME_RATE = 30.0
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def process_video(
     renditions = plan_ladder(first.width, first.height, settings)
     timeline = SourceTimeline(
         duration_s=sum(p.duration_s for p in probes),
-        frame_rate=_sane_rate(first.frame_rate),
+        frame_rate=first.frame_rate or DEFAULT_FRAME_RATE,
         has_audio=any(p.audio_codec for p in probes),
     )
     logger.info(
@@ -118,11 +120,6 @@ def _variants(results: list[RenditionResult], out_dir: Path) -> list[hls.Variant
             )
         )
     return variants
-
-
-def _sane_rate(rate: float) -> float:
-    """Container-guessed rates can be absurd (1000 fps from a ms time base): clamp them."""
-    return rate if 1.0 <= rate <= 120.0 else 30.0
 
 
 def _ignore_progress(step: str, percent: float, per_rendition: dict[str, float]) -> None:

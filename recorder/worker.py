@@ -21,7 +21,17 @@ import asyncpg
 import structlog
 
 from recorder.errors import InvalidMedia
-from recorder.jobs import Job, LeaseLost, Progress, complete, fail, hold, lease, renew
+from recorder.jobs import (
+    INTERNAL_FAILURE,
+    Job,
+    LeaseLost,
+    Progress,
+    complete,
+    fail,
+    hold,
+    lease,
+    renew,
+)
 from recorder.ladder import LadderSettings
 from recorder.publish import publish_result
 from recorder.vod import VodResult, process_video, video_dir
@@ -98,12 +108,12 @@ class _JobRun:
         except LeaseLost:
             log.warning("vod_job_lease_lost")
         except InvalidMedia as exc:
-            await fail(self.pool, self.job, self.owner, exc.reason, retryable=False)
+            await fail(self.pool, self.job, self.owner, str(exc), retryable=False,
+                       reason=exc.reason)
         except Exception as exc:  # any other failure: retry while attempts remain
             log.exception("vod_job_error")
-            await fail(
-                self.pool, self.job, self.owner, f"{type(exc).__name__}: {exc}", retryable=True
-            )
+            await fail(self.pool, self.job, self.owner, f"{type(exc).__name__}: {exc}",
+                       retryable=True, reason=INTERNAL_FAILURE)
         finally:
             keeper.cancel()
             with suppress(asyncio.CancelledError):
@@ -140,11 +150,12 @@ class _JobRun:
     async def _publish(self, result: VodResult) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             await hold(conn, self.job, self.owner)
-            _move_into_place(self.staging, self.final_dir)
             await publish_result(
                 conn, self.job, result, self.final_dir, self.media_root, self.media_url_prefix
             )
             await complete(conn, self.job, self.owner)
+            # Last: rows that fail to store leave the previous files (and the staging) as they were.
+            _move_into_place(self.staging, self.final_dir)
 
 
 def _move_into_place(staging: Path, final_dir: Path) -> None:

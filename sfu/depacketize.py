@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sfu.keyframes import H264_FU_A, H264_STAP_A, starts_keyframe, vp8_descriptor_length
-from sfu.rtp_rewrite import RtpView, seq_add
+from sfu.rtp_rewrite import RtpView, seq_add, seq_diff
 
 START_CODE = b"\x00\x00\x00\x01"
+# A packet up to this far behind the expected sequence number is late (a retransmission or a
+# duplicate); further behind, the sender restarted its numbering and we follow it.
+MAX_LATE_PACKETS = 1000
 
 
 def vp8_depacketize(payload: bytes) -> bytes:
@@ -85,18 +88,28 @@ class FrameAssembler:
     _broken: bool = False
 
     def push(self, view: RtpView) -> EncodedFrame | None:
-        """Add one packet (in arrival order); return a frame when one completes."""
+        """Add one packet (in arrival order); return a frame when one completes.
+
+        A packet behind the expected sequence number is a duplicate or a late retransmission
+        (Chromium probes bandwidth by resending packets over RTX): it is ignored, never
+        allowed to break the frame being assembled. Padding-only packets take a number too.
+        """
         payload = view.payload
+        if self.kind == "audio":
+            return self._frame(view.timestamp, False, payload) if payload else None
+        if self._next_seq is not None and (
+            -MAX_LATE_PACKETS <= seq_diff(view.sequence_number, self._next_seq) < 0
+        ):
+            return None
+        if payload and view.timestamp != self._timestamp:
+            self._begin(view.timestamp)
+        starts_key = bool(payload) and starts_keyframe(self.codec_name, payload)
+        if self._next_seq is not None and view.sequence_number != self._next_seq:
+            self._lost(whole_before=starts_key and not self._parts)
+        self._next_seq = seq_add(view.sequence_number, 1)
         if not payload:
             return None
-        if self.kind == "audio":
-            return self._frame(view.timestamp, False, payload)
-        if view.timestamp != self._timestamp:
-            self._begin(view.timestamp)
-        if self._next_seq is not None and view.sequence_number != self._next_seq:
-            self._broken = True
-        self._next_seq = seq_add(view.sequence_number, 1)
-        self._keyframe = self._keyframe or starts_keyframe(self.codec_name, payload)
+        self._keyframe = self._keyframe or starts_key
         try:
             self._parts.append(depacketize(self.codec_name, payload))
         except ValueError:
@@ -104,6 +117,13 @@ class FrameAssembler:
         if not view.marker:
             return None
         return self._complete(view.timestamp)
+
+    def _lost(self, *, whole_before: bool) -> None:
+        """Packets were lost: later frames may reference what they carried. Only the frame
+        being assembled survives, if the loss lies wholly before it (it starts a keyframe)."""
+        self.need_keyframe = True
+        if not whole_before:
+            self._broken = True
 
     def _begin(self, timestamp: int) -> None:
         self._parts = []

@@ -52,6 +52,8 @@ class StreamTap:
             return
         frame = assembler.push(view)
         if frame is None:
+            if kind == "video" and assembler.need_keyframe:
+                self._request_keyframe()  # a frame was lost: ask now (rate-limited), not wait
             return
         if not self._started:
             if not frame.keyframe:

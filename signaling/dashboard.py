@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from signaling import dashboard_db, pages
+from signaling import dashboard_db, pages, videos_db
 from signaling.dashboard_db import RANGES, Range
 from signaling.errors import ApiError
 from signaling.json import planck, rfc3339_or_none
@@ -30,6 +30,7 @@ from signaling.keys import BILLING, PG
 from signaling.pagination import page_body, page_params
 from signaling.sessions import require_user
 from signaling.validation import query_uuid
+from signaling.videos import processing_view, video_view
 
 routes = web.RouteTableDef()
 
@@ -201,6 +202,20 @@ async def creator_streams(request: web.Request) -> web.Response:
 async def creator_payouts(request: web.Request) -> web.Response:
     creator = await require_creator(request)
     return await _owned_page(request, creator, dashboard_db.creator_payouts, payout_item)
+
+
+def _video_item(row: asyncpg.Record) -> dict[str, Any]:
+    job = None
+    if row["job_status"] is not None:
+        job = {name: row[f"job_{name}"] for name in videos_db.JOB_FIELDS}
+    return {**video_view(row), "processing": processing_view(job)}
+
+
+@routes.get("/api/creator/videos")
+async def creator_videos(request: web.Request) -> web.Response:
+    """Every video of mine but the deleted, in any status; a failed one says why."""
+    creator = await require_creator(request)
+    return await _owned_page(request, creator, videos_db.creator_videos, _video_item)
 
 
 def _series(name: str, chart: Range, rows: list[asyncpg.Record], money: bool) -> dict[str, Any]:

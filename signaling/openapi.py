@@ -153,6 +153,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/creator/streams"): _paged("My streams with earnings", "creator",
                                             auth="session"),
     ("GET", "/api/creator/payouts"): _paged("My payouts", "creator", auth="session"),
+    ("GET", "/api/creator/videos"): _paged("My videos, any status, failed ones with the reason",
+                                           "creator", auth="session"),
     ("GET", "/api/creator/earnings"): Op("Earnings over time", "creator", query=("range",),
                                          auth="session"),
     ("GET", "/api/creator/viewers"): Op("Viewers over time", "creator",

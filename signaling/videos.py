@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -87,11 +88,13 @@ async def video_detail(pool: asyncpg.Pool, row: asyncpg.Record) -> dict[str, Any
             for v in versions
         ],
         "hls_url": await videos_db.hls_master(pool, row["id"]),
-        "processing": _processing(job),
+        "processing": processing_view(job),
     }
 
 
-def _processing(job: asyncpg.Record | None) -> dict[str, Any] | None:
+def processing_view(job: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A VOD job as its creator sees it: progress, and why it failed in plain words (`error`),
+    never the operator's detail."""
     if job is None:
         return None
     return {
@@ -101,7 +104,7 @@ def _processing(job: asyncpg.Record | None) -> dict[str, Any] | None:
         "rendition_progress": json.loads(job["rendition_progress"]),
         "attempts": job["attempts"],
         "max_attempts": job["max_attempts"],
-        "error": job["last_error"],
+        "error": job["failure_reason"],
         "updated_at": rfc3339_or_none(job["updated_at"]),
     }
 

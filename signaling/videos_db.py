@@ -15,6 +15,13 @@ VIDEO_COLUMNS = """v.id, v.creator_id, v.title, v.description, v.thumbnail_url, 
 
 _FROM = "FROM videos v JOIN users u ON u.id = v.creator_id"
 
+# What a creator sees of processing: failure_reason, never last_error (the operator's detail).
+JOB_FIELDS = ("status", "progress", "current_step", "rendition_progress", "attempts",
+              "max_attempts", "failure_reason", "updated_at")
+JOB_COLUMNS = ", ".join(JOB_FIELDS)
+# The same in a list of videos, named job_<field>.
+_LIST_JOB_COLUMNS = ", ".join(f"j.{name} AS job_{name}" for name in JOB_FIELDS)
+
 _PUBLIC = f"""SELECT {VIDEO_COLUMNS} {_FROM}
     WHERE v.status = 'ready' AND v.deleted_at IS NULL
       AND ($1::uuid IS NULL OR v.creator_id = $1)
@@ -98,10 +105,26 @@ async def hls_master(db: asyncpg.Pool, video_id: uuid.UUID) -> str | None:
 async def latest_job(db: asyncpg.Pool, video_id: uuid.UUID) -> asyncpg.Record | None:
     """The video's most recent VOD job (its processing progress)."""
     return await db.fetchrow(
-        """SELECT status, progress, current_step, rendition_progress, attempts, max_attempts,
-                  last_error, updated_at
-             FROM vod_jobs WHERE video_id = $1 ORDER BY created_at DESC LIMIT 1""",
+        f"""SELECT {JOB_COLUMNS}
+             FROM vod_jobs WHERE video_id = $1 ORDER BY created_at DESC LIMIT 1""",  # noqa: S608
         video_id,
+    )
+
+
+async def creator_videos(
+    db: asyncpg.Pool, creator_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[asyncpg.Record]:
+    """Every video of a creator but the deleted, any status, newest first, with its latest
+    job's fields as job_<field> (NULL when it never had one)."""
+    return await db.fetch(
+        f"""SELECT {VIDEO_COLUMNS}, {_LIST_JOB_COLUMNS} {_FROM}
+              LEFT JOIN LATERAL (SELECT {JOB_COLUMNS} FROM vod_jobs
+                                  WHERE video_id = v.id ORDER BY created_at DESC LIMIT 1) j
+                     ON true
+             WHERE v.creator_id = $1 AND v.deleted_at IS NULL
+               AND ($2::timestamptz IS NULL OR (v.created_at, v.id) < ($2, $3::uuid))
+             ORDER BY v.created_at DESC, v.id DESC LIMIT $4""",  # noqa: S608
+        creator_id, after[0] if after else None, after[1] if after else None, limit,
     )
 
 

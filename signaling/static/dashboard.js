@@ -1,5 +1,6 @@
 // /dashboard: a creator's earnings now (pushed every second over /ws/creator while a stream is
-// live), where the money is, charts over time, streams, payouts and a CSV export of payments.
+// live), where the money is, charts over time, streams, videos (a failed one says why), payouts
+// and a CSV export of payments.
 //
 // "The last second" is the difference between two samples (about a second apart) of cumulative
 // counters: whole charged seconds, never an estimate. The server works it out for the socket; the
@@ -11,7 +12,7 @@ import { api, authHeaders, checked, currentSession, describe, say } from './api.
 import { barChart } from './charts.js';
 import { connectEarnings } from './events.js';
 import { mountSignIn } from './signin.js';
-import { el, money, PagedTable, payoutCells, tokenInfo } from './tables.js';
+import { el, money, PagedTable, payoutCells, tokenInfo, when } from './tables.js';
 
 const LIVE_MS = 1000;
 const LISTS_MS = 5000;
@@ -39,6 +40,29 @@ const streams = new PagedTable('/api/creator/streams', $('streams-body'), $('str
     money(s.earnings, token),
     s.recording_url ? el('a', { href: s.recording_url, textContent: 'Recording' }) : '—',
   ], 'No streams yet. Create one on the home page.');
+
+// A video's state in words; a failed one says why (the reason is written for the creator).
+function videoState(v) {
+  const job = v.processing;
+  if (v.status === 'failed') {
+    return el('span', { className: 'pill pill-failed',
+      textContent: `processing failed: ${job?.error ?? 'unknown reason'}` });
+  }
+  if (v.status === 'processing') {
+    const retry = job?.error ? ` (retrying after: ${job.error})` : '';
+    return `processing ${Math.round(job?.progress ?? 0)}%${retry}`;
+  }
+  return v.status;
+}
+
+const videos = new PagedTable('/api/creator/videos', $('videos-body'), $('videos-more'),
+  (v) => [
+    el('a', { href: v.page_url, textContent: v.title }),
+    videoState(v),
+    v.duration == null ? '—' : `${v.duration} s`,
+    String(v.view_count),
+    when(v.created_at),
+  ], 'No videos yet: every stream you broadcast is recorded and becomes one.');
 
 const payouts = new PagedTable('/api/creator/payouts', $('payouts-body'), $('payouts-more'),
   (p) => payoutCells(p, token), 'No payouts yet: settled earnings are paid out automatically.');
@@ -143,7 +167,7 @@ function followLive() {
 async function refreshLists() {
   try {
     const [summary, items] = await Promise.all([api('/api/creator/summary'), streams.reload(),
-      payouts.reload()]);
+      payouts.reload(), videos.reload()]);
     showSplit(summary.earnings, true); // money moves after a stream ends too
     const t = summary.totals;
     const count = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;

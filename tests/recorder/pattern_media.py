@@ -5,6 +5,7 @@ Everything is generated here with PyAV, nothing is downloaded.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -128,3 +129,33 @@ def encode_opus_packets(seconds: float) -> list[bytes]:
     for chunk in [*_tone_chunks(seconds), None]:
         packets += [bytes(p) for p in encoder.encode(chunk)]
     return packets
+
+
+def record_like_chromium(
+    directory: Path, seconds: float = 3.0, fps: int = 20, jitter_ms: float = 15.0
+) -> Path:
+    """A live part as the recorder writes one from Chromium: VP8 + Opus through the real
+    ArchiveWriter, RTP timestamps from a capture clock that jitters by up to ``jitter_ms``.
+
+    Matroska's millisecond time base and the uneven frame spacing make FFmpeg guess 1000 fps.
+    """
+    from recorder.archive import ArchiveWriter
+    from sfu import EncodedFrame
+
+    rng = random.Random(20)
+    feed: list[tuple[float, EncodedFrame]] = []
+    for index, keyframe, payload in encode_vp8_packets(round(seconds * fps), 320, 240, fps=fps):
+        at_s = index / fps + (rng.uniform(-jitter_ms, jitter_ms) / 1000 if index else 0.0)
+        feed.append((at_s, EncodedFrame("video", "VP8", 90_000, round(at_s * 90_000), keyframe,
+                                        payload)))
+    for n, payload in enumerate(encode_opus_packets(seconds)):
+        feed.append((n * 0.02, EncodedFrame("audio", "opus", 48_000, n * 960, True, payload)))
+    feed.sort(key=lambda item: item[0])
+    now = [0.0]
+    writer = ArchiveWriter(directory, 1, expect_audio=True, clock=lambda: now[0])
+    for at_s, frame in feed:
+        now[0] = at_s
+        writer.write(frame)
+    path = writer.close()
+    assert path is not None
+    return path

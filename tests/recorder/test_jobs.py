@@ -13,7 +13,7 @@ from uuid import UUID
 
 import asyncpg
 import pytest
-from pattern_media import make_source
+from pattern_media import make_source, record_like_chromium
 
 from recorder.jobs import LeaseLost, Progress, enqueue, lease, renew
 from recorder.worker import run_vod_worker
@@ -112,6 +112,27 @@ async def test_a_text_file_fails_the_job_once_with_the_reason(
     await worker
     assert job["attempts"] == 1 and "not a media file" in job["last_error"]
     assert await db.fetchval("SELECT status FROM videos WHERE id = $1", video) == "failed"
+
+
+async def test_a_recording_with_a_millisecond_time_base_becomes_ready_first_time(
+    db: asyncpg.Pool, tmp_path: Path
+) -> None:
+    part = record_like_chromium(tmp_path / "rec", seconds=3.0, fps=20)  # probes at 1000 fps
+    video, stream = await new_video(db, with_stream=True)
+    job_id = await enqueue(db, video, "live_recording", [str(part)], stream_id=stream)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_vod_worker(db, tmp_path / "media", stop, owner="t",
+                                                lease_s=5, poll_s=0.1))
+    job = await wait_for(
+        db, "SELECT * FROM vod_jobs WHERE id = $1 AND status IN ('done', 'failed')", job_id)
+    stop.set()
+    await worker
+    assert (job["status"], job["attempts"], job["last_error"]) == ("done", 1, None)
+    v = await db.fetchrow("SELECT status, duration FROM videos WHERE id = $1", video)
+    assert (v["status"], v["duration"]) == ("ready", 3)
+    meta = await db.fetchrow("SELECT codec, frame_rate FROM video_metadata WHERE video_id = $1",
+                             video)
+    assert meta["codec"] == "vp8" and abs(meta["frame_rate"] - 20) <= 1
 
 
 def start_worker(database_url: str, media: Path, owner: str) -> subprocess.Popen:

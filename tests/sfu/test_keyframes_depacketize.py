@@ -110,3 +110,55 @@ def test_audio_passes_through() -> None:
     assert rewrite_rtp(
         view, ssrc=1, sequence_number=1, timestamp=1, payload_type=111, extension_block=b""
     ).endswith(b"opus")
+
+
+def resent(view: RtpView) -> RtpView:
+    """The same packet again, as an RTX retransmission or a bandwidth probe delivers it."""
+    return parse_rtp(bytes(view.data))
+
+
+def padding_only(sequence_number: int, timestamp: int) -> RtpView:
+    """A padding-only packet (no payload) that takes a sequence number, as browsers send."""
+    header = bytes([0xA0, 96]) + sequence_number.to_bytes(2, "big") + timestamp.to_bytes(4, "big")
+    return parse_rtp(header + bytes(4) + bytes(19) + b"\x14")
+
+
+def test_resent_and_padding_packets_never_break_a_frame() -> None:
+    views = packets(encoded_frames("VP8", 4))
+    # Chromium probes bandwidth by resending earlier packets, mid-frame and between frames,
+    # and pads with payload-less packets; sequence numbers shift past each padding packet.
+    second = next(i for i, v in enumerate(views) if v.timestamp == 3000)
+    arrival = [*views[: second + 1], resent(views[0]), resent(views[second]), *views[second + 1 :]]
+    last = arrival[-1]
+    pad = padding_only(last.sequence_number + 1, last.timestamp)
+    tail = packets(encoded_frames("VP8", 1))  # a new keyframe after the padding
+    shifted = [parse_rtp(bytes(v.data[:2]) + (last.sequence_number + 2 + i).to_bytes(2, "big")
+                         + bytes(v.data[4:])) for i, v in enumerate(tail)]
+    assembler = FrameAssembler("video", "VP8", 90000)
+    assembled = [f for f in (assembler.push(v) for v in [*arrival, pad, *shifted]) if f]
+    assert [f.keyframe for f in assembled] == [True, False, False, False, True]
+
+
+def test_a_sender_that_restarts_its_sequence_numbers_is_followed() -> None:
+    first = packets(encoded_frames("VP8", 2))
+    restarted = [parse_rtp(bytes(v.data[:2]) + (40_000 + i).to_bytes(2, "big") + bytes(v.data[4:]))
+                 for i, v in enumerate(packets(encoded_frames("VP8", 2)))]
+    assembler = FrameAssembler("video", "VP8", 90000)
+    views = [*restarted, *first]  # 40000.. then 0..: 25536 behind, far past any late packet
+    assembled = [f for f in (assembler.push(v) for v in views) if f]
+    assert [f.keyframe for f in assembled] == [True, False, True, False]
+
+
+def test_the_tap_asks_for_a_keyframe_as_soon_as_a_frame_is_lost() -> None:
+    from sfu.tap import StreamTap
+
+    requests: list[int] = []
+    tap = StreamTap({"video": ("VP8", 90000)}, lambda: requests.append(1), lambda _tap: None)
+    views = packets(encoded_frames("VP8", 4))
+    lost = next(i for i, v in enumerate(views) if v.timestamp == 6000)
+    for view in views[:lost]:
+        tap.push("video", view)
+    assert len(requests) == 1  # joining asks once; whole frames ask nothing
+    for view in views[lost + 1 :]:
+        tap.push("video", view)
+    assert len(requests) >= 2  # the loss asks again, without waiting for a natural keyframe

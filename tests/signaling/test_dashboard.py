@@ -41,6 +41,7 @@ CREATOR_PATHS = [
     "/api/creator/earnings?range=1h",
     "/api/creator/viewers?range=1h",
     "/api/creator/payments.csv",
+    "/api/creator/videos",
 ]
 VIEWER_PATHS = ["/api/me/deposits", "/api/me/spending", "/api/me/withdrawals"]
 
@@ -130,6 +131,8 @@ async def test_viewers_who_are_not_creators_get_403(
     "/api/creator/streams?limit=0",
     "/api/creator/payouts?limit=101",
     "/api/creator/streams?cursor=%%%",
+    "/api/creator/videos?cursor=%%%",
+    "/api/creator/videos?limit=0",
 ])
 async def test_bad_parameters_are_400(quiet: TestClient, people: People, path: str) -> None:
     response = await quiet.get(path, headers=people.creator)
