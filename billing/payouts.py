@@ -30,7 +30,7 @@ from billing.chain_types import (
     Inclusion,
     SignedExtrinsic,
 )
-from billing.meter import Meter
+from billing.meter import MAX_BALANCE, Meter
 from billing.metrics import CHAIN_ERRORS
 
 logger = structlog.get_logger(__name__)
@@ -42,7 +42,11 @@ OPEN_STATES = ("created", "signed", "submitted", "in_block")
 
 
 class PayoutError(Exception):
-    pass
+    """A withdrawal refused before anything was stored; `code` names why, for the API."""
+
+    def __init__(self, message: str, code: str = "insufficient_balance") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 async def payout_threshold(chain: ChainClient, escrow: Keypair, configured: int) -> int:
@@ -108,8 +112,18 @@ class Payouts:
     async def create_withdrawal(self, user_id: uuid.UUID, dest: str, amount: int) -> uuid.UUID:
         """Record a withdrawal, then take it off the balance (idempotent by payout id).
 
-        Raises PayoutError (and leaves the balance alone) when the balance is below amount.
+        Raises PayoutError, storing nothing and leaving the balance alone, when the amount is
+        not a positive planck integer a balance can hold or is above the balance (a concurrent
+        debit that wins between the check and the debit leaves a `failed` payout instead).
         """
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise PayoutError(f"amount must be a positive integer of planck, got {amount!r}",
+                              "invalid_amount")
+        if amount > MAX_BALANCE:
+            raise PayoutError(f"amount is above the largest balance ({MAX_BALANCE} planck)",
+                              "amount_too_large")
+        if await self.meter.balance(str(user_id)) < amount:
+            raise PayoutError("balance is below the amount to withdraw")
         async with self.pool.acquire() as conn, conn.transaction():
             payout_id = await conn.fetchval(
                 "INSERT INTO payouts (kind, total) VALUES ('withdrawal', $1) RETURNING id", amount
