@@ -67,7 +67,7 @@ async def run_worker(settings: Settings, role: str, name: str) -> None:
         assert conns.chain is not None
         meter = Meter(conns.redis, settings.platform_fee_bps, settings.redis_prefix)
         loops = await chain_loops(conns.chain, conns.pool, meter, settings.escrow_secret(),
-                                  settings.payout_threshold)
+                                  settings.payout_threshold, conns.redis)
         if role == "deposits":
             await loops.deposits.run(stop)
         else:
