@@ -39,6 +39,7 @@ from signaling.config import AppConfig
 from signaling.errors import error_middleware
 from signaling.keys import CONFIG, LIVE, PG, REDIS
 from signaling.live import LiveStreams
+from signaling.supervisor import supervise
 
 # Bodies beyond this are refused before a handler runs (uploads get their own limit later).
 MAX_BODY_BYTES = 1024 * 1024
@@ -109,8 +110,11 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     live = LiveStreams(sfu, app[PG], config.public_url)
     app[LIVE] = live
     recorder = _recorder(app, live) if config.recording else None
-    sampler = asyncio.create_task(live.sample_analytics_forever(config.analytics_interval_s))
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(supervise(
+        "analytics", lambda: live.sample_analytics_forever(config.analytics_interval_s), stop))
     yield
+    stop.set()
     sampler.cancel()
     await live.close()  # ends broadcasts, so the recorder's taps end too
     if recorder is not None:
@@ -139,7 +143,8 @@ async def _vod_worker(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     stop = asyncio.Event()
-    task = asyncio.create_task(run_vod_worker(app[PG], app[CONFIG].media_root, stop))
+    task = asyncio.create_task(supervise(
+        "vod", lambda: run_vod_worker(app[PG], app[CONFIG].media_root, stop), stop))
     yield
     stop.set()
     await task

@@ -45,6 +45,8 @@ class AppConfig:
     reconnect_grace_s: float = 10.0
     # Run a VOD worker in this process (`make run`); production runs `vilokanam worker vod`.
     vod_worker: bool = False
+    # Which billing loops run here when billing_workers is on (BILLING_WORKERS).
+    billing_loops: tuple[str, ...] = ("settlement", "deposits", "payouts")
 
     @property
     def domain(self) -> str:
