@@ -15,7 +15,7 @@ import asyncpg
 import redis.asyncio as aioredis
 import structlog
 
-from billing import ChainClient, Meter, Report, Settlement, chain_loops, reconcile
+from billing import ChainClient, Meter, Report, Settlement, chain_loops, parking, reconcile
 from recorder import default_owner, run_vod_worker
 from signaling.supervisor import supervise
 from vilokanam.settings import Settings, SettingsError
@@ -85,3 +85,12 @@ async def run_reconcile(settings: Settings) -> Report:
     async with connections(settings, redis=True, chain=bool(settings.chain_url)) as conns:
         assert conns.redis is not None
         return await reconcile(conns.pool, conns.redis, settings.redis_prefix, conns.chain)
+
+
+async def handle_parked(settings: Settings, action: str, kind: parking.Kind, ref: str,
+                        note: str) -> bool:
+    """`vilokanam parked retry|resolve`: False when no such open parked item exists."""
+    async with connections(settings, redis=False, chain=False) as conns:
+        if action == "retry":
+            return await parking.retry(conns.pool, kind, ref)
+        return await parking.resolve(conns.pool, kind, ref, note)
