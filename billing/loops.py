@@ -24,7 +24,7 @@ class ChainLoops:
 
 async def chain_loops(
     chain: ChainClient, pool: asyncpg.Pool, meter: Meter, escrow_secret: str,
-    configured_threshold: int, redis: aioredis.Redis,
+    configured_threshold: int, redis: aioredis.Redis, lease_s: float = 15.0,
 ) -> ChainLoops:
     """Payouts and the deposit watcher of the escrow account behind `escrow_secret`.
 
@@ -35,6 +35,6 @@ async def chain_loops(
     return ChainLoops(
         escrow,
         Payouts(chain, pool, meter, escrow, threshold,
-                lease=SignerLease(redis, meter.prefix, escrow.ss58_address)),
+                lease=SignerLease(redis, meter.prefix, escrow.ss58_address, lease_s)),
         DepositWatcher(chain, pool, meter, escrow.ss58_address, chain.ss58_format),
     )

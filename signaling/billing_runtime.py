@@ -101,7 +101,7 @@ async def _connect_chain(app: web.Application, runtime: BillingRuntime) -> None:
     runtime.chain = await ChainClient.connect(config.chain_url)
     runtime.existential_deposit = await runtime.chain.existential_deposit()
     loops = await chain_loops(runtime.chain, app[PG], runtime.meter, config.escrow_seed,
-                              config.payout_threshold, app[REDIS])
+                              config.payout_threshold, app[REDIS], config.payout_lease_s)
     runtime.escrow, runtime.payouts = loops.escrow, loops.payouts
     if _runs(config, "deposits"):
         runtime.spawn_loop("deposits", lambda: loops.deposits.run(runtime.stop))

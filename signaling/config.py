@@ -47,6 +47,7 @@ class AppConfig:
     vod_worker: bool = False
     # Which billing loops run here when billing_workers is on (BILLING_WORKERS).
     billing_loops: tuple[str, ...] = ("settlement", "deposits", "payouts")
+    payout_lease_s: float = 15.0  # the escrow's payout signer lease (PAYOUT_LEASE_S)
 
     @property
     def domain(self) -> str:

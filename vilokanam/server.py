@@ -75,6 +75,7 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         recording=settings.recording,
         billing_workers=bool(settings.billing_workers),
         billing_loops=settings.billing_workers,
+        payout_lease_s=settings.payout_lease_s,
     )
 
 

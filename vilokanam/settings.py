@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     recording: bool = True
     # Run one VOD worker in the server process (default: in dev only).
     vod_worker: bool | None = None
+    # Seconds a payout signer's lease on the escrow lasts without renewal (a dead signer's
+    # successor starts signing after at most this long).
+    payout_lease_s: float = Field(default=15.0, ge=1.0, le=600.0)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 

@@ -75,7 +75,7 @@ async def _role_loop(settings: Settings, role: str, name: str, conns: Connection
     assert conns.chain is not None
     meter = Meter(conns.redis, settings.platform_fee_bps, settings.redis_prefix)
     loops = await chain_loops(conns.chain, conns.pool, meter, settings.escrow_secret(),
-                              settings.payout_threshold, conns.redis)
+                              settings.payout_threshold, conns.redis, settings.payout_lease_s)
     if role == "deposits":
         return lambda: loops.deposits.run(stop)
     return lambda: loops.payouts.run(stop, interval_s=1.0)
