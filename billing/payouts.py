@@ -335,15 +335,15 @@ class Payouts:
     async def run_once(self) -> None:
         """Finish what is open (after a crash too), then pay who is due."""
         for payout_id in await self.open_payouts():
-            await self._drive_or_park(payout_id)
+            await self.drive_or_park(payout_id)
         if self.may_sign():
             payout_id = await self.create_creator_payout()
             if payout_id is not None:
-                await self._drive_or_park(payout_id)
+                await self.drive_or_park(payout_id)
         for row in await self.pool.fetch("SELECT status, count(*) FROM payouts GROUP BY status"):
             PAYOUT_STATES.labels(row["status"]).set(row["count"])
 
-    async def _drive_or_park(self, payout_id: uuid.UUID) -> None:
+    async def drive_or_park(self, payout_id: uuid.UUID) -> None:
         """Drive one payout; one that fails for a reason of its own is parked, not retried."""
         try:
             await self.drive(payout_id)

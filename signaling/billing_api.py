@@ -77,7 +77,7 @@ async def withdraw(request: web.Request) -> web.Response:
         payout_id = await billing.payouts.create_withdrawal(user["id"], dest, amount)
     except PayoutError as exc:
         raise ApiError(400, str(exc), exc.code) from None
-    billing.spawn(billing.payouts.drive(payout_id))
+    billing.spawn(billing.payouts.drive_or_park(payout_id))
     return web.json_response(
         {"id": str(payout_id), "status": "created", "amount": planck(amount), "to": dest},
         status=202,

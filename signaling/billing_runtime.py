@@ -48,7 +48,14 @@ class BillingRuntime:
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # e.g. a withdrawal's first drive: the payout loop takes it again later; logged
+            # here, never "Task exception was never retrieved"
+            logger.warning("background task failed", error=repr(task.exception()))
 
     def spawn_loop(self, name: str, run: Callable[[], Awaitable[object]]) -> None:
         """A background loop, restarted with back-off if it crashes, until close()."""
