@@ -37,7 +37,7 @@ from billing.chain_types import (
 )
 from billing.meter import MAX_BALANCE, Meter
 from billing.metrics import CHAIN_ERRORS
-from billing.parking import TRANSIENT, park, parked_refs
+from billing.parking import TRANSIENT, park, parked_refs, refresh_open_gauge
 from billing.signer_lease import SignerLease
 
 logger = structlog.get_logger(__name__)
@@ -342,6 +342,7 @@ class Payouts:
                 await self.drive_or_park(payout_id)
         for row in await self.pool.fetch("SELECT status, count(*) FROM payouts GROUP BY status"):
             PAYOUT_STATES.labels(row["status"]).set(row["count"])
+        await refresh_open_gauge(self.pool)
 
     async def drive_or_park(self, payout_id: uuid.UUID) -> None:
         """Drive one payout; one that fails for a reason of its own is parked, not retried."""
