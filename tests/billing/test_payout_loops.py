@@ -12,7 +12,7 @@ from substrateinterface import Keypair
 
 from billing.chain import ChainClient
 from billing.meter import Meter
-from billing.parking import list_parked
+from billing.parking import OPEN_PARKED, PARKED, list_parked
 from billing.payouts import Payouts
 from billing.signer_lease import SignerLease
 from billing.users_db import ensure_user
@@ -91,6 +91,7 @@ async def test_bad_payout_is_parked_and_others_paid(
     await db.execute("INSERT INTO payout_items (payout_id, user_id, dest_account, amount) "
                      "VALUES ($1, $2, $3, $4)", bad_id, viewer["id"], viewer["account_id"], hostile)
     creator, _ = await creator_with_earnings(db, 3 * ROC)
+    parked_before = PARKED.labels("payout")._value.get()
 
     for _round in range(2):
         await payouts.run_once()
@@ -99,6 +100,8 @@ async def test_bad_payout_is_parked_and_others_paid(
     [parked] = await list_parked(db)
     assert (parked.kind, parked.ref, parked.amount) == ("payout", str(bad_id), hostile)
     assert "2^63-1" in parked.reason
+    assert PARKED.labels("payout")._value.get() - parked_before == 1  # counted once
+    assert OPEN_PARKED.labels("payout")._value.get() == 1  # what an operator's graph shows
     assert await payouts.open_payouts() == []
     assert await payouts.meter.balance(str(viewer["id"])) == 0
 
