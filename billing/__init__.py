@@ -3,6 +3,7 @@
 Knows nothing of WebRTC or HTTP. The rest of the server uses what is exported here.
 """
 
+from billing import parking
 from billing.accounts import public_key, to_ss58
 from billing.chain import ChainClient
 from billing.loops import ChainLoops, chain_loops
@@ -29,6 +30,7 @@ __all__ = [
     "ViewInfo",
     "chain_loops",
     "ensure_user",
+    "parking",
     "public_key",
     "reconcile",
     "to_ss58",

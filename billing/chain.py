@@ -184,6 +184,18 @@ class ChainClient:
         build = functools.partial(self._transfer_call, dest, amount)
         return await self._sign(keypair, build, nonce, era_period)
 
+    def release_nonce(self, xt: SignedExtrinsic) -> None:
+        """The bytes of ``xt`` can never land (expired, or superseded before submission)."""
+        self._nonces.release(xt.signer, xt.nonce)
+
+    def reserve_nonces(self, signer: str, nonces: list[int]) -> None:
+        """Nonces of stored extrinsics of ``signer`` not to hand out again (after a restart)."""
+        self._nonces.reserve(self._address(signer), nonces)
+
+    def forget_nonces(self, signer: str) -> None:
+        """Another process may sign for ``signer`` now: trust only the node's next index."""
+        self._nonces.forget(self._address(signer))
+
     async def estimate_fee(self, keypair: Keypair, transfers: list[tuple[str, int]]) -> int:
         """Partial fee (planck) the batch of ``sign_batch_transfer`` would pay."""
         info = await self._run(self._payment_info, keypair, transfers)
@@ -195,7 +207,8 @@ class ChainClient:
         """Send the signed bytes to the node's pool.
 
         Idempotent: bytes already pending or already on chain are not an error. Raises
-        :class:`ChainRejected` otherwise (and resynchronises the signer's nonces if needed).
+        :class:`ChainRejected` otherwise, after releasing the nonce of the refused bytes (they
+        will not land: the next ``take`` re-reads the node and fills that gap).
         """
         try:
             await self._rpc("author_submitExtrinsic", [xt.hex])
@@ -298,7 +311,7 @@ class ChainClient:
             xt = await self._run(self._sign_blocking, keypair, build_call, nonce, period)
         except BaseException:
             if allocated:
-                self._nonces.resync(signer)  # the nonce was never used: do not leave a gap
+                self._nonces.release(signer, nonce)  # never used: do not leave a gap
             raise
         return xt
 
@@ -349,8 +362,7 @@ class ChainClient:
             if await self.find_extrinsic(xt.hash, xt.era_start, end) is not None:
                 logger.info("chain.submit_already_included", xt_hash=xt.hash)
                 return
-        if kind in ("stale", "future", "priority"):
-            self._nonces.resync(xt.signer)
+        self._nonces.release(xt.signer, xt.nonce)
         logger.warning("chain.submit_rejected", xt_hash=xt.hash, kind=kind, error=str(error))
         raise ChainRejected(kind, error)
 

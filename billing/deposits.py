@@ -5,6 +5,10 @@ each `Balances.Transfer` event to the escrow in a FINALIZED block is recorded on
 (block hash, event index), in the same transaction that advances the watcher's cursor; the
 Redis credit that follows is idempotent by deposit id and marked in `deposits.credited_at`, so
 a crash between the two is finished by the next pass.
+
+A deposit the meter cannot hold (above 2^63-1 planck, or one that would take the balance past
+it; see billing/meter.py) is parked with its reason instead of credited, and the watcher goes on
+with later deposits (test_deposit_above_int64_is_parked_and_later_ones_credited).
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from prometheus_client import Counter
 from billing.accounts import public_key
 from billing.chain import ChainClient
 from billing.chain_types import ChainError, Transfer
-from billing.meter import Meter
+from billing.meter import MAX_BALANCE, Meter
 from billing.metrics import CHAIN_ERRORS
+from billing.parking import TRANSIENT, park, parked_refs
 from billing.users_db import ensure_user
 
 logger = structlog.get_logger(__name__)
@@ -88,23 +93,40 @@ class DepositWatcher:
             )
 
     async def credit_recorded(self) -> int:
-        """Credit every recorded deposit not yet credited (idempotent by deposit id)."""
+        """Credit every recorded deposit not yet credited (idempotent by deposit id).
+
+        Returns how many were credited or parked by this pass.
+        """
         pending = await self.pool.fetch(
             "SELECT id, user_id, amount FROM deposits WHERE credited_at IS NULL ORDER BY created_at"
         )
+        parked = await parked_refs(self.pool, "deposit")
+        pending = [d for d in pending if str(d["id"]) not in parked]
         for deposit in pending:
-            fresh = await self.meter.credit(
-                str(deposit["user_id"]), int(deposit["amount"]), f"deposit:{deposit['id']}"
-            )
-            await self.pool.execute(
-                "UPDATE deposits SET credited_at = now() WHERE id = $1", deposit["id"]
-            )
-            if fresh:
-                DEPOSITS.inc()
-                DEPOSITED.inc(int(deposit["amount"]))
-                logger.info("deposit credited", deposit_id=str(deposit["id"]),
-                            user_id=str(deposit["user_id"]), amount=str(deposit["amount"]))
+            await self._credit(deposit)
         return len(pending)
+
+    async def _credit(self, deposit: asyncpg.Record) -> None:
+        amount = int(deposit["amount"])
+        try:
+            if amount > MAX_BALANCE:
+                raise OverflowError(f"amount {amount} is above what a balance holds "
+                                    f"({MAX_BALANCE} planck)")
+            fresh = await self.meter.credit(
+                str(deposit["user_id"]), amount, f"deposit:{deposit['id']}"
+            )
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one deposit must not stop the others
+            await park(self.pool, "deposit", str(deposit["id"]), exc, amount)
+            return
+        await self.pool.execute("UPDATE deposits SET credited_at = now() WHERE id = $1",
+                                deposit["id"])
+        if fresh:
+            DEPOSITS.inc()
+            DEPOSITED.inc(amount)
+            logger.info("deposit credited", deposit_id=str(deposit["id"]),
+                        user_id=str(deposit["user_id"]), amount=str(amount))
 
     async def run(self, stop: asyncio.Event, interval_s: float = 2.0) -> None:
         while not stop.is_set():

@@ -36,6 +36,11 @@ from billing.ledger import ledger_key
 logger = structlog.get_logger(__name__)
 
 INT64_MAX = 2**63 - 1
+MAX_BALANCE = INT64_MAX
+"""The most planck one balance, earning or amount may hold here (Redis integers are int64).
+
+Chain amounts are u128: a deposit above this is parked (billing/deposits.py), a withdrawal above
+it refused; lifting it means widening the limbs of meter.lua, not a setting."""
 BPS_DENOMINATOR = 10_000
 CHUNK_SIZE = 5_000
 """Charges per EVALSHA: a larger batch would hold Redis (single-threaded) for too long."""

@@ -9,6 +9,12 @@ amounts returned, to be paid by a new payout.
 
 States: created → signed → submitted → in_block → finalized, or failed / expired (amounts
 returned: creators' to `pending_payout`, withdrawals' to the viewer's balance).
+
+One signer per escrow: only the holder of the escrow's SignerLease signs (others stand by), and
+in that process one driver at a time per payout; a driver that still loses the created → signed
+race releases the nonce it took (test_racing_drivers_sign_once_and_leave_no_nonce_gap). A payout
+that raises anything but a passing outage is parked with its reason and the loop goes on
+(test_bad_payout_is_parked_and_others_paid).
 """
 
 from __future__ import annotations
@@ -23,15 +29,16 @@ from substrateinterface import Keypair
 
 from billing.chain import ChainClient
 from billing.chain_types import (
-    ChainError,
     ChainExpired,
     ChainRejected,
     ChainTimeout,
     Inclusion,
     SignedExtrinsic,
 )
-from billing.meter import Meter
+from billing.meter import MAX_BALANCE, Meter
 from billing.metrics import CHAIN_ERRORS
+from billing.parking import TRANSIENT, park, parked_refs, refresh_open_gauge
+from billing.signer_lease import SignerLease
 
 logger = structlog.get_logger(__name__)
 
@@ -42,7 +49,11 @@ OPEN_STATES = ("created", "signed", "submitted", "in_block")
 
 
 class PayoutError(Exception):
-    pass
+    """A withdrawal refused before anything was stored; `code` names why, for the API."""
+
+    def __init__(self, message: str, code: str = "insufficient_balance") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 async def payout_threshold(chain: ChainClient, escrow: Keypair, configured: int) -> int:
@@ -65,6 +76,7 @@ class Payouts:
         escrow: Keypair,
         threshold: int,
         inclusion_timeout_s: float = 30.0,
+        lease: SignerLease | None = None,
     ) -> None:
         self.chain = chain
         self.pool = pool
@@ -72,6 +84,8 @@ class Payouts:
         self.escrow = escrow
         self.threshold = threshold
         self.timeout = inclusion_timeout_s
+        self.lease = lease  # None: the caller vouches that it is the only signer (tests)
+        self._driving: set[uuid.UUID] = set()
 
     # --- creating payouts --------------------------------------------------------------------
 
@@ -108,8 +122,18 @@ class Payouts:
     async def create_withdrawal(self, user_id: uuid.UUID, dest: str, amount: int) -> uuid.UUID:
         """Record a withdrawal, then take it off the balance (idempotent by payout id).
 
-        Raises PayoutError (and leaves the balance alone) when the balance is below amount.
+        Raises PayoutError, storing nothing and leaving the balance alone, when the amount is
+        not a positive planck integer a balance can hold or is above the balance (a concurrent
+        debit that wins between the check and the debit leaves a `failed` payout instead).
         """
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise PayoutError(f"amount must be a positive integer of planck, got {amount!r}",
+                              "invalid_amount")
+        if amount > MAX_BALANCE:
+            raise PayoutError(f"amount is above the largest balance ({MAX_BALANCE} planck)",
+                              "amount_too_large")
+        if await self.meter.balance(str(user_id)) < amount:
+            raise PayoutError("balance is below the amount to withdraw")
         async with self.pool.acquire() as conn, conn.transaction():
             payout_id = await conn.fetchval(
                 "INSERT INTO payouts (kind, total) VALUES ('withdrawal', $1) RETURNING id", amount
@@ -137,15 +161,35 @@ class Payouts:
 
     # --- driving payouts to a final state ----------------------------------------------------
 
+    def may_sign(self) -> bool:
+        return self.lease is None or self.lease.held()
+
     async def drive(self, payout_id: uuid.UUID) -> str:
-        """Advance one payout as far as it goes now; its status afterwards."""
+        """Advance one payout as far as it goes now; its status afterwards.
+
+        A payout another driver of this process is advancing is left to it; without the signer
+        lease a created payout is left to the signer.
+        """
+        if payout_id in self._driving:
+            return (await self._load(payout_id))["status"]
+        self._driving.add(payout_id)
+        try:
+            return await self._drive(payout_id)
+        finally:
+            self._driving.discard(payout_id)
+
+    async def _drive(self, payout_id: uuid.UUID) -> str:
         payout = await self._load(payout_id)
         if payout["status"] == "created":
+            if not self.may_sign():
+                return "created"
             if payout["kind"] == "withdrawal" and not await self._debit_withdrawal(
                 payout_id, *(await self._withdrawal_item(payout_id))
             ):
                 return "failed"
             payout = await self._sign(payout)
+        if payout["status"] not in OPEN_STATES or payout["status"] == "created":
+            return payout["status"]
         xt = _signed(payout)
         if payout["status"] == "signed":
             payout = await self._submit(payout, xt)
@@ -171,12 +215,17 @@ class Payouts:
             self.escrow, [(i["dest_account"], int(i["amount"])) for i in items]
         )
         # Persisted before any submission: these are the only bytes ever sent for this money.
-        return await self.pool.fetchrow(
+        row = await self.pool.fetchrow(
             """UPDATE payouts SET status = 'signed', signer = $2, extrinsic_hex = $3,
                       extrinsic_hash = $4, nonce = $5, era_start = $6, era_period = $7
                WHERE id = $1 AND status = 'created' RETURNING *""",
             payout["id"], xt.signer, xt.hex, xt.hash, xt.nonce, xt.era_start, xt.era_period,
         )
+        if row is None:  # another driver signed (or closed) it first: these bytes are void
+            self.chain.release_nonce(xt)
+            logger.warning("payout sign race lost", payout_id=str(payout["id"]))
+            return await self._load(payout["id"])
+        return row
 
     async def _submit(self, payout: asyncpg.Record, xt: SignedExtrinsic) -> asyncpg.Record:
         try:
@@ -253,6 +302,8 @@ class Payouts:
             )
             if row is None:
                 return await self._load(payout["id"])  # another worker closed it
+            if row["signer"] and not found:
+                self.chain.release_nonce(_signed(row))  # refused or expired: never used
             items = await conn.fetch(
                 "SELECT user_id, amount FROM payout_items WHERE payout_id = $1", payout["id"]
             )
@@ -273,33 +324,84 @@ class Payouts:
     # --- the worker ------------------------------------------------------------------------
 
     async def open_payouts(self) -> list[uuid.UUID]:
+        """Open payouts not parked, oldest first."""
         rows = await self.pool.fetch(
             "SELECT id FROM payouts WHERE status = ANY($1::text[]) ORDER BY created_at",
             list(OPEN_STATES),
         )
-        return [row["id"] for row in rows]
+        parked = await parked_refs(self.pool, "payout")
+        return [row["id"] for row in rows if str(row["id"]) not in parked]
 
     async def run_once(self) -> None:
         """Finish what is open (after a crash too), then pay who is due."""
         for payout_id in await self.open_payouts():
-            await self.drive(payout_id)
-        payout_id = await self.create_creator_payout()
-        if payout_id is not None:
-            await self.drive(payout_id)
+            await self.drive_or_park(payout_id)
+        if self.may_sign():
+            payout_id = await self.create_creator_payout()
+            if payout_id is not None:
+                await self.drive_or_park(payout_id)
         for row in await self.pool.fetch("SELECT status, count(*) FROM payouts GROUP BY status"):
             PAYOUT_STATES.labels(row["status"]).set(row["count"])
+        await refresh_open_gauge(self.pool)
+
+    async def drive_or_park(self, payout_id: uuid.UUID) -> None:
+        """Drive one payout; one that fails for a reason of its own is parked, not retried."""
+        try:
+            await self.drive(payout_id)
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one payout must not stop the others
+            total = await self.pool.fetchval("SELECT total FROM payouts WHERE id = $1", payout_id)
+            await park(self.pool, "payout", str(payout_id), exc,
+                       None if total is None else int(total))
 
     async def run(self, stop: asyncio.Event, interval_s: float = 5.0) -> None:
-        while not stop.is_set():
+        """Pay in rounds while holding the signer lease; stand by while another process does."""
+        try:
+            while not stop.is_set():
+                if self.lease is None:
+                    await self._rounds(stop, interval_s)
+                elif await self.lease.acquire():
+                    await self._signing(stop, interval_s)
+                else:
+                    await _pause(stop, self.lease.ttl_ms / 3000)
+        finally:
+            if self.lease is not None:
+                await self.lease.release()
+
+    async def _signing(self, stop: asyncio.Event, interval_s: float) -> None:
+        assert self.lease is not None
+        signer = self.escrow.ss58_address
+        # The previous holder's nonces are on chain or in stored payouts: start from those.
+        self.chain.forget_nonces(signer)
+        self.chain.reserve_nonces(signer, [row["nonce"] for row in await self.pool.fetch(
+            "SELECT nonce FROM payouts WHERE status = ANY($1::text[]) AND nonce IS NOT NULL",
+            list(OPEN_STATES))])
+        logger.info("payout signer active", escrow=signer)
+        keeper = asyncio.create_task(self.lease.keep(stop))
+        try:
+            await self._rounds(stop, interval_s)
+        finally:
+            keeper.cancel()
+        if not stop.is_set():
+            logger.error("payout signer lost its lease: standing by", escrow=signer)
+            self.chain.forget_nonces(signer)
+
+    async def _rounds(self, stop: asyncio.Event, interval_s: float) -> None:
+        while not stop.is_set() and self.may_sign():
             try:
                 await self.run_once()
-            except (ChainError, OSError, asyncpg.PostgresError) as exc:
+            except TRANSIENT as exc:
                 CHAIN_ERRORS.labels("payouts").inc()
                 logger.warning("payout round failed", error=str(exc))
-            try:
-                await asyncio.wait_for(stop.wait(), interval_s)
-            except TimeoutError:
-                pass
+            await _pause(stop, interval_s)
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
 
 
 def _signed(payout: asyncpg.Record) -> SignedExtrinsic:

@@ -6,6 +6,12 @@ transaction commits, and a restarted consumer re-reads its pending entries first
 is idempotent (the batch id, the stream entry id, is inserted in the same transaction), hence
 exactly once in effect. Invariant 3 in PostgreSQL follows: every payment carries its fee and
 `settled_batches` checks amount = creator_amount + fee per batch.
+
+A batch PostgreSQL refuses for a reason of its own (a corrupt entry, a row it references is
+gone) is parked and left unacknowledged: it stays in the stream (reconcile counts it as not yet
+settled, and trimming keeps it), the consumer skips it and settles the batches after it, and
+`vilokanam parked retry settlement ID` makes the consumer apply it again
+(test_refused_batch_is_parked_and_later_batches_settle in tests/billing/test_settlement.py).
 """
 
 from __future__ import annotations
@@ -24,10 +30,13 @@ from prometheus_client import Counter, Histogram
 from redis.exceptions import ResponseError
 
 from billing.ledger import LedgerEntry, decode_entry, ledger_key
+from billing.parking import TRANSIENT, park, parked_refs
 
 logger = structlog.get_logger(__name__)
 
 GROUP = "settlement"
+PENDING_RESCAN_S = 30.0
+"""Seconds between looks at this consumer's pending entries (retried parked batches)."""
 SETTLED = Counter("vilokanam_settled_viewer_seconds_total", "Viewer-seconds settled to PostgreSQL")
 LAG = Histogram(
     "vilokanam_settlement_lag_seconds",
@@ -167,20 +176,33 @@ class Settlement:
                 raise
 
     async def settle_pending(self) -> int:
-        """Entries this consumer read before but never acknowledged (it crashed): first."""
-        return await self._read("0", block_ms=None)
+        """Entries this consumer read before and never acknowledged (it crashed, or they were
+        parked and since retried): first. Parked ones are skipped."""
+        handled, start = 0, "0"
+        while True:
+            response = await self.redis.xreadgroup(
+                GROUP, self.consumer, {self.stream: start}, count=self.batch
+            )
+            messages = [m for _stream, page in response or [] for m in page]
+            if not messages:
+                return handled
+            handled += await self._settle_all(messages)
+            start = _text(messages[-1][0])
 
     async def settle_new(self, block_ms: int | None = 1000) -> int:
-        return await self._read(">", block_ms=block_ms)
-
-    async def _read(self, start: str, block_ms: int | None) -> int:
-        """Settle what one XREADGROUP returns; the number of ledger entries handled."""
         response = await self.redis.xreadgroup(
-            GROUP, self.consumer, {self.stream: start}, count=self.batch, block=block_ms
+            GROUP, self.consumer, {self.stream: ">"}, count=self.batch, block=block_ms
         )
+        return await self._settle_all([m for _stream, page in response or [] for m in page])
+
+    async def _settle_all(self, messages: list) -> int:
+        """Settle entries read from the stream; the number handled (parked ones excluded)."""
+        if not messages:
+            return 0
+        parked = await parked_refs(self.pool, "settlement")
         handled = 0
-        for _stream, messages in response or []:
-            for entry_id, fields in messages:
+        for entry_id, fields in messages:
+            if _text(entry_id) not in parked:
                 await self._settle(_text(entry_id), fields)
                 handled += 1
         if handled:
@@ -204,9 +226,15 @@ class Settlement:
         await self.redis.xtrim(self.stream, minid=floor, approximate=False)
 
     async def _settle(self, entry_id: str, fields: dict) -> None:
-        entries = decode_entry(fields)  # a corrupt entry raises and stops this consumer
-        async with self.pool.acquire() as conn:
-            fresh = await apply_batch(conn, entry_id, entries)
+        try:
+            entries = decode_entry(fields)
+            async with self.pool.acquire() as conn:
+                fresh = await apply_batch(conn, entry_id, entries)
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one batch must not stop the others
+            await park(self.pool, "settlement", entry_id, exc, _entry_amount(fields))
+            return
         await self.redis.xack(self.stream, GROUP, entry_id)
         if fresh:
             SETTLED.inc(len(entries))
@@ -220,13 +248,25 @@ class Settlement:
     async def run(self, stop: asyncio.Event) -> None:
         await self.ensure_group()
         await self.claim_abandoned()
-        while await self.settle_pending():
-            pass
+        await self.settle_pending()
+        rescan_at = time.monotonic() + PENDING_RESCAN_S
         while not stop.is_set():
             try:
                 await self.settle_new(block_ms=500)
-            except (asyncpg.PostgresError, OSError) as exc:
+                if time.monotonic() >= rescan_at:
+                    rescan_at = time.monotonic() + PENDING_RESCAN_S
+                    await self.settle_pending()
+            except TRANSIENT as exc:
                 logger.warning("settlement retry", error=str(exc))
                 await asyncio.sleep(1)
                 while await self.settle_pending():
                     pass
+
+
+def _entry_amount(fields: dict) -> int | None:
+    """The batch's total debit as the ledger entry states it, when readable."""
+    raw = fields.get(b"amount", fields.get("amount"))
+    try:
+        return int(_text(raw)) if raw is not None else None
+    except ValueError:
+        return None

@@ -39,6 +39,7 @@ from signaling.config import AppConfig
 from signaling.errors import error_middleware
 from signaling.keys import CONFIG, LIVE, PG, REDIS
 from signaling.live import LiveStreams
+from signaling.supervisor import supervise
 from signaling.webrtc_http import sfu_error_middleware
 
 # Bodies beyond this are refused before a handler runs (uploads get their own limit later).
@@ -111,8 +112,11 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     live = LiveStreams(sfu, app[PG], config.public_url, config.max_views_per_viewer)
     app[LIVE] = live
     recorder = _recorder(app, live) if config.recording else None
-    sampler = asyncio.create_task(live.sample_analytics_forever(config.analytics_interval_s))
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(supervise(
+        "analytics", lambda: live.sample_analytics_forever(config.analytics_interval_s), stop))
     yield
+    stop.set()
     sampler.cancel()
     await live.close()  # ends broadcasts, so the recorder's taps end too
     if recorder is not None:
@@ -141,7 +145,8 @@ async def _vod_worker(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     stop = asyncio.Event()
-    task = asyncio.create_task(run_vod_worker(app[PG], app[CONFIG].media_root, stop))
+    task = asyncio.create_task(supervise(
+        "vod", lambda: run_vod_worker(app[PG], app[CONFIG].media_root, stop), stop))
     yield
     stop.set()
     await task

@@ -76,8 +76,8 @@ async def withdraw(request: web.Request) -> web.Response:
     try:
         payout_id = await billing.payouts.create_withdrawal(user["id"], dest, amount)
     except PayoutError as exc:
-        raise ApiError(400, str(exc), "insufficient_balance") from None
-    billing.spawn(billing.payouts.drive(payout_id))
+        raise ApiError(400, str(exc), exc.code) from None
+    billing.spawn(billing.payouts.drive_or_park(payout_id))
     return web.json_response(
         {"id": str(payout_id), "status": "created", "amount": planck(amount), "to": dest},
         status=202,

@@ -7,7 +7,7 @@ has a chain (`chain_url`); without one, viewing and metering still work from Red
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +25,10 @@ from billing import (
     ViewInfo,
     chain_loops,
 )
+from signaling.config import AppConfig
 from signaling.keys import BILLING, CONFIG, LIVE, PG, REDIS
 from signaling.metering import CUTS, MeteredViewing
+from signaling.supervisor import supervise
 from signaling.ws import notify_viewer, notify_viewers
 
 logger = structlog.get_logger(__name__)
@@ -46,7 +48,18 @@ class BillingRuntime:
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # e.g. a withdrawal's first drive: the payout loop takes it again later; logged
+            # here, never "Task exception was never retrieved"
+            logger.warning("background task failed", error=repr(task.exception()))
+
+    def spawn_loop(self, name: str, run: Callable[[], Awaitable[object]]) -> None:
+        """A background loop, restarted with back-off if it crashes, until close()."""
+        self.spawn(supervise(name, run, self.stop))
 
     async def close(self) -> None:
         self.stop.set()
@@ -78,10 +91,10 @@ async def billing_context(app: web.Application) -> AsyncIterator[None]:
 
     tick = TickService(meter, live.sfu.take_delivery, runtime.viewing.views, cut,
                        on_charged=charged, on_ended=runtime.viewing.forget)
-    runtime.spawn(tick.run())
-    if config.billing_workers:
+    runtime.spawn_loop("tick", tick.run)
+    if _runs(config, "settlement"):
         settlement = Settlement(app[REDIS], app[PG], config.redis_prefix)
-        runtime.spawn(settlement.run(runtime.stop))
+        runtime.spawn_loop("settlement", lambda: settlement.run(runtime.stop))
     if config.chain_url:
         await _connect_chain(app, runtime)
     yield
@@ -95,12 +108,19 @@ async def _connect_chain(app: web.Application, runtime: BillingRuntime) -> None:
     runtime.chain = await ChainClient.connect(config.chain_url)
     runtime.existential_deposit = await runtime.chain.existential_deposit()
     loops = await chain_loops(runtime.chain, app[PG], runtime.meter, config.escrow_seed,
-                              config.payout_threshold)
+                              config.payout_threshold, app[REDIS], config.payout_lease_s)
     runtime.escrow, runtime.payouts = loops.escrow, loops.payouts
-    if config.billing_workers:
-        runtime.spawn(loops.deposits.run(runtime.stop))
-        runtime.spawn(loops.payouts.run(runtime.stop, config.payout_interval_s))
+    if _runs(config, "deposits"):
+        runtime.spawn_loop("deposits", lambda: loops.deposits.run(runtime.stop))
+    if _runs(config, "payouts"):
+        runtime.spawn_loop(
+            "payouts", lambda: loops.payouts.run(runtime.stop, config.payout_interval_s))
     logger.info("billing connected to chain", escrow=runtime.escrow.ss58_address)
+
+
+def _runs(config: AppConfig, loop: str) -> bool:
+    """Whether this process runs one of the billing loops (BILLING_WORKERS)."""
+    return config.billing_workers and loop in config.billing_loops
 
 
 async def _tell_viewer(app: web.Application, view: Any, payload: dict[str, Any]) -> None:

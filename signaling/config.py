@@ -50,6 +50,9 @@ class AppConfig:
     # WHEP sessions one account may hold open; seconds a WHIP/WHEP peer has to connect.
     max_views_per_viewer: int = 4
     rtc_connect_timeout_s: float = 15.0
+    # Which billing loops run here when billing_workers is on (BILLING_WORKERS).
+    billing_loops: tuple[str, ...] = ("settlement", "deposits", "payouts")
+    payout_lease_s: float = 15.0  # the escrow's payout signer lease (PAYOUT_LEASE_S)
 
     @property
     def domain(self) -> str:

@@ -27,6 +27,13 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "reconcile", help="check that money adds up across Redis, PostgreSQL and the chain"
     )
+    parked = commands.add_parser(
+        "parked", help="hand a parked billing item back to its loop, or mark it resolved by hand"
+    )
+    parked.add_argument("action", choices=["retry", "resolve"])
+    parked.add_argument("kind", choices=["deposit", "payout", "settlement"])
+    parked.add_argument("ref", help="the item's id as `vilokanam reconcile` lists it")
+    parked.add_argument("note", nargs="?", default="", help="resolve: what was done by hand")
     grant = commands.add_parser("grant", help="make an existing user a moderator or an admin")
     grant.add_argument("role", choices=["moderator", "admin"])
     grant.add_argument("address", help="the user's SS58 address (any network prefix)")
@@ -48,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "worker": _worker,
         "reconcile": _reconcile,
         "grant": _grant,
+        "parked": _parked,
     }[args.command]
     try:
         return handler(settings, args)
@@ -106,6 +114,20 @@ def _reconcile(settings: Settings, _args: argparse.Namespace) -> int:
     report = asyncio.run(run_reconcile(settings))
     print(report.text())
     return 0 if report.ok else 1
+
+
+def _parked(settings: Settings, args: argparse.Namespace) -> int:
+    from vilokanam.workers import handle_parked
+
+    if args.action == "resolve" and not args.note.strip():
+        print("vilokanam: resolve needs a note saying what was done", file=sys.stderr)
+        return 2
+    if not asyncio.run(handle_parked(settings, args.action, args.kind, args.ref, args.note)):
+        print(f"vilokanam: no open parked {args.kind} {args.ref}", file=sys.stderr)
+        return 1
+    done = "handed back to its loop" if args.action == "retry" else "resolved"
+    print(f"{args.kind} {args.ref}: {done}")
+    return 0
 
 
 def _grant(settings: Settings, args: argparse.Namespace) -> int:

@@ -70,11 +70,15 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         chain_public_url=settings.chain_public_url or urls.chain_url,
         escrow_seed=settings.escrow_secret() if urls.chain_url else None,
         payout_threshold=settings.payout_threshold,
-        vod_worker=True,
+        vod_worker=settings.runs_vod_worker,
         media_root=settings.media_root,
         viewer_ack_window_s=settings.viewer_ack_window_s,
         max_views_per_viewer=settings.max_views_per_viewer,
         rtc_connect_timeout_s=settings.rtc_connect_timeout_s,
+        recording=settings.recording,
+        billing_workers=bool(settings.billing_workers),
+        billing_loops=settings.billing_workers,
+        payout_lease_s=settings.payout_lease_s,
     )
 
 

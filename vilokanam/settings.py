@@ -21,6 +21,9 @@ class Env(StrEnum):
     PRODUCTION = "production"
 
 
+BILLING_LOOPS = ("settlement", "deposits", "payouts")
+
+
 class SettingsError(Exception):
     """A setting is missing or invalid; the message names the variable."""
 
@@ -70,8 +73,34 @@ class Settings(BaseSettings):
     max_views_per_viewer: int = Field(default=4, ge=1, le=100)
     # Seconds a WHIP/WHEP peer has to bring ICE and DTLS up before its session is ended.
     rtc_connect_timeout_s: float = Field(default=15.0, ge=1.0, le=300.0)
+    # Billing loops `vilokanam run` runs in-process: "all", "none", or a comma list of
+    # settlement, deposits, payouts (run the others as `vilokanam worker ROLE`).
+    billing_workers: Annotated[tuple[str, ...], NoDecode] = BILLING_LOOPS
+    # Record every live stream in the server process.
+    recording: bool = True
+    # Run one VOD worker in the server process (default: in dev only).
+    vod_worker: bool | None = None
+    # Seconds a payout signer's lease on the escrow lasts without renewal (a dead signer's
+    # successor starts signing after at most this long).
+    payout_lease_s: float = Field(default=15.0, ge=1.0, le=600.0)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
+
+    @field_validator("billing_workers", mode="before")
+    @classmethod
+    def _billing_loops(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        words = {part.strip().lower() for part in value.split(",") if part.strip()}
+        if words <= {"all"} and words:
+            return BILLING_LOOPS
+        if words <= {"none"}:
+            return ()
+        unknown = words - set(BILLING_LOOPS)
+        if unknown:
+            raise ValueError(f"unknown billing loop(s) {', '.join(sorted(unknown))}; use all, "
+                             f"none or a comma list of {', '.join(BILLING_LOOPS)}")
+        return tuple(loop for loop in BILLING_LOOPS if loop in words)
 
     @field_validator("public_url")
     @classmethod
@@ -134,6 +163,10 @@ class Settings(BaseSettings):
 
             return ESCROW_URI
         raise SettingsError("invalid settings: production requires ESCROW_SEED or ESCROW_SEED_FILE")
+
+    @property
+    def runs_vod_worker(self) -> bool:
+        return self.is_dev if self.vod_worker is None else self.vod_worker
 
     @property
     def base_url(self) -> str:

@@ -6,7 +6,8 @@ never start embedded services, which belong to `vilokanam run`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -14,8 +15,9 @@ import asyncpg
 import redis.asyncio as aioredis
 import structlog
 
-from billing import ChainClient, Meter, Report, Settlement, chain_loops, reconcile
+from billing import ChainClient, Meter, Report, Settlement, chain_loops, parking, reconcile
 from recorder import default_owner, run_vod_worker
+from signaling.supervisor import supervise
 from vilokanam.settings import Settings, SettingsError
 from vilokanam.signals import stop_on_signals
 
@@ -55,26 +57,40 @@ async def run_worker(settings: Settings, role: str, name: str) -> None:
     stop = stop_on_signals()
     async with connections(settings, redis=role != "vod", chain=role in CHAIN_ROLES) as conns:
         logger.info("worker started", role=role, name=name)
-        if role == "vod":
-            # The lease owner must be unique per process: a dead worker's lease is told apart.
-            await run_vod_worker(conns.pool, settings.media_root, stop,
-                                 owner=f"{name}@{default_owner()}", lease_s=settings.vod_lease_s)
-            return
-        assert conns.redis is not None
-        if role == "settlement":
-            await Settlement(conns.redis, conns.pool, settings.redis_prefix, name).run(stop)
-            return
-        assert conns.chain is not None
-        meter = Meter(conns.redis, settings.platform_fee_bps, settings.redis_prefix)
-        loops = await chain_loops(conns.chain, conns.pool, meter, settings.escrow_secret(),
-                                  settings.payout_threshold)
-        if role == "deposits":
-            await loops.deposits.run(stop)
-        else:
-            await loops.payouts.run(stop, interval_s=1.0)
+        await supervise(role, await _role_loop(settings, role, name, conns, stop), stop)
+
+
+async def _role_loop(settings: Settings, role: str, name: str, conns: Connections,
+                     stop: asyncio.Event) -> Callable[[], Awaitable[object]]:
+    """The loop of one worker role, to run (and restart) under the supervisor."""
+    if role == "vod":
+        # The lease owner must be unique per process: a dead worker's lease is told apart.
+        return lambda: run_vod_worker(conns.pool, settings.media_root, stop,
+                                      owner=f"{name}@{default_owner()}",
+                                      lease_s=settings.vod_lease_s)
+    assert conns.redis is not None
+    if role == "settlement":
+        settlement = Settlement(conns.redis, conns.pool, settings.redis_prefix, name)
+        return lambda: settlement.run(stop)
+    assert conns.chain is not None
+    meter = Meter(conns.redis, settings.platform_fee_bps, settings.redis_prefix)
+    loops = await chain_loops(conns.chain, conns.pool, meter, settings.escrow_secret(),
+                              settings.payout_threshold, conns.redis, settings.payout_lease_s)
+    if role == "deposits":
+        return lambda: loops.deposits.run(stop)
+    return lambda: loops.payouts.run(stop, interval_s=1.0)
 
 
 async def run_reconcile(settings: Settings) -> Report:
     async with connections(settings, redis=True, chain=bool(settings.chain_url)) as conns:
         assert conns.redis is not None
         return await reconcile(conns.pool, conns.redis, settings.redis_prefix, conns.chain)
+
+
+async def handle_parked(settings: Settings, action: str, kind: parking.Kind, ref: str,
+                        note: str) -> bool:
+    """`vilokanam parked retry|resolve`: False when no such open parked item exists."""
+    async with connections(settings, redis=False, chain=False) as conns:
+        if action == "retry":
+            return await parking.retry(conns.pool, kind, ref)
+        return await parking.resolve(conns.pool, kind, ref, note)

@@ -8,7 +8,8 @@ from substrateinterface import Keypair
 
 from billing.chain import ChainClient
 from signaling.config import AppConfig
-from tests.chain_fixtures import fresh_account
+from tests.chain_fixtures import dev_rpc, fresh_account
+from vilokanam.devchain import DevChain
 
 ROC = 10**12
 
@@ -39,3 +40,10 @@ async def chain_config(
         app_config, database_url=database_url, chain_url=chain_url, chain_public_url=chain_url,
         escrow_seed=escrow, **overrides,
     )
+
+
+async def endow(dev_chain: DevChain, account: Keypair, free: int) -> None:
+    """Set an account's free balance directly in chain storage (chopsticks' dev_setStorage)."""
+    await dev_rpc(dev_chain, "dev_setStorage", [{"System": {"Account": [
+        [[account.ss58_address], {"providers": 1, "data": {"free": str(free)}}]
+    ]}}])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import time
 
 import asyncpg
+import pytest
 from substrateinterface import Keypair
 
 from billing.chain import ChainClient
@@ -64,11 +66,12 @@ async def test_settlement_kill_9_applies_every_batch_once(
     assert report.ok, report.text()
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 async def test_payout_kill_9_never_pays_twice(
     dev_chain, chain_client: ChainClient, own_db: asyncpg.Pool, own_database_url: str, redis,
-    redis_url: str,
-    redis_prefix: str
+    redis_url: str, redis_prefix: str, workers: int,
 ) -> None:
+    """Payout workers killed at random; with two at once, the lease keeps one signer."""
     db = own_db
     escrow_mnemonic = Keypair.generate_mnemonic()
     escrow = Keypair.create_from_mnemonic(escrow_mnemonic)
@@ -91,12 +94,17 @@ async def test_payout_kill_9_never_pays_twice(
             owed[creator.ss58_address] += amount
 
     env = worker_env(own_database_url, redis_url, redis_prefix,
-                     CHAIN_URL=dev_chain.url, ESCROW_SEED=escrow_mnemonic)
+                     CHAIN_URL=dev_chain.url, ESCROW_SEED=escrow_mnemonic, PAYOUT_LEASE_S="2")
     rng = random.Random(11)
+    standby = [start_worker("payouts", env) for _ in range(workers - 1)]
     for _ in range(KILLS):
         await earn(rng.randint(1, 3) * ROC + rng.randint(0, 999))
         proc = start_worker("payouts", env)
         await asyncio.to_thread(kill_after, proc, rng.uniform(1.0, 4.0))
+    for other in standby:  # it ran (signing or standing by) through every kill: still alive
+        assert other.poll() is None
+        other.send_signal(signal.SIGKILL)
+        other.wait(10)
     # Restart once more and let it finish everything.
     proc = start_worker("payouts", env)
     deadline = time.monotonic() + 90

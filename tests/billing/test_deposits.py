@@ -9,7 +9,8 @@ from billing.accounts import to_ss58
 from billing.chain import ChainClient
 from billing.deposits import DepositWatcher
 from billing.meter import Meter
-from tests.billing.chain_money import ROC, transfer
+from billing.parking import list_parked
+from tests.billing.chain_money import ROC, endow, transfer
 from tests.chain_fixtures import fresh_account
 
 
@@ -83,3 +84,38 @@ async def test_transfers_elsewhere_are_not_deposits(
                    fresh_account().ss58_address, 1 * ROC)
     meter = Meter(redis, 1000, redis_prefix)
     assert await watcher(chain_client, db, meter, escrow, start).poll() == 0
+
+
+async def test_deposit_above_int64_is_parked_and_later_ones_credited(
+    chain_client: ChainClient, dev_chain, db: asyncpg.Pool, redis, redis_prefix: str
+) -> None:
+    """Item 2: a u128 deposit the meter cannot hold is parked with its reason, never lost, and
+    the watcher keeps crediting the deposits after it, across restarts."""
+    escrow = fresh_account().ss58_address
+    whale, small = fresh_account(), fresh_account()
+    huge = 2**63 + 5  # planck: above what a Redis balance holds
+    await endow(dev_chain, whale, huge + 10 * ROC)
+    await transfer(chain_client, Keypair.create_from_uri("//Alice"), small.ss58_address, 5 * ROC)
+    start, _ = await chain_client.finalized_head()
+    meter = Meter(redis, 1000, redis_prefix)
+    await transfer(chain_client, whale, escrow, huge)
+    await transfer(chain_client, small, escrow, 2 * ROC)
+
+    for _restart in range(2):
+        await watcher(chain_client, db, meter, escrow, start).poll()
+
+    rows = {r["public_key"]: r for r in await db.fetch(
+        """SELECT u.public_key, u.id AS user_id, d.id, d.amount, d.credited_at
+           FROM deposits d JOIN users u ON u.id = d.user_id
+           WHERE u.public_key = ANY($1::bytea[])""", [whale.public_key, small.public_key])}
+    assert int(rows[small.public_key]["amount"]) == 2 * ROC
+    assert rows[small.public_key]["credited_at"] is not None
+    assert await meter.balance(str(rows[small.public_key]["user_id"])) == 2 * ROC
+    big = rows[whale.public_key]
+    assert int(big["amount"]) == huge and big["credited_at"] is None  # recorded to the planck
+    assert await meter.balance(str(big["user_id"])) == 0
+    parked = await list_parked(db)
+    mine = [p for p in parked if p.ref == str(big["id"])]
+    assert len(mine) == 1 and mine[0].kind == "deposit" and mine[0].amount == huge
+    assert "above what a balance holds" in mine[0].reason
+    assert (await meter.totals()).deposits == 2 * ROC  # nothing created

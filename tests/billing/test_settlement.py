@@ -10,6 +10,7 @@ import pytest
 
 from billing.ledger import decode_entry
 from billing.meter import Charge, Meter
+from billing.parking import list_parked, retry
 from billing.reconcile import reconcile
 from billing.settlement import GROUP, Settlement, apply_batch
 from tests.billing import rows
@@ -172,3 +173,40 @@ async def test_settled_entries_are_trimmed_from_the_ledger(
     assert remaining[0] == (await redis.xpending(ledger, GROUP))["min"]  # kept for its owner
     report = await reconcile(db, redis, redis_prefix, None)
     assert report.ok, report.text()  # trimmed entries are in PostgreSQL, the stalled one is not
+
+
+async def test_refused_batch_is_parked_and_later_batches_settle(
+    own_db: asyncpg.Pool, redis, redis_prefix: str
+) -> None:
+    """A batch PostgreSQL refuses (its viewer row is gone) is parked, stays counted as unsettled
+    by reconcile, and the batches after it settle; retried once fixed, it settles exactly once."""
+    db = own_db
+    scene = await make_scene(db, redis, redis_prefix)
+    ghost = uuid.uuid4()  # a viewer PostgreSQL does not know: payments' foreign key refuses
+    meter = scene["meter"]
+    await meter.credit(str(ghost), 10 * PRICE, "seed-ghost")
+    now = int(time.time())
+    await meter.charge([Charge(str(uuid.uuid4()), str(ghost), str(scene["stream"]),
+                               str(scene["creator"]), now - 3, PRICE)])
+    await meter.charge(charges(scene, range(now - 2, now)))
+    settlement = Settlement(redis, db, redis_prefix)
+    await settle_all(settlement)
+
+    [parked] = await list_parked(db)
+    assert parked.kind == "settlement" and parked.amount == PRICE
+    assert "ForeignKeyViolation" in parked.reason
+    assert await db.fetchval("SELECT count(*) FROM settled_batches") == 1  # the later batch
+    report = await reconcile(db, redis, redis_prefix, None)
+    assert report.ok, report.text()  # the parked batch is unsettled, not lost
+    assert [p.ref for p in report.parked] == [parked.ref]
+
+    await db.execute("INSERT INTO users (id, account_id, public_key) VALUES ($1, 'ghost', $2)",
+                     ghost, ghost.bytes * 2)
+    assert await retry(db, "settlement", parked.ref)
+    assert await settlement.settle_pending() == 1
+    assert await settlement.settle_pending() == 0
+    assert await db.fetchval("SELECT count(*) FROM settled_batches") == 2
+    report = await reconcile(db, redis, redis_prefix, None)
+    assert report.ok and not report.parked, report.text()
+    pending = await redis.xpending(settlement.stream, GROUP)
+    assert pending["pending"] == 0
