@@ -6,9 +6,11 @@ names the variable, so operators never chase a stack trace for a typo.
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -109,6 +111,20 @@ class Settings(BaseSettings):
                 raise ValueError(f"production requires {', '.join(missing)}")
         return self
 
+    @model_validator(mode="after")
+    def _implicit_dev_stays_local(self) -> Settings:
+        # Dev mode hands out a public escrow key and opens /api/dev/login: never fall into it
+        # by default on a server others can reach.
+        if "vilokanam_env" in self.model_fields_set:
+            return self
+        for name, url in (("PUBLIC_URL", self.public_url), ("CHAIN_URL", self.chain_url)):
+            if url and not is_local_url(url):
+                raise ValueError(
+                    f"{name} {urlsplit(url).hostname} is not local but VILOKANAM_ENV is unset: "
+                    "set VILOKANAM_ENV=production (or VILOKANAM_ENV=dev to run dev mode anyway)"
+                )
+        return self
+
     @property
     def is_dev(self) -> bool:
         return self.vilokanam_env is Env.DEV
@@ -131,6 +147,17 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.http_host}:{self.http_port}"
+
+
+def is_local_url(url: str) -> bool:
+    """True when the URL's host is this machine (loopback name or address)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +79,45 @@ def test_dev_login_is_refused_in_production(tmp_path) -> None:
     assert result.returncode == 2
     assert "disabled outside dev mode" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [("PUBLIC_URL", "https://vilokanam.example"), ("PUBLIC_URL", "http://10.0.0.5:8080"),
+     ("CHAIN_URL", "wss://rpc.example.org"), ("CHAIN_URL", "ws://192.168.1.20:9944")],
+)
+def test_unset_env_with_a_public_url_refuses_dev_mode(monkeypatch, name: str, url: str) -> None:
+    monkeypatch.setenv(name, url)
+    with pytest.raises(SettingsError, match=f"{name} .* is not local but VILOKANAM_ENV is unset"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [("PUBLIC_URL", "http://localhost:8080"), ("PUBLIC_URL", "http://127.0.0.1:8080"),
+     ("CHAIN_URL", "ws://127.0.0.1:9944"), ("CHAIN_URL", "ws://[::1]:9944")],
+)
+def test_unset_env_with_local_urls_is_dev(monkeypatch, name: str, url: str) -> None:
+    monkeypatch.setenv(name, url)
+    assert load_settings().is_dev
+
+
+def test_dev_mode_asked_for_explicitly_may_use_public_urls(monkeypatch) -> None:
+    monkeypatch.setenv("VILOKANAM_ENV", "dev")
+    monkeypatch.setenv("PUBLIC_URL", "https://vilokanam.example")
+    monkeypatch.setenv("CHAIN_URL", "wss://rpc.example.org")
+    assert load_settings().is_dev
+
+
+def test_run_refuses_implicit_dev_mode_in_one_line(tmp_path) -> None:
+    env = {"PUBLIC_URL": "https://vilokanam.example", "PATH": "/usr/bin:/bin",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    result = subprocess.run([sys.executable, "-m", "vilokanam", "run"], env=env,
+                            capture_output=True, text=True, cwd=tmp_path, check=False,
+                            timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "vilokanam: invalid settings: PUBLIC_URL vilokanam.example is not local but "
+        "VILOKANAM_ENV is unset: set VILOKANAM_ENV=production (or VILOKANAM_ENV=dev to run dev "
+        "mode anyway)"
+    ]
