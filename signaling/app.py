@@ -80,11 +80,17 @@ def create_app(config: AppConfig) -> web.Application:
     app.cleanup_ctx.append(billing_context)  # needs LiveStreams (views) and the events
     app.cleanup_ctx.append(_vod_worker)
     app.on_shutdown.append(ws.close_sockets)
+    app.on_response_prepare.append(_security_headers)
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
     if config.dev_mode:  # not even routed otherwise
         app.add_routes(devtools.routes)
     return app
+
+
+async def _security_headers(_request: web.Request, response: web.StreamResponse) -> None:
+    # Every response, errors included: a JSON body must never be sniffed into HTML or script.
+    response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 async def _postgres(app: web.Application) -> AsyncIterator[None]:

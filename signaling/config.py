@@ -45,6 +45,10 @@ class AppConfig:
     reconnect_grace_s: float = 10.0
     # Run a VOD worker in this process (`make run`); production runs `vilokanam worker vod`.
     vod_worker: bool = False
+    # /metrics on the main listener: open (dev default), behind this bearer token, or not at
+    # all (served by a separate listener, see vilokanam.server).
+    metrics_on_main: bool = True
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def domain(self) -> str:

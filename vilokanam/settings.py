@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     rtc_announced_address: str | None = None
     ice_servers: Annotated[tuple[str, ...], NoDecode] = ()
     log_level: str = "INFO"
+    # host:port of a listener serving only /metrics; the main listener then serves none.
+    metrics_address: str | None = None
+    # Bearer token /metrics on the main listener asks for (production without METRICS_ADDRESS).
+    metrics_token: str | None = Field(default=None, repr=False)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 
@@ -95,6 +99,24 @@ class Settings(BaseSettings):
         if value and not value.startswith(("ws://", "wss://")):
             raise ValueError("must be a ws:// or wss:// URL")
         return value or None
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port, e.g. 127.0.0.1:9100")
+        return value
+
+    @property
+    def metrics_listener(self) -> tuple[str, int] | None:
+        """(host, port) of the separate /metrics listener, if one is configured."""
+        if self.metrics_address is None:
+            return None
+        host, _, port = self.metrics_address.rpartition(":")
+        return host.strip("[]"), int(port)
 
     @model_validator(mode="after")
     def _production_needs_everything(self) -> Settings:

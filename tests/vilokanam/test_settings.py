@@ -14,7 +14,8 @@ from vilokanam.settings import Env, SettingsError, load_settings
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     for name in ("DATABASE_URL", "REDIS_URL", "CHAIN_URL", "PUBLIC_URL", "VILOKANAM_ENV",
-                 "HTTP_PORT", "RTC_HOST_ADDRESSES", "ICE_SERVERS", "PLATFORM_FEE_BPS"):
+                 "HTTP_PORT", "RTC_HOST_ADDRESSES", "ICE_SERVERS", "PLATFORM_FEE_BPS",
+                 "METRICS_ADDRESS", "METRICS_TOKEN", "ESCROW_SEED"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
@@ -42,7 +43,8 @@ def test_dotenv_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [("HTTP_PORT", "eighty"), ("HTTP_PORT", "70000"), ("PLATFORM_FEE_BPS", "10001"),
-     ("DATABASE_URL", "mysql://x"), ("PUBLIC_URL", "ftp://x"), ("VILOKANAM_ENV", "staging")],
+     ("DATABASE_URL", "mysql://x"), ("PUBLIC_URL", "ftp://x"), ("VILOKANAM_ENV", "staging"),
+     ("METRICS_ADDRESS", "9100"), ("METRICS_ADDRESS", "127.0.0.1:http")],
 )
 def test_bad_value_names_the_variable(monkeypatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
@@ -121,3 +123,22 @@ def test_run_refuses_implicit_dev_mode_in_one_line(tmp_path) -> None:
         "VILOKANAM_ENV is unset: set VILOKANAM_ENV=production (or VILOKANAM_ENV=dev to run dev "
         "mode anyway)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [({}, (True, None)),
+     ({"METRICS_ADDRESS": "127.0.0.1:9100"}, (False, None)),
+     ({"VILOKANAM_ENV": "production", "DATABASE_URL": "postgresql://d/x", "REDIS_URL": "redis://r",
+       "CHAIN_URL": "ws://c", "PUBLIC_URL": "https://v.example", "ESCROW_SEED": "//x"},
+      (False, None)),
+     ({"METRICS_TOKEN": "t0ken"}, (True, "t0ken"))],
+)
+def test_metrics_are_open_on_the_main_listener_only_in_plain_dev(monkeypatch, env, expected):
+    from vilokanam.server import ServiceUrls, app_config
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config = app_config(load_settings(), ServiceUrls("postgresql://d/x", "redis://r", None))
+    assert (config.metrics_on_main, config.metrics_token) == expected
+    assert "t0ken" not in repr(config)
