@@ -49,6 +49,8 @@ class AppConfig:
     # all (served by a separate listener, see vilokanam.server).
     metrics_on_main: bool = True
     metrics_token: str | None = field(default=None, repr=False)
+    # Anonymous sign-in nonces one IP address may ask for per minute.
+    nonce_rate_per_minute: int = 60
 
     @property
     def domain(self) -> str:

@@ -76,6 +76,7 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         # Production never exposes metrics openly on the public listener.
         metrics_on_main=settings.is_dev and settings.metrics_address is None,
         metrics_token=settings.metrics_token,
+        nonce_rate_per_minute=settings.nonce_rate_per_minute,
     )
 
 

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     metrics_address: str | None = None
     # Bearer token /metrics on the main listener asks for (production without METRICS_ADDRESS).
     metrics_token: str | None = Field(default=None, repr=False)
+    # Sign-in nonces one IP address may ask for per minute (anonymous, so limited per address).
+    nonce_rate_per_minute: int = Field(default=60, ge=1, le=100_000)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 
