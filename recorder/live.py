@@ -98,15 +98,19 @@ class LiveRecorder:
     async def _create_video(self, stream_id: uuid.UUID, recording: Recording) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             stream = await conn.fetchrow(
-                "SELECT creator_id, title, description FROM streams WHERE id = $1", stream_id
+                """SELECT creator_id, title, description, price_per_second > 0 AS paid
+                   FROM streams WHERE id = $1""", stream_id
             )
             if stream is None:
                 return  # deleted meanwhile; the parts stay on disk for an operator
+            # A paid stream's recording stays private until its creator publishes it: viewers
+            # paid per second for what would otherwise become free.
             video_id = await conn.fetchval(
-                """INSERT INTO videos (creator_id, title, description, status, storage_url)
-                   VALUES ($1, $2, $3, 'processing', $4) RETURNING id""",
+                """INSERT INTO videos (creator_id, title, description, status, storage_url,
+                                       is_private)
+                   VALUES ($1, $2, $3, 'processing', $4, $5) RETURNING id""",
                 stream["creator_id"], stream["title"], stream["description"],
-                str(recording.directory),
+                str(recording.directory), stream["paid"],
             )
             await conn.execute(
                 "UPDATE stream_sessions SET recording_id = $1 WHERE id = ANY($2::uuid[])",

@@ -39,6 +39,7 @@ from signaling.config import AppConfig
 from signaling.errors import error_middleware
 from signaling.keys import CONFIG, LIVE, PG, REDIS
 from signaling.live import LiveStreams
+from signaling.node_liveness import node_liveness
 from signaling.supervisor import supervise
 from signaling.webrtc_http import sfu_error_middleware
 
@@ -81,12 +82,19 @@ def create_app(config: AppConfig) -> web.Application:
     app.cleanup_ctx.append(ws.stream_events)  # needs the LiveStreams of _media
     app.cleanup_ctx.append(billing_context)  # needs LiveStreams (views) and the events
     app.cleanup_ctx.append(_vod_worker)
+    app.cleanup_ctx.append(node_liveness)  # after _media: its LiveStreams' node id
     app.on_shutdown.append(ws.close_sockets)
+    app.on_response_prepare.append(_security_headers)
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
     if config.dev_mode:  # not even routed otherwise
         app.add_routes(devtools.routes)
     return app
+
+
+async def _security_headers(_request: web.Request, response: web.StreamResponse) -> None:
+    # Every response, errors included: a JSON body must never be sniffed into HTML or script.
+    response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 async def _postgres(app: web.Application) -> AsyncIterator[None]:

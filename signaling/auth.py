@@ -18,7 +18,7 @@ from pydantic import Field
 from substrateinterface import Keypair, KeypairType
 
 from billing import ensure_user, public_key
-from signaling import users
+from signaling import rate_limit, users
 from signaling.errors import ApiError
 from signaling.keys import CONFIG, PG, REDIS
 from signaling.sessions import CHALLENGE, close_session, open_session, redis_key
@@ -48,6 +48,8 @@ def _public_key_or_400(address: str) -> bytes:
 @routes.post("/api/auth/nonce")
 async def create_nonce(request: web.Request) -> web.Response:
     body = await read_json(request, NonceRequest)
+    await rate_limit.enforce(request, "nonce", rate_limit.client_ip(request),
+                             request.app[CONFIG].nonce_rate_per_minute, 60)
     return web.json_response(await issue_nonce(request, body.address), status=201)
 
 

@@ -53,6 +53,12 @@ class AppConfig:
     # Which billing loops run here when billing_workers is on (BILLING_WORKERS).
     billing_loops: tuple[str, ...] = ("settlement", "deposits", "payouts")
     payout_lease_s: float = 15.0  # the escrow's payout signer lease (PAYOUT_LEASE_S)
+    # /metrics on the main listener: open (dev default), behind this bearer token, or not at
+    # all (served by a separate listener, see vilokanam.server).
+    metrics_on_main: bool = True
+    metrics_token: str | None = field(default=None, repr=False)
+    # Anonymous sign-in nonces one IP address may ask for per minute.
+    nonce_rate_per_minute: int = 60
 
     @property
     def domain(self) -> str:

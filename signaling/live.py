@@ -75,6 +75,8 @@ class LiveStreams:
         self.max_views_per_viewer = max_views_per_viewer
         self._opening: dict[uuid.UUID, int] = {}  # WHEP offers being negotiated, per viewer
         self._counted: dict[uuid.UUID, int] = {}  # last viewer count stored, per live session
+        # This process's id on the sessions and views it opens (see node_liveness).
+        self.node_id = uuid.uuid4()
         self.policy: ViewPolicy = OpenViewing()
         self._sessions: dict[str, PeerSession] = {}
         self._broadcasts: dict[uuid.UUID, PeerSession] = {}
@@ -121,7 +123,8 @@ class LiveStreams:
         publisher_id, answer = await self.sfu.publish(str(stream_id), offer)
         session = PeerSession("whip", stream_id, publisher_id, ice_ufrag(offer))
         try:
-            session.live_session_id = await streams_db.go_live(self.db, stream_id, self.server_url)
+            session.live_session_id = await streams_db.go_live(self.db, stream_id, self.server_url,
+                                                            self.node_id)
         except BaseException:
             await self.sfu.unpublish(str(stream_id))
             raise
@@ -179,7 +182,7 @@ class LiveStreams:
         stream_id = stream["id"]
         await self.policy.admit(viewer_id, stream_id, stream["price_per_second"])
         subscriber_id, answer = await self.sfu.subscribe(str(stream_id), offer)
-        view_id = await streams_db.start_view(self.db, stream_id, viewer_id)
+        view_id = await streams_db.start_view(self.db, stream_id, viewer_id, self.node_id)
         view = View(view_id, subscriber_id, viewer_id, stream_id, stream["creator_id"],
                     stream["price_per_second"])
         session = PeerSession("whep", stream_id, subscriber_id, ice_ufrag(offer), view=view)

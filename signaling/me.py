@@ -52,7 +52,8 @@ async def patch_me(request: web.Request) -> web.Response:
             user["id"],
             *changes.values(),
         )
-    except asyncpg.UniqueViolationError as exc:
-        field = "username" if "username" in str(exc) else "email"
-        raise ApiError(409, f"that {field} is taken", "taken") from None
+    except asyncpg.UniqueViolationError:
+        # Only usernames are unique (they are public); emails are not, so nothing here tells
+        # whether someone else uses an address (migration 0090).
+        raise ApiError(409, "that username is taken", "taken") from None
     return web.json_response(users.private_view(row))

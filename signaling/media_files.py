@@ -1,8 +1,9 @@
 """Processed video files (`/media/videos/<id>/…`: MP4 renditions, HLS playlists and segments,
 thumbnail) as the VOD worker writes them, served with Range support.
 
-Served only while the video is ready and not deleted; only known file types; never outside
-the video's own folder (paths are resolved and must stay below it).
+Served only while the video is ready, not deleted, and public or asked for by its creator;
+only known file types; never outside the video's own folder (paths are resolved and must stay
+below it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from recorder import video_dir
 from signaling import videos_db
 from signaling.errors import ApiError
 from signaling.keys import CONFIG, PG
+from signaling.sessions import session_user_id
 from signaling.validation import parse_uuid
 
 routes = web.RouteTableDef()
@@ -50,7 +52,8 @@ def resolve_media_path(media_root: Path, video_id: uuid.UUID, relative: str) -> 
 @routes.get(MEDIA_PREFIX + "/videos/{video_id}/{path:.+}")
 async def video_file(request: web.Request) -> web.FileResponse:
     video_id = parse_uuid(request.match_info["video_id"], "video")
-    if not await videos_db.is_playable(request.app[PG], video_id):
+    viewer = await session_user_id(request)
+    if not await videos_db.is_playable(request.app[PG], video_id, viewer):
         raise ApiError(404, f"no video {video_id}")
     path = resolve_media_path(request.app[CONFIG].media_root, video_id, request.match_info["path"])
     if path is None:

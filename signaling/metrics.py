@@ -7,6 +7,7 @@ summing them over processes gives the whole server.
 
 from __future__ import annotations
 
+import hmac
 import time
 
 import asyncpg
@@ -14,8 +15,8 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
-from signaling.errors import Handler
-from signaling.keys import LIVE, PG
+from signaling.errors import ApiError, Handler
+from signaling.keys import CONFIG, LIVE, PG
 
 logger = structlog.get_logger("signaling.http")
 routes = web.RouteTableDef()
@@ -86,8 +87,31 @@ async def _sample_live(app: web.Application) -> None:
     LIVE_VIEWERS.set(sum(live.viewer_count(stream_id) for stream_id in mine))
 
 
+async def exposition(app: web.Application) -> web.Response:
+    """The Prometheus text of every metric, live gauges sampled from `app` now."""
+    await _sample_live(app)
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    await _sample_live(request.app)
-    body = generate_latest()
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    config = request.app[CONFIG]
+    if not config.metrics_on_main and config.metrics_token is None:
+        raise ApiError(404, "metrics are served on the metrics listener")
+    if config.metrics_token is not None:
+        offered = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(offered.encode(), config.metrics_token.encode()):
+            raise ApiError(401, "metrics need the metrics bearer token",
+                           headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    return await exposition(request.app)
+
+
+def metrics_app(main: web.Application) -> web.Application:
+    """A listener of its own serving only /metrics of `main` (METRICS_ADDRESS)."""
+    app = web.Application()
+
+    async def handler(_request: web.Request) -> web.Response:
+        return await exposition(main)
+
+    app.router.add_get("/metrics", handler)
+    return app

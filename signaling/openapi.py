@@ -226,6 +226,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("DELETE", "/api/videos/{video_id}"): Op("Delete my video (hidden with its files)",
                                              "videos", ok=(204,), schema=NO_BODY,
                                              auth="session"),
+    ("POST", "/api/videos/{video_id}/publish"): Op(
+        "Publish my private video (a paid stream's recording)", "videos", auth="session"),
     ("POST", "/api/videos/{video_id}/views"): Op("Record a playback", "videos", ok=(200, 201),
                                                  body=ViewReport, auth="optional"),
     ("GET", "/media/videos/{video_id}/{path}"): Op(

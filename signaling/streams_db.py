@@ -79,7 +79,9 @@ async def category_exists(db: asyncpg.Pool, category_id: uuid.UUID) -> bool:
     return bool(await db.fetchval("SELECT 1 FROM categories WHERE id = $1", category_id))
 
 
-async def go_live(db: asyncpg.Pool, stream_id: uuid.UUID, server_url: str) -> uuid.UUID:
+async def go_live(
+    db: asyncpg.Pool, stream_id: uuid.UUID, server_url: str, node_id: uuid.UUID | None = None
+) -> uuid.UUID:
     """Mark the stream live and open a stream_sessions row; the session id."""
     async with db.acquire() as conn, conn.transaction():
         await conn.execute(
@@ -89,10 +91,12 @@ async def go_live(db: asyncpg.Pool, stream_id: uuid.UUID, server_url: str) -> uu
             stream_id,
         )
         return await conn.fetchval(
-            """INSERT INTO stream_sessions (stream_id, sfu_server_url, signaling_server_url)
-               VALUES ($1, $2, $2) RETURNING id""",
+            """INSERT INTO stream_sessions (stream_id, sfu_server_url, signaling_server_url,
+                                            node_id)
+               VALUES ($1, $2, $2, $3) RETURNING id""",
             stream_id,
             server_url,
+            node_id,
         )
 
 
@@ -131,11 +135,16 @@ async def set_viewer_count(
         )
 
 
-async def start_view(db: asyncpg.Pool, stream_id: uuid.UUID, viewer_id: uuid.UUID) -> uuid.UUID:
+async def start_view(
+    db: asyncpg.Pool, stream_id: uuid.UUID, viewer_id: uuid.UUID,
+    node_id: uuid.UUID | None = None,
+) -> uuid.UUID:
     return await db.fetchval(
-        "INSERT INTO stream_viewers (stream_id, viewer_id) VALUES ($1, $2) RETURNING id",
+        """INSERT INTO stream_viewers (stream_id, viewer_id, node_id) VALUES ($1, $2, $3)
+           RETURNING id""",
         stream_id,
         viewer_id,
+        node_id,
     )
 
 

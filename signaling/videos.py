@@ -1,7 +1,8 @@
 """Videos API and page: list ready videos, one video with renditions and processing progress,
 edit and (soft) delete by the creator, and view reports from the player.
 
-A video that is not ready is visible only to its creator; a deleted one to nobody.
+A video that is not ready, or private (a paid stream's recording), is visible only to its
+creator; a deleted one to nobody.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def video_view(row: asyncpg.Record) -> dict[str, Any]:
             "username": row["creator_username"],
         },
         "page_url": f"/videos/{row['id']}",
+        "private": row["is_private"],
     }
 
 
@@ -118,9 +120,13 @@ async def visible_video(request: web.Request) -> asyncpg.Record:
     row = await videos_db.by_id(request.app[PG], video_id)
     if row is None or row["deleted_at"] is not None:
         raise ApiError(404, f"no video {video_id}")
-    if row["status"] != "ready" and await session_user_id(request) != row["creator_id"]:
+    if not _is_public(row) and await session_user_id(request) != row["creator_id"]:
         raise ApiError(404, f"no video {video_id}")
     return row
+
+
+def _is_public(row: asyncpg.Record) -> bool:
+    return row["status"] == "ready" and not row["is_private"]
 
 
 async def _own_video(request: web.Request) -> asyncpg.Record:
@@ -201,13 +207,21 @@ async def delete_video(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@routes.post("/api/videos/{video_id}/publish")
+async def publish_video(request: web.Request) -> web.Response:
+    """Make a private video (a paid stream's recording) public: listed and free to watch."""
+    row = await _own_video(request)
+    pool = request.app[PG]
+    await videos_db.publish(pool, row["id"])
+    return web.json_response(await video_detail(pool, await videos_db.by_id(pool, row["id"])))
+
+
 @routes.post("/api/videos/{video_id}/views")
 async def report_view(request: web.Request) -> web.Response:
     """A playback report from the player (anonymous allowed); sent again as watching goes on."""
-    video_id = parse_uuid(request.match_info["video_id"], "video")
-    pool = request.app[PG]
-    row = await videos_db.by_id(pool, video_id)
-    if row is None or row["deleted_at"] is not None or row["status"] != "ready":
+    row = await visible_video(request)
+    video_id, pool = row["id"], request.app[PG]
+    if row["status"] != "ready":
         raise ApiError(404, f"no video {video_id}")
     report = await read_json(request, ViewReport)
     if round(report.view_duration) > (row["duration"] or 0):

@@ -10,7 +10,7 @@ import asyncpg
 
 VIDEO_COLUMNS = """v.id, v.creator_id, v.title, v.description, v.thumbnail_url, v.status,
     v.duration, v.width, v.height, v.file_size, v.view_count, v.like_count, v.comment_count,
-    v.storage_url, v.published_at, v.created_at, v.updated_at, v.deleted_at,
+    v.storage_url, v.published_at, v.created_at, v.updated_at, v.deleted_at, v.is_private,
     u.account_id AS creator_account_id, u.username AS creator_username"""
 
 _FROM = "FROM videos v JOIN users u ON u.id = v.creator_id"
@@ -23,7 +23,7 @@ JOB_COLUMNS = ", ".join(JOB_FIELDS)
 _LIST_JOB_COLUMNS = ", ".join(f"j.{name} AS job_{name}" for name in JOB_FIELDS)
 
 _PUBLIC = f"""SELECT {VIDEO_COLUMNS} {_FROM}
-    WHERE v.status = 'ready' AND v.deleted_at IS NULL
+    WHERE v.status = 'ready' AND v.deleted_at IS NULL AND NOT v.is_private
       AND ($1::uuid IS NULL OR v.creator_id = $1)
       AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM video_categories c
                                         WHERE c.video_id = v.id AND c.category_id = $2))"""  # noqa: S608
@@ -141,14 +141,21 @@ async def soft_delete(db: asyncpg.Pool, video_id: uuid.UUID) -> None:
     )
 
 
-async def is_playable(db: asyncpg.Pool, video_id: uuid.UUID) -> bool:
-    """Ready and not deleted: only then are its files served."""
+async def is_playable(
+    db: asyncpg.Pool, video_id: uuid.UUID, viewer_id: uuid.UUID | None
+) -> bool:
+    """Ready, not deleted, and public or the viewer's own: only then are its files served."""
     return bool(
         await db.fetchval(
-            "SELECT 1 FROM videos WHERE id = $1 AND status = 'ready' AND deleted_at IS NULL",
-            video_id,
+            """SELECT 1 FROM videos WHERE id = $1 AND status = 'ready' AND deleted_at IS NULL
+                 AND (NOT is_private OR creator_id = $2)""",
+            video_id, viewer_id,
         )
     )
+
+
+async def publish(db: asyncpg.Pool, video_id: uuid.UUID) -> None:
+    await db.execute("UPDATE videos SET is_private = false WHERE id = $1", video_id)
 
 
 async def record_view(

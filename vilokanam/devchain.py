@@ -230,11 +230,22 @@ async def start_dev_chain(root: Path, port: int = 0, var_dir: Path | None = None
     return DevChain(url=url, process=process, log_path=log_path)
 
 
+def chopsticks_log_level(level: str | None) -> str:
+    """Our LOG_LEVEL (Python's spelling: INFO, DEBUG) as chopsticks accepts it.
+
+    chopsticks (pino) exits at boot on upper-case names, and we find its port in its "RPC
+    listening" info line, so it never logs above `info`.
+    """
+    name = (level or "").strip().lower()
+    return name if name in ("trace", "debug") else "info"
+
+
 def _spawn(root: Path, config: Path, log_path: Path) -> subprocess.Popen:
     # Start chopsticks' script with node directly: an npx wrapper would survive as the only
     # process we can signal while the node keeps running.
     env = {k: v for k, v in os.environ.items() if k != "PORT"}  # PORT overrides the config
-    env.update(LOG_COMPACT="true", NODE_NO_WARNINGS="1")
+    env.update(LOG_COMPACT="true", NODE_NO_WARNINGS="1",
+               LOG_LEVEL=chopsticks_log_level(os.environ.get("LOG_LEVEL")))
     script = (root / _CHOPSTICKS_BIN).resolve()
     with log_path.open("wb") as log:
         return subprocess.Popen(

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from signaling.app import create_app
 from signaling.config import AppConfig
+from signaling.metrics import metrics_app
 from vilokanam.embedded import start_postgres_async, start_redis_async
 from vilokanam.migrate import migrate
 from vilokanam.settings import ROOT, Settings
@@ -79,6 +80,10 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         billing_workers=bool(settings.billing_workers),
         billing_loops=settings.billing_workers,
         payout_lease_s=settings.payout_lease_s,
+        # Production never exposes metrics openly on the public listener.
+        metrics_on_main=settings.is_dev and settings.metrics_address is None,
+        metrics_token=settings.metrics_token,
+        nonce_rate_per_minute=settings.nonce_rate_per_minute,
     )
 
 
@@ -87,19 +92,34 @@ async def serve(settings: Settings) -> None:
         urls = await local_services(settings, stack)
         applied = await migrate(urls.database_url)
         logger.info("database ready", migrations_applied=len(applied))
-        runner = web.AppRunner(create_app(app_config(settings, urls)), access_log=None)
+        app = create_app(app_config(settings, urls))
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+        await _serve_metrics(settings, app, stack)
         _announce(settings, urls)
         await stop_on_signals().wait()
         logger.info("shutting down")
 
 
+async def _serve_metrics(settings: Settings, app: web.Application, stack: AsyncExitStack) -> None:
+    """/metrics on its own listener (METRICS_ADDRESS), kept off the public one."""
+    listener = settings.metrics_listener
+    if listener is None:
+        return
+    runner = web.AppRunner(metrics_app(app), access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    await web.TCPSite(runner, *listener).start()
+
+
 def _announce(settings: Settings, urls: ServiceUrls) -> None:
     base = settings.base_url
+    metrics = (f"http://{settings.metrics_address}/metrics" if settings.metrics_address
+               else f"{base}/metrics")
     print(f"vilokanam is serving on {base}", flush=True)
-    print(f"  home:    {base}/\n  health:  {base}/api/health\n  metrics: {base}/metrics",
+    print(f"  home:    {base}/\n  health:  {base}/api/health\n  metrics: {metrics}",
           flush=True)
     if urls.chain_url:
         print(f"  chain:   {urls.chain_url}", flush=True)

@@ -6,9 +6,11 @@ names the variable, so operators never chase a stack trace for a typo.
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -83,6 +85,12 @@ class Settings(BaseSettings):
     # Seconds a payout signer's lease on the escrow lasts without renewal (a dead signer's
     # successor starts signing after at most this long).
     payout_lease_s: float = Field(default=15.0, ge=1.0, le=600.0)
+    # host:port of a listener serving only /metrics; the main listener then serves none.
+    metrics_address: str | None = None
+    # Bearer token /metrics on the main listener asks for (production without METRICS_ADDRESS).
+    metrics_token: str | None = Field(default=None, repr=False)
+    # Sign-in nonces one IP address may ask for per minute (anonymous, so limited per address).
+    nonce_rate_per_minute: int = Field(default=60, ge=1, le=100_000)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 
@@ -130,6 +138,24 @@ class Settings(BaseSettings):
             raise ValueError("must be a ws:// or wss:// URL")
         return value or None
 
+    @field_validator("metrics_address")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port, e.g. 127.0.0.1:9100")
+        return value
+
+    @property
+    def metrics_listener(self) -> tuple[str, int] | None:
+        """(host, port) of the separate /metrics listener, if one is configured."""
+        if self.metrics_address is None:
+            return None
+        host, _, port = self.metrics_address.rpartition(":")
+        return host.strip("[]"), int(port)
+
     @model_validator(mode="after")
     def _production_needs_everything(self) -> Settings:
         if self.vilokanam_env is Env.PRODUCTION:
@@ -143,6 +169,20 @@ class Settings(BaseSettings):
             missing = [name for name, value in required.items() if not value]
             if missing:
                 raise ValueError(f"production requires {', '.join(missing)}")
+        return self
+
+    @model_validator(mode="after")
+    def _implicit_dev_stays_local(self) -> Settings:
+        # Dev mode hands out a public escrow key and opens /api/dev/login: never fall into it
+        # by default on a server others can reach.
+        if "vilokanam_env" in self.model_fields_set:
+            return self
+        for name, url in (("PUBLIC_URL", self.public_url), ("CHAIN_URL", self.chain_url)):
+            if url and not is_local_url(url):
+                raise ValueError(
+                    f"{name} {urlsplit(url).hostname} is not local but VILOKANAM_ENV is unset: "
+                    "set VILOKANAM_ENV=production (or VILOKANAM_ENV=dev to run dev mode anyway)"
+                )
         return self
 
     @property
@@ -171,6 +211,17 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.http_host}:{self.http_port}"
+
+
+def is_local_url(url: str) -> bool:
+    """True when the URL's host is this machine (loopback name or address)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -115,3 +115,16 @@ async def test_publisher_reconnecting_appends_a_part(
     for path in paths:
         _numbers, duration = decoded_numbers(Path(path))
         assert abs(duration - 2.0) <= 1.0
+
+
+@pytest.mark.parametrize(("price", "private"), [("0", False), ("1000000", True)])
+async def test_paid_streams_recording_is_private(
+    client: TestClient, own_db: asyncpg.Pool, price: str, private: bool
+) -> None:
+    # Viewers paid per second for this stream: its recording must not become a free video.
+    stream = await new_stream(client, await new_user(client, creator=True), price=price)
+    await broadcast_for(client, stream, 2.0)
+    video_id = await wait_for(
+        "SELECT recording_id FROM stream_sessions WHERE stream_id = $1::uuid", own_db,
+        stream["id"])
+    assert await own_db.fetchval("SELECT is_private FROM videos WHERE id = $1", video_id) is private

@@ -94,3 +94,17 @@ async def test_nul_characters_are_refused_not_a_server_error(client: TestClient,
         response = await client.patch("/api/me", headers=headers, json=body)
         assert response.status == 422
         assert "NUL" in (await response.json())["error"]["message"]
+
+
+async def test_email_used_by_someone_else_is_not_revealed(
+    client: TestClient, headers: dict
+) -> None:
+    someone = Keypair.create_from_mnemonic(Keypair.generate_mnemonic())
+    other = {"Authorization": f"Bearer {await sign_in(client, someone)}"}
+    email = f"owner-{headers['Authorization'][-8:]}@example.org"
+    assert (await client.patch("/api/me", headers=other, json={"email": email})).status == 200
+    # Answered exactly like any other change: no 409, no hint that the address is in use.
+    response = await client.patch("/api/me", headers=headers, json={"email": email})
+    assert response.status == 200
+    assert (await response.json())["email"] == email
+    assert (await (await client.get("/api/me", headers=other)).json())["email"] == email

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
+from signaling.app import create_app
+from signaling.metrics import metrics_app
 from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.webrtc_clients import whep, whip
 
@@ -58,3 +62,35 @@ async def test_http_latency_is_labelled_by_route_template(client: TestClient) ->
     assert samples[key] >= 1
     assert not any(stream["id"] in name for name in samples)  # ids never become labels
     assert "vilokanam_websocket_connections" in samples
+
+
+@pytest.fixture
+def metrics_token() -> str:
+    return "metrics-secret-for-tests"
+
+
+@pytest.mark.parametrize("on_main", [True, False])
+async def test_metrics_behind_a_token(app_config, redis, metrics_token: str, on_main) -> None:
+    config = dataclasses.replace(app_config, metrics_on_main=on_main, metrics_token=metrics_token)
+    async with TestClient(TestServer(create_app(config))) as client:
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            refused = await client.get("/metrics", headers=headers)
+            assert refused.status == 401
+            assert "vilokanam_" not in await refused.text()
+        allowed = await client.get("/metrics",
+                                   headers={"Authorization": f"Bearer {metrics_token}"})
+        assert allowed.status == 200
+        assert "vilokanam_http_request_duration_seconds" in await allowed.text()
+
+
+async def test_metrics_off_the_main_listener_are_on_their_own(app_config, redis) -> None:
+    config = dataclasses.replace(app_config, metrics_on_main=False)
+    main = create_app(config)
+    async with TestClient(TestServer(main)) as client, \
+            TestClient(TestServer(metrics_app(main))) as metrics_listener:
+        hidden = await client.get("/metrics")
+        assert hidden.status == 404
+        assert "vilokanam_" not in await hidden.text()
+        served = await metrics_listener.get("/metrics")
+        assert served.status == 200
+        assert "vilokanam_live_streams" in await served.text()
