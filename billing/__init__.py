@@ -7,6 +7,7 @@ from billing.accounts import public_key, to_ss58
 from billing.chain import ChainClient
 from billing.loops import ChainLoops, chain_loops
 from billing.meter import STATUS_BY_CODE, BatchResult, Meter
+from billing.payout_policy import PayoutPolicy, payout_threshold
 from billing.payouts import OPEN_STATES, PayoutError, Payouts
 from billing.reconcile import Report, reconcile
 from billing.settlement import Settlement
@@ -22,6 +23,7 @@ __all__ = [
     "ChainLoops",
     "Meter",
     "PayoutError",
+    "PayoutPolicy",
     "Payouts",
     "Report",
     "Settlement",
@@ -29,6 +31,7 @@ __all__ = [
     "ViewInfo",
     "chain_loops",
     "ensure_user",
+    "payout_threshold",
     "public_key",
     "reconcile",
     "to_ss58",

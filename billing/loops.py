@@ -10,7 +10,8 @@ from substrateinterface import Keypair
 from billing.chain import ChainClient
 from billing.deposits import DepositWatcher
 from billing.meter import Meter
-from billing.payouts import Payouts, payout_threshold
+from billing.payout_policy import PayoutPolicy, payout_threshold
+from billing.payouts import Payouts
 
 
 @dataclass(frozen=True)
@@ -22,13 +23,13 @@ class ChainLoops:
 
 async def chain_loops(
     chain: ChainClient, pool: asyncpg.Pool, meter: Meter, escrow_secret: str,
-    configured_threshold: int,
+    policy: PayoutPolicy,
 ) -> ChainLoops:
     """Payouts and the deposit watcher of the escrow account behind `escrow_secret`."""
     escrow = Keypair.create_from_uri(escrow_secret, ss58_format=42)
-    threshold = await payout_threshold(chain, escrow, configured_threshold)
+    threshold = await payout_threshold(chain, escrow, policy)
     return ChainLoops(
         escrow,
-        Payouts(chain, pool, meter, escrow, threshold),
+        Payouts(chain, pool, meter, escrow, threshold, min_interval_s=policy.min_interval_s),
         DepositWatcher(chain, pool, meter, escrow.ss58_address, chain.ss58_format),
     )

@@ -7,3 +7,8 @@ from prometheus_client import Counter
 CHAIN_ERRORS = Counter(
     "vilokanam_chain_errors_total", "Chain calls that failed, by billing loop", ["worker"]
 )
+
+PAYOUT_FEES = Counter(
+    "vilokanam_payout_fees_planck_total",
+    "Transaction fees the escrow paid for finalized payouts, planck", ["kind"],
+)

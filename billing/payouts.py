@@ -9,6 +9,12 @@ amounts returned, to be paid by a new payout.
 
 States: created → signed → submitted → in_block → finalized, or failed / expired (amounts
 returned: creators' to `pending_payout`, withdrawals' to the viewer's balance).
+
+Fees (tests/billing/test_payout_fees.py): a withdrawal's transaction fee is quoted for its exact
+transfer (`withdrawal_fee`), recorded as `fee_charged` and debited from the viewer's balance
+together with the amount, so the escrow's loss on chain is what the viewer paid; a failed or
+expired withdrawal refunds both. Creator payouts' fees are the platform's, kept small by
+billing/payout_policy.py. The fee really paid is read from the block (`chain_fee`).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from billing.chain_types import (
     SignedExtrinsic,
 )
 from billing.meter import Meter
-from billing.metrics import CHAIN_ERRORS
+from billing.metrics import CHAIN_ERRORS, PAYOUT_FEES
 
 logger = structlog.get_logger(__name__)
 
@@ -45,17 +51,6 @@ class PayoutError(Exception):
     pass
 
 
-async def payout_threshold(chain: ChainClient, escrow: Keypair, configured: int) -> int:
-    """Smallest creator payout: at least the existential deposit plus what a transfer costs.
-
-    Below the existential deposit a transfer to a new account fails; below the fee, paying out
-    would cost the platform more than it moves.
-    """
-    deposit = await chain.existential_deposit()
-    fee = await chain.estimate_fee(escrow, [(escrow.ss58_address, deposit)])
-    return max(configured, deposit + fee)
-
-
 class Payouts:
     def __init__(
         self,
@@ -65,6 +60,7 @@ class Payouts:
         escrow: Keypair,
         threshold: int,
         inclusion_timeout_s: float = 30.0,
+        min_interval_s: float = 0.0,
     ) -> None:
         self.chain = chain
         self.pool = pool
@@ -72,19 +68,28 @@ class Payouts:
         self.escrow = escrow
         self.threshold = threshold
         self.timeout = inclusion_timeout_s
+        self.min_interval_s = min_interval_s  # between two payouts to one creator
 
     # --- creating payouts --------------------------------------------------------------------
 
     async def create_creator_payout(self, max_creators: int = 100) -> uuid.UUID | None:
-        """Move every pending_payout at or above the threshold into one new payout."""
+        """Move every pending_payout at or above the threshold into one new payout.
+
+        A creator paid less than `min_interval_s` ago waits (see billing/payout_policy.py).
+        """
         async with self.pool.acquire() as conn, conn.transaction():
             due = await conn.fetch(
                 """SELECT ce.creator_id, ce.pending_payout, u.account_id
                    FROM creator_earnings ce JOIN users u ON u.id = ce.creator_id
                    WHERE ce.pending_payout >= $1
+                     AND NOT EXISTS (
+                       SELECT 1 FROM payout_items i JOIN payouts p ON p.id = i.payout_id
+                       WHERE i.user_id = ce.creator_id AND p.kind = 'creator'
+                         AND p.status NOT IN ('failed', 'expired')
+                         AND p.created_at > now() - make_interval(secs => $3))
                    ORDER BY ce.pending_payout DESC LIMIT $2
                    FOR UPDATE OF ce SKIP LOCKED""",
-                self.threshold, max_creators,
+                self.threshold, max_creators, self.min_interval_s,
             )
             if not due:
                 return None
@@ -105,22 +110,32 @@ class Payouts:
         logger.info("payout created", payout_id=str(payout_id), creators=len(due))
         return payout_id
 
-    async def create_withdrawal(self, user_id: uuid.UUID, dest: str, amount: int) -> uuid.UUID:
-        """Record a withdrawal, then take it off the balance (idempotent by payout id).
+    async def withdrawal_fee(self, dest: str, amount: int) -> int:
+        """The transaction fee of withdrawing ``amount`` to ``dest``: the viewer pays it."""
+        return await self.chain.estimate_fee(self.escrow, [(dest, amount)])
 
-        Raises PayoutError (and leaves the balance alone) when the balance is below amount.
+    async def create_withdrawal(self, user_id: uuid.UUID, dest: str, amount: int,
+                                fee: int | None = None) -> uuid.UUID:
+        """Record a withdrawal, then take amount + fee off the balance (idempotent by payout id).
+
+        ``fee`` is the quote the viewer accepted (None: quote it now). Raises PayoutError (and
+        leaves the balance alone) when the balance is below amount + fee.
         """
+        if fee is None:
+            fee = await self.withdrawal_fee(dest, amount)
         async with self.pool.acquire() as conn, conn.transaction():
             payout_id = await conn.fetchval(
-                "INSERT INTO payouts (kind, total) VALUES ('withdrawal', $1) RETURNING id", amount
+                """INSERT INTO payouts (kind, total, fee_charged) VALUES ('withdrawal', $1, $2)
+                   RETURNING id""",
+                amount, fee,
             )
             await conn.execute(
                 """INSERT INTO payout_items (payout_id, user_id, dest_account, amount)
                    VALUES ($1, $2, $3, $4)""",
                 payout_id, user_id, dest, amount,
             )
-        if not await self._debit_withdrawal(payout_id, user_id, amount):
-            raise PayoutError("balance is below the amount to withdraw")
+        if not await self._debit_withdrawal(payout_id, user_id, amount + fee):
+            raise PayoutError("balance is below the amount to withdraw plus its fee")
         return payout_id
 
     async def _debit_withdrawal(self, payout_id: uuid.UUID, user_id: uuid.UUID,
@@ -157,10 +172,14 @@ class Payouts:
         return await self.pool.fetchrow("SELECT * FROM payouts WHERE id = $1", payout_id)
 
     async def _withdrawal_item(self, payout_id: uuid.UUID) -> tuple[uuid.UUID, int]:
+        """The viewer and what the withdrawal takes off their balance: amount + fee."""
         item = await self.pool.fetchrow(
-            "SELECT user_id, amount FROM payout_items WHERE payout_id = $1", payout_id
+            """SELECT i.user_id, i.amount + p.fee_charged AS debit
+               FROM payout_items i JOIN payouts p ON p.id = i.payout_id
+               WHERE i.payout_id = $1""",
+            payout_id,
         )
-        return item["user_id"], int(item["amount"])
+        return item["user_id"], int(item["debit"])
 
     async def _sign(self, payout: asyncpg.Record) -> asyncpg.Record:
         items = await self.pool.fetch(
@@ -216,10 +235,11 @@ class Payouts:
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 """UPDATE payouts SET status = $2::text, block_number = $3, block_hash = $4,
-                          extrinsic_index = $5,
+                          extrinsic_index = $5, chain_fee = $6,
                           finalized_at = CASE WHEN $2::text = 'finalized' THEN now() END
                    WHERE id = $1 RETURNING *""",
                 payout["id"], status, found.block_number, found.block_hash, found.extrinsic_index,
+                found.fee,
             )
             if status == "finalized":
                 await conn.execute(
@@ -230,6 +250,7 @@ class Payouts:
                 )
         if status == "finalized":
             PAYOUTS.labels(payout["kind"], "finalized").inc()
+            PAYOUT_FEES.labels(payout["kind"]).inc(found.fee or 0)
             logger.info("payout finalized", payout_id=str(payout["id"]),
                         block=found.block_number, xt_hash=payout["extrinsic_hash"])
         return row
@@ -245,11 +266,12 @@ class Payouts:
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 """UPDATE payouts SET status = $2, error = $3, block_number = $4,
-                          block_hash = $5, extrinsic_index = $6
+                          block_hash = $5, extrinsic_index = $6, chain_fee = $8
                    WHERE id = $1 AND status = ANY($7::text[]) RETURNING *""",
                 payout["id"], status, error[:500],
                 found.block_number if found else None, found.block_hash if found else None,
                 found.extrinsic_index if found else None, list(OPEN_STATES),
+                found.fee if found else None,
             )
             if row is None:
                 return await self._load(payout["id"])  # another worker closed it
@@ -264,7 +286,9 @@ class Payouts:
                 )
         if payout["kind"] == "withdrawal":
             for item in items:  # idempotent by key, so a crash here is finished by recovery
-                await self.meter.credit(str(item["user_id"]), int(item["amount"]),
+                # the fee too: a withdrawal that did not pay costs the viewer nothing
+                await self.meter.credit(str(item["user_id"]),
+                                        int(item["amount"]) + int(row["fee_charged"]),
                                         f"refund:{payout['id']}")
         PAYOUTS.labels(payout["kind"], status).inc()
         logger.warning("payout returned", payout_id=str(payout["id"]), status=status, error=error)

@@ -45,6 +45,9 @@ class AppConfig:
     reconnect_grace_s: float = 10.0
     # Run a VOD worker in this process (`make run`); production runs `vilokanam worker vod`.
     vod_worker: bool = False
+    # Creator payouts: seconds between two to one creator; fee bound of the derived threshold.
+    payout_min_interval_s: float = 3600.0
+    payout_max_fee_bps: int = 50
 
     @property
     def domain(self) -> str:

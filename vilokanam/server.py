@@ -72,6 +72,8 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         payout_threshold=settings.payout_threshold,
         vod_worker=True,
         media_root=settings.media_root,
+        payout_min_interval_s=settings.payout_min_interval_s,
+        payout_max_fee_bps=settings.payout_max_fee_bps,
     )
 
 

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     rtc_announced_address: str | None = None
     ice_servers: Annotated[tuple[str, ...], NoDecode] = ()
     log_level: str = "INFO"
+    # Creator payouts (billing/payout_policy.py): at most one per creator per interval, and,
+    # unless PAYOUT_THRESHOLD is set, each at least the amount whose fee is this many bps of it.
+    payout_min_interval_s: float = Field(default=3600.0, ge=0.0, le=30 * 24 * 3600)
+    payout_max_fee_bps: int = Field(default=50, ge=1, le=10_000)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 

@@ -13,8 +13,17 @@ from dataclasses import dataclass
 import asyncpg
 import redis.asyncio as aioredis
 import structlog
+from substrateinterface import Keypair
 
-from billing import ChainClient, Meter, Report, Settlement, chain_loops, reconcile
+from billing import (
+    ChainClient,
+    Meter,
+    PayoutPolicy,
+    Report,
+    Settlement,
+    chain_loops,
+    reconcile,
+)
 from recorder import default_owner, run_vod_worker
 from vilokanam.settings import Settings, SettingsError
 from vilokanam.signals import stop_on_signals
@@ -67,14 +76,23 @@ async def run_worker(settings: Settings, role: str, name: str) -> None:
         assert conns.chain is not None
         meter = Meter(conns.redis, settings.platform_fee_bps, settings.redis_prefix)
         loops = await chain_loops(conns.chain, conns.pool, meter, settings.escrow_secret(),
-                                  settings.payout_threshold)
+                                  payout_policy(settings))
         if role == "deposits":
             await loops.deposits.run(stop)
         else:
             await loops.payouts.run(stop, interval_s=1.0)
 
 
+def payout_policy(settings: Settings) -> PayoutPolicy:
+    return PayoutPolicy(settings.payout_threshold, settings.payout_min_interval_s,
+                        settings.payout_max_fee_bps)
+
+
 async def run_reconcile(settings: Settings) -> Report:
     async with connections(settings, redis=True, chain=bool(settings.chain_url)) as conns:
         assert conns.redis is not None
-        return await reconcile(conns.pool, conns.redis, settings.redis_prefix, conns.chain)
+        escrow = None
+        if conns.chain is not None:  # its free balance must cover what it owes
+            escrow = Keypair.create_from_uri(settings.escrow_secret()).ss58_address
+        return await reconcile(conns.pool, conns.redis, settings.redis_prefix, conns.chain,
+                               escrow)
