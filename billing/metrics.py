@@ -10,5 +10,6 @@ CHAIN_ERRORS = Counter(
 
 PAYOUT_FEES = Counter(
     "vilokanam_payout_fees_planck_total",
-    "Transaction fees the escrow paid for finalized payouts, planck", ["kind"],
+    "Transaction fees the escrow paid for payouts (finalized, or failed in a block), planck",
+    ["kind"],
 )

@@ -291,6 +291,8 @@ class Payouts:
                                         int(item["amount"]) + int(row["fee_charged"]),
                                         f"refund:{payout['id']}")
         PAYOUTS.labels(payout["kind"], status).inc()
+        if found is not None:  # in a block but failed: the fee was paid all the same
+            PAYOUT_FEES.labels(payout["kind"]).inc(found.fee or 0)
         logger.warning("payout returned", payout_id=str(payout["id"]), status=status, error=error)
         return row
 
