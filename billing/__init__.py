@@ -7,7 +7,8 @@ from billing import parking
 from billing.accounts import public_key, to_ss58
 from billing.chain import ChainClient
 from billing.loops import ChainLoops, chain_loops
-from billing.meter import STATUS_BY_CODE, BatchResult, Meter
+from billing.meter import MAX_BALANCE, STATUS_BY_CODE, BatchResult, Meter
+from billing.payout_policy import PayoutPolicy, payout_threshold
 from billing.payouts import OPEN_STATES, PayoutError, Payouts
 from billing.reconcile import Report, reconcile
 from billing.settlement import Settlement
@@ -15,6 +16,7 @@ from billing.tick import TickService, ViewInfo
 from billing.users_db import USER_COLUMNS, ensure_user
 
 __all__ = [
+    "MAX_BALANCE",
     "OPEN_STATES",
     "STATUS_BY_CODE",
     "USER_COLUMNS",
@@ -23,6 +25,7 @@ __all__ = [
     "ChainLoops",
     "Meter",
     "PayoutError",
+    "PayoutPolicy",
     "Payouts",
     "Report",
     "Settlement",
@@ -31,6 +34,7 @@ __all__ = [
     "chain_loops",
     "ensure_user",
     "parking",
+    "payout_threshold",
     "public_key",
     "reconcile",
     "to_ss58",

@@ -61,6 +61,8 @@ class Inclusion:
     success: bool
     error: str | None
     finalized: bool
+    fee: int | None = None
+    """What the signer paid for it (the block's TransactionFeePaid), paid even on failure."""
 
 
 @dataclass(frozen=True)

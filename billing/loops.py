@@ -11,7 +11,8 @@ from substrateinterface import Keypair
 from billing.chain import ChainClient
 from billing.deposits import DepositWatcher
 from billing.meter import Meter
-from billing.payouts import Payouts, payout_threshold
+from billing.payout_policy import PayoutPolicy, payout_threshold
+from billing.payouts import Payouts
 from billing.signer_lease import SignerLease
 
 
@@ -24,17 +25,17 @@ class ChainLoops:
 
 async def chain_loops(
     chain: ChainClient, pool: asyncpg.Pool, meter: Meter, escrow_secret: str,
-    configured_threshold: int, redis: aioredis.Redis, lease_s: float = 15.0,
+    policy: PayoutPolicy, redis: aioredis.Redis, lease_s: float = 15.0,
 ) -> ChainLoops:
     """Payouts and the deposit watcher of the escrow account behind `escrow_secret`.
 
     Payouts sign only while holding the escrow's signer lease in Redis (one signer per escrow).
     """
     escrow = Keypair.create_from_uri(escrow_secret, ss58_format=42)
-    threshold = await payout_threshold(chain, escrow, configured_threshold)
+    threshold = await payout_threshold(chain, escrow, policy)
     return ChainLoops(
         escrow,
-        Payouts(chain, pool, meter, escrow, threshold,
+        Payouts(chain, pool, meter, escrow, threshold, min_interval_s=policy.min_interval_s,
                 lease=SignerLease(redis, meter.prefix, escrow.ss58_address, lease_s)),
         DepositWatcher(chain, pool, meter, escrow.ss58_address, chain.ss58_format),
     )

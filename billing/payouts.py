@@ -15,6 +15,11 @@ in that process one driver at a time per payout; a driver that still loses the c
 race releases the nonce it took (test_racing_drivers_sign_once_and_leave_no_nonce_gap). A payout
 that raises anything but a passing outage is parked with its reason and the loop goes on
 (test_bad_payout_is_parked_and_others_paid).
+Fees (tests/billing/test_payout_fees.py): a withdrawal's transaction fee is quoted for its exact
+transfer (`withdrawal_fee`), recorded as `fee_charged` and debited from the viewer's balance
+together with the amount, so the escrow's loss on chain is what the viewer paid; a failed or
+expired withdrawal refunds both. Creator payouts' fees are the platform's, kept small by
+billing/payout_policy.py. The fee really paid is read from the block (`chain_fee`).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from billing.chain_types import (
     SignedExtrinsic,
 )
 from billing.meter import MAX_BALANCE, Meter
-from billing.metrics import CHAIN_ERRORS
+from billing.metrics import CHAIN_ERRORS, PAYOUT_FEES
 from billing.parking import TRANSIENT, park, parked_refs, refresh_open_gauge
 from billing.signer_lease import SignerLease
 
@@ -56,17 +61,6 @@ class PayoutError(Exception):
         self.code = code
 
 
-async def payout_threshold(chain: ChainClient, escrow: Keypair, configured: int) -> int:
-    """Smallest creator payout: at least the existential deposit plus what a transfer costs.
-
-    Below the existential deposit a transfer to a new account fails; below the fee, paying out
-    would cost the platform more than it moves.
-    """
-    deposit = await chain.existential_deposit()
-    fee = await chain.estimate_fee(escrow, [(escrow.ss58_address, deposit)])
-    return max(configured, deposit + fee)
-
-
 class Payouts:
     def __init__(
         self,
@@ -77,6 +71,7 @@ class Payouts:
         threshold: int,
         inclusion_timeout_s: float = 30.0,
         lease: SignerLease | None = None,
+        min_interval_s: float = 0.0,
     ) -> None:
         self.chain = chain
         self.pool = pool
@@ -86,19 +81,28 @@ class Payouts:
         self.timeout = inclusion_timeout_s
         self.lease = lease  # None: the caller vouches that it is the only signer (tests)
         self._driving: set[uuid.UUID] = set()
+        self.min_interval_s = min_interval_s  # between two payouts to one creator
 
     # --- creating payouts --------------------------------------------------------------------
 
     async def create_creator_payout(self, max_creators: int = 100) -> uuid.UUID | None:
-        """Move every pending_payout at or above the threshold into one new payout."""
+        """Move every pending_payout at or above the threshold into one new payout.
+
+        A creator paid less than `min_interval_s` ago waits (see billing/payout_policy.py).
+        """
         async with self.pool.acquire() as conn, conn.transaction():
             due = await conn.fetch(
                 """SELECT ce.creator_id, ce.pending_payout, u.account_id
                    FROM creator_earnings ce JOIN users u ON u.id = ce.creator_id
                    WHERE ce.pending_payout >= $1
+                     AND NOT EXISTS (
+                       SELECT 1 FROM payout_items i JOIN payouts p ON p.id = i.payout_id
+                       WHERE i.user_id = ce.creator_id AND p.kind = 'creator'
+                         AND p.status NOT IN ('failed', 'expired')
+                         AND p.created_at > now() - make_interval(secs => $3))
                    ORDER BY ce.pending_payout DESC LIMIT $2
                    FOR UPDATE OF ce SKIP LOCKED""",
-                self.threshold, max_creators,
+                self.threshold, max_creators, self.min_interval_s,
             )
             if not due:
                 return None
@@ -119,12 +123,18 @@ class Payouts:
         logger.info("payout created", payout_id=str(payout_id), creators=len(due))
         return payout_id
 
-    async def create_withdrawal(self, user_id: uuid.UUID, dest: str, amount: int) -> uuid.UUID:
-        """Record a withdrawal, then take it off the balance (idempotent by payout id).
+    async def withdrawal_fee(self, dest: str, amount: int) -> int:
+        """The transaction fee of withdrawing ``amount`` to ``dest``: the viewer pays it."""
+        return await self.chain.estimate_fee(self.escrow, [(dest, amount)])
 
-        Raises PayoutError, storing nothing and leaving the balance alone, when the amount is
-        not a positive planck integer a balance can hold or is above the balance (a concurrent
-        debit that wins between the check and the debit leaves a `failed` payout instead).
+    async def create_withdrawal(self, user_id: uuid.UUID, dest: str, amount: int,
+                                fee: int | None = None) -> uuid.UUID:
+        """Record a withdrawal, then take amount + fee off the balance (idempotent by payout id).
+
+        ``fee`` is the quote the viewer accepted (None: quote it now). Raises PayoutError,
+        storing nothing and leaving the balance alone, when the amount is not a positive planck
+        integer a balance can hold or amount + fee is above the balance (a concurrent debit that
+        wins between the check and the debit leaves a `failed` payout instead).
         """
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             raise PayoutError(f"amount must be a positive integer of planck, got {amount!r}",
@@ -132,19 +142,23 @@ class Payouts:
         if amount > MAX_BALANCE:
             raise PayoutError(f"amount is above the largest balance ({MAX_BALANCE} planck)",
                               "amount_too_large")
-        if await self.meter.balance(str(user_id)) < amount:
-            raise PayoutError("balance is below the amount to withdraw")
+        if fee is None:
+            fee = await self.withdrawal_fee(dest, amount)
+        if await self.meter.balance(str(user_id)) < amount + fee:
+            raise PayoutError("balance is below the amount to withdraw plus its fee")
         async with self.pool.acquire() as conn, conn.transaction():
             payout_id = await conn.fetchval(
-                "INSERT INTO payouts (kind, total) VALUES ('withdrawal', $1) RETURNING id", amount
+                """INSERT INTO payouts (kind, total, fee_charged) VALUES ('withdrawal', $1, $2)
+                   RETURNING id""",
+                amount, fee,
             )
             await conn.execute(
                 """INSERT INTO payout_items (payout_id, user_id, dest_account, amount)
                    VALUES ($1, $2, $3, $4)""",
                 payout_id, user_id, dest, amount,
             )
-        if not await self._debit_withdrawal(payout_id, user_id, amount):
-            raise PayoutError("balance is below the amount to withdraw")
+        if not await self._debit_withdrawal(payout_id, user_id, amount + fee):
+            raise PayoutError("balance is below the amount to withdraw plus its fee")
         return payout_id
 
     async def _debit_withdrawal(self, payout_id: uuid.UUID, user_id: uuid.UUID,
@@ -201,10 +215,14 @@ class Payouts:
         return await self.pool.fetchrow("SELECT * FROM payouts WHERE id = $1", payout_id)
 
     async def _withdrawal_item(self, payout_id: uuid.UUID) -> tuple[uuid.UUID, int]:
+        """The viewer and what the withdrawal takes off their balance: amount + fee."""
         item = await self.pool.fetchrow(
-            "SELECT user_id, amount FROM payout_items WHERE payout_id = $1", payout_id
+            """SELECT i.user_id, i.amount + p.fee_charged AS debit
+               FROM payout_items i JOIN payouts p ON p.id = i.payout_id
+               WHERE i.payout_id = $1""",
+            payout_id,
         )
-        return item["user_id"], int(item["amount"])
+        return item["user_id"], int(item["debit"])
 
     async def _sign(self, payout: asyncpg.Record) -> asyncpg.Record:
         items = await self.pool.fetch(
@@ -265,10 +283,11 @@ class Payouts:
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 """UPDATE payouts SET status = $2::text, block_number = $3, block_hash = $4,
-                          extrinsic_index = $5,
+                          extrinsic_index = $5, chain_fee = $6,
                           finalized_at = CASE WHEN $2::text = 'finalized' THEN now() END
                    WHERE id = $1 RETURNING *""",
                 payout["id"], status, found.block_number, found.block_hash, found.extrinsic_index,
+                found.fee,
             )
             if status == "finalized":
                 await conn.execute(
@@ -279,6 +298,7 @@ class Payouts:
                 )
         if status == "finalized":
             PAYOUTS.labels(payout["kind"], "finalized").inc()
+            PAYOUT_FEES.labels(payout["kind"]).inc(found.fee or 0)
             logger.info("payout finalized", payout_id=str(payout["id"]),
                         block=found.block_number, xt_hash=payout["extrinsic_hash"])
         return row
@@ -294,11 +314,12 @@ class Payouts:
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 """UPDATE payouts SET status = $2, error = $3, block_number = $4,
-                          block_hash = $5, extrinsic_index = $6
+                          block_hash = $5, extrinsic_index = $6, chain_fee = $8
                    WHERE id = $1 AND status = ANY($7::text[]) RETURNING *""",
                 payout["id"], status, error[:500],
                 found.block_number if found else None, found.block_hash if found else None,
                 found.extrinsic_index if found else None, list(OPEN_STATES),
+                found.fee if found else None,
             )
             if row is None:
                 return await self._load(payout["id"])  # another worker closed it
@@ -315,9 +336,13 @@ class Payouts:
                 )
         if payout["kind"] == "withdrawal":
             for item in items:  # idempotent by key, so a crash here is finished by recovery
-                await self.meter.credit(str(item["user_id"]), int(item["amount"]),
+                # the fee too: a withdrawal that did not pay costs the viewer nothing
+                await self.meter.credit(str(item["user_id"]),
+                                        int(item["amount"]) + int(row["fee_charged"]),
                                         f"refund:{payout['id']}")
         PAYOUTS.labels(payout["kind"], status).inc()
+        if found is not None:  # in a block but failed: the fee was paid all the same
+            PAYOUT_FEES.labels(payout["kind"]).inc(found.fee or 0)
         logger.warning("payout returned", payout_id=str(payout["id"]), status=status, error=error)
         return row
 

@@ -6,7 +6,10 @@
   * between the two: what Redis charged equals what PostgreSQL settled plus the ledger entries
     not yet settled;
   * on chain: every finalized payout is in the block recorded for it, succeeded, and creators'
-    earnings = still pending + in open payouts + paid in finalized payouts.
+    earnings = still pending + in open payouts + paid in finalized payouts;
+  * the escrow can pay what it owes: its free balance on chain >= viewers' balances + creators'
+    earnings not yet paid + withdrawals not yet paid (amount and fee) + the existential deposit
+    it must keep (test_reconcile_fails_when_the_escrow_is_short in test_payout_fees.py).
 Tested by tests/billing/test_reconcile.py and the end-to-end billing test.
 """
 
@@ -19,7 +22,7 @@ import redis.asyncio as aioredis
 
 from billing.chain import ChainClient
 from billing.ledger import decode_entry, ledger_key
-from billing.meter import Meter
+from billing.meter import Meter, Totals
 from billing.parking import ParkedItem, list_parked, refresh_open_gauge
 
 
@@ -78,8 +81,10 @@ async def _unsettled(
 
 
 async def reconcile(
-    pool: asyncpg.Pool, redis: aioredis.Redis, prefix: str, chain: ChainClient | None
+    pool: asyncpg.Pool, redis: aioredis.Redis, prefix: str, chain: ChainClient | None,
+    escrow: str | None = None,
 ) -> Report:
+    """Run every check; the escrow's solvency only with a chain and the escrow's address."""
     report = Report()
     totals = await Meter(redis, 0, prefix).totals()
     report.check(
@@ -115,6 +120,8 @@ async def reconcile(
     await _check_payouts(pool, chain, report)
     report.parked = await list_parked(pool)
     await refresh_open_gauge(pool)
+    if chain is not None and escrow is not None:
+        await _check_escrow(pool, totals, chain, escrow, report)
     return report
 
 
@@ -146,3 +153,40 @@ async def _check_payouts(pool: asyncpg.Pool, chain: ChainClient | None, report: 
     report.check("finalized payouts are on chain", not missing,
                  f"{len(finalized) - len(missing)}/{len(finalized)} found"
                  + (f"; missing {', '.join(missing[:5])}" if missing else ""))
+
+
+async def _check_escrow(pool: asyncpg.Pool, totals: Totals, chain: ChainClient, escrow: str,
+                        report: Report) -> None:
+    """The escrow's free balance covers everything it owes, and keeps it alive.
+
+    Viewers' balances are the meter's deposits and refunds minus charges and withdrawals (kept
+    in the same atomic script as the balances). Creators are owed all they earned in Redis but
+    what is in a block already; withdrawals on their way owe their amount and fee. A payout in a
+    block is paid: the free balance is read at the best head, which holds it.
+    """
+    unpaid = await pool.fetchrow(
+        """SELECT
+             COALESCE(sum(i.amount) FILTER (WHERE p.kind = 'creator'
+                                               AND p.status IN ('in_block', 'finalized')), 0)
+               AS creators_paid,
+             COALESCE(sum(i.amount + p.fee_charged) FILTER (
+                 WHERE p.kind = 'withdrawal'
+                   AND p.status IN ('created', 'signed', 'submitted')), 0) AS withdrawals
+           FROM payouts p JOIN payout_items i ON i.payout_id = p.id"""
+    )
+    # A parked deposit was never credited, yet the escrow holds it for its depositor.
+    parked = int(await pool.fetchval(
+        """SELECT COALESCE(sum(amount), 0) FROM parked_items
+           WHERE kind = 'deposit' AND resolved_at IS NULL"""))
+    viewers = totals.deposits - totals.withdrawals - totals.debits
+    creators = totals.creator_credits - int(unpaid["creators_paid"])
+    withdrawals = int(unpaid["withdrawals"])
+    keep = await chain.existential_deposit()
+    owed = viewers + creators + withdrawals + parked + keep
+    free = await chain.free_balance(escrow)
+    report.check(
+        "escrow covers what it owes", free >= owed,
+        f"free {free} >= viewers {viewers} + creators {creators} + withdrawals {withdrawals}"
+        f" + parked deposits {parked}"
+        f" + existential deposit {keep} (margin {free - owed})",
+    )

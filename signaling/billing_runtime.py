@@ -19,6 +19,7 @@ from billing import (
     BatchResult,
     ChainClient,
     Meter,
+    PayoutPolicy,
     Payouts,
     Settlement,
     TickService,
@@ -107,8 +108,10 @@ async def _connect_chain(app: web.Application, runtime: BillingRuntime) -> None:
         raise RuntimeError("a chain is configured but no escrow seed")
     runtime.chain = await ChainClient.connect(config.chain_url)
     runtime.existential_deposit = await runtime.chain.existential_deposit()
-    loops = await chain_loops(runtime.chain, app[PG], runtime.meter, config.escrow_seed,
-                              config.payout_threshold, app[REDIS], config.payout_lease_s)
+    policy = PayoutPolicy(config.payout_threshold, config.payout_min_interval_s,
+                          config.payout_max_fee_bps)
+    loops = await chain_loops(runtime.chain, app[PG], runtime.meter, config.escrow_seed, policy,
+                              app[REDIS], config.payout_lease_s)
     runtime.escrow, runtime.payouts = loops.escrow, loops.payouts
     if _runs(config, "deposits"):
         runtime.spawn_loop("deposits", lambda: loops.deposits.run(runtime.stop))

@@ -59,6 +59,9 @@ class AppConfig:
     metrics_token: str | None = field(default=None, repr=False)
     # Anonymous sign-in nonces one IP address may ask for per minute.
     nonce_rate_per_minute: int = 60
+    # Creator payouts: seconds between two to one creator; fee bound of the derived threshold.
+    payout_min_interval_s: float = 3600.0
+    payout_max_fee_bps: int = 50
 
     @property
     def domain(self) -> str:

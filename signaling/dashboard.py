@@ -35,6 +35,7 @@ from signaling.videos import processing_view, video_view
 routes = web.RouteTableDef()
 
 DEFAULT_RANGE = "24h"
+BPS = 10_000
 CSV_COLUMNS = ("payment_id", "created_at", "stream_id", "stream_title", "viewer_account",
                "amount_planck", "fee_planck", "creator_amount_planck", "status", "batch_id")
 CSV_FLUSH_BYTES = 64 * 1024
@@ -121,7 +122,26 @@ async def summary(request: web.Request) -> web.Response:
             "total_earnings": planck(totals["total_earnings"]),
         },
         "earnings": await earnings_split(request.app, creator["id"]),
+        "payout_fees": await payout_fees(request.app, creator["id"]),
     })
+
+
+async def payout_fees(app: web.Application, creator_id: uuid.UUID) -> dict[str, Any]:
+    """What the creator's payouts cost in transaction fees (paid by the platform), and the rule
+    that keeps that small: a minimum amount and a minimum interval between payouts."""
+    fees = await dashboard_db.payout_fees(app[PG], creator_id)
+    paid, total, count = int(fees["paid"]), int(fees["fees"]), int(fees["payouts"])
+    payouts = app[BILLING].payouts
+    return {
+        "payouts": count,
+        "paid": planck(paid),
+        "fees": planck(total),
+        "fee_per_payout": planck(total // count if count else 0),
+        "fee_bps": -(-total * BPS // paid) if paid else 0,  # rounded up: never understated
+        "paid_by": "platform",
+        "min_amount": planck(payouts.threshold) if payouts else None,
+        "min_interval_s": payouts.min_interval_s if payouts else None,
+    }
 
 
 async def live_figures(app: web.Application, creator_id: uuid.UUID) -> dict[str, Any]:
@@ -186,6 +206,7 @@ def payout_item(row: asyncpg.Record) -> dict[str, Any]:
         "block_number": row["block_number"],
         "block_hash": row["block_hash"],
         "error": row["error"],
+        "fee": None if row["fee"] is None else planck(row["fee"]),
         "created_at": rfc3339_or_none(row["created_at"]),
         "updated_at": rfc3339_or_none(row["updated_at"]),
         "finalized_at": rfc3339_or_none(row["finalized_at"]),

@@ -66,6 +66,25 @@ async def settled_split(db: Pool, creator_id: uuid.UUID) -> asyncpg.Record:
     )
 
 
+# The fee of one recipient's share of a payout: a withdrawal's fee is the viewer's own (charged
+# with it); a creator payout's transaction fee, paid by the platform, is split over the batch by
+# amount (NULL until the payout is in a block).
+FEE_OF_ITEM = """CASE WHEN p.kind = 'withdrawal' THEN p.fee_charged
+                      ELSE floor(p.chain_fee * i.amount / p.total) END"""
+
+
+async def payout_fees(db: Pool, creator_id: uuid.UUID) -> asyncpg.Record:
+    """The creator's payouts in a block: how many, what they paid, and their fees' share."""
+    return await db.fetchrow(
+        f"""SELECT count(*) AS payouts, COALESCE(sum(i.amount), 0) AS paid,
+                   COALESCE(sum({FEE_OF_ITEM}), 0) AS fees
+            FROM payouts p JOIN payout_items i ON i.payout_id = p.id
+            WHERE p.kind = 'creator' AND i.user_id = $1
+              AND p.status IN ('in_block', 'finalized')""",  # noqa: S608 - a constant
+        creator_id,
+    )
+
+
 async def live_streams(db: Pool, creator_id: uuid.UUID) -> list[asyncpg.Record]:
     """The creator's streams that are live now, with their current viewer count."""
     return await db.fetch(
@@ -224,12 +243,13 @@ async def _payouts(
     db: Pool, kind: str, user_id: uuid.UUID, after: After, limit: int
 ) -> list[asyncpg.Record]:
     return await db.fetch(
-        """SELECT p.id, p.status, i.amount, i.dest_account, p.extrinsic_hash, p.block_number,
-                  p.block_hash, p.error, p.created_at, p.updated_at, p.finalized_at
+        f"""SELECT p.id, p.status, i.amount, i.dest_account, p.extrinsic_hash, p.block_number,
+                  p.block_hash, p.error, p.created_at, p.updated_at, p.finalized_at,
+                  {FEE_OF_ITEM} AS fee
            FROM payouts p JOIN payout_items i ON i.payout_id = p.id
            WHERE p.kind = $1 AND i.user_id = $2
              AND ($3::timestamptz IS NULL OR (p.created_at, p.id) < ($3, $4::uuid))
            ORDER BY p.created_at DESC, p.id DESC
-           LIMIT $5""",
+           LIMIT $5""",  # noqa: S608 - a constant
         kind, user_id, *keyset_args(after), limit,
     )

@@ -46,6 +46,8 @@ QUERY: dict[str, Schema] = {
     "parent_id": {"type": "string", "format": "uuid"},
     "target_type": {"enum": ["video", "comment", "user", "stream"]},
     "price": {"type": "string", "pattern": "^[0-9]{1,40}$"},
+    "amount": {"type": "string", "pattern": "^[1-9][0-9]{0,37}$"},
+    "to": {"type": "string", "maxLength": 64},
 }
 PAGED = ("cursor", "limit")
 
@@ -139,6 +141,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                      schema=ref("BillingInfo"), unavailable=True),
     ("GET", "/api/me/balance"): Op("My balance", "billing", schema=ref("Balance"),
                                    auth="session"),
+    ("GET", "/api/me/withdraw/quote"): Op("The fee of a withdrawal, paid from my balance",
+                                          "billing", schema=ref("WithdrawalQuote"),
+                                          query=("amount", "to"), auth="session",
+                                          unavailable=True),
     ("POST", "/api/me/withdraw"): Op("Withdraw unused balance to an account", "billing",
                                      ok=(202,), body=WithdrawRequest, auth="session",
                                      unavailable=True),

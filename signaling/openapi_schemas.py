@@ -87,6 +87,12 @@ COMPONENTS: dict[str, Schema] = {
         "required": ["available", "reserved"],
         "properties": {"available": PLANCK, "reserved": PLANCK},
     },
+    "WithdrawalQuote": {
+        "type": "object",
+        "required": ["amount", "fee", "total", "to", "available"],
+        "properties": {"amount": PLANCK, "fee": PLANCK, "total": PLANCK,
+                       "to": {"type": "string"}, "available": PLANCK},
+    },
     "BillingInfo": {
         "type": "object",
         "required": ["escrow_address", "ss58_format", "existential_deposit", "fee_bps",

@@ -84,6 +84,8 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         metrics_on_main=settings.is_dev and settings.metrics_address is None,
         metrics_token=settings.metrics_token,
         nonce_rate_per_minute=settings.nonce_rate_per_minute,
+        payout_min_interval_s=settings.payout_min_interval_s,
+        payout_max_fee_bps=settings.payout_max_fee_bps,
     )
 
 

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(default=None, repr=False)
     # Sign-in nonces one IP address may ask for per minute (anonymous, so limited per address).
     nonce_rate_per_minute: int = Field(default=60, ge=1, le=100_000)
+    # Creator payouts (billing/payout_policy.py): at most one per creator per interval, and,
+    # unless PAYOUT_THRESHOLD is set, each at least the amount whose fee is this many bps of it.
+    payout_min_interval_s: float = Field(default=3600.0, ge=0.0, le=30 * 24 * 3600)
+    payout_max_fee_bps: int = Field(default=50, ge=1, le=10_000)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 

@@ -14,8 +14,18 @@ from dataclasses import dataclass
 import asyncpg
 import redis.asyncio as aioredis
 import structlog
+from substrateinterface import Keypair
 
-from billing import ChainClient, Meter, Report, Settlement, chain_loops, parking, reconcile
+from billing import (
+    ChainClient,
+    Meter,
+    PayoutPolicy,
+    Report,
+    Settlement,
+    chain_loops,
+    parking,
+    reconcile,
+)
 from recorder import default_owner, run_vod_worker
 from signaling.supervisor import supervise
 from vilokanam.settings import Settings, SettingsError
@@ -75,16 +85,25 @@ async def _role_loop(settings: Settings, role: str, name: str, conns: Connection
     assert conns.chain is not None
     meter = Meter(conns.redis, settings.platform_fee_bps, settings.redis_prefix)
     loops = await chain_loops(conns.chain, conns.pool, meter, settings.escrow_secret(),
-                              settings.payout_threshold, conns.redis, settings.payout_lease_s)
+                              payout_policy(settings), conns.redis, settings.payout_lease_s)
     if role == "deposits":
         return lambda: loops.deposits.run(stop)
     return lambda: loops.payouts.run(stop, interval_s=1.0)
 
 
+def payout_policy(settings: Settings) -> PayoutPolicy:
+    return PayoutPolicy(settings.payout_threshold, settings.payout_min_interval_s,
+                        settings.payout_max_fee_bps)
+
+
 async def run_reconcile(settings: Settings) -> Report:
     async with connections(settings, redis=True, chain=bool(settings.chain_url)) as conns:
         assert conns.redis is not None
-        return await reconcile(conns.pool, conns.redis, settings.redis_prefix, conns.chain)
+        escrow = None
+        if conns.chain is not None:  # its free balance must cover what it owes
+            escrow = Keypair.create_from_uri(settings.escrow_secret()).ss58_address
+        return await reconcile(conns.pool, conns.redis, settings.redis_prefix, conns.chain,
+                               escrow)
 
 
 async def handle_parked(settings: Settings, action: str, kind: parking.Kind, ref: str,

@@ -169,6 +169,7 @@ async function refreshLists() {
     const [summary, items] = await Promise.all([api('/api/creator/summary'), streams.reload(),
       payouts.reload(), videos.reload()]);
     showSplit(summary.earnings, true); // money moves after a stream ends too
+    showPayoutFees(summary.payout_fees);
     const t = summary.totals;
     const count = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
     $('totals').textContent = `${count(t.streams, 'stream')} · ${count(t.videos, 'video')}`
@@ -178,6 +179,30 @@ async function refreshLists() {
   } catch (error) {
     say(status, `Could not refresh: ${describe(error)}`, 'error');
   }
+}
+
+function duration(seconds) {
+  if (seconds >= 3600) return `${+(seconds / 3600).toFixed(1)} h`;
+  if (seconds >= 60) return `${+(seconds / 60).toFixed(1)} min`;
+  return `${seconds} s`;
+}
+
+/** Fees of the creator's payouts (the platform pays them) and the rule that keeps them small. */
+function showPayoutFees(fees) {
+  const out = $('payout-fees');
+  const parts = [];
+  if (fees.payouts > 0) {
+    parts.push('Transaction fees of your payouts (paid by the platform): ',
+      money(fees.fees, token), ` over ${fees.payouts} payout${fees.payouts === 1 ? '' : 's'}, `,
+      money(fees.fee_per_payout, token), ' per payout, ',
+      el('span', { id: 'payout-fee-ratio', textContent: `${(fees.fee_bps / 100).toFixed(2)} %` }),
+      ' of what was paid. ');
+  }
+  if (fees.min_amount != null) {
+    parts.push('You are paid once at least ', money(fees.min_amount, token),
+      ` is due, at most every ${duration(fees.min_interval_s)}, so fees stay small.`);
+  }
+  out.replaceChildren(...parts);
 }
 
 function fillStreamChoice(items) {

@@ -64,16 +64,60 @@ function start() {
   timer = setInterval(refresh, REFRESH_MS);
 }
 
+// A withdrawal in two steps: the quote shows the fee (paid from the balance), then the viewer
+// confirms that quote; the server refuses (409) if the fee rose since, and we quote again.
+let quote = null;
+
+function showQuote(next) {
+  quote = next;
+  $('withdraw-quote').hidden = !quote;
+  if (!quote) return;
+  $('quote-amount').replaceChildren(money(quote.amount, token));
+  $('quote-to').textContent = shortAddress(quote.to);
+  $('quote-to').title = quote.to;
+  $('quote-fee').replaceChildren(money(quote.fee, token));
+  $('quote-total').replaceChildren(money(quote.total, token));
+  // The fee is the same whatever the amount: say so when it eats a visible part of a small one.
+  const permille = (BigInt(quote.fee) * 1000n) / BigInt(quote.amount);
+  $('quote-share').textContent = permille >= 10n
+    ? ` (the fee is ${Number(permille) / 10} % of the amount: larger withdrawals pay a smaller share)` : '';
+}
+
+async function review(amount) {
+  showQuote(await api(`/api/me/withdraw/quote?amount=${encodeURIComponent(amount)}`));
+  const short = BigInt(quote.total) > BigInt(quote.available);
+  $('withdraw-confirm').disabled = short;
+  say($('withdraw-status'), short ? 'Your balance does not cover the amount and its fee.' : '',
+    short ? 'error' : 'info');
+}
+
 $('withdraw').addEventListener('submit', async (event) => {
   event.preventDefault();
-  const form = event.target;
+  try {
+    await review(event.target.amount.value.trim());
+  } catch (error) {
+    showQuote(null);
+    say($('withdraw-status'), `Could not withdraw: ${describe(error)}`, 'error');
+  }
+});
+$('withdraw-amount').addEventListener('input', () => showQuote(null));
+$('withdraw-cancel').addEventListener('click', () => showQuote(null));
+$('withdraw-confirm').addEventListener('click', async () => {
   const out = $('withdraw-status');
   try {
-    const sent = await api('/api/me/withdraw', { method: 'POST', body: { amount: form.amount.value.trim() } });
-    say(out, `Withdrawal of ${sent.amount} planck to ${shortAddress(sent.to)} is on its way.`, 'ok');
-    form.reset();
+    const sent = await api('/api/me/withdraw', { method: 'POST',
+      body: { amount: quote.amount, fee: quote.fee } });
+    say(out, `Withdrawal of ${sent.amount} planck (fee ${sent.fee} planck) to ${shortAddress(sent.to)}`
+      + ' is on its way.', 'ok');
+    showQuote(null);
+    $('withdraw').reset();
     refresh();
   } catch (error) {
+    if (error.code === 'fee_changed') {
+      await review(quote.amount).catch(() => showQuote(null));
+      say(out, 'The fee changed since you reviewed it: check the new fee and confirm again.', 'error');
+      return;
+    }
     say(out, `Could not withdraw: ${describe(error)}`, 'error');
   }
 });

@@ -37,7 +37,11 @@ export function shortHash(hash) {
   return hash && hash.length > 20 ? `${hash.slice(0, 10)}…${hash.slice(-8)}` : hash;
 }
 
-/** Table cells of a payout or withdrawal: created, status, amount, transaction hash, block. */
+/**
+ * Table cells of a payout or withdrawal: created, status, amount, fee, transaction hash, block.
+ * A withdrawal's fee is the viewer's own; a creator payout's is their share of the transaction's
+ * fee, paid by the platform ('—' until the payout is in a block).
+ */
 export function payoutCells(payout, token) {
   const status = el('span', { className: `pill pill-${payout.status}`, textContent: payout.status });
   const hash = payout.extrinsic_hash
@@ -48,6 +52,7 @@ export function payoutCells(payout, token) {
     when(payout.created_at),
     payout.error ? el('span', {}, status, ' ', el('span', { className: 'hint', textContent: payout.error })) : status,
     money(payout.amount, token),
+    payout.fee == null ? '—' : money(payout.fee, token),
     hash,
     payout.block_number ?? '—',
   ];

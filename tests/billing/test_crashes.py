@@ -93,8 +93,10 @@ async def test_payout_kill_9_never_pays_twice(
                 users[creator.ss58_address], amount)
             owed[creator.ss58_address] += amount
 
+    # Creators earn every few seconds here: pay them whenever due (no interval between payouts).
     env = worker_env(own_database_url, redis_url, redis_prefix,
-                     CHAIN_URL=dev_chain.url, ESCROW_SEED=escrow_mnemonic, PAYOUT_LEASE_S="2")
+                     CHAIN_URL=dev_chain.url, ESCROW_SEED=escrow_mnemonic, PAYOUT_LEASE_S="2",
+                     PAYOUT_MIN_INTERVAL_S="0")
     rng = random.Random(11)
     standby = [start_worker("payouts", env) for _ in range(workers - 1)]
     for _ in range(KILLS):

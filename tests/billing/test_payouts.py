@@ -128,18 +128,7 @@ async def test_withdrawal_pays_viewer_and_refuses_overdraft(
         await payouts.create_withdrawal(user["id"], user["account_id"], 7 * ROC)
     assert await payouts.meter.balance(str(user["id"])) == 6 * ROC
     payout_id = await payouts.create_withdrawal(user["id"], user["account_id"], 4 * ROC)
-    assert await payouts.meter.balance(str(user["id"])) == 2 * ROC
+    fee = await payouts.withdrawal_fee(user["account_id"], 4 * ROC)
+    assert await payouts.meter.balance(str(user["id"])) == 2 * ROC - fee
     assert await payouts.drive(payout_id) == "finalized"
     assert await chain_client.free_balance(viewer.ss58_address) == 4 * ROC
-
-
-async def test_threshold_covers_existential_deposit_and_fee(
-    payouts: Payouts, chain_client: ChainClient
-) -> None:
-    from billing.payouts import payout_threshold
-
-    ed = await chain_client.existential_deposit()
-    threshold = await payout_threshold(chain_client, payouts.escrow, 0)
-    fee = await chain_client.estimate_fee(payouts.escrow, [(payouts.escrow.ss58_address, ed)])
-    assert fee > 0 and threshold == ed + fee
-    assert await payout_threshold(chain_client, payouts.escrow, 10 * threshold) == 10 * threshold

@@ -23,6 +23,7 @@ from substrateinterface import Keypair
 from billing.chain import ChainClient
 from signaling.app import create_app
 from signaling.config import AppConfig
+from signaling.keys import BILLING
 from tests.billing.chain_money import chain_config, transfer
 from tests.e2e.test_pages import (  # noqa: F401 - browser is a fixture
     SCREENSHOTS,
@@ -93,7 +94,10 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
     client = chain_app
     base = str(client.make_url("")).rstrip("/")
     info = await (await client.get("/api/billing/info")).json()
-    price = int(info["existential_deposit"])  # a few seconds clear the payout threshold
+    # A few seconds clear the payout threshold (the amount whose fee is 0.5 % of it); after that
+    # payout, the default interval (an hour) makes the rest wait.
+    threshold = client.app[BILLING].payouts.threshold
+    price = threshold // 3 + 1
     ferdie = await dev_headers(client, "//Ferdie")
     await client.patch("/api/me", json={"is_creator": True}, headers=ferdie)
     stream = await new_stream(client, ferdie, price=str(price), title="Paid cooking show")
@@ -154,6 +158,17 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
         await finalized.first.wait_for(timeout=PAGE_TIMEOUT_MS * 2)
         tx_hash = await finalized.first.locator("code.tx-hash").get_attribute("title")
         assert tx_hash.startswith("0x") and len(tx_hash) == 66
+        # Its fee is shown, paid by the platform, and under 1 % of what was paid.
+        fee_cell = finalized.first.locator("td").nth(3).locator("span")
+        await fee_cell.wait_for()
+        fee = int((await fee_cell.get_attribute("title")).split()[0])
+        amount = int((await finalized.first.locator("td").nth(2).locator("span")
+                      .get_attribute("title")).split()[0])
+        assert 0 < fee * 100 < amount
+        ratio = dashboard.locator("#payout-fee-ratio")
+        await ratio.wait_for(timeout=PAGE_TIMEOUT_MS)
+        assert float((await ratio.inner_text()).rstrip(" %")) < 1.0
+        assert "per payout" in await dashboard.locator("#payout-fees").inner_text()
         paid = planck_of(dashboard, '#split dd[data-key="finalized"]')
 
         async def shown_as_paid() -> bool:  # the split follows within a poll
@@ -177,6 +192,8 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
         assert rows and {row["stream_title"] for row in rows} == {"Paid cooking show"}
         assert all(int(r["amount_planck"]) == int(r["creator_amount_planck"])
                    + int(r["fee_planck"]) for r in rows)
+        # A busy creator is paid once per interval: more earned since, still one payout.
+        assert await dashboard.locator("#payouts-body tr").count() == 1
     finally:
         await viewer.close()
         await client.delete(location, headers=bob)
@@ -189,4 +206,25 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
     spent = me.locator("#spending-body tr").filter(has_text="Paid cooking show")
     await spent.wait_for(timeout=PAGE_TIMEOUT_MS)
     assert await me.locator("#escrow-address").inner_text() == info["escrow_address"]
+
+    # Bob withdraws some of what is left: the page shows the fee before he confirms, and the
+    # balance goes down by exactly amount + that fee.
+    before = await (await client.get("/api/me/balance", headers=bob)).json()
+    amount = 3 * int(info["existential_deposit"])
+    await me.locator("#withdraw-amount").fill(str(amount))
+    await me.get_by_role("button", name="Review withdrawal").click()
+    quoted_fee = me.locator("#quote-fee span")
+    await quoted_fee.wait_for(timeout=PAGE_TIMEOUT_MS)
+    fee = int((await quoted_fee.get_attribute("title")).split()[0])
+    assert fee > 0
+    assert await me.locator("#quote-total span").get_attribute("title") == f"{amount + fee} planck"
+    await me.screenshot(path=SCREENSHOTS / "me-withdraw-quote.png", full_page=True)
+    await me.get_by_role("button", name="Confirm withdrawal").click()
+    await me.locator("#withdraw-status").filter(has_text="on its way").wait_for(
+        timeout=PAGE_TIMEOUT_MS)
+    row = me.locator("#withdrawals-body tr").first
+    await row.locator("td").nth(3).locator(f'span[title="{fee} planck"]').wait_for(
+        timeout=PAGE_TIMEOUT_MS)
+    after = await (await client.get("/api/me/balance", headers=bob)).json()
+    assert int(after["available"]) == int(before["available"]) - amount - fee
     await me.screenshot(path=SCREENSHOTS / "me.png", full_page=True)

@@ -37,7 +37,7 @@ async def chain_app(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
 ) -> AsyncIterator[TestClient]:
     config = await chain_config(app_config, own_database_url, dev_chain.url, chain_client,
-                                payout_interval_s=1.0)
+                                payout_interval_s=1.0, payout_min_interval_s=0.0)
     async with TestClient(TestServer(create_app(config))) as client:
         yield client
 
@@ -58,8 +58,8 @@ async def test_deposit_watch_cut_payout_reconcile(
     client = chain_app
     info = await (await client.get("/api/billing/info")).json()
     assert info["ss58_format"] == 2 and info["token_decimals"] == 12
-    # Each second earns the creator more than the payout threshold (existential deposit + fee),
-    # so every payout round pays out all that is settled and nothing is left below it.
+    # Each second earns the creator more than the payout threshold (fee under 0.5 % of it), and
+    # creators may be paid every round here, so each pays all that is settled, none left below.
     price = 3 * client.app[BILLING].payouts.threshold
 
     creator_key = fresh_account()
@@ -123,8 +123,10 @@ async def test_deposit_watch_cut_payout_reconcile(
     await client.delete(broadcast.location)
     await broadcast.pc.close()
     await viewer.close()
-    report = await reconcile(own_db, redis, redis_prefix, chain_client)
+    escrow = info["escrow_address"]
+    report = await reconcile(own_db, redis, redis_prefix, chain_client, escrow)
     assert report.ok, report.text()
+    assert "escrow covers what it owes" in report.text()
 
 
 async def test_withdrawal_rules_and_payout(
@@ -135,7 +137,8 @@ async def test_withdrawal_rules_and_payout(
     headers = {"Authorization": f"Bearer {await sign_in(client, viewer)}"}
     me = await (await client.get("/api/me", headers=headers)).json()
     await client.app[BILLING].meter.credit(me["id"], 5 * ROC, "test top-up")
-    ed = int((await (await client.get("/api/billing/info")).json())["existential_deposit"])
+    info = await (await client.get("/api/billing/info")).json()
+    ed = int(info["existential_deposit"])
 
     for body in ({"amount": str(6 * ROC)},                       # above the balance
                  {"amount": str(ROC), "to": "not-an-address"},   # malformed address
@@ -149,11 +152,31 @@ async def test_withdrawal_rules_and_payout(
                                  "AND status <> 'failed'") == 0
     assert await chain_client.free_balance(viewer.ss58_address) == 0
 
+    # The fee is quoted before the viewer confirms, and what is debited is the quote.
+    quoted = await client.get(f"/api/me/withdraw/quote?amount={2 * ROC}", headers=headers)
+    assert quoted.status == 200
+    quote = await quoted.json()
+    fee = int(quote["fee"])
+    assert 0 < fee < ROC // 1000 and quote["total"] == str(2 * ROC + fee)
+    assert quote["available"] == str(5 * ROC) and quote["to"] == me["account_id"]
+    too_low = await client.post("/api/me/withdraw", headers=headers,
+                                json={"amount": str(2 * ROC), "fee": str(fee - 1)})
+    assert too_low.status == 409 and (await too_low.json())["error"]["code"] == "fee_changed"
+    for bad in ("", "0", "-1", "1.5", str(10**40)):
+        response = await client.get(f"/api/me/withdraw/quote?amount={bad}", headers=headers)
+        assert response.status == 400, bad
+    assert await own_db.fetchval("SELECT count(*) FROM payouts WHERE kind = 'withdrawal' "
+                                 "AND status <> 'failed'") == 0
+    escrow = info["escrow_address"]
+    escrow_before = await chain_client.free_balance(escrow)
+
     accepted = await client.post("/api/me/withdraw", headers=headers,
-                                 json={"amount": str(2 * ROC)})
+                                 json={"amount": str(2 * ROC), "fee": quote["fee"]})
     assert accepted.status == 202
+    assert {k: (await accepted.json())[k] for k in ("amount", "fee", "total")} == {
+        k: quote[k] for k in ("amount", "fee", "total")}
     after = await (await client.get("/api/me/balance", headers=headers)).json()
-    assert after["available"] == str(3 * ROC)
+    assert after["available"] == str(3 * ROC - fee)
 
     async def landed() -> bool:
         return await chain_client.free_balance(viewer.ss58_address) == 2 * ROC
@@ -168,4 +191,6 @@ async def test_withdrawal_rules_and_payout(
 
     await wait_for(finalized, 30)
     final = await (await client.get("/api/me/balance", headers=headers)).json()
-    assert final == {"available": str(3 * ROC), "reserved": "0"}
+    assert final == {"available": str(3 * ROC - fee), "reserved": "0"}
+    # The escrow lost what the viewer paid, not a planck more: the fee was the viewer's.
+    assert escrow_before - await chain_client.free_balance(escrow) == 2 * ROC + fee

@@ -178,12 +178,13 @@ async def test_split_follows_money_from_redis_to_postgres_to_chain(
     split = (await get(quiet, "/api/creator/summary", people.creator))["earnings"]
     assert (split["awaiting_payout"], split["sending"]) == ("0", str(7 * NET))
 
-    # What the payout worker records once the chain has it in a block, then finalized.
-    tx_hash = "0x" + "ab" * 32
+    # What the payout worker records once the chain has it in a block (with the fee the escrow
+    # paid for it), then finalized.
+    tx_hash, chain_fee = "0x" + "ab" * 32, 7 * NET // 300
     await own_db.execute(
         """UPDATE payouts SET status = 'in_block', extrinsic_hex = '0x00', extrinsic_hash = $2,
-                  block_number = 42, block_hash = $3 WHERE id = $1""",
-        payout_id, tx_hash, "0x" + "cd" * 32)
+                  block_number = 42, block_hash = $3, chain_fee = $4 WHERE id = $1""",
+        payout_id, tx_hash, "0x" + "cd" * 32, chain_fee)
     split = (await get(quiet, "/api/creator/summary", people.creator))["earnings"]
     assert (split["sending"], split["in_block"]) == ("0", str(7 * NET))
     await own_db.execute("UPDATE payouts SET status = 'finalized', finalized_at = now() "
@@ -196,6 +197,12 @@ async def test_split_follows_money_from_redis_to_postgres_to_chain(
     assert payout["status"] == "finalized" and payout["extrinsic_hash"] == tx_hash
     assert payout["block_number"] == 42 and payout["amount"] == str(7 * NET)
     assert payout["finalized_at"].endswith("Z")
+    assert payout["fee"] == str(chain_fee)
+    fees = (await get(quiet, "/api/creator/summary", people.creator))["payout_fees"]
+    assert {k: fees[k] for k in ("payouts", "paid", "fees", "fee_per_payout", "fee_bps",
+                                 "paid_by")} == {
+        "payouts": 1, "paid": str(7 * NET), "fees": str(chain_fee),
+        "fee_per_payout": str(chain_fee), "fee_bps": 34, "paid_by": "platform"}
 
 
 async def test_live_counters_grow_with_each_charged_second(
@@ -471,7 +478,8 @@ async def test_deposits_and_withdrawals_are_the_viewers_own(
             people.viewer_id, block * PRICE, block, "0x" + f"{block:02x}" * 32)
     await quiet.app[BILLING].meter.credit(str(people.viewer_id), 5 * PRICE, "test-withdraw")
     payouts = Payouts(None, own_db, quiet.app[BILLING].meter, None, threshold=1)  # type: ignore[arg-type]
-    await payouts.create_withdrawal(people.viewer_id, "dest-address", 2 * PRICE)
+    fee = PRICE // 7  # the quote the viewer accepted (no chain here)
+    await payouts.create_withdrawal(people.viewer_id, "dest-address", 2 * PRICE, fee)
 
     page = await get(quiet, "/api/me/deposits?limit=2", people.viewer)
     more = await get(quiet, f"/api/me/deposits?limit=2&cursor={page['next_cursor']}",
@@ -482,10 +490,10 @@ async def test_deposits_and_withdrawals_are_the_viewers_own(
     assert all(d["credited"] for d in deposits) and more["next_cursor"] is None
 
     [withdrawal] = (await get(quiet, "/api/me/withdrawals", people.viewer))["items"]
-    assert (withdrawal["status"], withdrawal["amount"], withdrawal["to"]) == (
-        "created", str(2 * PRICE), "dest-address")
+    assert (withdrawal["status"], withdrawal["amount"], withdrawal["to"], withdrawal["fee"]) == (
+        "created", str(2 * PRICE), "dest-address", str(fee))
     balance = await get(quiet, "/api/me/balance", people.viewer)
-    assert balance == {"available": str(3 * PRICE), "reserved": str(2 * PRICE)}
+    assert balance == {"available": str(3 * PRICE - fee), "reserved": str(2 * PRICE + fee)}
     assert (await get(quiet, "/api/me/deposits", people.creator))["items"] == []
     assert (await get(quiet, "/api/creator/payouts", people.creator))["items"] == []
 
