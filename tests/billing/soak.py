@@ -48,6 +48,8 @@ from tests.signaling.accounts import new_stream, sign_in
 ROOT = Path(__file__).resolve().parent.parent.parent
 WORKER_ROLES = ("settlement", "deposits", "payouts")
 ROLES = ("server", *WORKER_ROLES)
+FUNDER = -1  # deposits by //Alice, who funds the escrow, are recorded under this index
+ESCROW_FUNDS = 100 * ROC
 
 # The server runs no billing loop of its own: the workers are the only settlement consumer,
 # deposit watcher and payout signer. BILLING_WORKERS is read since h/loops (issue 10); today's
@@ -94,7 +96,7 @@ class Outcome:
     price: int
     creators: list[Person]
     viewers: list[Person]
-    deposits: list[tuple[int, int]] = field(default_factory=list)  # (viewer index, planck)
+    deposits: list[tuple[int, int]] = field(default_factory=list)  # (viewer, planck)
     withdrawals: list[str] = field(default_factory=list)  # payout ids answered 202
     kills: list[tuple[float, str]] = field(default_factory=list)
     crashes: list[str] = field(default_factory=list)  # processes that exited on their own
@@ -281,8 +283,6 @@ async def run_soak(services: Services, plan: SoakPlan, chain: ChainClient,
     # A creator with two viewers reaches a payout (ED + fee, or 100 fees) in about 6 s.
     price = max(ed + fee, 100 * fee) // 10
     outcome = Outcome(plan, escrow, price, creators, viewers)
-    await fund(chain, [(escrow.ss58_address, 100 * ROC)]
-               + [(v.key.ss58_address, 1000 * price + ROC) for v in viewers])
 
     fleet = Fleet(services, escrow_seed)
     clients = Clients(services.workdir)
@@ -294,6 +294,10 @@ async def run_soak(services: Services, plan: SoakPlan, chain: ChainClient,
         await sign_up(fleet.url, viewers, False, price)
         # Deposits are watched from the head when the watcher first starts: let it start.
         assert await wait_until(lambda: _deposit_cursor(pool), 60), "deposit watcher never ran"
+        # //Alice's transfer to the escrow (what pays payout fees) is a deposit like any other.
+        await fund(chain, [(escrow.ss58_address, ESCROW_FUNDS)]
+                   + [(v.key.ss58_address, 1000 * price + ROC) for v in viewers])
+        outcome.deposits.append((FUNDER, ESCROW_FUNDS))
         await asyncio.gather(*(
             deposit(chain, outcome, i, (15 if viewer_role(i) == "poor" else 300) * price)
             for i in range(plan.viewers)))
@@ -327,8 +331,11 @@ async def _timeline(plan: SoakPlan, rng: random.Random, fleet: Fleet, outcome: O
                     chain: ChainClient, watched: list[subprocess.Popen[bytes]]) -> None:
     """Kills at random moments; withdrawals, a top-up and a freeze at fixed fractions."""
     seconds = plan.seconds
+    # Every role is killed as often as the others (± 1), in a random order at random moments.
+    victims = [k % len(ROLES) for k in range(plan.kills)]
+    rng.shuffle(victims)
     events: list[tuple[float, str, int]] = [
-        (rng.uniform(3, seconds - 3), "kill", 0) for _ in range(plan.kills)]
+        (rng.uniform(3, seconds - 3), "kill", victim) for victim in victims]
     for i in range(plan.viewers):
         match viewer_role(i):
             case "withdraws":
@@ -343,7 +350,7 @@ async def _timeline(plan: SoakPlan, rng: random.Random, fleet: Fleet, outcome: O
         await asyncio.sleep(max(0.0, start + at - time.monotonic()))
         await _restart_crashed(fleet, outcome)
         if action == "kill":
-            role = rng.choice(ROLES)
+            role = ROLES[i]
             outcome.kills.append((round(time.monotonic() - start, 1), role))
             print(f"soak: kill -9 {role} at {outcome.kills[-1][0]} s", flush=True)
             fleet.kill(role)

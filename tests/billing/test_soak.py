@@ -1,6 +1,6 @@
 """Issue 10's acceptance soak, short version (CI): money adds up to the planck under kill -9.
 
-Two creators, four viewers, ~40 s of paid watching with four SIGKILLs among the server and the
+Two creators, four viewers, ~35 s of paid watching with four SIGKILLs among the server and the
 settlement, deposit and payout workers (see tests/billing/soak.py for the scenario and every
 check). The seed is random and printed; `SOAK_SEED=n` replays one. The long version is
 `make soak` (bench/soak.py), the same code with bigger numbers.
@@ -27,7 +27,7 @@ async def test_money_adds_up_while_every_process_is_killed(
     redis_url: str, redis_prefix: str, tmp_path: Path,
 ) -> None:
     seed = int(os.environ.get("SOAK_SEED") or random.randrange(1_000_000))
-    plan = SoakPlan(seed=seed, creators=2, viewers=4, seconds=40, kills=4, drain_s=45)
+    plan = SoakPlan(seed=seed, creators=2, viewers=4, seconds=35, kills=4, drain_s=40)
     services = Services(own_database_url, redis_url, redis_prefix, dev_chain.url, tmp_path)
     outcome = await run_soak(services, plan, chain_client, own_db, redis)
     checks = await money_checks(outcome, services, chain_client, own_db, redis)
