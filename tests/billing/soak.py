@@ -8,12 +8,17 @@ payout workers (`vilokanam worker ROLE`) are SIGKILLed at random moments (seeded
 printed) and restarted. Once everything drains, `vilokanam reconcile` must pass and, to the
 planck (see `money_checks`):
   * Σ deposits on chain = Σ credited (PostgreSQL and Redis), each deposit once;
-  * per viewer: deposits − charges − withdrawals − withdrawal fees = balance;
+  * per viewer: deposits − charges − withdrawals − withdrawal fees = balance; a poor viewer
+    ran out (balance below one second's price, never below zero);
   * Σ charges = Σ creator earnings + platform fee;
   * each creator's on-chain gain = their paid earnings;
   * no payout applied twice: the escrow's on-chain nonce = payouts that reached a block, and
     every finalized payout is found, successful, in its recorded block;
-  * seconds charged to a viewer on a stream ≤ seconds in which it received media frames.
+  * once the publishers left, no stream, stream session or view is left open (kill -9 of the
+    server must not strand them);
+  * seconds charged to a viewer on a stream ≤ seconds in which it received media frames (summed
+    over the viewer's views of that stream: one viewer process watches one view at a time, and
+    the server does not tell a client which `stream_viewers` row its WHEP session is).
 
 Used by tests/billing/test_soak.py (short, in CI) and bench/soak.py (long; `make soak`).
 """
@@ -21,6 +26,7 @@ Used by tests/billing/test_soak.py (short, in CI) and bench/soak.py (long; `make
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import random
@@ -57,6 +63,10 @@ ESCROW_FUNDS = 100 * ROC
 SERVER_ENV = {"BILLING_WORKERS": "none", "RECORDING": "false", "VOD_WORKER": "false"}
 # Creator payouts often enough to happen a few times in a short soak (h/fees' batching policy).
 PAYOUT_ENV = {"PAYOUT_MIN_INTERVAL_S": "3", "PAYOUT_MAX_FEE_BPS": "100"}
+# A poor viewer may start again with one second of balance left: it runs down to below the price.
+VIEWING_ENV = {"MIN_VIEW_SECONDS": "1"}
+POOR_SECONDS = 10  # what a poor viewer deposits, and tops up, in seconds of watching
+RICH_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,7 @@ class Fleet:
     def __init__(self, services: Services, escrow_seed: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.workdir = services.workdir
         self.logs = services.workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.env = worker_env(
@@ -121,7 +132,7 @@ class Fleet:
             CHAIN_URL=services.chain_url, ESCROW_SEED=escrow_seed, HTTP_PORT=str(self.port),
             RTC_HOST_ADDRESSES="127.0.0.1", ICE_SERVERS="",
             MEDIA_ROOT=str(services.workdir / "media"), VAR_DIR=str(services.workdir / "var"),
-            **SERVER_ENV, **PAYOUT_ENV,
+            **SERVER_ENV, **PAYOUT_ENV, **VIEWING_ENV,
         )
         self.env.pop("PUBLIC_URL", None)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -161,6 +172,11 @@ class Fleet:
             log.close()
 
 
+def report_path(workdir: Path, viewer: int) -> Path:
+    """Where viewer process `viewer` reports the seconds it received media in."""
+    return workdir / "clients" / f"viewer-{viewer}.jsonl"
+
+
 class Clients:
     """Publisher and viewer processes (tests/billing/soak_clients.py)."""
 
@@ -178,8 +194,6 @@ class Clients:
         self.procs.append(proc)
         return proc
 
-    def report(self, viewer: int) -> Path:
-        return self.dir / f"viewer-{viewer}.jsonl"
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -299,7 +313,8 @@ async def run_soak(services: Services, plan: SoakPlan, chain: ChainClient,
                    + [(v.key.ss58_address, 1000 * price + ROC) for v in viewers])
         outcome.deposits.append((FUNDER, ESCROW_FUNDS))
         await asyncio.gather(*(
-            deposit(chain, outcome, i, (15 if viewer_role(i) == "poor" else 300) * price)
+            deposit(chain, outcome, i,
+                    (POOR_SECONDS if viewer_role(i) == "poor" else RICH_SECONDS) * price)
             for i in range(plan.viewers)))
         for creator in creators:
             clients.start(f"publisher-{creator.stream['id']}", "publish", fleet.url,
@@ -307,8 +322,9 @@ async def run_soak(services: Services, plan: SoakPlan, chain: ChainClient,
         watched = []
         for i, viewer in enumerate(viewers):
             stream = creators[i % plan.creators].stream["id"]
+            report = str(report_path(services.workdir, i))
             watched.append(clients.start(f"viewer-{i}", "watch", fleet.url, stream,
-                                         viewer.token, str(price), str(clients.report(i))))
+                                         viewer.token, str(price), report))
         await _timeline(plan, rng, fleet, outcome, chain, watched)
         clients.stop()
         outcome.drained, outcome.drain_state = await _drain(plan, fleet, outcome, pool, redis)
@@ -343,8 +359,7 @@ async def _timeline(plan: SoakPlan, rng: random.Random, fleet: Fleet, outcome: O
             case "poor":
                 events.append((0.5 * seconds, "top-up", i))
             case "freezes":
-                events += [(0.4 * seconds, "freeze", i),
-                           (0.4 * seconds + plan.freeze_s, "thaw", i)]
+                events.append((0.4 * seconds, "freeze", i))
     start = time.monotonic()
     for at, action, i in sorted(events):
         await asyncio.sleep(max(0.0, start + at - time.monotonic()))
@@ -358,11 +373,22 @@ async def _timeline(plan: SoakPlan, rng: random.Random, fleet: Fleet, outcome: O
         elif action == "withdraw":
             await withdraw(fleet.url, outcome, i, 20 * outcome.price)
         elif action == "top-up":
-            await deposit(chain, outcome, i, 15 * outcome.price)
-        elif action in ("freeze", "thaw"):
-            os.kill(watched[i].pid, signal.SIGSTOP if action == "freeze" else signal.SIGCONT)
+            await deposit(chain, outcome, i, POOR_SECONDS * outcome.price)
+        elif action == "freeze":
+            # Frozen while it watches (not while it reconnects), so delivery goes on meanwhile.
+            await wait_until(functools.partial(_receiving, report_path(fleet.workdir, i)), 15)
+            os.kill(watched[i].pid, signal.SIGSTOP)
+            asyncio.get_running_loop().call_later(plan.freeze_s, os.kill, watched[i].pid,
+                                                  signal.SIGCONT)
     await asyncio.sleep(max(0.0, start + seconds - time.monotonic()))
     await _restart_crashed(fleet, outcome)
+
+
+async def _receiving(report: Path) -> bool:
+    """Whether the viewer received media in the last two seconds."""
+    seconds = received_seconds(report)
+    latest = max((max(s) for s in seconds.values()), default=0)
+    return latest >= int(time.time()) - 1
 
 
 async def _restart_crashed(fleet: Fleet, outcome: Outcome) -> None:
@@ -459,7 +485,20 @@ async def money_checks(outcome: Outcome, services: Services, chain: ChainClient,
     checks.append(await _split_check(pool))
     checks += await _creator_checks(outcome, chain, pool)
     checks += await _payout_checks(outcome, services, chain, pool)
+    checks.append(await _records_check(pool))
     return checks
+
+
+async def _records_check(pool: asyncpg.Pool) -> Check:
+    """Every broadcast ended (publishers left): nothing may still look live or watched."""
+    row = await pool.fetchrow(
+        """SELECT (SELECT count(*) FROM streams WHERE status = 'live') AS live,
+                  (SELECT count(*) FROM stream_sessions WHERE end_time IS NULL) AS sessions,
+                  (SELECT count(*) FROM stream_viewers WHERE is_active) AS views""")
+    return ("after the broadcasts ended, no stream, session or view is left open",
+            (row["live"], row["sessions"], row["views"]) == (0, 0, 0),
+            f"{row['live']} streams live, {row['sessions']} sessions open, "
+            f"{row['views']} views active")
 
 
 async def _deposits_check(outcome: Outcome, pool: asyncpg.Pool, meter: Meter) -> Check:
@@ -492,11 +531,14 @@ async def _viewer_checks(outcome: Outcome, services: Services, pool: asyncpg.Poo
             f"viewer {i} ({viewer_role(i)}): deposits - charges - withdrawals - fees = balance",
             deposited - charged - withdrawn - fees == balance,
             f"{deposited} - {charged} - {withdrawn} - {fees} = {balance}"))
+        if viewer_role(i) == "poor":
+            checks.append((f"viewer {i} (poor): ran out, cut before going below zero",
+                           0 <= balance < outcome.price, f"0 <= {balance} < {outcome.price}"))
         ticks = await pool.fetch(
             """SELECT stream_id::text AS stream, sum(total_ticks) AS ticks, count(*) AS views
                FROM stream_viewers WHERE viewer_id = $1::uuid GROUP BY stream_id""",
             viewer.user_id)
-        received = received_seconds(Path(services.workdir) / "clients" / f"viewer-{i}.jsonl")
+        received = received_seconds(report_path(services.workdir, i))
         for row in ticks:
             got = len(received.get(row["stream"], ()))
             checks.append((
