@@ -306,25 +306,8 @@ async def run_soak(services: Services, plan: SoakPlan, chain: ChainClient,
             await fleet.start(role)
         await sign_up(fleet.url, creators, True, price)
         await sign_up(fleet.url, viewers, False, price)
-        # Deposits are watched from the head when the watcher first starts: let it start.
-        assert await wait_until(lambda: _deposit_cursor(pool), 60), "deposit watcher never ran"
-        # //Alice's transfer to the escrow (what pays payout fees) is a deposit like any other.
-        await fund(chain, [(escrow.ss58_address, ESCROW_FUNDS)]
-                   + [(v.key.ss58_address, 1000 * price + ROC) for v in viewers])
-        outcome.deposits.append((FUNDER, ESCROW_FUNDS))
-        await asyncio.gather(*(
-            deposit(chain, outcome, i,
-                    (POOR_SECONDS if viewer_role(i) == "poor" else RICH_SECONDS) * price)
-            for i in range(plan.viewers)))
-        for creator in creators:
-            clients.start(f"publisher-{creator.stream['id']}", "publish", fleet.url,
-                          creator.stream["id"], creator.stream["stream_key"])
-        watched = []
-        for i, viewer in enumerate(viewers):
-            stream = creators[i % plan.creators].stream["id"]
-            report = str(report_path(services.workdir, i))
-            watched.append(clients.start(f"viewer-{i}", "watch", fleet.url, stream,
-                                         viewer.token, str(price), report))
+        await _fund_and_deposit(chain, pool, outcome)
+        watched = _start_clients(clients, fleet.url, outcome, services.workdir)
         await _timeline(plan, rng, fleet, outcome, chain, watched)
         clients.stop()
         outcome.drained, outcome.drain_state = await _drain(plan, fleet, outcome, pool, redis)
@@ -336,6 +319,34 @@ async def run_soak(services: Services, plan: SoakPlan, chain: ChainClient,
         capture_output=True, text=True, timeout=120, check=False)
     outcome.reconcile = (result.returncode, result.stdout + result.stderr[-2000:])
     return outcome
+
+
+async def _fund_and_deposit(chain: ChainClient, pool: asyncpg.Pool, outcome: Outcome) -> None:
+    """Fund the escrow and the viewers from //Alice, then every viewer deposits."""
+    # Deposits are watched from the head when the watcher first starts: let it start.
+    assert await wait_until(lambda: _deposit_cursor(pool), 60), "deposit watcher never ran"
+    # //Alice's transfer to the escrow (what pays payout fees) is a deposit like any other.
+    await fund(chain, [(outcome.escrow.ss58_address, ESCROW_FUNDS)]
+               + [(v.key.ss58_address, 1000 * outcome.price + ROC) for v in outcome.viewers])
+    outcome.deposits.append((FUNDER, ESCROW_FUNDS))
+    await asyncio.gather(*(
+        deposit(chain, outcome, i,
+                (POOR_SECONDS if viewer_role(i) == "poor" else RICH_SECONDS) * outcome.price)
+        for i in range(len(outcome.viewers))))
+
+
+def _start_clients(clients: Clients, url: str, outcome: Outcome,
+                   workdir: Path) -> list[subprocess.Popen[bytes]]:
+    """A publisher per creator; viewers spread over the streams. The viewers' processes."""
+    for creator in outcome.creators:
+        clients.start(f"publisher-{creator.stream['id']}", "publish", url,
+                      creator.stream["id"], creator.stream["stream_key"])
+    watched = []
+    for i, viewer in enumerate(outcome.viewers):
+        stream = outcome.creators[i % len(outcome.creators)].stream["id"]
+        watched.append(clients.start(f"viewer-{i}", "watch", url, stream, viewer.token,
+                                     str(outcome.price), str(report_path(workdir, i))))
+    return watched
 
 
 async def _deposit_cursor(pool: asyncpg.Pool) -> bool:
