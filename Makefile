@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint clean
+.PHONY: run test setup lint clean soak
 
 setup: $(STAMP) node_modules/.installed
 
@@ -39,6 +39,11 @@ $(WHIP_CLIENT):
 test: setup $(CHROMIUM) $(WHIP_CLIENT)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The long money soak (tests/billing/soak.py): minutes of kill -9 on the dev chain.
+# SOAK_ARGS="--seconds 1800 --kills 200 --seed 7" to change it; `make test` runs the short one.
+soak: setup
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

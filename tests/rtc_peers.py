@@ -107,13 +107,16 @@ class Viewer:
             while True:
                 frame = await track.recv()
                 if track.kind == "audio":
-                    self.audio_frames += 1
+                    self.on_audio_frame(frame)
                     continue
                 if self.first_frame_after is None:
                     self.first_frame_after = time.monotonic() - self.started
                 self.on_video_frame(frame)
         except MediaStreamError:
             self.ended.set()
+
+    def on_audio_frame(self, frame: av.AudioFrame) -> None:
+        self.audio_frames += 1
 
     def on_video_frame(self, frame: av.VideoFrame) -> None:
         """Read the publisher's frame counter off a decoded frame."""

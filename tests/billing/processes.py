@@ -1,12 +1,16 @@
-"""Worker processes for crash tests: start `vilokanam worker ROLE`, kill -9 it at random."""
+"""Processes for crash tests: `vilokanam worker ROLE` and `vilokanam run`, killed -9 at random."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from pathlib import Path
+from typing import IO
 
 
 def worker_env(database_url: str, redis_url: str, prefix: str, **extra: str) -> dict[str, str]:
@@ -29,3 +33,35 @@ def kill_after(proc: subprocess.Popen[bytes], seconds: float) -> None:
     assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "worker died"
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_vilokanam(args: list[str], env: dict[str, str],
+                    log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """`python -m vilokanam ARGS…` (a worker, the server); stderr to `log` when given."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "vilokanam", *args],
+        env=env, stdout=subprocess.DEVNULL, stderr=log if log is not None else subprocess.PIPE,
+    )
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60,
+                 log: Path | None = None) -> dict:
+    """Wait until `url`/api/health answers; fail with the server's stderr if it exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            if log is not None:
+                raise AssertionError(log.read_text()[-4000:])
+            raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
+        try:
+            with urllib.request.urlopen(f"{url}/api/health", timeout=2) as response:  # noqa: S310
+                return {"status": response.status, "body": response.read().decode()}
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("server did not become healthy in time")

@@ -4,32 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
-        try:
-            with urllib.request.urlopen(f"{url}/api/health", timeout=2) as response:  # noqa: S310
-                return {"status": response.status, "body": response.read().decode()}
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("server did not become healthy in time")
+from tests.billing.processes import free_port, wait_healthy
 
 
 def _children_alive(var_dir: Path) -> list[str]:
@@ -41,7 +23,7 @@ def _children_alive(var_dir: Path) -> list[str]:
 @pytest.fixture
 def run_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(VAR_DIR=str(tmp_path / "var"), HTTP_PORT=str(_free_port()),
+    env.update(VAR_DIR=str(tmp_path / "var"), HTTP_PORT=str(free_port()),
                VILOKANAM_ENV="dev", PUBLIC_URL="")
     env.pop("PUBLIC_URL")
     return env
@@ -52,7 +34,7 @@ def test_run_serves_health_and_stops_embedded_services(run_env: dict[str, str]) 
     proc = subprocess.Popen([sys.executable, "-m", "vilokanam", "run"], env=run_env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        health = _wait_healthy(url, proc)
+        health = wait_healthy(url, proc)
         assert health["status"] == 200
         assert '"postgres": "ok"' in health["body"] and '"redis": "ok"' in health["body"]
         login = subprocess.run(
