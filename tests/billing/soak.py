@@ -58,10 +58,9 @@ FUNDER = -1  # deposits by //Alice, who funds the escrow, are recorded under thi
 ESCROW_FUNDS = 100 * ROC
 
 # The server runs no billing loop of its own: the workers are the only settlement consumer,
-# deposit watcher and payout signer. BILLING_WORKERS is read since h/loops (issue 10); today's
-# main ignores it and runs all three in the server too (two payout signers for one escrow).
+# deposit watcher and payout signer (each killed and restarted on its own).
 SERVER_ENV = {"BILLING_WORKERS": "none", "RECORDING": "false", "VOD_WORKER": "false"}
-# Creator payouts often enough to happen a few times in a short soak (h/fees' batching policy).
+# Creator payouts often enough to happen a few times in a short soak (billing/payout_policy.py).
 PAYOUT_ENV = {"PAYOUT_MIN_INTERVAL_S": "3", "PAYOUT_MAX_FEE_BPS": "100"}
 # A poor viewer may start again with one second of balance left: it runs down to below the price.
 VIEWING_ENV = {"MIN_VIEW_SECONDS": "1"}
@@ -455,14 +454,9 @@ async def _open_work(pool: asyncpg.Pool, redis: aioredis.Redis, prefix: str,
 async def withdrawal_fees(pool: asyncpg.Pool, user_id: str) -> int:
     """What a viewer paid in fees for withdrawals that were not returned.
 
-    Since h/fees (issue 10 item 7) the viewer pays their withdrawal's fee, recorded in
-    `payouts.fee_charged`; before it the escrow paid it and there is no such column (0).
+    The viewer pays their withdrawal's fee, recorded in `payouts.fee_charged`; a failed or
+    expired withdrawal refunded it.
     """
-    has_column = await pool.fetchval(
-        """SELECT count(*) FROM information_schema.columns
-           WHERE table_name = 'payouts' AND column_name = 'fee_charged'""")
-    if not has_column:
-        return 0
     return int(await pool.fetchval(
         """SELECT COALESCE(sum(p.fee_charged), 0) FROM payouts p
            JOIN payout_items i ON i.payout_id = p.id
