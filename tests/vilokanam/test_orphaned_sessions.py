@@ -15,9 +15,9 @@ import aiohttp
 import asyncpg
 import pytest
 
+from tests.billing.processes import free_port, wait_healthy
 from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.webrtc_clients import whep, whip
-from tests.vilokanam.test_run import _free_port, _wait_healthy
 from vilokanam.devchain import DevChain
 
 pytestmark = pytest.mark.usefixtures("loopback")
@@ -26,12 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "vilokanam", "run"],
                             env={**env, "HTTP_PORT": str(port)}, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
-    _wait_healthy(url, proc)
+    wait_healthy(url, proc)
     return proc, url
 
 
