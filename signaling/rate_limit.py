@@ -16,10 +16,12 @@ async def enforce(request: web.Request, bucket: str, who: str, limit: int, windo
     """Count one request of `who` in `bucket`; 429 once `limit` were made in this window."""
     key = f"{request.app[CONFIG].redis_prefix}rate:{bucket}:{who}"
     async with request.app[REDIS].pipeline(transaction=True) as pipe:
+        # The window starts with the first request (SET NX EX: EXPIRE NX needs Redis 7, the
+        # embedded server is 6.2); INCR keeps the key's expiry.
+        pipe.set(key, 0, ex=window_s, nx=True)
         pipe.incr(key)
-        pipe.expire(key, window_s, nx=True)
         pipe.ttl(key)
-        count, _, ttl = await pipe.execute()
+        _, count, ttl = await pipe.execute()
     if count > limit:
         retry = max(int(ttl), 1)
         raise ApiError(429, f"too many requests; retry in {retry} s",
