@@ -51,6 +51,9 @@ class AppConfig:
     metrics_token: str | None = field(default=None, repr=False)
     # Anonymous sign-in nonces one IP address may ask for per minute.
     nonce_rate_per_minute: int = 60
+    # Chat messages one user may post per window, across all their sockets and processes.
+    chat_burst: int = 5
+    chat_window_s: int = 5
 
     @property
     def domain(self) -> str:

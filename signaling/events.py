@@ -17,7 +17,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -25,13 +25,8 @@ import structlog
 from aiohttp import WSCloseCode, web
 from redis.exceptions import RedisError
 
-from signaling.chat import RateLimit
-
 logger = structlog.get_logger(__name__)
 
-# Chat messages a socket may post: 5 per 5 seconds.
-CHAT_BURST = 5
-CHAT_WINDOW_S = 5.0
 _RETRY_S = 1.0
 
 
@@ -42,7 +37,6 @@ class Socket:
     ws: web.WebSocketResponse
     stream_id: uuid.UUID
     user_id: uuid.UUID | None = None
-    chat_limit: RateLimit = field(default_factory=lambda: RateLimit(CHAT_BURST, CHAT_WINDOW_S))
 
 
 class StreamEvents:

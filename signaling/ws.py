@@ -32,9 +32,9 @@ import structlog
 from aiohttp import WSMsgType, web
 from prometheus_client import Gauge
 
-from signaling import chat, dashboard, streams_db, users
+from signaling import chat, dashboard, rate_limit, streams_db, users
 from signaling.earnings_feed import CreatorSocket, EarningsFeed
-from signaling.events import CHAT_BURST, CHAT_WINDOW_S, Socket, StreamEvents
+from signaling.events import Socket, StreamEvents
 from signaling.keys import CONFIG, LIVE, PG, REDIS
 from signaling.sessions import token_user_id
 
@@ -214,9 +214,12 @@ async def _post_chat(request: web.Request, socket: Socket, content: object) -> d
         text = chat.clean(content)
     except chat.ChatRefused as exc:
         return _error("invalid_message", str(exc))
-    if not socket.chat_limit.allow():
-        return _error("rate_limited", f"slow down: at most {CHAT_BURST} messages every "
-                                      f"{CHAT_WINDOW_S:g} seconds")
+    config = request.app[CONFIG]
+    # Per user, not per socket: more sockets or processes give no more messages.
+    if await rate_limit.retry_after(request.app, "chat", str(socket.user_id),
+                                    config.chat_burst, config.chat_window_s) is not None:
+        return _error("rate_limited", f"slow down: at most {config.chat_burst} messages every "
+                                      f"{config.chat_window_s} seconds")
     posted = await chat.post(request.app[PG], socket.stream_id, socket.user_id, text)
     await request.app[EVENTS].to_stream(socket.stream_id, posted)
     logger.info("chat", stream_id=str(socket.stream_id), user_id=str(socket.user_id))

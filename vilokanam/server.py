@@ -77,6 +77,8 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         metrics_on_main=settings.is_dev and settings.metrics_address is None,
         metrics_token=settings.metrics_token,
         nonce_rate_per_minute=settings.nonce_rate_per_minute,
+        chat_burst=settings.chat_burst,
+        chat_window_s=settings.chat_window_s,
     )
 
 

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(default=None, repr=False)
     # Sign-in nonces one IP address may ask for per minute (anonymous, so limited per address).
     nonce_rate_per_minute: int = Field(default=60, ge=1, le=100_000)
+    # Chat messages one user may post per CHAT_WINDOW_S seconds (all their sockets together).
+    chat_burst: int = Field(default=5, ge=1, le=10_000)
+    chat_window_s: int = Field(default=5, ge=1, le=3600)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 

@@ -116,13 +116,27 @@ async def test_empty_and_too_long_messages_are_refused_and_500_characters_pass(
         "SELECT count(*) FROM comments WHERE stream_id = $1::uuid", stream["id"]) == 1
 
 
-async def test_chat_is_rate_limited_per_socket(client: TestClient, stream: dict) -> None:
-    ws = await connect(client, stream["id"], await new_user(client))
-    for n in range(6):
-        await ws.send_json({"type": "chat", "content": f"spam {n}"})
-    replies = [await ws.receive_json() for _ in range(6)]
-    assert [r["content"] for r in replies if r["type"] == "chat"] == [f"spam {n}" for n in range(5)]
-    assert [r["code"] for r in replies if r["type"] == "error"] == ["rate_limited"]
+async def test_chat_is_rate_limited_per_user_across_sockets_and_processes(
+    client: TestClient, app_config: AppConfig, stream: dict, db: asyncpg.Pool
+) -> None:
+    user = await new_user(client)
+    async with TestClient(TestServer(create_app(app_config))) as other_process:
+        sockets = [await connect(client, stream["id"], user),
+                   await connect(other_process, stream["id"], user)]
+        replies = []
+        for n in range(6):  # alternating sockets: a second socket buys no extra messages
+            await sockets[n % 2].send_json({"type": "chat", "content": f"spam {n}"})
+            while (reply := await next_of(sockets[n % 2], "chat", "error")).get(
+                    "content", f"spam {n}") != f"spam {n}":
+                pass  # the other socket's earlier messages, broadcast to this one too
+            replies.append(reply)
+        assert [r["type"] for r in replies] == ["chat"] * 5 + ["error"]
+        refused = replies[-1]
+        assert refused["code"] == "rate_limited"
+        assert "5 messages every 5 seconds" in refused["message"]
+        assert not sockets[1].closed
+        assert await db.fetchval(
+            "SELECT count(*) FROM comments WHERE stream_id = $1::uuid", stream["id"]) == 5
 
 
 @pytest.mark.parametrize("stream_id", [str(uuid.uuid4()), "not-a-uuid"])
