@@ -54,6 +54,8 @@ class AppConfig:
     # Chat messages one user may post per window, across all their sockets and processes.
     chat_burst: int = 5
     chat_window_s: int = 5
+    # Signed-in WebSockets one user may hold open at once, across processes.
+    websockets_per_user: int = 20
 
     @property
     def domain(self) -> str:

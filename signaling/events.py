@@ -17,7 +17,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -37,6 +37,8 @@ class Socket:
     ws: web.WebSocketResponse
     stream_id: uuid.UUID
     user_id: uuid.UUID | None = None
+    # Names this socket's slot in its user's socket cap (signaling.rate_limit.take_slot).
+    slot: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class StreamEvents:

@@ -7,6 +7,8 @@ error frame instead.
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
 from signaling.errors import ApiError
@@ -36,3 +38,34 @@ async def enforce(request: web.Request, bucket: str, who: str, limit: int, windo
 
 def client_ip(request: web.Request) -> str:
     return request.remote or "unknown"
+
+
+# Atomically: forget slots older than the max age (their process died without releasing), then
+# take one if fewer than the cap are held. KEYS[1] the set; ARGV now, max age, cap, slot id.
+_TAKE_SLOT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+async def take_slot(
+    app: web.Application, bucket: str, who: str, slot: str, cap: int, max_age_s: int
+) -> bool:
+    """Hold one of `cap` concurrent slots of `who` (e.g. open sockets); False when all are held.
+
+    Held slots count for at most `max_age_s`, so a killed process cannot block a user forever.
+    """
+    taken = await app[REDIS].eval(_TAKE_SLOT, 1, _slots_key(app, bucket, who),
+                                  int(time.time()), max_age_s, cap, slot)
+    return bool(taken)
+
+
+async def release_slot(app: web.Application, bucket: str, who: str, slot: str) -> None:
+    await app[REDIS].zrem(_slots_key(app, bucket, who), slot)
+
+
+def _slots_key(app: web.Application, bucket: str, who: str) -> str:
+    return f"{app[CONFIG].redis_prefix}slots:{bucket}:{who}"

@@ -48,6 +48,9 @@ OPEN_SOCKETS = Gauge("vilokanam_websocket_connections", "Open WebSocket connecti
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_UNKNOWN_STREAM = 4404
+CLOSE_TOO_MANY_SOCKETS = 4429
+# A socket's place in its user's cap lapses after this long, in case its process was killed.
+SOCKET_SLOT_MAX_AGE_S = 24 * 3600
 # A dashboard socket that has not signed in by then is closed: it would only hold a slot.
 AUTH_TIMEOUT_S = 10.0
 # Larger frames close the socket (1009); a chat message with its JSON fits easily.
@@ -135,6 +138,7 @@ async def stream_socket(request: web.Request) -> web.WebSocketResponse:
                     await ws.send_json(reply)
         finally:
             events.leave(socket)
+            await _release_slot(request, socket.user_id, socket.slot)
     return ws
 
 
@@ -199,12 +203,36 @@ def _auth_reply(user: asyncpg.Record) -> dict[str, Any]:
 _BAD_TOKEN = _error("unauthorized", "invalid or expired session token; sign in again")
 
 
-async def _authenticate(request: web.Request, socket: Socket, token: object) -> dict[str, Any]:
+async def _authenticate(
+    request: web.Request, socket: Socket, token: object
+) -> dict[str, Any] | None:
     user = await _user_of(request, token)
     if user is None:
         return _BAD_TOKEN
-    socket.user_id = user["id"]
+    if user["id"] != socket.user_id:
+        if not await _take_slot(request, user["id"], socket.slot):
+            await _refuse(socket.ws, CLOSE_TOO_MANY_SOCKETS, _too_many_sockets(request))
+            return None
+        await _release_slot(request, socket.user_id, socket.slot)
+        socket.user_id = user["id"]
     return _auth_reply(user)
+
+
+async def _take_slot(request: web.Request, user_id: uuid.UUID, slot: str) -> bool:
+    """One of the user's WEBSOCKETS_PER_USER open sockets, across all processes."""
+    return await rate_limit.take_slot(request.app, "ws", str(user_id), slot,
+                                      request.app[CONFIG].websockets_per_user,
+                                      SOCKET_SLOT_MAX_AGE_S)
+
+
+async def _release_slot(request: web.Request, user_id: uuid.UUID | None, slot: str) -> None:
+    if user_id is not None:
+        await rate_limit.release_slot(request.app, "ws", str(user_id), slot)
+
+
+def _too_many_sockets(request: web.Request) -> dict[str, Any]:
+    cap = request.app[CONFIG].websockets_per_user
+    return _error("too_many_sockets", f"at most {cap} open sockets per account; close one")
 
 
 async def _post_chat(request: web.Request, socket: Socket, content: object) -> dict | None:
@@ -234,7 +262,8 @@ async def creator_socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(request)
     with OPEN_SOCKETS.track_inprogress():
-        creator = await _signed_in_creator(request, ws)
+        slot = uuid.uuid4().hex
+        creator = await _signed_in_creator(request, ws, slot)
         if creator is None:
             return ws
         socket = CreatorSocket(ws, creator["id"])
@@ -245,13 +274,15 @@ async def creator_socket(request: web.Request) -> web.WebSocketResponse:
                 await ws.send_json(_error("bad_message", "this socket only sends earnings"))
         finally:
             feed.leave(socket)
+            await _release_slot(request, creator["id"], slot)
     return ws
 
 
 async def _signed_in_creator(
-    request: web.Request, ws: web.WebSocketResponse
+    request: web.Request, ws: web.WebSocketResponse, slot: str
 ) -> asyncpg.Record | None:
-    """The creator named by the socket's first message, or None once the socket is refused."""
+    """The creator named by the socket's first message, holding `slot` in their socket cap,
+    or None once the socket is refused."""
     try:
         message = await ws.receive(timeout=AUTH_TIMEOUT_S)
     except TimeoutError:
@@ -272,6 +303,8 @@ async def _signed_in_creator(
     if not user["is_creator"]:
         return await _refuse(ws, CLOSE_FORBIDDEN, _error(
             "forbidden", "live earnings are for creators; become one with PATCH /api/me"))
+    if not await _take_slot(request, user["id"], slot):
+        return await _refuse(ws, CLOSE_TOO_MANY_SOCKETS, _too_many_sockets(request))
     await ws.send_json(_auth_reply(user))
     return user
 

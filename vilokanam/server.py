@@ -79,6 +79,7 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         nonce_rate_per_minute=settings.nonce_rate_per_minute,
         chat_burst=settings.chat_burst,
         chat_window_s=settings.chat_window_s,
+        websockets_per_user=settings.websockets_per_user,
     )
 
 

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     # Chat messages one user may post per CHAT_WINDOW_S seconds (all their sockets together).
     chat_burst: int = Field(default=5, ge=1, le=10_000)
     chat_window_s: int = Field(default=5, ge=1, le=3600)
+    # Signed-in WebSockets (stream pages and dashboards) one user may hold open at once.
+    websockets_per_user: int = Field(default=20, ge=1, le=10_000)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 

@@ -334,3 +334,33 @@ async def test_creator_sockets_count_in_the_gauge_and_are_closed_on_shutdown(
                     pass
             # The server's close frame; the transport may be gone before the client answers it.
             assert (message.data, message.extra) == (1001, "server shutting down")
+
+
+async def test_a_user_holds_at_most_the_configured_sockets_across_processes(
+    app_config: AppConfig, redis, creator: dict
+) -> None:
+    config = dataclasses.replace(app_config, websockets_per_user=2)
+    async with TestClient(TestServer(create_app(config))) as one, \
+            TestClient(TestServer(create_app(config))) as two:
+        stream = await new_stream(one, creator)
+        first = await connect(one, stream["id"], creator)
+        await creator_socket(two, creator)  # a dashboard counts too
+        third = await one.ws_connect(f"/ws/streams/{stream['id']}")
+        await third.send_json({"type": "auth", "token": token_of(creator)})
+        error, code = await refused(third)
+        assert error["code"] == "too_many_sockets" and "at most 2" in error["message"]
+        assert code == ws_module.CLOSE_TOO_MANY_SOCKETS
+        dashboard = await two.ws_connect("/ws/creator")
+        await dashboard.send_json({"type": "auth", "token": token_of(creator)})
+        assert (await refused(dashboard))[1] == ws_module.CLOSE_TOO_MANY_SOCKETS
+        # Another account is not affected, and closing a socket frees its place.
+        await connect(one, stream["id"], await new_user(one))
+        await first.close()
+        for _ in range(100):
+            again = await one.ws_connect(f"/ws/streams/{stream['id']}")
+            await again.send_json({"type": "auth", "token": token_of(creator)})
+            if (await next_of(again, "auth", "error"))["type"] == "auth":
+                break
+            await asyncio.sleep(0.05)  # the server releases the slot just after the close
+        else:
+            pytest.fail("a closed socket's place was never released")
