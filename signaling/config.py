@@ -56,6 +56,8 @@ class AppConfig:
     chat_window_s: int = 5
     # Signed-in WebSockets one user may hold open at once, across processes.
     websockets_per_user: int = 20
+    # WHIP/WHEP session PATCHes and DELETEs one IP address may make per minute.
+    session_requests_per_minute: int = 300
 
     @property
     def domain(self) -> str:

@@ -8,6 +8,7 @@ error frame instead.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from aiohttp import web
 
@@ -28,12 +29,16 @@ async def retry_after(
     return max(int(ttl), 1) if count > limit else None
 
 
-async def enforce(request: web.Request, bucket: str, who: str, limit: int, window_s: int) -> None:
-    """Count one request of `who` in `bucket`; 429 once `limit` were made in this window."""
+async def enforce(
+    request: web.Request, bucket: str, who: str, limit: int, window_s: int,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Count one request of `who` in `bucket`; 429 (with `headers` too, e.g. CORS) once `limit`
+    were made in this window."""
     retry = await retry_after(request.app, bucket, who, limit, window_s)
     if retry is not None:
         raise ApiError(429, f"too many requests; retry in {retry} s",
-                       headers={"Retry-After": str(retry)})
+                       headers={**(headers or {}), "Retry-After": str(retry)})
 
 
 def client_ip(request: web.Request) -> str:

@@ -80,6 +80,7 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         chat_burst=settings.chat_burst,
         chat_window_s=settings.chat_window_s,
         websockets_per_user=settings.websockets_per_user,
+        session_requests_per_minute=settings.session_requests_per_minute,
     )
 
 

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     chat_window_s: int = Field(default=5, ge=1, le=3600)
     # Signed-in WebSockets (stream pages and dashboards) one user may hold open at once.
     websockets_per_user: int = Field(default=20, ge=1, le=10_000)
+    # WHIP/WHEP session PATCHes (trickle) and DELETEs one IP address may make per minute.
+    session_requests_per_minute: int = Field(default=300, ge=1, le=1_000_000)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 
