@@ -58,6 +58,8 @@ class AppConfig:
     websockets_per_user: int = 20
     # WHIP/WHEP session PATCHes and DELETEs one IP address may make per minute.
     session_requests_per_minute: int = 300
+    # A video counts one view per viewer (user, or IP when anonymous) in this window.
+    view_count_window_s: int = 1800
 
     @property
     def domain(self) -> str:

@@ -81,6 +81,7 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         chat_window_s=settings.chat_window_s,
         websockets_per_user=settings.websockets_per_user,
         session_requests_per_minute=settings.session_requests_per_minute,
+        view_count_window_s=settings.view_count_window_s,
     )
 
 

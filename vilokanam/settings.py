@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     websockets_per_user: int = Field(default=20, ge=1, le=10_000)
     # WHIP/WHEP session PATCHes (trickle) and DELETEs one IP address may make per minute.
     session_requests_per_minute: int = Field(default=300, ge=1, le=1_000_000)
+    # Seconds in which repeat playbacks of a video by one viewer (user, else IP) count once.
+    view_count_window_s: int = Field(default=1800, ge=1, le=30 * 24 * 3600)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 
