@@ -10,6 +10,9 @@ Protocol (JSON text frames):
   then {"type":"chat","content":"…"}. Mistakes get {"type":"error","code","message"}; the socket
   stays open. An unknown stream is closed with 4404.
 
+Signing out (POST /api/auth/logout) closes every socket signed in with that token: an error
+frame, then close 4401.
+
 `/ws/creator`: the creator dashboard's live earnings (signaling/earnings_feed.py).
 - client → server, first and only: {"type":"auth","token":<session token>}. Anything else, a bad
   token or no message within AUTH_TIMEOUT_S gets an error and close 4401; a user who is not a
@@ -37,6 +40,7 @@ from signaling.earnings_feed import CreatorSocket, EarningsFeed
 from signaling.events import Socket, StreamEvents
 from signaling.keys import CONFIG, LIVE, PG, REDIS
 from signaling.sessions import token_user_id
+from signaling.tokens import digest
 
 logger = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
@@ -56,6 +60,11 @@ AUTH_TIMEOUT_S = 10.0
 # Larger frames close the socket (1009); a chat message with its JSON fits easily.
 MAX_FRAME_BYTES = 8 * 1024
 HEARTBEAT_S = 30.0
+
+
+async def close_session_sockets(app: web.Application, token: str) -> None:
+    """Close the sockets signed in with this (just revoked) session token, in every process."""
+    await app[EVENTS].revoke_session(digest(token))
 
 
 async def notify_viewer(
@@ -138,6 +147,7 @@ async def stream_socket(request: web.Request) -> web.WebSocketResponse:
                     await ws.send_json(reply)
         finally:
             events.leave(socket)
+            events.forget_session(ws)
             await _release_slot(request, socket.user_id, socket.slot)
     return ws
 
@@ -215,6 +225,7 @@ async def _authenticate(
             return None
         await _release_slot(request, socket.user_id, socket.slot)
         socket.user_id = user["id"]
+    request.app[EVENTS].watch_session(socket.ws, digest(token))  # token: a str, it was valid
     return _auth_reply(user)
 
 
@@ -274,6 +285,7 @@ async def creator_socket(request: web.Request) -> web.WebSocketResponse:
                 await ws.send_json(_error("bad_message", "this socket only sends earnings"))
         finally:
             feed.leave(socket)
+            request.app[EVENTS].forget_session(ws)
             await _release_slot(request, creator["id"], slot)
     return ws
 
@@ -305,6 +317,7 @@ async def _signed_in_creator(
             "forbidden", "live earnings are for creators; become one with PATCH /api/me"))
     if not await _take_slot(request, user["id"], slot):
         return await _refuse(ws, CLOSE_TOO_MANY_SOCKETS, _too_many_sockets(request))
+    request.app[EVENTS].watch_session(ws, digest(data["token"]))
     await ws.send_json(_auth_reply(user))
     return user
 

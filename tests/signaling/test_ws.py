@@ -364,3 +364,19 @@ async def test_a_user_holds_at_most_the_configured_sockets_across_processes(
             await asyncio.sleep(0.05)  # the server releases the slot just after the close
         else:
             pytest.fail("a closed socket's place was never released")
+
+
+async def test_signing_out_closes_that_sessions_sockets_in_every_process(
+    client: TestClient, app_config: AppConfig, stream: dict, creator: dict
+) -> None:
+    async with TestClient(TestServer(create_app(app_config))) as other_process:
+        page = await connect(client, stream["id"], creator)
+        dashboard = await creator_socket(other_process, creator)
+        other_session = await connect(client, stream["id"], await new_user(client))
+        assert (await client.post("/api/auth/logout", headers=creator)).status == 204
+        for ws in (page, dashboard):
+            error, code = await refused(ws)
+            assert (error["code"], code) == ("unauthorized", 4401)
+            assert "signed out" in error["message"]
+        await other_session.send_json({"type": "chat", "content": "still here"})
+        assert (await next_of(other_session, "chat"))["content"] == "still here"
