@@ -60,6 +60,9 @@ class AppConfig:
     session_requests_per_minute: int = 300
     # A video counts one view per viewer (user, or IP when anonymous) in this window.
     view_count_window_s: int = 1800
+    # Per creator: uploads in progress at once, and the bytes they declare together.
+    upload_max_open_per_creator: int = 5
+    upload_quota_bytes: int = 10 * 1024**3
 
     @property
     def domain(self) -> str:

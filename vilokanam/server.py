@@ -82,6 +82,8 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         websockets_per_user=settings.websockets_per_user,
         session_requests_per_minute=settings.session_requests_per_minute,
         view_count_window_s=settings.view_count_window_s,
+        upload_max_open_per_creator=settings.upload_max_open_per_creator,
+        upload_quota_bytes=settings.upload_quota_bytes,
     )
 
 

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     session_requests_per_minute: int = Field(default=300, ge=1, le=1_000_000)
     # Seconds in which repeat playbacks of a video by one viewer (user, else IP) count once.
     view_count_window_s: int = Field(default=1800, ge=1, le=30 * 24 * 3600)
+    # Per creator: uploads in progress at once, and the bytes they declare together.
+    upload_max_open_per_creator: int = Field(default=5, ge=1, le=10_000)
+    upload_quota_bytes: int = Field(default=10 * 1024**3, ge=1)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from recorder import LadderSettings
 from recorder.worker import run_vod_worker
+from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import CONFIG
 from tests.recorder.pattern_media import make_source
@@ -213,6 +214,28 @@ async def test_uploads_outside_the_limits_are_refused(
     alice = await new_user(client, creator=True)
     response = await start_upload(client, alice, clip, **fields)
     assert response.status == status, await response.text()
+
+
+async def test_a_creators_uploads_in_progress_are_capped_in_number_and_bytes(
+    app_config: AppConfig, own_db: asyncpg.Pool
+) -> None:
+    config = dataclasses.replace(app_config, upload_max_open_per_creator=2,
+                                 upload_quota_bytes=10 * CHUNK)
+    async with TestClient(TestServer(create_app(config))) as client:
+        alice = await new_user(client, creator=True)
+        assert (await start_upload(client, alice, b"a" * 4 * CHUNK)).status == 201
+        too_big = await start_upload(client, alice, b"b" * 7 * CHUNK)  # 11 chunks in flight
+        assert too_big.status == 413
+        assert "10 chunks" not in (body := (await too_big.json())["error"]["message"])
+        assert str(10 * CHUNK) in body
+        assert (await start_upload(client, alice, b"c" * 6 * CHUNK)).status == 201
+        # Two places are taken: any further upload is refused, however many are asked at once.
+        third = await asyncio.gather(*(start_upload(client, alice, b"d" * 10) for _ in range(2)))
+        assert [r.status for r in third] == [429, 429]
+        assert "at most 2 uploads in progress" in (await third[0].json())["error"]["message"]
+        assert await own_db.fetchval("SELECT count(*) FROM uploads") == 2  # refusals stored nothing
+        bob = await new_user(client, creator=True)  # the quota is per creator
+        assert (await start_upload(client, bob, b"e" * 4 * CHUNK)).status == 201
 
 
 async def test_every_accepted_type_and_a_path_in_the_filename(client: TestClient) -> None:
