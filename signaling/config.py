@@ -63,6 +63,8 @@ class AppConfig:
     # Per creator: uploads in progress at once, and the bytes they declare together.
     upload_max_open_per_creator: int = 5
     upload_quota_bytes: int = 10 * 1024**3
+    # An upload receiving nothing for this long is removed (row and files).
+    upload_expiry_s: int = 24 * 3600
 
     @property
     def domain(self) -> str:

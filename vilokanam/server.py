@@ -84,6 +84,7 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         view_count_window_s=settings.view_count_window_s,
         upload_max_open_per_creator=settings.upload_max_open_per_creator,
         upload_quota_bytes=settings.upload_quota_bytes,
+        upload_expiry_s=settings.upload_expiry_s,
     )
 
 

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     # Per creator: uploads in progress at once, and the bytes they declare together.
     upload_max_open_per_creator: int = Field(default=5, ge=1, le=10_000)
     upload_quota_bytes: int = Field(default=10 * 1024**3, ge=1)
+    # Seconds without a chunk after which an unfinished upload is removed (row and files).
+    upload_expiry_s: int = Field(default=24 * 3600, ge=60)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 

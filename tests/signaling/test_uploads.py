@@ -21,6 +21,8 @@ from recorder.worker import run_vod_worker
 from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import CONFIG
+from signaling.upload_expiry import expire_abandoned
+from signaling.uploads import upload_dir
 from tests.recorder.pattern_media import make_source
 from tests.signaling.accounts import new_user
 
@@ -322,3 +324,31 @@ async def test_a_text_file_uploaded_as_a_video_ends_failed_with_a_reason(
     assert video["processing"]["status"] == "failed"
     assert "not a media file" in video["processing"]["error"]
     assert (await client.get(f"/api/videos/{video_id}")).status == 404
+
+
+async def test_abandoned_uploads_expire_with_their_chunks_and_files(
+    client: TestClient, own_db: asyncpg.Pool
+) -> None:
+    alice = await new_user(client, creator=True)
+    data = b"x" * 2 * CHUNK
+    ids = [(await (await start_upload(client, alice, data)).json())["id"] for _ in range(2)]
+    for upload_id in ids:
+        assert (await put_chunk(client, alice, upload_id, 0, data[:CHUNK])).status == 201
+    # The first one was last touched two days ago; the second is still active.
+    await own_db.execute("UPDATE upload_chunks SET received_at = now() - interval '2 days' "
+                         "WHERE upload_id = $1::uuid", ids[0])
+    async with own_db.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")  # keep updated_at
+        await conn.execute("UPDATE uploads SET updated_at = now() - interval '2 days' "
+                           "WHERE id = $1::uuid", ids[0])
+    root = media_root(client)
+    assert upload_dir(root, uuid.UUID(ids[0])).exists()
+
+    expired = await expire_abandoned(own_db, root, client.app[CONFIG].upload_expiry_s)
+    assert [str(i) for i in expired] == [ids[0]]
+    assert not upload_dir(root, uuid.UUID(ids[0])).exists()
+    assert (await client.get(f"/api/uploads/{ids[0]}", headers=alice)).status == 404
+    assert await own_db.fetchval(
+        "SELECT count(*) FROM upload_chunks WHERE upload_id = $1::uuid", ids[0]) == 0
+    active = await (await client.get(f"/api/uploads/{ids[1]}", headers=alice)).json()
+    assert active["received_chunks"] == [0]
