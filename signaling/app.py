@@ -41,6 +41,7 @@ from signaling.keys import CONFIG, LIVE, PG, REDIS
 from signaling.live import LiveStreams
 from signaling.node_liveness import node_liveness
 from signaling.supervisor import supervise
+from signaling.upload_expiry import upload_expiry
 from signaling.webrtc_http import sfu_error_middleware
 
 # Bodies beyond this are refused before a handler runs (uploads get their own limit later).
@@ -83,6 +84,7 @@ def create_app(config: AppConfig) -> web.Application:
     app.cleanup_ctx.append(billing_context)  # needs LiveStreams (views) and the events
     app.cleanup_ctx.append(_vod_worker)
     app.cleanup_ctx.append(node_liveness)  # after _media: its LiveStreams' node id
+    app.cleanup_ctx.append(upload_expiry)
     app.on_shutdown.append(ws.close_sockets)
     app.on_response_prepare.append(_security_headers)
     for module in ROUTE_MODULES:

@@ -18,7 +18,7 @@ from pydantic import Field
 from substrateinterface import Keypair, KeypairType
 
 from billing import ensure_user, public_key
-from signaling import rate_limit, users
+from signaling import rate_limit, users, ws
 from signaling.errors import ApiError
 from signaling.keys import CONFIG, PG, REDIS
 from signaling.sessions import CHALLENGE, close_session, open_session, redis_key
@@ -130,6 +130,8 @@ def _signature_valid(key: bytes, message: str, signature: bytes) -> bool:
 
 @routes.post("/api/auth/logout")
 async def logout(request: web.Request) -> web.Response:
-    if not await close_session(request):
+    token = await close_session(request)
+    if token is None:
         raise ApiError(401, "no valid session token", headers=CHALLENGE)
+    await ws.close_session_sockets(request.app, token)
     return web.Response(status=204)

@@ -1,10 +1,8 @@
-"""Live chat on a stream: `comments` rows with a stream_id, their JSON view, and a rate limit."""
+"""Live chat on a stream: `comments` rows with a stream_id, and their JSON view."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections import deque
 from typing import Any
 
 import asyncpg
@@ -76,21 +74,3 @@ def message_view(row: asyncpg.Record) -> dict[str, Any]:
             "username": row["username"],
         },
     }
-
-
-class RateLimit:
-    """At most `count` events in any window of `per_s` seconds (a sliding log)."""
-
-    def __init__(self, count: int, per_s: float) -> None:
-        self.count = count
-        self.per_s = per_s
-        self._times: deque[float] = deque()
-
-    def allow(self, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        while self._times and now - self._times[0] >= self.per_s:
-            self._times.popleft()
-        if len(self._times) >= self.count:
-            return False
-        self._times.append(now)
-        return True

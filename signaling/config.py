@@ -62,6 +62,20 @@ class AppConfig:
     # Creator payouts: seconds between two to one creator; fee bound of the derived threshold.
     payout_min_interval_s: float = 3600.0
     payout_max_fee_bps: int = 50
+    # Chat messages one user may post per window, across all their sockets and processes.
+    chat_burst: int = 5
+    chat_window_s: int = 5
+    # Signed-in WebSockets one user may hold open at once, across processes.
+    websockets_per_user: int = 20
+    # WHIP/WHEP session PATCHes and DELETEs one IP address may make per minute.
+    session_requests_per_minute: int = 300
+    # A video counts one view per viewer (user, or IP when anonymous) in this window.
+    view_count_window_s: int = 1800
+    # Per creator: uploads in progress at once, and the bytes they declare together.
+    upload_max_open_per_creator: int = 5
+    upload_quota_bytes: int = 10 * 1024**3
+    # An upload receiving nothing for this long is removed (row and files).
+    upload_expiry_s: int = 24 * 3600
 
     @property
     def domain(self) -> str:

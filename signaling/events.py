@@ -6,6 +6,9 @@ Two kinds of channel live under the app's redis prefix:
 - `{prefix}ws:viewer:{stream_id}:{viewer_id}`: messages for one viewer only (billing's "cut" and
   "balance" notices), delivered to that viewer's signed-in sockets on that stream.
 
+- `{prefix}ws:revoked:{token digest}`: a session was signed out; every socket signed in with it
+  is closed (4401).
+
 Each process subscribes once to the pattern `{prefix}ws:*` and delivers to its own sockets.
 """
 
@@ -25,14 +28,13 @@ import structlog
 from aiohttp import WSCloseCode, web
 from redis.exceptions import RedisError
 
-from signaling.chat import RateLimit
-
 logger = structlog.get_logger(__name__)
 
-# Chat messages a socket may post: 5 per 5 seconds.
-CHAT_BURST = 5
-CHAT_WINDOW_S = 5.0
 _RETRY_S = 1.0
+# Close code of a socket whose session token was revoked (as for a bad token: sign in again).
+CLOSE_SIGNED_OUT = 4401
+_SIGNED_OUT = json.dumps({"type": "error", "code": "unauthorized",
+                          "message": "signed out: this session token was revoked"})
 
 
 @dataclass(eq=False)
@@ -42,7 +44,8 @@ class Socket:
     ws: web.WebSocketResponse
     stream_id: uuid.UUID
     user_id: uuid.UUID | None = None
-    chat_limit: RateLimit = field(default_factory=lambda: RateLimit(CHAT_BURST, CHAT_WINDOW_S))
+    # Names this socket's slot in its user's socket cap (signaling.rate_limit.take_slot).
+    slot: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class StreamEvents:
@@ -54,6 +57,9 @@ class StreamEvents:
         self._listener: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        # Signed-in sockets (stream pages and dashboards) by their session token's digest.
+        self._by_session: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
+        self._session_of: dict[web.WebSocketResponse, str] = {}
 
     # --- channels ---------------------------------------------------------------------------
 
@@ -81,6 +87,10 @@ class StreamEvents:
             pipe.publish(self.viewer_channel(stream_id, viewer_id), json.dumps(payload))
         await pipe.execute()
 
+    async def revoke_session(self, token_digest: str) -> None:
+        """Close every socket signed in with this session, in whichever process it is open."""
+        await self.redis.publish(f"{self.prefix}ws:revoked:{token_digest}", "")
+
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a publish from synchronous code (LiveStreams listeners); dropped once closed."""
         if self._closed:
@@ -106,6 +116,20 @@ class StreamEvents:
             sockets.discard(socket)
             if not sockets:
                 del self._sockets[socket.stream_id]
+
+    def watch_session(self, ws: web.WebSocketResponse, token_digest: str) -> None:
+        """Close `ws` when this session is revoked (replacing the session it watched before)."""
+        self.forget_session(ws)
+        self._by_session[token_digest].add(ws)
+        self._session_of[ws] = token_digest
+
+    def forget_session(self, ws: web.WebSocketResponse) -> None:
+        token_digest = self._session_of.pop(ws, None)
+        if token_digest is not None:
+            sockets = self._by_session[token_digest]
+            sockets.discard(ws)
+            if not sockets:
+                del self._by_session[token_digest]
 
     def open_sockets(self) -> int:
         return sum(len(sockets) for sockets in self._sockets.values())
@@ -148,9 +172,22 @@ class StreamEvents:
                 await self._deliver(message["channel"].decode(), message["data"].decode())
 
     async def _deliver(self, channel: str, data: str) -> None:
+        revoked = channel.removeprefix(f"{self.prefix}ws:revoked:")
+        if revoked != channel:
+            await self._sign_out(revoked)
+            return
         targets = self._targets(channel)
         await asyncio.gather(*(s.ws.send_str(data) for s in targets if not s.ws.closed),
                              return_exceptions=True)
+
+    async def _sign_out(self, token_digest: str) -> None:
+        async def close(ws: web.WebSocketResponse) -> None:
+            with contextlib.suppress(ConnectionError):
+                await ws.send_str(_SIGNED_OUT)
+            await ws.close(code=CLOSE_SIGNED_OUT, message=b"signed out")
+
+        sockets = list(self._by_session.get(token_digest, ()))
+        await asyncio.gather(*(close(ws) for ws in sockets), return_exceptions=True)
 
     def _targets(self, channel: str) -> list[Socket]:
         parts = channel.removeprefix(f"{self.prefix}ws:").split(":")

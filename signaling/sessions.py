@@ -28,12 +28,13 @@ async def open_session(request: web.Request, user_id: uuid.UUID) -> tuple[str, d
     return token, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=ttl)
 
 
-async def close_session(request: web.Request) -> bool:
-    """Revoke the bearer token of this request; False when it was not a live session."""
+async def close_session(request: web.Request) -> str | None:
+    """Revoke the bearer token of this request and return it; None when it was not a live one."""
     token = bearer(request.headers.get("Authorization"))
     if token is None:
-        return False
-    return bool(await request.app[REDIS].delete(redis_key(request, "session", digest(token))))
+        return None
+    deleted = await request.app[REDIS].delete(redis_key(request, "session", digest(token)))
+    return token if deleted else None
 
 
 async def session_user_id(request: web.Request) -> uuid.UUID | None:

@@ -230,7 +230,15 @@ async def create_upload(request: web.Request) -> web.Response:
         "chunk_size": chunk,
         "chunk_count": -(-body.size // chunk),
     }
-    upload = await uploads_db.create(request.app[PG], user["id"], fields)
+    config = request.app[CONFIG]
+    upload = await uploads_db.create(request.app[PG], user["id"], fields, uploads_db.Quota(
+        config.upload_max_open_per_creator, config.upload_quota_bytes))
+    if upload == "open":
+        raise ApiError(429, f"at most {config.upload_max_open_per_creator} uploads in progress; "
+                            "complete or wait for one first")
+    if upload == "bytes":
+        raise ApiError(413, f"uploads in progress may hold {config.upload_quota_bytes} bytes "
+                            "together; this one would exceed that")
     logger.info("upload_created", upload_id=str(upload["id"]), size=body.size,
                 chunks=upload["chunk_count"])
     return web.json_response(upload_view(upload, []), status=201)

@@ -3,30 +3,57 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What one creator may have in flight: open uploads, and their declared bytes together."""
+
+    max_open: int
+    max_bytes: int
+
 
 UPLOAD_COLUMNS = """id, creator_id, filename, content_type, size, sha256, chunk_size, chunk_count,
     title, description, status, failure, video_id, created_at, updated_at, completed_at"""
 
 
-async def create(db: asyncpg.Pool, creator_id: uuid.UUID, fields: dict[str, Any]) -> asyncpg.Record:
-    return await db.fetchrow(
-        f"""INSERT INTO uploads (creator_id, filename, content_type, size, sha256, chunk_size,
-                                 chunk_count, title, description)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-            RETURNING {UPLOAD_COLUMNS}""",  # noqa: S608
-        creator_id,
-        fields["filename"],
-        fields["content_type"],
-        fields["size"],
-        fields["sha256"],
-        fields["chunk_size"],
-        fields["chunk_count"],
-        fields["title"],
-        fields.get("description"),
-    )
+async def create(
+    db: asyncpg.Pool, creator_id: uuid.UUID, fields: dict[str, Any], quota: Quota
+) -> asyncpg.Record | str:
+    """Insert an upload, or return why the creator's quota refuses it ("open" or "bytes").
+
+    Open uploads (receiving or assembling) are counted under a per-creator lock, so two
+    concurrent requests cannot both take the last place.
+    """
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('uploads:' || $1::uuid::text))",
+                           creator_id)
+        count, declared = await conn.fetchrow(
+            """SELECT count(*), COALESCE(sum(size), 0) FROM uploads
+               WHERE creator_id = $1 AND status IN ('receiving', 'assembling')""", creator_id)
+        if count >= quota.max_open:
+            return "open"
+        if declared + fields["size"] > quota.max_bytes:
+            return "bytes"
+        return await conn.fetchrow(
+            f"""INSERT INTO uploads (creator_id, filename, content_type, size, sha256, chunk_size,
+                                     chunk_count, title, description)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                RETURNING {UPLOAD_COLUMNS}""",  # noqa: S608
+            creator_id,
+            fields["filename"],
+            fields["content_type"],
+            fields["size"],
+            fields["sha256"],
+            fields["chunk_size"],
+            fields["chunk_count"],
+            fields["title"],
+            fields.get("description"),
+        )
 
 
 async def by_id(db: asyncpg.Pool, upload_id: uuid.UUID) -> asyncpg.Record | None:

@@ -17,10 +17,10 @@ import asyncpg
 from aiohttp import web
 from pydantic import Field
 
-from signaling import videos_db
+from signaling import rate_limit, videos_db
 from signaling.errors import ApiError
 from signaling.json import rfc3339_or_none
-from signaling.keys import PG
+from signaling.keys import CONFIG, PG
 from signaling.pages import page
 from signaling.pagination import decode_cursor, encode_cursor, page_params
 from signaling.sessions import require_user, session_user_id
@@ -227,17 +227,32 @@ async def report_view(request: web.Request) -> web.Response:
     if round(report.view_duration) > (row["duration"] or 0):
         raise ApiError(422, f"view_duration: at most the video's {row['duration']} s",
                        "invalid_field")
-    view = await videos_db.record_view(pool, video_id, await session_user_id(request), {
+    viewer_id, ip = await session_user_id(request), _client_ip(request)
+    view = await videos_db.record_view(pool, video_id, viewer_id, {
         "view_duration": round(report.view_duration),
         "watch_completion": round(report.watch_completion, 2),
         "playback_id": report.playback_id,
-        "ip_address": _client_ip(request),
+        "ip_address": ip,
         "user_agent": request.headers.get("User-Agent", "")[:500] or None,
+        "counted": await _counts(request, video_id, viewer_id or f"ip:{ip}", report.playback_id),
     })
     if view is None:
         raise ApiError(409, "playback_id belongs to another video", "invalid_field")
     status = 201 if view["inserted"] else 200
-    return web.json_response({"id": str(view["id"]), "counted": view["inserted"]}, status=status)
+    return web.json_response({"id": str(view["id"]),
+                              "counted": view["inserted"] and view["counted"]}, status=status)
+
+
+async def _counts(
+    request: web.Request, video_id: uuid.UUID, viewer: object, playback_id: uuid.UUID | None
+) -> bool:
+    """Whether a new playback adds a view: one per viewer (user, else IP) per video per
+    VIEW_COUNT_WINDOW_S. A later report of a stored playback keeps what its row says."""
+    if playback_id is not None and await videos_db.playback_known(request.app[PG], playback_id):
+        return True  # ignored: the row exists, its `counted` is not updated
+    retry = await rate_limit.retry_after(request.app, "view", f"{video_id}:{viewer}", 1,
+                                         request.app[CONFIG].view_count_window_s)
+    return retry is None
 
 
 def _client_ip(request: web.Request) -> str | None:

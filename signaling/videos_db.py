@@ -39,13 +39,13 @@ _MOST_VIEWED = _PUBLIC + """
 
 _RECORD_VIEW = """
 INSERT INTO video_views (video_id, viewer_id, view_duration, watch_completion, ip_address,
-                         user_agent, playback_id)
-VALUES ($1, $2, $3, $4, $5::inet, $6, $7)
+                         user_agent, playback_id, counted)
+VALUES ($1, $2, $3, $4, $5::inet, $6, $7, $8)
 ON CONFLICT (playback_id) DO UPDATE
    SET view_duration = GREATEST(video_views.view_duration, EXCLUDED.view_duration),
        watch_completion = GREATEST(video_views.watch_completion, EXCLUDED.watch_completion)
  WHERE video_views.video_id = EXCLUDED.video_id
-RETURNING id, (xmax = 0) AS inserted
+RETURNING id, (xmax = 0) AS inserted, counted
 """
 
 
@@ -164,7 +164,10 @@ async def record_view(
     viewer_id: uuid.UUID | None,
     report: dict[str, Any],
 ) -> asyncpg.Record | None:
-    """Insert (or, for a known playback_id, raise) a view; None if that id is another video's."""
+    """Insert (or, for a known playback_id, raise) a view; None if that id is another video's.
+
+    report["counted"]: whether a new row adds to the video's view_count (the trigger reads it).
+    """
     return await db.fetchrow(
         _RECORD_VIEW,
         video_id,
@@ -174,4 +177,11 @@ async def record_view(
         report.get("ip_address"),
         report.get("user_agent"),
         report.get("playback_id"),
+        report.get("counted", True),
     )
+
+
+async def playback_known(db: asyncpg.Pool, playback_id: uuid.UUID) -> bool:
+    """Whether a view row already exists for this playback (a later report of it)."""
+    return bool(await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM video_views WHERE playback_id = $1)", playback_id))

@@ -6,7 +6,7 @@ import asyncpg
 from aiohttp import web
 
 from sfu import AlreadyPublishing, BadCandidate, NotLive, SfuError, UnknownPeer, UnsupportedOffer
-from signaling import streams_db
+from signaling import rate_limit, streams_db
 from signaling.errors import ApiError, Handler
 from signaling.keys import CONFIG, LIVE, PG
 from signaling.live import Kind, PeerSession, ice_ufrag
@@ -121,7 +121,11 @@ def options(request: web.Request, methods: str) -> web.Response:
     return with_cors(response)
 
 
-def find_session(request: web.Request, kind: Kind) -> PeerSession:
+async def find_session(request: web.Request, kind: Kind) -> PeerSession:
+    """The session a PATCH or DELETE names, counted in the client's rate limit first (so
+    guessing session URLs is limited too); 429 over it, 404 when there is no such session."""
+    await rate_limit.enforce(request, "webrtc-session", rate_limit.client_ip(request),
+                             request.app[CONFIG].session_requests_per_minute, 60, headers=CORS)
     stream_id = parse_uuid(request.match_info["stream_id"], "stream")
     session = request.app[LIVE].session(kind, stream_id, request.match_info["session"])
     if session is None:
@@ -131,7 +135,7 @@ def find_session(request: web.Request, kind: Kind) -> PeerSession:
 
 async def patch(request: web.Request, kind: Kind) -> web.Response:
     """Trickle ICE candidates into a session (RFC 9725 §4.3); ICE restarts are refused (422)."""
-    session = find_session(request, kind)
+    session = await find_session(request, kind)
     if request.content_type != TRICKLE:
         raise ApiError(415, f"expected Content-Type: {TRICKLE}", headers=CORS)
     match = request.headers.get("If-Match")

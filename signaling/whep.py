@@ -82,7 +82,7 @@ async def trickle(request: web.Request) -> web.Response:
 
 @routes.delete("/whep/{stream_id}/{session}")
 async def leave(request: web.Request) -> web.Response:
-    session = find_session(request, "whep")
+    session = await find_session(request, "whep")
     await request.app[LIVE].end_view(session, "left")
     return with_cors(web.Response(status=200))
 

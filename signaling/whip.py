@@ -51,7 +51,7 @@ async def trickle(request: web.Request) -> web.Response:
 
 @routes.delete("/whip/{stream_id}/{session}")
 async def stop(request: web.Request) -> web.Response:
-    session = find_session(request, "whip")
+    session = await find_session(request, "whip")
     await request.app[LIVE].end_broadcast(session.stream_id, "publisher_left")
     return with_cors(web.Response(status=200))
 

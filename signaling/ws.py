@@ -10,6 +10,9 @@ Protocol (JSON text frames):
   then {"type":"chat","content":"…"}. Mistakes get {"type":"error","code","message"}; the socket
   stays open. An unknown stream is closed with 4404.
 
+Signing out (POST /api/auth/logout) closes every socket signed in with that token: an error
+frame, then close 4401.
+
 `/ws/creator`: the creator dashboard's live earnings (signaling/earnings_feed.py).
 - client → server, first and only: {"type":"auth","token":<session token>}. Anything else, a bad
   token or no message within AUTH_TIMEOUT_S gets an error and close 4401; a user who is not a
@@ -32,11 +35,12 @@ import structlog
 from aiohttp import WSMsgType, web
 from prometheus_client import Gauge
 
-from signaling import chat, dashboard, streams_db, users
+from signaling import chat, dashboard, rate_limit, streams_db, users
 from signaling.earnings_feed import CreatorSocket, EarningsFeed
-from signaling.events import CHAT_BURST, CHAT_WINDOW_S, Socket, StreamEvents
+from signaling.events import Socket, StreamEvents
 from signaling.keys import CONFIG, LIVE, PG, REDIS
 from signaling.sessions import token_user_id
+from signaling.tokens import digest
 
 logger = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
@@ -48,11 +52,19 @@ OPEN_SOCKETS = Gauge("vilokanam_websocket_connections", "Open WebSocket connecti
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_UNKNOWN_STREAM = 4404
+CLOSE_TOO_MANY_SOCKETS = 4429
+# A socket's place in its user's cap lapses after this long, in case its process was killed.
+SOCKET_SLOT_MAX_AGE_S = 24 * 3600
 # A dashboard socket that has not signed in by then is closed: it would only hold a slot.
 AUTH_TIMEOUT_S = 10.0
 # Larger frames close the socket (1009); a chat message with its JSON fits easily.
 MAX_FRAME_BYTES = 8 * 1024
 HEARTBEAT_S = 30.0
+
+
+async def close_session_sockets(app: web.Application, token: str) -> None:
+    """Close the sockets signed in with this (just revoked) session token, in every process."""
+    await app[EVENTS].revoke_session(digest(token))
 
 
 async def notify_viewer(
@@ -135,6 +147,8 @@ async def stream_socket(request: web.Request) -> web.WebSocketResponse:
                     await ws.send_json(reply)
         finally:
             events.leave(socket)
+            events.forget_session(ws)
+            await _release_slot(request, socket.user_id, socket.slot)
     return ws
 
 
@@ -199,12 +213,37 @@ def _auth_reply(user: asyncpg.Record) -> dict[str, Any]:
 _BAD_TOKEN = _error("unauthorized", "invalid or expired session token; sign in again")
 
 
-async def _authenticate(request: web.Request, socket: Socket, token: object) -> dict[str, Any]:
+async def _authenticate(
+    request: web.Request, socket: Socket, token: object
+) -> dict[str, Any] | None:
     user = await _user_of(request, token)
     if user is None:
         return _BAD_TOKEN
-    socket.user_id = user["id"]
+    if user["id"] != socket.user_id:
+        if not await _take_slot(request, user["id"], socket.slot):
+            await _refuse(socket.ws, CLOSE_TOO_MANY_SOCKETS, _too_many_sockets(request))
+            return None
+        await _release_slot(request, socket.user_id, socket.slot)
+        socket.user_id = user["id"]
+    request.app[EVENTS].watch_session(socket.ws, digest(token))  # token: a str, it was valid
     return _auth_reply(user)
+
+
+async def _take_slot(request: web.Request, user_id: uuid.UUID, slot: str) -> bool:
+    """One of the user's WEBSOCKETS_PER_USER open sockets, across all processes."""
+    return await rate_limit.take_slot(request.app, "ws", str(user_id), slot,
+                                      request.app[CONFIG].websockets_per_user,
+                                      SOCKET_SLOT_MAX_AGE_S)
+
+
+async def _release_slot(request: web.Request, user_id: uuid.UUID | None, slot: str) -> None:
+    if user_id is not None:
+        await rate_limit.release_slot(request.app, "ws", str(user_id), slot)
+
+
+def _too_many_sockets(request: web.Request) -> dict[str, Any]:
+    cap = request.app[CONFIG].websockets_per_user
+    return _error("too_many_sockets", f"at most {cap} open sockets per account; close one")
 
 
 async def _post_chat(request: web.Request, socket: Socket, content: object) -> dict | None:
@@ -214,9 +253,12 @@ async def _post_chat(request: web.Request, socket: Socket, content: object) -> d
         text = chat.clean(content)
     except chat.ChatRefused as exc:
         return _error("invalid_message", str(exc))
-    if not socket.chat_limit.allow():
-        return _error("rate_limited", f"slow down: at most {CHAT_BURST} messages every "
-                                      f"{CHAT_WINDOW_S:g} seconds")
+    config = request.app[CONFIG]
+    # Per user, not per socket: more sockets or processes give no more messages.
+    if await rate_limit.retry_after(request.app, "chat", str(socket.user_id),
+                                    config.chat_burst, config.chat_window_s) is not None:
+        return _error("rate_limited", f"slow down: at most {config.chat_burst} messages every "
+                                      f"{config.chat_window_s} seconds")
     posted = await chat.post(request.app[PG], socket.stream_id, socket.user_id, text)
     await request.app[EVENTS].to_stream(socket.stream_id, posted)
     logger.info("chat", stream_id=str(socket.stream_id), user_id=str(socket.user_id))
@@ -231,7 +273,8 @@ async def creator_socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(request)
     with OPEN_SOCKETS.track_inprogress():
-        creator = await _signed_in_creator(request, ws)
+        slot = uuid.uuid4().hex
+        creator = await _signed_in_creator(request, ws, slot)
         if creator is None:
             return ws
         socket = CreatorSocket(ws, creator["id"])
@@ -242,13 +285,16 @@ async def creator_socket(request: web.Request) -> web.WebSocketResponse:
                 await ws.send_json(_error("bad_message", "this socket only sends earnings"))
         finally:
             feed.leave(socket)
+            request.app[EVENTS].forget_session(ws)
+            await _release_slot(request, creator["id"], slot)
     return ws
 
 
 async def _signed_in_creator(
-    request: web.Request, ws: web.WebSocketResponse
+    request: web.Request, ws: web.WebSocketResponse, slot: str
 ) -> asyncpg.Record | None:
-    """The creator named by the socket's first message, or None once the socket is refused."""
+    """The creator named by the socket's first message, holding `slot` in their socket cap,
+    or None once the socket is refused."""
     try:
         message = await ws.receive(timeout=AUTH_TIMEOUT_S)
     except TimeoutError:
@@ -269,6 +315,9 @@ async def _signed_in_creator(
     if not user["is_creator"]:
         return await _refuse(ws, CLOSE_FORBIDDEN, _error(
             "forbidden", "live earnings are for creators; become one with PATCH /api/me"))
+    if not await _take_slot(request, user["id"], slot):
+        return await _refuse(ws, CLOSE_TOO_MANY_SOCKETS, _too_many_sockets(request))
+    request.app[EVENTS].watch_session(ws, digest(data["token"]))
     await ws.send_json(_auth_reply(user))
     return user
 

@@ -86,6 +86,14 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         nonce_rate_per_minute=settings.nonce_rate_per_minute,
         payout_min_interval_s=settings.payout_min_interval_s,
         payout_max_fee_bps=settings.payout_max_fee_bps,
+        chat_burst=settings.chat_burst,
+        chat_window_s=settings.chat_window_s,
+        websockets_per_user=settings.websockets_per_user,
+        session_requests_per_minute=settings.session_requests_per_minute,
+        view_count_window_s=settings.view_count_window_s,
+        upload_max_open_per_creator=settings.upload_max_open_per_creator,
+        upload_quota_bytes=settings.upload_quota_bytes,
+        upload_expiry_s=settings.upload_expiry_s,
     )
 
 

@@ -95,6 +95,20 @@ class Settings(BaseSettings):
     # unless PAYOUT_THRESHOLD is set, each at least the amount whose fee is this many bps of it.
     payout_min_interval_s: float = Field(default=3600.0, ge=0.0, le=30 * 24 * 3600)
     payout_max_fee_bps: int = Field(default=50, ge=1, le=10_000)
+    # Chat messages one user may post per CHAT_WINDOW_S seconds (all their sockets together).
+    chat_burst: int = Field(default=5, ge=1, le=10_000)
+    chat_window_s: int = Field(default=5, ge=1, le=3600)
+    # Signed-in WebSockets (stream pages and dashboards) one user may hold open at once.
+    websockets_per_user: int = Field(default=20, ge=1, le=10_000)
+    # WHIP/WHEP session PATCHes (trickle) and DELETEs one IP address may make per minute.
+    session_requests_per_minute: int = Field(default=300, ge=1, le=1_000_000)
+    # Seconds in which repeat playbacks of a video by one viewer (user, else IP) count once.
+    view_count_window_s: int = Field(default=1800, ge=1, le=30 * 24 * 3600)
+    # Per creator: uploads in progress at once, and the bytes they declare together.
+    upload_max_open_per_creator: int = Field(default=5, ge=1, le=10_000)
+    upload_quota_bytes: int = Field(default=10 * 1024**3, ge=1)
+    # Seconds without a chunk after which an unfinished upload is removed (row and files).
+    upload_expiry_s: int = Field(default=24 * 3600, ge=60)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from substrateinterface import Keypair
 
 from signaling.app import create_app
+from tests.signaling.accounts import new_stream
+from tests.signaling.webrtc_clients import whip
 
 
 async def test_anonymous_nonces_are_limited_per_ip(app_config, redis) -> None:
@@ -25,3 +28,31 @@ async def test_anonymous_nonces_are_limited_per_ip(app_config, redis) -> None:
         assert (await refused.json())["error"]["code"] == "too_many_requests"
         stored = [key async for key in redis.scan_iter(f"{config.redis_prefix}nonce:*")]
         assert len(stored) == 3  # the refused request stored nothing
+
+
+@pytest.mark.usefixtures("loopback")
+async def test_whip_and_whep_session_patches_and_deletes_are_limited_per_ip(
+    app_config, redis, creator: dict
+) -> None:
+    config = dataclasses.replace(app_config, session_requests_per_minute=3)
+    async with TestClient(TestServer(create_app(config))) as client:
+        stream = await new_stream(client, creator)
+        broadcast = await whip(client, stream["id"], stream["stream_key"])
+        ufrag = next(line for line in broadcast.pc.localDescription.sdp.splitlines()
+                     if line.startswith("a=ice-ufrag:"))
+        fragment = f"{ufrag}\r\na=mid:0\r\na=end-of-candidates\r\n"
+        trickle = {"Content-Type": "application/trickle-ice-sdpfrag", "If-Match": broadcast.etag}
+        url = broadcast.location
+        assert (await client.patch(url, data=fragment, headers=trickle)).status == 204
+        # Guessed session URLs count too: spraying DELETEs is limited like trickling.
+        assert (await client.delete(f"/whep/{stream['id']}/guess")).status == 404
+        assert (await client.patch(url, data=fragment, headers=trickle)).status == 204
+        for refused in (await client.patch(url, data=fragment, headers=trickle),
+                        await client.delete(url)):
+            assert refused.status == 429
+            assert 1 <= int(refused.headers["Retry-After"]) <= 60
+            assert refused.headers["Access-Control-Allow-Origin"] == "*"  # browsers can read it
+            assert (await refused.json())["error"]["code"] == "too_many_requests"
+        # The refused DELETE did nothing: the broadcast is still live.
+        assert (await (await client.get(f"/api/streams/{stream['id']}")).json())["status"] == "live"
+        await broadcast.pc.close()

@@ -14,12 +14,15 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from recorder import LadderSettings
 from recorder.worker import run_vod_worker
+from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import CONFIG
+from signaling.upload_expiry import expire_abandoned
+from signaling.uploads import upload_dir
 from tests.recorder.pattern_media import make_source
 from tests.signaling.accounts import new_user
 
@@ -215,6 +218,28 @@ async def test_uploads_outside_the_limits_are_refused(
     assert response.status == status, await response.text()
 
 
+async def test_a_creators_uploads_in_progress_are_capped_in_number_and_bytes(
+    app_config: AppConfig, own_db: asyncpg.Pool
+) -> None:
+    config = dataclasses.replace(app_config, upload_max_open_per_creator=2,
+                                 upload_quota_bytes=10 * CHUNK)
+    async with TestClient(TestServer(create_app(config))) as client:
+        alice = await new_user(client, creator=True)
+        assert (await start_upload(client, alice, b"a" * 4 * CHUNK)).status == 201
+        too_big = await start_upload(client, alice, b"b" * 7 * CHUNK)  # 11 chunks in flight
+        assert too_big.status == 413
+        assert "10 chunks" not in (body := (await too_big.json())["error"]["message"])
+        assert str(10 * CHUNK) in body
+        assert (await start_upload(client, alice, b"c" * 6 * CHUNK)).status == 201
+        # Two places are taken: any further upload is refused, however many are asked at once.
+        third = await asyncio.gather(*(start_upload(client, alice, b"d" * 10) for _ in range(2)))
+        assert [r.status for r in third] == [429, 429]
+        assert "at most 2 uploads in progress" in (await third[0].json())["error"]["message"]
+        assert await own_db.fetchval("SELECT count(*) FROM uploads") == 2  # refusals stored nothing
+        bob = await new_user(client, creator=True)  # the quota is per creator
+        assert (await start_upload(client, bob, b"e" * 4 * CHUNK)).status == 201
+
+
 async def test_every_accepted_type_and_a_path_in_the_filename(client: TestClient) -> None:
     alice = await new_user(client, creator=True)
     for name, kind in [("a.MP4", "video/mp4"), ("b.mov", "video/quicktime"),
@@ -299,3 +324,31 @@ async def test_a_text_file_uploaded_as_a_video_ends_failed_with_a_reason(
     assert video["processing"]["status"] == "failed"
     assert "not a media file" in video["processing"]["error"]
     assert (await client.get(f"/api/videos/{video_id}")).status == 404
+
+
+async def test_abandoned_uploads_expire_with_their_chunks_and_files(
+    client: TestClient, own_db: asyncpg.Pool
+) -> None:
+    alice = await new_user(client, creator=True)
+    data = b"x" * 2 * CHUNK
+    ids = [(await (await start_upload(client, alice, data)).json())["id"] for _ in range(2)]
+    for upload_id in ids:
+        assert (await put_chunk(client, alice, upload_id, 0, data[:CHUNK])).status == 201
+    # The first one was last touched two days ago; the second is still active.
+    await own_db.execute("UPDATE upload_chunks SET received_at = now() - interval '2 days' "
+                         "WHERE upload_id = $1::uuid", ids[0])
+    async with own_db.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")  # keep updated_at
+        await conn.execute("UPDATE uploads SET updated_at = now() - interval '2 days' "
+                           "WHERE id = $1::uuid", ids[0])
+    root = media_root(client)
+    assert upload_dir(root, uuid.UUID(ids[0])).exists()
+
+    expired = await expire_abandoned(own_db, root, client.app[CONFIG].upload_expiry_s)
+    assert [str(i) for i in expired] == [ids[0]]
+    assert not upload_dir(root, uuid.UUID(ids[0])).exists()
+    assert (await client.get(f"/api/uploads/{ids[0]}", headers=alice)).status == 404
+    assert await own_db.fetchval(
+        "SELECT count(*) FROM upload_chunks WHERE upload_id = $1::uuid", ids[0]) == 0
+    active = await (await client.get(f"/api/uploads/{ids[1]}", headers=alice)).json()
+    assert active["received_chunks"] == [0]

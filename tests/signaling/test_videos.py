@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from signaling.config import AppConfig
+from signaling.keys import CONFIG
 from tests.signaling.accounts import new_user
 from tests.signaling.test_uploads import make_clip, media_root, process, upload, upload_config
 
@@ -192,6 +193,29 @@ async def test_views_are_counted_once_per_playback_and_validated(
                               json={"view_duration": 1, "watch_completion": 1})).status == 404
 
 
+async def test_a_viewer_counts_once_per_video_per_window_and_repeats_are_still_stored(
+    client: TestClient, own_db: asyncpg.Pool, clip: bytes, redis
+) -> None:
+    _, video_id = await ready_video(client, own_db, clip)
+    url = f"/api/videos/{video_id}/views"
+    report = {"view_duration": 1, "watch_completion": 50}
+    bob = await new_user(client)
+    answers = [await client.post(url, headers=headers, json=report)
+               for headers in ({}, {}, bob, bob)]  # anonymous twice (one IP), bob twice
+    assert [a.status for a in answers] == [201] * 4  # repeats are accepted, not refused
+    assert [(await a.json())["counted"] for a in answers] == [True, False, True, False]
+    assert (await (await client.get(f"/api/videos/{video_id}")).json())["view_count"] == 2
+    assert await own_db.fetchval("SELECT count(*) FROM video_views") == 4
+
+    # Once the window is over, the same viewer counts again.
+    window = client.app[CONFIG].view_count_window_s
+    for key in [k async for k in redis.scan_iter(f"{client.app[CONFIG].redis_prefix}rate:view:*")]:
+        assert 0 < await redis.ttl(key) <= window
+        await redis.delete(key)  # what expiry does after the window
+    assert (await (await client.post(url, headers=bob, json=report)).json())["counted"] is True
+    assert (await (await client.get(f"/api/videos/{video_id}")).json())["view_count"] == 3
+
+
 async def test_listing_sorts_by_views_and_pages_with_a_cursor(
     client: TestClient, own_db: asyncpg.Pool, clip: bytes
 ) -> None:
@@ -199,8 +223,9 @@ async def test_listing_sorts_by_views_and_pages_with_a_cursor(
     ids = [await upload(client, alice, clip, title=f"Clip {n}") for n in range(3)]
     await process(own_db, media_root(client), *ids)
     popular = ids[0]  # the oldest
-    for _ in range(2):
-        await client.post(f"/api/videos/{popular}/views",
+    # Two viewers: one anonymous (by IP), one signed in (one IP counts once per window).
+    for headers in ({}, await new_user(client)):
+        await client.post(f"/api/videos/{popular}/views", headers=headers,
                           json={"view_duration": 1, "watch_completion": 50})
 
     newest = await (await client.get("/api/videos?limit=2")).json()

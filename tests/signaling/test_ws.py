@@ -116,13 +116,27 @@ async def test_empty_and_too_long_messages_are_refused_and_500_characters_pass(
         "SELECT count(*) FROM comments WHERE stream_id = $1::uuid", stream["id"]) == 1
 
 
-async def test_chat_is_rate_limited_per_socket(client: TestClient, stream: dict) -> None:
-    ws = await connect(client, stream["id"], await new_user(client))
-    for n in range(6):
-        await ws.send_json({"type": "chat", "content": f"spam {n}"})
-    replies = [await ws.receive_json() for _ in range(6)]
-    assert [r["content"] for r in replies if r["type"] == "chat"] == [f"spam {n}" for n in range(5)]
-    assert [r["code"] for r in replies if r["type"] == "error"] == ["rate_limited"]
+async def test_chat_is_rate_limited_per_user_across_sockets_and_processes(
+    client: TestClient, app_config: AppConfig, stream: dict, db: asyncpg.Pool
+) -> None:
+    user = await new_user(client)
+    async with TestClient(TestServer(create_app(app_config))) as other_process:
+        sockets = [await connect(client, stream["id"], user),
+                   await connect(other_process, stream["id"], user)]
+        replies = []
+        for n in range(6):  # alternating sockets: a second socket buys no extra messages
+            await sockets[n % 2].send_json({"type": "chat", "content": f"spam {n}"})
+            while (reply := await next_of(sockets[n % 2], "chat", "error")).get(
+                    "content", f"spam {n}") != f"spam {n}":
+                pass  # the other socket's earlier messages, broadcast to this one too
+            replies.append(reply)
+        assert [r["type"] for r in replies] == ["chat"] * 5 + ["error"]
+        refused = replies[-1]
+        assert refused["code"] == "rate_limited"
+        assert "5 messages every 5 seconds" in refused["message"]
+        assert not sockets[1].closed
+        assert await db.fetchval(
+            "SELECT count(*) FROM comments WHERE stream_id = $1::uuid", stream["id"]) == 5
 
 
 @pytest.mark.parametrize("stream_id", [str(uuid.uuid4()), "not-a-uuid"])
@@ -320,3 +334,49 @@ async def test_creator_sockets_count_in_the_gauge_and_are_closed_on_shutdown(
                     pass
             # The server's close frame; the transport may be gone before the client answers it.
             assert (message.data, message.extra) == (1001, "server shutting down")
+
+
+async def test_a_user_holds_at_most_the_configured_sockets_across_processes(
+    app_config: AppConfig, redis, creator: dict
+) -> None:
+    config = dataclasses.replace(app_config, websockets_per_user=2)
+    async with TestClient(TestServer(create_app(config))) as one, \
+            TestClient(TestServer(create_app(config))) as two:
+        stream = await new_stream(one, creator)
+        first = await connect(one, stream["id"], creator)
+        await creator_socket(two, creator)  # a dashboard counts too
+        third = await one.ws_connect(f"/ws/streams/{stream['id']}")
+        await third.send_json({"type": "auth", "token": token_of(creator)})
+        error, code = await refused(third)
+        assert error["code"] == "too_many_sockets" and "at most 2" in error["message"]
+        assert code == ws_module.CLOSE_TOO_MANY_SOCKETS
+        dashboard = await two.ws_connect("/ws/creator")
+        await dashboard.send_json({"type": "auth", "token": token_of(creator)})
+        assert (await refused(dashboard))[1] == ws_module.CLOSE_TOO_MANY_SOCKETS
+        # Another account is not affected, and closing a socket frees its place.
+        await connect(one, stream["id"], await new_user(one))
+        await first.close()
+        for _ in range(100):
+            again = await one.ws_connect(f"/ws/streams/{stream['id']}")
+            await again.send_json({"type": "auth", "token": token_of(creator)})
+            if (await next_of(again, "auth", "error"))["type"] == "auth":
+                break
+            await asyncio.sleep(0.05)  # the server releases the slot just after the close
+        else:
+            pytest.fail("a closed socket's place was never released")
+
+
+async def test_signing_out_closes_that_sessions_sockets_in_every_process(
+    client: TestClient, app_config: AppConfig, stream: dict, creator: dict
+) -> None:
+    async with TestClient(TestServer(create_app(app_config))) as other_process:
+        page = await connect(client, stream["id"], creator)
+        dashboard = await creator_socket(other_process, creator)
+        other_session = await connect(client, stream["id"], await new_user(client))
+        assert (await client.post("/api/auth/logout", headers=creator)).status == 204
+        for ws in (page, dashboard):
+            error, code = await refused(ws)
+            assert (error["code"], code) == ("unauthorized", 4401)
+            assert "signed out" in error["message"]
+        await other_session.send_json({"type": "chat", "content": "still here"})
+        assert (await next_of(other_session, "chat"))["content"] == "still here"
