@@ -230,14 +230,15 @@ class TickService:
             if isinstance(outcome, BaseException):
                 logger.error("tick_cut_failed", subscriber_id=sub, error=repr(outcome))
 
-    async def run(self) -> None:
-        """Tick forever, just after each wall-clock second ends, charging the second that ended.
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Tick just after each wall-clock second ends, charging the second that ended, until
+        `stop` is set (cancelling works too, but a library may swallow a cancellation).
 
         A tick that fails (e.g. Redis unreachable) is logged and its second is not charged: the
         delivery counts it consumed are lost, which only ever undercharges.
         """
         last: int | None = None
-        while True:
+        while stop is None or not stop.is_set():
             now = self._clock()
             await asyncio.sleep(math.floor(now) + 1 + TICK_DELAY - now)
             second = math.floor(self._clock()) - 1

@@ -40,7 +40,7 @@ from signaling.errors import error_middleware
 from signaling.keys import CONFIG, LIVE, PG, REDIS
 from signaling.live import LiveStreams
 from signaling.node_liveness import node_liveness
-from signaling.supervisor import supervise
+from signaling.supervisor import every, finish, supervise
 from signaling.upload_expiry import upload_expiry
 from signaling.webrtc_http import sfu_error_middleware
 
@@ -124,10 +124,11 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     recorder = _recorder(app, live) if config.recording else None
     stop = asyncio.Event()
     sampler = asyncio.create_task(supervise(
-        "analytics", lambda: live.sample_analytics_forever(config.analytics_interval_s), stop))
+        "analytics", lambda: every(config.analytics_interval_s, stop, live.sample_analytics),
+        stop))
     yield
     stop.set()
-    sampler.cancel()
+    await finish([sampler])
     await live.close()  # ends broadcasts, so the recorder's taps end too
     if recorder is not None:
         await recorder.close()
@@ -159,4 +160,4 @@ async def _vod_worker(app: web.Application) -> AsyncIterator[None]:
         "vod", lambda: run_vod_worker(app[PG], app[CONFIG].media_root, stop), stop))
     yield
     stop.set()
-    await task
+    await finish([task], grace_s=30.0)  # a transcode in progress stops at its next check

@@ -29,7 +29,7 @@ from billing import (
 from signaling.config import AppConfig
 from signaling.keys import BILLING, CONFIG, LIVE, PG, REDIS
 from signaling.metering import CUTS, MeteredViewing
-from signaling.supervisor import supervise
+from signaling.supervisor import finish, supervise
 from signaling.ws import notify_viewer, notify_viewers
 
 logger = structlog.get_logger(__name__)
@@ -46,8 +46,8 @@ class BillingRuntime:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(coro)
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> None:
+        task = asyncio.create_task(coro, name=name)
         self.tasks.add(task)
         task.add_done_callback(self._finished)
 
@@ -60,13 +60,16 @@ class BillingRuntime:
 
     def spawn_loop(self, name: str, run: Callable[[], Awaitable[object]]) -> None:
         """A background loop, restarted with back-off if it crashes, until close()."""
-        self.spawn(supervise(name, run, self.stop))
+        self.spawn(supervise(name, run, self.stop), name=f"loop:{name}")
 
     async def close(self) -> None:
+        """Loops end at their next stop check; one-off tasks (a withdrawal's first drive) are
+        cancelled at once: the payout loop takes their work up again."""
         self.stop.set()
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for task in self.tasks:
+            if not task.get_name().startswith("loop:"):
+                task.cancel()
+        await finish(self.tasks)
         if self.chain is not None:
             await self.chain.close()
 
@@ -92,7 +95,7 @@ async def billing_context(app: web.Application) -> AsyncIterator[None]:
 
     tick = TickService(meter, live.sfu.take_delivery, runtime.viewing.views, cut,
                        on_charged=charged, on_ended=runtime.viewing.forget)
-    runtime.spawn_loop("tick", tick.run)
+    runtime.spawn_loop("tick", lambda: tick.run(runtime.stop))
     if _runs(config, "settlement"):
         settlement = Settlement(app[REDIS], app[PG], config.redis_prefix)
         runtime.spawn_loop("settlement", lambda: settlement.run(runtime.stop))

@@ -23,6 +23,8 @@ from typing import Any
 import structlog
 from aiohttp import WSCloseCode, web
 
+from signaling.supervisor import finish
+
 logger = structlog.get_logger(__name__)
 
 # The cumulative figures of one creator now: the body of GET /api/creator/live.
@@ -69,6 +71,7 @@ class EarningsFeed:
         self._sockets: dict[uuid.UUID, set[CreatorSocket]] = defaultdict(set)
         self._last: dict[uuid.UUID, Figures] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -96,9 +99,8 @@ class EarningsFeed:
     async def close(self) -> None:
         """Stop sampling and say goodbye to every socket (1001); safe to call twice."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stop.set()
+            await finish([self._task])
             self._task = None
         sockets = [s for group in self._sockets.values() for s in group]
         await asyncio.gather(
@@ -110,9 +112,11 @@ class EarningsFeed:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         due = loop.time()
-        while True:
+        while not self._stop.is_set():
             due += self._interval_s
-            await asyncio.sleep(max(0.0, due - loop.time()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), max(0.0, due - loop.time()))
+                return
             # Behind by more than a beat (a busy loop): sample now, do not catch up in a burst.
             due = max(due, loop.time() - self._interval_s)
             await self.tick()

@@ -28,9 +28,13 @@ import structlog
 from aiohttp import WSCloseCode, web
 from redis.exceptions import RedisError
 
+from signaling.supervisor import finish
+
 logger = structlog.get_logger(__name__)
 
 _RETRY_S = 1.0
+# The listener wakes at least this often to see whether the app is closing.
+_LISTEN_POLL_S = 1.0
 # Close code of a socket whose session token was revoked (as for a bad token: sign in again).
 CLOSE_SIGNED_OUT = 4401
 _SIGNED_OUT = json.dumps({"type": "error", "code": "unauthorized",
@@ -150,19 +154,16 @@ class StreamEvents:
 
     async def close(self) -> None:
         self._closed = True
-        for task in list(self._tasks):
-            with contextlib.suppress(RedisError, OSError):
-                await task
+        await finish(self._tasks)  # publishes already asked for go out
         if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            self._listener.cancel()  # and, should a library swallow that, `_closed` ends it
+            await finish([self._listener])
         await self._pubsub.aclose()
 
     async def _listen(self) -> None:
-        while True:
+        while not self._closed:
             try:
-                message = await self._pubsub.get_message(timeout=None)
+                message = await self._pubsub.get_message(timeout=_LISTEN_POLL_S)
             except (RedisError, OSError) as exc:
                 # redis-py re-subscribes on reconnect; wait a little instead of spinning.
                 logger.warning("event subscription lost, retrying", error=str(exc))

@@ -22,6 +22,7 @@ from prometheus_client import Counter
 
 from sfu import Sfu, SfuEvent, UnknownPeer
 from signaling import streams_db
+from signaling.supervisor import finish
 from signaling.viewing import OpenViewing, TooManyViews, View, ViewPolicy
 
 logger = structlog.get_logger(__name__)
@@ -248,18 +249,15 @@ class LiveStreams:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def sample_analytics_forever(self, interval_s: float) -> None:
-        """Every interval, one stream_analytics row per live stream."""
-        while True:
-            await asyncio.sleep(interval_s)
-            counts = {stream_id: self.viewer_count(stream_id) for stream_id in self._broadcasts}
-            try:
-                await streams_db.sample_viewers(self.db, counts)
-            except (asyncpg.PostgresError, OSError):
-                logger.exception("analytics sample failed")
+    async def sample_analytics(self) -> None:
+        """One stream_analytics row per live stream (the server calls it every interval)."""
+        counts = {stream_id: self.viewer_count(stream_id) for stream_id in self._broadcasts}
+        try:
+            await streams_db.sample_viewers(self.db, counts)
+        except (asyncpg.PostgresError, OSError):
+            logger.exception("analytics sample failed")
 
     async def close(self) -> None:
         for stream_id in list(self._broadcasts):
             await self.end_broadcast(stream_id, "shutdown")
-        for task in list(self._tasks):
-            await task
+        await finish(self._tasks)  # the view and session rows being closed

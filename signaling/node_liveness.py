@@ -22,6 +22,7 @@ from aiohttp import web
 from prometheus_client import Counter
 
 from signaling.keys import CONFIG, LIVE, PG, REDIS
+from signaling.supervisor import every, finish
 
 logger = structlog.get_logger(__name__)
 
@@ -90,25 +91,22 @@ async def sweep(db: asyncpg.Pool, redis: aioredis.Redis, prefix: str) -> asyncpg
     return closed
 
 
-async def _beat_and_sweep_forever(app: web.Application) -> None:
+async def _beat_and_sweep(app: web.Application) -> None:
     db, redis, prefix = app[PG], app[REDIS], app[CONFIG].redis_prefix
-    node_id = app[LIVE].node_id
-    while True:
-        try:
-            await beat(redis, prefix, node_id)
-            await sweep(db, redis, prefix)
-        except (OSError, asyncpg.PostgresError, aioredis.RedisError) as exc:
-            logger.warning("node heartbeat or sweep failed; retrying", error=str(exc))
-        await asyncio.sleep(SWEEP_EVERY_S)
+    try:
+        await beat(redis, prefix, app[LIVE].node_id)
+        await sweep(db, redis, prefix)
+    except (OSError, asyncpg.PostgresError, aioredis.RedisError) as exc:
+        logger.warning("node heartbeat or sweep failed; retrying", error=str(exc))
 
 
 async def node_liveness(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: beat and sweep while the app runs; leave the living set on a clean stop."""
     await beat(app[REDIS], app[CONFIG].redis_prefix, app[LIVE].node_id)
-    task = asyncio.create_task(_beat_and_sweep_forever(app))
+    stop = asyncio.Event()
+    task = asyncio.create_task(every(SWEEP_EVERY_S, stop, lambda: _beat_and_sweep(app)))
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    stop.set()
+    await finish([task])
     with contextlib.suppress(OSError, aioredis.RedisError):
         await app[REDIS].zrem(_nodes_key(app[CONFIG].redis_prefix), str(app[LIVE].node_id))

@@ -10,7 +10,8 @@ in tests/signaling/test_supervisor.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
 
 import structlog
 from prometheus_client import Counter
@@ -20,6 +21,12 @@ logger = structlog.get_logger(__name__)
 LOOP_RESTARTS = Counter(
     "vilokanam_loop_restarts_total", "Background loops restarted after a crash", ["loop"]
 )
+LOOPS_STUCK = Counter(
+    "vilokanam_loops_stuck_total", "Background tasks still running when shutdown gave up on them"
+)
+
+# How long a stopping loop may take to finish its current step, then again once cancelled.
+STOP_GRACE_S = 5.0
 
 
 async def supervise(
@@ -55,3 +62,38 @@ async def supervise(
         except TimeoutError:
             pass
         backoff = min(backoff * 2, max_backoff_s)
+
+
+async def every(
+    interval_s: float, stop: asyncio.Event, step: Callable[[], Awaitable[object]]
+) -> None:
+    """Run `step()` now and then every `interval_s` until `stop` is set.
+
+    Stopping waits for the step in progress instead of cancelling it: a query is never cut off
+    inside a transaction, and the loop ends even where a library swallowed a cancellation
+    (Python 3.11's `asyncio.wait_for`, used by redis-py, can return normally after a cancel).
+    """
+    while not stop.is_set():
+        await step()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
+
+
+async def finish(tasks: Iterable[asyncio.Task[object]], grace_s: float = STOP_GRACE_S) -> None:
+    """Wait for tasks whose stop was requested; cancel those still running after `grace_s`,
+    and give up on (log and count) the ones that survive even that, so shutdown never hangs."""
+    tasks = list(tasks)
+    pending = {task for task in tasks if not task.done()}
+    if pending:
+        _done, pending = await asyncio.wait(pending, timeout=grace_s)
+    for task in pending:
+        task.cancel()
+    if pending:
+        _done, pending = await asyncio.wait(pending, timeout=grace_s)
+    for task in pending:
+        LOOPS_STUCK.inc()
+        logger.error("background task did not stop; shutdown goes on", task=task.get_name())
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            logger.error("background task failed while stopping", task=task.get_name(),
+                         error=repr(task.exception()))

@@ -4,7 +4,6 @@ loses its row, its chunk rows and its files, so it stops holding disk and quota.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import uuid
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from aiohttp import web
 from prometheus_client import Counter
 
 from signaling.keys import CONFIG, PG
+from signaling.supervisor import every, finish
 from signaling.uploads import upload_dir
 
 logger = structlog.get_logger(__name__)
@@ -43,20 +43,19 @@ async def expire_abandoned(db: asyncpg.Pool, media_root: Path, max_age_s: float)
     return ids
 
 
-async def _sweep_forever(app: web.Application) -> None:
+async def _sweep(app: web.Application) -> None:
     config = app[CONFIG]
-    while True:
-        try:
-            await expire_abandoned(app[PG], config.media_root, config.upload_expiry_s)
-        except (OSError, asyncpg.PostgresError) as exc:
-            logger.warning("upload expiry sweep failed; retrying", error=str(exc))
-        await asyncio.sleep(min(SWEEP_EVERY_S, config.upload_expiry_s))
+    try:
+        await expire_abandoned(app[PG], config.media_root, config.upload_expiry_s)
+    except (OSError, asyncpg.PostgresError) as exc:
+        logger.warning("upload expiry sweep failed; retrying", error=str(exc))
 
 
 async def upload_expiry(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: sweep abandoned uploads while the app runs."""
-    task = asyncio.create_task(_sweep_forever(app))
+    stop = asyncio.Event()
+    interval_s = min(SWEEP_EVERY_S, app[CONFIG].upload_expiry_s)
+    task = asyncio.create_task(every(interval_s, stop, lambda: _sweep(app)))
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    stop.set()
+    await finish([task])
