@@ -288,6 +288,10 @@ class Meter:
         _check_amount("amount", amount)
         return bool(await self._run("withdraw", self.prefix, user_id, amount, idempotency_key))
 
+    async def withdrawal_debited(self, idempotency_key: str) -> bool:
+        """Whether `debit_for_withdrawal` took a balance with this key (the meter.lua record)."""
+        return bool(await self._redis.hexists(self.key("idem"), f"withdraw:{idempotency_key}"))
+
     async def balance(self, user_id: str) -> int:
         """A viewer's available balance in planck (0 when unknown)."""
         return int(await self._redis.get(self.key(f"bal:{user_id}")) or 0)

@@ -335,16 +335,39 @@ class Payouts:
                     [(i["user_id"], i["amount"]) for i in items],
                 )
         if payout["kind"] == "withdrawal":
-            for item in items:  # idempotent by key, so a crash here is finished by recovery
-                # the fee too: a withdrawal that did not pay costs the viewer nothing
-                await self.meter.credit(str(item["user_id"]),
-                                        int(item["amount"]) + int(row["fee_charged"]),
-                                        f"refund:{payout['id']}")
+            for item in items:  # a crash before this is finished by recover_refunds
+                await self._refund(payout["id"], item["user_id"], item["amount"],
+                                   row["fee_charged"])
         PAYOUTS.labels(payout["kind"], status).inc()
         if found is not None:  # in a block but failed: the fee was paid all the same
             PAYOUT_FEES.labels(payout["kind"]).inc(found.fee or 0)
         logger.warning("payout returned", payout_id=str(payout["id"]), status=status, error=error)
         return row
+
+    async def _refund(self, payout_id: uuid.UUID, user_id: uuid.UUID, amount: int,
+                      fee_charged: int) -> bool:
+        """Give a withdrawal that did not pay back to the viewer, fee included (a withdrawal
+        that did not pay costs nothing); exactly once per payout, by idempotency key."""
+        return await self.meter.credit(str(user_id), int(amount) + int(fee_charged),
+                                       f"refund:{payout_id}")
+
+    async def recover_refunds(self) -> int:
+        """Refunds a crash cut off: `_give_back` commits the failed or expired status before
+        it credits the balance. Only withdrawals whose debit happened are refunded (one refused
+        for want of balance never took anything). Returns how many were credited now."""
+        rows = await self.pool.fetch(
+            """SELECT p.id, p.fee_charged, i.user_id, i.amount
+                 FROM payouts p JOIN payout_items i ON i.payout_id = p.id
+                WHERE p.kind = 'withdrawal' AND p.status IN ('failed', 'expired')"""
+        )
+        credited = 0
+        for row in rows:
+            if await self.meter.withdrawal_debited(f"withdraw:{row['id']}") and await self._refund(
+                row["id"], row["user_id"], row["amount"], row["fee_charged"]
+            ):
+                credited += 1
+                logger.warning("withdrawal refund recovered", payout_id=str(row["id"]))
+        return credited
 
     # --- the worker ------------------------------------------------------------------------
 
@@ -382,6 +405,7 @@ class Payouts:
 
     async def run(self, stop: asyncio.Event, interval_s: float = 5.0) -> None:
         """Pay in rounds while holding the signer lease; stand by while another process does."""
+        await self.recover_refunds()
         try:
             while not stop.is_set():
                 if self.lease is None:
