@@ -44,3 +44,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     root.setLevel(level.upper())
     # aiohttp's access log repeats what our middleware logs (without query strings).
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # aioice logs each candidate pair's every state change at INFO, dozens of lines per peer
+    # connection: kept for LOG_LEVEL=DEBUG only.
+    debugging = root.level <= logging.DEBUG
+    logging.getLogger("aioice").setLevel(logging.DEBUG if debugging else logging.WARNING)
