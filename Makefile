@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint clean soak
+.PHONY: run test setup lint typecheck clean soak
 
 setup: $(STAMP) node_modules/.installed
 
@@ -38,7 +38,12 @@ $(WHIP_CLIENT):
 
 test: setup $(CHROMIUM) $(WHIP_CLIENT)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# mypy --strict on what pyproject.toml [tool.mypy] lists (`make test` runs it too).
+typecheck: setup
+	$(BIN)/mypy
 
 # The long money soak (tests/billing/soak.py): minutes of kill -9 on the dev chain.
 # SOAK_ARGS="--seconds 1800 --kills 200 --seed 7" to change it; `make test` runs the short one.
@@ -49,4 +54,4 @@ lint: setup
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) node_modules var .pytest_cache
+	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache

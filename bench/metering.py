@@ -30,7 +30,8 @@ import redis.asyncio
 import structlog
 
 from billing.meter import CHUNK_SIZE, Meter
-from billing.tick import Delivery, TickService, ViewInfo
+from billing.tick import TickService, ViewInfo
+from sfu.delivery import Delivery  # what the sfu reports; billing reads it as a protocol
 from vilokanam.embedded import start_redis
 
 PRICE = 1_000_000  # planck per second

@@ -7,22 +7,23 @@ from billing import parking
 from billing.accounts import public_key, to_ss58
 from billing.chain import ChainClient
 from billing.loops import ChainLoops, chain_loops
-from billing.meter import MAX_BALANCE, STATUS_BY_CODE, BatchResult, Meter
+from billing.meter import MAX_BALANCE, BatchResult, ChargeStatus, Meter
 from billing.payout_policy import PayoutPolicy, payout_threshold
 from billing.payouts import OPEN_STATES, PayoutError, Payouts
 from billing.reconcile import Report, reconcile
 from billing.settlement import Settlement
-from billing.tick import TickService, ViewInfo
+from billing.tick import Delivery, TickService, ViewInfo
 from billing.users_db import USER_COLUMNS, ensure_user
 
 __all__ = [
     "MAX_BALANCE",
     "OPEN_STATES",
-    "STATUS_BY_CODE",
     "USER_COLUMNS",
     "BatchResult",
     "ChainClient",
     "ChainLoops",
+    "ChargeStatus",
+    "Delivery",
     "Meter",
     "PayoutError",
     "PayoutPolicy",

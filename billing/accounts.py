@@ -34,7 +34,8 @@ def to_ss58(address_or_pubkey: str | bytes, ss58_format: int) -> str:
 
     Accepts an SS58 address of any prefix, a 32-byte public key, or its ``0x`` hex form.
     """
-    return ss58_encode(_key_of(address_or_pubkey), ss58_format=ss58_format)
+    address: str = ss58_encode(_key_of(address_or_pubkey), ss58_format=ss58_format)
+    return address
 
 
 def same_account(a: str | bytes, b: str | bytes) -> bool:

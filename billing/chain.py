@@ -134,7 +134,8 @@ class ChainClient:
 
     async def block_hash(self, number: int) -> str | None:
         """Hash of canonical block ``number``, None if there is none."""
-        return await self._rpc("chain_getBlockHash", [number])
+        block_hash: str | None = await self._rpc("chain_getBlockHash", [number])
+        return block_hash
 
     async def transfers_in_block(self, block_hash: str, to_address: str) -> list[Transfer]:
         """``Balances.Transfer`` events of a block whose recipient is ``to_address``."""
@@ -199,7 +200,8 @@ class ChainClient:
     async def estimate_fee(self, keypair: Keypair, transfers: list[tuple[str, int]]) -> int:
         """Partial fee (planck) the batch of ``sign_batch_transfer`` would pay."""
         info = await self._run(self._payment_info, keypair, transfers)
-        return int(info.get("partial_fee", info.get("partialFee")))
+        # Spelled partial_fee or partialFee, depending on the substrate-interface version.
+        return int(info["partial_fee"] if "partial_fee" in info else info["partialFee"])
 
     # -- submission and inclusion ---------------------------------------------------------------
 
@@ -276,7 +278,7 @@ class ChainClient:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._call, fn, args)
 
-    def _call(self, fn: Callable[..., T], args: tuple) -> T:
+    def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         try:
             return fn(*args)
         except _CONNECTION_ERRORS:
@@ -285,7 +287,7 @@ class ChainClient:
             self._substrate.connect_websocket()
             return fn(*args)
 
-    async def _rpc(self, method: str, params: list) -> Any:
+    async def _rpc(self, method: str, params: list[Any]) -> Any:
         return (await self._run(self._substrate.rpc_request, method, params))["result"]
 
     async def _block_number(self, block_hash: str) -> int:
@@ -305,7 +307,7 @@ class ChainClient:
     ) -> SignedExtrinsic:
         signer = self._address(keypair.public_key)
         allocated = nonce is None
-        if allocated:
+        if nonce is None:
             nonce = await self._nonces.take(signer)
         try:
             xt = await self._run(self._sign_blocking, keypair, build_call, nonce, period)
@@ -347,7 +349,9 @@ class ChainClient:
         calls = [self._transfer_call(dest, amount) for dest, amount in transfers]
         return self._substrate.compose_call("Utility", "batch_all", {"calls": calls})
 
-    def _payment_info(self, keypair: Keypair, transfers: list[tuple[str, int]]) -> dict:
+    def _payment_info(
+        self, keypair: Keypair, transfers: list[tuple[str, int]]
+    ) -> dict[str, Any]:
         """The runtime's fee for the batch as it will be signed: the length fee counts bytes.
 
         ``get_payment_info`` prices an immortal extrinsic, one byte shorter than our mortal ones
@@ -364,8 +368,10 @@ class ChainClient:
         )
         length = self._substrate.runtime_config.create_scale_object("u32")
         length.encode(len(xt.data))
-        return self._substrate.runtime_call("TransactionPaymentApi", "query_info",
-                                            [xt, length]).value
+        info: dict[str, Any] = self._substrate.runtime_call(
+            "TransactionPaymentApi", "query_info", [xt, length]
+        ).value
+        return info
 
     async def _handle_rejection(self, xt: SignedExtrinsic, error: object) -> None:
         kind = classify_rejection(error)

@@ -53,7 +53,7 @@ class DepositWatcher:
 
     async def _cursor(self, finalized: int) -> int:
         """The last block already scanned (initialising the cursor on first use)."""
-        row = await self.pool.fetchval(
+        row: int | None = await self.pool.fetchval(
             "SELECT block_number FROM chain_cursors WHERE name = $1", self.cursor
         )
         if row is not None:

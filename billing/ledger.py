@@ -69,13 +69,20 @@ def _decode_line(line: str) -> LedgerEntry:
     return entry
 
 
-def decode_entry(fields: Mapping[str | bytes, str | bytes]) -> list[LedgerEntry]:
+Fields = Mapping[str | bytes, str | bytes]
+"""One stream entry's field map, as XREAD/XRANGE return it (bytes or str)."""
+
+
+def decode_entry(fields: Fields | None) -> list[LedgerEntry]:
     """Decode the field map of one stream entry (as XREAD/XRANGE return it, bytes or str).
 
     Returns the charges the entry holds, in batch order. Raises ValueError when a field is
     missing or the charges do not match the entry's count and sums, so a corrupt entry stops the
-    consumer instead of being settled.
+    consumer instead of being settled; None (Redis's answer for a pending entry deleted since it
+    was read) is malformed too.
     """
+    if fields is None:
+        raise ValueError("malformed ledger entry: no fields (deleted from the stream)")
     values = {_text(k): _text(v) for k, v in fields.items()}
     try:
         lines = values["charges"].split("\n")[:-1]  # every line ends in "\n"

@@ -15,6 +15,7 @@ Amounts are planck as Python ints; Redis holds them as decimal strings up to 2^6
 Two ways in: `charge` takes `Charge` objects and answers `ChargeResult`s (simple, for a few);
 `charge_second` takes reusable `ViewLine`s and answers a `BatchResult` of compact arrays (the
 tick service's way: ~1 µs of Python per charge instead of ~4, see docs/benchmarks.md).
+Either way callers see `ChargeStatus`es: the script's reply encoding stays in this module.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import cast
 
 import redis.asyncio
 import structlog
@@ -53,12 +55,21 @@ States live in hourly Redis hash buckets (see meter.lua) that expire VIEW_TTL af
 write, so a state outlives its view's last charge by at least VIEW_TTL: a batch older than that
 is no longer recognised as a duplicate. Must be above 7200 s."""
 
-Status = Literal["charged", "duplicate", "insufficient", "overflow"]
-STATUS_BY_CODE: dict[str, Status] = {
-    "1": "charged",
-    "2": "duplicate",
-    "3": "insufficient",
-    "4": "overflow",
+
+class ChargeStatus(StrEnum):
+    """What became of one charge (a str: compares, logs and labels as its value)."""
+
+    CHARGED = "charged"
+    DUPLICATE = "duplicate"  # this second of the view was charged before
+    INSUFFICIENT = "insufficient"  # the viewer's balance could not pay it
+    OVERFLOW = "overflow"  # earnings or the fee would pass 2^63-1 planck
+
+
+_STATUS_BY_CODE: dict[str, ChargeStatus] = {
+    "1": ChargeStatus.CHARGED,
+    "2": ChargeStatus.DUPLICATE,
+    "3": ChargeStatus.INSUFFICIENT,
+    "4": ChargeStatus.OVERFLOW,
 }
 """The script answers one digit per charge; these are their names."""
 
@@ -84,7 +95,7 @@ class ChargeResult:
     """
 
     view_id: str
-    status: Status
+    status: ChargeStatus
     balance_left: int
 
 
@@ -92,22 +103,32 @@ class ChargeResult:
 class BatchResult:
     """Outcome of a batch as compact arrays in input order, for callers that charge many.
 
-    ``codes`` holds one digit per charge (see `STATUS_BY_CODE`); ``balances`` the viewer's
-    balance after the chunk that held the charge. Nothing is built per charge until asked.
+    ``balances`` holds the viewer's balance after the chunk that held each charge; the
+    statuses stay the script's reply digits (``_codes``, one per charge) until asked for, so
+    nothing is built per charge unless a caller needs it.
     """
 
-    codes: str
+    _codes: str
     balances: list[int]
 
-    def counts(self) -> dict[Status, int]:
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def statuses(self) -> list[ChargeStatus]:
+        """Each charge's status, in batch order."""
+        return list(map(_STATUS_BY_CODE.__getitem__, self._codes))
+
+    def counts(self) -> dict[ChargeStatus, int]:
         """How many charges ended in each status."""
-        return {STATUS_BY_CODE[code]: n for code, n in Counter(self.codes).items()}
+        return {_STATUS_BY_CODE[code]: n for code, n in Counter(self._codes).items()}
 
     def results(self, view_ids: Sequence[str]) -> list[ChargeResult]:
         """One `ChargeResult` per charge, given the charges' view ids in batch order."""
         return [
-            ChargeResult(view_id, STATUS_BY_CODE[code], balance)
-            for view_id, code, balance in zip(view_ids, self.codes, self.balances, strict=True)
+            ChargeResult(view_id, status, balance)
+            for view_id, status, balance in zip(
+                view_ids, self.statuses(), self.balances, strict=True
+            )
         ]
 
 
@@ -306,7 +327,8 @@ class Meter:
 
     async def view_state(self, view_id: str) -> tuple[int, int]:
         """(last charged second, seconds charged) of a view; (-1, 0) when never charged."""
-        [state] = await self._run("views", self.prefix, self._view_ttl, view_id)
+        reply = await self._run("views", self.prefix, self._view_ttl, view_id)
+        [state] = cast(list[bytes | str], reply)  # one "last ticks" string per view asked
         last, ticks = (state.decode() if isinstance(state, bytes) else state).split(" ")
         return int(last), int(ticks)
 

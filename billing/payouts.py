@@ -106,7 +106,7 @@ class Payouts:
             )
             if not due:
                 return None
-            payout_id = await conn.fetchval(
+            payout_id: uuid.UUID = await conn.fetchval(
                 "INSERT INTO payouts (kind, total) VALUES ('creator', $1) RETURNING id",
                 sum(int(row["pending_payout"]) for row in due),
             )
@@ -147,7 +147,7 @@ class Payouts:
         if await self.meter.balance(str(user_id)) < amount + fee:
             raise PayoutError("balance is below the amount to withdraw plus its fee")
         async with self.pool.acquire() as conn, conn.transaction():
-            payout_id = await conn.fetchval(
+            payout_id: uuid.UUID = await conn.fetchval(
                 """INSERT INTO payouts (kind, total, fee_charged) VALUES ('withdrawal', $1, $2)
                    RETURNING id""",
                 amount, fee,
@@ -185,7 +185,7 @@ class Payouts:
         lease a created payout is left to the signer.
         """
         if payout_id in self._driving:
-            return (await self._load(payout_id))["status"]
+            return _status(await self._load(payout_id))
         self._driving.add(payout_id)
         try:
             return await self._drive(payout_id)
@@ -203,13 +203,13 @@ class Payouts:
                 return "failed"
             payout = await self._sign(payout)
         if payout["status"] not in OPEN_STATES or payout["status"] == "created":
-            return payout["status"]
+            return _status(payout)
         xt = _signed(payout)
         if payout["status"] == "signed":
             payout = await self._submit(payout, xt)
         if payout["status"] in ("submitted", "in_block"):
             payout = await self._follow(payout, xt)
-        return payout["status"]
+        return _status(payout)
 
     async def _load(self, payout_id: uuid.UUID) -> asyncpg.Record:
         return await self.pool.fetchrow("SELECT * FROM payouts WHERE id = $1", payout_id)
@@ -385,9 +385,9 @@ class Payouts:
         for payout_id in await self.open_payouts():
             await self.drive_or_park(payout_id)
         if self.may_sign():
-            payout_id = await self.create_creator_payout()
-            if payout_id is not None:
-                await self.drive_or_park(payout_id)
+            created = await self.create_creator_payout()
+            if created is not None:
+                await self.drive_or_park(created)
         for row in await self.pool.fetch("SELECT status, count(*) FROM payouts GROUP BY status"):
             PAYOUT_STATES.labels(row["status"]).set(row["count"])
         await refresh_open_gauge(self.pool)
@@ -451,6 +451,12 @@ async def _pause(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
     except TimeoutError:
         pass
+
+
+def _status(payout: asyncpg.Record) -> str:
+    """A payout row's status (asyncpg's rows are untyped)."""
+    status: str = payout["status"]
+    return status
 
 
 def _signed(payout: asyncpg.Record) -> SignedExtrinsic:

@@ -22,14 +22,16 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import asyncpg
 import redis.asyncio as aioredis
 import structlog
 from prometheus_client import Counter, Histogram
 from redis.exceptions import ResponseError
+from redis.typing import XReadGroupResponse
 
-from billing.ledger import LedgerEntry, decode_entry, ledger_key
+from billing.ledger import Fields, LedgerEntry, decode_entry, ledger_key
 from billing.parking import TRANSIENT, park, parked_refs
 
 logger = structlog.get_logger(__name__)
@@ -81,6 +83,16 @@ class BatchSums:
             sums.amount += entry.amount
             sums.fee += entry.fee
         return sums
+
+
+_Message = tuple[str | bytes, Fields | None]
+"""One XREADGROUP message: entry id and fields (None: the entry was deleted since read)."""
+
+
+def _messages(response: XReadGroupResponse | None) -> list[_Message]:
+    """The messages of an XREADGROUP reply, in order; the client speaks RESP2, which answers
+    [[stream, [(id, fields), ...]]] (RESP3 would answer a dict)."""
+    return [m for _stream, page in cast(list[list[Any]], response or []) for m in page]
 
 
 def _text(value: str | bytes) -> str:
@@ -183,7 +195,7 @@ class Settlement:
             response = await self.redis.xreadgroup(
                 GROUP, self.consumer, {self.stream: start}, count=self.batch
             )
-            messages = [m for _stream, page in response or [] for m in page]
+            messages = _messages(response)
             if not messages:
                 return handled
             handled += await self._settle_all(messages)
@@ -193,9 +205,9 @@ class Settlement:
         response = await self.redis.xreadgroup(
             GROUP, self.consumer, {self.stream: ">"}, count=self.batch, block=block_ms
         )
-        return await self._settle_all([m for _stream, page in response or [] for m in page])
+        return await self._settle_all(_messages(response))
 
-    async def _settle_all(self, messages: list) -> int:
+    async def _settle_all(self, messages: list[_Message]) -> int:
         """Settle entries read from the stream; the number handled (parked ones excluded)."""
         if not messages:
             return 0
@@ -225,7 +237,7 @@ class Settlement:
                          if _text(g["name"]) == GROUP)
         await self.redis.xtrim(self.stream, minid=floor, approximate=False)
 
-    async def _settle(self, entry_id: str, fields: dict) -> None:
+    async def _settle(self, entry_id: str, fields: Fields | None) -> None:
         try:
             entries = decode_entry(fields)
             async with self.pool.acquire() as conn:
@@ -263,8 +275,10 @@ class Settlement:
                     pass
 
 
-def _entry_amount(fields: dict) -> int | None:
+def _entry_amount(fields: Fields | None) -> int | None:
     """The batch's total debit as the ledger entry states it, when readable."""
+    if fields is None:
+        return None
     raw = fields.get(b"amount", fields.get("amount"))
     try:
         return int(_text(raw)) if raw is not None else None

@@ -14,7 +14,9 @@ Money invariants held here (ARCHITECTURE.md "Money"), each with the test that pr
      the subscribers whose charge failed or whose balance left cannot pay the seconds already
      delivered but not yet acknowledged plus the next one
      (test_tick_cuts_viewer_who_cannot_pay_next_second_within_2s).
-The sfu is reached only through its public surface: a delivery callable and a cut coroutine.
+The sfu is reached only through its public surface: a delivery callable and a cut coroutine;
+what a delivery holds is the `Delivery` protocol below, which sfu.Delivery satisfies without
+either package importing the other.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import structlog
 from prometheus_client import Counter
 
-from billing.meter import STATUS_BY_CODE, BatchResult, Meter, ViewLine
+from billing.meter import BatchResult, ChargeStatus, Meter, ViewLine
 
 logger = structlog.get_logger(__name__)
 
@@ -37,22 +40,24 @@ TICK_DELAY = 0.05
 """Seconds after a wall-clock second ends before it is charged: lets the last packets count."""
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """What the sfu sent one subscriber since the previous `delivery()` call (sfu.Delivery).
+class Delivery(Protocol):
+    """What the sfu sent one subscriber since the previous `delivery()` call, as far as
+    billing reads it (sfu.Delivery satisfies it; tests/sfu/test_delivery_seam.py checks).
 
     seconds: unix seconds with media that the viewer acknowledged, increasing, each once;
     pending: seconds sent and not acknowledged yet; unacknowledged: seconds whose window passed
     without acknowledgement; ended: the subscriber is gone and this is its last delivery.
+    Read-only properties, so a frozen dataclass fits.
     """
 
-    packets: int
-    bytes: int
-    frames: int
-    seconds: tuple[int, ...] = ()
-    pending: int = 0
-    unacknowledged: int = 0
-    ended: bool = False
+    @property
+    def seconds(self) -> tuple[int, ...]: ...
+    @property
+    def pending(self) -> int: ...
+    @property
+    def unacknowledged(self) -> int: ...
+    @property
+    def ended(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ class TickReport:
     """What one tick did: result counts by status and the subscribers it cut, with reasons."""
 
     second: int
-    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    counts: dict[ChargeStatus, int] = field(default_factory=lambda: defaultdict(int))
     cut: dict[str, str] = field(default_factory=dict)
 
 
@@ -94,6 +99,9 @@ ChargedFn = Callable[[list[str], list[ViewInfo], BatchResult], Awaitable[None]]
 # Told which subscribers the sfu reported for the last time: their views may be forgotten.
 EndedFn = Callable[[list[str]], None]
 
+_PAID = (ChargeStatus.CHARGED, ChargeStatus.DUPLICATE)  # this second is paid for
+_REFUSED = (ChargeStatus.INSUFFICIENT, ChargeStatus.OVERFLOW)  # cut: it could not be paid
+
 VIEWER_SECONDS = Counter(
     "vilokanam_viewer_seconds_total", "Viewer-seconds the tick metered, by outcome", ["status"]
 )
@@ -110,19 +118,19 @@ def _cut_reasons(
     Due next, per viewer: the seconds delivered and not yet acknowledged (they will be charged
     when acknowledged) plus one, at each view's price, summed over the viewer's views.
     """
+    statuses = result.statuses()
     need: dict[str, int] = defaultdict(int)
     counted: set[str] = set()
-    for sub, view, code in zip(subscribers, views, result.codes, strict=True):
-        if sub not in counted and STATUS_BY_CODE[code] in ("charged", "duplicate"):
+    for sub, view, status in zip(subscribers, views, statuses, strict=True):
+        if sub not in counted and status in _PAID:
             counted.add(sub)
             need[view.viewer_id] += view.price * (pending.get(sub, 0) + 1)
     reasons: dict[str, str] = {}
-    for sub, view, code, balance in zip(
-        subscribers, views, result.codes, result.balances, strict=True
+    for sub, view, status, balance in zip(
+        subscribers, views, statuses, result.balances, strict=True
     ):
-        status = STATUS_BY_CODE[code]
-        if status in ("insufficient", "overflow"):
-            reasons[sub] = status
+        if status in _REFUSED:
+            reasons[sub] = status.value
         elif sub not in reasons and balance < need[view.viewer_id]:
             reasons[sub] = "balance_exhausted"
     return reasons

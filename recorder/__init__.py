@@ -1,6 +1,6 @@
 """Recorder: live archive (remux, no re-encode), VOD job queue and processing (ladder, HLS)."""
 
-from recorder.archive import ArchiveWriter, EncodedFrame, part_name
+from recorder.archive import ArchiveWriter, part_name
 from recorder.errors import InvalidMedia
 from recorder.jobs import LeaseLost, enqueue
 from recorder.ladder import LadderSettings, Rendition, plan_ladder
@@ -10,6 +10,7 @@ from recorder.thumbnail import thumbnail
 from recorder.transcode import ProgressCallback, RenditionResult
 from recorder.vod import VodResult, process_video, video_dir
 from recorder.worker import default_owner, run_vod_worker
+from sfu import EncodedFrame  # what ArchiveWriter.write takes
 
 __all__ = [
     "ArchiveWriter",

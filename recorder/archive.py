@@ -16,6 +16,8 @@ from pathlib import Path
 
 import av
 import structlog
+from av.container import OutputContainer
+from av.stream import Stream
 
 from recorder.h264_sps import h264_picture_size
 from recorder.rtp_time import TrackClock
@@ -52,8 +54,8 @@ class ArchiveWriter:
         self.path = Path(directory) / part_name(part)
         self._expect_audio = expect_audio
         self._clock = clock
-        self._container: av.container.OutputContainer | None = None
-        self._streams: dict[str, av.Stream] = {}
+        self._container: OutputContainer | None = None
+        self._streams: dict[str, Stream] = {}
         self._clocks: dict[str, TrackClock] = {}
         self._last_pts: dict[str, int] = {}
         self._audio_codec: str | None = None
@@ -72,18 +74,19 @@ class ArchiveWriter:
         if self._closed:
             raise ValueError("ArchiveWriter is closed")
         kind = frame.kind
-        if self._container is None:
+        container = self._container
+        if container is None:
             if kind == "audio":
                 self._audio_codec = frame.codec_name  # known now, opened with the video
             if not (kind == "video" and frame.keyframe):
                 self.frames_dropped += 1
                 return
-            self._open(frame)
+            container = self._open(frame)
         stream = self._streams.get(kind)
         if stream is None:
             self.frames_dropped += 1  # a track that appeared after the file started
             return
-        self._mux(stream, frame)
+        self._mux(container, stream, frame)
 
     def close(self) -> Path | None:
         """Finish the part; returns its path, or None if nothing was written."""
@@ -101,33 +104,42 @@ class ArchiveWriter:
         )
         return self.path
 
-    def _open(self, keyframe: EncodedFrame) -> None:
+    def _open(self, keyframe: EncodedFrame) -> OutputContainer:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._container = av.open(
+        container = self._container = av.open(
             str(self.path), "w", format="matroska", container_options=MUXER_OPTIONS
         )
         self._start_s = self._clock()
         width, height = picture_size(keyframe.codec_name, keyframe.payload)
-        self._add_track("video", keyframe.codec_name, keyframe.clock_rate, width, height)
+        self._add_track(
+            container, "video", keyframe.codec_name, keyframe.clock_rate, width, height
+        )
         audio_codec = self._audio_codec or ("opus" if self._expect_audio else None)
         if audio_codec and self._expect_audio is not False:
-            self._add_track("audio", audio_codec, 48_000)
+            self._add_track(container, "audio", audio_codec, 48_000)
         logger.info("archive_part_opened", path=str(self.path), tracks=sorted(self._streams))
+        return container
 
     def _add_track(
-        self, kind: str, codec_name: str, clock_rate: int, width: int = 0, height: int = 0
+        self,
+        container: OutputContainer,
+        kind: str,
+        codec_name: str,
+        clock_rate: int,
+        width: int = 0,
+        height: int = 0,
     ) -> None:
         codec = CODECS.get(codec_name.lower())
         if codec is None:
             raise ValueError(f"codec {codec_name!r} cannot be archived")
         extra = {"width": width, "height": height} if kind == "video" else {}
         rate = clock_rate if kind == "audio" else None
-        stream = self._container.add_mux_stream(codec, rate=rate, **extra)
+        stream = container.add_mux_stream(codec, rate=rate, **extra)
         stream.time_base = Fraction(1, 1000)
         self._streams[kind] = stream
         self._clocks[kind] = TrackClock(clock_rate)
 
-    def _mux(self, stream: av.Stream, frame: EncodedFrame) -> None:
+    def _mux(self, container: OutputContainer, stream: Stream, frame: EncodedFrame) -> None:
         kind = frame.kind
         pts = self._clocks[kind].ticks(frame.timestamp, self._clock() - self._start_s)
         if pts < 0 or pts <= self._last_pts.get(kind, -1):
@@ -139,7 +151,7 @@ class ArchiveWriter:
         packet.time_base = Fraction(1, frame.clock_rate)
         packet.is_keyframe = kind == "audio" or frame.keyframe
         packet.stream = stream
-        self._container.mux(packet)
+        container.mux(packet)
         self.frames_written += 1
 
 

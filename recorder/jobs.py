@@ -144,7 +144,7 @@ async def enqueue(
     if kind == "live_recording" and stream_id is None:
         raise ValueError("a live recording job needs its stream_id")
     async with _transaction(conn) as tx:
-        job_id = await tx.fetchval(
+        job_id: UUID = await tx.fetchval(
             _ENQUEUE, video_id, kind, stream_id, [str(p) for p in source_paths], max_attempts
         )
         await tx.execute(_MARK_VIDEO_PROCESSING, video_id)
@@ -210,8 +210,9 @@ async def fail(
         if row["status"] == "failed":
             await conn.execute("UPDATE videos SET status = 'failed' WHERE id = $1", job.video_id)
     JOBS.labels("failed" if row["status"] == "failed" else "retried").inc()
-    logger.warning("vod_job_failed", job_id=str(job.id), status=row["status"], error=error[:200])
-    return row["status"]
+    status: str = row["status"]
+    logger.warning("vod_job_failed", job_id=str(job.id), status=status, error=error[:200])
+    return status
 
 
 @asynccontextmanager

@@ -13,9 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import structlog
+from av.container import OutputContainer
+from av.stream import Stream
 from av.video.reformatter import VideoReformatter
 
 from recorder import hls
@@ -55,6 +58,9 @@ class SourceTimeline:
     has_audio: bool
 
 
+_Targets = tuple[tuple[Stream, OutputContainer], ...]
+
+
 class _Output:
     """One rendition: its encoder and the two containers its packets go to."""
 
@@ -85,6 +91,11 @@ class _Output:
         )
         self.hls_video = self.hls.add_stream_from_template(self.video)
         self.hls_audio = self.hls.add_stream_from_template(self.audio) if self.audio else None
+        # Where each encoded packet goes: (stream, its container) in HLS, then in MP4.
+        self._video_out: _Targets = ((self.hls_video, self.hls), (self.video, self.mp4))
+        self._audio_out: _Targets = ()
+        if self.audio is not None and self.hls_audio is not None:
+            self._audio_out = ((self.hls_audio, self.hls), (self.audio, self.mp4))
         # One scaler for the whole run: ``VideoFrame.reformat`` builds a new swscale context
         # (filter tables, a thread pool) for every frame, which cost 3-5x the scaling itself.
         self.scaler = VideoReformatter()
@@ -124,21 +135,22 @@ class _Output:
             scaled.pts, scaled.time_base = frame.pts, frame.time_base
             frame = scaled
         for packet in self.video.encode(frame):
-            end = packet.pts + (packet.duration or 0)
-            self.encoded_s = max(self.encoded_s, float(end * packet.time_base))
-            self.mux(packet, self.hls_video, self.video)
+            if packet.pts is not None:  # always, from an encoder
+                end = packet.pts + (packet.duration or 0)
+                self.encoded_s = max(self.encoded_s, float(end * packet.time_base))
+            self.mux(packet, self._video_out)
 
-    def mux(self, packet: av.Packet, *streams: av.Stream) -> None:
+    def mux(self, packet: av.Packet[Stream], targets: _Targets) -> None:
         """Mux ``packet`` into each stream's container; muxing rebases it, so restore timing."""
         pts, dts, time_base = packet.pts, packet.dts, packet.time_base
-        for stream in streams:
+        for stream, container in targets:
             packet.pts, packet.dts, packet.time_base = pts, dts, time_base
             packet.stream = stream
-            stream.container.mux(packet)
+            container.mux(packet)
 
-    def mux_audio(self, packet: av.Packet) -> None:
+    def mux_audio(self, packet: av.Packet[Stream]) -> None:
         """Mux a shared AAC packet into this rendition's two containers."""
-        self.mux(packet, self.hls_audio, self.audio)
+        self.mux(packet, self._audio_out)
 
     def close(self) -> RenditionResult:
         """Finish both containers (MP4 moves its index to the front here)."""
@@ -226,7 +238,7 @@ class LadderTranscoder:
                 raise InvalidMedia("no video stream", source=source.name)
             video = container.streams.video[0]
             video.thread_type = "AUTO"
-            streams: list[av.Stream] = [video]
+            streams: list[Stream] = [video]
             if self._audio_encoder is not None and container.streams.audio:
                 streams.append(container.streams.audio[0])
             start_s = container.start_time / av.time_base if container.start_time else 0.0
@@ -235,12 +247,13 @@ class LadderTranscoder:
                     self._on_frame(frame, start_s)
 
     def _on_frame(self, frame: av.VideoFrame | av.AudioFrame, start_s: float) -> None:
-        if frame.pts is None:
+        if frame.pts is None or frame.time_base is None:  # decoders always set a time base
             return
         at_s = float(frame.pts * frame.time_base) - start_s + self._offset_s
         if isinstance(frame, av.AudioFrame):
             self._end_s = max(self._end_s, at_s + frame.samples / frame.sample_rate)
-            self._encode_audio(frame, at_s)
+            if self._audio_encoder is not None:  # always: audio is demuxed only with an encoder
+                self._encode_audio(self._audio_encoder, frame, at_s)
             return
         pts = round(at_s / VIDEO_TIME_BASE)
         if pts <= self._last_video_pts:
@@ -253,17 +266,19 @@ class LadderTranscoder:
         self._frames += 1
         self._report()
 
-    def _encode_audio(self, frame: av.AudioFrame | None, at_s: float = 0.0) -> None:
+    def _encode_audio(
+        self, encoder: av.AudioCodecContext, frame: av.AudioFrame | None, at_s: float = 0.0
+    ) -> None:
         if frame is not None:
             frame.pts = round(at_s * frame.sample_rate)
             frame.time_base = Fraction(1, frame.sample_rate)
-        for packet in self._audio_encoder.encode(frame):
+        for packet in encoder.encode(frame):
             for output in self._outputs:
                 output.mux_audio(packet)
 
     def _flush(self) -> None:
         if self._audio_encoder is not None:
-            self._encode_audio(None)
+            self._encode_audio(self._audio_encoder, None)
         for output in self._outputs:
             output.encode(None, self.settings.scaler)
 
@@ -282,10 +297,10 @@ class LadderTranscoder:
         self.on_progress("transcode", min(per.values(), default=100.0), per)
 
 
-def _decode(packet: av.Packet, source: Path) -> list[av.VideoFrame | av.AudioFrame]:
+def _decode(packet: av.Packet[Stream], source: Path) -> list[av.VideoFrame | av.AudioFrame]:
     """Decode one packet; a damaged packet is skipped, not fatal."""
-    try:
-        return packet.decode()
+    try:  # only video and audio streams are demuxed, so no subtitles come out
+        return cast(list[av.VideoFrame | av.AudioFrame], packet.decode())
     except av.InvalidDataError:
         logger.warning("packet_undecodable", source=source.name, pts=packet.pts)
         return []

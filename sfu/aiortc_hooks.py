@@ -28,13 +28,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextvars import ContextVar
+from typing import Any
 
 import aioice.ice
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, clock
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
-from aiortc.rtp import RtcpRrPacket, RtcpSrPacket
+from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
+from aiortc.rtp import AnyRtcpPacket, RtcpRrPacket, RtcpSrPacket
 from pylibsrtp import Session as SrtpSession
 from pylibsrtp._binding import ffi as srtp_ffi
 
@@ -112,8 +114,9 @@ def disable_decoder(receiver: RTCRtpReceiver) -> None:
     """
     original = receiver.receive
 
-    async def receive(parameters: object) -> None:
-        await original(parameters)  # type: ignore[arg-type]
+    async def receive(parameters: RTCRtpReceiveParameters) -> None:
+        await original(parameters)
+        # Name-mangled, so undeclared in aiortc's type hints (attr-defined).
         receiver._RTCRtpReceiver__stop_decoder()  # type: ignore[attr-defined]
 
     receiver.receive = receive  # type: ignore[method-assign]
@@ -127,11 +130,13 @@ def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> Awaitable[Non
 def intercept_sender(
     sender: RTCRtpSender,
     on_keyframe_request: Callable[[], None],
-    on_nack: Callable[[int], Awaitable[None]],
+    on_nack: Callable[[int], Coroutine[Any, Any, None]],
 ) -> None:
     """Route a viewer's PLI/FIR and NACKed sequence numbers to us instead of aiortc's encoder."""
+    # Replacing private methods on purpose (method-assign); aiortc calls _retransmit(seq)
+    # positionally, so a callable without the parameter's name fits (assignment).
     sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
-    sender._retransmit = on_nack  # type: ignore[method-assign]
+    sender._retransmit = on_nack  # type: ignore[method-assign, assignment]
 
 
 def intercept_receiver_reports(sender: RTCRtpSender, on_report: Callable[[int], None]) -> None:
@@ -139,12 +144,12 @@ def intercept_receiver_reports(sender: RTCRtpSender, on_report: Callable[[int], 
     original = sender._handle_rtcp_packet
     ssrc = sender._ssrc
 
-    async def handle_rtcp_packet(packet: object) -> None:
+    async def handle_rtcp_packet(packet: AnyRtcpPacket) -> None:
         if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
             for report in packet.reports:
                 if report.ssrc == ssrc:
                     on_report(report.highest_sequence)
-        await original(packet)  # type: ignore[arg-type]
+        await original(packet)
 
     sender._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
 
@@ -158,6 +163,7 @@ def update_sender_report(
     sender: RTCRtpSender, rtp_timestamp: int, packets: int, octets: int
 ) -> None:
     """Make aiortc's periodic RTCP SR describe the packets we sent (timestamp sent just now)."""
+    # Name-mangled private attributes, which aiortc's type hints do not declare (attr-defined).
     sender._RTCRtpSender__ntp_timestamp = clock.current_ntp_time()  # type: ignore[attr-defined]
     sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]
     sender._RTCRtpSender__packet_count = packets  # type: ignore[attr-defined]

@@ -110,12 +110,13 @@ class DownTrack:
         """Send ``view`` to the subscriber; False if not sent (inactive, waiting for a keyframe)."""
         if not self.active or self.closed:
             return False
-        if self._seq_offset is None:
+        seq_offset = self._seq_offset
+        if seq_offset is None:
             if self._needs_keyframe and not keyframe:
                 if self._clock() - self._requested_at > KEYFRAME_RETRY_SECONDS:
                     self._ask_keyframe()
                 return False
-            self._start(view)
+            seq_offset = self._start(view)
         elif seq_diff(view.sequence_number, self._first_seq) < 0:
             return False  # a late retransmission of something before this subscriber started
         block = blocks.get(self._key)
@@ -124,7 +125,7 @@ class DownTrack:
                 view, self.fmt.extension_map, self.fmt.extension_extra
             )
         timestamp = ts_add(view.timestamp, self._ts_offset)
-        sequence_number = seq_add(view.sequence_number, self._seq_offset)
+        sequence_number = seq_add(view.sequence_number, seq_offset)
         packet = rewrite_rtp(
             view,
             ssrc=self.fmt.ssrc,
@@ -143,11 +144,13 @@ class DownTrack:
             aiortc_hooks.update_sender_report(self._sender, timestamp, self._packets, self._octets)
         return True
 
-    def _start(self, view: RtpView) -> None:
+    def _start(self, view: RtpView) -> int:
+        """Pick the offsets at the first packet sent; returns the sequence number offset."""
         # Random starting points, as a fresh sender would choose (and below 2^15 for SRTP).
-        self._seq_offset = (random.randrange(0x8000) - view.sequence_number) & 0xFFFF
+        seq_offset = self._seq_offset = (random.randrange(0x8000) - view.sequence_number) & 0xFFFF
         self._ts_offset = (random.getrandbits(32) - view.timestamp) & 0xFFFFFFFF
         self._first_seq = view.sequence_number
+        return seq_offset
 
     async def retransmit(self, sequence_number: int) -> None:
         """Answer a NACK for ``sequence_number`` (as the subscriber saw it) from the history."""

@@ -32,6 +32,7 @@ class NegotiatedTrack:
     kind: str
     mid: str
     codec: RTCRtpCodecParameters
+    payload_type: int  # codec.payloadType, which an answer always sets
     rtx_payload_type: int | None
     extension_ids: dict[str, int]  # uri -> id
 
@@ -61,7 +62,7 @@ def _refusal(
         return "rejected by the offer (port 0)"
     if media.dtls is None or not media.dtls.fingerprints:  # aiortc fails on either
         return "no DTLS a=setup and a=fingerprint"
-    if not media.ice.usernameFragment or not media.ice.password:
+    if media.ice is None or not media.ice.usernameFragment or not media.ice.password:
         return "no a=ice-ufrag and a=ice-pwd"
     direction = media.direction or "sendrecv"
     if direction not in directions:
@@ -80,10 +81,12 @@ def _plan(
     sections = Sdp.split(offer_sdp).sections
     if len(sections) != len(offer.media):
         raise UnsupportedOffer("not an SDP offer: m-lines cannot be told apart")
-    plan, served = [], set()
+    plan: list[MLine] = []
+    served: set[str] = set()
     for index, media in enumerate(offer.media):
         bundle_only = "a=bundle-only" in sections[index]
-        reason, codecs = _refusal(media, bundle_only, served, directions), []
+        reason = _refusal(media, bundle_only, served, directions)
+        codecs: list[RTCRtpCodecCapability] = []
         if not reason:
             codecs, reason = codecs_for(media)
         if not reason:
@@ -191,8 +194,8 @@ def negotiated_tracks(answer_sdp: str) -> dict[str, NegotiatedTrack]:
         if media.kind not in ("audio", "video") or media.direction == "inactive":
             continue
         primary = next((c for c in media.rtp.codecs if c.name.lower() != "rtx"), None)
-        if primary is None or media.rtp.muxId is None:
-            continue
+        if primary is None or primary.payloadType is None or media.rtp.muxId is None:
+            continue  # an answer's codecs always carry their payload type
         rtx = next(
             (
                 c.payloadType
@@ -205,6 +208,7 @@ def negotiated_tracks(answer_sdp: str) -> dict[str, NegotiatedTrack]:
             kind=media.kind,
             mid=media.rtp.muxId,
             codec=primary,
+            payload_type=primary.payloadType,
             rtx_payload_type=rtx,
             extension_ids={e.uri: e.id for e in media.rtp.headerExtensions},
         )

@@ -120,7 +120,7 @@ class Publisher:
     def add_track(self, track: PublishedTrack) -> None:
         """Route the track's payload types (and RTX) to it."""
         self.tracks[track.kind] = track
-        self._by_payload_type[track.negotiated.codec.payloadType] = track
+        self._by_payload_type[track.negotiated.payload_type] = track
         if track.negotiated.rtx_payload_type is not None:
             self._rtx[track.negotiated.rtx_payload_type] = track
 
@@ -133,7 +133,7 @@ class Publisher:
                 track = self._rtx.get(view.payload_type)
                 if track is None or track.ssrc is None:
                     return
-                view = unwrap_rtx(view, track.negotiated.codec.payloadType, track.ssrc)
+                view = unwrap_rtx(view, track.negotiated.payload_type, track.ssrc)
         except ValueError:
             self.malformed += 1
             return

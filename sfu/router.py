@@ -6,7 +6,8 @@ import asyncio
 import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import structlog
 from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
@@ -96,8 +97,8 @@ class Sfu:
             except Exception:
                 logger.exception("event_callback_failed", kind=event.kind)
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -277,11 +278,11 @@ class Sfu:
             for uri, ext_id in mine.extension_ids.items()
             if uri in theirs and uri != MID_URI
         }
-        extra = ()
+        extra: tuple[tuple[int, bytes], ...] = ()
         if MID_URI in mine.extension_ids:
             extra = ((mine.extension_ids[MID_URI], mine.mid.encode()),)
         fmt = OutputFormat(
-            payload_type=mine.codec.payloadType,
+            payload_type=mine.payload_type,
             rtx_payload_type=mine.rtx_payload_type,
             ssrc=ssrc,
             rtx_ssrc=rtx_ssrc,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import NoReturn
 
 from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
@@ -23,7 +24,7 @@ class HeldTrack(MediaStreamTrack):
         self.kind = kind
         self._stopped = asyncio.Event()
 
-    async def recv(self) -> None:  # type: ignore[override]
+    async def recv(self) -> NoReturn:
         await self._stopped.wait()
         raise MediaStreamError
 

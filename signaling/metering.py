@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from prometheus_client import Counter
 
-from billing import STATUS_BY_CODE, BatchResult, Meter, ViewInfo
+from billing import BatchResult, ChargeStatus, Meter, ViewInfo
 from signaling.viewing import View, ViewRefused
 
 FORGET_AFTER_S = 60.0
@@ -75,10 +75,10 @@ class MeteredViewing:
         may acknowledge several at once).
         """
         latest: dict[str, tuple[ViewInfo, int]] = {}
-        for sub, view, code, balance in zip(
-            subscribers, views, result.codes, result.balances, strict=True
+        for sub, view, status, balance in zip(
+            subscribers, views, result.statuses(), result.balances, strict=True
         ):
-            if STATUS_BY_CODE[code] == "charged" and sub in self.views:
+            if status is ChargeStatus.CHARGED and sub in self.views:
                 self.seconds[sub] = self.seconds.get(sub, 0) + 1
                 latest[sub] = (view, balance)
         return [(view, {"type": "balance", "balance": str(balance),

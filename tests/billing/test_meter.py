@@ -26,7 +26,8 @@ from redis.exceptions import ResponseError
 
 from billing.ledger import LedgerEntry, decode_entry
 from billing.meter import INT64_MAX, VIEW_TTL, Charge, ChargeResult, Meter, split
-from billing.tick import Delivery, TickReport, TickService, ViewInfo
+from billing.tick import TickReport, TickService, ViewInfo
+from sfu.delivery import Delivery  # what the sfu reports; billing reads it as a protocol
 from vilokanam.embedded import start_redis
 
 ROOT = Path(__file__).resolve().parents[2]
