@@ -47,10 +47,10 @@ async def _sweep_forever(app: web.Application) -> None:
     config = app[CONFIG]
     while True:
         try:
-            await expire_abandoned(app[PG], config.media_root, config.upload_expiry_s)
+            await expire_abandoned(app[PG], config.media.media_root, config.uploads.upload_expiry_s)
         except (OSError, asyncpg.PostgresError) as exc:
             logger.warning("upload expiry sweep failed; retrying", error=str(exc))
-        await asyncio.sleep(min(SWEEP_EVERY_S, config.upload_expiry_s))
+        await asyncio.sleep(min(SWEEP_EVERY_S, config.uploads.upload_expiry_s))
 
 
 async def upload_expiry(app: web.Application) -> AsyncIterator[None]:

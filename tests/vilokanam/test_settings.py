@@ -24,20 +24,20 @@ def test_defaults_serve_locally_in_dev() -> None:
     settings = load_settings()
     assert settings.vilokanam_env is Env.DEV
     assert settings.base_url == "http://127.0.0.1:8080"
-    assert settings.rtc_host_addresses == () and settings.ice_servers == ()
+    assert settings.rtc.rtc_host_addresses == () and settings.rtc.ice_servers == ()
 
 
 def test_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RTC_HOST_ADDRESSES", "127.0.0.1, 10.1.2.3")
     monkeypatch.setenv("ICE_SERVERS", "")
     settings = load_settings()
-    assert settings.rtc_host_addresses == ("127.0.0.1", "10.1.2.3")
-    assert settings.ice_servers == ()
+    assert settings.rtc.rtc_host_addresses == ("127.0.0.1", "10.1.2.3")
+    assert settings.rtc.ice_servers == ()
 
 
 def test_dotenv_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text("HTTP_PORT=9123\n")
-    assert load_settings().http_port == 9123
+    assert load_settings().server.http_port == 9123
 
 
 @pytest.mark.parametrize(
@@ -140,5 +140,5 @@ def test_metrics_are_open_on_the_main_listener_only_in_plain_dev(monkeypatch, en
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     config = app_config(load_settings(), ServiceUrls("postgresql://d/x", "redis://r", None))
-    assert (config.metrics_on_main, config.metrics_token) == expected
+    assert (config.metrics_on_main, config.server.metrics_token) == expected
     assert "t0ken" not in repr(config)
