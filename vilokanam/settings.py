@@ -2,6 +2,10 @@
 
 Every variable is read once at start. An invalid value stops the process with one line that
 names the variable, so operators never chase a stack trace for a typo.
+
+Settings holds the process's own settings (services, secrets, dev mode) and the sections the
+HTTP layer receives as they are (signaling.config). Every field, top-level or in a section, is
+read from the variable named like it, upper-cased; docs/configuration.md lists them all.
 """
 
 from __future__ import annotations
@@ -61,15 +65,16 @@ class _FlatEnvironment(PydanticBaseSettingsSource):
         return self.variables.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for name, section in section_types(self.settings_cls).items():
+        sections = section_types(self.settings_cls)
+        values: dict[str, Any] = {
+            name: self.variables[name] for name in self.settings_cls.model_fields
+            if name not in sections and name in self.variables
+        }
+        for name, section in sections.items():  # a variable named like a section is no setting
             found = {key: self.variables[key] for key in section.model_fields
                      if key in self.variables}
             if found:
                 values[name] = found
-        for name in self.settings_cls.model_fields:
-            if name not in values and name in self.variables:
-                values[name] = self.variables[name]
         return values
 
 

@@ -228,3 +228,9 @@ def test_chunk_sizes_out_of_order_are_refused_in_one_line(monkeypatch) -> None:
     monkeypatch.setenv("UPLOAD_CHUNK_BYTES", "1024")
     with pytest.raises(SettingsError, match=r"^invalid settings: UPLOAD_MIN_CHUNK_BYTES <= "):
         load_settings()
+
+
+def test_a_variable_named_like_a_section_is_ignored(monkeypatch) -> None:
+    monkeypatch.setenv("SERVER", "web-1")
+    monkeypatch.setenv("MEDIA", "{}")
+    assert load_settings().server.http_port == 8080
