@@ -116,15 +116,15 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 async def _media(app: web.Application) -> AsyncIterator[None]:
     """The in-process sfu and the live sessions on top of it."""
     config = app[CONFIG]
-    sfu = Sfu(IceSettings(config.rtc_host_addresses, config.rtc_announced_address,
-                          config.ice_servers), ack_window=config.viewer_ack_window_s,
-              connect_timeout=config.rtc_connect_timeout_s)
-    live = LiveStreams(sfu, app[PG], config.public_url, config.max_views_per_viewer)
+    sfu = Sfu(IceSettings(config.rtc.rtc_host_addresses, config.rtc.rtc_announced_address,
+                          config.rtc.ice_servers), ack_window=config.rtc.viewer_ack_window_s,
+              connect_timeout=config.rtc.rtc_connect_timeout_s)
+    live = LiveStreams(sfu, app[PG], config.public_url, config.limits.max_views_per_viewer)
     app[LIVE] = live
-    recorder = _recorder(app, live) if config.recording else None
+    recorder = _recorder(app, live) if config.media.recording else None
     stop = asyncio.Event()
     sampler = asyncio.create_task(supervise(
-        "analytics", lambda: every(config.analytics_interval_s, stop, live.sample_analytics),
+        "analytics", lambda: every(config.media.analytics_interval_s, stop, live.sample_analytics),
         stop))
     yield
     stop.set()
@@ -138,7 +138,8 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
 def _recorder(app: web.Application, live: LiveStreams) -> LiveRecorder:
     """Record every live stream: the recorder follows live/ended changes of LiveStreams."""
     config = app[CONFIG]
-    recorder = LiveRecorder(live.sfu, app[PG], config.media_root, config.reconnect_grace_s)
+    recorder = LiveRecorder(live.sfu, app[PG], config.media.media_root,
+                            config.media.reconnect_grace_s)
 
     def follow(what: str, stream_id: uuid.UUID) -> None:
         if what == "live":
@@ -152,12 +153,12 @@ def _recorder(app: web.Application, live: LiveStreams) -> LiveRecorder:
 
 async def _vod_worker(app: web.Application) -> AsyncIterator[None]:
     """One in-process VOD worker (dev); production runs `vilokanam worker vod` processes."""
-    if not app[CONFIG].vod_worker:
+    if not app[CONFIG].runs_vod_worker:
         yield
         return
     stop = asyncio.Event()
     task = asyncio.create_task(supervise(
-        "vod", lambda: run_vod_worker(app[PG], app[CONFIG].media_root, stop), stop))
+        "vod", lambda: run_vod_worker(app[PG], app[CONFIG].media.media_root, stop), stop))
     yield
     stop.set()
     await finish([task], grace_s=30.0)  # a transcode in progress stops at its next check

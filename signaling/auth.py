@@ -49,7 +49,7 @@ def _public_key_or_400(address: str) -> bytes:
 async def create_nonce(request: web.Request) -> web.Response:
     body = await read_json(request, NonceRequest)
     await rate_limit.enforce(request, "nonce", rate_limit.client_ip(request),
-                             request.app[CONFIG].nonce_rate_per_minute, 60)
+                             request.app[CONFIG].limits.nonce_rate_per_minute, 60)
     return web.json_response(await issue_nonce(request, body.address), status=201)
 
 
@@ -64,11 +64,11 @@ async def issue_nonce(request: web.Request, address: str) -> dict[str, str]:
         uri=config.public_url,
         nonce=secrets.token_hex(16),
         issued_at=now,
-        expires_at=now + timedelta(seconds=config.nonce_ttl_s),
+        expires_at=now + timedelta(seconds=config.auth.nonce_ttl_s),
     )
     record = {"message": message.text(), "public_key": key.hex()}
     await request.app[REDIS].set(
-        redis_key(request, "nonce", message.nonce), json.dumps(record), ex=config.nonce_ttl_s
+        redis_key(request, "nonce", message.nonce), json.dumps(record), ex=config.auth.nonce_ttl_s
     )
     return {
         "message": message.text(),
@@ -102,7 +102,7 @@ async def sign_in(
         raise ApiError(401, "message or address differs from the one issued", "invalid_message")
     if not _signature_valid(key, message, raw_signature):
         raise ApiError(401, "signature does not match the address", "invalid_signature")
-    user = await ensure_user(request.app[PG], key, request.app[CONFIG].ss58_format)
+    user = await ensure_user(request.app[PG], key, request.app[CONFIG].auth.ss58_format)
     token, expires_at = await open_session(request, user["id"])
     logger.info("signed in", user_id=str(user["id"]))
     return {"token": token, "expires_at": rfc3339(expires_at), "user": users.public_view(user)}

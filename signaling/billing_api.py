@@ -65,10 +65,10 @@ async def info(request: web.Request) -> web.Response:
         "ss58_format": billing.chain.ss58_format,
         "chain_url": config.chain_public_url,
         "existential_deposit": planck(billing.existential_deposit),
-        "fee_bps": config.platform_fee_bps,
+        "fee_bps": config.billing.platform_fee_bps,
         "token_symbol": billing.chain.token_symbol,
         "token_decimals": billing.chain.token_decimals,
-        "min_balance_seconds": config.min_view_seconds,
+        "min_balance_seconds": config.billing.min_view_seconds,
     })
 
 

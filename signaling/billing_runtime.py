@@ -77,8 +77,8 @@ class BillingRuntime:
 async def billing_context(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     live = app[LIVE]
-    meter = Meter(app[REDIS], config.platform_fee_bps, config.redis_prefix)
-    runtime = BillingRuntime(meter, MeteredViewing(meter, config.min_view_seconds))
+    meter = Meter(app[REDIS], config.billing.platform_fee_bps, config.server.redis_prefix)
+    runtime = BillingRuntime(meter, MeteredViewing(meter, config.billing.min_view_seconds))
     live.policy = runtime.viewing
     app[BILLING] = runtime
 
@@ -97,7 +97,7 @@ async def billing_context(app: web.Application) -> AsyncIterator[None]:
                        on_charged=charged, on_ended=runtime.viewing.forget)
     runtime.spawn_loop("tick", lambda: tick.run(runtime.stop))
     if _runs(config, "settlement"):
-        settlement = Settlement(app[REDIS], app[PG], config.redis_prefix)
+        settlement = Settlement(app[REDIS], app[PG], config.server.redis_prefix)
         runtime.spawn_loop("settlement", lambda: settlement.run(runtime.stop))
     if config.chain_url:
         await _connect_chain(app, runtime)
@@ -111,22 +111,22 @@ async def _connect_chain(app: web.Application, runtime: BillingRuntime) -> None:
         raise RuntimeError("a chain is configured but no escrow seed")
     runtime.chain = await ChainClient.connect(config.chain_url)
     runtime.existential_deposit = await runtime.chain.existential_deposit()
-    policy = PayoutPolicy(config.payout_threshold, config.payout_min_interval_s,
-                          config.payout_max_fee_bps)
+    policy = PayoutPolicy(config.billing.payout_threshold, config.billing.payout_min_interval_s,
+                          config.billing.payout_max_fee_bps)
     loops = await chain_loops(runtime.chain, app[PG], runtime.meter, config.escrow_seed, policy,
-                              app[REDIS], config.payout_lease_s)
+                              app[REDIS], config.billing.payout_lease_s)
     runtime.escrow, runtime.payouts = loops.escrow, loops.payouts
     if _runs(config, "deposits"):
         runtime.spawn_loop("deposits", lambda: loops.deposits.run(runtime.stop))
     if _runs(config, "payouts"):
         runtime.spawn_loop(
-            "payouts", lambda: loops.payouts.run(runtime.stop, config.payout_interval_s))
+            "payouts", lambda: loops.payouts.run(runtime.stop, config.billing.payout_interval_s))
     logger.info("billing connected to chain", escrow=runtime.escrow.ss58_address)
 
 
 def _runs(config: AppConfig, loop: str) -> bool:
     """Whether this process runs one of the billing loops (BILLING_WORKERS)."""
-    return config.billing_workers and loop in config.billing_loops
+    return loop in config.billing.billing_workers
 
 
 async def _tell_viewer(app: web.Application, view: Any, payload: dict[str, Any]) -> None:

@@ -38,7 +38,7 @@ def dev_keypair(uri: str, ss58_format: int) -> Keypair:
 
 @routes.get("/api/dev/accounts")
 async def dev_accounts(request: web.Request) -> web.Response:
-    ss58_format = request.app[CONFIG].ss58_format
+    ss58_format = request.app[CONFIG].auth.ss58_format
     items = [
         {"name": name, "uri": uri, "address": dev_keypair(uri, ss58_format).ss58_address}
         for name, uri in zip(DEV_NAMES, DEV_URIS, strict=True)
@@ -51,7 +51,7 @@ async def dev_login(request: web.Request) -> web.Response:
     body = await read_json(request, DevLogin)
     if body.uri not in DEV_URIS:
         raise ApiError(422, f"uri: must be one of {', '.join(DEV_URIS)}", "invalid_field")
-    keypair = dev_keypair(body.uri, request.app[CONFIG].ss58_format)
+    keypair = dev_keypair(body.uri, request.app[CONFIG].auth.ss58_format)
     issued = await auth.issue_nonce(request, keypair.ss58_address)
     signature = "0x" + keypair.sign(issued["message"]).hex()
     session = await auth.sign_in(request, keypair.ss58_address, issued["message"], signature)

@@ -55,7 +55,8 @@ async def video_file(request: web.Request) -> web.FileResponse:
     viewer = await session_user_id(request)
     if not await videos_db.is_playable(request.app[PG], video_id, viewer):
         raise ApiError(404, f"no video {video_id}")
-    path = resolve_media_path(request.app[CONFIG].media_root, video_id, request.match_info["path"])
+    path = resolve_media_path(request.app[CONFIG].media.media_root, video_id,
+                              request.match_info["path"])
     if path is None:
         raise ApiError(404, "no such file")
     return web.FileResponse(path, headers={

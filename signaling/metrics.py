@@ -96,11 +96,11 @@ async def exposition(app: web.Application) -> web.Response:
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
-    if not config.metrics_on_main and config.metrics_token is None:
+    if not config.metrics_on_main and config.server.metrics_token is None:
         raise ApiError(404, "metrics are served on the metrics listener")
-    if config.metrics_token is not None:
+    if config.server.metrics_token is not None:
         offered = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if not hmac.compare_digest(offered.encode(), config.metrics_token.encode()):
+        if not hmac.compare_digest(offered.encode(), config.server.metrics_token.encode()):
             raise ApiError(401, "metrics need the metrics bearer token",
                            headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     return await exposition(request.app)

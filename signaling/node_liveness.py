@@ -92,7 +92,7 @@ async def sweep(db: asyncpg.Pool, redis: aioredis.Redis, prefix: str) -> asyncpg
 
 
 async def _beat_and_sweep(app: web.Application) -> None:
-    db, redis, prefix = app[PG], app[REDIS], app[CONFIG].redis_prefix
+    db, redis, prefix = app[PG], app[REDIS], app[CONFIG].server.redis_prefix
     try:
         await beat(redis, prefix, app[LIVE].node_id)
         await sweep(db, redis, prefix)
@@ -102,11 +102,11 @@ async def _beat_and_sweep(app: web.Application) -> None:
 
 async def node_liveness(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: beat and sweep while the app runs; leave the living set on a clean stop."""
-    await beat(app[REDIS], app[CONFIG].redis_prefix, app[LIVE].node_id)
+    await beat(app[REDIS], app[CONFIG].server.redis_prefix, app[LIVE].node_id)
     stop = asyncio.Event()
     task = asyncio.create_task(every(SWEEP_EVERY_S, stop, lambda: _beat_and_sweep(app)))
     yield
     stop.set()
     await finish([task])
     with contextlib.suppress(OSError, aioredis.RedisError):
-        await app[REDIS].zrem(_nodes_key(app[CONFIG].redis_prefix), str(app[LIVE].node_id))
+        await app[REDIS].zrem(_nodes_key(app[CONFIG].server.redis_prefix), str(app[LIVE].node_id))

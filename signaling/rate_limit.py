@@ -20,7 +20,7 @@ async def retry_after(
     app: web.Application, bucket: str, who: str, limit: int, window_s: int
 ) -> int | None:
     """Count one event of `who` in `bucket`: None when allowed, else seconds to wait."""
-    key = f"{app[CONFIG].redis_prefix}rate:{bucket}:{who}"
+    key = f"{app[CONFIG].server.redis_prefix}rate:{bucket}:{who}"
     async with app[REDIS].pipeline(transaction=True) as pipe:
         # The window starts with the first event (SET NX EX: EXPIRE NX needs Redis 7, the
         # embedded server is 6.2); INCR keeps the key's expiry.
@@ -75,4 +75,4 @@ async def release_slot(app: web.Application, bucket: str, who: str, slot: str) -
 
 
 def _slots_key(app: web.Application, bucket: str, who: str) -> str:
-    return f"{app[CONFIG].redis_prefix}slots:{bucket}:{who}"
+    return f"{app[CONFIG].server.redis_prefix}slots:{bucket}:{who}"

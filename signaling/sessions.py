@@ -18,11 +18,11 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="vilokanam"'}
 
 
 def redis_key(request: web.Request, *parts: str) -> str:
-    return request.app[CONFIG].redis_prefix + ":".join(parts)
+    return request.app[CONFIG].server.redis_prefix + ":".join(parts)
 
 
 async def open_session(request: web.Request, user_id: uuid.UUID) -> tuple[str, datetime]:
-    ttl = request.app[CONFIG].session_ttl_s
+    ttl = request.app[CONFIG].auth.session_ttl_s
     token = new_secret(TOKEN_PREFIX)
     await request.app[REDIS].set(redis_key(request, "session", digest(token)), str(user_id), ex=ttl)
     return token, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=ttl)

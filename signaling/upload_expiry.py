@@ -46,7 +46,7 @@ async def expire_abandoned(db: asyncpg.Pool, media_root: Path, max_age_s: float)
 async def _sweep(app: web.Application) -> None:
     config = app[CONFIG]
     try:
-        await expire_abandoned(app[PG], config.media_root, config.upload_expiry_s)
+        await expire_abandoned(app[PG], config.media.media_root, config.uploads.upload_expiry_s)
     except (OSError, asyncpg.PostgresError) as exc:
         logger.warning("upload expiry sweep failed; retrying", error=str(exc))
 
@@ -54,7 +54,7 @@ async def _sweep(app: web.Application) -> None:
 async def upload_expiry(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: sweep abandoned uploads while the app runs."""
     stop = asyncio.Event()
-    interval_s = min(SWEEP_EVERY_S, app[CONFIG].upload_expiry_s)
+    interval_s = min(SWEEP_EVERY_S, app[CONFIG].uploads.upload_expiry_s)
     task = asyncio.create_task(every(interval_s, stop, lambda: _sweep(app)))
     yield
     stop.set()

@@ -168,16 +168,16 @@ def _check_type(body: UploadCreate) -> None:
 
 def _chunk_size(request: web.Request, body: UploadCreate) -> int:
     config = request.app[CONFIG]
-    if body.size > config.upload_max_bytes:
-        raise ApiError(413, f"files up to {config.upload_max_bytes} bytes are accepted")
-    chunk = body.chunk_size or config.upload_chunk_bytes
-    if chunk > config.upload_max_chunk_bytes or (
-        chunk < config.upload_min_chunk_bytes and chunk < body.size
+    if body.size > config.uploads.upload_max_bytes:
+        raise ApiError(413, f"files up to {config.uploads.upload_max_bytes} bytes are accepted")
+    chunk = body.chunk_size or config.uploads.upload_chunk_bytes
+    if chunk > config.uploads.upload_max_chunk_bytes or (
+        chunk < config.uploads.upload_min_chunk_bytes and chunk < body.size
     ):
         raise ApiError(
             422,
-            f"chunk_size: must be from {config.upload_min_chunk_bytes} to "
-            f"{config.upload_max_chunk_bytes} bytes",
+            f"chunk_size: must be from {config.uploads.upload_min_chunk_bytes} to "
+            f"{config.uploads.upload_max_chunk_bytes} bytes",
             "invalid_field",
         )
     return min(chunk, body.size)
@@ -232,13 +232,13 @@ async def create_upload(request: web.Request) -> web.Response:
     }
     config = request.app[CONFIG]
     upload = await uploads_db.create(request.app[PG], user["id"], fields, uploads_db.Quota(
-        config.upload_max_open_per_creator, config.upload_quota_bytes))
+        config.uploads.upload_max_open_per_creator, config.uploads.upload_quota_bytes))
     if upload == "open":
-        raise ApiError(429, f"at most {config.upload_max_open_per_creator} uploads in progress; "
-                            "complete or wait for one first")
+        raise ApiError(429, f"at most {config.uploads.upload_max_open_per_creator} uploads in "
+                            "progress; complete or wait for one first")
     if upload == "bytes":
-        raise ApiError(413, f"uploads in progress may hold {config.upload_quota_bytes} bytes "
-                            "together; this one would exceed that")
+        raise ApiError(413, f"uploads in progress may hold {config.uploads.upload_quota_bytes} "
+                            "bytes together; this one would exceed that")
     logger.info("upload_created", upload_id=str(upload["id"]), size=body.size,
                 chunks=upload["chunk_count"])
     return web.json_response(upload_view(upload, []), status=201)
@@ -262,7 +262,7 @@ async def put_chunk(request: web.Request) -> web.Response:
     expected = expected_chunk_size(upload, index)
     if request.content_length is not None and request.content_length > expected:
         raise ApiError(413, f"chunk {index} must be {expected} bytes")
-    media_root = request.app[CONFIG].media_root
+    media_root = request.app[CONFIG].media.media_root
     temp = chunk_path(media_root, upload["id"], index).with_name(f"{index:06d}.{uuid.uuid4().hex}")
     try:
         size, actual = await receive_body(request, temp, expected)
@@ -320,7 +320,7 @@ async def complete_upload(request: web.Request) -> web.Response:
 async def _assemble_and_queue(
     request: web.Request, upload: asyncpg.Record, chunks: list[asyncpg.Record]
 ) -> uuid.UUID:
-    pool, media_root = request.app[PG], request.app[CONFIG].media_root
+    pool, media_root = request.app[PG], request.app[CONFIG].media.media_root
     parts = [(c["chunk_index"], chunk_path(media_root, upload["id"], c["chunk_index"]), c["size"])
              for c in chunks]
     damaged = await asyncio.to_thread(damaged_chunks, parts)

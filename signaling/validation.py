@@ -41,7 +41,7 @@ async def read_json(request: web.Request, model: type[Model]) -> Model:
     """Parse the JSON body into `model`; 415/400/422 with a readable message otherwise."""
     if request.content_type != "application/json":
         raise ApiError(415, "expected a JSON body (Content-Type: application/json)")
-    limit = request.app[CONFIG].max_json_bytes
+    limit = request.app[CONFIG].limits.max_json_bytes
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"JSON body larger than {limit} bytes")
     raw = await request.content.read(limit + 1)

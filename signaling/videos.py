@@ -251,7 +251,7 @@ async def _counts(
     if playback_id is not None and await videos_db.playback_known(request.app[PG], playback_id):
         return True  # ignored: the row exists, its `counted` is not updated
     retry = await rate_limit.retry_after(request.app, "view", f"{video_id}:{viewer}", 1,
-                                         request.app[CONFIG].view_count_window_s)
+                                         request.app[CONFIG].limits.view_count_window_s)
     return retry is None
 
 

@@ -57,7 +57,7 @@ async def sfu_error_middleware(request: web.Request, handler: Handler) -> web.St
 def ice_server_links(request: web.Request) -> list[str]:
     """`Link: <url>; rel="ice-server"` values for the configured STUN/TURN servers."""
     links = []
-    for url in request.app[CONFIG].ice_servers:
+    for url in request.app[CONFIG].rtc.ice_servers:
         scheme, _, rest = url.partition(":")
         credentials, at, address = rest.rpartition("@")
         target = f"{scheme}:{address if at else rest}"
@@ -125,7 +125,8 @@ async def find_session(request: web.Request, kind: Kind) -> PeerSession:
     """The session a PATCH or DELETE names, counted in the client's rate limit first (so
     guessing session URLs is limited too); 429 over it, 404 when there is no such session."""
     await rate_limit.enforce(request, "webrtc-session", rate_limit.client_ip(request),
-                             request.app[CONFIG].session_requests_per_minute, 60, headers=CORS)
+                             request.app[CONFIG].limits.session_requests_per_minute, 60,
+                             headers=CORS)
     stream_id = parse_uuid(request.match_info["stream_id"], "stream")
     session = request.app[LIVE].session(kind, stream_id, request.match_info["session"])
     if session is None:

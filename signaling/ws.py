@@ -88,7 +88,7 @@ async def notify_viewers(
 async def stream_events(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: the Redis fan-out, fed by LiveStreams changes (after the media context),
     and the earnings feed (it reads billing's meter only once sockets are open)."""
-    events = StreamEvents(app[REDIS], app[CONFIG].redis_prefix)
+    events = StreamEvents(app[REDIS], app[CONFIG].server.redis_prefix)
     await events.start()
     app[EVENTS] = events
     feed = EarningsFeed(lambda creator_id: dashboard.live_figures(app, creator_id))
@@ -232,7 +232,7 @@ async def _authenticate(
 async def _take_slot(request: web.Request, user_id: uuid.UUID, slot: str) -> bool:
     """One of the user's WEBSOCKETS_PER_USER open sockets, across all processes."""
     return await rate_limit.take_slot(request.app, "ws", str(user_id), slot,
-                                      request.app[CONFIG].websockets_per_user,
+                                      request.app[CONFIG].limits.websockets_per_user,
                                       SOCKET_SLOT_MAX_AGE_S)
 
 
@@ -242,7 +242,7 @@ async def _release_slot(request: web.Request, user_id: uuid.UUID | None, slot: s
 
 
 def _too_many_sockets(request: web.Request) -> dict[str, Any]:
-    cap = request.app[CONFIG].websockets_per_user
+    cap = request.app[CONFIG].limits.websockets_per_user
     return _error("too_many_sockets", f"at most {cap} open sockets per account; close one")
 
 
@@ -256,9 +256,10 @@ async def _post_chat(request: web.Request, socket: Socket, content: object) -> d
     config = request.app[CONFIG]
     # Per user, not per socket: more sockets or processes give no more messages.
     if await rate_limit.retry_after(request.app, "chat", str(socket.user_id),
-                                    config.chat_burst, config.chat_window_s) is not None:
-        return _error("rate_limited", f"slow down: at most {config.chat_burst} messages every "
-                                      f"{config.chat_window_s} seconds")
+                                    config.limits.chat_burst,
+                                    config.limits.chat_window_s) is not None:
+        return _error("rate_limited", f"slow down: at most {config.limits.chat_burst} messages "
+                                      f"every {config.limits.chat_window_s} seconds")
     posted = await chat.post(request.app[PG], socket.stream_id, socket.user_id, text)
     await request.app[EVENTS].to_stream(socket.stream_id, posted)
     logger.info("chat", stream_id=str(socket.stream_id), user_id=str(socket.user_id))

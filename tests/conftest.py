@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
 from signaling.app import create_app
-from signaling.config import AppConfig
+from signaling.config import AppConfig, MediaSettings, RtcSettings, ServerSettings
 from tests.services import fresh_database, postgres_server, redis_server
 
 pytest_plugins = ["tests.chain_fixtures"]
@@ -67,11 +67,10 @@ def app_config(
         database_url=database_url,
         redis_url=redis_url,
         public_url="http://127.0.0.1:8080",
-        redis_prefix=redis_prefix,
-        rtc_host_addresses=("127.0.0.1",),
-        ice_servers=(),
-        media_root=tmp_path / "media",
-        recording=False,  # the recorder's own tests turn it on
+        server=ServerSettings(redis_prefix=redis_prefix),
+        rtc=RtcSettings(rtc_host_addresses=("127.0.0.1",), ice_servers=()),
+        # The recorder's own tests turn recording on; VOD jobs run where a test asks.
+        media=MediaSettings(media_root=tmp_path / "media", recording=False, vod_worker=False),
     )
 
 

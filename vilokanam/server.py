@@ -53,47 +53,18 @@ async def local_services(
 
 
 def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
+    """The settings sections, as read, plus what was resolved at start."""
     return AppConfig(
         database_url=urls.database_url,
         redis_url=urls.redis_url,
         public_url=settings.base_url,
         dev_mode=settings.is_dev,
-        redis_prefix=settings.redis_prefix,
-        ss58_format=settings.ss58_format,
-        platform_fee_bps=settings.platform_fee_bps,
-        session_ttl_s=settings.session_ttl_s,
-        nonce_ttl_s=settings.nonce_ttl_s,
-        rtc_host_addresses=settings.rtc_host_addresses,
-        rtc_announced_address=settings.rtc_announced_address,
-        ice_servers=settings.ice_servers,
-        min_view_seconds=settings.min_view_seconds,
         chain_url=urls.chain_url,
         chain_public_url=settings.chain_public_url or urls.chain_url,
         escrow_seed=settings.escrow_secret() if urls.chain_url else None,
-        payout_threshold=settings.payout_threshold,
-        vod_worker=settings.runs_vod_worker,
-        media_root=settings.media_root,
-        viewer_ack_window_s=settings.viewer_ack_window_s,
-        max_views_per_viewer=settings.max_views_per_viewer,
-        rtc_connect_timeout_s=settings.rtc_connect_timeout_s,
-        recording=settings.recording,
-        billing_workers=bool(settings.billing_workers),
-        billing_loops=settings.billing_workers,
-        payout_lease_s=settings.payout_lease_s,
         # Production never exposes metrics openly on the public listener.
-        metrics_on_main=settings.is_dev and settings.metrics_address is None,
-        metrics_token=settings.metrics_token,
-        nonce_rate_per_minute=settings.nonce_rate_per_minute,
-        payout_min_interval_s=settings.payout_min_interval_s,
-        payout_max_fee_bps=settings.payout_max_fee_bps,
-        chat_burst=settings.chat_burst,
-        chat_window_s=settings.chat_window_s,
-        websockets_per_user=settings.websockets_per_user,
-        session_requests_per_minute=settings.session_requests_per_minute,
-        view_count_window_s=settings.view_count_window_s,
-        upload_max_open_per_creator=settings.upload_max_open_per_creator,
-        upload_quota_bytes=settings.upload_quota_bytes,
-        upload_expiry_s=settings.upload_expiry_s,
+        metrics_on_main=settings.is_dev and settings.server.metrics_address is None,
+        **settings.sections(),  # type: ignore[arg-type]
     )
 
 
@@ -106,7 +77,7 @@ async def serve(settings: Settings) -> None:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+        await web.TCPSite(runner, settings.server.http_host, settings.server.http_port).start()
         await _serve_metrics(settings, app, stack)
         _announce(settings, urls)
         await stop_on_signals().wait()
@@ -115,7 +86,7 @@ async def serve(settings: Settings) -> None:
 
 async def _serve_metrics(settings: Settings, app: web.Application, stack: AsyncExitStack) -> None:
     """/metrics on its own listener (METRICS_ADDRESS), kept off the public one."""
-    listener = settings.metrics_listener
+    listener = settings.server.metrics_listener
     if listener is None:
         return
     runner = web.AppRunner(metrics_app(app), access_log=None)
@@ -126,7 +97,8 @@ async def _serve_metrics(settings: Settings, app: web.Application, stack: AsyncE
 
 def _announce(settings: Settings, urls: ServiceUrls) -> None:
     base = settings.base_url
-    metrics = (f"http://{settings.metrics_address}/metrics" if settings.metrics_address
+    address = settings.server.metrics_address
+    metrics = (f"http://{address}/metrics" if address
                else f"{base}/metrics")
     print(f"vilokanam is serving on {base}", flush=True)
     print(f"  home:    {base}/\n  health:  {base}/api/health\n  metrics: {metrics}",

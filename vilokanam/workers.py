@@ -75,25 +75,25 @@ async def _role_loop(settings: Settings, role: str, name: str, conns: Connection
     """The loop of one worker role, to run (and restart) under the supervisor."""
     if role == "vod":
         # The lease owner must be unique per process: a dead worker's lease is told apart.
-        return lambda: run_vod_worker(conns.pool, settings.media_root, stop,
+        return lambda: run_vod_worker(conns.pool, settings.media.media_root, stop,
                                       owner=f"{name}@{default_owner()}",
-                                      lease_s=settings.vod_lease_s)
+                                      lease_s=settings.media.vod_lease_s)
     assert conns.redis is not None
     if role == "settlement":
-        settlement = Settlement(conns.redis, conns.pool, settings.redis_prefix, name)
+        settlement = Settlement(conns.redis, conns.pool, settings.server.redis_prefix, name)
         return lambda: settlement.run(stop)
     assert conns.chain is not None
-    meter = Meter(conns.redis, settings.platform_fee_bps, settings.redis_prefix)
+    meter = Meter(conns.redis, settings.billing.platform_fee_bps, settings.server.redis_prefix)
     loops = await chain_loops(conns.chain, conns.pool, meter, settings.escrow_secret(),
-                              payout_policy(settings), conns.redis, settings.payout_lease_s)
+                              payout_policy(settings), conns.redis, settings.billing.payout_lease_s)
     if role == "deposits":
         return lambda: loops.deposits.run(stop)
     return lambda: loops.payouts.run(stop, interval_s=1.0)
 
 
 def payout_policy(settings: Settings) -> PayoutPolicy:
-    return PayoutPolicy(settings.payout_threshold, settings.payout_min_interval_s,
-                        settings.payout_max_fee_bps)
+    return PayoutPolicy(settings.billing.payout_threshold, settings.billing.payout_min_interval_s,
+                        settings.billing.payout_max_fee_bps)
 
 
 async def run_reconcile(settings: Settings) -> Report:
@@ -102,7 +102,7 @@ async def run_reconcile(settings: Settings) -> Report:
         escrow = None
         if conns.chain is not None:  # its free balance must cover what it owes
             escrow = Keypair.create_from_uri(settings.escrow_secret()).ss58_address
-        return await reconcile(conns.pool, conns.redis, settings.redis_prefix, conns.chain,
+        return await reconcile(conns.pool, conns.redis, settings.server.redis_prefix, conns.chain,
                                escrow)
 
 

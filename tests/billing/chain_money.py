@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from substrateinterface import Keypair
 
 from billing.chain import ChainClient
 from signaling.config import AppConfig
 from tests.chain_fixtures import dev_rpc, fresh_account
+from tests.configs import configured
 from vilokanam.devchain import DevChain
 
 ROC = 10**12
@@ -36,7 +35,7 @@ async def chain_config(
     escrow = Keypair.generate_mnemonic()
     await transfer(chain, Keypair.create_from_uri("//Alice"),
                    Keypair.create_from_mnemonic(escrow).ss58_address, funds)
-    return dataclasses.replace(
+    return configured(
         app_config, database_url=database_url, chain_url=chain_url, chain_public_url=chain_url,
         escrow_seed=escrow, **overrides,
     )

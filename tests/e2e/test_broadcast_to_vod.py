@@ -10,7 +10,6 @@ video must be `ready` with sane figures, decode to about the broadcast's length,
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from aiohttp.test_utils import TestServer
 
 from signaling.config import AppConfig
 from signaling.keys import CONFIG
+from tests.configs import configured
 from tests.e2e.test_pages import (  # noqa: F401 - the app_server, server and browser fixtures
     CHROMIUM,
     MEDIA_TIMEOUT_MS,
@@ -48,8 +48,8 @@ BROADCAST_S = 5.0
 def app_config(app_config: AppConfig, own_database_url: str, tmp_path: Path) -> AppConfig:
     """Own database (the worker takes every job it sees), media root and small upload chunks;
     recording on."""
-    return dataclasses.replace(upload_config(app_config, own_database_url, tmp_path),
-                               recording=True, reconnect_grace_s=1.0)
+    return configured(upload_config(app_config, own_database_url, tmp_path),
+                      recording=True, reconnect_grace_s=1.0)
 
 
 async def recording_of(db: asyncpg.Pool, stream_id: str) -> uuid.UUID:
@@ -88,7 +88,7 @@ async def test_a_chromium_broadcast_becomes_a_ready_vod_that_plays(
     await broadcaster.context.close()
 
     video_id = await recording_of(own_db, stream["id"])
-    media_root: Path = app_server.app[CONFIG].media_root
+    media_root: Path = app_server.app[CONFIG].media.media_root
     await process(own_db, media_root, str(video_id))
 
     video = await own_db.fetchrow("SELECT status, duration FROM videos WHERE id = $1", video_id)
@@ -132,7 +132,7 @@ async def test_the_dashboard_shows_why_processing_failed(
         creator = await alice(http)
         video_id = await upload(http, creator, b"not a video, a poem\n" * 500,
                                 filename="poem.mp4", title="My poem")
-    await process(own_db, app_server.app[CONFIG].media_root, video_id)
+    await process(own_db, app_server.app[CONFIG].media.media_root, video_id)
 
     dashboard = await open_page(browser, f"{server}/dashboard")
     await dev_sign_in(dashboard, "//Alice")

@@ -75,7 +75,7 @@ async def test_a_vod_plays_switches_quality_and_counts_the_view(
     server: str, app_server: TestServer, browser: object,  # noqa: F811 - imported fixtures
     own_db: asyncpg.Pool, clip: bytes,
 ) -> None:
-    media_root: Path = app_server.app[CONFIG].media_root
+    media_root: Path = app_server.app[CONFIG].media.media_root
     async with aiohttp.ClientSession(server) as http:
         creator = await alice(http)
         video_id = await upload(http, creator, clip, title="Pattern, eight seconds")

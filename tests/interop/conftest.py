@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from signaling.app import create_app
 from signaling.config import AppConfig
+from tests.configs import configured
 from tests.interop.netns import (
     NamespaceUnavailable,
     VethNamespace,
@@ -51,8 +51,8 @@ async def veth_server(app_config: AppConfig, redis: aioredis.Redis, veth: VethNa
     monkeypatch.setattr(aioice.ice, "get_host_addresses",
                         lambda use_ipv4, use_ipv6: [veth.host_address])
     # Recording on: a GStreamer publisher's stream must archive like any other.
-    config = dataclasses.replace(app_config, rtc_host_addresses=(veth.host_address,),
-                                 recording=True, reconnect_grace_s=0.5)
+    config = configured(app_config, rtc_host_addresses=(veth.host_address,),
+                        recording=True, reconnect_grace_s=0.5)
     async with TestClient(TestServer(create_app(config), host=veth.host_address)) as client:
         yield client
 

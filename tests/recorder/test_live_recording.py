@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from recorder import LadderSettings
 from recorder.worker import run_vod_worker
 from signaling.app import create_app
 from signaling.config import AppConfig
+from tests.configs import configured
 from tests.rtc_peers import read_pattern
 from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.webrtc_clients import whip
@@ -25,8 +25,8 @@ pytestmark = pytest.mark.usefixtures("loopback")
 
 @pytest.fixture
 async def client(app_config: AppConfig, own_database_url: str, redis) -> AsyncIterator[TestClient]:
-    config = dataclasses.replace(app_config, database_url=own_database_url, recording=True,
-                                 reconnect_grace_s=1.5)
+    config = configured(app_config, database_url=own_database_url, recording=True,
+                        reconnect_grace_s=1.5)
     async with TestClient(TestServer(create_app(config))) as test_client:
         yield test_client
 
@@ -81,7 +81,7 @@ async def test_live_stream_is_recorded_and_becomes_a_vod(
 
     stop = asyncio.Event()
     worker = asyncio.create_task(run_vod_worker(
-        own_db, app_config.media_root, stop, owner="test", poll_s=0.1,
+        own_db, app_config.media.media_root, stop, owner="test", poll_s=0.1,
         settings=LadderSettings(video_bitrates={120: 150_000, 240: 400_000, 360: 600_000})))
     try:
         await wait_for("SELECT status = 'ready' FROM videos WHERE id = $1", own_db, video_id,

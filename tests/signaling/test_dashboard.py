@@ -24,6 +24,7 @@ from signaling import streams_db
 from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING, REDIS
+from tests.configs import configured
 from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.test_paid_viewing import meter
 from tests.signaling.test_ws import Socket, creator_socket, next_of
@@ -51,7 +52,7 @@ async def quiet(
     app_config: AppConfig, own_database_url: str, redis: object
 ) -> AsyncIterator[TestClient]:
     """The app on a database of its own, with no settlement running unless a test runs it."""
-    config = dataclasses.replace(app_config, database_url=own_database_url, billing_workers=False)
+    config = configured(app_config, database_url=own_database_url, billing_workers=())
     async with TestClient(TestServer(create_app(config))) as client:
         yield client
 

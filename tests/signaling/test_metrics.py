@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from signaling.app import create_app
 from signaling.metrics import metrics_app
+from tests.configs import configured
 from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.webrtc_clients import whep, whip
 
@@ -71,7 +72,7 @@ def metrics_token() -> str:
 
 @pytest.mark.parametrize("on_main", [True, False])
 async def test_metrics_behind_a_token(app_config, redis, metrics_token: str, on_main) -> None:
-    config = dataclasses.replace(app_config, metrics_on_main=on_main, metrics_token=metrics_token)
+    config = configured(app_config, metrics_on_main=on_main, metrics_token=metrics_token)
     async with TestClient(TestServer(create_app(config))) as client:
         for headers in ({}, {"Authorization": "Bearer wrong"}):
             refused = await client.get("/metrics", headers=headers)

@@ -25,7 +25,7 @@ async def private_video(client: TestClient, db: asyncpg.Pool, app_config: AppCon
     video_id = await db.fetchval(
         """INSERT INTO videos (creator_id, title, status, duration, is_private, published_at)
            VALUES ($1::uuid, 'Paid show', 'ready', 60, true, now()) RETURNING id""", me["id"])
-    folder = video_dir(app_config.media_root, str(video_id))
+    folder = video_dir(app_config.media.media_root, str(video_id))
     folder.mkdir(parents=True)
     (folder / "thumbnail.jpg").write_bytes(b"\xff\xd8\xff\xe0 jpeg")
     return video_id

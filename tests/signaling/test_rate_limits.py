@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from substrateinterface import Keypair
 
 from signaling.app import create_app
+from tests.configs import configured
 from tests.signaling.accounts import new_stream
 from tests.signaling.webrtc_clients import whip
 
 
 async def test_anonymous_nonces_are_limited_per_ip(app_config, redis) -> None:
-    config = dataclasses.replace(app_config, nonce_rate_per_minute=3)
+    config = configured(app_config, nonce_rate_per_minute=3)
     address = Keypair.create_from_mnemonic(Keypair.generate_mnemonic()).ss58_address
     # Two processes of one server share the limit: it lives in Redis, not in a process.
     async with TestClient(TestServer(create_app(config))) as one, \
@@ -26,7 +25,7 @@ async def test_anonymous_nonces_are_limited_per_ip(app_config, redis) -> None:
         assert refused.status == 429
         assert 1 <= int(refused.headers["Retry-After"]) <= 60
         assert (await refused.json())["error"]["code"] == "too_many_requests"
-        stored = [key async for key in redis.scan_iter(f"{config.redis_prefix}nonce:*")]
+        stored = [key async for key in redis.scan_iter(f"{config.server.redis_prefix}nonce:*")]
         assert len(stored) == 3  # the refused request stored nothing
 
 
@@ -34,7 +33,7 @@ async def test_anonymous_nonces_are_limited_per_ip(app_config, redis) -> None:
 async def test_whip_and_whep_session_patches_and_deletes_are_limited_per_ip(
     app_config, redis, creator: dict
 ) -> None:
-    config = dataclasses.replace(app_config, session_requests_per_minute=3)
+    config = configured(app_config, session_requests_per_minute=3)
     async with TestClient(TestServer(create_app(config))) as client:
         stream = await new_stream(client, creator)
         broadcast = await whip(client, stream["id"], stream["stream_key"])

@@ -7,7 +7,6 @@ The helpers here are shared by the videos API and playback tests.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import uuid
 from pathlib import Path
@@ -23,6 +22,7 @@ from signaling.config import AppConfig
 from signaling.keys import CONFIG
 from signaling.upload_expiry import expire_abandoned
 from signaling.uploads import upload_dir
+from tests.configs import configured
 from tests.recorder.pattern_media import make_source
 from tests.signaling.accounts import new_user
 
@@ -33,7 +33,7 @@ LADDER = LadderSettings(video_bitrates={120: 150_000, 240: 400_000})
 
 def upload_config(config: AppConfig, database_url: str, root: Path) -> AppConfig:
     """Own database and media root; small chunks allowed so a tiny clip has several."""
-    return dataclasses.replace(
+    return configured(
         config, database_url=database_url, media_root=root / "media", upload_min_chunk_bytes=1024
     )
 
@@ -114,7 +114,7 @@ async def process(pool: asyncpg.Pool, media_root: Path, *video_ids: str) -> None
 
 
 def media_root(client: TestClient) -> Path:
-    return client.app[CONFIG].media_root
+    return client.app[CONFIG].media.media_root
 
 
 async def test_an_upload_resumes_after_a_bad_chunk_and_becomes_a_ready_video(
@@ -221,8 +221,8 @@ async def test_uploads_outside_the_limits_are_refused(
 async def test_a_creators_uploads_in_progress_are_capped_in_number_and_bytes(
     app_config: AppConfig, own_db: asyncpg.Pool
 ) -> None:
-    config = dataclasses.replace(app_config, upload_max_open_per_creator=2,
-                                 upload_quota_bytes=10 * CHUNK)
+    config = configured(app_config, upload_max_open_per_creator=2,
+                        upload_quota_bytes=10 * CHUNK)
     async with TestClient(TestServer(create_app(config))) as client:
         alice = await new_user(client, creator=True)
         assert (await start_upload(client, alice, b"a" * 4 * CHUNK)).status == 201
@@ -344,7 +344,7 @@ async def test_abandoned_uploads_expire_with_their_chunks_and_files(
     root = media_root(client)
     assert upload_dir(root, uuid.UUID(ids[0])).exists()
 
-    expired = await expire_abandoned(own_db, root, client.app[CONFIG].upload_expiry_s)
+    expired = await expire_abandoned(own_db, root, client.app[CONFIG].uploads.upload_expiry_s)
     assert [str(i) for i in expired] == [ids[0]]
     assert not upload_dir(root, uuid.UUID(ids[0])).exists()
     assert (await client.get(f"/api/uploads/{ids[0]}", headers=alice)).status == 404

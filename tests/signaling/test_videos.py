@@ -208,8 +208,9 @@ async def test_a_viewer_counts_once_per_video_per_window_and_repeats_are_still_s
     assert await own_db.fetchval("SELECT count(*) FROM video_views") == 4
 
     # Once the window is over, the same viewer counts again.
-    window = client.app[CONFIG].view_count_window_s
-    for key in [k async for k in redis.scan_iter(f"{client.app[CONFIG].redis_prefix}rate:view:*")]:
+    window = client.app[CONFIG].limits.view_count_window_s
+    prefix = client.app[CONFIG].server.redis_prefix
+    for key in [k async for k in redis.scan_iter(f"{prefix}rate:view:*")]:
         assert 0 < await redis.ttl(key) <= window
         await redis.delete(key)  # what expiry does after the window
     assert (await (await client.post(url, headers=bob, json=report)).json())["counted"] is True

@@ -7,12 +7,12 @@ so ICE and DTLS never come up: what an attacker scripting WHEP POSTs does.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.configs import configured
 from tests.rtc_peers import Viewer, viewer_peer
 from tests.signaling.accounts import new_user
 from tests.signaling.test_ws import connect, next_of
@@ -25,7 +25,7 @@ CONNECT_TIMEOUT_S = 2.0
 
 @pytest.fixture
 def app_config(app_config):  # type: ignore[no-untyped-def]
-    return dataclasses.replace(
+    return configured(
         app_config, max_views_per_viewer=2, rtc_connect_timeout_s=CONNECT_TIMEOUT_S
     )
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.configs import configured
 from tests.rtc_peers import accept_answer, viewer_peer
 from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.webrtc_clients import (
@@ -246,7 +246,7 @@ async def test_stream_can_go_live_again_after_ending(client: TestClient, stream:
 @pytest.fixture
 def app_config(app_config):  # type: ignore[no-untyped-def]
     """Sample viewer counts every 0.3 s instead of 10 s, so the test is short."""
-    return dataclasses.replace(app_config, analytics_interval_s=0.3)
+    return configured(app_config, analytics_interval_s=0.3)
 
 
 async def test_viewer_count_is_sampled_while_live(

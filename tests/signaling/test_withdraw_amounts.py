@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -15,6 +14,7 @@ from signaling.config import AppConfig
 from signaling.keys import BILLING
 from tests.billing.chain_money import ROC, chain_config
 from tests.chain_fixtures import fresh_account
+from tests.configs import configured
 from tests.signaling.accounts import sign_in
 
 
@@ -23,7 +23,7 @@ async def chain_app(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
 ) -> AsyncIterator[TestClient]:
     config = await chain_config(app_config, own_database_url, dev_chain.url, chain_client)
-    config = dataclasses.replace(config, billing_workers=False)
+    config = configured(config, billing_workers=())
     async with TestClient(TestServer(create_app(config))) as client:
         yield client
 

@@ -18,6 +18,7 @@ from signaling import ws as ws_module
 from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.ws import notify_viewer
+from tests.configs import configured
 from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.webrtc_clients import whep, whip
 
@@ -339,7 +340,7 @@ async def test_creator_sockets_count_in_the_gauge_and_are_closed_on_shutdown(
 async def test_a_user_holds_at_most_the_configured_sockets_across_processes(
     app_config: AppConfig, redis, creator: dict
 ) -> None:
-    config = dataclasses.replace(app_config, websockets_per_user=2)
+    config = configured(app_config, websockets_per_user=2)
     async with TestClient(TestServer(create_app(config))) as one, \
             TestClient(TestServer(create_app(config))) as two:
         stream = await new_stream(one, creator)

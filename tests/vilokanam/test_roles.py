@@ -34,16 +34,16 @@ URLS = ServiceUrls("postgresql://db/x", "redis://r", "ws://chain")
 def test_billing_workers_picks_the_loops_the_server_runs(monkeypatch, value, loops) -> None:
     monkeypatch.setenv("BILLING_WORKERS", value)
     config = app_config(load_settings(), URLS)
-    assert config.billing_loops == loops and config.billing_workers == bool(loops)
+    assert config.billing.billing_workers == loops
 
 
 def test_recording_and_vod_worker_are_switchable(monkeypatch) -> None:
     monkeypatch.delenv("VILOKANAM_ENV", raising=False)
-    assert app_config(load_settings(), URLS).vod_worker  # dev default
+    assert app_config(load_settings(), URLS).runs_vod_worker  # dev default
     monkeypatch.setenv("RECORDING", "false")
     monkeypatch.setenv("VOD_WORKER", "false")
     config = app_config(load_settings(), URLS)
-    assert not config.recording and not config.vod_worker
+    assert not config.media.recording and not config.runs_vod_worker
 
 
 def test_unknown_billing_loop_names_the_variable(monkeypatch) -> None:
@@ -57,7 +57,7 @@ async def server_without_payouts(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
 ) -> AsyncIterator[TestClient]:
     config = await chain_config(app_config, own_database_url, dev_chain.url, chain_client,
-                                billing_loops=("settlement", "deposits"))
+                                billing_workers=("settlement", "deposits"))
     async with TestClient(TestServer(create_app(config))) as client:
         yield client
 
