@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from billing import ChainClient  # noqa: E402
 from tests.billing.soak import Services, SoakPlan, money_checks, run_soak, summary  # noqa: E402
-from tests.services import fresh_database, postgres_server, redis_server  # noqa: E402
+from tests.support.services import fresh_database, postgres_server, redis_server  # noqa: E402
 from vilokanam.devchain import ensure_npm_installed, start_dev_chain  # noqa: E402
 
 

@@ -8,7 +8,7 @@ from substrateinterface import Keypair
 
 from billing.chain import ChainClient
 from signaling.config import AppConfig
-from tests.chain_fixtures import dev_rpc, fresh_account
+from tests.support.chain_fixtures import dev_rpc, fresh_account
 from vilokanam.devchain import DevChain
 
 ROC = 10**12

@@ -48,8 +48,8 @@ from substrateinterface import Keypair
 from billing import OPEN_STATES, ChainClient, Meter
 from tests.billing.chain_money import ROC, transfer
 from tests.billing.processes import free_port, start_vilokanam, wait_healthy, worker_env
-from tests.chain_fixtures import fresh_account
 from tests.signaling.accounts import new_stream, sign_in
+from tests.support.chain_fixtures import fresh_account
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 WORKER_ROLES = ("settlement", "deposits", "payouts")

@@ -25,7 +25,7 @@ import aiohttp
 import av
 from aiortc import RTCPeerConnection
 
-from tests.rtc_peers import Viewer, accept_answer, publisher_peer, viewer_peer
+from tests.support.rtc_peers import Viewer, accept_answer, publisher_peer, viewer_peer
 
 SDP = {"Content-Type": "application/sdp"}
 PRICE_HEADER = "Vilokanam-Price"  # the price the viewer accepted (issue 10 item 6)

@@ -19,7 +19,7 @@ from billing.users_db import ensure_user
 from tests.billing import rows
 from tests.billing.chain_money import ROC, funded_escrow
 from tests.billing.processes import kill_after, start_worker, worker_env
-from tests.chain_fixtures import fresh_account
+from tests.support.chain_fixtures import fresh_account
 
 KILLS = 6
 

@@ -22,7 +22,7 @@ from billing.payouts import Payouts
 from billing.reconcile import reconcile
 from billing.users_db import ensure_user
 from tests.billing.chain_money import ROC, funded_escrow
-from tests.chain_fixtures import dev_rpc, fresh_account
+from tests.support.chain_fixtures import dev_rpc, fresh_account
 
 
 @pytest.fixture

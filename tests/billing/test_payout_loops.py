@@ -18,7 +18,7 @@ from billing.signer_lease import SignerLease
 from billing.users_db import ensure_user
 from tests.billing.chain_money import ROC, funded_escrow, transfer
 from tests.billing.test_payouts import creator_with_earnings
-from tests.chain_fixtures import fresh_account
+from tests.support.chain_fixtures import fresh_account
 
 
 def payouts_of(chain: ChainClient, db: asyncpg.Pool, meter: Meter, escrow: Keypair,

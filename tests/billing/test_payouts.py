@@ -13,7 +13,7 @@ from billing.meter import Meter
 from billing.payouts import PayoutError, Payouts
 from billing.users_db import ensure_user
 from tests.billing.chain_money import ROC, funded_escrow
-from tests.chain_fixtures import fresh_account
+from tests.support.chain_fixtures import fresh_account
 
 
 async def creator_with_earnings(db: asyncpg.Pool, amount: int) -> tuple[Keypair, uuid.UUID]:

@@ -19,7 +19,7 @@ from tests.e2e.test_pages import (  # noqa: F401 - fixtures
     open_page,
     server,
 )
-from tests.rtc_peers import accept_answer, publisher_peer
+from tests.support.rtc_peers import accept_answer, publisher_peer
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),

@@ -9,7 +9,7 @@ import pytest
 from aiortc import RTCPeerConnection
 
 from sfu import IceSettings, Sfu
-from tests.rtc_peers import (  # noqa: F401 - re-exported for the sfu tests
+from tests.support.rtc_peers import (  # noqa: F401 - re-exported for the sfu tests
     BITS,
     HEIGHT,
     WIDTH,

@@ -9,7 +9,6 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.rtc_peers import accept_answer, viewer_peer
 from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.webrtc_clients import (
     SDP,
@@ -19,6 +18,7 @@ from tests.signaling.webrtc_clients import (
     whep_request,
     whip,
 )
+from tests.support.rtc_peers import accept_answer, viewer_peer
 
 pytestmark = pytest.mark.usefixtures("loopback")
 

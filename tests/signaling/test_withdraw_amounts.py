@@ -14,8 +14,8 @@ from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING
 from tests.billing.chain_money import ROC, chain_config
-from tests.chain_fixtures import fresh_account
 from tests.signaling.accounts import sign_in
+from tests.support.chain_fixtures import fresh_account
 
 
 @pytest.fixture

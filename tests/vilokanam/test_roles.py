@@ -17,8 +17,8 @@ from signaling.config import AppConfig
 from signaling.keys import BILLING, CONFIG
 from tests.billing.chain_money import ROC, chain_config
 from tests.billing.processes import start_worker, worker_env
-from tests.chain_fixtures import fresh_account
 from tests.signaling.accounts import sign_in
+from tests.support.chain_fixtures import fresh_account
 from vilokanam.server import ServiceUrls, app_config
 from vilokanam.settings import SettingsError, load_settings
 
