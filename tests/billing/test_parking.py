@@ -12,8 +12,8 @@ import asyncpg
 from billing.deposits import DepositWatcher
 from billing.meter import Meter
 from billing.parking import list_parked, park
-from tests.billing import rows
-from tests.billing.processes import worker_env
+from tests.billing.support import rows
+from tests.billing.support.processes import worker_env
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

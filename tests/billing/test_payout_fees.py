@@ -21,7 +21,7 @@ from billing.payout_policy import PayoutPolicy, amount_for_fee, payout_threshold
 from billing.payouts import Payouts
 from billing.reconcile import reconcile
 from billing.users_db import ensure_user
-from tests.billing.chain_money import ROC, funded_escrow
+from tests.billing.support.chain_money import ROC, funded_escrow
 from tests.support.chain_fixtures import dev_rpc, fresh_account
 
 

@@ -13,7 +13,7 @@ from billing.meter import Charge, Meter
 from billing.parking import list_parked, retry
 from billing.reconcile import reconcile
 from billing.settlement import GROUP, Settlement, apply_batch
-from tests.billing import rows
+from tests.billing.support import rows
 
 PRICE = 1_000_000
 FEE_BPS = 1_000  # 10 %

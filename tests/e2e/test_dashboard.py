@@ -24,7 +24,7 @@ from billing.chain import ChainClient
 from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING
-from tests.billing.chain_money import chain_config, transfer
+from tests.billing.support.chain_money import chain_config, transfer
 from tests.e2e.test_pages import (  # noqa: F401 - browser is a fixture
     SCREENSHOTS,
     browser,

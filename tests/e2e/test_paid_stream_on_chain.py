@@ -22,7 +22,7 @@ from billing.reconcile import reconcile
 from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING
-from tests.billing.chain_money import ROC, chain_config, transfer
+from tests.billing.support.chain_money import ROC, chain_config, transfer
 from tests.signaling.accounts import new_stream, sign_in
 from tests.signaling.webrtc_clients import whep, whip
 from tests.support.chain_fixtures import fresh_account

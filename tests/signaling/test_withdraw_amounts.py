@@ -13,7 +13,7 @@ from billing.chain import ChainClient
 from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING
-from tests.billing.chain_money import ROC, chain_config
+from tests.billing.support.chain_money import ROC, chain_config
 from tests.signaling.accounts import sign_in
 from tests.support.chain_fixtures import fresh_account
 
