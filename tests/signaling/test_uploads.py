@@ -23,7 +23,7 @@ from signaling.config import AppConfig
 from signaling.keys import CONFIG
 from signaling.upload_expiry import expire_abandoned
 from signaling.uploads import upload_dir
-from tests.recorder.pattern_media import make_source
+from tests.recorder.support.pattern_media import make_source
 from tests.signaling.accounts import new_user
 
 CHUNK = 8 * 1024
