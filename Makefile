@@ -45,7 +45,7 @@ test: setup $(CHROMIUM) $(WHIP_CLIENT)
 typecheck: setup
 	$(BIN)/mypy
 
-# The long money soak (tests/billing/soak.py): minutes of kill -9 on the dev chain.
+# The long money soak (tests/billing/support/soak.py): minutes of kill -9 on the dev chain.
 # SOAK_ARGS="--seconds 1800 --kills 200 --seed 7" to change it; `make test` runs the short one.
 soak: setup
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)

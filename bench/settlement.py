@@ -28,11 +28,11 @@ import asyncpg
 import redis.asyncio as aioredis
 import structlog
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.services
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.support.services
 
 from billing.meter import Meter  # noqa: E402
 from billing.settlement import Settlement  # noqa: E402
-from tests.services import fresh_database  # noqa: E402
+from tests.support.services import fresh_database  # noqa: E402
 from vilokanam.embedded import start_postgres, start_redis  # noqa: E402
 
 PRICE = 1_000

@@ -1,8 +1,8 @@
 """The money soak, long version: the same scenario and checks as tests/billing/test_soak.py.
 
 Starts its own PostgreSQL (or uses DATABASE_URL's server), Redis (or REDIS_URL) and chopsticks
-dev chain, runs tests/billing/soak.py with the numbers given, prints every check and exits 1 if
-one fails. Logs of every process stay in the printed work folder.
+dev chain, runs tests/billing/support/soak.py with the numbers given, prints every check and
+exits 1 if one fails. Logs of every process stay in the printed work folder.
 
     .venv/bin/python bench/soak.py                                   # 10 min, 3 creators, 8 viewers
     .venv/bin/python bench/soak.py --seconds 120 --kills 20 --seed 7  # replay one seed
@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from billing import ChainClient  # noqa: E402
-from tests.billing.soak import Services, SoakPlan, money_checks, run_soak, summary  # noqa: E402
-from tests.services import fresh_database, postgres_server, redis_server  # noqa: E402
+from tests.billing.support.soak import Services, SoakPlan, money_checks, run_soak, summary  # noqa: E402
+from tests.support.services import fresh_database, postgres_server, redis_server  # noqa: E402
 from vilokanam.devchain import ensure_npm_installed, start_dev_chain  # noqa: E402
 
 

@@ -25,18 +25,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "recorder")]
-
-from pattern_media import (  # noqa: E402
-    encode_opus_packets,
-    encode_vp8_packets,
-    make_source,
-)
+sys.path.insert(0, str(ROOT))
 
 from recorder.archive import ArchiveWriter  # noqa: E402
 from recorder.ladder import LadderSettings, encoder_options, gop_frames, plan_ladder  # noqa: E402
 from recorder.transcode import LadderTranscoder, SourceTimeline  # noqa: E402
 from sfu import EncodedFrame as Frame  # noqa: E402
+from tests.recorder.support.pattern_media import (  # noqa: E402
+    encode_opus_packets,
+    encode_vp8_packets,
+    make_source,
+)
 
 FPS = 30
 

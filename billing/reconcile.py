@@ -9,7 +9,7 @@
     earnings = still pending + in open payouts + paid in finalized payouts;
   * the escrow can pay what it owes: its free balance on chain >= viewers' balances + creators'
     earnings not yet paid + withdrawals not yet paid (amount and fee) + the existential deposit
-    it must keep (test_reconcile_fails_when_the_escrow_is_short in test_payout_fees.py).
+    it must keep (test_reconcile_fails_when_the_escrow_is_short).
 Tested by tests/billing/test_reconcile.py and the end-to-end billing test.
 """
 

@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from signaling.app import create_app
 from signaling.config import AppConfig, MediaSettings, RtcSettings, ServerSettings
-from tests.services import fresh_database, postgres_server, redis_server
+from tests.support.services import fresh_database, postgres_server, redis_server
 
-pytest_plugins = ["tests.chain_fixtures"]
+pytest_plugins = ["tests.support.chain_fixtures"]
 
 
 @pytest.fixture(scope="session")

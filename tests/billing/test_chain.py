@@ -12,7 +12,7 @@ import pytest
 from billing.accounts import public_key, same_account, to_ss58
 from billing.chain import ERA_PERIOD, ChainClient, ChainRejected, ChainTimeout
 from billing.chain_types import ChainExpired, SignedExtrinsic
-from tests.chain_fixtures import ROOT, dev_rpc, fresh_account
+from tests.support.chain_fixtures import ROOT, dev_rpc, fresh_account
 from vilokanam.devchain import (
     DEV_ACCOUNTS,
     ESCROW_URI,

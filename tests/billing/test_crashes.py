@@ -16,10 +16,10 @@ from billing.meter import Charge, Meter
 from billing.reconcile import reconcile
 from billing.settlement import Settlement
 from billing.users_db import ensure_user
-from tests.billing import rows
-from tests.billing.chain_money import ROC, funded_escrow
-from tests.billing.processes import kill_after, start_worker, worker_env
-from tests.chain_fixtures import fresh_account
+from tests.billing.support import rows
+from tests.billing.support.chain_money import ROC, funded_escrow
+from tests.billing.support.processes import kill_after, start_worker, worker_env
+from tests.support.chain_fixtures import fresh_account
 
 KILLS = 6
 

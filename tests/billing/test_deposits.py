@@ -10,8 +10,8 @@ from billing.chain import ChainClient
 from billing.deposits import DepositWatcher
 from billing.meter import Meter
 from billing.parking import list_parked
-from tests.billing.chain_money import ROC, endow, transfer
-from tests.chain_fixtures import fresh_account
+from tests.billing.support.chain_money import ROC, endow, transfer
+from tests.support.chain_fixtures import fresh_account
 
 
 def watcher(chain: ChainClient, db: asyncpg.Pool, meter: Meter, escrow: str,

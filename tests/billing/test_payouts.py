@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-
 import asyncpg
 import pytest
-from substrateinterface import Keypair
 
 from billing.chain import ChainClient
 from billing.meter import Meter
 from billing.payouts import PayoutError, Payouts
 from billing.users_db import ensure_user
-from tests.billing.chain_money import ROC, funded_escrow
-from tests.chain_fixtures import fresh_account
-
-
-async def creator_with_earnings(db: asyncpg.Pool, amount: int) -> tuple[Keypair, uuid.UUID]:
-    account = fresh_account()
-    user = await ensure_user(db, account.public_key, 2)
-    await db.execute(
-        """INSERT INTO creator_earnings (creator_id, total_earnings, pending_payout)
-           VALUES ($1, $2, $2)""",
-        user["id"], amount,
-    )
-    return account, user["id"]
+from tests.billing.support.chain_money import ROC, creator_with_earnings, funded_escrow
+from tests.support.chain_fixtures import fresh_account
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from billing.chain import ChainClient
 from billing.meter import Meter
 from billing.payouts import Payouts
 from billing.users_db import ensure_user
-from tests.billing.chain_money import ROC
-from tests.chain_fixtures import fresh_account
+from tests.billing.support.chain_money import ROC
+from tests.support.chain_fixtures import fresh_account
 
 
 class CrashBeforeRefund(Exception):

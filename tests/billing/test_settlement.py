@@ -13,41 +13,13 @@ from billing.meter import Charge, Meter
 from billing.parking import list_parked, retry
 from billing.reconcile import reconcile
 from billing.settlement import GROUP, Settlement, apply_batch
-from tests.billing import rows
-
-PRICE = 1_000_000
-FEE_BPS = 1_000  # 10 %
+from tests.billing.support import rows
+from tests.billing.support.scene import FEE_BPS, PRICE, charges, make_scene, settle_all
 
 
 @pytest.fixture
 async def scene(db: asyncpg.Pool, redis, redis_prefix: str) -> dict:
     return await make_scene(db, redis, redis_prefix)
-
-
-async def make_scene(db: asyncpg.Pool, redis, redis_prefix: str) -> dict:  # type: ignore
-    creator = await rows.user(db, creator=True)
-    viewers = [await rows.user(db) for _ in range(2)]
-    stream = await rows.live_stream(db, creator, PRICE)
-    views = [await rows.view(db, stream, v) for v in viewers]
-    meter = Meter(redis, FEE_BPS, redis_prefix)
-    for v in viewers:
-        assert await meter.credit(str(v), 100 * PRICE, f"seed-{v}")
-    return {"creator": creator, "viewers": viewers, "stream": stream, "views": views,
-            "meter": meter}
-
-
-def charges(scene: dict, seconds: range) -> list[Charge]:
-    return [
-        Charge(str(view), str(viewer), str(scene["stream"]), str(scene["creator"]), s, PRICE)
-        for s in seconds
-        for view, viewer in zip(scene["views"], scene["viewers"], strict=True)
-    ]
-
-
-async def settle_all(settlement: Settlement) -> None:
-    await settlement.ensure_group()
-    while await settlement.settle_new(block_ms=None):
-        pass
 
 
 async def test_settlement_fills_every_table(
@@ -131,28 +103,6 @@ async def test_free_stream_counts_ticks_without_payments(
     assert await db.fetchval("SELECT total_ticks FROM stream_viewers WHERE id=$1", view) == 1
     assert await db.fetchval("SELECT count(*) FROM payments WHERE reference_id=$1", view) == 0
     assert uuid.UUID(str(view))
-
-
-async def test_reconcile_passes_then_catches_a_tampered_row(
-    own_db: asyncpg.Pool, redis, redis_prefix: str
-) -> None:
-    db = own_db
-    scene = await make_scene(db, redis, redis_prefix)
-    await scene["meter"].charge(charges(scene, range(3000, 3004)))
-    before = await reconcile(db, redis, redis_prefix, None)
-    assert before.ok, before.text()  # unsettled ledger entries are accounted for
-    await settle_all(Settlement(redis, db, redis_prefix))
-    settled = await reconcile(db, redis, redis_prefix, None)
-    assert settled.ok, settled.text()
-    await db.execute(
-        "UPDATE creator_earnings SET total_earnings = total_earnings + 1 WHERE creator_id = $1",
-        scene["creator"])
-    tampered = await reconcile(db, redis, redis_prefix, None)
-    assert not tampered.ok
-    assert "FAIL postgres creator earnings = settled credits" in tampered.text()
-    await db.execute(
-        "UPDATE creator_earnings SET total_earnings = total_earnings - 1 WHERE creator_id = $1",
-        scene["creator"])
 
 
 async def test_settled_entries_are_trimmed_from_the_ledger(

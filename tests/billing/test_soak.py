@@ -1,7 +1,7 @@
 """Issue 10's acceptance soak, short version (CI): money adds up to the planck under kill -9.
 
 Two creators, four viewers, ~35 s of paid watching with four SIGKILLs among the server and the
-settlement, deposit and payout workers (see tests/billing/soak.py for the scenario and every
+settlement, deposit and payout workers (see tests/billing/support/soak.py for the scenario and every
 check). The seed is random and printed; `SOAK_SEED=n` replays one. The long version is
 `make soak` (bench/soak.py), the same code with bigger numbers.
 """
@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from billing.chain import ChainClient
-from tests.billing.soak import Services, SoakPlan, money_checks, run_soak, summary
+from tests.billing.support.soak import Services, SoakPlan, money_checks, run_soak, summary
 
 pytestmark = pytest.mark.soak
 

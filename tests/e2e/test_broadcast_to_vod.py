@@ -21,20 +21,16 @@ from aiohttp.test_utils import TestServer
 
 from signaling.config import AppConfig
 from signaling.keys import CONFIG
-from tests.configs import configured
-from tests.e2e.test_pages import (  # noqa: F401 - the app_server, server and browser fixtures
+from tests.e2e.support.api import alice, new_stream
+from tests.e2e.support.browser import (
     CHROMIUM,
     MEDIA_TIMEOUT_MS,
     SCREENSHOTS,
-    app_server,
-    browser,
     dev_sign_in,
-    new_stream,
     open_page,
-    server,
 )
-from tests.e2e.test_vod_playback import alice
 from tests.signaling.test_uploads import process, upload, upload_config
+from tests.support.configs import configured
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
@@ -73,7 +69,7 @@ def decoded_mp4(path: Path) -> tuple[int, float, tuple[int, int]]:
 
 
 async def test_a_chromium_broadcast_becomes_a_ready_vod_that_plays(
-    server: str, app_server: TestServer, browser: object,  # noqa: F811 - imported fixtures
+    server: str, app_server: TestServer, browser: object,
     own_db: asyncpg.Pool,
 ) -> None:
     stream = await new_stream(server, "Recorded from the browser")
@@ -125,7 +121,7 @@ async def test_a_chromium_broadcast_becomes_a_ready_vod_that_plays(
 
 
 async def test_the_dashboard_shows_why_processing_failed(
-    server: str, app_server: TestServer, browser: object,  # noqa: F811 - imported fixtures
+    server: str, app_server: TestServer, browser: object,
     own_db: asyncpg.Pool,
 ) -> None:
     async with aiohttp.ClientSession(server) as http:

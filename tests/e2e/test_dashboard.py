@@ -24,15 +24,9 @@ from billing.chain import ChainClient
 from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING
-from tests.billing.chain_money import chain_config, transfer
-from tests.e2e.test_pages import (  # noqa: F401 - browser is a fixture
-    SCREENSHOTS,
-    browser,
-    dev_sign_in,
-    free_port,
-    open_page,
-)
-from tests.e2e.test_paid_stream_on_chain import wait_for
+from tests.billing.support.chain_money import chain_config, transfer
+from tests.e2e.support.api import wait_for
+from tests.e2e.support.browser import SCREENSHOTS, dev_sign_in, free_port, open_page
 from tests.signaling.accounts import new_stream
 from tests.signaling.webrtc_clients import whep, whip
 
@@ -88,7 +82,7 @@ def follow_live_figures(page: object) -> tuple[list[dict], list[str]]:
 
 async def test_creator_sees_live_earnings_and_a_finalized_payout(
     chain_app: TestClient,
-    browser: object,  # noqa: F811 - the fixture imported above
+    browser: object,
     chain_client: ChainClient,
 ) -> None:
     client = chain_app

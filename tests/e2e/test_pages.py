@@ -7,37 +7,24 @@ on 127.0.0.1. Screenshots of the three pages land in test-output/screenshots/.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import socket
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from substrateinterface import Keypair
 
-from signaling.app import create_app
-from signaling.config import AppConfig
 from signaling.keys import BILLING, LIVE, PG
 from signaling.ws import notify_viewer
-
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-CHROMIUM_ARGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-# Media over loopback on a shared 2-core machine: generous, never a speed target.
-MEDIA_TIMEOUT_MS = 30_000
+from tests.e2e.support.api import new_stream
+from tests.e2e.support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    MEDIA_TIMEOUT_MS,
+    SCREENSHOTS,
+    dev_sign_in,
+    open_page,
+)
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed "
@@ -45,94 +32,6 @@ pytestmark = [
     pytest.mark.timeout(180),
 ]
 playwright_api = pytest.importorskip("playwright.async_api")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-async def app_server(app_config: AppConfig, redis: object) -> AsyncIterator[TestServer]:
-    """The real app on 127.0.0.1, on a real port as a browser needs."""
-    port = free_port()
-    config = dataclasses.replace(app_config, public_url=f"http://127.0.0.1:{port}", dev_mode=True)
-    test_server = TestServer(create_app(config), host="127.0.0.1", port=port)
-    await test_server.start_server()
-    yield test_server
-    await test_server.close()
-
-
-@pytest.fixture
-def server(app_server: TestServer) -> str:
-    """The app's base URL."""
-    return str(app_server.make_url("")).rstrip("/")
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    async with playwright_api.async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        await chromium.close()
-
-
-async def new_stream(base: str, title: str, price: str = "0") -> dict:
-    """A stream of //Alice's, made through the API as a creator's own tools would."""
-    async with aiohttp.ClientSession(base) as http:
-        login = await http.post("/api/dev/login", json={"uri": "//Alice"})
-        headers = {"Authorization": f"Bearer {(await login.json())['token']}"}
-        await http.patch("/api/me", json={"is_creator": True}, headers=headers)
-        response = await http.post(
-            "/api/streams", json={"title": title, "price_per_second": price},
-            headers=headers,
-        )
-        assert response.status == 201, await response.text()
-        return await response.json()
-
-
-async def open_page(browser: object, url: str, wallet: Keypair | None = None) -> object:
-    """A page in a context of its own (its own sessionStorage, like another person)."""
-    context = await browser.new_context(viewport={"width": 1280, "height": 800})
-    if wallet is not None:
-        await install_wallet(context, wallet)
-    page = await context.new_page()
-    page.on("console", lambda m: print(f"[{url}] {m.type}: {m.text}"))
-    await page.goto(url)
-    return page
-
-
-async def install_wallet(context: object, keypair: Keypair) -> None:
-    """A polkadot.js-style extension in the page whose signer is a real sr25519 key.
-
-    Like polkadot.js, signRaw signs the bytes wrapped in <Bytes>…</Bytes>.
-    """
-
-    def sign_raw(data: str) -> str:
-        return "0x" + keypair.sign(b"<Bytes>" + bytes.fromhex(data[2:]) + b"</Bytes>").hex()
-
-    await context.expose_function("testWalletSign", sign_raw)
-    await context.add_init_script(WALLET_SCRIPT.replace("ADDRESS", keypair.ss58_address))
-
-
-WALLET_SCRIPT = """
-window.injectedWeb3 = { 'test-wallet': { version: '0.1', enable: async (origin) => ({
-  accounts: { get: async () => [{ address: 'ADDRESS', name: 'Test account' }] },
-  signer: { signRaw: async ({ address, data, type }) => {
-    if (type !== 'bytes' || address !== 'ADDRESS') throw new Error('unexpected request');
-    return { id: 1, signature: await window.testWalletSign(data) };
-  } },
-}) } };
-"""
-
-
-async def dev_sign_in(page: object, uri: str) -> None:
-    await page.get_by_label("Dev account").select_option(uri)
-    await page.locator("#dev-signin").click()
-    await page.locator("#signed-in-as").wait_for()
 
 
 async def wait_playing(page: object) -> dict:

@@ -22,10 +22,11 @@ from billing.reconcile import reconcile
 from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING
-from tests.billing.chain_money import ROC, chain_config, transfer
-from tests.chain_fixtures import fresh_account
+from tests.billing.support.chain_money import ROC, chain_config, transfer
+from tests.e2e.support.api import wait_for
 from tests.signaling.accounts import new_stream, sign_in
 from tests.signaling.webrtc_clients import whep, whip
+from tests.support.chain_fixtures import fresh_account
 
 pytestmark = pytest.mark.usefixtures("loopback")
 
@@ -40,15 +41,6 @@ async def chain_app(
                                 payout_interval_s=1.0, payout_min_interval_s=0.0)
     async with TestClient(TestServer(create_app(config))) as client:
         yield client
-
-
-async def wait_for(check, within: float):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if value := await check():
-            return value
-        await asyncio.sleep(0.25)
-    raise AssertionError("condition not reached in time")
 
 
 async def test_deposit_watch_cut_payout_reconcile(

@@ -16,15 +16,13 @@ from aiohttp.test_utils import TestServer
 
 from signaling.config import AppConfig
 from signaling.keys import CONFIG
-from tests.e2e.test_pages import (  # noqa: F401 - the app_server, server and browser fixtures
+from tests.e2e.support.api import alice
+from tests.e2e.support.browser import (
     CHROMIUM,
     MEDIA_TIMEOUT_MS,
     SCREENSHOTS,
-    app_server,
-    browser,
     dev_sign_in,
     open_page,
-    server,
 )
 from tests.signaling.test_uploads import make_clip, process, upload, upload_config
 
@@ -43,14 +41,6 @@ def app_config(app_config: AppConfig, own_database_url: str, tmp_path: Path) -> 
 def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """8 s: long enough to watch, switch quality mid-way and pause."""
     return make_clip(tmp_path_factory.mktemp("vod"), seconds=8.0)
-
-
-async def alice(http: aiohttp.ClientSession) -> dict[str, str]:
-    """//Alice (the page's dev account) as a creator: her Authorization header."""
-    login = await http.post("/api/dev/login", json={"uri": "//Alice"})
-    headers = {"Authorization": f"Bearer {(await login.json())['token']}"}
-    assert (await http.patch("/api/me", json={"is_creator": True}, headers=headers)).status == 200
-    return headers
 
 
 async def view_count(http: aiohttp.ClientSession, video_id: str, at_least: int) -> int:
@@ -72,7 +62,7 @@ async def player_state(page: object) -> dict:
 
 
 async def test_a_vod_plays_switches_quality_and_counts_the_view(
-    server: str, app_server: TestServer, browser: object,  # noqa: F811 - imported fixtures
+    server: str, app_server: TestServer, browser: object,
     own_db: asyncpg.Pool, clip: bytes,
 ) -> None:
     media_root: Path = app_server.app[CONFIG].media.media_root

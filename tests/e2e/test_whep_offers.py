@@ -10,16 +10,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from tests.e2e.test_pages import (  # noqa: F401 - fixtures
-    CHROMIUM,
-    MEDIA_TIMEOUT_MS,
-    app_server,
-    browser,
-    new_stream,
-    open_page,
-    server,
-)
-from tests.rtc_peers import accept_answer, publisher_peer
+from tests.e2e.support.api import new_stream
+from tests.e2e.support.browser import CHROMIUM, MEDIA_TIMEOUT_MS, open_page
+from tests.support.rtc_peers import accept_answer, publisher_peer
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
@@ -59,7 +52,7 @@ WATCH = """async ([streamId, token, kinds, dataChannel]) => {
     ids=["audio then video", "video only", "video and a data channel"],
 )
 async def test_chromium_whep_offers_are_answered_and_play(
-    server: str, browser: object, kinds: list[str], data_channel: bool  # noqa: F811
+    server: str, browser: object, kinds: list[str], data_channel: bool
 ) -> None:
     stream = await new_stream(server, "Video only")
     pc, _track = await publisher_peer(audio=False)

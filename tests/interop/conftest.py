@@ -12,20 +12,20 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from signaling.app import create_app
 from signaling.config import AppConfig
-from tests.configs import configured
-from tests.interop.netns import (
+from tests.interop.support.netns import (
     NamespaceUnavailable,
     VethNamespace,
     unavailable_reason,
     veth_namespace,
 )
-from tests.interop.whip_client import (
+from tests.interop.support.whip_client import (
     EXECUTABLE,
     WhipClient,
     build_gupnp_igd_stub,
     installed,
     libsoup_clash,
 )
+from tests.support.configs import configured
 
 
 @pytest.fixture

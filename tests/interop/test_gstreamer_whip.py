@@ -18,9 +18,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from signaling.keys import PG
-from tests.interop.netns import VethNamespace
-from tests.interop.viewer import BarsViewer, watch
-from tests.interop.whip_client import HEIGHT, WIDTH, WhipClient, start_whip_client
+from tests.interop.support.netns import VethNamespace
+from tests.interop.support.viewer import BarsViewer, watch
+from tests.interop.support.whip_client import HEIGHT, WIDTH, WhipClient, start_whip_client
 from tests.signaling.accounts import new_stream, new_user
 
 # GStreamer's payloaders send packets of up to 1400 bytes by default.

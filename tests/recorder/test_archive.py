@@ -7,11 +7,15 @@ from pathlib import Path
 
 import av
 import pytest
-from pattern_media import encode_opus_packets, encode_vp8_packets, read_counter
 
 from recorder.archive import ArchiveWriter, part_name
 from recorder.rtp_time import TrackClock, unwrap
 from sfu import EncodedFrame as Frame
+from tests.recorder.support.pattern_media import (
+    encode_opus_packets,
+    encode_vp8_packets,
+    read_counter,
+)
 
 FPS = 30
 VIDEO_RTP_START = (1 << 32) - 90_000  # wraps one second into the part

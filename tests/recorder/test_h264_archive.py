@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,9 +11,7 @@ import pytest
 from recorder.archive import ArchiveWriter
 from recorder.h264_sps import h264_picture_size, nal_units
 from sfu import EncodedFrame
-
-sys.path.insert(0, str(Path(__file__).parent))
-from pattern_media import pattern_frame, read_counter  # noqa: E402
+from tests.recorder.support.pattern_media import pattern_frame, read_counter
 
 
 def encode_h264(frames: int, width: int, height: int, profile: str) -> list[tuple[bool, bytes]]:

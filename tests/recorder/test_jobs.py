@@ -4,40 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from uuid import UUID
 
 import asyncpg
 import pytest
-from pattern_media import make_source, record_like_chromium
 
 from recorder.jobs import LeaseLost, Progress, enqueue, lease, renew
 from recorder.worker import run_vod_worker
+from tests.recorder.support.pattern_media import make_source, record_like_chromium
+from tests.recorder.support.rows import new_video
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def new_video(pool: asyncpg.Pool, with_stream: bool = False) -> tuple[UUID, UUID | None]:
-    user = await pool.fetchval(
-        "INSERT INTO users (account_id, public_key) VALUES ($1, $2) RETURNING id",
-        "5" + secrets.token_hex(20),
-        secrets.token_bytes(32),
-    )
-    video = await pool.fetchval(
-        "INSERT INTO videos (creator_id, title) VALUES ($1, 'test video') RETURNING id", user
-    )
-    stream = None
-    if with_stream:
-        stream = await pool.fetchval(
-            "INSERT INTO streams (creator_id, title, status) VALUES ($1, 'live', 'ended') "
-            "RETURNING id",
-            user,
-        )
-    return video, stream
 
 
 async def wait_for(pool: asyncpg.Pool, sql: str, *args: object, limit_s: float = 120.0):

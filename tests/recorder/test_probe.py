@@ -8,10 +8,10 @@ from pathlib import Path
 
 import av
 import pytest
-from pattern_media import make_source, record_like_chromium
 
 from recorder import probe
 from recorder.probe import sane_frame_rate
+from tests.recorder.support.pattern_media import make_source, record_like_chromium
 
 
 def test_a_recording_with_a_millisecond_time_base_probes_at_its_real_frame_rate(

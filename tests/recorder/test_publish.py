@@ -8,12 +8,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from test_jobs import new_video
 
 from recorder import ProbeResult, Rendition, RenditionResult, VodResult
 from recorder.columns import INT4_MAX, INT8_MAX, bigint, integer, numeric, varchar
 from recorder.jobs import Job
 from recorder.publish import publish_result
+from tests.recorder.support.rows import new_video
 
 
 def absurd_result(video_dir: Path) -> VodResult:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from pattern_media import record_like_chromium
 
 from recorder.worker import run_vod_worker
-from tests.services import fresh_database
+from tests.recorder.support.pattern_media import record_like_chromium
+from tests.support.services import fresh_database
 from vilokanam.migrate import MIGRATIONS_DIR, migrate
 
 OVERFLOW = ("NumericValueOutOfRangeError: numeric field overflow\nDETAIL:  A field with "

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import av
 import pytest
-from pattern_media import make_source, read_counter
 
 from recorder import InvalidMedia, LadderSettings, plan_ladder, probe, process_video, thumbnail
+from tests.recorder.support.pattern_media import make_source, read_counter
 
 SECONDS = 3.5
 FPS = 30

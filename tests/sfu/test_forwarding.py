@@ -12,7 +12,7 @@ from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
 from sfu import Sfu, aiortc_hooks
 from sfu.negotiation import negotiated_tracks
 from sfu.rtp_rewrite import parse_rtp
-from tests.sfu.conftest import start_publisher, start_viewer
+from tests.sfu.support.peers import start_publisher, start_viewer
 
 
 def assert_live_pattern(numbers: list[int], sent: int) -> None:

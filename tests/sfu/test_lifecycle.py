@@ -6,7 +6,8 @@ import asyncio
 import time
 
 from sfu import Delivery, IceSettings, Sfu, SfuEvent
-from tests.sfu.conftest import publisher_peer, start_publisher, start_viewer, viewer_peer
+from tests.sfu.support.peers import start_publisher, start_viewer
+from tests.support.rtc_peers import publisher_peer, viewer_peer
 
 
 async def wait_for(predicate, within: float = 5.0) -> None:  # type: ignore[no-untyped-def]

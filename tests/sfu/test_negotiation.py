@@ -21,7 +21,8 @@ from sfu import (
     aiortc_hooks,
 )
 from sfu.router import INGEST_RCVBUF
-from tests.sfu.conftest import PatternTrack, client_pc, start_publisher
+from tests.sfu.support.peers import start_publisher, start_viewer
+from tests.support.rtc_peers import PatternTrack, client_pc
 
 RMEM_MAX = int(Path("/proc/sys/net/core/rmem_max").read_text())
 
@@ -110,8 +111,6 @@ async def test_announced_address_replaces_candidate_addresses() -> None:
 
 
 async def test_h264_publisher_is_forwarded_as_h264(sfu: Sfu) -> None:
-    from tests.sfu.conftest import start_viewer
-
     publisher = await start_publisher(sfu, "h", codec="H264")
     viewer = await start_viewer(sfu, "h")
     try:

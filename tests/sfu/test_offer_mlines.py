@@ -19,13 +19,8 @@ from aiortc import (
 
 from sfu import Sfu, UnsupportedOffer
 from sfu.mlines import Sdp
-from tests.sfu.conftest import (
-    PatternTrack,
-    Viewer,
-    accept_answer,
-    start_publisher,
-    start_viewer,
-)
+from tests.sfu.support.peers import start_publisher, start_viewer
+from tests.support.rtc_peers import PatternTrack, Viewer, accept_answer
 
 
 def bundled_pc() -> RTCPeerConnection:

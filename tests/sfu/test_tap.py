@@ -8,7 +8,8 @@ import av
 import pytest
 
 from sfu import EncodedFrame, NotLive, Sfu
-from tests.sfu.conftest import HEIGHT, WIDTH, read_pattern, start_publisher
+from tests.sfu.support.peers import start_publisher
+from tests.support.rtc_peers import HEIGHT, WIDTH, read_pattern
 
 DECODERS = {"VP8": "vp8", "H264": "h264"}
 

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from signaling.app import create_app
 from signaling.config import AppConfig
-from tests.billing.chain_money import ROC, chain_config
+from tests.billing.support.chain_money import ROC, chain_config
 from tests.signaling.accounts import new_user
 
 CHECKS = ",".join([

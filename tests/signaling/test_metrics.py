@@ -10,9 +10,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from signaling.app import create_app
 from signaling.metrics import metrics_app
-from tests.configs import configured
 from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.webrtc_clients import whep, whip
+from tests.support.configs import configured
 
 pytestmark = pytest.mark.usefixtures("loopback")
 

@@ -15,7 +15,6 @@ from aiohttp.test_utils import TestClient
 from billing.meter import Meter
 from signaling.config import AppConfig
 from signaling.keys import BILLING, LIVE, PG
-from tests.rtc_peers import accept_answer
 from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.test_ws import connect, next_of, token_of
 from tests.signaling.webrtc_clients import (
@@ -26,6 +25,7 @@ from tests.signaling.webrtc_clients import (
     whep_request,
     whip,
 )
+from tests.support.rtc_peers import accept_answer
 
 pytestmark = pytest.mark.usefixtures("loopback")
 

@@ -22,9 +22,9 @@ from signaling.config import AppConfig
 from signaling.keys import CONFIG
 from signaling.upload_expiry import expire_abandoned
 from signaling.uploads import upload_dir
-from tests.configs import configured
-from tests.recorder.pattern_media import make_source
+from tests.recorder.support.pattern_media import make_source
 from tests.signaling.accounts import new_user
+from tests.support.configs import configured
 
 CHUNK = 8 * 1024
 # Two rungs under the 240p source, so a player has a quality to switch to.

@@ -8,8 +8,6 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.configs import configured
-from tests.rtc_peers import accept_answer, viewer_peer
 from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.webrtc_clients import (
     SDP,
@@ -19,6 +17,8 @@ from tests.signaling.webrtc_clients import (
     whep_request,
     whip,
 )
+from tests.support.configs import configured
+from tests.support.rtc_peers import accept_answer, viewer_peer
 
 pytestmark = pytest.mark.usefixtures("loopback")
 

@@ -12,10 +12,10 @@ from billing.chain import ChainClient
 from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING
-from tests.billing.chain_money import ROC, chain_config
-from tests.chain_fixtures import fresh_account
-from tests.configs import configured
+from tests.billing.support.chain_money import ROC, chain_config
 from tests.signaling.accounts import sign_in
+from tests.support.chain_fixtures import fresh_account
+from tests.support.configs import configured
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from signaling import ws as ws_module
 from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.ws import notify_viewer
-from tests.configs import configured
 from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.webrtc_clients import whep, whip
+from tests.support.configs import configured
 
 Socket = aiohttp.ClientWebSocketResponse
 

@@ -14,7 +14,7 @@ import sys
 import aiohttp
 import aioice.ice
 
-from tests.rtc_peers import accept_answer, viewer_peer
+from tests.support.rtc_peers import accept_answer, viewer_peer
 
 
 async def watch(base: str, stream_id: str, token: str, price: str) -> None:

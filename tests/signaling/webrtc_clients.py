@@ -8,7 +8,7 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from aiortc import RTCPeerConnection
 
-from tests.rtc_peers import PatternTrack, Viewer, accept_answer, publisher_peer, viewer_peer
+from tests.support.rtc_peers import PatternTrack, Viewer, accept_answer, publisher_peer, viewer_peer
 
 SDP = {"Content-Type": "application/sdp"}
 PRICE_HEADER = "Vilokanam-Price"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chain_fixtures import dev_rpc
+from tests.support.chain_fixtures import dev_rpc
 from vilokanam.devchain import chopsticks_log_level, ensure_npm_installed, start_dev_chain
 
 ROOT = Path(__file__).resolve().parents[2]

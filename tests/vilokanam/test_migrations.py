@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
-from tests.services import fresh_database
+from tests.support.services import fresh_database
 from vilokanam.migrate import MigrationError, discover, migrate
 
 SEED_TABLES = {

@@ -15,7 +15,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from tests.billing.processes import free_port, wait_healthy
+from tests.billing.support.processes import free_port, wait_healthy
 from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.webrtc_clients import whep, whip
 from vilokanam.devchain import DevChain

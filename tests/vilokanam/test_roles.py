@@ -15,10 +15,10 @@ from billing.chain import ChainClient
 from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING, CONFIG
-from tests.billing.chain_money import ROC, chain_config
-from tests.billing.processes import start_worker, worker_env
-from tests.chain_fixtures import fresh_account
+from tests.billing.support.chain_money import ROC, chain_config
+from tests.billing.support.processes import start_worker, worker_env
 from tests.signaling.accounts import sign_in
+from tests.support.chain_fixtures import fresh_account
 from vilokanam.server import ServiceUrls, app_config
 from vilokanam.settings import SettingsError, load_settings
 

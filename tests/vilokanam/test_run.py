@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.billing.processes import free_port, wait_healthy
+from tests.billing.support.processes import free_port, wait_healthy
 
 
 def _children_alive(var_dir: Path) -> list[str]:

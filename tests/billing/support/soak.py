@@ -1,11 +1,11 @@
 """The money soak (issue 10, "Acceptance"): real money moves while every process is killed -9.
 
 Creators publish paid streams over WHIP and viewers watch over WHEP, each in a process of its own
-(tests/billing/soak_clients.py); viewers deposit real transfers to the escrow on the chopsticks
-dev chain, some run out of balance and are cut, one freezes (SIGSTOP), one withdraws; creators
-earn and are paid out. Meanwhile the server (`vilokanam run`) and the settlement, deposit and
-payout workers (`vilokanam worker ROLE`) are SIGKILLed at random moments (seeded RNG, seed
-printed) and restarted. Once everything drains, `vilokanam reconcile` must pass and, to the
+(tests/billing/support/soak_clients.py); viewers deposit real transfers to the escrow on the
+chopsticks dev chain, some run out of balance and are cut, one freezes (SIGSTOP), one withdraws;
+creators earn and are paid out. Meanwhile the server (`vilokanam run`) and the settlement,
+deposit and payout workers (`vilokanam worker ROLE`) are SIGKILLed at random moments (seeded RNG,
+seed printed) and restarted. Once everything drains, `vilokanam reconcile` must pass and, to the
 planck (see `money_checks`):
   * Σ deposits on chain = Σ credited (PostgreSQL and Redis), each deposit once;
   * per viewer: deposits − charges − withdrawals − withdrawal fees = balance; a poor viewer
@@ -46,12 +46,12 @@ import redis.asyncio as aioredis
 from substrateinterface import Keypair
 
 from billing import OPEN_STATES, ChainClient, Meter
-from tests.billing.chain_money import ROC, transfer
-from tests.billing.processes import free_port, start_vilokanam, wait_healthy, worker_env
-from tests.chain_fixtures import fresh_account
+from tests.billing.support.chain_money import ROC, transfer
+from tests.billing.support.processes import free_port, start_vilokanam, wait_healthy, worker_env
 from tests.signaling.accounts import new_stream, sign_in
+from tests.support.chain_fixtures import fresh_account
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 WORKER_ROLES = ("settlement", "deposits", "payouts")
 ROLES = ("server", *WORKER_ROLES)
 FUNDER = -1  # deposits by //Alice, who funds the escrow, are recorded under this index
@@ -177,7 +177,7 @@ def report_path(workdir: Path, viewer: int) -> Path:
 
 
 class Clients:
-    """Publisher and viewer processes (tests/billing/soak_clients.py)."""
+    """Publisher and viewer processes (tests/billing/support/soak_clients.py)."""
 
     def __init__(self, workdir: Path) -> None:
         self.dir = workdir / "clients"
@@ -188,7 +188,7 @@ class Clients:
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = (self.dir / f"{name}.log").open("ab")
         self._files.append(log)
-        proc = subprocess.Popen([sys.executable, "-m", "tests.billing.soak_clients", *args],
+        proc = subprocess.Popen([sys.executable, "-m", "tests.billing.support.soak_clients", *args],
                                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
         self.procs.append(proc)
         return proc

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
+import asyncpg
 from substrateinterface import Keypair
 
 from billing.chain import ChainClient
+from billing.users_db import ensure_user
 from signaling.config import AppConfig
-from tests.chain_fixtures import dev_rpc, fresh_account
-from tests.configs import configured
+from tests.support.chain_fixtures import dev_rpc, fresh_account
+from tests.support.configs import configured
 from vilokanam.devchain import DevChain
 
 ROC = 10**12
@@ -46,3 +50,15 @@ async def endow(dev_chain: DevChain, account: Keypair, free: int) -> None:
     await dev_rpc(dev_chain, "dev_setStorage", [{"System": {"Account": [
         [[account.ss58_address], {"providers": 1, "data": {"free": str(free)}}]
     ]}}])
+
+
+async def creator_with_earnings(db: asyncpg.Pool, amount: int) -> tuple[Keypair, uuid.UUID]:
+    """A fresh creator account with `amount` of earnings waiting to be paid out."""
+    account = fresh_account()
+    user = await ensure_user(db, account.public_key, 2)
+    await db.execute(
+        """INSERT INTO creator_earnings (creator_id, total_earnings, pending_payout)
+           VALUES ($1, $2, $2)""",
+        user["id"], amount,
+    )
+    return account, user["id"]

@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.interop.netns import VethNamespace
+from tests.interop.support.netns import VethNamespace
 
 EXECUTABLE = "whip-client"
 WIDTH, HEIGHT = 320, 240

@@ -1,6 +1,6 @@
 """pytest plugin: a real chopsticks dev chain per test session, and clients of it.
 
-Register from tests/conftest.py with ``pytest_plugins = ["tests.chain_fixtures"]``.
+Register from tests/conftest.py with ``pytest_plugins = ["tests.support.chain_fixtures"]``.
 The chain is shared by the whole session: tests should send to fresh accounts (see
 ``fresh_account``) rather than assume exact balances of the dev accounts.
 """
@@ -19,7 +19,7 @@ from substrateinterface import Keypair
 from billing.chain import ChainClient
 from vilokanam.devchain import DevChain, ensure_npm_installed, start_dev_chain
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 T = TypeVar("T")
 

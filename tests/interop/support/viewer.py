@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import av
 from aiohttp.test_utils import TestClient
 
-from tests.interop.colour_bars import shows_smpte_bars
-from tests.rtc_peers import Viewer, accept_answer, viewer_peer
+from tests.interop.support.colour_bars import shows_smpte_bars
+from tests.support.rtc_peers import Viewer, accept_answer, viewer_peer
 
 
 @dataclass

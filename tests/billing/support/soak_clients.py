@@ -1,7 +1,7 @@
 """The soak's media clients, one per process: a WHIP publisher and a WHEP viewer (real aiortc).
 
-    python -m tests.billing.soak_clients publish URL STREAM_ID STREAM_KEY
-    python -m tests.billing.soak_clients watch URL STREAM_ID TOKEN PRICE REPORT_FILE
+    python -m tests.billing.support.soak_clients publish URL STREAM_ID STREAM_KEY
+    python -m tests.billing.support.soak_clients watch URL STREAM_ID TOKEN PRICE REPORT_FILE
 
 Both keep their session up across server restarts: when the server stops answering its health
 check (it was killed) or the peer connection fails, they drop the session and start a new one.
@@ -25,7 +25,7 @@ import aiohttp
 import av
 from aiortc import RTCPeerConnection
 
-from tests.rtc_peers import Viewer, accept_answer, publisher_peer, viewer_peer
+from tests.support.rtc_peers import Viewer, accept_answer, publisher_peer, viewer_peer
 
 SDP = {"Content-Type": "application/sdp"}
 PRICE_HEADER = "Vilokanam-Price"  # the price the viewer accepted (issue 10 item 6)

@@ -1,4 +1,5 @@
-"""Processes for crash tests: `vilokanam worker ROLE` and `vilokanam run`, killed -9 at random."""
+"""Processes for crash tests: `vilokanam worker ROLE` and `vilokanam run`, killed -9 at random;
+`vilokanam` commands run to their end (`cli`)."""
 
 from __future__ import annotations
 
@@ -65,3 +66,9 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60,
         except OSError:
             time.sleep(0.2)
     raise AssertionError("server did not become healthy in time")
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m vilokanam ARGS…` to its end (reconcile, parked …), output captured."""
+    return subprocess.run([sys.executable, "-m", "vilokanam", *args], env=env,
+                          capture_output=True, text=True, timeout=60)

@@ -1,0 +1,1 @@
+"""Helpers the e2e tests share: Chromium pages and the app's HTTP API."""

@@ -1,0 +1,71 @@
+"""Headless Chromium (Debian's, driven by Playwright) on the real app: pages, a wallet, sign-in."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from substrateinterface import Keypair
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-output" / "screenshots"
+CHROMIUM_ARGS = [
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Media over loopback on a shared 2-core machine: generous, never a speed target.
+MEDIA_TIMEOUT_MS = 30_000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def open_page(browser: object, url: str, wallet: Keypair | None = None) -> object:
+    """A page in a context of its own (its own sessionStorage, like another person)."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    if wallet is not None:
+        await install_wallet(context, wallet)
+    page = await context.new_page()
+    page.on("console", lambda m: print(f"[{url}] {m.type}: {m.text}"))
+    await page.goto(url)
+    return page
+
+
+async def install_wallet(context: object, keypair: Keypair) -> None:
+    """A polkadot.js-style extension in the page whose signer is a real sr25519 key.
+
+    Like polkadot.js, signRaw signs the bytes wrapped in <Bytes>…</Bytes>.
+    """
+
+    def sign_raw(data: str) -> str:
+        return "0x" + keypair.sign(b"<Bytes>" + bytes.fromhex(data[2:]) + b"</Bytes>").hex()
+
+    await context.expose_function("testWalletSign", sign_raw)
+    await context.add_init_script(WALLET_SCRIPT.replace("ADDRESS", keypair.ss58_address))
+
+
+WALLET_SCRIPT = """
+window.injectedWeb3 = { 'test-wallet': { version: '0.1', enable: async (origin) => ({
+  accounts: { get: async () => [{ address: 'ADDRESS', name: 'Test account' }] },
+  signer: { signRaw: async ({ address, data, type }) => {
+    if (type !== 'bytes' || address !== 'ADDRESS') throw new Error('unexpected request');
+    return { id: 1, signature: await window.testWalletSign(data) };
+  } },
+}) } };
+"""
+
+
+async def dev_sign_in(page: object, uri: str) -> None:
+    await page.get_by_label("Dev account").select_option(uri)
+    await page.locator("#dev-signin").click()
+    await page.locator("#signed-in-as").wait_for()

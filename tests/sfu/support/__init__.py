@@ -1,0 +1,1 @@
+"""Helpers the sfu tests share."""

@@ -1,0 +1,38 @@
+"""Publish and view through the Sfu directly, as WHIP and WHEP clients would over HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiortc import RTCPeerConnection
+
+from sfu import Sfu
+from tests.support.rtc_peers import PatternTrack, Viewer, accept_answer, publisher_peer, viewer_peer
+
+
+@dataclass
+class Publisher:
+    pc: RTCPeerConnection
+    track: PatternTrack
+    publisher_id: str
+    answer: str
+
+
+async def start_publisher(
+    sfu: Sfu, stream_id: str, codec: str = "VP8", audio: bool = False
+) -> Publisher:
+    """Publish PatternTrack (and optionally a tone) to ``stream_id`` like a WHIP client."""
+    pc, track = await publisher_peer(codec, audio)
+    publisher_id, answer = await sfu.publish(stream_id, pc.localDescription.sdp)
+    await accept_answer(pc, answer)
+    return Publisher(pc, track, publisher_id, answer)
+
+
+async def start_viewer(sfu: Sfu, stream_id: str, audio: bool = False) -> Viewer:
+    """Subscribe like a WHEP client; decoded frames are collected in ``numbers``."""
+    viewer = await viewer_peer(audio)
+    viewer.subscriber_id, viewer.answer = await sfu.subscribe(
+        stream_id, viewer.pc.localDescription.sdp
+    )
+    await accept_answer(viewer.pc, viewer.answer)
+    return viewer

@@ -1,0 +1,1 @@
+"""Helpers every test package shares: real services, the dev chain, aiortc test peers."""
