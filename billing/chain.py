@@ -92,7 +92,7 @@ class ChainClient:
             raise
         client = cls(substrate, executor)
         logger.info(
-            "chain.connected",
+            "chain_connected",
             url=url,
             ss58_format=client.ss58_format,
             token=client.token_symbol,
@@ -217,7 +217,7 @@ class ChainClient:
         except SubstrateRequestException as exc:
             await self._handle_rejection(xt, exc.args[0] if exc.args else exc)
             return
-        logger.info("chain.submitted", xt_hash=xt.hash, signer=xt.signer, nonce=xt.nonce)
+        logger.info("chain_submitted", xt_hash=xt.hash, signer=xt.signer, nonce=xt.nonce)
 
     async def find_extrinsic(
         self, xt_hash: str, from_block: int, to_block: int | None = None
@@ -283,7 +283,7 @@ class ChainClient:
             return fn(*args)
         except _CONNECTION_ERRORS:
             # the node restarted or dropped us: reconnect once; every call here is safe to repeat
-            logger.warning("chain.reconnect", url=self._substrate.url)
+            logger.warning("chain_reconnect", url=self._substrate.url)
             self._substrate.connect_websocket()
             return fn(*args)
 
@@ -376,17 +376,17 @@ class ChainClient:
     async def _handle_rejection(self, xt: SignedExtrinsic, error: object) -> None:
         kind = classify_rejection(error)
         if kind == "known":
-            logger.info("chain.submit_known", xt_hash=xt.hash, error=str(error))
+            logger.info("chain_submit_known", xt_hash=xt.hash, error=str(error))
             return
         if kind == "stale":
             # our nonce is used: by these very bytes (fine) or by another extrinsic (never lands)
             head, _ = await self.best_head()
             end = min(head, xt.era_start + xt.era_period - 1)
             if await self.find_extrinsic(xt.hash, xt.era_start, end) is not None:
-                logger.info("chain.submit_already_included", xt_hash=xt.hash)
+                logger.info("chain_submit_already_included", xt_hash=xt.hash)
                 return
         self._nonces.release(xt.signer, xt.nonce)
-        logger.warning("chain.submit_rejected", xt_hash=xt.hash, kind=kind, error=str(error))
+        logger.warning("chain_submit_rejected", xt_hash=xt.hash, kind=kind, error=str(error))
         raise ChainRejected(kind, error)
 
     async def _inclusion_at(self, number: int, xt_hash: str) -> Inclusion | None:

@@ -47,7 +47,7 @@ class NonceAllocator:
         held = self._held.get(account)
         if held is not None and nonce in held:
             held.discard(nonce)
-            logger.info("chain.nonce_released", account=account, nonce=nonce)
+            logger.info("chain_nonce_released", account=account, nonce=nonce)
 
     def reserve(self, account: str, nonces: Iterable[int]) -> None:
         """Mark nonces of stored extrinsics (signed before, maybe not yet submitted) as held."""
@@ -56,4 +56,4 @@ class NonceAllocator:
     def forget(self, account: str) -> None:
         """Drop every held nonce (another process may sign now): the node's view is all."""
         if self._held.pop(account, None):
-            logger.info("chain.nonce_resync", account=account)
+            logger.info("chain_nonce_resync", account=account)

@@ -125,7 +125,7 @@ class DepositWatcher:
         if fresh:
             DEPOSITS.inc()
             DEPOSITED.inc(amount)
-            logger.info("deposit credited", deposit_id=str(deposit["id"]),
+            logger.info("deposits_credited", deposit_id=str(deposit["id"]),
                         user_id=str(deposit["user_id"]), amount=str(amount))
 
     async def run(self, stop: asyncio.Event, interval_s: float = 2.0) -> None:
@@ -134,7 +134,7 @@ class DepositWatcher:
                 await self.poll()
             except (ChainError, OSError, asyncpg.PostgresError) as exc:
                 CHAIN_ERRORS.labels("deposits").inc()
-                logger.warning("deposit poll failed", error=str(exc))
+                logger.warning("deposits_poll_failed", error=str(exc))
             try:
                 await asyncio.wait_for(stop.wait(), interval_s)
             except TimeoutError:

@@ -63,7 +63,7 @@ async def park(db: asyncpg.Pool | asyncpg.Connection, kind: Kind, ref: str,
     if inserted:
         PARKED.labels(kind).inc()
         await refresh_open_gauge(db)
-        logger.error("item parked", kind=kind, ref=ref, reason=reason[:200],
+        logger.error("parking_item_parked", kind=kind, ref=ref, reason=reason[:200],
                      amount=None if amount is None else str(amount))
 
 
@@ -103,7 +103,7 @@ async def retry(db: asyncpg.Pool, kind: Kind, ref: str) -> bool:
     )
     if done:
         await refresh_open_gauge(db)
-        logger.warning("parked item retried", kind=kind, ref=ref)
+        logger.warning("parking_item_retried", kind=kind, ref=ref)
     return bool(done)
 
 
@@ -116,5 +116,5 @@ async def resolve(db: asyncpg.Pool, kind: Kind, ref: str, note: str) -> bool:
     )
     if done:
         await refresh_open_gauge(db)
-        logger.warning("parked item resolved", kind=kind, ref=ref, note=note[:200])
+        logger.warning("parking_item_resolved", kind=kind, ref=ref, note=note[:200])
     return bool(done)

@@ -120,7 +120,7 @@ class Payouts:
                    WHERE creator_id = $1""",
                 [(r["creator_id"], r["pending_payout"]) for r in due],
             )
-        logger.info("payout created", payout_id=str(payout_id), creators=len(due))
+        logger.info("payouts_created", payout_id=str(payout_id), creators=len(due))
         return payout_id
 
     async def withdrawal_fee(self, dest: str, amount: int) -> int:
@@ -241,7 +241,7 @@ class Payouts:
         )
         if row is None:  # another driver signed (or closed) it first: these bytes are void
             self.chain.release_nonce(xt)
-            logger.warning("payout sign race lost", payout_id=str(payout["id"]))
+            logger.warning("payouts_sign_race_lost", payout_id=str(payout["id"]))
             return await self._load(payout["id"])
         return row
 
@@ -299,7 +299,7 @@ class Payouts:
         if status == "finalized":
             PAYOUTS.labels(payout["kind"], "finalized").inc()
             PAYOUT_FEES.labels(payout["kind"]).inc(found.fee or 0)
-            logger.info("payout finalized", payout_id=str(payout["id"]),
+            logger.info("payouts_finalized", payout_id=str(payout["id"]),
                         block=found.block_number, xt_hash=payout["extrinsic_hash"])
         return row
 
@@ -341,7 +341,7 @@ class Payouts:
         PAYOUTS.labels(payout["kind"], status).inc()
         if found is not None:  # in a block but failed: the fee was paid all the same
             PAYOUT_FEES.labels(payout["kind"]).inc(found.fee or 0)
-        logger.warning("payout returned", payout_id=str(payout["id"]), status=status, error=error)
+        logger.warning("payouts_returned", payout_id=str(payout["id"]), status=status, error=error)
         return row
 
     async def _refund(self, payout_id: uuid.UUID, user_id: uuid.UUID, amount: int,
@@ -366,7 +366,7 @@ class Payouts:
                 row["id"], row["user_id"], row["amount"], row["fee_charged"]
             ):
                 credited += 1
-                logger.warning("withdrawal refund recovered", payout_id=str(row["id"]))
+                logger.warning("payouts_withdrawal_refund_recovered", payout_id=str(row["id"]))
         return credited
 
     # --- the worker ------------------------------------------------------------------------
@@ -426,14 +426,14 @@ class Payouts:
         self.chain.reserve_nonces(signer, [row["nonce"] for row in await self.pool.fetch(
             "SELECT nonce FROM payouts WHERE status = ANY($1::text[]) AND nonce IS NOT NULL",
             list(OPEN_STATES))])
-        logger.info("payout signer active", escrow=signer)
+        logger.info("payouts_signer_active", escrow=signer)
         keeper = asyncio.create_task(self.lease.keep(stop))
         try:
             await self._rounds(stop, interval_s)
         finally:
             keeper.cancel()
         if not stop.is_set():
-            logger.error("payout signer lost its lease: standing by", escrow=signer)
+            logger.error("payouts_signer_lease_lost", escrow=signer)
             self.chain.forget_nonces(signer)
 
     async def _rounds(self, stop: asyncio.Event, interval_s: float) -> None:
@@ -442,7 +442,7 @@ class Payouts:
                 await self.run_once()
             except TRANSIENT as exc:
                 CHAIN_ERRORS.labels("payouts").inc()
-                logger.warning("payout round failed", error=str(exc))
+                logger.warning("payouts_round_failed", error=str(exc))
             await _pause(stop, interval_s)
 
 

@@ -269,7 +269,7 @@ class Settlement:
                     rescan_at = time.monotonic() + PENDING_RESCAN_S
                     await self.settle_pending()
             except TRANSIENT as exc:
-                logger.warning("settlement retry", error=str(exc))
+                logger.warning("settlement_retry", error=str(exc))
                 await asyncio.sleep(1)
                 while await self.settle_pending():
                     pass

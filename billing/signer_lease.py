@@ -85,10 +85,10 @@ class SignerLease:
             try:
                 renewed = await self.renew()
             except (OSError, aioredis.RedisError) as exc:
-                logger.warning("signer lease renewal failed", error=str(exc))
+                logger.warning("signer_lease_renewal_failed", error=str(exc))
                 continue  # held() runs out on its own if Redis stays away
             if not renewed:
-                logger.error("signer lease lost", escrow=self.escrow)
+                logger.error("signer_lease_lost", escrow=self.escrow)
                 return
 
     async def release(self) -> None:

@@ -118,7 +118,7 @@ class LiveRecorder:
             )
             await enqueue(conn, video_id, "live_recording", [str(p) for p in recording.parts],
                           stream_id=stream_id)
-        logger.info("recording finished", stream_id=str(stream_id), video_id=str(video_id),
+        logger.info("recorder_recording_finished", stream_id=str(stream_id), video_id=str(video_id),
                     parts=len(recording.parts))
 
     async def close(self) -> None:

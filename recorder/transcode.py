@@ -174,7 +174,7 @@ class _Output:
             try:
                 container.close()
             except (av.FFmpegError, ValueError):  # already broken; the job is failing anyway
-                logger.debug("close_after_failure", path=str(self.mp4_path))
+                logger.debug("transcode_close_after_failure", path=str(self.mp4_path))
 
 
 class LadderTranscoder:
@@ -302,5 +302,5 @@ def _decode(packet: av.Packet[Stream], source: Path) -> list[av.VideoFrame | av.
     try:  # only video and audio streams are demuxed, so no subtitles come out
         return cast(list[av.VideoFrame | av.AudioFrame], packet.decode())
     except av.InvalidDataError:
-        logger.warning("packet_undecodable", source=source.name, pts=packet.pts)
+        logger.warning("transcode_packet_undecodable", source=source.name, pts=packet.pts)
         return []

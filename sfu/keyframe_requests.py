@@ -47,7 +47,7 @@ class KeyframeRequester:
         try:
             await self._send()
         except ConnectionError:
-            logger.debug("keyframe_request_not_sent", reason="not connected")
+            logger.debug("sfu_keyframe_request_not_sent", reason="not connected")
 
     def cancel(self) -> None:
         """Drop a pending request (the track ended)."""

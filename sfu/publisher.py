@@ -64,7 +64,7 @@ class PublishedTrack:
         if self._queue.qsize() >= MAX_QUEUED_PACKETS:
             self.dropped += 1
             if self.dropped % 1000 == 1:
-                logger.warning("fanout_behind", kind=self.kind, dropped=self.dropped)
+                logger.warning("sfu_fanout_behind", kind=self.kind, dropped=self.dropped)
             return
         self._queue.put_nowait(view)
 

@@ -89,13 +89,17 @@ class Sfu:
 
     def _emit(self, event: SfuEvent) -> None:
         logger.info(
-            event.kind, stream_id=event.stream_id, peer_id=event.peer_id, reason=event.reason
+            "sfu_peer_event",
+            kind=event.kind,
+            stream_id=event.stream_id,
+            peer_id=event.peer_id,
+            reason=event.reason,
         )
         for callback in self._callbacks:
             try:
                 callback(event)
             except Exception:
-                logger.exception("event_callback_failed", kind=event.kind)
+                logger.exception("sfu_event_callback_failed", kind=event.kind)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -106,7 +110,9 @@ class Sfu:
         await asyncio.sleep(self.connect_timeout)
         if peer.connected:
             return
-        logger.info("peer_not_connected", stream_id=peer.stream_id, timeout_s=self.connect_timeout)
+        logger.info(
+            "sfu_peer_not_connected", stream_id=peer.stream_id, timeout_s=self.connect_timeout
+        )
         if isinstance(peer, Publisher):
             await self._end_stream(peer, "not_connected")
         elif self._subscribers.get(peer.subscriber_id) is peer:
@@ -133,7 +139,7 @@ class Sfu:
     def _client_answer(self, pc: RTCPeerConnection, offer_sdp: str, plan: list[MLine]) -> str:
         """The answer for the peer: every offered m-line, those not served rejected (port 0)."""
         if not all(m.accepted for m in plan):
-            logger.info("offer_mlines_rejected", rejected=rejection_summary(plan))
+            logger.info("sfu_offer_mlines_rejected", rejected=rejection_summary(plan))
         answer = announce_address(pc.localDescription.sdp, self.ice.announced_address)
         return answer_with_rejections(offer_sdp, answer, plan)
 
@@ -159,7 +165,9 @@ class Sfu:
             self._reserved.discard(stream_id)
         self._publishers[stream_id] = publisher
         self._spawn(self._end_if_not_connected(publisher))
-        logger.info("publisher_started", stream_id=stream_id, publisher_id=publisher.publisher_id)
+        logger.info(
+            "sfu_publisher_started", stream_id=stream_id, publisher_id=publisher.publisher_id
+        )
         return publisher.publisher_id, self._client_answer(pc, offer_sdp, plan)
 
     async def _start_publisher(
@@ -240,7 +248,7 @@ class Sfu:
         subscriber.attach()
         pc.on("connectionstatechange", lambda: self._subscriber_state(subscriber))
         self._spawn(self._end_if_not_connected(subscriber))
-        logger.info("subscriber_started", stream_id=stream_id, subscriber_id=subscriber_id)
+        logger.info("sfu_subscriber_started", stream_id=stream_id, subscriber_id=subscriber_id)
         return subscriber_id, self._client_answer(pc, offer_sdp, plan)
 
     async def _start_subscriber(

@@ -70,7 +70,7 @@ class StreamTap:
             self._started = False
             self._assemblers["video"].need_keyframe = True
             self._request_keyframe()
-        logger.warning("tap_behind", queued=self._queue.qsize(), dropped=self.dropped)
+        logger.warning("sfu_tap_behind", queued=self._queue.qsize(), dropped=self.dropped)
 
     def end(self) -> None:
         """No more frames will come (publisher left)."""

@@ -69,7 +69,7 @@ class DevChain:
     async def stop(self) -> None:
         """SIGTERM the node and its process group, SIGKILL it if it lingers, and reap it."""
         await asyncio.to_thread(_terminate, self.process)
-        logger.info("devchain.stopped", url=self.url)
+        logger.info("devchain_stopped", url=self.url)
 
 
 def _terminate(process: asyncio.subprocess.Process | subprocess.Popen, grace: float = 10.0) -> None:
@@ -111,7 +111,7 @@ def ensure_npm_installed(root: Path) -> None:
     if npm is None:
         raise DevChainError("npm not found: install Node.js 20+ and npm to run the dev chain")
     verb = "ci" if (root / "package-lock.json").exists() else "install"
-    logger.info("devchain.npm_install", root=str(root), verb=verb)
+    logger.info("devchain_npm_install", root=str(root), verb=verb)
     result = subprocess.run(
         [npm, verb, "--ignore-scripts", "--no-audit", "--no-fund"],
         cwd=root,
@@ -226,7 +226,7 @@ async def start_dev_chain(root: Path, port: int = 0, var_dir: Path | None = None
     except BaseException:
         await asyncio.to_thread(_terminate, process)
         raise
-    logger.info("devchain.started", url=url, pid=process.pid, log=str(log_path))
+    logger.info("devchain_started", url=url, pid=process.pid, log=str(log_path))
     return DevChain(url=url, process=process, log_path=log_path)
 
 

@@ -48,7 +48,7 @@ class EmbeddedService:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        logger.info("embedded service stopped", service=self.name)
+        logger.info("embedded_service_stopped", service=self.name)
 
 
 def _pg_bin(name: str) -> str:
@@ -184,7 +184,7 @@ def _wait_for(service: EmbeddedService, ready: object) -> None:
                 f"see {service.log_path}"
             )
         if ready():  # type: ignore[operator]
-            logger.info("embedded service ready", service=service.name, pid=service.process.pid)
+            logger.info("embedded_service_ready", service=service.name, pid=service.process.pid)
             return
         time.sleep(0.05)
     service.stop()

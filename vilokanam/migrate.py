@@ -96,6 +96,6 @@ async def _apply_pending(conn: asyncpg.Connection, migrations: list[Migration]) 
                 migration.name,
                 migration.checksum,
             )
-        logger.info("migration applied", version=migration.version, name=migration.name)
+        logger.info("migrations_applied", version=migration.version, name=migration.name)
         done.append(migration.version)
     return done

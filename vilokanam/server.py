@@ -72,7 +72,7 @@ async def serve(settings: Settings) -> None:
     async with AsyncExitStack() as stack:
         urls = await local_services(settings, stack)
         applied = await migrate(urls.database_url)
-        logger.info("database ready", migrations_applied=len(applied))
+        logger.info("server_database_ready", migrations_applied=len(applied))
         app = create_app(app_config(settings, urls))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -81,7 +81,7 @@ async def serve(settings: Settings) -> None:
         await _serve_metrics(settings, app, stack)
         _announce(settings, urls)
         await stop_on_signals().wait()
-        logger.info("shutting down")
+        logger.info("server_shutting_down")
 
 
 async def _serve_metrics(settings: Settings, app: web.Application, stack: AsyncExitStack) -> None:

@@ -66,7 +66,7 @@ async def connections(settings: Settings, redis: bool, chain: bool) -> AsyncIter
 async def run_worker(settings: Settings, role: str, name: str) -> None:
     stop = stop_on_signals()
     async with connections(settings, redis=role != "vod", chain=role in CHAIN_ROLES) as conns:
-        logger.info("worker started", role=role, name=name)
+        logger.info("worker_started", role=role, name=name)
         await supervise(role, await _role_loop(settings, role, name, conns, stop), stop)
 
 
