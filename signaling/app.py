@@ -12,37 +12,34 @@ from aiohttp import web
 
 from recorder import LiveRecorder, run_vod_worker
 from sfu import IceSettings, Sfu
-from signaling import (
-    auth,
-    billing_api,
-    catalog,
-    comments,
-    dashboard,
-    devtools,
-    health,
-    me,
-    media_files,
-    metrics,
-    moderation,
-    openapi,
-    pages,
-    social,
-    streams,
-    uploads,
-    videos,
-    whep,
-    whip,
-    ws,
-)
-from signaling.billing_runtime import billing_context
+from signaling.api.billing import routes as billing_api
+from signaling.api.catalog import routes as catalog
+from signaling.api.comments import routes as comments
+from signaling.api.creator import routes as dashboard
+from signaling.api.me import routes as me
+from signaling.api.moderation import routes as moderation
+from signaling.api.ops import openapi
+from signaling.api.ops import routes as health
+from signaling.api.social import routes as social
+from signaling.api.streams import routes as streams
+from signaling.api.uploads import routes as uploads
+from signaling.api.uploads.expiry import upload_expiry
+from signaling.api.videos import media as media_files
+from signaling.api.videos import routes as videos
+from signaling.auth import devtools
+from signaling.auth import routes as auth
 from signaling.config import AppConfig
-from signaling.errors import error_middleware
+from signaling.http import metrics
+from signaling.http.errors import error_middleware
 from signaling.keys import CONFIG, LIVE, PG, REDIS
-from signaling.live import LiveStreams
-from signaling.node_liveness import node_liveness
-from signaling.supervisor import supervise
-from signaling.upload_expiry import upload_expiry
-from signaling.webrtc_http import sfu_error_middleware
+from signaling.realtime import routes as ws
+from signaling.runtime.billing import billing_context
+from signaling.runtime.node_liveness import node_liveness
+from signaling.runtime.supervisor import supervise
+from signaling.web import pages
+from signaling.webrtc import whep, whip
+from signaling.webrtc.http import sfu_error_middleware
+from signaling.webrtc.sessions import LiveStreams
 
 # Bodies beyond this are refused before a handler runs (uploads get their own limit later).
 MAX_BODY_BYTES = 1024 * 1024

@@ -11,8 +11,8 @@ from aiohttp import web
 from signaling.config import AppConfig
 
 if TYPE_CHECKING:
-    from signaling.billing_runtime import BillingRuntime
-    from signaling.live import LiveStreams
+    from signaling.runtime.billing import BillingRuntime
+    from signaling.webrtc.sessions import LiveStreams
 
 CONFIG = web.AppKey("config", AppConfig)
 PG = web.AppKey("pg", asyncpg.Pool)

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from signaling.app import create_app
 from signaling.config import AppConfig
-from signaling.metrics import metrics_app
+from signaling.http.metrics import metrics_app
 from vilokanam.embedded import start_postgres_async, start_redis_async
 from vilokanam.migrate import migrate
 from vilokanam.settings import ROOT, Settings

@@ -21,7 +21,7 @@ from substrateinterface import Keypair
 from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING, LIVE, PG
-from signaling.ws import notify_viewer
+from signaling.realtime.routes import notify_viewer
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"

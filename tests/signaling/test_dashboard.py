@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from billing.meter import Charge
 from billing.payouts import Payouts
 from billing.settlement import Settlement
-from signaling import streams_db
+from signaling.api.streams import queries as streams_db
 from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING, REDIS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from signaling.supervisor import LOOP_RESTARTS, supervise
+from signaling.runtime.supervisor import LOOP_RESTARTS, supervise
 
 
 async def test_crashed_loop_is_restarted_with_back_off() -> None:

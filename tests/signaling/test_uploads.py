@@ -18,11 +18,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from recorder import LadderSettings
 from recorder.worker import run_vod_worker
+from signaling.api.uploads.expiry import expire_abandoned
+from signaling.api.uploads.routes import upload_dir
 from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import CONFIG
-from signaling.upload_expiry import expire_abandoned
-from signaling.uploads import upload_dir
 from tests.recorder.pattern_media import make_source
 from tests.signaling.accounts import new_user
 
