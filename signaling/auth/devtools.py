@@ -11,12 +11,12 @@ from functools import cache
 
 import structlog
 from aiohttp import web
-from pydantic import Field
 from substrateinterface import Keypair
 
-from signaling.auth import routes as auth
+from signaling.auth import signin
+from signaling.auth.models import DevLogin
 from signaling.http.errors import ApiError
-from signaling.http.validation import Body, read_json
+from signaling.http.validation import read_json
 from signaling.keys import CONFIG
 
 logger = structlog.get_logger(__name__)
@@ -25,10 +25,6 @@ routes = web.RouteTableDef()
 # The well-known development accounts of every Substrate dev chain (public secrets).
 DEV_NAMES = ("Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie")
 DEV_URIS = tuple(f"//{name}" for name in DEV_NAMES)
-
-
-class DevLogin(Body):
-    uri: str = Field(min_length=3, max_length=16, description="one of //Alice … //Ferdie")
 
 
 @cache
@@ -52,8 +48,8 @@ async def dev_login(request: web.Request) -> web.Response:
     if body.uri not in DEV_URIS:
         raise ApiError(422, f"uri: must be one of {', '.join(DEV_URIS)}", "invalid_field")
     keypair = dev_keypair(body.uri, request.app[CONFIG].ss58_format)
-    issued = await auth.issue_nonce(request, keypair.ss58_address)
+    issued = await signin.issue_nonce(request, keypair.ss58_address)
     signature = "0x" + keypair.sign(issued["message"]).hex()
-    session = await auth.sign_in(request, keypair.ss58_address, issued["message"], signature)
+    session = await signin.sign_in(request, keypair.ss58_address, issued["message"], signature)
     logger.info("dev login", uri=body.uri)
     return web.json_response(session)

@@ -1,14 +1,19 @@
-"""Opaque cursors for keyset pagination over (created_at, id), newest first."""
+"""Opaque cursors for keyset pagination over (created_at, id), newest first, and one page of
+an owner's rows."""
 
 from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
+import asyncpg
 from aiohttp import web
 
 from signaling.http.errors import ApiError
+from signaling.keys import PG
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -57,3 +62,20 @@ def page_body(
 ) -> dict:
     """The JSON of one page: {"items": [...], "next_cursor": str | null}."""
     return {"items": items, "next_cursor": next_cursor(rows, limit, keys)}
+
+
+OwnedQuery = Callable[[asyncpg.Pool, uuid.UUID, "Cursor | None", int],
+                      Awaitable[list[asyncpg.Record]]]
+
+
+async def owned_page(
+    request: web.Request,
+    owner_id: uuid.UUID,
+    query: OwnedQuery,
+    view: Callable[[asyncpg.Record], dict[str, Any]],
+    keys: tuple[str, str] = ("created_at", "id"),
+) -> web.Response:
+    """One ?cursor=&limit= page of an owner's rows: `query(db, owner_id, after, limit)`."""
+    after, limit = page_params(request)
+    rows = await query(request.app[PG], owner_id, after, limit)
+    return web.json_response(page_body([view(row) for row in rows], rows, limit, keys))

@@ -1,4 +1,5 @@
-"""Live chat on a stream: `comments` rows with a stream_id, and their JSON view."""
+"""Live chat on a stream: `comments` rows with a stream_id, their JSON view, and the stream a
+chat socket joins."""
 
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ def clean(content: object) -> str:
     if "\x00" in text:
         raise ChatRefused("the message must not contain NUL characters")  # PostgreSQL text
     return text
+
+
+async def stream_of(db: asyncpg.Pool, stream_id: uuid.UUID) -> asyncpg.Record | None:
+    """What a stream socket needs of its stream: status and stored viewer count."""
+    return await db.fetchrow(
+        "SELECT id, status, viewer_count FROM streams WHERE id = $1", stream_id)
 
 
 async def post(

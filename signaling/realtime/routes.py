@@ -13,7 +13,7 @@ Protocol (JSON text frames):
 Signing out (POST /api/auth/logout) closes every socket signed in with that token: an error
 frame, then close 4401.
 
-`/ws/creator`: the creator dashboard's live earnings (signaling/earnings_feed.py).
+`/ws/creator`: the creator dashboard's live earnings (signaling/realtime/earnings_feed.py).
 - client → server, first and only: {"type":"auth","token":<session token>}. Anything else, a bad
   token or no message within AUTH_TIMEOUT_S gets an error and close 4401; a user who is not a
   creator gets an error and close 4403.
@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -35,22 +34,19 @@ import structlog
 from aiohttp import WSMsgType, web
 from prometheus_client import Gauge
 
-from signaling.api.creator import routes as dashboard
-from signaling.api.streams import queries as streams_db
 from signaling.auth import users
 from signaling.auth.sessions import token_user_id
 from signaling.auth.tokens import digest
 from signaling.http import rate_limit
-from signaling.keys import CONFIG, LIVE, PG, REDIS
+from signaling.keys import CONFIG, EARNINGS, EVENTS, PG
 from signaling.realtime import chat
-from signaling.realtime.earnings_feed import CreatorSocket, EarningsFeed
-from signaling.realtime.events import Socket, StreamEvents
+from signaling.realtime.context import viewers_message
+from signaling.realtime.earnings_feed import CreatorSocket
+from signaling.realtime.events import Socket
 
 logger = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 
-EVENTS = web.AppKey("stream_events", StreamEvents)
-EARNINGS = web.AppKey("earnings_feed", EarningsFeed)
 OPEN_SOCKETS = Gauge("vilokanam_websocket_connections", "Open WebSocket connections")
 
 CLOSE_UNAUTHORIZED = 4401
@@ -64,67 +60,6 @@ AUTH_TIMEOUT_S = 10.0
 # Larger frames close the socket (1009); a chat message with its JSON fits easily.
 MAX_FRAME_BYTES = 8 * 1024
 HEARTBEAT_S = 30.0
-
-
-async def close_session_sockets(app: web.Application, token: str) -> None:
-    """Close the sockets signed in with this (just revoked) session token, in every process."""
-    await app[EVENTS].revoke_session(digest(token))
-
-
-async def notify_viewer(
-    app: web.Application, stream_id: uuid.UUID, viewer_id: uuid.UUID, payload: dict[str, Any]
-) -> None:
-    """Send `payload` to one viewer's sockets on a stream, in whichever process they are open.
-
-    Billing uses it for {"type": "cut", "reason": …} and {"type": "balance", …}.
-    """
-    await app[EVENTS].to_viewer(stream_id, viewer_id, payload)
-
-
-async def notify_viewers(
-    app: web.Application, messages: list[tuple[object, object, dict[str, Any]]]
-) -> None:
-    """notify_viewer for many (stream_id, viewer_id, payload) at once, in one Redis round trip."""
-    if messages:
-        await app[EVENTS].to_viewers(messages)
-
-
-async def stream_events(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: the Redis fan-out, fed by LiveStreams changes (after the media context),
-    and the earnings feed (it reads billing's meter only once sockets are open)."""
-    events = StreamEvents(app[REDIS], app[CONFIG].redis_prefix)
-    await events.start()
-    app[EVENTS] = events
-    feed = EarningsFeed(lambda creator_id: dashboard.live_figures(app, creator_id))
-    feed.start()
-    app[EARNINGS] = feed
-    live = app[LIVE]
-
-    def on_change(what: str, stream_id: uuid.UUID) -> None:
-        if what == "viewers":
-            events.spawn(events.to_stream(stream_id, _viewers(live.viewer_count(stream_id))))
-            return
-        events.spawn(events.to_stream(stream_id, {"type": "status", "status": what}))
-        if what == "ended":
-            events.spawn(events.to_stream(stream_id, _viewers(0)))
-
-    live.on_change(on_change)
-    yield
-    await feed.close()
-    await events.close()
-
-
-async def close_sockets(app: web.Application) -> None:
-    """on_shutdown: close open sockets, or shutdown would wait for them.
-
-    The earnings feed stops here too, before billing's context closes the meter it samples.
-    """
-    await app[EARNINGS].close()
-    await app[EVENTS].close_sockets()
-
-
-def _viewers(count: int) -> dict[str, Any]:
-    return {"type": "viewers", "count": count}
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -161,7 +96,7 @@ async def _stream(request: web.Request) -> asyncpg.Record | None:
         stream_id = uuid.UUID(request.match_info["stream_id"])
     except ValueError:
         return None
-    return await streams_db.by_id(request.app[PG], stream_id)
+    return await chat.stream_of(request.app[PG], stream_id)
 
 
 async def _greet(request: web.Request, socket: Socket, stream: asyncpg.Record) -> None:
@@ -169,7 +104,7 @@ async def _greet(request: web.Request, socket: Socket, stream: asyncpg.Record) -
     live = stream["status"] == "live"
     await socket.ws.send_json({"type": "history", "messages": history})
     await socket.ws.send_json({"type": "status", "status": stream["status"]})
-    await socket.ws.send_json(_viewers(stream["viewer_count"] if live else 0))
+    await socket.ws.send_json(viewers_message(stream["viewer_count"] if live else 0))
 
 
 async def _handle(

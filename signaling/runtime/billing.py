@@ -1,7 +1,9 @@
 """Billing inside the server: the meter, the per-second tick, settlement, deposits, payouts.
 
-Opened and closed with the app (cleanup_ctx). The chain-facing loops run only when the server
-has a chain (`chain_url`); without one, viewing and metering still work from Redis balances.
+Opened and closed with the app (cleanup_ctx), after the media context (it meters the views of
+app[LIVE]) and the realtime context (it tells viewers through app[EVENTS]). The chain-facing
+loops run only when the server has a chain (`chain_url`); without one, viewing and metering
+still work from Redis balances.
 """
 
 from __future__ import annotations
@@ -27,8 +29,7 @@ from billing import (
     chain_loops,
 )
 from signaling.config import AppConfig
-from signaling.keys import BILLING, CONFIG, LIVE, PG, REDIS
-from signaling.realtime.routes import notify_viewer, notify_viewers
+from signaling.keys import BILLING, CONFIG, EVENTS, LIVE, PG, REDIS
 from signaling.runtime.metering import CUTS, MeteredViewing
 from signaling.runtime.supervisor import supervise
 
@@ -87,8 +88,9 @@ async def billing_context(app: web.Application) -> AsyncIterator[None]:
 
     async def charged(subscribers: list[str], views: list[ViewInfo], result: BatchResult) -> None:
         updates = runtime.viewing.balance_updates(subscribers, views, result)
-        await notify_viewers(app, [(view.stream_id, view.viewer_id, payload)
-                                   for view, payload in updates])
+        if updates:  # one Redis round trip for every viewer charged this second
+            await app[EVENTS].to_viewers([(view.stream_id, view.viewer_id, payload)
+                                          for view, payload in updates])
 
     tick = TickService(meter, live.sfu.take_delivery, runtime.viewing.views, cut,
                        on_charged=charged, on_ended=runtime.viewing.forget)
@@ -128,6 +130,6 @@ def _runs(config: AppConfig, loop: str) -> bool:
 
 async def _tell_viewer(app: web.Application, view: Any, payload: dict[str, Any]) -> None:
     try:
-        await notify_viewer(app, view.stream_id, view.viewer_id, payload)
+        await app[EVENTS].to_viewer(view.stream_id, view.viewer_id, payload)
     except Exception:  # noqa: BLE001 - telling the viewer must never break a cut
         logger.warning("could not notify viewer", viewer_id=str(view.viewer_id))

@@ -1,9 +1,7 @@
-"""The browser pages and their static JS/CSS.
-
-Each page is the `<main>` of `pages/<name>.html` inside one shared layout (`pages/_layout.html`:
-head, skip link, header with navigation and sign-in). The JS modules under /static/ fetch
-everything else from the JSON API and the WebSockets, so pages carry no data and are rendered
-once per process.
+"""The browser pages, rendered: each is the `<main>` of `templates/<name>.html` inside one
+shared layout (`templates/_layout.html`: head, skip link, header with navigation and sign-in).
+The JS modules under /static/ fetch everything else from the JSON API and the WebSockets, so
+pages carry no data and are rendered once per process.
 """
 
 from __future__ import annotations
@@ -14,8 +12,6 @@ from html import escape
 from pathlib import Path
 
 from aiohttp import web
-
-routes = web.RouteTableDef()
 
 PAGES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -76,21 +72,3 @@ def render(name: str) -> bytes:
 def page(name: str) -> web.Response:
     return web.Response(body=render(name), content_type="text/html", charset="utf-8",
                         headers=SECURITY_HEADERS)
-
-
-@routes.get("/")
-async def home(_request: web.Request) -> web.Response:
-    return page("home")
-
-
-@routes.get("/broadcast/{stream_id}")
-async def broadcast(_request: web.Request) -> web.Response:
-    return page("broadcast")
-
-
-@routes.get("/watch/{stream_id}")
-async def watch(_request: web.Request) -> web.Response:
-    return page("watch")
-
-
-routes.static("/static", STATIC)

@@ -1,4 +1,5 @@
-"""What WHIP (RFC 9725) and WHEP share: SDP bodies, CORS, ICE server links, trickle PATCH."""
+"""What WHIP (RFC 9725) and WHEP share: SDP bodies, CORS, ICE server links, trickle PATCH, and
+the one mapping of sfu errors to HTTP statuses."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from sfu import AlreadyPublishing, BadCandidate, NotLive, SfuError, UnknownPeer,
 from signaling.api.streams import queries as streams_db
 from signaling.http import rate_limit
 from signaling.http.errors import ApiError, Handler
+from signaling.http.lookup import row_or_404
 from signaling.http.validation import parse_uuid
-from signaling.keys import CONFIG, LIVE, PG
+from signaling.keys import CONFIG, LIVE
 from signaling.webrtc.sessions import Kind, PeerSession, ice_ufrag
 
 MAX_SDP_BYTES = 64 * 1024
@@ -80,11 +82,8 @@ def with_cors(response: web.StreamResponse) -> web.StreamResponse:
 
 async def stream_or_404(request: web.Request) -> asyncpg.Record:
     """The path's {stream_id} row; 404 (with CORS) when there is no such stream."""
-    stream_id = parse_uuid(request.match_info["stream_id"], "stream")
-    stream = await streams_db.by_id(request.app[PG], stream_id)
-    if stream is None:
-        raise ApiError(404, "no such stream", headers=CORS)
-    return stream
+    return await row_or_404(request, "stream_id", "stream", streams_db.by_id,
+                            message="no such stream", headers=CORS)
 
 
 async def read_offer(request: web.Request) -> str:

@@ -21,7 +21,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from substrateinterface import Keypair
 
 from billing.chain import ChainClient
-from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING
 from tests.billing.chain_money import chain_config, transfer
@@ -35,6 +34,7 @@ from tests.e2e.test_pages import (  # noqa: F401 - browser is a fixture
 from tests.e2e.test_paid_stream_on_chain import wait_for
 from tests.signaling.accounts import new_stream
 from tests.signaling.webrtc_clients import whep, whip
+from vilokanam.wiring import create_app
 
 pytestmark = [pytest.mark.usefixtures("loopback"), pytest.mark.timeout(150)]
 

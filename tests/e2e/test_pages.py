@@ -18,10 +18,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 from substrateinterface import Keypair
 
-from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING, LIVE, PG
-from signaling.realtime.routes import notify_viewer
+from signaling.realtime.context import notify_viewer
+from vilokanam.wiring import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"

@@ -19,13 +19,13 @@ from substrateinterface import Keypair
 
 from billing.chain import ChainClient
 from billing.reconcile import reconcile
-from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING
 from tests.billing.chain_money import ROC, chain_config, transfer
 from tests.chain_fixtures import fresh_account
 from tests.signaling.accounts import new_stream, sign_in
 from tests.signaling.webrtc_clients import whep, whip
+from vilokanam.wiring import create_app
 
 pytestmark = pytest.mark.usefixtures("loopback")
 

@@ -11,7 +11,6 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
-from signaling.app import create_app
 from signaling.config import AppConfig
 from tests.interop.netns import (
     NamespaceUnavailable,
@@ -26,6 +25,7 @@ from tests.interop.whip_client import (
     installed,
     libsoup_clash,
 )
+from vilokanam.wiring import create_app
 
 
 @pytest.fixture

@@ -21,13 +21,13 @@ from billing.meter import Charge
 from billing.payouts import Payouts
 from billing.settlement import Settlement
 from signaling.api.streams import queries as streams_db
-from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING, REDIS
 from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.test_paid_viewing import meter
 from tests.signaling.test_ws import Socket, creator_socket, next_of
 from tests.signaling.webrtc_clients import Broadcast, whep, whip
+from vilokanam.wiring import create_app
 
 PRICE = 1_000_000_000  # planck per second; the creator keeps 90 % (fee 1000 bps)
 NET = PRICE - PRICE // 10

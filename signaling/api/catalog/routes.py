@@ -11,31 +11,22 @@ from typing import Any
 import asyncpg
 import structlog
 from aiohttp import web
-from pydantic import Field
 
 from signaling.api.catalog import queries as catalog_db
-from signaling.api.videos.routes import visible_video
+from signaling.api.catalog.models import CategoryCreate, CategoryUpdate
+from signaling.api.videos.access import visible_video
 from signaling.auth.roles import require_role
 from signaling.auth.sessions import require_user
 from signaling.http.errors import ApiError
 from signaling.http.json import rfc3339_or_none
+from signaling.http.lookup import row_or_404
 from signaling.http.pagination import page_body, page_params
-from signaling.http.validation import Body, changes_of, parse_uuid, read_json
+from signaling.http.validation import changes_of, parse_uuid, read_json
 from signaling.keys import PG
 
 logger = structlog.get_logger(__name__)
 
 routes = web.RouteTableDef()
-
-class CategoryCreate(Body):
-    name: str = Field(min_length=1, max_length=100)
-    description: str | None = Field(default=None, max_length=2000)
-
-
-class CategoryUpdate(Body):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    description: str | None = Field(default=None, max_length=2000)
-
 
 def category_view(row: asyncpg.Record) -> dict[str, Any]:
     return {
@@ -46,12 +37,8 @@ def category_view(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-async def category_or_404(request: web.Request, key: str = "category_id") -> asyncpg.Record:
-    category_id = parse_uuid(request.match_info[key], "category")
-    row = await catalog_db.category(request.app[PG], category_id)
-    if row is None:
-        raise ApiError(404, f"no category {category_id}")
-    return row
+async def category_or_404(request: web.Request) -> asyncpg.Record:
+    return await row_or_404(request, "category_id", "category", catalog_db.category)
 
 
 async def own_video(request: web.Request) -> asyncpg.Record:

@@ -1,7 +1,7 @@
 """Comments on videos and streams, threaded by parent_id; authors edit, authors or moderators
 delete.
 
-Stream chat from the WebSocket is stored as the same rows (signaling/chat.py); a top-level
+Stream chat from the WebSocket is stored as the same rows (signaling/realtime/chat.py); a top-level
 comment posted here on a stream is also sent to the stream's chat sockets. Deletion is soft:
 the row stays (for moderation) and is shown as deleted, without content or author.
 """
@@ -14,37 +14,24 @@ from typing import Any
 import asyncpg
 import structlog
 from aiohttp import web
-from pydantic import field_validator
 
 from signaling.api.comments import queries as comments_db
+from signaling.api.comments.models import CommentCreate, CommentText
 from signaling.api.streams import queries as streams_db
-from signaling.api.videos.routes import visible_video
+from signaling.api.videos.access import visible_video
 from signaling.auth.roles import has_role
 from signaling.auth.sessions import require_user
 from signaling.http.errors import ApiError
 from signaling.http.json import rfc3339_or_none
+from signaling.http.lookup import row_or_404
 from signaling.http.pagination import page_body, page_params
-from signaling.http.validation import Body, parse_uuid, query_uuid, read_json
-from signaling.keys import PG
+from signaling.http.validation import parse_uuid, query_uuid, read_json
+from signaling.keys import EVENTS, PG
 from signaling.realtime import chat
-from signaling.realtime.routes import EVENTS
 
 logger = structlog.get_logger(__name__)
 
 routes = web.RouteTableDef()
-
-
-class CommentText(Body):
-    content: str
-
-    @field_validator("content", mode="before")
-    @classmethod
-    def _clean(cls, value: object) -> str:
-        return chat.clean(value)  # ChatRefused is a ValueError: a 422 naming the field
-
-
-class CommentCreate(CommentText):
-    parent_id: uuid.UUID | None = None
 
 
 def comment_view(row: asyncpg.Record) -> dict[str, Any]:
@@ -73,11 +60,7 @@ def _str_or_none(value: uuid.UUID | None) -> str | None:
 
 
 async def comment_or_404(request: web.Request) -> asyncpg.Record:
-    comment_id = parse_uuid(request.match_info["comment_id"], "comment")
-    row = await comments_db.comment(request.app[PG], comment_id)
-    if row is None:
-        raise ApiError(404, f"no comment {comment_id}")
-    return row
+    return await row_or_404(request, "comment_id", "comment", comments_db.comment)
 
 
 async def _target(request: web.Request, target: str) -> uuid.UUID:

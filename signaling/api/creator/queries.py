@@ -1,7 +1,7 @@
-"""Named queries behind the creator dashboard and the viewer's /me page.
+"""Named queries behind the creator dashboard.
 
 Amounts come back as NUMERIC (Decimal) planck; the HTTP layer turns them into decimal strings.
-Lists are keyset-paginated over (created_at, id), newest first, like signaling/pagination.py.
+Lists are keyset-paginated over (created_at, id), newest first (signaling/http/pagination.py).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from billing import OPEN_STATES
+from signaling.api.billing.queries import FEE_OF_ITEM, payouts
 from signaling.http.pagination import Cursor, keyset_args
 
 Pool = asyncpg.Pool | asyncpg.Connection
@@ -38,9 +39,6 @@ RANGES = {
     "30d": Range(timedelta(days=30), timedelta(days=1)),
 }
 
-# --- creator -------------------------------------------------------------------------------
-
-
 async def dashboard_totals(db: Pool, creator_id: uuid.UUID) -> asyncpg.Record | None:
     """The creator_dashboard view's row (None unless the user is a creator)."""
     return await db.fetchrow("SELECT * FROM creator_dashboard WHERE creator_id = $1", creator_id)
@@ -64,13 +62,6 @@ async def settled_split(db: Pool, creator_id: uuid.UUID) -> asyncpg.Record:
            WHERE i.user_id = $1""",
         creator_id, list(SENDING),
     )
-
-
-# The fee of one recipient's share of a payout: a withdrawal's fee is the viewer's own (charged
-# with it); a creator payout's transaction fee, paid by the platform, is split over the batch by
-# amount (NULL until the payout is in a block).
-FEE_OF_ITEM = """CASE WHEN p.kind = 'withdrawal' THEN p.fee_charged
-                      ELSE floor(p.chain_fee * i.amount / p.total) END"""
 
 
 async def payout_fees(db: Pool, creator_id: uuid.UUID) -> asyncpg.Record:
@@ -125,7 +116,7 @@ async def creator_payouts(
     db: Pool, creator_id: uuid.UUID, after: After, limit: int
 ) -> list[asyncpg.Record]:
     """The creator's payouts (their own share of each), newest first."""
-    return await _payouts(db, "creator", creator_id, after, limit)
+    return await payouts(db, "creator", creator_id, after, limit)
 
 
 async def earnings_series(
@@ -189,67 +180,3 @@ async def payments_export(
                ORDER BY p.created_at, p.id"""
     async for row in conn.cursor(query, creator_id, since, prefetch=500):
         yield row
-
-
-# --- viewer --------------------------------------------------------------------------------
-
-
-async def deposits(db: Pool, user_id: uuid.UUID, after: After, limit: int) -> list[asyncpg.Record]:
-    return await db.fetch(
-        """SELECT id, from_account, amount, block_number, block_hash, credited_at, created_at
-           FROM deposits
-           WHERE user_id = $1
-             AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
-           ORDER BY created_at DESC, id DESC
-           LIMIT $4""",
-        user_id, *keyset_args(after), limit,
-    )
-
-
-async def spending(db: Pool, user_id: uuid.UUID, after: After, limit: int) -> list[asyncpg.Record]:
-    """Stream-view payments grouped by stream, most recently paid first.
-
-    The page key is (last payment time, stream id), exposed as created_at/id for the cursor.
-    """
-    return await db.fetch(
-        """WITH per_stream AS (
-               SELECT sv.stream_id AS id, max(p.created_at) AS created_at,
-                      sum(p.amount) AS amount, count(DISTINCT sv.id) AS views
-               FROM payments p JOIN stream_viewers sv ON sv.id = p.reference_id
-               WHERE p.from_user_id = $1 AND p.payment_type = 'stream_view'
-               GROUP BY sv.stream_id)
-           SELECT ps.id, ps.created_at, ps.amount, ps.views, s.title, s.price_per_second,
-                  (SELECT COALESCE(sum(total_ticks), 0) FROM stream_viewers
-                   WHERE stream_id = ps.id AND viewer_id = $1) AS seconds,
-                  u.account_id AS creator_account, u.username AS creator_username
-           FROM per_stream ps JOIN streams s ON s.id = ps.id JOIN users u ON u.id = s.creator_id
-           WHERE ($2::timestamptz IS NULL OR (ps.created_at, ps.id) < ($2, $3::uuid))
-           ORDER BY ps.created_at DESC, ps.id DESC
-           LIMIT $4""",
-        user_id, *keyset_args(after), limit,
-    )
-
-
-async def withdrawals(
-    db: Pool, user_id: uuid.UUID, after: After, limit: int
-) -> list[asyncpg.Record]:
-    return await _payouts(db, "withdrawal", user_id, after, limit)
-
-
-# --- shared --------------------------------------------------------------------------------
-
-
-async def _payouts(
-    db: Pool, kind: str, user_id: uuid.UUID, after: After, limit: int
-) -> list[asyncpg.Record]:
-    return await db.fetch(
-        f"""SELECT p.id, p.status, i.amount, i.dest_account, p.extrinsic_hash, p.block_number,
-                  p.block_hash, p.error, p.created_at, p.updated_at, p.finalized_at,
-                  {FEE_OF_ITEM} AS fee
-           FROM payouts p JOIN payout_items i ON i.payout_id = p.id
-           WHERE p.kind = $1 AND i.user_id = $2
-             AND ($3::timestamptz IS NULL OR (p.created_at, p.id) < ($3, $4::uuid))
-           ORDER BY p.created_at DESC, p.id DESC
-           LIMIT $5""",  # noqa: S608 - a constant
-        kind, user_id, *keyset_args(after), limit,
-    )

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 import asyncpg
 import structlog
 from aiohttp import web
-from pydantic import Field
 
 from signaling.api.catalog import queries as catalog_db
 from signaling.api.comments import queries as comments_db
 from signaling.api.moderation import queries as moderation_db
+from signaling.api.moderation.models import FinalStatus, ReportCreate, ReportReview, TargetType
 from signaling.api.streams import queries as streams_db
 from signaling.auth import users
 from signaling.auth.roles import require_role
@@ -25,15 +25,13 @@ from signaling.auth.sessions import require_user
 from signaling.http.errors import ApiError
 from signaling.http.json import rfc3339_or_none
 from signaling.http.pagination import page_body, page_params
-from signaling.http.validation import Body, parse_uuid, read_json
+from signaling.http.validation import parse_uuid, read_json
 from signaling.keys import PG
 
 logger = structlog.get_logger(__name__)
 
 routes = web.RouteTableDef()
 
-TargetType = Literal["video", "comment", "user", "stream"]
-FinalStatus = Literal["reviewed", "action_taken", "dismissed"]
 STATUSES = ("pending", *get_args(FinalStatus))
 TARGET_TYPES = get_args(TargetType)
 
@@ -44,17 +42,6 @@ _LOOKUPS: dict[str, Callable[[asyncpg.Pool, uuid.UUID], Awaitable[Any]]] = {
     "user": users.by_id,
     "stream": streams_db.by_id,
 }
-
-
-class ReportCreate(Body):
-    target_type: TargetType
-    target_id: uuid.UUID
-    reason: str = Field(min_length=1, max_length=100)
-    description: str | None = Field(default=None, max_length=5000)
-
-
-class ReportReview(Body):
-    status: FinalStatus
 
 
 def report_view(row: asyncpg.Record) -> dict[str, Any]:

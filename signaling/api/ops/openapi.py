@@ -15,19 +15,15 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel
 
-from signaling.api.billing.routes import WithdrawRequest
-from signaling.api.catalog.routes import CategoryCreate, CategoryUpdate
-from signaling.api.comments.routes import CommentCreate, CommentText
-from signaling.api.me.routes import ProfileUpdate
-from signaling.api.moderation.routes import ReportCreate, ReportReview
+from signaling.api.catalog.models import CategoryCreate, CategoryUpdate
+from signaling.api.comments.models import CommentCreate, CommentText
+from signaling.api.me.models import ProfileUpdate, WithdrawRequest
+from signaling.api.moderation.models import ReportCreate, ReportReview
 from signaling.api.ops.schemas import COMPONENTS, OBJECT, Schema, page_of, ref
-from signaling.api.streams.routes import StreamCreate, StreamUpdate
-from signaling.api.uploads.routes import UploadCreate
-from signaling.api.videos.routes import VideoUpdate, ViewReport
-from signaling.auth.devtools import DevLogin
-from signaling.auth.routes import NonceRequest, VerifyRequest
-
-routes = web.RouteTableDef()
+from signaling.api.streams.models import StreamCreate, StreamUpdate
+from signaling.api.uploads.models import UploadCreate
+from signaling.api.videos.models import VideoUpdate, ViewReport
+from signaling.auth.models import DevLogin, NonceRequest, VerifyRequest
 
 Auth = Literal["session", "optional", "stream_key"] | None
 
@@ -346,9 +342,3 @@ def document(app: web.Application) -> dict[str, Any]:
             },
         },
     }
-
-
-@routes.get("/api/openapi.json")
-async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(document(request.app))
-

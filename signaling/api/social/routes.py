@@ -1,4 +1,5 @@
-"""Follows between users, the live streams of whom I follow, and likes of videos and comments.
+"""Follows between users, and likes of videos and comments (the live streams of whom I follow
+are one of my lists: signaling/api/me/).
 
 Follow and like are idempotent: repeating one changes nothing and counts nothing twice (unique
 keys in PostgreSQL settle even concurrent repeats; counters are kept by triggers).
@@ -7,23 +8,21 @@ keys in PostgreSQL settle even concurrent repeats; counters are kept by triggers
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import structlog
 from aiohttp import web
 
-from signaling.api.comments.routes import comment_or_404
+from signaling.api.comments import queries as comments_db
 from signaling.api.social import queries as social_db
-from signaling.api.streams.routes import stream_view
-from signaling.api.videos.routes import visible_video
+from signaling.api.videos.access import visible_video
 from signaling.auth import users
 from signaling.auth.sessions import require_user
 from signaling.http.errors import ApiError
 from signaling.http.json import rfc3339_or_none
-from signaling.http.pagination import page_body, page_params
-from signaling.http.validation import parse_uuid
+from signaling.http.lookup import row_or_404
+from signaling.http.pagination import OwnedQuery, owned_page
 from signaling.keys import PG
 
 logger = structlog.get_logger(__name__)
@@ -34,11 +33,7 @@ _FOLLOW_KEYS = ("followed_at", "follow_id")
 
 
 async def _user_or_404(request: web.Request) -> asyncpg.Record:
-    user_id = parse_uuid(request.match_info["user_id"], "user")
-    user = await users.by_id(request.app[PG], user_id)
-    if user is None:
-        raise ApiError(404, f"no user {user_id}")
-    return user
+    return await row_or_404(request, "user_id", "user", users.by_id)
 
 
 def _follow_view(row: asyncpg.Record) -> dict[str, Any]:
@@ -72,14 +67,10 @@ async def unfollow(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def _follow_page(
-    request: web.Request, query: Callable[..., Awaitable[list[asyncpg.Record]]]
-) -> web.Response:
+async def _follow_page(request: web.Request, query: OwnedQuery) -> web.Response:
     """One page of the path's user's follows, `query(db, user_id, after, limit)`."""
     user = await _user_or_404(request)
-    after, limit = page_params(request)
-    rows = await query(request.app[PG], user["id"], after, limit)
-    return web.json_response(page_body([_follow_view(r) for r in rows], rows, limit, _FOLLOW_KEYS))
+    return await owned_page(request, user["id"], query, _follow_view, _FOLLOW_KEYS)
 
 
 @routes.get("/api/users/{user_id}/followers")
@@ -90,14 +81,6 @@ async def followers(request: web.Request) -> web.Response:
 @routes.get("/api/users/{user_id}/following")
 async def following(request: web.Request) -> web.Response:
     return await _follow_page(request, social_db.following)
-
-
-@routes.get("/api/me/following/live")
-async def following_live(request: web.Request) -> web.Response:
-    me = await require_user(request)
-    after, limit = page_params(request)
-    rows = await social_db.live_followed(request.app[PG], me["id"], after, limit)
-    return web.json_response(page_body([stream_view(request, r) for r in rows], rows, limit))
 
 
 # --- likes --------------------------------------------------------------------------------------
@@ -118,7 +101,7 @@ async def _set_like(
 
 
 async def _likeable_comment(request: web.Request, on: bool) -> uuid.UUID:
-    comment = await comment_or_404(request)
+    comment = await row_or_404(request, "comment_id", "comment", comments_db.comment)
     if on and comment["is_deleted"]:
         raise ApiError(409, "a deleted comment cannot be liked")
     return comment["id"]

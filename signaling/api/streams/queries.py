@@ -75,6 +75,16 @@ async def listing(
     )
 
 
+async def delete_unpaid(db: asyncpg.Pool, stream_id: uuid.UUID) -> bool:
+    """Delete a stream that is not live and has no paid views (those are kept for the record)."""
+    deleted = await db.execute(
+        """DELETE FROM streams WHERE id = $1 AND status <> 'live' AND NOT EXISTS
+               (SELECT 1 FROM stream_viewers WHERE stream_id = $1 AND paid_amount > 0)""",
+        stream_id,
+    )
+    return deleted != "DELETE 0"
+
+
 async def category_exists(db: asyncpg.Pool, category_id: uuid.UUID) -> bool:
     return bool(await db.fetchval("SELECT 1 FROM categories WHERE id = $1", category_id))
 

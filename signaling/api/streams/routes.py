@@ -3,68 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import asyncpg
 from aiohttp import web
-from pydantic import Field
 
 from signaling.api.streams import queries as streams_db
+from signaling.api.streams.models import StreamCreate, StreamUpdate
+from signaling.api.streams.views import stream_view
 from signaling.auth.sessions import require_user
 from signaling.auth.tokens import digest, new_secret
 from signaling.http.errors import ApiError
-from signaling.http.json import planck, rfc3339_or_none
+from signaling.http.lookup import row_or_404
 from signaling.http.pagination import next_cursor, page_params
-from signaling.http.validation import Body, changes_of, parse_uuid, query_uuid, read_json
+from signaling.http.validation import changes_of, query_uuid, read_json
 from signaling.keys import LIVE, PG
 
 routes = web.RouteTableDef()
 
 STREAM_KEY_PREFIX = "vks"
 STATUSES = ("pending", "live", "ended", "archived")
-# Prices are planck as decimal strings: u128 does not fit a JS number.
-PRICE_PATTERN = r"^(0|[1-9][0-9]{0,37})$"
-
-
-class StreamCreate(Body):
-    title: str = Field(min_length=1, max_length=255)
-    description: str | None = Field(default=None, max_length=5000)
-    category_id: uuid.UUID | None = None
-    price_per_second: str = Field(pattern=PRICE_PATTERN, description="planck per second")
-
-
-class StreamUpdate(Body):
-    title: str | None = Field(default=None, min_length=1, max_length=255)
-    description: str | None = Field(default=None, max_length=5000)
-    category_id: uuid.UUID | None = None
-    price_per_second: str | None = Field(default=None, pattern=PRICE_PATTERN)
-
-
-def stream_view(request: web.Request, row: asyncpg.Record) -> dict[str, Any]:
-    live = request.app[LIVE]
-    return {
-        "id": str(row["id"]),
-        "title": row["title"],
-        "description": row["description"],
-        "category_id": str(row["category_id"]) if row["category_id"] else None,
-        "status": row["status"],
-        "price_per_second": planck(row["price_per_second"]),
-        "viewer_count": live.viewer_count(row["id"]),
-        "total_ticks": row["total_ticks"],
-        "start_time": rfc3339_or_none(row["start_time"]),
-        "end_time": rfc3339_or_none(row["end_time"]),
-        "recording_url": row["recording_url"],
-        "thumbnail_url": row["thumbnail_url"],
-        "created_at": rfc3339_or_none(row["created_at"]),
-        "updated_at": rfc3339_or_none(row["updated_at"]),
-        "creator": {
-            "id": str(row["creator_id"]),
-            "account_id": row["creator_account_id"],
-            "username": row["creator_username"],
-        },
-        "whip_url": f"/whip/{row['id']}",
-        "whep_url": f"/whep/{row['id']}",
-    }
 
 
 async def _check_category(request: web.Request, category_id: uuid.UUID | None) -> None:
@@ -83,11 +40,7 @@ async def _own_stream(request: web.Request) -> asyncpg.Record:
 
 
 async def _stream_or_404(request: web.Request) -> asyncpg.Record:
-    stream_id = parse_uuid(request.match_info["stream_id"], "stream")
-    stream = await streams_db.by_id(request.app[PG], stream_id)
-    if stream is None:
-        raise ApiError(404, f"no stream {stream_id}")
-    return stream
+    return await row_or_404(request, "stream_id", "stream", streams_db.by_id)
 
 
 @routes.post("/api/streams")
@@ -182,11 +135,6 @@ async def delete_stream(request: web.Request) -> web.Response:
     if request.app[LIVE].is_live(stream["id"]) or stream["status"] == "live":
         raise ApiError(409, "a live stream cannot be deleted; end the broadcast first "
                             f"(POST /api/streams/{stream['id']}/end)")
-    deleted = await request.app[PG].execute(
-        """DELETE FROM streams WHERE id = $1 AND status <> 'live' AND NOT EXISTS
-               (SELECT 1 FROM stream_viewers WHERE stream_id = $1 AND paid_amount > 0)""",
-        stream["id"],
-    )
-    if deleted == "DELETE 0":
+    if not await streams_db.delete_unpaid(request.app[PG], stream["id"]):
         raise ApiError(409, "this stream has paid views and is kept for the record")
     return web.Response(status=204)

@@ -15,7 +15,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import Counter
 
-from signaling.api.uploads.routes import upload_dir
+from signaling.api.uploads.files import upload_dir
 from signaling.keys import CONFIG, PG
 
 logger = structlog.get_logger(__name__)

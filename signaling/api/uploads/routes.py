@@ -13,149 +13,42 @@ A chunk row is written only in the transaction that moves its verified bytes int
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
 import re
 import shutil
 import uuid
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import asyncpg
 import structlog
 from aiohttp import web
-from pydantic import Field, field_validator
 
 from recorder import enqueue
 from signaling.api.uploads import queries as uploads_db
+from signaling.api.uploads.files import (
+    assemble,
+    chunk_path,
+    damaged_chunks,
+    expected_chunk_size,
+    receive_body,
+    source_path,
+    upload_dir,
+)
+from signaling.api.uploads.models import EXTENSIONS, UploadCreate
+from signaling.api.uploads.views import upload_view
 from signaling.auth.sessions import require_user
 from signaling.http.errors import ApiError
-from signaling.http.json import rfc3339_or_none
-from signaling.http.validation import Body, parse_uuid, read_json
+from signaling.http.validation import parse_uuid, read_json
 from signaling.keys import CONFIG, PG
 
 logger = structlog.get_logger(__name__)
 
 routes = web.RouteTableDef()
 
-EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm")
 CHUNK_SHA_HEADER = "X-Chunk-SHA256"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-READ_BYTES = 64 * 1024
-COPY_BYTES = 1024 * 1024
 
 
-class UploadCreate(Body):
-    filename: str = Field(min_length=1, max_length=255)
-    size: int = Field(gt=0, description="bytes of the whole file")
-    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="of the whole file, hex")
-    chunk_size: int | None = Field(default=None, gt=0)
-    title: str = Field(min_length=1, max_length=255)
-    description: str | None = Field(default=None, max_length=5000)
-    content_type: str = Field(min_length=1, max_length=100)
-
-    @field_validator("filename")
-    @classmethod
-    def _base_name(cls, value: str) -> str:
-        """Only the name counts (browsers may send a path); it never names a file on disk."""
-        name = PurePosixPath(value.replace("\\", "/")).name
-        if not name:
-            raise ValueError("must name a file")
-        return name
-
-
-# -- files -----------------------------------------------------------------------------------
-
-
-def upload_dir(media_root: Path, upload_id: uuid.UUID) -> Path:
-    return Path(media_root) / "uploads" / str(upload_id)
-
-
-def chunk_path(media_root: Path, upload_id: uuid.UUID, index: int) -> Path:
-    return upload_dir(media_root, upload_id) / "chunks" / f"{index:06d}"
-
-
-def source_path(media_root: Path, upload: asyncpg.Record) -> Path:
-    """Where the assembled file goes (absolute: the VOD worker opens it)."""
-    suffix = PurePosixPath(upload["filename"]).suffix.lower()
-    return (upload_dir(media_root, upload["id"]) / f"source{suffix}").absolute()
-
-
-def expected_chunk_size(upload: asyncpg.Record, index: int) -> int:
-    """Every chunk has chunk_size bytes except the last, which has the rest."""
-    if index < upload["chunk_count"] - 1:
-        return upload["chunk_size"]
-    return upload["size"] - upload["chunk_size"] * (upload["chunk_count"] - 1)
-
-
-def damaged_chunks(chunks: list[tuple[int, Path, int]]) -> list[int]:
-    """Indices whose file is missing or of the wrong size (disk trouble since they arrived)."""
-    return [i for i, path, size in chunks if not path.is_file() or path.stat().st_size != size]
-
-
-def assemble(chunk_files: list[Path], target: Path, sha256: str) -> bool:
-    """Concatenate the chunks into ``target`` while hashing, a block at a time.
-
-    The result replaces ``target`` only if its SHA-256 is ``sha256``; False otherwise.
-    """
-    digest = hashlib.sha256()
-    partial = target.with_name(target.name + ".part")
-    with partial.open("wb") as out:
-        for path in chunk_files:
-            with path.open("rb") as chunk:
-                while block := chunk.read(COPY_BYTES):
-                    digest.update(block)
-                    out.write(block)
-        out.flush()
-        os.fsync(out.fileno())
-    if digest.hexdigest() != sha256:
-        partial.unlink()
-        return False
-    partial.replace(target)
-    return True
-
-
-async def receive_body(request: web.Request, into: Path, limit: int) -> tuple[int, str]:
-    """Stream the body into ``into`` (at most ``limit`` bytes, 413 beyond): (size, sha256)."""
-    digest = hashlib.sha256()
-    size = 0
-    into.parent.mkdir(parents=True, exist_ok=True)
-    with into.open("wb") as out:
-        async for block in request.content.iter_chunked(READ_BYTES):
-            size += len(block)
-            if size > limit:
-                raise ApiError(413, f"this chunk must be {limit} bytes; the body is longer")
-            digest.update(block)
-            out.write(block)
-        await asyncio.to_thread(os.fsync, out.fileno())
-    return size, digest.hexdigest()
-
-
-# -- views and checks ------------------------------------------------------------------------
-
-
-def upload_view(upload: asyncpg.Record, chunks: list[asyncpg.Record]) -> dict[str, Any]:
-    received = [c["chunk_index"] for c in chunks]
-    have = set(received)
-    return {
-        "id": str(upload["id"]),
-        "filename": upload["filename"],
-        "content_type": upload["content_type"],
-        "size": upload["size"],
-        "sha256": upload["sha256"],
-        "chunk_size": upload["chunk_size"],
-        "chunk_count": upload["chunk_count"],
-        "title": upload["title"],
-        "description": upload["description"],
-        "status": upload["status"],
-        "failure": upload["failure"],
-        "received_chunks": received,
-        "missing_chunks": [i for i in range(upload["chunk_count"]) if i not in have],
-        "bytes_received": sum(c["size"] for c in chunks),
-        "video_id": str(upload["video_id"]) if upload["video_id"] else None,
-        "created_at": rfc3339_or_none(upload["created_at"]),
-        "completed_at": rfc3339_or_none(upload["completed_at"]),
-    }
+# -- checks ------------------------------------------------------------------------
 
 
 def _check_type(body: UploadCreate) -> None:

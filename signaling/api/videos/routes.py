@@ -1,133 +1,40 @@
-"""Videos API and page: list ready videos, one video with renditions and processing progress,
-edit and (soft) delete by the creator, and view reports from the player.
+"""Videos API: list ready videos, one video with renditions and processing progress, edit and
+(soft) delete by the creator, view reports from the player, and the processed files.
 
-A video that is not ready, or private (a paid stream's recording), is visible only to its
-creator; a deleted one to nobody.
+Who may see a video is decided in access.py; processed files are served only while the video
+may be played (media.py says which files exist and what type they are).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
 from aiohttp import web
-from pydantic import Field
 
 from signaling.api.videos import queries as videos_db
+from signaling.api.videos.access import visible_video
+from signaling.api.videos.media import (
+    CACHE_CONTROL,
+    CONTENT_TYPES,
+    DEFAULT_CACHE_CONTROL,
+    MEDIA_PREFIX,
+    resolve_media_path,
+)
+from signaling.api.videos.models import VideoUpdate, ViewReport
+from signaling.api.videos.views import video_detail, video_view
 from signaling.auth.sessions import require_user, session_user_id
 from signaling.http import rate_limit
 from signaling.http.errors import ApiError
-from signaling.http.json import rfc3339_or_none
 from signaling.http.pagination import decode_cursor, encode_cursor, page_params
-from signaling.http.validation import Body, changes_of, parse_uuid, query_uuid, read_json
+from signaling.http.validation import changes_of, parse_uuid, query_uuid, read_json
 from signaling.keys import CONFIG, PG
-from signaling.web.pages import page
 
 routes = web.RouteTableDef()
 
 SORTS = ("newest", "most_viewed")
-
-
-class VideoUpdate(Body):
-    title: str | None = Field(default=None, min_length=1, max_length=255)
-    description: str | None = Field(default=None, max_length=5000)
-
-
-class ViewReport(Body):
-    view_duration: float = Field(ge=0, description="seconds watched")
-    watch_completion: float = Field(ge=0, le=100, description="percent of the video")
-    # The page's id for one playback: later reports of it update the row instead of adding one.
-    playback_id: uuid.UUID | None = None
-
-
-def video_view(row: asyncpg.Record) -> dict[str, Any]:
-    """What a list shows of a video."""
-    return {
-        "id": str(row["id"]),
-        "title": row["title"],
-        "description": row["description"],
-        "status": row["status"],
-        "duration": row["duration"],
-        "width": row["width"],
-        "height": row["height"],
-        "file_size": row["file_size"],
-        "thumbnail_url": row["thumbnail_url"],
-        "view_count": row["view_count"],
-        "like_count": row["like_count"],
-        "comment_count": row["comment_count"],
-        "published_at": rfc3339_or_none(row["published_at"]),
-        "created_at": rfc3339_or_none(row["created_at"]),
-        "updated_at": rfc3339_or_none(row["updated_at"]),
-        "creator": {
-            "id": str(row["creator_id"]),
-            "account_id": row["creator_account_id"],
-            "username": row["creator_username"],
-        },
-        "page_url": f"/videos/{row['id']}",
-        "private": row["is_private"],
-    }
-
-
-async def video_detail(pool: asyncpg.Pool, row: asyncpg.Record) -> dict[str, Any]:
-    """One video with its renditions, HLS master playlist and processing progress."""
-    versions = await videos_db.renditions(pool, row["id"])
-    job = await videos_db.latest_job(pool, row["id"])
-    return {
-        **video_view(row),
-        "renditions": [
-            {
-                "resolution": v["resolution"],
-                "width": v["width"],
-                "height": v["height"],
-                "bitrate_kbps": v["bitrate"],
-                "file_size": v["file_size"],
-                "url": v["storage_url"],
-                "hls_url": v["hls"],
-            }
-            for v in versions
-        ],
-        "hls_url": await videos_db.hls_master(pool, row["id"]),
-        "processing": processing_view(job),
-    }
-
-
-def processing_view(job: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A VOD job as its creator sees it: progress, and why it failed in plain words (`error`),
-    never the operator's detail."""
-    if job is None:
-        return None
-    return {
-        "status": job["status"],
-        "progress": float(job["progress"]),
-        "current_step": job["current_step"],
-        "rendition_progress": json.loads(job["rendition_progress"]),
-        "attempts": job["attempts"],
-        "max_attempts": job["max_attempts"],
-        "error": job["failure_reason"],
-        "updated_at": rfc3339_or_none(job["updated_at"]),
-    }
-
-
-async def visible_video(request: web.Request) -> asyncpg.Record:
-    """The path's {video_id} if this request may see it: ready, or its creator asking.
-
-    Others get 404 for a video that is not ready yet, as if it were absent.
-    """
-    video_id = parse_uuid(request.match_info["video_id"], "video")
-    row = await videos_db.by_id(request.app[PG], video_id)
-    if row is None or row["deleted_at"] is not None:
-        raise ApiError(404, f"no video {video_id}")
-    if not _is_public(row) and await session_user_id(request) != row["creator_id"]:
-        raise ApiError(404, f"no video {video_id}")
-    return row
-
-
-def _is_public(row: asyncpg.Record) -> bool:
-    return row["status"] == "ready" and not row["is_private"]
 
 
 async def _own_video(request: web.Request) -> asyncpg.Record:
@@ -263,6 +170,17 @@ def _client_ip(request: web.Request) -> str | None:
         return None
 
 
-@routes.get("/videos/{video_id}")
-async def video_page(_request: web.Request) -> web.Response:
-    return page("video")
+@routes.get(MEDIA_PREFIX + "/videos/{video_id}/{path:.+}")
+async def video_file(request: web.Request) -> web.FileResponse:
+    video_id = parse_uuid(request.match_info["video_id"], "video")
+    viewer = await session_user_id(request)
+    if not await videos_db.is_playable(request.app[PG], video_id, viewer):
+        raise ApiError(404, f"no video {video_id}")
+    path = resolve_media_path(request.app[CONFIG].media_root, video_id, request.match_info["path"])
+    if path is None:
+        raise ApiError(404, "no such file")
+    return web.FileResponse(path, headers={
+        "Content-Type": CONTENT_TYPES[path.suffix],
+        "Cache-Control": CACHE_CONTROL.get(path.suffix, DEFAULT_CACHE_CONTROL),
+        "X-Content-Type-Options": "nosniff",
+    })
