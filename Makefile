@@ -38,6 +38,7 @@ $(WHIP_CLIENT):
 
 test: setup $(CHROMIUM) $(WHIP_CLIENT)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 # The long money soak (tests/billing/soak.py): minutes of kill -9 on the dev chain.
