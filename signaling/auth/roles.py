@@ -1,4 +1,5 @@
-"""Roles: admins manage categories, moderators review reports; an admin may also moderate.
+"""Roles: admins manage categories, moderators review reports (an admin may also moderate),
+creators publish, and only a row's creator may change it.
 
 Flags live on `users` (is_moderator, is_admin) and are set only by `vilokanam grant`.
 """
@@ -37,6 +38,20 @@ async def require_role(request: web.Request, role: Role) -> asyncpg.Record:
     if not await has_role(request.app[PG], user["id"], role):
         raise ApiError(403, f"only a {role} may do this")
     return user
+
+
+async def require_creator(request: web.Request, refusal: str) -> asyncpg.Record:
+    """The signed-in user's row if they are a creator; 401 signed out, 403 `refusal` otherwise."""
+    user = await require_user(request)
+    if not user["is_creator"]:
+        raise ApiError(403, refusal)
+    return user
+
+
+def require_owner(user: asyncpg.Record, row: asyncpg.Record, refusal: str) -> None:
+    """403 `refusal` unless `user` created `row` (its creator_id)."""
+    if row["creator_id"] != user["id"]:
+        raise ApiError(403, refusal)
 
 
 async def grant(

@@ -35,3 +35,13 @@ def private_view(user: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
         "email": user["email"],
         "updated_at": rfc3339_or_none(user["updated_at"]),
     }
+
+
+def brief_view(row: asyncpg.Record | dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Who someone is, from the columns of a row that joined them: `{prefix}id`,
+    `{prefix}account_id` and `{prefix}username` (e.g. prefix "creator_" or "reporter_")."""
+    return {
+        "id": str(row[f"{prefix}id"]),
+        "account_id": row[f"{prefix}account_id"],
+        "username": row[f"{prefix}username"],
+    }

@@ -44,7 +44,7 @@ class Socket:
     ws: web.WebSocketResponse
     stream_id: uuid.UUID
     user_id: uuid.UUID | None = None
-    # Names this socket's slot in its user's socket cap (signaling.rate_limit.take_slot).
+    # Names this socket's slot in its user's socket cap (signaling.http.rate_limit.take_slot).
     slot: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from signaling.api.catalog import queries as catalog_db
 from signaling.api.catalog.models import CategoryCreate, CategoryUpdate
 from signaling.api.videos.access import visible_video
-from signaling.auth.roles import require_role
+from signaling.auth.roles import require_owner, require_role
 from signaling.auth.sessions import require_user
 from signaling.http.errors import ApiError
 from signaling.http.json import rfc3339_or_none
@@ -45,8 +45,7 @@ async def own_video(request: web.Request) -> asyncpg.Record:
     """The path's video when the signed-in user created it; 401/403/404 otherwise."""
     user = await require_user(request)
     video = await visible_video(request)
-    if video["creator_id"] != user["id"]:
-        raise ApiError(403, "only the video's creator may do this")
+    require_owner(user, video, "only the video's creator may do this")
     return video
 
 

@@ -19,7 +19,8 @@ from signaling.api.creator.figures import earnings_split, live_figures, payout_f
 from signaling.api.creator.queries import RANGES, Range
 from signaling.api.creator.views import series, stream_item, video_item
 from signaling.api.videos import queries as videos_db
-from signaling.auth.sessions import require_user
+from signaling.auth import users
+from signaling.auth.roles import require_creator as require_creator_user
 from signaling.http.errors import ApiError
 from signaling.http.json import planck, rfc3339_or_none
 from signaling.http.pagination import owned_page
@@ -33,11 +34,8 @@ DEFAULT_RANGE = "24h"
 
 async def require_creator(request: web.Request) -> asyncpg.Record:
     """The signed-in creator's row: 401 when signed out, 403 for a user who is not a creator."""
-    user = await require_user(request)
-    if not user["is_creator"]:
-        raise ApiError(403, "the dashboard is for creators; become one with PATCH /api/me "
-                            '{"is_creator": true}')
-    return user
+    return await require_creator_user(request, "the dashboard is for creators; become one with "
+                                               'PATCH /api/me {"is_creator": true}')
 
 
 def _chart_range(request: web.Request) -> tuple[str, Range]:
@@ -55,8 +53,7 @@ async def summary(request: web.Request) -> web.Response:
     creator = await require_creator(request)
     totals = await dashboard_db.dashboard_totals(request.app[PG], creator["id"])
     return web.json_response({
-        "creator": {"id": str(creator["id"]), "account_id": creator["account_id"],
-                    "username": creator["username"]},
+        "creator": users.brief_view(creator),
         "totals": {
             "streams": totals["total_streams"],
             "videos": totals["total_videos"],

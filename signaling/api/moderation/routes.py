@@ -52,11 +52,7 @@ def report_view(row: asyncpg.Record) -> dict[str, Any]:
         "reason": row["reason"],
         "description": row["description"],
         "status": row["status"],
-        "reporter": {
-            "id": str(row["reporter_id"]),
-            "account_id": row["reporter_account_id"],
-            "username": row["reporter_username"],
-        },
+        "reporter": users.brief_view(row, "reporter_"),
         "reviewed_by": str(row["reviewed_by"]) if row["reviewed_by"] else None,
         "reviewed_at": rfc3339_or_none(row["reviewed_at"]),
         "created_at": rfc3339_or_none(row["created_at"]),

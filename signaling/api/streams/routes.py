@@ -10,6 +10,7 @@ from aiohttp import web
 from signaling.api.streams import queries as streams_db
 from signaling.api.streams.models import StreamCreate, StreamUpdate
 from signaling.api.streams.views import stream_view
+from signaling.auth.roles import require_creator, require_owner
 from signaling.auth.sessions import require_user
 from signaling.auth.tokens import digest, new_secret
 from signaling.http.errors import ApiError
@@ -34,8 +35,7 @@ async def _check_category(request: web.Request, category_id: uuid.UUID | None) -
 async def _own_stream(request: web.Request) -> asyncpg.Record:
     user = await require_user(request)
     stream = await _stream_or_404(request)
-    if stream["creator_id"] != user["id"]:
-        raise ApiError(403, "only the stream's creator may do this")
+    require_owner(user, stream, "only the stream's creator may do this")
     return stream
 
 
@@ -45,9 +45,8 @@ async def _stream_or_404(request: web.Request) -> asyncpg.Record:
 
 @routes.post("/api/streams")
 async def create_stream(request: web.Request) -> web.Response:
-    user = await require_user(request)
-    if not user["is_creator"]:
-        raise ApiError(403, "only creators can create streams (PATCH /api/me is_creator=true)")
+    user = await require_creator(
+        request, "only creators can create streams (PATCH /api/me is_creator=true)")
     body = await read_json(request, StreamCreate)
     await _check_category(request, body.category_id)
     key = new_secret(STREAM_KEY_PREFIX)

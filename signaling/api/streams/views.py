@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from signaling.auth import users
 from signaling.http.json import planck, rfc3339_or_none
 from signaling.keys import LIVE
 
@@ -28,11 +29,7 @@ def stream_view(request: web.Request, row: asyncpg.Record) -> dict[str, Any]:
         "thumbnail_url": row["thumbnail_url"],
         "created_at": rfc3339_or_none(row["created_at"]),
         "updated_at": rfc3339_or_none(row["updated_at"]),
-        "creator": {
-            "id": str(row["creator_id"]),
-            "account_id": row["creator_account_id"],
-            "username": row["creator_username"],
-        },
+        "creator": users.brief_view(row, "creator_"),
         "whip_url": f"/whip/{row['id']}",
         "whep_url": f"/whep/{row['id']}",
     }

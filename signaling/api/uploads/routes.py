@@ -35,6 +35,7 @@ from signaling.api.uploads.files import (
 )
 from signaling.api.uploads.models import EXTENSIONS, UploadCreate
 from signaling.api.uploads.views import upload_view
+from signaling.auth.roles import require_creator, require_owner
 from signaling.auth.sessions import require_user
 from signaling.http.errors import ApiError
 from signaling.http.validation import parse_uuid, read_json
@@ -82,8 +83,7 @@ async def _own_upload(request: web.Request) -> asyncpg.Record:
     upload = await uploads_db.by_id(request.app[PG], upload_id)
     if upload is None:
         raise ApiError(404, f"no upload {upload_id}")
-    if upload["creator_id"] != user["id"]:
-        raise ApiError(403, "only the uploader may do this")
+    require_owner(user, upload, "only the uploader may do this")
     return upload
 
 
@@ -111,9 +111,8 @@ def _require_receiving(upload: asyncpg.Record) -> None:
 
 @routes.post("/api/uploads")
 async def create_upload(request: web.Request) -> web.Response:
-    user = await require_user(request)
-    if not user["is_creator"]:
-        raise ApiError(403, "only creators can upload videos (PATCH /api/me is_creator=true)")
+    user = await require_creator(
+        request, "only creators can upload videos (PATCH /api/me is_creator=true)")
     body = await read_json(request, UploadCreate)
     _check_type(body)
     chunk = _chunk_size(request, body)

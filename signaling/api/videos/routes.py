@@ -25,6 +25,7 @@ from signaling.api.videos.media import (
 )
 from signaling.api.videos.models import VideoUpdate, ViewReport
 from signaling.api.videos.views import video_detail, video_view
+from signaling.auth.roles import require_owner
 from signaling.auth.sessions import require_user, session_user_id
 from signaling.http import rate_limit
 from signaling.http.errors import ApiError
@@ -43,8 +44,7 @@ async def _own_video(request: web.Request) -> asyncpg.Record:
     row = await videos_db.by_id(request.app[PG], video_id)
     if row is None or row["deleted_at"] is not None:
         raise ApiError(404, f"no video {video_id}")
-    if row["creator_id"] != user["id"]:
-        raise ApiError(403, "only the video's creator may do this")
+    require_owner(user, row, "only the video's creator may do this")
     return row
 
 

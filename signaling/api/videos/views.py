@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from signaling.api.videos import queries as videos_db
+from signaling.auth import users
 from signaling.http.json import rfc3339_or_none
 
 
@@ -33,11 +34,7 @@ def video_view(row: asyncpg.Record) -> dict[str, Any]:
         "published_at": rfc3339_or_none(row["published_at"]),
         "created_at": rfc3339_or_none(row["created_at"]),
         "updated_at": rfc3339_or_none(row["updated_at"]),
-        "creator": {
-            "id": str(row["creator_id"]),
-            "account_id": row["creator_account_id"],
-            "username": row["creator_username"],
-        },
+        "creator": users.brief_view(row, "creator_"),
         "page_url": f"/videos/{row['id']}",
         "private": row["is_private"],
     }
