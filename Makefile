@@ -38,6 +38,7 @@ $(WHIP_CLIENT):
 
 test: setup $(CHROMIUM) $(WHIP_CLIENT)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

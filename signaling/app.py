@@ -1,94 +1,92 @@
-"""The aiohttp application factory."""
+"""The aiohttp application: middlewares, signaling's own background contexts, and one route
+table per feature.
+
+What is not HTTP (the sfu and the live sessions on it, the recorder, the VOD worker) is built
+by the composition root, vilokanam/wiring.py, and handed in as cleanup contexts.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from recorder import LiveRecorder, run_vod_worker
-from sfu import IceSettings, Sfu
-from signaling import (
-    auth,
-    billing_api,
-    catalog,
-    comments,
-    dashboard,
-    devtools,
-    health,
-    me,
-    media_files,
-    metrics,
-    moderation,
-    openapi,
-    pages,
-    social,
-    streams,
-    uploads,
-    videos,
-    whep,
-    whip,
-    ws,
-)
-from signaling.billing_runtime import billing_context
+from signaling.api.billing import routes as billing
+from signaling.api.catalog import routes as catalog
+from signaling.api.comments import routes as comments
+from signaling.api.creator import routes as creator
+from signaling.api.creator.figures import live_figures
+from signaling.api.me import routes as me
+from signaling.api.moderation import routes as moderation
+from signaling.api.ops import routes as ops
+from signaling.api.social import routes as social
+from signaling.api.streams import routes as streams
+from signaling.api.uploads import routes as uploads
+from signaling.api.uploads.expiry import upload_expiry
+from signaling.api.videos import routes as videos
+from signaling.auth import devtools
+from signaling.auth import routes as auth
 from signaling.config import AppConfig
-from signaling.errors import error_middleware
-from signaling.keys import CONFIG, LIVE, PG, REDIS
-from signaling.live import LiveStreams
-from signaling.node_liveness import node_liveness
-from signaling.supervisor import every, finish, supervise
-from signaling.upload_expiry import upload_expiry
-from signaling.webrtc_http import sfu_error_middleware
+from signaling.http.errors import error_middleware
+from signaling.http.metrics import metrics_middleware
+from signaling.keys import CONFIG, PG, REDIS
+from signaling.realtime import routes as realtime
+from signaling.realtime.context import close_sockets, stream_events
+from signaling.runtime.billing import billing_context
+from signaling.runtime.node_liveness import node_liveness
+from signaling.web import routes as web_pages
+from signaling.webrtc import routes as webrtc
+from signaling.webrtc.http import sfu_error_middleware
+
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 # Bodies beyond this are refused before a handler runs (uploads get their own limit later).
 MAX_BODY_BYTES = 1024 * 1024
 
-# Every feature module with a `routes` table; one per line so additions do not collide.
-ROUTE_MODULES = (
-    health,
-    metrics,
-    auth,
-    me,
-    streams,
-    whip,
-    whep,
-    ws,
-    pages,
-    billing_api,
-    dashboard,
-    uploads,
-    videos,
-    media_files,
-    catalog,
-    social,
-    comments,
-    moderation,
-    openapi,
+# One route table per feature; one per line so additions do not collide.
+ROUTES = (
+    ops.routes,
+    auth.routes,
+    me.routes,
+    streams.routes,
+    webrtc.routes,
+    realtime.routes,
+    web_pages.routes,
+    billing.routes,
+    creator.routes,
+    uploads.routes,
+    videos.routes,
+    catalog.routes,
+    social.routes,
+    comments.routes,
+    moderation.routes,
 )
 
 
-def create_app(config: AppConfig) -> web.Application:
+def create_app(
+    config: AppConfig, media: CleanupContext, workers: Sequence[CleanupContext] = ()
+) -> web.Application:
+    """The HTTP app. `media` is the cleanup context that sets app[LIVE] (the live sessions over
+    an sfu); `workers` run beside the server for as long as it runs (e.g. a VOD worker)."""
     app = web.Application(
-        middlewares=[metrics.metrics_middleware, error_middleware, sfu_error_middleware],
+        middlewares=[metrics_middleware, error_middleware, sfu_error_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[CONFIG] = config
     app.cleanup_ctx.append(_postgres)
     app.cleanup_ctx.append(_redis)
-    app.cleanup_ctx.append(_media)
-    app.cleanup_ctx.append(ws.stream_events)  # needs the LiveStreams of _media
-    app.cleanup_ctx.append(billing_context)  # needs LiveStreams (views) and the events
-    app.cleanup_ctx.append(_vod_worker)
-    app.cleanup_ctx.append(node_liveness)  # after _media: its LiveStreams' node id
+    app.cleanup_ctx.append(media)
+    app.cleanup_ctx.append(stream_events(live_figures))  # needs app[LIVE] of the media context
+    app.cleanup_ctx.append(billing_context)  # needs app[LIVE] (views) and the events
+    app.cleanup_ctx.extend(workers)
+    app.cleanup_ctx.append(node_liveness)  # after the media context: its LiveStreams' node id
     app.cleanup_ctx.append(upload_expiry)
-    app.on_shutdown.append(ws.close_sockets)
+    app.on_shutdown.append(close_sockets)
     app.on_response_prepare.append(_security_headers)
-    for module in ROUTE_MODULES:
-        app.add_routes(module.routes)
+    for table in ROUTES:
+        app.add_routes(table)
     if config.dev_mode:  # not even routed otherwise
         app.add_routes(devtools.routes)
     return app
@@ -111,54 +109,3 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = client
     yield
     await client.aclose()
-
-
-async def _media(app: web.Application) -> AsyncIterator[None]:
-    """The in-process sfu and the live sessions on top of it."""
-    config = app[CONFIG]
-    sfu = Sfu(IceSettings(config.rtc.rtc_host_addresses, config.rtc.rtc_announced_address,
-                          config.rtc.ice_servers), ack_window=config.rtc.viewer_ack_window_s,
-              connect_timeout=config.rtc.rtc_connect_timeout_s)
-    live = LiveStreams(sfu, app[PG], config.public_url, config.limits.max_views_per_viewer)
-    app[LIVE] = live
-    recorder = _recorder(app, live) if config.media.recording else None
-    stop = asyncio.Event()
-    sampler = asyncio.create_task(supervise(
-        "analytics", lambda: every(config.media.analytics_interval_s, stop, live.sample_analytics),
-        stop))
-    yield
-    stop.set()
-    await finish([sampler])
-    await live.close()  # ends broadcasts, so the recorder's taps end too
-    if recorder is not None:
-        await recorder.close()
-    await sfu.close()
-
-
-def _recorder(app: web.Application, live: LiveStreams) -> LiveRecorder:
-    """Record every live stream: the recorder follows live/ended changes of LiveStreams."""
-    config = app[CONFIG]
-    recorder = LiveRecorder(live.sfu, app[PG], config.media.media_root,
-                            config.media.reconnect_grace_s)
-
-    def follow(what: str, stream_id: uuid.UUID) -> None:
-        if what == "live":
-            recorder.stream_live(stream_id, live.live_session_id(stream_id))
-        elif what == "ended":
-            recorder.stream_ended(stream_id)
-
-    live.on_change(follow)
-    return recorder
-
-
-async def _vod_worker(app: web.Application) -> AsyncIterator[None]:
-    """One in-process VOD worker (dev); production runs `vilokanam worker vod` processes."""
-    if not app[CONFIG].runs_vod_worker:
-        yield
-        return
-    stop = asyncio.Event()
-    task = asyncio.create_task(supervise(
-        "vod", lambda: run_vod_worker(app[PG], app[CONFIG].media.media_root, stop), stop))
-    yield
-    stop.set()
-    await finish([task], grace_s=30.0)  # a transcode in progress stops at its next check

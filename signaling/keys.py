@@ -1,4 +1,9 @@
-"""Typed application keys for objects shared by handlers."""
+"""Every typed application key: the objects that handlers and background contexts share.
+
+keys.py sits below every other module of signaling, so the types of the objects it keys are
+named for the type checker only (`TYPE_CHECKING`): importing the keys never imports the layers
+that own those objects (docs/architecture.md).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,18 @@ from aiohttp import web
 from signaling.config import AppConfig
 
 if TYPE_CHECKING:
-    from signaling.billing_runtime import BillingRuntime
-    from signaling.live import LiveStreams
+    from signaling.realtime.earnings_feed import EarningsFeed
+    from signaling.realtime.events import StreamEvents
+    from signaling.runtime.billing import BillingRuntime
+    from signaling.webrtc.sessions import LiveStreams
 
 CONFIG = web.AppKey("config", AppConfig)
 PG = web.AppKey("pg", asyncpg.Pool)
 REDIS = web.AppKey("redis", aioredis.Redis)
+# Set by the media context the composition root hands to create_app (vilokanam/wiring.py).
 LIVE: web.AppKey[LiveStreams] = web.AppKey("live")
+# Set by runtime/billing.py's context.
 BILLING: web.AppKey[BillingRuntime] = web.AppKey("billing")
+# Set by realtime/context.py: the Redis fan-out to sockets, and the creators' earnings feed.
+EVENTS: web.AppKey[StreamEvents] = web.AppKey("stream_events")
+EARNINGS: web.AppKey[EarningsFeed] = web.AppKey("earnings_feed")

@@ -11,9 +11,9 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
-from signaling.app import create_app
 from signaling.config import AppConfig, MediaSettings, RtcSettings, ServerSettings
 from tests.support.services import fresh_database, postgres_server, redis_server
+from vilokanam.wiring import create_app
 
 pytest_plugins = ["tests.support.chain_fixtures"]
 

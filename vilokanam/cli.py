@@ -131,7 +131,7 @@ def _parked(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _grant(settings: Settings, args: argparse.Namespace) -> int:
-    from signaling.roles import grant_address
+    from signaling.auth.roles import grant_address
 
     if not settings.database_url:
         print("vilokanam: grant needs DATABASE_URL", file=sys.stderr)

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
-from signaling.app import create_app
+from signaling.api.ops.metrics import metrics_app
 from signaling.config import AppConfig
-from signaling.metrics import metrics_app
 from vilokanam.embedded import start_postgres_async, start_redis_async
 from vilokanam.migrate import migrate
 from vilokanam.settings import ROOT, Settings
 from vilokanam.signals import stop_on_signals
+from vilokanam.wiring import create_app
 
 logger = structlog.get_logger(__name__)
 

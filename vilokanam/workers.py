@@ -27,7 +27,7 @@ from billing import (
     reconcile,
 )
 from recorder import default_owner, run_vod_worker
-from signaling.supervisor import supervise
+from signaling.background import supervise
 from vilokanam.settings import Settings, SettingsError
 from vilokanam.signals import stop_on_signals
 

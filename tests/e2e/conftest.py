@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestServer
 
-from signaling.app import create_app
 from signaling.config import AppConfig
 from tests.e2e.support.browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from vilokanam.wiring import create_app
 
 
 @pytest.fixture

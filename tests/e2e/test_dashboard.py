@@ -21,7 +21,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from substrateinterface import Keypair
 
 from billing.chain import ChainClient
-from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING
 from tests.billing.support.chain_money import chain_config, transfer
@@ -29,6 +28,7 @@ from tests.e2e.support.api import wait_for
 from tests.e2e.support.browser import SCREENSHOTS, dev_sign_in, free_port, open_page
 from tests.signaling.accounts import new_stream
 from tests.signaling.webrtc_clients import whep, whip
+from vilokanam.wiring import create_app
 
 pytestmark = [pytest.mark.usefixtures("loopback"), pytest.mark.timeout(150)]
 

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from substrateinterface import Keypair
 
 from signaling.keys import BILLING, LIVE, PG
-from signaling.ws import notify_viewer
+from signaling.realtime.context import notify_viewer
 from tests.e2e.support.api import new_stream
 from tests.e2e.support.browser import (
     CHROMIUM,

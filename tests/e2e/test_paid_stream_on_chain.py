@@ -19,7 +19,6 @@ from substrateinterface import Keypair
 
 from billing.chain import ChainClient
 from billing.reconcile import reconcile
-from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING
 from tests.billing.support.chain_money import ROC, chain_config, transfer
@@ -27,6 +26,7 @@ from tests.e2e.support.api import wait_for
 from tests.signaling.accounts import new_stream, sign_in
 from tests.signaling.webrtc_clients import whep, whip
 from tests.support.chain_fixtures import fresh_account
+from vilokanam.wiring import create_app
 
 pytestmark = pytest.mark.usefixtures("loopback")
 

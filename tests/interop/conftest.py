@@ -10,7 +10,6 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
-from signaling.app import create_app
 from signaling.config import AppConfig
 from tests.interop.support.netns import (
     NamespaceUnavailable,
@@ -26,6 +25,7 @@ from tests.interop.support.whip_client import (
     libsoup_clash,
 )
 from tests.support.configs import configured
+from vilokanam.wiring import create_app
 
 
 @pytest.fixture

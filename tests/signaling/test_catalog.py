@@ -12,7 +12,7 @@ import uuid
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from signaling import roles
+from signaling.auth import roles
 from tests.signaling.accounts import new_stream, new_user
 
 # --- shared helpers -----------------------------------------------------------------------------

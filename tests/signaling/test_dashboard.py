@@ -20,8 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from billing.meter import Charge
 from billing.payouts import Payouts
 from billing.settlement import Settlement
-from signaling import streams_db
-from signaling.app import create_app
+from signaling.api.streams import queries as streams_db
 from signaling.config import AppConfig
 from signaling.keys import BILLING, REDIS
 from tests.signaling.accounts import new_stream, new_user
@@ -29,6 +28,7 @@ from tests.signaling.test_paid_viewing import meter
 from tests.signaling.test_ws import Socket, creator_socket, next_of
 from tests.signaling.webrtc_clients import Broadcast, whep, whip
 from tests.support.configs import configured
+from vilokanam.wiring import create_app
 
 PRICE = 1_000_000_000  # planck per second; the creator keeps 90 % (fee 1000 bps)
 NET = PRICE - PRICE // 10

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from signaling.app import create_app
 from signaling.config import AppConfig
 from tests.billing.support.chain_money import ROC, chain_config
 from tests.signaling.accounts import new_user
+from vilokanam.wiring import create_app
 
 CHECKS = ",".join([
     "not_a_server_error",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
-from signaling.openapi import OPERATIONS, api_routes
-from signaling.streams import StreamCreate
+from signaling.api.ops.openapi import OPERATIONS, api_routes
+from signaling.api.streams.models import StreamCreate
 
 
 async def test_every_api_route_is_documented_and_nothing_else(client: TestClient) -> None:

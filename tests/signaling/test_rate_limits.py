@@ -6,10 +6,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from substrateinterface import Keypair
 
-from signaling.app import create_app
 from tests.signaling.accounts import new_stream
 from tests.signaling.webrtc_clients import whip
 from tests.support.configs import configured
+from vilokanam.wiring import create_app
 
 
 async def test_anonymous_nonces_are_limited_per_ip(app_config, redis) -> None:

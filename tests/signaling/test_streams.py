@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from signaling.tokens import digest
+from signaling.auth.tokens import digest
 from tests.signaling.accounts import new_stream, new_user
 
 

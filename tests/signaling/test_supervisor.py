@@ -8,10 +8,10 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
-from signaling import node_liveness
-from signaling.app import create_app
+from signaling.background import LOOP_RESTARTS, LOOPS_STUCK, every, finish, supervise
 from signaling.config import AppConfig
-from signaling.supervisor import LOOP_RESTARTS, LOOPS_STUCK, every, finish, supervise
+from signaling.runtime import node_liveness
+from vilokanam.wiring import create_app
 
 
 async def test_crashed_loop_is_restarted_with_back_off() -> None:

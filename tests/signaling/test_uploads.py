@@ -17,14 +17,14 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from recorder import LadderSettings
 from recorder.worker import run_vod_worker
-from signaling.app import create_app
+from signaling.api.uploads.expiry import expire_abandoned
+from signaling.api.uploads.files import upload_dir
 from signaling.config import AppConfig
 from signaling.keys import CONFIG
-from signaling.upload_expiry import expire_abandoned
-from signaling.uploads import upload_dir
 from tests.recorder.support.pattern_media import make_source
 from tests.signaling.accounts import new_user
 from tests.support.configs import configured
+from vilokanam.wiring import create_app
 
 CHUNK = 8 * 1024
 # Two rungs under the 240p source, so a player has a quality to switch to.

@@ -13,14 +13,14 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from substrateinterface import Keypair
 
-from signaling import chat
-from signaling import ws as ws_module
-from signaling.app import create_app
 from signaling.config import AppConfig
-from signaling.ws import notify_viewer
+from signaling.realtime import chat
+from signaling.realtime import routes as ws_module
+from signaling.realtime.context import notify_viewer
 from tests.signaling.accounts import new_stream, new_user
 from tests.signaling.webrtc_clients import whep, whip
 from tests.support.configs import configured
+from vilokanam.wiring import create_app
 
 Socket = aiohttp.ClientWebSocketResponse
 

@@ -12,7 +12,6 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from billing.chain import ChainClient
-from signaling.app import create_app
 from signaling.config import AppConfig
 from signaling.keys import BILLING, CONFIG
 from tests.billing.support.chain_money import ROC, chain_config
@@ -21,6 +20,7 @@ from tests.signaling.accounts import sign_in
 from tests.support.chain_fixtures import fresh_account
 from vilokanam.server import ServiceUrls, app_config
 from vilokanam.settings import SettingsError, load_settings
+from vilokanam.wiring import create_app
 
 URLS = ServiceUrls("postgresql://db/x", "redis://r", "ws://chain")
 

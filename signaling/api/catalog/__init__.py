@@ -1,0 +1,1 @@
+"""Categories (admins manage them), video categorisation and video analytics."""

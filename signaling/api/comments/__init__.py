@@ -1,0 +1,1 @@
+"""Comments on videos and streams, threaded; authors edit, authors or moderators delete."""

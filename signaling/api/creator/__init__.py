@@ -1,0 +1,1 @@
+"""The creator dashboard's API: money now, lists, charts, CSV export."""

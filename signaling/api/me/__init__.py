@@ -1,0 +1,1 @@
+"""Everything under /api/me: profile, balance, withdrawals, deposits, spending, follows feed."""

@@ -1,0 +1,1 @@
+"""Reports on videos, comments, users and streams, and their review by moderators."""

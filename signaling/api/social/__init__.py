@@ -1,0 +1,1 @@
+"""Follows between users, likes of videos and comments."""

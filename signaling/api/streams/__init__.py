@@ -1,0 +1,1 @@
+"""Streams: creators create, edit, rotate keys and delete them; anyone lists them."""

@@ -1,0 +1,1 @@
+"""Resumable chunked uploads of video files, and the expiry of abandoned ones."""

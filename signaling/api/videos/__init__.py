@@ -1,0 +1,1 @@
+"""Videos: listing, detail, edit, delete, publish, view reports, and their processed files."""

@@ -1,0 +1,1 @@
+"""What every handler leans on: errors, validation, pagination, lookups, rate limits, metrics."""

@@ -1,0 +1,1 @@
+"""WebSockets: the Redis fan-out, stream chat sockets and the creators' earnings feed."""

@@ -1,0 +1,1 @@
+"""Billing inside the server (meter, tick, chain loops), node liveness, supervised loops."""

@@ -1,0 +1,1 @@
+"""The browser pages: every page route, their templates and static files."""

@@ -1,0 +1,42 @@
+"""Every page route, and the static JS/CSS the pages load (signaling/web/static/)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from signaling.web.pages import STATIC, page
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/")
+async def home(_request: web.Request) -> web.Response:
+    return page("home")
+
+
+@routes.get("/broadcast/{stream_id}")
+async def broadcast(_request: web.Request) -> web.Response:
+    return page("broadcast")
+
+
+@routes.get("/watch/{stream_id}")
+async def watch(_request: web.Request) -> web.Response:
+    return page("watch")
+
+
+@routes.get("/videos/{video_id}")
+async def video(_request: web.Request) -> web.Response:
+    return page("video")
+
+
+@routes.get("/dashboard")
+async def dashboard(_request: web.Request) -> web.Response:
+    return page("dashboard")
+
+
+@routes.get("/me")
+async def me(_request: web.Request) -> web.Response:
+    return page("me")
+
+
+routes.static("/static", STATIC)

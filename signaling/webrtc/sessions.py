@@ -1,0 +1,263 @@
+"""Live sessions: the bridge between the HTTP resources of WHIP/WHEP and the sfu.
+
+Each WHIP/WHEP session is an HTTP resource at an unguessable URL. This module keeps those
+sessions, moves streams through pending → live → ended in PostgreSQL, records views, keeps the
+live viewer count (streams.viewer_count, stream_sessions.viewer_peak) and samples it into
+stream_analytics while a stream is live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import asyncpg
+import structlog
+from prometheus_client import Counter
+
+from sfu import Sfu, SfuEvent, UnknownPeer
+from signaling.api.streams import queries as streams_db
+from signaling.background import finish
+from signaling.runtime.viewing import OpenViewing, TooManyViews, View, ViewPolicy
+
+logger = structlog.get_logger(__name__)
+
+NOT_CONNECTED = Counter(
+    "vilokanam_rtc_not_connected_total",
+    "WHIP/WHEP sessions ended because ICE/DTLS did not come up in time",
+    ["kind"],
+)
+TOO_MANY_VIEWS = Counter(
+    "vilokanam_whep_too_many_views_total", "WHEP offers refused: the account's view cap"
+)
+
+Kind = Literal["whip", "whep"]
+
+
+@dataclass
+class PeerSession:
+    """One WHIP or WHEP session: an HTTP resource bound to an sfu peer."""
+
+    kind: Kind
+    stream_id: uuid.UUID
+    peer_id: str
+    ice_ufrag: str | None
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    etag: str = field(default_factory=lambda: f'"{secrets.token_hex(8)}"')
+    live_session_id: uuid.UUID | None = None  # whip: stream_sessions.id
+    view: View | None = None                  # whep
+
+    @property
+    def location(self) -> str:
+        return f"/{self.kind}/{self.stream_id}/{self.token}"
+
+
+def ice_ufrag(sdp: str) -> str | None:
+    for line in sdp.splitlines():
+        if line.startswith("a=ice-ufrag:"):
+            return line.removeprefix("a=ice-ufrag:").strip()
+    return None
+
+
+class LiveStreams:
+    """max_views_per_viewer: open WHEP sessions one account may hold (connected or not)."""
+
+    def __init__(
+        self, sfu: Sfu, db: asyncpg.Pool, server_url: str, max_views_per_viewer: int = 4
+    ) -> None:
+        self.sfu = sfu
+        self.db = db
+        self.server_url = server_url
+        self.max_views_per_viewer = max_views_per_viewer
+        self._opening: dict[uuid.UUID, int] = {}  # WHEP offers being negotiated, per viewer
+        self._counted: dict[uuid.UUID, int] = {}  # last viewer count stored, per live session
+        # This process's id on the sessions and views it opens (see node_liveness).
+        self.node_id = uuid.uuid4()
+        self.policy: ViewPolicy = OpenViewing()
+        self._sessions: dict[str, PeerSession] = {}
+        self._broadcasts: dict[uuid.UUID, PeerSession] = {}
+        self._by_peer: dict[str, PeerSession] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._listeners: list[Callable[[str, uuid.UUID], None]] = []
+        sfu.on_event(self._on_sfu_event)
+
+    def on_change(self, listener: Callable[[str, uuid.UUID], None]) -> None:
+        """Call listener("live"|"ended"|"viewers", stream_id) on changes (recorder, WebSocket)."""
+        self._listeners.append(listener)
+
+    def session(self, kind: Kind, stream_id: uuid.UUID, token: str) -> PeerSession | None:
+        found = self._sessions.get(token)
+        if found is None or found.kind != kind or found.stream_id != stream_id:
+            return None
+        return found
+
+    async def cut(self, subscriber_id: str, reason: str) -> View | None:
+        """End a view from the server side (billing); the view that was cut, if any."""
+        session = self._by_peer.get(subscriber_id)
+        if session is None or session.view is None:
+            return None
+        await self.end_view(session, reason)
+        return session.view
+
+    def is_live(self, stream_id: uuid.UUID) -> bool:
+        return stream_id in self._broadcasts
+
+    def viewer_count(self, stream_id: uuid.UUID) -> int:
+        """Viewers whose media session connected (an offer alone is not a viewer)."""
+        if not self.is_live(stream_id):
+            return 0
+        return len(self.sfu.subscribers(str(stream_id), connected_only=True))
+
+    def live_session_id(self, stream_id: uuid.UUID) -> uuid.UUID | None:
+        broadcast = self._broadcasts.get(stream_id)
+        return broadcast.live_session_id if broadcast else None
+
+    # --- broadcasting (WHIP) ---------------------------------------------------------------------
+
+    async def start_broadcast(self, stream_id: uuid.UUID, offer: str) -> tuple[PeerSession, str]:
+        """Raises sfu.AlreadyPublishing / sfu.UnsupportedOffer."""
+        publisher_id, answer = await self.sfu.publish(str(stream_id), offer)
+        session = PeerSession("whip", stream_id, publisher_id, ice_ufrag(offer))
+        try:
+            session.live_session_id = await streams_db.go_live(self.db, stream_id, self.server_url,
+                                                            self.node_id)
+        except BaseException:
+            await self.sfu.unpublish(str(stream_id))
+            raise
+        self._remember(session)
+        self._broadcasts[stream_id] = session
+        logger.info("stream live", stream_id=str(stream_id))
+        self._notify("live", stream_id)
+        return session, answer
+
+    async def end_broadcast(self, stream_id: uuid.UUID, reason: str) -> None:
+        session = self._broadcasts.pop(stream_id, None)
+        if session is None:
+            return
+        self._forget(session)
+        for view in [s for s in self._sessions.values() if s.stream_id == stream_id]:
+            await self._close_view(view, record=False)  # end_live marks them all inactive
+        await self.sfu.unpublish(str(stream_id))
+        assert session.live_session_id is not None
+        self._counted.pop(session.live_session_id, None)
+        await streams_db.end_live(self.db, stream_id, session.live_session_id)
+        logger.info("stream ended", stream_id=str(stream_id), reason=reason)
+        self._notify("ended", stream_id)
+
+    # --- viewing (WHEP) ---------------------------------------------------------------------------
+
+    async def start_view(
+        self, stream: asyncpg.Record, viewer_id: uuid.UUID, offer: str
+    ) -> tuple[PeerSession, str]:
+        """Raises TooManyViews, ViewRefused, sfu.NotLive, sfu.UnsupportedOffer."""
+        with self._opening_view(viewer_id):
+            return await self._start_view(stream, viewer_id, offer)
+
+    @contextlib.contextmanager
+    def _opening_view(self, viewer_id: uuid.UUID) -> Iterator[None]:
+        """Count an offer against the viewer's cap from before its first await (no race)."""
+        views = [s.view for s in self._sessions.values() if s.view is not None]
+        open_views = sum(1 for view in views if view.viewer_id == viewer_id)
+        if open_views + self._opening.get(viewer_id, 0) >= self.max_views_per_viewer:
+            TOO_MANY_VIEWS.inc()
+            raise TooManyViews(
+                f"this account already has {self.max_views_per_viewer} open views; end one "
+                "(DELETE its session URL) or wait for views that never connected to expire"
+            )
+        self._opening[viewer_id] = self._opening.get(viewer_id, 0) + 1
+        try:
+            yield
+        finally:
+            self._opening[viewer_id] -= 1
+            if not self._opening[viewer_id]:
+                del self._opening[viewer_id]
+
+    async def _start_view(
+        self, stream: asyncpg.Record, viewer_id: uuid.UUID, offer: str
+    ) -> tuple[PeerSession, str]:
+        stream_id = stream["id"]
+        await self.policy.admit(viewer_id, stream_id, stream["price_per_second"])
+        subscriber_id, answer = await self.sfu.subscribe(str(stream_id), offer)
+        view_id = await streams_db.start_view(self.db, stream_id, viewer_id, self.node_id)
+        view = View(view_id, subscriber_id, viewer_id, stream_id, stream["creator_id"],
+                    stream["price_per_second"])
+        session = PeerSession("whep", stream_id, subscriber_id, ice_ufrag(offer), view=view)
+        self._remember(session)
+        await self.policy.started(view)
+        return session, answer  # counted once connected (sfu event subscriber_connected)
+
+    async def end_view(self, session: PeerSession, reason: str = "left") -> None:
+        if self._sessions.get(session.token) is not session:
+            return
+        await self._close_view(session)
+        with contextlib.suppress(UnknownPeer):  # the sfu may have dropped it already (cut, ICE)
+            await self.sfu.unsubscribe(session.peer_id, reason)
+        await self._count_viewers(session.stream_id)
+
+    async def _close_view(self, session: PeerSession, record: bool = True) -> None:
+        self._forget(session)
+        assert session.view is not None
+        if record:
+            await streams_db.end_view(self.db, session.view.view_id)
+        await self.policy.ended(session.view)
+
+    async def _count_viewers(self, stream_id: uuid.UUID) -> None:
+        """Store and announce the viewer count when it changed (a view connected or ended)."""
+        live_session = self.live_session_id(stream_id)
+        count = self.viewer_count(stream_id)
+        if live_session is not None and self._counted.get(live_session) != count:
+            self._counted[live_session] = count
+            await streams_db.set_viewer_count(self.db, stream_id, live_session, count)
+            self._notify("viewers", stream_id)
+
+    # --- bookkeeping ------------------------------------------------------------------------
+
+    def _remember(self, session: PeerSession) -> None:
+        self._sessions[session.token] = session
+        self._by_peer[session.peer_id] = session
+
+    def _forget(self, session: PeerSession) -> None:
+        self._sessions.pop(session.token, None)
+        self._by_peer.pop(session.peer_id, None)
+
+    def _notify(self, what: str, stream_id: uuid.UUID) -> None:
+        for listener in self._listeners:
+            listener(what, stream_id)
+
+    def _on_sfu_event(self, event: SfuEvent) -> None:
+        """The sfu saw a peer go away on its own (ICE failure, DTLS close, cut)."""
+        session = self._by_peer.get(event.peer_id)
+        if session is None:
+            return  # already ended through HTTP
+        if event.kind == "subscriber_connected":
+            self._spawn(self._count_viewers(session.stream_id))
+            return
+        if event.reason == "not_connected":
+            NOT_CONNECTED.labels(session.kind).inc()
+        if session.kind == "whip":
+            self._spawn(self.end_broadcast(session.stream_id, event.reason))
+        else:
+            self._spawn(self.end_view(session, event.reason))
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def sample_analytics(self) -> None:
+        """One stream_analytics row per live stream (the server calls it every interval)."""
+        counts = {stream_id: self.viewer_count(stream_id) for stream_id in self._broadcasts}
+        try:
+            await streams_db.sample_viewers(self.db, counts)
+        except (asyncpg.PostgresError, OSError):
+            logger.exception("analytics sample failed")
+
+    async def close(self) -> None:
+        for stream_id in list(self._broadcasts):
+            await self.end_broadcast(stream_id, "shutdown")
+        await finish(self._tasks)  # the view and session rows being closed
