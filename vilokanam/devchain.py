@@ -22,6 +22,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import structlog
@@ -63,7 +64,7 @@ class DevChain:
     """A running chopsticks process and where to reach it."""
 
     url: str
-    process: asyncio.subprocess.Process | subprocess.Popen
+    process: asyncio.subprocess.Process | subprocess.Popen[bytes]
     log_path: Path | None = None
 
     async def stop(self) -> None:
@@ -72,7 +73,9 @@ class DevChain:
         logger.info("devchain_stopped", url=self.url)
 
 
-def _terminate(process: asyncio.subprocess.Process | subprocess.Popen, grace: float = 10.0) -> None:
+def _terminate(
+    process: asyncio.subprocess.Process | subprocess.Popen[bytes], grace: float = 10.0
+) -> None:
     if process.returncode is not None:
         return
     _signal_group(process.pid, signal.SIGTERM)
@@ -93,7 +96,7 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         pass
 
 
-def _reaped(process: asyncio.subprocess.Process | subprocess.Popen) -> bool:
+def _reaped(process: asyncio.subprocess.Process | subprocess.Popen[bytes]) -> bool:
     if isinstance(process, subprocess.Popen):
         return process.poll() is not None
     return process.returncode is not None
@@ -176,7 +179,7 @@ def _extract_spec(root: Path, var_dir: Path) -> Path:
     return spec
 
 
-def _genesis_storage() -> dict:
+def _genesis_storage() -> dict[str, Any]:
     """chopsticks `import-storage`: funded `System.Account` entries for every dev account."""
     accounts = [
         [[dev_keypair(uri).ss58_address], {"providers": 1, "data": {"free": str(free)}}]
@@ -240,7 +243,7 @@ def chopsticks_log_level(level: str | None) -> str:
     return name if name in ("trace", "debug") else "info"
 
 
-def _spawn(root: Path, config: Path, log_path: Path) -> subprocess.Popen:
+def _spawn(root: Path, config: Path, log_path: Path) -> subprocess.Popen[bytes]:
     # Start chopsticks' script with node directly: an npx wrapper would survive as the only
     # process we can signal while the node keeps running.
     env = {k: v for k, v in os.environ.items() if k != "PORT"}  # PORT overrides the config
@@ -259,7 +262,7 @@ def _spawn(root: Path, config: Path, log_path: Path) -> subprocess.Popen:
         )
 
 
-async def _wait_until_serving(process: subprocess.Popen, log_path: Path) -> str:
+async def _wait_until_serving(process: subprocess.Popen[bytes], log_path: Path) -> str:
     deadline = time.monotonic() + _BOOT_TIMEOUT
     url = None
     async with aiohttp.ClientSession() as http:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 from substrateinterface import Keypair
 
@@ -23,13 +25,14 @@ async def dev_login(base_url: str, uri: str) -> str:
             "/api/auth/verify",
             {"address": keypair.ss58_address, "message": nonce["message"], "signature": signature},
         )
-    return session["token"]
+    token: str = session["token"]
+    return token
 
 
-async def _post(http: aiohttp.ClientSession, path: str, body: dict) -> dict:
+async def _post(http: aiohttp.ClientSession, path: str, body: dict[str, Any]) -> dict[str, Any]:
     try:
         async with http.post(path, json=body) as response:
-            data = await response.json(content_type=None)
+            data: dict[str, Any] = await response.json(content_type=None)
             if response.status >= 400:
                 message = (data or {}).get("error", {}).get("message", response.reason)
                 raise DevLoginError(f"{path} answered {response.status}: {message}")

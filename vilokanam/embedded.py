@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,8 +75,13 @@ class _Launch:
     prefix: list[str]
     ids: tuple[int, int] | None  # drop to these ids (fallback when no user namespace)
 
-    def popen_args(self) -> dict[str, int]:
-        return {} if self.ids is None else {"user": self.ids[0], "group": self.ids[1]}
+    @property
+    def user(self) -> int | None:
+        return None if self.ids is None else self.ids[0]
+
+    @property
+    def group(self) -> int | None:
+        return None if self.ids is None else self.ids[1]
 
 
 def _launch() -> _Launch:
@@ -114,7 +120,8 @@ def start_postgres(var_dir: Path) -> EmbeddedService:
              "--auth=trust", "-E", "UTF8"],
             check=True,
             stdout=subprocess.DEVNULL,
-            **launch.popen_args(),
+            user=launch.user,
+            group=launch.group,
         )
     log_path = root / "postgres.log"
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
@@ -126,7 +133,8 @@ def start_postgres(var_dir: Path) -> EmbeddedService:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        **launch.popen_args(),
+        user=launch.user,
+        group=launch.group,
     )
     log.close()
     service = EmbeddedService(
@@ -175,7 +183,7 @@ def start_redis(var_dir: Path) -> EmbeddedService:
     return service
 
 
-def _wait_for(service: EmbeddedService, ready: object) -> None:
+def _wait_for(service: EmbeddedService, ready: Callable[[], bool]) -> None:
     deadline = time.monotonic() + _START_TIMEOUT_S
     while time.monotonic() < deadline:
         if service.process.poll() is not None:
@@ -183,7 +191,7 @@ def _wait_for(service: EmbeddedService, ready: object) -> None:
                 f"embedded {service.name} exited at start (code {service.process.returncode}); "
                 f"see {service.log_path}"
             )
-        if ready():  # type: ignore[operator]
+        if ready():
             logger.info("embedded_service_ready", service=service.name, pid=service.process.pid)
             return
         time.sleep(0.05)

@@ -51,8 +51,9 @@ async def connections(settings: Settings, redis: bool, chain: bool) -> AsyncIter
     if chain and not settings.chain_url:
         raise SettingsError("invalid settings: this worker needs CHAIN_URL")
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
-    client = aioredis.from_url(settings.redis_url) if redis else None
-    node = await ChainClient.connect(settings.chain_url) if chain else None
+    # The checks above make both URLs set when asked for; the conditions repeat them for mypy.
+    client = aioredis.from_url(settings.redis_url) if redis and settings.redis_url else None
+    node = await ChainClient.connect(settings.chain_url) if chain and settings.chain_url else None
     try:
         yield Connections(pool, client, node)
     finally:
