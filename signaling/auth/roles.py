@@ -15,6 +15,7 @@ from aiohttp import web
 
 from billing import public_key
 from signaling.auth.sessions import require_user
+from signaling.db import Db
 from signaling.http.errors import ApiError
 from signaling.keys import PG
 
@@ -25,7 +26,7 @@ ROLES: tuple[Role, ...] = ("moderator", "admin")
 
 
 async def has_role(
-    db: asyncpg.Pool | asyncpg.Connection, user_id: uuid.UUID, role: Role
+    db: Db, user_id: uuid.UUID, role: Role
 ) -> bool:
     """Whether the user holds `role` (admins hold moderator too)."""
     column = "is_admin" if role == "admin" else "(is_moderator OR is_admin)"
@@ -55,11 +56,11 @@ def require_owner(user: asyncpg.Record, row: asyncpg.Record, refusal: str) -> No
 
 
 async def grant(
-    db: asyncpg.Pool | asyncpg.Connection, public_key: bytes, role: Role
+    db: Db, public_key: bytes, role: Role
 ) -> str | None:
     """Give `role` to the user with this public key; their account_id, None if no such user."""
     column = "is_admin" if role == "admin" else "is_moderator"
-    account = await db.fetchval(
+    account: str | None = await db.fetchval(
         f"UPDATE users SET {column} = TRUE WHERE public_key = $1 RETURNING account_id",  # noqa: S608
         public_key,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import asyncpg
 from aiohttp import web
@@ -46,7 +47,8 @@ async def token_user_id(request: web.Request, token: str | None) -> uuid.UUID | 
     """The user id a session token belongs to, or None (also for WebSocket auth messages)."""
     if token is None or not token.startswith(TOKEN_PREFIX + "_"):
         return None
-    value = await request.app[REDIS].get(redis_key(request, "session", digest(token)))
+    key = redis_key(request, "session", digest(token))
+    value = cast(bytes | None, await request.app[REDIS].get(key))  # no decode_responses: bytes
     return uuid.UUID(value.decode()) if value else None
 
 

@@ -7,11 +7,14 @@ from typing import Any
 
 import asyncpg
 
-from billing import USER_COLUMNS as COLUMNS
+from billing import USER_COLUMNS
+from signaling.db import Db
 from signaling.http.json import rfc3339_or_none
 
+COLUMNS = USER_COLUMNS  # what every view of a user reads (me/queries.py selects them too)
 
-async def by_id(pool: asyncpg.Pool, user_id: uuid.UUID) -> asyncpg.Record | None:
+
+async def by_id(pool: Db, user_id: uuid.UUID) -> asyncpg.Record | None:
     return await pool.fetchrow(f"SELECT {COLUMNS} FROM users WHERE id = $1", user_id)  # noqa: S608
 
 

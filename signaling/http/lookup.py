@@ -8,11 +8,12 @@ from collections.abc import Awaitable, Callable, Mapping
 import asyncpg
 from aiohttp import web
 
+from signaling.db import Db
 from signaling.http.errors import ApiError
 from signaling.http.validation import parse_uuid
 from signaling.keys import PG
 
-Lookup = Callable[[asyncpg.Pool, uuid.UUID], Awaitable[asyncpg.Record | None]]
+Lookup = Callable[[Db, uuid.UUID], Awaitable[asyncpg.Record | None]]
 
 
 async def row_or_404(

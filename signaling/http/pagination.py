@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from signaling.db import Db
 from signaling.http.errors import ApiError
 from signaling.keys import PG
 
@@ -42,7 +43,9 @@ def page_params(request: web.Request) -> tuple[tuple[datetime, uuid.UUID] | None
     return (decode_cursor(cursor) if cursor else None), int(raw_limit)
 
 
-def next_cursor(rows: list, limit: int, keys: tuple[str, str] = ("created_at", "id")) -> str | None:
+def next_cursor(
+    rows: list[asyncpg.Record], limit: int, keys: tuple[str, str] = ("created_at", "id")
+) -> str | None:
     """The cursor after the last row of a full page; `keys` name its (created_at, id) columns."""
     if len(rows) < limit:
         return None
@@ -58,13 +61,14 @@ def keyset_args(after: Cursor | None) -> tuple[datetime | None, uuid.UUID | None
 
 
 def page_body(
-    items: list, rows: list, limit: int, keys: tuple[str, str] = ("created_at", "id")
-) -> dict:
+    items: list[dict[str, Any]], rows: list[asyncpg.Record], limit: int,
+    keys: tuple[str, str] = ("created_at", "id"),
+) -> dict[str, Any]:
     """The JSON of one page: {"items": [...], "next_cursor": str | null}."""
     return {"items": items, "next_cursor": next_cursor(rows, limit, keys)}
 
 
-OwnedQuery = Callable[[asyncpg.Pool, uuid.UUID, "Cursor | None", int],
+OwnedQuery = Callable[[Db, uuid.UUID, "Cursor | None", int],
                       Awaitable[list[asyncpg.Record]]]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -59,7 +59,7 @@ async def read_json(request: web.Request, model: type[Model]) -> Model:
         raise ApiError(422, describe(exc), code="invalid_field") from None
 
 
-def changes_of(body: Body, not_null: tuple[str, ...] = ()) -> dict[str, object]:
+def changes_of(body: Body, not_null: tuple[str, ...] = ()) -> dict[str, Any]:
     """The fields a PATCH body sets; 422 when it sets none or nulls one of `not_null`."""
     changes = body.model_dump(include=body.model_fields_set)
     if not changes:

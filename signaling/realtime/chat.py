@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from signaling.db import Db
 from signaling.http.json import rfc3339_or_none
 
 MAX_CHARS = 500
@@ -35,14 +36,14 @@ def clean(content: object) -> str:
     return text
 
 
-async def stream_of(db: asyncpg.Pool, stream_id: uuid.UUID) -> asyncpg.Record | None:
+async def stream_of(db: Db, stream_id: uuid.UUID) -> asyncpg.Record | None:
     """What a stream socket needs of its stream: status and stored viewer count."""
     return await db.fetchrow(
         "SELECT id, status, viewer_count FROM streams WHERE id = $1", stream_id)
 
 
 async def post(
-    db: asyncpg.Pool, stream_id: uuid.UUID, author_id: uuid.UUID, content: str
+    db: Db, stream_id: uuid.UUID, author_id: uuid.UUID, content: str
 ) -> dict[str, Any]:
     """Store a cleaned message and return it as sent to sockets."""
     row = await db.fetchrow(
@@ -56,7 +57,7 @@ async def post(
     return message_view(row)
 
 
-async def recent(db: asyncpg.Pool, stream_id: uuid.UUID, limit: int = HISTORY) -> list[dict]:
+async def recent(db: Db, stream_id: uuid.UUID, limit: int = HISTORY) -> list[dict[str, Any]]:
     """The last `limit` messages of a stream, oldest first."""
     rows = await db.fetch(
         f"""SELECT {_COLUMNS} FROM comments c JOIN users u ON u.id = c.author_id

@@ -155,6 +155,8 @@ _BAD_TOKEN = _error("unauthorized", "invalid or expired session token; sign in a
 async def _authenticate(
     request: web.Request, socket: Socket, token: object
 ) -> dict[str, Any] | None:
+    if not isinstance(token, str):
+        return _BAD_TOKEN
     user = await _user_of(request, token)
     if user is None:
         return _BAD_TOKEN
@@ -185,7 +187,9 @@ def _too_many_sockets(request: web.Request) -> dict[str, Any]:
     return _error("too_many_sockets", f"at most {cap} open sockets per account; close one")
 
 
-async def _post_chat(request: web.Request, socket: Socket, content: object) -> dict | None:
+async def _post_chat(
+    request: web.Request, socket: Socket, content: object
+) -> dict[str, Any] | None:
     if socket.user_id is None:
         return _error("unauthorized", "sign in to chat")
     try:
@@ -238,8 +242,9 @@ async def _signed_in_creator(
     try:
         message = await ws.receive(timeout=AUTH_TIMEOUT_S)
     except TimeoutError:
-        return await _refuse(ws, CLOSE_UNAUTHORIZED, _error(
+        await _refuse(ws, CLOSE_UNAUTHORIZED, _error(
             "unauthorized", 'send {"type":"auth","token":…} first'))
+        return None
     if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
         return None
     try:
@@ -247,16 +252,20 @@ async def _signed_in_creator(
     except BadMessage:
         data = {}
     if data.get("type") != "auth":
-        return await _refuse(ws, CLOSE_UNAUTHORIZED, _error(
+        await _refuse(ws, CLOSE_UNAUTHORIZED, _error(
             "unauthorized", 'the first message must be {"type":"auth","token":…}'))
+        return None
     user = await _user_of(request, data.get("token"))
     if user is None:
-        return await _refuse(ws, CLOSE_UNAUTHORIZED, _BAD_TOKEN)
+        await _refuse(ws, CLOSE_UNAUTHORIZED, _BAD_TOKEN)
+        return None
     if not user["is_creator"]:
-        return await _refuse(ws, CLOSE_FORBIDDEN, _error(
+        await _refuse(ws, CLOSE_FORBIDDEN, _error(
             "forbidden", "live earnings are for creators; become one with PATCH /api/me"))
+        return None
     if not await _take_slot(request, user["id"], slot):
-        return await _refuse(ws, CLOSE_TOO_MANY_SOCKETS, _too_many_sockets(request))
+        await _refuse(ws, CLOSE_TOO_MANY_SOCKETS, _too_many_sockets(request))
+        return None
     request.app[EVENTS].watch_session(ws, digest(data["token"]))
     await ws.send_json(_auth_reply(user))
     return user

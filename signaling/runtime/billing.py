@@ -102,16 +102,16 @@ async def billing_context(app: web.Application) -> AsyncIterator[None]:
         settlement = Settlement(app[REDIS], app[PG], config.server.redis_prefix)
         runtime.spawn_loop("settlement", lambda: settlement.run(runtime.stop))
     if config.chain_url:
-        await _connect_chain(app, runtime)
+        await _connect_chain(app, runtime, config.chain_url)
     yield
     await runtime.close()
 
 
-async def _connect_chain(app: web.Application, runtime: BillingRuntime) -> None:
+async def _connect_chain(app: web.Application, runtime: BillingRuntime, chain_url: str) -> None:
     config = app[CONFIG]
     if not config.escrow_seed:
         raise RuntimeError("a chain is configured but no escrow seed")
-    runtime.chain = await ChainClient.connect(config.chain_url)
+    runtime.chain = await ChainClient.connect(chain_url)
     runtime.existential_deposit = await runtime.chain.existential_deposit()
     policy = PayoutPolicy(config.billing.payout_threshold, config.billing.payout_min_interval_s,
                           config.billing.payout_max_fee_bps)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from prometheus_client import Counter
 
@@ -68,7 +69,7 @@ class MeteredViewing:
 
     def balance_updates(
         self, subscribers: list[str], views: list[ViewInfo], result: BatchResult
-    ) -> list[tuple[ViewInfo, dict]]:
+    ) -> list[tuple[ViewInfo, dict[str, Any]]]:
         """After a tick: what each charged viewer's page should show (seconds, balance left).
 
         One update per view, however many of its seconds the tick charged (a receiver report

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from typing import cast
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -78,7 +79,8 @@ async def beat(redis: aioredis.Redis, prefix: str, node_id: uuid.UUID) -> None:
 async def living_nodes(redis: aioredis.Redis, prefix: str) -> list[uuid.UUID]:
     key, now = _nodes_key(prefix), await _redis_now(redis)
     await redis.zremrangebyscore(key, "-inf", now)
-    return [uuid.UUID(member.decode()) for member in await redis.zrange(key, 0, -1)]
+    members = cast(list[bytes], await redis.zrange(key, 0, -1))  # no decode_responses: bytes
+    return [uuid.UUID(member.decode()) for member in members]
 
 
 async def sweep(db: asyncpg.Pool, redis: aioredis.Redis, prefix: str) -> asyncpg.Record:

@@ -3,6 +3,8 @@ the one mapping of sfu errors to HTTP statuses."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import asyncpg
 from aiohttp import web
 
@@ -19,6 +21,7 @@ MAX_SDP_BYTES = 64 * 1024
 RETRY_AFTER_S = 5  # a viewer's player retries WHEP this long after "not live"
 SDP = "application/sdp"
 TRICKLE = "application/trickle-ice-sdpfrag"
+R = TypeVar("R", bound=web.StreamResponse)
 
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -75,7 +78,7 @@ def ice_server_links(request: web.Request) -> list[str]:
     return links
 
 
-def with_cors(response: web.StreamResponse) -> web.StreamResponse:
+def with_cors(response: R) -> R:
     response.headers.update(CORS)
     return response
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import asyncpg
 
+from signaling.db import Db
 from signaling.http.pagination import Cursor, keyset_args
-
-Pool = asyncpg.Pool | asyncpg.Connection
 
 # Withdrawals on their way to the chain: their amount and fee are reserved from the balance.
 OPEN_WITHDRAWALS = ["created", "signed", "submitted", "in_block"]
@@ -20,18 +20,19 @@ FEE_OF_ITEM = """CASE WHEN p.kind = 'withdrawal' THEN p.fee_charged
                       ELSE floor(p.chain_fee * i.amount / p.total) END"""
 
 
-async def reserved(db: Pool, user_id: uuid.UUID) -> int:
-    """What the user's open withdrawals hold back: their amounts and fees."""
-    return await db.fetchval(
+async def reserved(db: Db, user_id: uuid.UUID) -> Decimal:
+    """What the user's open withdrawals hold back: their amounts and fees (NUMERIC planck)."""
+    held: Decimal = await db.fetchval(
         """SELECT COALESCE(sum(i.amount + p.fee_charged), 0) FROM payout_items i
            JOIN payouts p ON p.id = i.payout_id
            WHERE i.user_id = $1 AND p.kind = 'withdrawal' AND p.status = ANY($2::text[])""",
         user_id, OPEN_WITHDRAWALS,
     )
+    return held
 
 
 async def payouts(
-    db: Pool, kind: str, user_id: uuid.UUID, after: Cursor | None, limit: int
+    db: Db, kind: str, user_id: uuid.UUID, after: Cursor | None, limit: int
 ) -> list[asyncpg.Record]:
     """One page of a user's payouts of `kind` ('creator' or 'withdrawal'): their own share."""
     return await db.fetch(

@@ -7,9 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from signaling.db import Db
 from signaling.http.pagination import Cursor, keyset_args
-
-Db = asyncpg.Pool | asyncpg.Connection
 
 CATEGORY_COLUMNS = "c.id, c.name, c.description, c.created_at"
 

@@ -10,9 +10,8 @@ import uuid
 
 import asyncpg
 
+from signaling.db import Db
 from signaling.http.pagination import Cursor, keyset_args
-
-Db = asyncpg.Pool | asyncpg.Connection
 
 # A comment, its author and how many live replies it has.
 _COLUMNS = """c.id, c.video_id, c.stream_id, c.parent_id, c.content, c.like_count, c.is_deleted,

@@ -66,7 +66,8 @@ async def comment_or_404(request: web.Request) -> asyncpg.Record:
 async def _target(request: web.Request, target: str) -> uuid.UUID:
     """The id of the path's video or stream, 404 when unknown (or a video not public yet)."""
     if target == "video":
-        return (await visible_video(request))["id"]
+        video_id: uuid.UUID = (await visible_video(request))["id"]
+        return video_id
     stream_id = parse_uuid(request.match_info["stream_id"], "stream")
     if await streams_db.by_id(request.app[PG], stream_id) is None:
         raise ApiError(404, f"no stream {stream_id}")

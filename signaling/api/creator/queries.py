@@ -15,9 +15,9 @@ import asyncpg
 
 from billing import OPEN_STATES
 from signaling.api.billing.queries import FEE_OF_ITEM, payouts
+from signaling.db import Db
 from signaling.http.pagination import Cursor, keyset_args
 
-Pool = asyncpg.Pool | asyncpg.Connection
 After = Cursor | None
 
 # Payouts on their way to the chain, but not yet in a block.
@@ -39,12 +39,12 @@ RANGES = {
     "30d": Range(timedelta(days=30), timedelta(days=1)),
 }
 
-async def dashboard_totals(db: Pool, creator_id: uuid.UUID) -> asyncpg.Record | None:
+async def dashboard_totals(db: Db, creator_id: uuid.UUID) -> asyncpg.Record | None:
     """The creator_dashboard view's row (None unless the user is a creator)."""
     return await db.fetchrow("SELECT * FROM creator_dashboard WHERE creator_id = $1", creator_id)
 
 
-async def settled_split(db: Pool, creator_id: uuid.UUID) -> asyncpg.Record:
+async def settled_split(db: Db, creator_id: uuid.UUID) -> asyncpg.Record:
     """Settled earnings and where they are: awaiting payout, sending, in a block, finalized.
 
     total_earnings = awaiting_payout + sending + in_block + finalized (billing/reconcile.py).
@@ -64,7 +64,7 @@ async def settled_split(db: Pool, creator_id: uuid.UUID) -> asyncpg.Record:
     )
 
 
-async def payout_fees(db: Pool, creator_id: uuid.UUID) -> asyncpg.Record:
+async def payout_fees(db: Db, creator_id: uuid.UUID) -> asyncpg.Record:
     """The creator's payouts in a block: how many, what they paid, and their fees' share."""
     return await db.fetchrow(
         f"""SELECT count(*) AS payouts, COALESCE(sum(i.amount), 0) AS paid,
@@ -76,7 +76,7 @@ async def payout_fees(db: Pool, creator_id: uuid.UUID) -> asyncpg.Record:
     )
 
 
-async def live_streams(db: Pool, creator_id: uuid.UUID) -> list[asyncpg.Record]:
+async def live_streams(db: Db, creator_id: uuid.UUID) -> list[asyncpg.Record]:
     """The creator's streams that are live now, with their current viewer count."""
     return await db.fetch(
         """SELECT id, title, viewer_count, price_per_second FROM streams
@@ -86,7 +86,7 @@ async def live_streams(db: Pool, creator_id: uuid.UUID) -> list[asyncpg.Record]:
 
 
 async def creator_streams(
-    db: Pool, creator_id: uuid.UUID, after: After, limit: int
+    db: Db, creator_id: uuid.UUID, after: After, limit: int
 ) -> list[asyncpg.Record]:
     """The creator's streams, newest first, with viewer peak and settled earnings."""
     return await db.fetch(
@@ -107,20 +107,20 @@ async def creator_streams(
     )
 
 
-async def owns_stream(db: Pool, creator_id: uuid.UUID, stream_id: uuid.UUID) -> bool:
+async def owns_stream(db: Db, creator_id: uuid.UUID, stream_id: uuid.UUID) -> bool:
     return bool(await db.fetchval(
         "SELECT 1 FROM streams WHERE id = $1 AND creator_id = $2", stream_id, creator_id))
 
 
 async def creator_payouts(
-    db: Pool, creator_id: uuid.UUID, after: After, limit: int
+    db: Db, creator_id: uuid.UUID, after: After, limit: int
 ) -> list[asyncpg.Record]:
     """The creator's payouts (their own share of each), newest first."""
     return await payouts(db, "creator", creator_id, after, limit)
 
 
 async def earnings_series(
-    db: Pool, creator_id: uuid.UUID, chart: Range, until: datetime
+    db: Db, creator_id: uuid.UUID, chart: Range, until: datetime
 ) -> list[asyncpg.Record]:
     """(at, value): settled creator earnings per bucket, zero-filled."""
     per_bucket = """SELECT date_bin($1, created_at, 'epoch') AS at, sum(amount - fee) AS value
@@ -131,7 +131,7 @@ async def earnings_series(
 
 
 async def viewers_series(
-    db: Pool, creator_id: uuid.UUID, stream_id: uuid.UUID | None, chart: Range, until: datetime
+    db: Db, creator_id: uuid.UUID, stream_id: uuid.UUID | None, chart: Range, until: datetime
 ) -> list[asyncpg.Record]:
     """(at, value): viewers per bucket (each stream's peak in the bucket, summed), zero-filled."""
     per_bucket = """SELECT at, sum(peak) AS value FROM (
@@ -146,7 +146,7 @@ async def viewers_series(
 
 
 async def _series(
-    db: Pool, per_bucket: str, chart: Range, until: datetime, *args: object
+    db: Db, per_bucket: str, chart: Range, until: datetime, *args: object
 ) -> list[asyncpg.Record]:
     """Every bucket from until - span to until, joined with `per_bucket` rows (at, value).
 

@@ -52,6 +52,7 @@ def _chart_range(request: web.Request) -> tuple[str, Range]:
 async def summary(request: web.Request) -> web.Response:
     creator = await require_creator(request)
     totals = await dashboard_db.dashboard_totals(request.app[PG], creator["id"])
+    assert totals is not None  # the view has a row for every creator
     return web.json_response({
         "creator": users.brief_view(creator),
         "totals": {

@@ -12,14 +12,14 @@ import asyncpg
 
 from signaling.api.billing.queries import payouts
 from signaling.auth import users
+from signaling.db import Db
 from signaling.http.pagination import Cursor, keyset_args
 
-Pool = asyncpg.Pool | asyncpg.Connection
 After = Cursor | None
 
 
 async def update_profile(
-    db: Pool, user_id: uuid.UUID, changes: dict[str, Any]
+    db: Db, user_id: uuid.UUID, changes: dict[str, Any]
 ) -> asyncpg.Record:
     """Set the changed profile fields; asyncpg.UniqueViolationError for a taken username."""
     assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
@@ -30,7 +30,7 @@ async def update_profile(
     )
 
 
-async def deposits(db: Pool, user_id: uuid.UUID, after: After, limit: int) -> list[asyncpg.Record]:
+async def deposits(db: Db, user_id: uuid.UUID, after: After, limit: int) -> list[asyncpg.Record]:
     return await db.fetch(
         """SELECT id, from_account, amount, block_number, block_hash, credited_at, created_at
            FROM deposits
@@ -42,7 +42,7 @@ async def deposits(db: Pool, user_id: uuid.UUID, after: After, limit: int) -> li
     )
 
 
-async def spending(db: Pool, user_id: uuid.UUID, after: After, limit: int) -> list[asyncpg.Record]:
+async def spending(db: Db, user_id: uuid.UUID, after: After, limit: int) -> list[asyncpg.Record]:
     """Stream-view payments grouped by stream, most recently paid first.
 
     The page key is (last payment time, stream id), exposed as created_at/id for the cursor.
@@ -67,6 +67,6 @@ async def spending(db: Pool, user_id: uuid.UUID, after: After, limit: int) -> li
 
 
 async def withdrawals(
-    db: Pool, user_id: uuid.UUID, after: After, limit: int
+    db: Db, user_id: uuid.UUID, after: After, limit: int
 ) -> list[asyncpg.Record]:
     return await payouts(db, "withdrawal", user_id, after, limit)

@@ -6,9 +6,8 @@ import uuid
 
 import asyncpg
 
+from signaling.db import Db
 from signaling.http.pagination import Cursor, keyset_args
-
-Db = asyncpg.Pool | asyncpg.Connection
 
 _COLUMNS = """r.id, r.reporter_id, r.target_type, r.target_id, r.reason, r.description, r.status,
     r.reviewed_by, r.reviewed_at, r.created_at,
@@ -74,4 +73,5 @@ async def review(
 
 
 async def status_of(db: Db, report_id: uuid.UUID) -> str | None:
-    return await db.fetchval("SELECT status FROM reports WHERE id = $1", report_id)
+    status: str | None = await db.fetchval("SELECT status FROM reports WHERE id = $1", report_id)
+    return status

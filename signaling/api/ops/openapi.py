@@ -287,8 +287,10 @@ def _responses(op: Op) -> dict[str, Any]:
     return responses
 
 
-SECURITY = {"session": [{"session": []}], "optional": [{"session": []}, {}],
-            "stream_key": [{"stream_key": []}]}
+SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "session": [{"session": []}], "optional": [{"session": []}, {}],
+    "stream_key": [{"stream_key": []}],
+}
 
 
 def operation(method: str, path: str, op: Op, components: dict[str, Schema]) -> dict[str, Any]:

@@ -12,9 +12,8 @@ import asyncpg
 
 from billing import USER_COLUMNS
 from signaling.api.streams.queries import STREAM_COLUMNS
+from signaling.db import Db
 from signaling.http.pagination import Cursor, keyset_args
-
-Db = asyncpg.Pool | asyncpg.Connection
 
 # A user row plus the follow's (created_at, id), which pages are cut on.
 _FOLLOW_USER_COLUMNS = ", ".join(f"u.{c.strip()}" for c in USER_COLUMNS.split(",")) + (
@@ -92,7 +91,7 @@ _LIKES = {
 }
 
 
-async def like(db: asyncpg.Pool, kind: str, target_id: uuid.UUID, user_id: uuid.UUID) -> int:
+async def like(db: Db, kind: str, target_id: uuid.UUID, user_id: uuid.UUID) -> int:
     """Like once (idempotent) and return the like count after it.
 
     Raises asyncpg.ForeignKeyViolationError when the target vanished.
@@ -107,7 +106,7 @@ async def like(db: asyncpg.Pool, kind: str, target_id: uuid.UUID, user_id: uuid.
     )
 
 
-async def unlike(db: asyncpg.Pool, kind: str, target_id: uuid.UUID, user_id: uuid.UUID) -> int:
+async def unlike(db: Db, kind: str, target_id: uuid.UUID, user_id: uuid.UUID) -> int:
     """Remove the like if any and return the like count after it."""
     table, key, counted = _LIKES[kind]
     return await _change_like(

@@ -104,7 +104,8 @@ async def _likeable_comment(request: web.Request, on: bool) -> uuid.UUID:
     comment = await row_or_404(request, "comment_id", "comment", comments_db.comment)
     if on and comment["is_deleted"]:
         raise ApiError(409, "a deleted comment cannot be liked")
-    return comment["id"]
+    comment_id: uuid.UUID = comment["id"]
+    return comment_id
 
 
 @routes.put("/api/videos/{video_id}/like")

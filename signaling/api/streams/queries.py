@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from signaling.db import Db
+
 STREAM_COLUMNS = """s.id, s.creator_id, s.title, s.description, s.thumbnail_url, s.category_id,
     s.status, s.stream_key_hash, s.price_per_second, s.viewer_count, s.total_ticks,
     s.start_time, s.end_time, s.recording_url, s.created_at, s.updated_at,
@@ -18,13 +20,13 @@ _FROM = "FROM streams s JOIN users u ON u.id = s.creator_id"
 
 
 async def by_id(
-    db: asyncpg.Pool | asyncpg.Connection, stream_id: uuid.UUID
+    db: Db, stream_id: uuid.UUID
 ) -> asyncpg.Record | None:
     return await db.fetchrow(f"SELECT {STREAM_COLUMNS} {_FROM} WHERE s.id = $1", stream_id)  # noqa: S608
 
 
 async def create(
-    db: asyncpg.Pool, creator_id: uuid.UUID, fields: dict[str, Any], key_hash: str
+    db: Db, creator_id: uuid.UUID, fields: dict[str, Any], key_hash: str
 ) -> asyncpg.Record:
     stream_id = await db.fetchval(
         """INSERT INTO streams (creator_id, title, description, category_id, price_per_second,
@@ -40,7 +42,7 @@ async def create(
     return await by_id(db, stream_id)
 
 
-async def update(db: asyncpg.Pool, stream_id: uuid.UUID, changes: dict[str, Any]) -> asyncpg.Record:
+async def update(db: Db, stream_id: uuid.UUID, changes: dict[str, Any]) -> asyncpg.Record:
     assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
     await db.execute(
         f"UPDATE streams SET {assignments} WHERE id = $1", stream_id, *changes.values()  # noqa: S608
@@ -49,7 +51,7 @@ async def update(db: asyncpg.Pool, stream_id: uuid.UUID, changes: dict[str, Any]
 
 
 async def listing(
-    db: asyncpg.Pool,
+    db: Db,
     *,
     status: str | None,
     category: uuid.UUID | None,
@@ -75,7 +77,7 @@ async def listing(
     )
 
 
-async def delete_unpaid(db: asyncpg.Pool, stream_id: uuid.UUID) -> bool:
+async def delete_unpaid(db: Db, stream_id: uuid.UUID) -> bool:
     """Delete a stream that is not live and has no paid views (those are kept for the record)."""
     deleted = await db.execute(
         """DELETE FROM streams WHERE id = $1 AND status <> 'live' AND NOT EXISTS
@@ -85,7 +87,7 @@ async def delete_unpaid(db: asyncpg.Pool, stream_id: uuid.UUID) -> bool:
     return deleted != "DELETE 0"
 
 
-async def category_exists(db: asyncpg.Pool, category_id: uuid.UUID) -> bool:
+async def category_exists(db: Db, category_id: uuid.UUID) -> bool:
     return bool(await db.fetchval("SELECT 1 FROM categories WHERE id = $1", category_id))
 
 
@@ -100,7 +102,7 @@ async def go_live(
                WHERE id = $1""",
             stream_id,
         )
-        return await conn.fetchval(
+        session_id: uuid.UUID = await conn.fetchval(
             """INSERT INTO stream_sessions (stream_id, sfu_server_url, signaling_server_url,
                                             node_id)
                VALUES ($1, $2, $2, $3) RETURNING id""",
@@ -108,6 +110,7 @@ async def go_live(
             server_url,
             node_id,
         )
+        return session_id
 
 
 async def end_live(
@@ -146,23 +149,24 @@ async def set_viewer_count(
 
 
 async def start_view(
-    db: asyncpg.Pool, stream_id: uuid.UUID, viewer_id: uuid.UUID,
+    db: Db, stream_id: uuid.UUID, viewer_id: uuid.UUID,
     node_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
-    return await db.fetchval(
+    view_id: uuid.UUID = await db.fetchval(
         """INSERT INTO stream_viewers (stream_id, viewer_id, node_id) VALUES ($1, $2, $3)
            RETURNING id""",
         stream_id,
         viewer_id,
         node_id,
     )
+    return view_id
 
 
-async def end_view(db: asyncpg.Pool, view_id: uuid.UUID) -> None:
+async def end_view(db: Db, view_id: uuid.UUID) -> None:
     await db.execute("UPDATE stream_viewers SET is_active = FALSE WHERE id = $1", view_id)
 
 
-async def sample_viewers(db: asyncpg.Pool, counts: dict[uuid.UUID, int]) -> None:
+async def sample_viewers(db: Db, counts: dict[uuid.UUID, int]) -> None:
     """One stream_analytics row per live stream."""
     if counts:
         await db.executemany(

@@ -34,9 +34,12 @@ def source_path(media_root: Path, upload: asyncpg.Record) -> Path:
 
 def expected_chunk_size(upload: asyncpg.Record, index: int) -> int:
     """Every chunk has chunk_size bytes except the last, which has the rest."""
-    if index < upload["chunk_count"] - 1:
-        return upload["chunk_size"]
-    return upload["size"] - upload["chunk_size"] * (upload["chunk_count"] - 1)
+    size: int = upload["size"]
+    chunk_size: int = upload["chunk_size"]
+    chunk_count: int = upload["chunk_count"]
+    if index < chunk_count - 1:
+        return chunk_size
+    return size - chunk_size * (chunk_count - 1)
 
 
 def damaged_chunks(chunks: list[tuple[int, Path, int]]) -> list[int]:

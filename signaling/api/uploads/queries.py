@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from signaling.db import Db
+
 
 @dataclass(frozen=True)
 class Quota:
@@ -56,11 +58,11 @@ async def create(
         )
 
 
-async def by_id(db: asyncpg.Pool, upload_id: uuid.UUID) -> asyncpg.Record | None:
+async def by_id(db: Db, upload_id: uuid.UUID) -> asyncpg.Record | None:
     return await db.fetchrow(f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = $1", upload_id)  # noqa: S608
 
 
-async def received_chunks(db: asyncpg.Pool, upload_id: uuid.UUID) -> list[asyncpg.Record]:
+async def received_chunks(db: Db, upload_id: uuid.UUID) -> list[asyncpg.Record]:
     """(chunk_index, size, sha256) of every stored chunk, in index order."""
     return await db.fetch(
         """SELECT chunk_index, size, sha256 FROM upload_chunks WHERE upload_id = $1
@@ -94,14 +96,14 @@ async def record_chunk(
     )
 
 
-async def forget_chunk(db: asyncpg.Pool, upload_id: uuid.UUID, index: int) -> None:
+async def forget_chunk(db: Db, upload_id: uuid.UUID, index: int) -> None:
     """Drop a chunk whose file went missing, so the client sends it again."""
     await db.execute(
         "DELETE FROM upload_chunks WHERE upload_id = $1 AND chunk_index = $2", upload_id, index
     )
 
 
-async def claim_for_assembly(db: asyncpg.Pool, upload_id: uuid.UUID) -> bool:
+async def claim_for_assembly(db: Db, upload_id: uuid.UUID) -> bool:
     """receiving → assembling; False when another request is completing it already."""
     return bool(
         await db.fetchval(
@@ -112,7 +114,7 @@ async def claim_for_assembly(db: asyncpg.Pool, upload_id: uuid.UUID) -> bool:
     )
 
 
-async def release(db: asyncpg.Pool, upload_id: uuid.UUID) -> None:
+async def release(db: Db, upload_id: uuid.UUID) -> None:
     """assembling → receiving (assembly stopped before it could finish)."""
     await db.execute(
         "UPDATE uploads SET status = 'receiving' WHERE id = $1 AND status = 'assembling'",
@@ -120,15 +122,15 @@ async def release(db: asyncpg.Pool, upload_id: uuid.UUID) -> None:
     )
 
 
-async def fail(db: asyncpg.Pool, upload_id: uuid.UUID, reason: str) -> None:
+async def fail(db: Db, upload_id: uuid.UUID, reason: str) -> None:
     await db.execute(
         "UPDATE uploads SET status = 'failed', failure = $2 WHERE id = $1", upload_id, reason
     )
 
 
-async def create_video(conn: asyncpg.Connection, upload: asyncpg.Record) -> uuid.UUID:
+async def create_video(conn: Db, upload: asyncpg.Record) -> uuid.UUID:
     """The videos row of a completed upload (status uploading until its job is queued)."""
-    return await conn.fetchval(
+    video_id: uuid.UUID = await conn.fetchval(
         """INSERT INTO videos (creator_id, title, description, status, file_size)
            VALUES ($1, $2, $3, 'uploading', $4) RETURNING id""",
         upload["creator_id"],
@@ -136,6 +138,7 @@ async def create_video(conn: asyncpg.Connection, upload: asyncpg.Record) -> uuid
         upload["description"],
         upload["size"],
     )
+    return video_id
 
 
 async def mark_complete(

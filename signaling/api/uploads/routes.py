@@ -128,7 +128,7 @@ async def create_upload(request: web.Request) -> web.Response:
     if upload == "open":
         raise ApiError(429, f"at most {config.uploads.upload_max_open_per_creator} uploads in "
                             "progress; complete or wait for one first")
-    if upload == "bytes":
+    if isinstance(upload, str):  # "bytes", the quota's other refusal
         raise ApiError(413, f"uploads in progress may hold {config.uploads.upload_quota_bytes} "
                             "bytes together; this one would exceed that")
     logger.info("upload_created", upload_id=str(upload["id"]), size=body.size,
@@ -180,6 +180,7 @@ async def _store_chunk(
             await asyncio.to_thread(temp.replace, temp.with_name(f"{index:06d}"))
             return True
         stored = await uploads_db.chunk(conn, upload["id"], index)
+    assert stored is not None  # record_chunk found the (upload, index) row taken
     if stored["sha256"] != sha256:
         raise ApiError(409, f"chunk {index} is already stored with other bytes "
                        f"(SHA-256 {stored['sha256']})", "chunk_conflict")

@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from signaling.db import Db
+
 VIDEO_COLUMNS = """v.id, v.creator_id, v.title, v.description, v.thumbnail_url, v.status,
     v.duration, v.width, v.height, v.file_size, v.view_count, v.like_count, v.comment_count,
     v.storage_url, v.published_at, v.created_at, v.updated_at, v.deleted_at, v.is_private,
@@ -49,12 +51,12 @@ RETURNING id, (xmax = 0) AS inserted, counted
 """
 
 
-async def by_id(db: asyncpg.Pool, video_id: uuid.UUID) -> asyncpg.Record | None:
+async def by_id(db: Db, video_id: uuid.UUID) -> asyncpg.Record | None:
     return await db.fetchrow(f"SELECT {VIDEO_COLUMNS} {_FROM} WHERE v.id = $1", video_id)  # noqa: S608
 
 
 async def newest(
-    db: asyncpg.Pool,
+    db: Db,
     *,
     creator: uuid.UUID | None,
     category: uuid.UUID | None,
@@ -69,7 +71,7 @@ async def newest(
 
 
 async def most_viewed(
-    db: asyncpg.Pool,
+    db: Db,
     *,
     creator: uuid.UUID | None,
     category: uuid.UUID | None,
@@ -81,7 +83,7 @@ async def most_viewed(
     return await db.fetch(_MOST_VIEWED, creator, category, views, moment, last_id, limit)
 
 
-async def renditions(db: asyncpg.Pool, video_id: uuid.UUID) -> list[asyncpg.Record]:
+async def renditions(db: Db, video_id: uuid.UUID) -> list[asyncpg.Record]:
     """video_versions rows with each rendition's size and HLS playlist from video_metadata."""
     return await db.fetch(
         """SELECT vv.resolution, vv.bitrate, vv.file_size, vv.storage_url,
@@ -96,13 +98,14 @@ async def renditions(db: asyncpg.Pool, video_id: uuid.UUID) -> list[asyncpg.Reco
     )
 
 
-async def hls_master(db: asyncpg.Pool, video_id: uuid.UUID) -> str | None:
-    return await db.fetchval(
+async def hls_master(db: Db, video_id: uuid.UUID) -> str | None:
+    master: str | None = await db.fetchval(
         "SELECT extra_data ->> 'hls_master' FROM video_metadata WHERE video_id = $1", video_id
     )
+    return master
 
 
-async def latest_job(db: asyncpg.Pool, video_id: uuid.UUID) -> asyncpg.Record | None:
+async def latest_job(db: Db, video_id: uuid.UUID) -> asyncpg.Record | None:
     """The video's most recent VOD job (its processing progress)."""
     return await db.fetchrow(
         f"""SELECT {JOB_COLUMNS}
@@ -112,7 +115,7 @@ async def latest_job(db: asyncpg.Pool, video_id: uuid.UUID) -> asyncpg.Record | 
 
 
 async def creator_videos(
-    db: asyncpg.Pool, creator_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+    db: Db, creator_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
 ) -> list[asyncpg.Record]:
     """Every video of a creator but the deleted, any status, newest first, with its latest
     job's fields as job_<field> (NULL when it never had one)."""
@@ -128,21 +131,21 @@ async def creator_videos(
     )
 
 
-async def update(db: asyncpg.Pool, video_id: uuid.UUID, changes: dict[str, Any]) -> None:
+async def update(db: Db, video_id: uuid.UUID, changes: dict[str, Any]) -> None:
     assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
     await db.execute(
         f"UPDATE videos SET {assignments} WHERE id = $1", video_id, *changes.values()  # noqa: S608
     )
 
 
-async def soft_delete(db: asyncpg.Pool, video_id: uuid.UUID) -> None:
+async def soft_delete(db: Db, video_id: uuid.UUID) -> None:
     await db.execute(
         "UPDATE videos SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL", video_id
     )
 
 
 async def is_playable(
-    db: asyncpg.Pool, video_id: uuid.UUID, viewer_id: uuid.UUID | None
+    db: Db, video_id: uuid.UUID, viewer_id: uuid.UUID | None
 ) -> bool:
     """Ready, not deleted, and public or the viewer's own: only then are its files served."""
     return bool(
@@ -154,12 +157,12 @@ async def is_playable(
     )
 
 
-async def publish(db: asyncpg.Pool, video_id: uuid.UUID) -> None:
+async def publish(db: Db, video_id: uuid.UUID) -> None:
     await db.execute("UPDATE videos SET is_private = false WHERE id = $1", video_id)
 
 
 async def record_view(
-    db: asyncpg.Pool,
+    db: Db,
     video_id: uuid.UUID,
     viewer_id: uuid.UUID | None,
     report: dict[str, Any],
@@ -181,7 +184,7 @@ async def record_view(
     )
 
 
-async def playback_known(db: asyncpg.Pool, playback_id: uuid.UUID) -> bool:
+async def playback_known(db: Db, playback_id: uuid.UUID) -> bool:
     """Whether a view row already exists for this playback (a later report of it)."""
     return bool(await db.fetchval(
         "SELECT EXISTS (SELECT 1 FROM video_views WHERE playback_id = $1)", playback_id))

@@ -83,8 +83,8 @@ async def list_videos(request: web.Request) -> web.Response:
     else:
         limit = _limit(request)
         raw = request.query.get("cursor")
-        after = _decode_views_cursor(raw) if raw else None
-        rows = await videos_db.most_viewed(pool, **filters, after=after, limit=limit)
+        views_after = _decode_views_cursor(raw) if raw else None
+        rows = await videos_db.most_viewed(pool, **filters, after=views_after, limit=limit)
         cursor = _views_cursor(rows[-1]) if rows else None
     return web.json_response(
         {"items": [video_view(r) for r in rows],
