@@ -64,6 +64,7 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
         escrow_seed=settings.escrow_secret() if urls.chain_url else None,
         # Production never exposes metrics openly on the public listener.
         metrics_on_main=settings.is_dev and settings.server.metrics_address is None,
+        # Each section by its field name: mypy cannot pair a dict's values with the fields.
         **settings.sections(),  # type: ignore[arg-type]
     )
 

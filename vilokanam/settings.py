@@ -221,6 +221,7 @@ def is_local_url(url: str) -> bool:
 def load_settings(**overrides: object) -> Settings:
     """Read settings; raise SettingsError with one line naming the first bad variable."""
     try:
+        # Field values of any type, validated by pydantic here, not by mypy.
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         error = exc.errors()[0]

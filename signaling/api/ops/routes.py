@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Awaitable
 
 from aiohttp import web
 
@@ -19,9 +20,9 @@ routes = web.RouteTableDef()
 _TIMEOUT_S = 2.0
 
 
-async def _check(probe: object) -> str:
+async def _check(probe: Awaitable[object]) -> str:
     try:
-        await asyncio.wait_for(probe, _TIMEOUT_S)  # type: ignore[arg-type]
+        await asyncio.wait_for(probe, _TIMEOUT_S)
     except Exception as exc:  # noqa: BLE001 - any failure means "down"; report its kind
         return f"down: {type(exc).__name__}"
     return "ok"
