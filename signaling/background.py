@@ -48,15 +48,15 @@ async def supervise(
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("background loop crashed", loop=name)
+            logger.exception("background_loop_crashed", loop=name)
         else:
             if stop.is_set():
                 return
-            logger.error("background loop returned while it should run", loop=name)
+            logger.error("background_loop_returned_early", loop=name)
         if loop.time() - started >= healthy_after_s:
             backoff = first_backoff_s
         LOOP_RESTARTS.labels(name).inc()
-        logger.warning("background loop restarts", loop=name, after_s=backoff)
+        logger.warning("background_loop_restarting", loop=name, after_s=backoff)
         try:
             await asyncio.wait_for(stop.wait(), backoff)
         except TimeoutError:
@@ -92,8 +92,8 @@ async def finish(tasks: Iterable[asyncio.Task[object]], grace_s: float = STOP_GR
         _done, pending = await asyncio.wait(pending, timeout=grace_s)
     for task in pending:
         LOOPS_STUCK.inc()
-        logger.error("background task did not stop; shutdown goes on", task=task.get_name())
+        logger.error("background_task_stuck_at_shutdown", task=task.get_name())
     for task in tasks:
         if task.done() and not task.cancelled() and task.exception() is not None:
-            logger.error("background task failed while stopping", task=task.get_name(),
+            logger.error("background_task_failed_at_shutdown", task=task.get_name(),
                          error=repr(task.exception()))

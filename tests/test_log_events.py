@@ -14,9 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT_PACKAGES = ("sfu", "billing", "recorder", "signaling", "vilokanam")
-# signaling/ is being moved into feature folders (issue 11 item 1); its events are renamed after
-# that merge, and this exclusion is emptied then.
-PACKAGES_AWAITING_EVENT_RENAME: tuple[str, ...] = ("signaling",)
+# Empty since signaling/'s events were renamed (issue 11 item 6); kept for a package mid-rename.
+PACKAGES_AWAITING_EVENT_RENAME: tuple[str, ...] = ()
 
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 _LEVELS = ("debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "msg")

@@ -51,5 +51,5 @@ async def dev_login(request: web.Request) -> web.Response:
     issued = await signin.issue_nonce(request, keypair.ss58_address)
     signature = "0x" + keypair.sign(issued["message"]).hex()
     session = await signin.sign_in(request, keypair.ss58_address, issued["message"], signature)
-    logger.info("dev login", uri=body.uri)
+    logger.info("auth_dev_login", uri=body.uri)
     return web.json_response(session)

@@ -65,7 +65,7 @@ async def grant(
         public_key,
     )
     if account is not None:
-        logger.info("role granted", role=role, account_id=account)
+        logger.info("auth_role_granted", role=role, account_id=account)
     return account
 
 

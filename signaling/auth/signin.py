@@ -76,7 +76,7 @@ async def sign_in(
         raise ApiError(401, "signature does not match the address", "invalid_signature")
     user = await ensure_user(request.app[PG], key, request.app[CONFIG].auth.ss58_format)
     token, expires_at = await open_session(request, user["id"])
-    logger.info("signed in", user_id=str(user["id"]))
+    logger.info("auth_signed_in", user_id=str(user["id"]))
     return {"token": token, "expires_at": rfc3339(expires_at), "user": users.public_view(user)}
 
 

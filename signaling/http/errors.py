@@ -75,7 +75,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         message = exc.reason if exc.text in (None, "", f"{exc.status}: {exc.reason}") else exc.text
         raise ApiError(exc.status, message or exc.reason, headers=_keep_headers(exc)) from None
     except Exception:
-        logger.exception("unhandled error", method=request.method, path=request.path)
+        logger.exception("http_unhandled_error", method=request.method, path=request.path)
         raise ApiError(500, "internal server error") from None
     return response
 

@@ -49,7 +49,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         # Path only (query strings and headers may carry secrets), and only the route template
         # where the path itself is a capability (WHIP/WHEP session URLs).
         logger.info(
-            "http",
+            "http_request",
             method=request.method,
             path=route if "{session}" in route else request.path,
             status=status,

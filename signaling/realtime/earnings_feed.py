@@ -129,7 +129,7 @@ class EarningsFeed:
         sends = []
         for creator_id, figures in zip(creators, results, strict=True):
             if isinstance(figures, BaseException):
-                logger.warning("earnings sample failed", creator_id=str(creator_id),
+                logger.warning("earnings_sample_failed", creator_id=str(creator_id),
                                error=repr(figures))
                 continue
             message = self._message(creator_id, figures)

@@ -107,7 +107,7 @@ class StreamEvents:
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            logger.error("event publish failed", error=repr(task.exception()))
+            logger.error("events_publish_failed", error=repr(task.exception()))
 
     # --- local sockets ------------------------------------------------------------------------
 
@@ -166,7 +166,7 @@ class StreamEvents:
                 message = await self._pubsub.get_message(timeout=_LISTEN_POLL_S)
             except (RedisError, OSError) as exc:
                 # redis-py re-subscribes on reconnect; wait a little instead of spinning.
-                logger.warning("event subscription lost, retrying", error=str(exc))
+                logger.warning("events_subscription_lost", error=str(exc))
                 await asyncio.sleep(_RETRY_S)
                 continue
             if message is not None and message["type"] == "pmessage":
@@ -196,7 +196,7 @@ class StreamEvents:
             stream_id = uuid.UUID(parts[1])
             viewer_id = uuid.UUID(parts[2]) if parts[0] == "viewer" else None
         except (IndexError, ValueError):
-            logger.warning("event on an unknown channel", channel=channel)
+            logger.warning("events_unknown_channel", channel=channel)
             return []
         sockets = self._sockets.get(stream_id, set())
         if parts[0] == "stream":

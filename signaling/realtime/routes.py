@@ -205,7 +205,7 @@ async def _post_chat(
                                       f"every {config.limits.chat_window_s} seconds")
     posted = await chat.post(request.app[PG], socket.stream_id, socket.user_id, text)
     await request.app[EVENTS].to_stream(socket.stream_id, posted)
-    logger.info("chat", stream_id=str(socket.stream_id), user_id=str(socket.user_id))
+    logger.info("chat_message_sent", stream_id=str(socket.stream_id), user_id=str(socket.user_id))
     return None
 
 

@@ -57,7 +57,7 @@ class BillingRuntime:
         if not task.cancelled() and task.exception() is not None:
             # e.g. a withdrawal's first drive: the payout loop takes it again later; logged
             # here, never "Task exception was never retrieved"
-            logger.warning("background task failed", error=repr(task.exception()))
+            logger.warning("billing_runtime_task_failed", error=repr(task.exception()))
 
     def spawn_loop(self, name: str, run: Callable[[], Awaitable[object]]) -> None:
         """A background loop, restarted with back-off if it crashes, until close()."""
@@ -123,7 +123,7 @@ async def _connect_chain(app: web.Application, runtime: BillingRuntime, chain_ur
     if _runs(config, "payouts"):
         runtime.spawn_loop(
             "payouts", lambda: loops.payouts.run(runtime.stop, config.billing.payout_interval_s))
-    logger.info("billing connected to chain", escrow=runtime.escrow.ss58_address)
+    logger.info("billing_runtime_chain_connected", escrow=runtime.escrow.ss58_address)
 
 
 def _runs(config: AppConfig, loop: str) -> bool:
@@ -135,4 +135,4 @@ async def _tell_viewer(app: web.Application, view: Any, payload: dict[str, Any])
     try:
         await app[EVENTS].to_viewer(view.stream_id, view.viewer_id, payload)
     except Exception:  # noqa: BLE001 - telling the viewer must never break a cut
-        logger.warning("could not notify viewer", viewer_id=str(view.viewer_id))
+        logger.warning("billing_runtime_viewer_notify_failed", viewer_id=str(view.viewer_id))

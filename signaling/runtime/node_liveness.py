@@ -89,7 +89,7 @@ async def sweep(db: asyncpg.Pool, redis: aioredis.Redis, prefix: str) -> asyncpg
     if closed["sessions"] or closed["views"]:
         ORPHANS_CLOSED.labels("session").inc(closed["sessions"])
         ORPHANS_CLOSED.labels("view").inc(closed["views"])
-        logger.warning("closed what a dead server process left open", **dict(closed))
+        logger.warning("node_orphans_closed", **dict(closed))
     return closed
 
 
@@ -99,7 +99,7 @@ async def _beat_and_sweep(app: web.Application) -> None:
         await beat(redis, prefix, app[LIVE].node_id)
         await sweep(db, redis, prefix)
     except (OSError, asyncpg.PostgresError, aioredis.RedisError) as exc:
-        logger.warning("node heartbeat or sweep failed; retrying", error=str(exc))
+        logger.warning("node_heartbeat_or_sweep_failed", error=str(exc))
 
 
 async def node_liveness(app: web.Application) -> AsyncIterator[None]:

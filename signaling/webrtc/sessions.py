@@ -131,7 +131,7 @@ class LiveStreams:
             raise
         self._remember(session)
         self._broadcasts[stream_id] = session
-        logger.info("stream live", stream_id=str(stream_id))
+        logger.info("webrtc_stream_live", stream_id=str(stream_id))
         self._notify("live", stream_id)
         return session, answer
 
@@ -146,7 +146,7 @@ class LiveStreams:
         assert session.live_session_id is not None
         self._counted.pop(session.live_session_id, None)
         await streams_db.end_live(self.db, stream_id, session.live_session_id)
-        logger.info("stream ended", stream_id=str(stream_id), reason=reason)
+        logger.info("webrtc_stream_ended", stream_id=str(stream_id), reason=reason)
         self._notify("ended", stream_id)
 
     # --- viewing (WHEP) ---------------------------------------------------------------------------
@@ -255,7 +255,7 @@ class LiveStreams:
         try:
             await streams_db.sample_viewers(self.db, counts)
         except (asyncpg.PostgresError, OSError):
-            logger.exception("analytics sample failed")
+            logger.exception("webrtc_analytics_sample_failed")
 
     async def close(self) -> None:
         for stream_id in list(self._broadcasts):

@@ -279,7 +279,7 @@ async def test_session_urls_and_keys_are_not_logged(client: TestClient, stream: 
         broadcast = await whip(client, stream["id"], stream["stream_key"])
         await client.delete(broadcast.location)
         await broadcast.pc.close()
-    http = [entry for entry in logs if entry.get("event") == "http"]
+    http = [entry for entry in logs if entry.get("event") == "http_request"]
     assert {entry["path"] for entry in http} >= {f"/whip/{stream['id']}",
                                                  "/whip/{stream_id}/{session}"}
     secret = broadcast.location.rsplit("/", 1)[1]

@@ -76,7 +76,7 @@ async def create_category(request: web.Request) -> web.Response:
         row = await catalog_db.create_category(request.app[PG], body.name, body.description)
     except asyncpg.UniqueViolationError:
         raise _taken(body.name) from None
-    logger.info("category created", category_id=str(row["id"]), admin_id=str(admin["id"]))
+    logger.info("catalog_category_created", category_id=str(row["id"]), admin_id=str(admin["id"]))
     return web.json_response(category_view(row), status=201)
 
 
@@ -102,7 +102,7 @@ async def delete_category(request: web.Request) -> web.Response:
     # Streams in it become uncategorised; videos lose the link (see migration 0030).
     if not await catalog_db.delete_category(request.app[PG], category_id):
         raise ApiError(404, f"no category {category_id}")
-    logger.info("category deleted", category_id=str(category_id), admin_id=str(admin["id"]))
+    logger.info("catalog_category_deleted", category_id=str(category_id), admin_id=str(admin["id"]))
     return web.Response(status=204)
 
 

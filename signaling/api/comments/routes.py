@@ -99,7 +99,7 @@ async def _create(request: web.Request, target: str) -> web.Response:
                        "invalid_field") from None
     if target == "stream" and row["parent_id"] is None:
         await request.app[EVENTS].to_stream(target_id, chat.message_view(row))
-    logger.info("comment", target=target, target_id=str(target_id), user_id=str(user["id"]))
+    logger.info("comments_posted", target=target, target_id=str(target_id), user_id=str(user["id"]))
     return web.json_response(comment_view(row), status=201)
 
 
@@ -157,7 +157,7 @@ async def delete_comment(request: web.Request) -> web.Response:
     if comment["author_id"] != user["id"]:
         if not await has_role(request.app[PG], user["id"], "moderator"):
             raise ApiError(403, "only the comment's author or a moderator may delete it")
-        logger.info("comment removed by moderator", comment_id=str(comment["id"]),
+        logger.info("comments_removed_by_moderator", comment_id=str(comment["id"]),
                     moderator_id=str(user["id"]))
     # Deleting twice is fine: the second time changes nothing (and no counter).
     await comments_db.soft_delete(request.app[PG], comment["id"])

@@ -79,7 +79,7 @@ async def create_report(request: web.Request) -> web.Response:
         )
     except asyncpg.UniqueViolationError:
         raise ApiError(409, "you reported this already; a moderator will review it") from None
-    logger.info("report filed", report_id=str(row["id"]), target_type=body.target_type)
+    logger.info("moderation_report_filed", report_id=str(row["id"]), target_type=body.target_type)
     return web.json_response(report_view(row), status=201)
 
 
@@ -107,6 +107,6 @@ async def review_report(request: web.Request) -> web.Response:
         if status is None:
             raise ApiError(404, f"no report {report_id}")
         raise ApiError(409, f"this report was already {status}; only pending reports change")
-    logger.info("report reviewed", report_id=str(report_id), status=body.status,
+    logger.info("moderation_report_reviewed", report_id=str(report_id), status=body.status,
                 moderator_id=str(moderator["id"]))
     return web.json_response(report_view(row))

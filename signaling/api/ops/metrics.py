@@ -33,7 +33,7 @@ async def _sample_live(app: web.Application) -> None:
     try:
         rows = await app[PG].fetch("SELECT id FROM streams WHERE status = 'live'")
     except (asyncpg.PostgresError, OSError) as exc:
-        logger.warning("live gauges not sampled", error=str(exc))
+        logger.warning("metrics_live_gauges_not_sampled", error=str(exc))
         return
     mine = [row["id"] for row in rows if live.is_live(row["id"])]
     LIVE_STREAMS.set(len(mine))

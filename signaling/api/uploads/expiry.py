@@ -39,7 +39,7 @@ async def expire_abandoned(db: asyncpg.Pool, media_root: Path, max_age_s: float)
         await asyncio.to_thread(shutil.rmtree, upload_dir(media_root, upload_id), True)
     if ids:
         EXPIRED.inc(len(ids))
-        logger.info("abandoned uploads expired", count=len(ids))
+        logger.info("upload_abandoned_expired", count=len(ids))
     return ids
 
 
@@ -48,7 +48,7 @@ async def _sweep(app: web.Application) -> None:
     try:
         await expire_abandoned(app[PG], config.media.media_root, config.uploads.upload_expiry_s)
     except (OSError, asyncpg.PostgresError) as exc:
-        logger.warning("upload expiry sweep failed; retrying", error=str(exc))
+        logger.warning("upload_expiry_sweep_failed", error=str(exc))
 
 
 async def upload_expiry(app: web.Application) -> AsyncIterator[None]:
