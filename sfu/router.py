@@ -1,51 +1,40 @@
-"""The Sfu: streams -> publisher -> subscribers, and the surface signaling calls."""
+"""The Sfu: streams -> publisher -> subscribers, and the surface signaling calls.
+
+Peer connections are built in sfu/peering.py; media never passes through here (publisher.py,
+downtrack.py forward it).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import math
-import secrets
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
-from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
-from aiortc.exceptions import InternalError, InvalidAccessError, OperationError
+from aiortc import RTCPeerConnection
 
 from sfu import aiortc_hooks
 from sfu.candidates import trickled_candidates
 from sfu.delivery import Delivery
-from sfu.downtrack import DownTrack, OutputFormat
 from sfu.errors import AlreadyPublishing, BadCandidate, NotLive, UnknownPeer, UnsupportedOffer
 from sfu.events import SfuEvent
-from sfu.ice import IceSettings, announce_address, rtc_configuration
-from sfu.mlines import MLine, answer_with_rejections, offer_subset, rejection_summary
-from sfu.negotiation import (
-    MID_URI,
-    NegotiatedTrack,
-    negotiated_tracks,
-    plan_publish,
-    plan_subscribe,
-)
-from sfu.publisher import PublishedTrack, Publisher
-from sfu.subscriber import HeldTrack, Subscriber
+from sfu.ice import IceSettings, rtc_configuration
+from sfu.negotiation import plan_publish, plan_subscribe
+from sfu.peering import client_answer, new_id, start_publisher, start_subscriber
+from sfu.publisher import Publisher
+from sfu.subscriber import Subscriber
 from sfu.tap import StreamTap
 
 logger = structlog.get_logger(__name__)
 
-INGEST_RCVBUF = 4 * 1024 * 1024
 ACK_WINDOW_S = 3.0
 DRAIN_POLL_S = 0.1
 ENDED_KEPT_S = 60.0
 """A closed subscriber nobody took the last delivery of is dropped after this long."""
 UNREACHABLE = ("failed", "closed", "shutdown")
 """Reasons a subscriber ends after which no RTCP report can arrive: closed without a drain."""
-NEGOTIATION_ERRORS = (OperationError, InvalidAccessError, InternalError, ValueError, KeyError)
-
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_urlsafe(16)}"
 
 
 class Sfu:
@@ -118,31 +107,6 @@ class Sfu:
         elif self._subscribers.get(peer.subscriber_id) is peer:
             await self.unsubscribe(peer.subscriber_id, "not_connected")
 
-    # --- peer connections -----------------------------------------------------------------------
-
-    async def _answer(self, pc: RTCPeerConnection, offer_sdp: str, plan: list[MLine]) -> str:
-        """Apply the offer's accepted m-lines, answer as DTLS server with our ICE settings.
-
-        Returns aiortc's answer (accepted m-lines only); :meth:`_client_answer` makes the one
-        the peer gets.
-        """
-        try:
-            subset = RTCSessionDescription(sdp=offer_subset(offer_sdp, plan), type="offer")
-            await pc.setRemoteDescription(subset)
-            aiortc_hooks.answer_as_dtls_server(pc)
-            with aiortc_hooks.gather_on(self.ice.host_addresses):
-                await pc.setLocalDescription(await pc.createAnswer())
-        except NEGOTIATION_ERRORS as exc:
-            raise UnsupportedOffer(f"offer rejected: {exc}") from exc
-        return pc.localDescription.sdp
-
-    def _client_answer(self, pc: RTCPeerConnection, offer_sdp: str, plan: list[MLine]) -> str:
-        """The answer for the peer: every offered m-line, those not served rejected (port 0)."""
-        if not all(m.accepted for m in plan):
-            logger.info("sfu_offer_mlines_rejected", rejected=rejection_summary(plan))
-        answer = announce_address(pc.localDescription.sdp, self.ice.announced_address)
-        return answer_with_rejections(offer_sdp, answer, plan)
-
     # --- publishing -----------------------------------------------------------------------------
 
     def is_live(self, stream_id: str) -> bool:
@@ -157,44 +121,22 @@ class Sfu:
         self._reserved.add(stream_id)
         pc = RTCPeerConnection(rtc_configuration(self.ice))
         try:
-            publisher = await self._start_publisher(stream_id, pc, plan, offer_sdp)
+            publisher = await start_publisher(
+                stream_id, pc, plan, offer_sdp, self.ice,
+                pace_every=self.pace_every, keyframe_interval=self.keyframe_interval,
+            )
         except BaseException:
             await pc.close()
             raise
         finally:
             self._reserved.discard(stream_id)
+        pc.on("connectionstatechange", lambda: self._publisher_state(publisher))
         self._publishers[stream_id] = publisher
         self._spawn(self._end_if_not_connected(publisher))
         logger.info(
             "sfu_publisher_started", stream_id=stream_id, publisher_id=publisher.publisher_id
         )
-        return publisher.publisher_id, self._client_answer(pc, offer_sdp, plan)
-
-    async def _start_publisher(
-        self, stream_id: str, pc: RTCPeerConnection, plan: list[MLine], sdp: str
-    ) -> Publisher:
-        for mline in plan:
-            if mline.accepted:
-                transceiver = pc.addTransceiver(mline.kind, direction="recvonly")
-                transceiver.setCodecPreferences(list(mline.codecs))
-        publisher = Publisher(_new_id("pub"), stream_id, pc)
-        answer = await self._answer(pc, sdp, plan)
-        aiortc_hooks.enlarge_receive_buffers(pc, INGEST_RCVBUF)
-        negotiated = negotiated_tracks(answer)
-        for transceiver in pc.getTransceivers():
-            track = negotiated.get(transceiver.mid or "")
-            if track is None:
-                continue  # aiortc settled on no codec (the plan said it would)
-            aiortc_hooks.disable_decoder(transceiver.receiver)
-            publisher.add_track(
-                PublishedTrack(track, transceiver.receiver, self.pace_every, self.keyframe_interval)
-            )
-        if "video" not in publisher.tracks:
-            raise UnsupportedOffer("offer sends no video")
-        for transport in aiortc_hooks.dtls_transports(pc):
-            aiortc_hooks.intercept_rtp(transport, publisher.on_rtp)
-        pc.on("connectionstatechange", lambda: self._publisher_state(publisher))
-        return publisher
+        return publisher.publisher_id, client_answer(pc, offer_sdp, plan, self.ice)
 
     def _publisher_state(self, publisher: Publisher) -> None:
         state = publisher.pc.connectionState
@@ -232,12 +174,14 @@ class Sfu:
             raise NotLive(stream_id)
         published = {kind: track.negotiated.codec for kind, track in publisher.tracks.items()}
         plan = plan_subscribe(offer_sdp, published)
-        subscriber_id = subscriber_id or _new_id("sub")
+        subscriber_id = subscriber_id or new_id("sub")
         if subscriber_id in self._subscribers:
             raise UnsupportedOffer(f"subscriber id already in use: {subscriber_id}")
         pc = RTCPeerConnection(rtc_configuration(self.ice))
         try:
-            subscriber = await self._start_subscriber(publisher, subscriber_id, pc, offer_sdp, plan)
+            subscriber = await start_subscriber(
+                publisher, subscriber_id, pc, offer_sdp, plan, self.ice
+            )
         except BaseException:
             await pc.close()
             raise
@@ -249,66 +193,7 @@ class Sfu:
         pc.on("connectionstatechange", lambda: self._subscriber_state(subscriber))
         self._spawn(self._end_if_not_connected(subscriber))
         logger.info("sfu_subscriber_started", stream_id=stream_id, subscriber_id=subscriber_id)
-        return subscriber_id, self._client_answer(pc, offer_sdp, plan)
-
-    async def _start_subscriber(
-        self,
-        publisher: Publisher,
-        subscriber_id: str,
-        pc: RTCPeerConnection,
-        offer_sdp: str,
-        plan: list[MLine],
-    ) -> Subscriber:
-        transceivers = {}
-        for mline in plan:
-            if mline.accepted:
-                transceiver = pc.addTransceiver(HeldTrack(mline.kind), direction="sendonly")
-                transceiver.setCodecPreferences(list(mline.codecs))
-                transceivers[mline.kind] = transceiver
-        negotiated = negotiated_tracks(await self._answer(pc, offer_sdp, plan))
-        subscriber = Subscriber(subscriber_id, publisher.stream_id, pc)
-        for kind, transceiver in transceivers.items():
-            track = publisher.tracks[kind]
-            mine = negotiated.get(transceiver.mid or "")
-            if mine is None or mine.codec.name.lower() != track.codec_name.lower():
-                raise UnsupportedOffer(f"the offer cannot receive {track.codec_name}")
-            subscriber.add(track, self._downtrack(track, mine, transceiver))
-        return subscriber
-
-    def _downtrack(
-        self, track: PublishedTrack, mine: NegotiatedTrack, transceiver: RTCRtpTransceiver
-    ) -> DownTrack:
-        sender = transceiver.sender
-        ssrc, rtx_ssrc = aiortc_hooks.sender_ssrcs(sender)
-        theirs = track.negotiated.extension_ids
-        extension_map = {
-            theirs[uri]: ext_id
-            for uri, ext_id in mine.extension_ids.items()
-            if uri in theirs and uri != MID_URI
-        }
-        extra: tuple[tuple[int, bytes], ...] = ()
-        if MID_URI in mine.extension_ids:
-            extra = ((mine.extension_ids[MID_URI], mine.mid.encode()),)
-        fmt = OutputFormat(
-            payload_type=mine.payload_type,
-            rtx_payload_type=mine.rtx_payload_type,
-            ssrc=ssrc,
-            rtx_ssrc=rtx_ssrc,
-            extension_map=extension_map,
-            extension_extra=extra,
-        )
-        downtrack = DownTrack(
-            track.kind,
-            fmt,
-            sender,
-            output=aiortc_hooks.rtp_output(sender.transport),
-            lookup=track.lookup,
-            request_keyframe=track.request_keyframe,
-            clock=asyncio.get_running_loop().time,
-        )
-        aiortc_hooks.intercept_sender(sender, downtrack.keyframe_requested, downtrack.retransmit)
-        aiortc_hooks.intercept_receiver_reports(sender, downtrack.counter.acknowledge)
-        return downtrack
+        return subscriber_id, client_answer(pc, offer_sdp, plan, self.ice)
 
     def _subscriber_state(self, subscriber: Subscriber) -> None:
         state = subscriber.pc.connectionState

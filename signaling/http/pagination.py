@@ -83,3 +83,19 @@ async def owned_page(
     after, limit = page_params(request)
     rows = await query(request.app[PG], owner_id, after, limit)
     return web.json_response(page_body([view(row) for row in rows], rows, limit, keys))
+
+
+def owned_list(
+    owner: Callable[[web.Request], Awaitable[asyncpg.Record]],
+    query: OwnedQuery,
+    view: Callable[[asyncpg.Record], dict[str, Any]],
+    keys: tuple[str, str] = ("created_at", "id"),
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A handler of a list endpoint: one :func:`owned_page` of the rows of whom ``owner`` finds
+    (the signed-in user, the path's user; it raises 401/403/404 as it sees fit)."""
+
+    async def handler(request: web.Request) -> web.Response:
+        row = await owner(request)
+        return await owned_page(request, row["id"], query, view, keys)
+
+    return handler

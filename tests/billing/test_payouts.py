@@ -83,7 +83,7 @@ async def test_crash_after_submit_finds_it_on_chain(
 
 
 def payouts_signed(payout):  # type: ignore[no-untyped-def]
-    from billing.payouts import _signed
+    from billing.payout_driver import _signed
 
     return _signed(payout)
 

@@ -20,7 +20,7 @@ from sfu import (
     UnsupportedOffer,
     aiortc_hooks,
 )
-from sfu.router import INGEST_RCVBUF
+from sfu.peering import INGEST_RCVBUF
 from tests.sfu.support.peers import start_publisher, start_viewer
 from tests.support.rtc_peers import PatternTrack, client_pc
 

@@ -23,7 +23,7 @@ from signaling.auth import users
 from signaling.auth.roles import require_creator as require_creator_user
 from signaling.http.errors import ApiError
 from signaling.http.json import planck, rfc3339_or_none
-from signaling.http.pagination import owned_page
+from signaling.http.pagination import owned_list
 from signaling.http.validation import query_uuid
 from signaling.keys import PG
 
@@ -78,23 +78,13 @@ async def live(request: web.Request) -> web.Response:
 # --- lists and charts ----------------------------------------------------------------------
 
 
-@routes.get("/api/creator/streams")
-async def creator_streams(request: web.Request) -> web.Response:
-    creator = await require_creator(request)
-    return await owned_page(request, creator["id"], dashboard_db.creator_streams, stream_item)
-
-
-@routes.get("/api/creator/payouts")
-async def creator_payouts(request: web.Request) -> web.Response:
-    creator = await require_creator(request)
-    return await owned_page(request, creator["id"], dashboard_db.creator_payouts, payout_view)
-
-
-@routes.get("/api/creator/videos")
-async def creator_videos(request: web.Request) -> web.Response:
-    """Every video of mine but the deleted, in any status; a failed one says why."""
-    creator = await require_creator(request)
-    return await owned_page(request, creator["id"], videos_db.creator_videos, video_item)
+routes.get("/api/creator/streams")(
+    owned_list(require_creator, dashboard_db.creator_streams, stream_item))
+routes.get("/api/creator/payouts")(
+    owned_list(require_creator, dashboard_db.creator_payouts, payout_view))
+# every video of mine but the deleted, in any status; a failed one says why
+routes.get("/api/creator/videos")(
+    owned_list(require_creator, videos_db.creator_videos, video_item))
 
 
 @routes.get("/api/creator/earnings")

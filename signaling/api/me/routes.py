@@ -26,7 +26,7 @@ from signaling.auth import users
 from signaling.auth.sessions import require_user
 from signaling.http.errors import ApiError
 from signaling.http.json import planck
-from signaling.http.pagination import owned_page, page_body, page_params
+from signaling.http.pagination import owned_list, page_body, page_params
 from signaling.http.validation import changes_of, read_json
 from signaling.keys import BILLING, PG
 
@@ -107,23 +107,10 @@ async def withdraw(request: web.Request) -> web.Response:
 # --- my lists -----------------------------------------------------------------------------
 
 
-@routes.get("/api/me/deposits")
-async def my_deposits(request: web.Request) -> web.Response:
-    user = await require_user(request)
-    return await owned_page(request, user["id"], me_db.deposits, deposit_view)
-
-
-@routes.get("/api/me/spending")
-async def my_spending(request: web.Request) -> web.Response:
-    """What I paid per stream, most recently paid first."""
-    user = await require_user(request)
-    return await owned_page(request, user["id"], me_db.spending, spending_view)
-
-
-@routes.get("/api/me/withdrawals")
-async def my_withdrawals(request: web.Request) -> web.Response:
-    user = await require_user(request)
-    return await owned_page(request, user["id"], me_db.withdrawals, payout_view)
+routes.get("/api/me/deposits")(owned_list(require_user, me_db.deposits, deposit_view))
+# what I paid per stream, most recently paid first
+routes.get("/api/me/spending")(owned_list(require_user, me_db.spending, spending_view))
+routes.get("/api/me/withdrawals")(owned_list(require_user, me_db.withdrawals, payout_view))
 
 
 @routes.get("/api/me/following/live")

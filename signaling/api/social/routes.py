@@ -22,7 +22,7 @@ from signaling.auth.sessions import require_user
 from signaling.http.errors import ApiError
 from signaling.http.json import rfc3339_or_none
 from signaling.http.lookup import row_or_404
-from signaling.http.pagination import OwnedQuery, owned_page
+from signaling.http.pagination import owned_list
 from signaling.keys import PG
 
 logger = structlog.get_logger(__name__)
@@ -67,20 +67,10 @@ async def unfollow(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def _follow_page(request: web.Request, query: OwnedQuery) -> web.Response:
-    """One page of the path's user's follows, `query(db, user_id, after, limit)`."""
-    user = await _user_or_404(request)
-    return await owned_page(request, user["id"], query, _follow_view, _FOLLOW_KEYS)
-
-
-@routes.get("/api/users/{user_id}/followers")
-async def followers(request: web.Request) -> web.Response:
-    return await _follow_page(request, social_db.followers)
-
-
-@routes.get("/api/users/{user_id}/following")
-async def following(request: web.Request) -> web.Response:
-    return await _follow_page(request, social_db.following)
+routes.get("/api/users/{user_id}/followers")(
+    owned_list(_user_or_404, social_db.followers, _follow_view, _FOLLOW_KEYS))
+routes.get("/api/users/{user_id}/following")(
+    owned_list(_user_or_404, social_db.following, _follow_view, _FOLLOW_KEYS))
 
 
 # --- likes --------------------------------------------------------------------------------------

@@ -1,0 +1,158 @@
+"""Building peer connections from offers: a publisher's receive side, a subscriber's send side.
+
+Each function applies the offer's accepted m-lines (see sfu/negotiation.py for the plan),
+answers as DTLS server with the configured ICE settings, and hooks aiortc where media must go
+around it (sfu/aiortc_hooks.py). The Sfu (sfu/router.py) decides when; this module decides how.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import structlog
+from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc.exceptions import InternalError, InvalidAccessError, OperationError
+
+from sfu import aiortc_hooks
+from sfu.downtrack import DownTrack, OutputFormat
+from sfu.errors import UnsupportedOffer
+from sfu.ice import IceSettings, announce_address
+from sfu.mlines import MLine, answer_with_rejections, offer_subset, rejection_summary
+from sfu.negotiation import MID_URI, NegotiatedTrack, negotiated_tracks
+from sfu.publisher import PublishedTrack, Publisher
+from sfu.subscriber import HeldTrack, Subscriber
+
+logger = structlog.get_logger(__name__)
+
+INGEST_RCVBUF = 4 * 1024 * 1024
+NEGOTIATION_ERRORS = (OperationError, InvalidAccessError, InternalError, ValueError, KeyError)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(16)}"
+
+
+async def answer(
+    pc: RTCPeerConnection, offer_sdp: str, plan: list[MLine], ice: IceSettings
+) -> str:
+    """Apply the offer's accepted m-lines, answer as DTLS server with our ICE settings.
+
+    Returns aiortc's answer (accepted m-lines only); :func:`client_answer` makes the one the
+    peer gets.
+    """
+    try:
+        subset = RTCSessionDescription(sdp=offer_subset(offer_sdp, plan), type="offer")
+        await pc.setRemoteDescription(subset)
+        aiortc_hooks.answer_as_dtls_server(pc)
+        with aiortc_hooks.gather_on(ice.host_addresses):
+            await pc.setLocalDescription(await pc.createAnswer())
+    except NEGOTIATION_ERRORS as exc:
+        raise UnsupportedOffer(f"offer rejected: {exc}") from exc
+    return pc.localDescription.sdp
+
+
+def client_answer(
+    pc: RTCPeerConnection, offer_sdp: str, plan: list[MLine], ice: IceSettings
+) -> str:
+    """The answer for the peer: every offered m-line, those not served rejected (port 0)."""
+    if not all(m.accepted for m in plan):
+        logger.info("sfu_offer_mlines_rejected", rejected=rejection_summary(plan))
+    local = announce_address(pc.localDescription.sdp, ice.announced_address)
+    return answer_with_rejections(offer_sdp, local, plan)
+
+
+async def start_publisher(
+    stream_id: str,
+    pc: RTCPeerConnection,
+    plan: list[MLine],
+    sdp: str,
+    ice: IceSettings,
+    *,
+    pace_every: int,
+    keyframe_interval: float,
+) -> Publisher:
+    """Receive the offer's accepted tracks on ``pc``; RTP goes to the publisher, undecoded."""
+    for mline in plan:
+        if mline.accepted:
+            transceiver = pc.addTransceiver(mline.kind, direction="recvonly")
+            transceiver.setCodecPreferences(list(mline.codecs))
+    publisher = Publisher(new_id("pub"), stream_id, pc)
+    local = await answer(pc, sdp, plan, ice)
+    aiortc_hooks.enlarge_receive_buffers(pc, INGEST_RCVBUF)
+    negotiated = negotiated_tracks(local)
+    for transceiver in pc.getTransceivers():
+        track = negotiated.get(transceiver.mid or "")
+        if track is None:
+            continue  # aiortc settled on no codec (the plan said it would)
+        aiortc_hooks.disable_decoder(transceiver.receiver)
+        publisher.add_track(
+            PublishedTrack(track, transceiver.receiver, pace_every, keyframe_interval)
+        )
+    if "video" not in publisher.tracks:
+        raise UnsupportedOffer("offer sends no video")
+    for transport in aiortc_hooks.dtls_transports(pc):
+        aiortc_hooks.intercept_rtp(transport, publisher.on_rtp)
+    return publisher
+
+
+async def start_subscriber(
+    publisher: Publisher,
+    subscriber_id: str,
+    pc: RTCPeerConnection,
+    offer_sdp: str,
+    plan: list[MLine],
+    ice: IceSettings,
+) -> Subscriber:
+    """Send each of the publisher's tracks the offer accepts on ``pc``, one down-track each."""
+    transceivers = {}
+    for mline in plan:
+        if mline.accepted:
+            transceiver = pc.addTransceiver(HeldTrack(mline.kind), direction="sendonly")
+            transceiver.setCodecPreferences(list(mline.codecs))
+            transceivers[mline.kind] = transceiver
+    negotiated = negotiated_tracks(await answer(pc, offer_sdp, plan, ice))
+    subscriber = Subscriber(subscriber_id, publisher.stream_id, pc)
+    for kind, transceiver in transceivers.items():
+        track = publisher.tracks[kind]
+        mine = negotiated.get(transceiver.mid or "")
+        if mine is None or mine.codec.name.lower() != track.codec_name.lower():
+            raise UnsupportedOffer(f"the offer cannot receive {track.codec_name}")
+        subscriber.add(track, _downtrack(track, mine, transceiver))
+    return subscriber
+
+
+def _downtrack(
+    track: PublishedTrack, mine: NegotiatedTrack, transceiver: RTCRtpTransceiver
+) -> DownTrack:
+    sender = transceiver.sender
+    ssrc, rtx_ssrc = aiortc_hooks.sender_ssrcs(sender)
+    theirs = track.negotiated.extension_ids
+    extension_map = {
+        theirs[uri]: ext_id
+        for uri, ext_id in mine.extension_ids.items()
+        if uri in theirs and uri != MID_URI
+    }
+    extra: tuple[tuple[int, bytes], ...] = ()
+    if MID_URI in mine.extension_ids:
+        extra = ((mine.extension_ids[MID_URI], mine.mid.encode()),)
+    fmt = OutputFormat(
+        payload_type=mine.payload_type,
+        rtx_payload_type=mine.rtx_payload_type,
+        ssrc=ssrc,
+        rtx_ssrc=rtx_ssrc,
+        extension_map=extension_map,
+        extension_extra=extra,
+    )
+    downtrack = DownTrack(
+        track.kind,
+        fmt,
+        sender,
+        output=aiortc_hooks.rtp_output(sender.transport),
+        lookup=track.lookup,
+        request_keyframe=track.request_keyframe,
+        clock=asyncio.get_running_loop().time,
+    )
+    aiortc_hooks.intercept_sender(sender, downtrack.keyframe_requested, downtrack.retransmit)
+    aiortc_hooks.intercept_receiver_reports(sender, downtrack.counter.acknowledge)
+    return downtrack
