@@ -42,18 +42,23 @@ VIEWERS_PER_STREAM = 100
 async def _scene(db: asyncpg.Pool, viewers: int) -> list[tuple[str, str, str, str]]:
     """(view, viewer, stream, creator) rows in PostgreSQL for `viewers` concurrent views."""
     users = [(uuid.uuid4(), f"bench-{i}", secrets.token_bytes(32)) for i in range(viewers + 1)]
-    await db.copy_records_to_table("users", records=users,
-                                   columns=["id", "account_id", "public_key"])
+    await db.copy_records_to_table(
+        "users", records=users, columns=["id", "account_id", "public_key"]
+    )
     creator = users[0][0]
     streams = [uuid.uuid4() for _ in range(max(1, viewers // VIEWERS_PER_STREAM))]
     await db.executemany(
         "INSERT INTO streams (id, creator_id, title, status, price_per_second, start_time) "
-        "VALUES ($1, $2, 'bench', 'live', $3, now())", [(s, creator, PRICE) for s in streams])
-    await db.executemany("INSERT INTO stream_sessions (stream_id) VALUES ($1)",
-                         [(s,) for s in streams])
+        "VALUES ($1, $2, 'bench', 'live', $3, now())",
+        [(s, creator, PRICE) for s in streams],
+    )
+    await db.executemany(
+        "INSERT INTO stream_sessions (stream_id) VALUES ($1)", [(s,) for s in streams]
+    )
     views = [(uuid.uuid4(), streams[i % len(streams)], users[i + 1][0]) for i in range(viewers)]
-    await db.copy_records_to_table("stream_viewers", records=views,
-                                   columns=["id", "stream_id", "viewer_id"])
+    await db.copy_records_to_table(
+        "stream_viewers", records=views, columns=["id", "stream_id", "viewer_id"]
+    )
     return [(str(v), str(u), str(s), str(creator)) for v, s, u in views]
 
 
@@ -66,7 +71,9 @@ async def _baseline(db: asyncpg.Pool, rows: list[tuple[str, str, str, str]]) -> 
         start = time.perf_counter()
         await conn.executemany(
             "INSERT INTO payments (from_user_id, to_user_id, amount, payment_type, reference_id,"
-            " status) VALUES ($1, $2, $3, 'stream_view', $4, 'completed')", records)
+            " status) VALUES ($1, $2, $3, 'stream_view', $4, 'completed')",
+            records,
+        )
         elapsed = time.perf_counter() - start
         await transaction.rollback()
     return len(records) / elapsed
@@ -97,8 +104,12 @@ async def run(
         rows = await _scene(db, viewers)
         meter = Meter(redis, 1000, prefix)
         for at in range(0, len(rows), 100):  # balances for the whole run, 100 at a time
-            await asyncio.gather(*(meter.credit(row[1], PRICE * (seconds + 5), f"seed-{row[1]}")
-                                   for row in rows[at : at + 100]))
+            await asyncio.gather(
+                *(
+                    meter.credit(row[1], PRICE * (seconds + 5), f"seed-{row[1]}")
+                    for row in rows[at : at + 100]
+                )
+            )
         baseline = await _baseline(db, rows)
         stop = asyncio.Event()
         consumer_tasks = [
@@ -116,13 +127,18 @@ async def run(
             await redis.unlink(*keys)
         await redis.aclose()
         await db.close()
-    lags = sorted(row["settled_at"].timestamp() - int(row["batch_id"].split("-")[0]) / 1000
-                  for row in batches)
+    lags = sorted(
+        row["settled_at"].timestamp() - int(row["batch_id"].split("-")[0]) / 1000 for row in batches
+    )
     settled = sum(row["charges"] for row in batches)
     return {
-        "viewers": viewers, "seconds": seconds, "viewer_seconds": settled,
-        "expected": viewers * seconds, "lag_p50": statistics.median(lags),
-        "lag_p99": lags[min(len(lags) - 1, int(0.99 * len(lags)))], "lag_max": lags[-1],
+        "viewers": viewers,
+        "seconds": seconds,
+        "viewer_seconds": settled,
+        "expected": viewers * seconds,
+        "lag_p50": statistics.median(lags),
+        "lag_p99": lags[min(len(lags) - 1, int(0.99 * len(lags)))],
+        "lag_max": lags[-1],
         "baseline_rows_s": baseline,
     }
 
@@ -149,16 +165,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-settle-") as tmp:
         admin_url, redis_url, started = _services(Path(tmp))
         try:
-            print("viewers  viewer-s settled  lag p50 / p99 / max (s)  "
-                  "settled viewer-s/s  baseline rows/s  ratio")
+            print(
+                "viewers  viewer-s settled  lag p50 / p99 / max (s)  "
+                "settled viewer-s/s  baseline rows/s  ratio"
+            )
             for viewers in args.viewers:
                 with fresh_database(admin_url) as url:
                     r = asyncio.run(run(url, redis_url, viewers, args.seconds, args.consumers))
                 rate = r["viewer_seconds"] / r["seconds"]
-                print(f"{viewers:>7}  {r['viewer_seconds']:>7}/{r['expected']:<7}  "
-                      f"{r['lag_p50']:.2f} / {r['lag_p99']:.2f} / {r['lag_max']:.2f}"
-                      f"{'':>12}{rate:>10,.0f}  {r['baseline_rows_s']:>14,.0f}  "
-                      f"{rate / r['baseline_rows_s']:.2f}")
+                print(
+                    f"{viewers:>7}  {r['viewer_seconds']:>7}/{r['expected']:<7}  "
+                    f"{r['lag_p50']:.2f} / {r['lag_p99']:.2f} / {r['lag_max']:.2f}"
+                    f"{'':>12}{rate:>10,.0f}  {r['baseline_rows_s']:>14,.0f}  "
+                    f"{rate / r['baseline_rows_s']:.2f}"
+                )
         finally:
             for service in started:
                 service.stop()

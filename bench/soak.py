@@ -34,8 +34,9 @@ from vilokanam.devchain import ensure_npm_installed, start_dev_chain  # noqa: E4
 async def soak(plan: SoakPlan, database_url: str, redis_url: str, workdir: Path) -> bool:
     ensure_npm_installed(ROOT)
     chain = await start_dev_chain(ROOT, var_dir=workdir / "chain")
-    services = Services(database_url, redis_url, f"vksoak{secrets.token_hex(4)}:", chain.url,
-                        workdir)
+    services = Services(
+        database_url, redis_url, f"vksoak{secrets.token_hex(4)}:", chain.url, workdir
+    )
     client = await ChainClient.connect(chain.url)
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     redis = aioredis.from_url(redis_url)
@@ -62,12 +63,21 @@ def main() -> None:
     parser.add_argument("--freeze", type=float, default=8.0, help="seconds a viewer is frozen")
     args = parser.parse_args()
     seed = random.randrange(1_000_000) if args.seed is None else args.seed
-    plan = SoakPlan(seed=seed, creators=args.creators, viewers=args.viewers,
-                    seconds=args.seconds, kills=args.kills, drain_s=args.drain,
-                    freeze_s=args.freeze)
+    plan = SoakPlan(
+        seed=seed,
+        creators=args.creators,
+        viewers=args.viewers,
+        seconds=args.seconds,
+        kills=args.kills,
+        drain_s=args.drain,
+        freeze_s=args.freeze,
+    )
     workdir = Path(tempfile.mkdtemp(prefix="vilokanam-soak-"))
-    with postgres_server(workdir / "pg") as admin_url, fresh_database(admin_url) as db_url, \
-            redis_server(workdir / "redis") as redis_url:
+    with (
+        postgres_server(workdir / "pg") as admin_url,
+        fresh_database(admin_url) as db_url,
+        redis_server(workdir / "redis") as redis_url,
+    ):
         ok = asyncio.run(soak(plan, db_url, redis_url, workdir))
     sys.exit(0 if ok else 1)
 

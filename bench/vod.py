@@ -40,7 +40,6 @@ from tests.recorder.support.pattern_media import (  # noqa: E402
 FPS = 30
 
 
-
 def live_schedule(seconds: float) -> list[tuple[float, Frame]]:
     """(due s, frame): 720p30 VP8 (2.5 Mbit/s) and 20 ms Opus, in arrival order."""
     video = encode_vp8_packets(FPS * 4, width=1280, height=720, fps=FPS, gop=FPS * 2)

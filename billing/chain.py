@@ -176,9 +176,7 @@ class ChainClient(ChainFollower):
         calls = [self._transfer_call(dest, amount) for dest, amount in transfers]
         return self._substrate.compose_call("Utility", "batch_all", {"calls": calls})
 
-    def _payment_info(
-        self, keypair: Keypair, transfers: list[tuple[str, int]]
-    ) -> dict[str, Any]:
+    def _payment_info(self, keypair: Keypair, transfers: list[tuple[str, int]]) -> dict[str, Any]:
         """The runtime's fee for the batch as it will be signed: the length fee counts bytes.
 
         ``get_payment_info`` prices an immortal extrinsic, one byte shorter than our mortal ones
@@ -190,7 +188,10 @@ class ChainClient(ChainFollower):
         address = self._address(keypair.public_key)
         nonce = int(self._substrate.rpc_request("system_accountNextIndex", [address])["result"])
         xt = self._substrate.create_signed_extrinsic(
-            call, keypair, era={"period": ERA_PERIOD, "current": current}, nonce=nonce,
+            call,
+            keypair,
+            era={"period": ERA_PERIOD, "current": current},
+            nonce=nonce,
             signature="0x" + "00" * 64,  # no valid signature is needed to price it
         )
         length = self._substrate.runtime_config.create_scale_object("u32")

@@ -110,9 +110,7 @@ class ChainFollower(ChainConnection):
                 self._block_xts.popitem(last=False)
         return cached
 
-    def _outcome(
-        self, block_hash: str, xt_hash: str, index: int
-    ) -> tuple[bool, str | None, int]:
+    def _outcome(self, block_hash: str, xt_hash: str, index: int) -> tuple[bool, str | None, int]:
         """(success, error, fee paid) of the extrinsic at ``index``, from the block's events."""
         receipt = ExtrinsicReceipt(
             self._substrate, extrinsic_hash=xt_hash, block_hash=block_hash, extrinsic_idx=index

@@ -82,14 +82,20 @@ class DepositWatcher:
                                              block_hash, event_index)
                        VALUES ($1, $2, $3, $4, $5, $6)
                        ON CONFLICT (block_hash, event_index) DO NOTHING""",
-                    user["id"], user["account_id"], transfer.amount, number, block_hash,
+                    user["id"],
+                    user["account_id"],
+                    transfer.amount,
+                    number,
+                    block_hash,
                     transfer.event_index,
                 )
             await conn.execute(
                 """INSERT INTO chain_cursors (name, block_number, block_hash) VALUES ($1, $2, $3)
                    ON CONFLICT (name) DO UPDATE SET block_number = EXCLUDED.block_number,
                        block_hash = EXCLUDED.block_hash, updated_at = now()""",
-                self.cursor, number, block_hash,
+                self.cursor,
+                number,
+                block_hash,
             )
 
     async def credit_recorded(self) -> int:
@@ -110,8 +116,9 @@ class DepositWatcher:
         amount = int(deposit["amount"])
         try:
             if amount > MAX_BALANCE:
-                raise OverflowError(f"amount {amount} is above what a balance holds "
-                                    f"({MAX_BALANCE} planck)")
+                raise OverflowError(
+                    f"amount {amount} is above what a balance holds ({MAX_BALANCE} planck)"
+                )
             fresh = await self.meter.credit(
                 str(deposit["user_id"]), amount, f"deposit:{deposit['id']}"
             )
@@ -120,13 +127,18 @@ class DepositWatcher:
         except Exception as exc:  # noqa: BLE001 - one deposit must not stop the others
             await park(self.pool, "deposit", str(deposit["id"]), exc, amount)
             return
-        await self.pool.execute("UPDATE deposits SET credited_at = now() WHERE id = $1",
-                                deposit["id"])
+        await self.pool.execute(
+            "UPDATE deposits SET credited_at = now() WHERE id = $1", deposit["id"]
+        )
         if fresh:
             DEPOSITS.inc()
             DEPOSITED.inc(amount)
-            logger.info("deposits_credited", deposit_id=str(deposit["id"]),
-                        user_id=str(deposit["user_id"]), amount=str(amount))
+            logger.info(
+                "deposits_credited",
+                deposit_id=str(deposit["id"]),
+                user_id=str(deposit["user_id"]),
+                amount=str(amount),
+            )
 
     async def run(self, stop: asyncio.Event, interval_s: float = 2.0) -> None:
         while not stop.is_set():

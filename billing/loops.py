@@ -24,8 +24,13 @@ class ChainLoops:
 
 
 async def chain_loops(
-    chain: ChainClient, pool: asyncpg.Pool, meter: Meter, escrow_secret: str,
-    policy: PayoutPolicy, redis: aioredis.Redis, lease_s: float = 15.0,
+    chain: ChainClient,
+    pool: asyncpg.Pool,
+    meter: Meter,
+    escrow_secret: str,
+    policy: PayoutPolicy,
+    redis: aioredis.Redis,
+    lease_s: float = 15.0,
 ) -> ChainLoops:
     """Payouts and the deposit watcher of the escrow account behind `escrow_secret`.
 
@@ -35,7 +40,14 @@ async def chain_loops(
     threshold = await payout_threshold(chain, escrow, policy)
     return ChainLoops(
         escrow,
-        Payouts(chain, pool, meter, escrow, threshold, min_interval_s=policy.min_interval_s,
-                lease=SignerLease(redis, meter.prefix, escrow.ss58_address, lease_s)),
+        Payouts(
+            chain,
+            pool,
+            meter,
+            escrow,
+            threshold,
+            min_interval_s=policy.min_interval_s,
+            lease=SignerLease(redis, meter.prefix, escrow.ss58_address, lease_s),
+        ),
         DepositWatcher(chain, pool, meter, escrow.ss58_address, chain.ss58_format),
     )

@@ -27,16 +27,23 @@ Kind = Literal["deposit", "payout", "settlement"]
 KINDS: tuple[Kind, ...] = ("deposit", "payout", "settlement")
 
 PARKED = Counter("vilokanam_parked_items_total", "Background items parked, by kind", ["kind"])
-OPEN_PARKED = Gauge("vilokanam_parked_items_open", "Parked items not yet retried or resolved",
-                    ["kind"])
+OPEN_PARKED = Gauge(
+    "vilokanam_parked_items_open", "Parked items not yet retried or resolved", ["kind"]
+)
 
 # Failures that say nothing about the item (the database, Redis or the node was unreachable or
 # busy): the loop retries them, never parks.
 TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError, ChainError, RedisConnectionError, RedisTimeoutError,
-    asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.InterfaceError,
-    asyncpg.exceptions.TooManyConnectionsError, asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.SerializationError, asyncpg.exceptions.DeadlockDetectedError,
+    OSError,
+    ChainError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
 )
 
 
@@ -51,26 +58,40 @@ class ParkedItem:
     resolution: str | None
 
 
-async def park(db: asyncpg.Pool | asyncpg.Connection, kind: Kind, ref: str,
-               error: BaseException | str, amount: int | None = None) -> None:
+async def park(
+    db: asyncpg.Pool | asyncpg.Connection,
+    kind: Kind,
+    ref: str,
+    error: BaseException | str,
+    amount: int | None = None,
+) -> None:
     """Park one item (again parking an already parked item keeps the first reason)."""
     reason = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     inserted = await db.fetchval(
         """INSERT INTO parked_items (kind, ref, reason, amount) VALUES ($1, $2, $3, $4)
            ON CONFLICT (kind, ref) DO NOTHING RETURNING 1""",
-        kind, ref, reason[:1000], amount,
+        kind,
+        ref,
+        reason[:1000],
+        amount,
     )
     if inserted:
         PARKED.labels(kind).inc()
         await refresh_open_gauge(db)
-        logger.error("parking_item_parked", kind=kind, ref=ref, reason=reason[:200],
-                     amount=None if amount is None else str(amount))
+        logger.error(
+            "parking_item_parked",
+            kind=kind,
+            ref=ref,
+            reason=reason[:200],
+            amount=None if amount is None else str(amount),
+        )
 
 
 async def refresh_open_gauge(db: asyncpg.Pool | asyncpg.Connection) -> None:
     """Set the open-items gauge from the table (shared by every process)."""
     rows = await db.fetch(
-        "SELECT kind, count(*) AS n FROM parked_items WHERE resolved_at IS NULL GROUP BY kind")
+        "SELECT kind, count(*) AS n FROM parked_items WHERE resolved_at IS NULL GROUP BY kind"
+    )
     counts = {row["kind"]: row["n"] for row in rows}
     for kind in KINDS:
         OPEN_PARKED.labels(kind).set(counts.get(kind, 0))
@@ -85,12 +106,19 @@ async def parked_refs(db: asyncpg.Pool | asyncpg.Connection, kind: Kind) -> set[
 async def list_parked(db: asyncpg.Pool, include_resolved: bool = False) -> list[ParkedItem]:
     rows = await db.fetch(
         """SELECT * FROM parked_items WHERE $1 OR resolved_at IS NULL
-           ORDER BY parked_at""", include_resolved,
+           ORDER BY parked_at""",
+        include_resolved,
     )
     return [
-        ParkedItem(r["kind"], r["ref"], r["reason"],
-                   None if r["amount"] is None else int(r["amount"]), r["parked_at"],
-                   r["resolved_at"], r["resolution"])
+        ParkedItem(
+            r["kind"],
+            r["ref"],
+            r["reason"],
+            None if r["amount"] is None else int(r["amount"]),
+            r["parked_at"],
+            r["resolved_at"],
+            r["resolution"],
+        )
         for r in rows
     ]
 
@@ -98,8 +126,9 @@ async def list_parked(db: asyncpg.Pool, include_resolved: bool = False) -> list[
 async def retry(db: asyncpg.Pool, kind: Kind, ref: str) -> bool:
     """Hand an open parked item back to its loop; False if there is no such open item."""
     done = await db.fetchval(
-        "DELETE FROM parked_items WHERE kind = $1 AND ref = $2 AND resolved_at IS NULL "
-        "RETURNING 1", kind, ref,
+        "DELETE FROM parked_items WHERE kind = $1 AND ref = $2 AND resolved_at IS NULL RETURNING 1",
+        kind,
+        ref,
     )
     if done:
         await refresh_open_gauge(db)
@@ -112,7 +141,9 @@ async def resolve(db: asyncpg.Pool, kind: Kind, ref: str, note: str) -> bool:
     done = await db.fetchval(
         """UPDATE parked_items SET resolved_at = now(), resolution = $3
            WHERE kind = $1 AND ref = $2 AND resolved_at IS NULL RETURNING 1""",
-        kind, ref, note[:1000],
+        kind,
+        ref,
+        note[:1000],
     )
     if done:
         await refresh_open_gauge(db)

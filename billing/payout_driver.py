@@ -124,7 +124,13 @@ class PayoutDriver:
             """UPDATE payouts SET status = 'signed', signer = $2, extrinsic_hex = $3,
                       extrinsic_hash = $4, nonce = $5, era_start = $6, era_period = $7
                WHERE id = $1 AND status = 'created' RETURNING *""",
-            payout["id"], xt.signer, xt.hex, xt.hash, xt.nonce, xt.era_start, xt.era_period,
+            payout["id"],
+            xt.signer,
+            xt.hex,
+            xt.hash,
+            xt.nonce,
+            xt.era_start,
+            xt.era_period,
         )
         if row is None:  # another driver signed (or closed) it first: these bytes are void
             self.chain.release_nonce(xt)
@@ -147,8 +153,9 @@ class PayoutDriver:
         try:
             found = await self.chain.wait_for_inclusion(xt, self.timeout, finalized=False)
             if not found.success:
-                return await self._give_back(payout, "failed", found.error or "extrinsic failed",
-                                             found)
+                return await self._give_back(
+                    payout, "failed", found.error or "extrinsic failed", found
+                )
             payout = await self._included(payout, found, "in_block")
             found = await self.chain.wait_for_inclusion(xt, self.timeout, finalized=True)
         except ChainExpired:
@@ -165,15 +172,20 @@ class PayoutDriver:
         except ChainRejected:
             pass  # stale (it landed or can never land): following decides
 
-    async def _included(self, payout: asyncpg.Record, found: Inclusion,
-                        status: str) -> asyncpg.Record:
+    async def _included(
+        self, payout: asyncpg.Record, found: Inclusion, status: str
+    ) -> asyncpg.Record:
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 """UPDATE payouts SET status = $2::text, block_number = $3, block_hash = $4,
                           extrinsic_index = $5, chain_fee = $6,
                           finalized_at = CASE WHEN $2::text = 'finalized' THEN now() END
                    WHERE id = $1 RETURNING *""",
-                payout["id"], status, found.block_number, found.block_hash, found.extrinsic_index,
+                payout["id"],
+                status,
+                found.block_number,
+                found.block_hash,
+                found.extrinsic_index,
                 found.fee,
             )
             if status == "finalized":
@@ -181,13 +193,18 @@ class PayoutDriver:
                     """UPDATE creator_earnings SET last_payout_at = now()
                        WHERE creator_id IN (SELECT user_id FROM payout_items WHERE payout_id = $1)
                          AND $2::text = 'creator'""",
-                    payout["id"], payout["kind"],
+                    payout["id"],
+                    payout["kind"],
                 )
         if status == "finalized":
             PAYOUTS.labels(payout["kind"], "finalized").inc()
             PAYOUT_FEES.labels(payout["kind"]).inc(found.fee or 0)
-            logger.info("payouts_finalized", payout_id=str(payout["id"]),
-                        block=found.block_number, xt_hash=payout["extrinsic_hash"])
+            logger.info(
+                "payouts_finalized",
+                payout_id=str(payout["id"]),
+                block=found.block_number,
+                xt_hash=payout["extrinsic_hash"],
+            )
         return row
 
     async def _set_status(self, payout: asyncpg.Record, status: str) -> asyncpg.Record:
@@ -195,17 +212,22 @@ class PayoutDriver:
             "UPDATE payouts SET status = $2 WHERE id = $1 RETURNING *", payout["id"], status
         )
 
-    async def _give_back(self, payout: asyncpg.Record, status: str, error: str,
-                         found: Inclusion | None = None) -> asyncpg.Record:
+    async def _give_back(
+        self, payout: asyncpg.Record, status: str, error: str, found: Inclusion | None = None
+    ) -> asyncpg.Record:
         """A payout that did not and cannot pay: return its amounts exactly once."""
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 """UPDATE payouts SET status = $2, error = $3, block_number = $4,
                           block_hash = $5, extrinsic_index = $6, chain_fee = $8
                    WHERE id = $1 AND status = ANY($7::text[]) RETURNING *""",
-                payout["id"], status, error[:500],
-                found.block_number if found else None, found.block_hash if found else None,
-                found.extrinsic_index if found else None, list(OPEN_STATES),
+                payout["id"],
+                status,
+                error[:500],
+                found.block_number if found else None,
+                found.block_hash if found else None,
+                found.extrinsic_index if found else None,
+                list(OPEN_STATES),
                 found.fee if found else None,
             )
             if row is None:
@@ -223,20 +245,23 @@ class PayoutDriver:
                 )
         if payout["kind"] == "withdrawal":
             for item in items:  # a crash before this is finished by recover_refunds
-                await self._refund(payout["id"], item["user_id"], item["amount"],
-                                   row["fee_charged"])
+                await self._refund(
+                    payout["id"], item["user_id"], item["amount"], row["fee_charged"]
+                )
         PAYOUTS.labels(payout["kind"], status).inc()
         if found is not None:  # in a block but failed: the fee was paid all the same
             PAYOUT_FEES.labels(payout["kind"]).inc(found.fee or 0)
         logger.warning("payouts_returned", payout_id=str(payout["id"]), status=status, error=error)
         return row
 
-    async def _refund(self, payout_id: uuid.UUID, user_id: uuid.UUID, amount: int,
-                      fee_charged: int) -> bool:
+    async def _refund(
+        self, payout_id: uuid.UUID, user_id: uuid.UUID, amount: int, fee_charged: int
+    ) -> bool:
         """Give a withdrawal that did not pay back to the viewer, fee included (a withdrawal
         that did not pay costs nothing); exactly once per payout, by idempotency key."""
-        return await self.meter.credit(str(user_id), int(amount) + int(fee_charged),
-                                       f"refund:{payout_id}")
+        return await self.meter.credit(
+            str(user_id), int(amount) + int(fee_charged), f"refund:{payout_id}"
+        )
 
     async def recover_refunds(self) -> int:
         """Refunds a crash cut off: `_give_back` commits the failed or expired status before
@@ -256,8 +281,9 @@ class PayoutDriver:
                 logger.warning("payouts_withdrawal_refund_recovered", payout_id=str(row["id"]))
         return credited
 
-    async def _debit_withdrawal(self, payout_id: uuid.UUID, user_id: uuid.UUID,
-                                amount: int) -> bool:
+    async def _debit_withdrawal(
+        self, payout_id: uuid.UUID, user_id: uuid.UUID, amount: int
+    ) -> bool:
         """Take the amount off the balance once; a refused withdrawal is marked failed."""
         if await self.meter.debit_for_withdrawal(str(user_id), amount, f"withdraw:{payout_id}"):
             return True

@@ -34,8 +34,9 @@ __all__ = ["OPEN_STATES", "PayoutError", "Payouts"]
 
 logger = structlog.get_logger(__name__)
 
-PAYOUT_STATES = Gauge("vilokanam_payouts_by_status", "Payouts by status (after each payout round)",
-                      ["status"])
+PAYOUT_STATES = Gauge(
+    "vilokanam_payouts_by_status", "Payouts by status (after each payout round)", ["status"]
+)
 
 
 class PayoutError(Exception):
@@ -83,7 +84,9 @@ class Payouts(PayoutDriver):
                          AND p.created_at > now() - make_interval(secs => $3))
                    ORDER BY ce.pending_payout DESC LIMIT $2
                    FOR UPDATE OF ce SKIP LOCKED""",
-                self.threshold, max_creators, self.min_interval_s,
+                self.threshold,
+                max_creators,
+                self.min_interval_s,
             )
             if not due:
                 return None
@@ -108,8 +111,9 @@ class Payouts(PayoutDriver):
         """The transaction fee of withdrawing ``amount`` to ``dest``: the viewer pays it."""
         return await self.chain.estimate_fee(self.escrow, [(dest, amount)])
 
-    async def create_withdrawal(self, user_id: uuid.UUID, dest: str, amount: int,
-                                fee: int | None = None) -> uuid.UUID:
+    async def create_withdrawal(
+        self, user_id: uuid.UUID, dest: str, amount: int, fee: int | None = None
+    ) -> uuid.UUID:
         """Record a withdrawal, then take amount + fee off the balance (idempotent by payout id).
 
         ``fee`` is the quote the viewer accepted (None: quote it now). Raises PayoutError,
@@ -118,11 +122,13 @@ class Payouts(PayoutDriver):
         wins between the check and the debit leaves a `failed` payout instead).
         """
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-            raise PayoutError(f"amount must be a positive integer of planck, got {amount!r}",
-                              "invalid_amount")
+            raise PayoutError(
+                f"amount must be a positive integer of planck, got {amount!r}", "invalid_amount"
+            )
         if amount > MAX_BALANCE:
-            raise PayoutError(f"amount is above the largest balance ({MAX_BALANCE} planck)",
-                              "amount_too_large")
+            raise PayoutError(
+                f"amount is above the largest balance ({MAX_BALANCE} planck)", "amount_too_large"
+            )
         if fee is None:
             fee = await self.withdrawal_fee(dest, amount)
         if await self.meter.balance(str(user_id)) < amount + fee:
@@ -131,12 +137,16 @@ class Payouts(PayoutDriver):
             payout_id: uuid.UUID = await conn.fetchval(
                 """INSERT INTO payouts (kind, total, fee_charged) VALUES ('withdrawal', $1, $2)
                    RETURNING id""",
-                amount, fee,
+                amount,
+                fee,
             )
             await conn.execute(
                 """INSERT INTO payout_items (payout_id, user_id, dest_account, amount)
                    VALUES ($1, $2, $3, $4)""",
-                payout_id, user_id, dest, amount,
+                payout_id,
+                user_id,
+                dest,
+                amount,
             )
         if not await self._debit_withdrawal(payout_id, user_id, amount + fee):
             raise PayoutError("balance is below the amount to withdraw plus its fee")
@@ -173,8 +183,9 @@ class Payouts(PayoutDriver):
             raise
         except Exception as exc:  # noqa: BLE001 - one payout must not stop the others
             total = await self.pool.fetchval("SELECT total FROM payouts WHERE id = $1", payout_id)
-            await park(self.pool, "payout", str(payout_id), exc,
-                       None if total is None else int(total))
+            await park(
+                self.pool, "payout", str(payout_id), exc, None if total is None else int(total)
+            )
 
     async def run(self, stop: asyncio.Event, interval_s: float = 5.0) -> None:
         """Pay in rounds while holding the signer lease; stand by while another process does."""
@@ -196,9 +207,17 @@ class Payouts(PayoutDriver):
         signer = self.escrow.ss58_address
         # The previous holder's nonces are on chain or in stored payouts: start from those.
         self.chain.forget_nonces(signer)
-        self.chain.reserve_nonces(signer, [row["nonce"] for row in await self.pool.fetch(
-            "SELECT nonce FROM payouts WHERE status = ANY($1::text[]) AND nonce IS NOT NULL",
-            list(OPEN_STATES))])
+        self.chain.reserve_nonces(
+            signer,
+            [
+                row["nonce"]
+                for row in await self.pool.fetch(
+                    "SELECT nonce FROM payouts"
+                    " WHERE status = ANY($1::text[]) AND nonce IS NOT NULL",
+                    list(OPEN_STATES),
+                )
+            ],
+        )
         logger.info("payouts_signer_active", escrow=signer)
         keeper = asyncio.create_task(self.lease.keep(stop))
         try:

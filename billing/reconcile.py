@@ -49,8 +49,10 @@ class Report:
             for item in self.parked
         ]
         if self.parked:
-            lines.append(f"reconcile: {len(self.parked)} parked item(s) need an operator "
-                         "(vilokanam parked retry|resolve KIND REF)")
+            lines.append(
+                f"reconcile: {len(self.parked)} parked item(s) need an operator "
+                "(vilokanam parked retry|resolve KIND REF)"
+            )
         lines.append("reconcile: all checks passed" if self.ok else "reconcile: DIFFERENCES FOUND")
         return "\n".join(lines)
 
@@ -67,9 +69,13 @@ async def _unsettled(
     while page := await redis.xrange(ledger_key(prefix), min=start, count=1000):
         entries = {(i.decode() if isinstance(i, bytes) else i): f for i, f in page}
         start = f"({next(reversed(entries))}"  # exclusive: the next page starts after these
-        settled = {row["batch_id"] for row in await pool.fetch(
-            "SELECT batch_id FROM settled_batches WHERE batch_id = ANY($1::text[])",
-            list(entries))}
+        settled = {
+            row["batch_id"]
+            for row in await pool.fetch(
+                "SELECT batch_id FROM settled_batches WHERE batch_id = ANY($1::text[])",
+                list(entries),
+            )
+        }
         for entry_id, fields in entries.items():
             if entry_id in settled:
                 continue
@@ -81,7 +87,10 @@ async def _unsettled(
 
 
 async def reconcile(
-    pool: asyncpg.Pool, redis: aioredis.Redis, prefix: str, chain: ChainClient | None,
+    pool: asyncpg.Pool,
+    redis: aioredis.Redis,
+    prefix: str,
+    chain: ChainClient | None,
     escrow: str | None = None,
 ) -> Report:
     """Run every check; the escrow's solvency only with a chain and the escrow's address."""
@@ -97,19 +106,26 @@ async def reconcile(
                   COALESCE(sum(fee), 0) AS fee FROM settled_batches"""
     )
     amount, creator, fee = int(pg["amount"]), int(pg["creator"]), int(pg["fee"])
-    report.check("postgres debits = credits + fee", amount == creator + fee,
-                 f"{amount} = {creator} + {fee}")
+    report.check(
+        "postgres debits = credits + fee", amount == creator + fee, f"{amount} = {creator} + {fee}"
+    )
     payments = await pool.fetchrow(
         """SELECT COALESCE(sum(amount), 0) AS amount, COALESCE(sum(fee), 0) AS fee
            FROM payments WHERE payment_type = 'stream_view'"""
     )
-    report.check("postgres payments = settled batches",
-                 (int(payments["amount"]), int(payments["fee"])) == (amount, fee),
-                 f"payments {payments['amount']} (fee {payments['fee']}), batches {amount}")
-    earnings = int(await pool.fetchval(
-        "SELECT COALESCE(sum(total_earnings), 0) FROM creator_earnings"))
-    report.check("postgres creator earnings = settled credits", earnings == creator,
-                 f"{earnings} = {creator}")
+    report.check(
+        "postgres payments = settled batches",
+        (int(payments["amount"]), int(payments["fee"])) == (amount, fee),
+        f"payments {payments['amount']} (fee {payments['fee']}), batches {amount}",
+    )
+    earnings = int(
+        await pool.fetchval("SELECT COALESCE(sum(total_earnings), 0) FROM creator_earnings")
+    )
+    report.check(
+        "postgres creator earnings = settled credits",
+        earnings == creator,
+        f"{earnings} = {creator}",
+    )
     pending = await _unsettled(redis, pool, prefix)
     report.check(
         "redis = postgres + unsettled ledger",
@@ -135,8 +151,11 @@ async def _check_payouts(pool: asyncpg.Pool, chain: ChainClient | None, report: 
                 AND p.status NOT IN ('failed', 'expired')) AS paid_or_paying"""
     )
     earned, pending, paying = (int(split[k]) for k in ("earned", "pending", "paid_or_paying"))
-    report.check("earnings = pending + paid/paying", earned == pending + paying,
-                 f"{earned} = {pending} + {paying}")
+    report.check(
+        "earnings = pending + paid/paying",
+        earned == pending + paying,
+        f"{earned} = {pending} + {paying}",
+    )
     if chain is None:
         report.check("chain", True, "not connected: on-chain payouts not checked")
         return
@@ -150,13 +169,17 @@ async def _check_payouts(pool: asyncpg.Pool, chain: ChainClient | None, report: 
         )
         if found is None or not found.success:
             missing.append(str(payout["id"]))
-    report.check("finalized payouts are on chain", not missing,
-                 f"{len(finalized) - len(missing)}/{len(finalized)} found"
-                 + (f"; missing {', '.join(missing[:5])}" if missing else ""))
+    report.check(
+        "finalized payouts are on chain",
+        not missing,
+        f"{len(finalized) - len(missing)}/{len(finalized)} found"
+        + (f"; missing {', '.join(missing[:5])}" if missing else ""),
+    )
 
 
-async def _check_escrow(pool: asyncpg.Pool, totals: Totals, chain: ChainClient, escrow: str,
-                        report: Report) -> None:
+async def _check_escrow(
+    pool: asyncpg.Pool, totals: Totals, chain: ChainClient, escrow: str, report: Report
+) -> None:
     """The escrow's free balance covers everything it owes, and keeps it alive.
 
     Viewers' balances are the meter's deposits and refunds minus charges and withdrawals (kept
@@ -175,9 +198,12 @@ async def _check_escrow(pool: asyncpg.Pool, totals: Totals, chain: ChainClient, 
            FROM payouts p JOIN payout_items i ON i.payout_id = p.id"""
     )
     # A parked deposit was never credited, yet the escrow holds it for its depositor.
-    parked = int(await pool.fetchval(
-        """SELECT COALESCE(sum(amount), 0) FROM parked_items
-           WHERE kind = 'deposit' AND resolved_at IS NULL"""))
+    parked = int(
+        await pool.fetchval(
+            """SELECT COALESCE(sum(amount), 0) FROM parked_items
+           WHERE kind = 'deposit' AND resolved_at IS NULL"""
+        )
+    )
     viewers = totals.deposits - totals.withdrawals - totals.debits
     creators = totals.creator_credits - int(unpaid["creators_paid"])
     withdrawals = int(unpaid["withdrawals"])
@@ -185,7 +211,8 @@ async def _check_escrow(pool: asyncpg.Pool, totals: Totals, chain: ChainClient, 
     owed = viewers + creators + withdrawals + parked + keep
     free = await chain.free_balance(escrow)
     report.check(
-        "escrow covers what it owes", free >= owed,
+        "escrow covers what it owes",
+        free >= owed,
         f"free {free} >= viewers {viewers} + creators {creators} + withdrawals {withdrawals}"
         f" + parked deposits {parked}"
         f" + existential deposit {keep} (margin {free - owed})",

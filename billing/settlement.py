@@ -110,7 +110,11 @@ async def apply_batch(conn: asyncpg.Connection, batch_id: str, entries: list[Led
         inserted = await conn.fetchval(
             """INSERT INTO settled_batches (batch_id, charges, amount, creator_amount, fee)
                VALUES ($1, $2, $3, $4, $5) ON CONFLICT (batch_id) DO NOTHING RETURNING 1""",
-            batch_id, len(entries), sums.amount, sums.amount - sums.fee, sums.fee,
+            batch_id,
+            len(entries),
+            sums.amount,
+            sums.amount - sums.fee,
+            sums.fee,
         )
         if inserted is None:
             return False
@@ -140,8 +144,14 @@ async def _apply_views(conn: asyncpg.Connection, batch_id: str, sums: BatchSums)
                                  reference_id, status, batch_id, completed_at)
            VALUES ($1, $2, $3, $4, 'stream_view', $5, 'completed', $6, now())""",
         [
-            (uuid.UUID(t.viewer_id), uuid.UUID(t.creator_id), t.amount, t.fee, uuid.UUID(v),
-             batch_id)
+            (
+                uuid.UUID(t.viewer_id),
+                uuid.UUID(t.creator_id),
+                t.amount,
+                t.fee,
+                uuid.UUID(v),
+                batch_id,
+            )
             for v, t in sums.views.items()
             if t.amount > 0
         ],
@@ -233,8 +243,7 @@ class Settlement:
             floor = _text(pending["min"])
         else:
             groups = await self.redis.xinfo_groups(self.stream)
-            floor = next(_text(g["last-delivered-id"]) for g in groups
-                         if _text(g["name"]) == GROUP)
+            floor = next(_text(g["last-delivered-id"]) for g in groups if _text(g["name"]) == GROUP)
         await self.redis.xtrim(self.stream, minid=floor, approximate=False)
 
     async def _settle(self, entry_id: str, fields: Fields | None) -> None:
@@ -254,8 +263,9 @@ class Settlement:
 
     async def claim_abandoned(self, idle_ms: int = 30_000) -> None:
         """Take over entries another consumer read and never acknowledged (it died)."""
-        await self.redis.xautoclaim(self.stream, GROUP, self.consumer, idle_ms, "0-0",
-                                    count=self.batch)
+        await self.redis.xautoclaim(
+            self.stream, GROUP, self.consumer, idle_ms, "0-0", count=self.batch
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.ensure_group()

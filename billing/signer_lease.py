@@ -23,8 +23,9 @@ from prometheus_client import Gauge
 
 logger = structlog.get_logger(__name__)
 
-SIGNER = Gauge("vilokanam_payout_signer", "1 while this process holds an escrow's signer lease",
-               ["escrow"])
+SIGNER = Gauge(
+    "vilokanam_payout_signer", "1 while this process holds an escrow's signer lease", ["escrow"]
+)
 
 
 @cache
@@ -33,8 +34,9 @@ def _script_source() -> str:
 
 
 class SignerLease:
-    def __init__(self, redis: aioredis.Redis, prefix: str, escrow: str,
-                 ttl_s: float = 15.0) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, prefix: str, escrow: str, ttl_s: float = 15.0
+    ) -> None:
         self.redis = redis
         self.key = f"{prefix}signer:{escrow}"
         self.escrow = escrow
@@ -59,16 +61,18 @@ class SignerLease:
     async def acquire(self) -> bool:
         """Take the lease if it is free (or already ours)."""
         started = time.monotonic()
-        if await self.redis.set(self.key, self.owner, nx=True, px=self.ttl_ms) or \
-                await self._script(keys=[self.key], args=["renew", self.owner, self.ttl_ms]):
+        if await self.redis.set(
+            self.key, self.owner, nx=True, px=self.ttl_ms
+        ) or await self._script(keys=[self.key], args=["renew", self.owner, self.ttl_ms]):
             self._mark(started)
             return True
         return False
 
     async def renew(self) -> bool:
         started = time.monotonic()
-        if self.held() and await self._script(keys=[self.key],
-                                               args=["renew", self.owner, self.ttl_ms]):
+        if self.held() and await self._script(
+            keys=[self.key], args=["renew", self.owner, self.ttl_ms]
+        ):
             self._mark(started)
             return True
         self._lost()

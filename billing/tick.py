@@ -210,8 +210,10 @@ class TickService:
         if charges.unacknowledged:  # delivered, never acknowledged: never charged
             VIEWER_SECONDS.labels("unacknowledged").inc(charges.unacknowledged)
         pending = {sub: d.pending for sub, d in deliveries.items()}
-        report.cut = {**_cut_reasons(charges.subs, charges.views, result, pending),
-                      **charges.silent}
+        report.cut = {
+            **_cut_reasons(charges.subs, charges.views, result, pending),
+            **charges.silent,
+        }
         if self._on_charged is not None and charges.subs:
             try:  # before cuts, so the last paid second is reported; never in their way
                 await self._on_charged(charges.subs, charges.views, result)

@@ -24,6 +24,7 @@ async def ensure_user(
     )
     if row is None:
         row = await db.fetchrow(
-            f"SELECT {USER_COLUMNS} FROM users WHERE public_key = $1", key  # noqa: S608
+            f"SELECT {USER_COLUMNS} FROM users WHERE public_key = $1",  # noqa: S608
+            key,
         )
     return row

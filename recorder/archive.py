@@ -111,9 +111,7 @@ class ArchiveWriter:
         )
         self._start_s = self._clock()
         width, height = picture_size(keyframe.codec_name, keyframe.payload)
-        self._add_track(
-            container, "video", keyframe.codec_name, keyframe.clock_rate, width, height
-        )
+        self._add_track(container, "video", keyframe.codec_name, keyframe.clock_rate, width, height)
         audio_codec = self._audio_codec or ("opus" if self._expect_audio else None)
         if audio_codec and self._expect_audio is not False:
             self._add_track(container, "audio", audio_codec, 48_000)

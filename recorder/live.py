@@ -40,8 +40,9 @@ class Recording:
 class LiveRecorder:
     """Records every live stream of one sfu into ``media_root/recordings``."""
 
-    def __init__(self, sfu: Sfu, pool: asyncpg.Pool, media_root: Path,
-                 reconnect_grace_s: float = 10.0) -> None:
+    def __init__(
+        self, sfu: Sfu, pool: asyncpg.Pool, media_root: Path, reconnect_grace_s: float = 10.0
+    ) -> None:
         self.sfu = sfu
         self.pool = pool
         self.root = Path(media_root) / "recordings"
@@ -99,7 +100,8 @@ class LiveRecorder:
         async with self.pool.acquire() as conn, conn.transaction():
             stream = await conn.fetchrow(
                 """SELECT creator_id, title, description, price_per_second > 0 AS paid
-                   FROM streams WHERE id = $1""", stream_id
+                   FROM streams WHERE id = $1""",
+                stream_id,
             )
             if stream is None:
                 return  # deleted meanwhile; the parts stay on disk for an operator
@@ -109,17 +111,30 @@ class LiveRecorder:
                 """INSERT INTO videos (creator_id, title, description, status, storage_url,
                                        is_private)
                    VALUES ($1, $2, $3, 'processing', $4, $5) RETURNING id""",
-                stream["creator_id"], stream["title"], stream["description"],
-                str(recording.directory), stream["paid"],
+                stream["creator_id"],
+                stream["title"],
+                stream["description"],
+                str(recording.directory),
+                stream["paid"],
             )
             await conn.execute(
                 "UPDATE stream_sessions SET recording_id = $1 WHERE id = ANY($2::uuid[])",
-                video_id, recording.sessions,
+                video_id,
+                recording.sessions,
             )
-            await enqueue(conn, video_id, "live_recording", [str(p) for p in recording.parts],
-                          stream_id=stream_id)
-        logger.info("recorder_recording_finished", stream_id=str(stream_id), video_id=str(video_id),
-                    parts=len(recording.parts))
+            await enqueue(
+                conn,
+                video_id,
+                "live_recording",
+                [str(p) for p in recording.parts],
+                stream_id=stream_id,
+            )
+        logger.info(
+            "recorder_recording_finished",
+            stream_id=str(stream_id),
+            video_id=str(video_id),
+            parts=len(recording.parts),
+        )
 
     async def close(self) -> None:
         """Server shutdown: finish every part and turn what was recorded into videos now."""

@@ -108,12 +108,19 @@ class _JobRun:
         except LeaseLost:
             log.warning("vod_job_lease_lost")
         except InvalidMedia as exc:
-            await fail(self.pool, self.job, self.owner, str(exc), retryable=False,
-                       reason=exc.reason)
+            await fail(
+                self.pool, self.job, self.owner, str(exc), retryable=False, reason=exc.reason
+            )
         except Exception as exc:  # any other failure: retry while attempts remain
             log.exception("vod_job_error")
-            await fail(self.pool, self.job, self.owner, f"{type(exc).__name__}: {exc}",
-                       retryable=True, reason=INTERNAL_FAILURE)
+            await fail(
+                self.pool,
+                self.job,
+                self.owner,
+                f"{type(exc).__name__}: {exc}",
+                retryable=True,
+                reason=INTERNAL_FAILURE,
+            )
         finally:
             keeper.cancel()
             with suppress(asyncio.CancelledError):

@@ -67,7 +67,7 @@ def trickled_candidates(fragment: str) -> list[RTCIceCandidate]:
     for line in fragment.splitlines():
         line = line.strip()
         if line.startswith(PREFIX):
-            candidate = parse_candidate(line[len(PREFIX):])
+            candidate = parse_candidate(line[len(PREFIX) :])
             if usable(candidate):
                 candidates.append(candidate)
     return candidates

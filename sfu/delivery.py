@@ -47,7 +47,14 @@ class DeliveryCounter:
     """
 
     __slots__ = (
-        "packets", "bytes", "frames", "marks", "acked", "acked_through", "_clock", "_second"
+        "packets",
+        "bytes",
+        "frames",
+        "marks",
+        "acked",
+        "acked_through",
+        "_clock",
+        "_second",
     )
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:

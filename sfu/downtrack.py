@@ -100,8 +100,7 @@ class DownTrack:
         except (ValueError, OSError) as exc:
             self.send_errors += 1
             if self.send_errors == 1:  # one line per subscriber, not one per packet
-                logger.warning("sfu_send_failed", kind=self.kind, size=len(packet),
-                               error=str(exc))
+                logger.warning("sfu_send_failed", kind=self.kind, size=len(packet), error=str(exc))
             return False
 
     def forward(

@@ -111,7 +111,8 @@ def answer_with_rejections(offer_sdp: str, answer_sdp: str, plan: list[MLine]) -
 
 
 def rejection_summary(plan: list[MLine]) -> str:
-    """"video (mid 0): reason; ..." for the rejected m-lines (error messages)."""
-    return "; ".join(
-        f"{m.kind} (mid {m.mid}): {m.reason}" for m in plan if not m.accepted
-    ) or "no m-line"
+    """ "video (mid 0): reason; ..." for the rejected m-lines (error messages)."""
+    return (
+        "; ".join(f"{m.kind} (mid {m.mid}): {m.reason}" for m in plan if not m.accepted)
+        or "no m-line"
+    )

@@ -33,9 +33,7 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(16)}"
 
 
-async def answer(
-    pc: RTCPeerConnection, offer_sdp: str, plan: list[MLine], ice: IceSettings
-) -> str:
+async def answer(pc: RTCPeerConnection, offer_sdp: str, plan: list[MLine], ice: IceSettings) -> str:
     """Apply the offer's accepted m-lines, answer as DTLS server with our ICE settings.
 
     Returns aiortc's answer (accepted m-lines only); :func:`client_answer` makes the one the

@@ -122,8 +122,13 @@ class Sfu:
         pc = RTCPeerConnection(rtc_configuration(self.ice))
         try:
             publisher = await start_publisher(
-                stream_id, pc, plan, offer_sdp, self.ice,
-                pace_every=self.pace_every, keyframe_interval=self.keyframe_interval,
+                stream_id,
+                pc,
+                plan,
+                offer_sdp,
+                self.ice,
+                pace_every=self.pace_every,
+                keyframe_interval=self.keyframe_interval,
             )
         except BaseException:
             await pc.close()
@@ -203,8 +208,11 @@ class Sfu:
             first = not subscriber.connected
             subscriber.activate()
             if first:
-                self._emit(SfuEvent("subscriber_connected", subscriber.stream_id,
-                                    subscriber.subscriber_id, ""))
+                self._emit(
+                    SfuEvent(
+                        "subscriber_connected", subscriber.stream_id, subscriber.subscriber_id, ""
+                    )
+                )
         elif state in ("failed", "closed"):
             self._spawn(self.unsubscribe(subscriber.subscriber_id, state))
 

@@ -95,5 +95,8 @@ async def finish(tasks: Iterable[asyncio.Task[object]], grace_s: float = STOP_GR
         logger.error("background_task_stuck_at_shutdown", task=task.get_name())
     for task in tasks:
         if task.done() and not task.cancelled() and task.exception() is not None:
-            logger.error("background_task_failed_at_shutdown", task=task.get_name(),
-                         error=repr(task.exception()))
+            logger.error(
+                "background_task_failed_at_shutdown",
+                task=task.get_name(),
+                error=repr(task.exception()),
+            )

@@ -156,11 +156,14 @@ class UploadSettings(Section):
     @model_validator(mode="after")
     def _chunk_sizes_in_order(self) -> UploadSettings:
         chunk, low, high = (
-            self.upload_chunk_bytes, self.upload_min_chunk_bytes, self.upload_max_chunk_bytes
+            self.upload_chunk_bytes,
+            self.upload_min_chunk_bytes,
+            self.upload_max_chunk_bytes,
         )
         if not low <= chunk <= high:
-            raise ValueError("UPLOAD_MIN_CHUNK_BYTES <= UPLOAD_CHUNK_BYTES <= "
-                             "UPLOAD_MAX_CHUNK_BYTES must hold")
+            raise ValueError(
+                "UPLOAD_MIN_CHUNK_BYTES <= UPLOAD_CHUNK_BYTES <= UPLOAD_MAX_CHUNK_BYTES must hold"
+            )
         return self
 
 
@@ -198,8 +201,10 @@ class BillingSettings(Section):
             return ()
         unknown = words - set(BILLING_LOOPS)
         if unknown:
-            raise ValueError(f"unknown billing loop(s) {', '.join(sorted(unknown))}; use all, "
-                             f"none or a comma list of {', '.join(BILLING_LOOPS)}")
+            raise ValueError(
+                f"unknown billing loop(s) {', '.join(sorted(unknown))}; use all, "
+                f"none or a comma list of {', '.join(BILLING_LOOPS)}"
+            )
         return tuple(loop for loop in BILLING_LOOPS if loop in words)
 
 
@@ -211,8 +216,8 @@ class AppConfig:
     redis_url: str
     public_url: str  # resolved: PUBLIC_URL, else http://HTTP_HOST:HTTP_PORT
     dev_mode: bool = True
-    chain_url: str | None = None          # the server's node; None: no deposits or payouts
-    chain_public_url: str | None = None   # what browsers' wallets connect to
+    chain_url: str | None = None  # the server's node; None: no deposits or payouts
+    chain_public_url: str | None = None  # what browsers' wallets connect to
     escrow_seed: str | None = field(default=None, repr=False)
     # /metrics on the main listener: open (dev default), behind server.metrics_token, or not at
     # all (served by a separate listener, see vilokanam.server).

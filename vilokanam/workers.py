@@ -71,30 +71,45 @@ async def run_worker(settings: Settings, role: str, name: str) -> None:
         await supervise(role, await _role_loop(settings, role, name, conns, stop), stop)
 
 
-async def _role_loop(settings: Settings, role: str, name: str, conns: Connections,
-                     stop: asyncio.Event) -> Callable[[], Awaitable[object]]:
+async def _role_loop(
+    settings: Settings, role: str, name: str, conns: Connections, stop: asyncio.Event
+) -> Callable[[], Awaitable[object]]:
     """The loop of one worker role, to run (and restart) under the supervisor."""
     if role == "vod":
         # The lease owner must be unique per process: a dead worker's lease is told apart.
-        return lambda: run_vod_worker(conns.pool, settings.media.media_root, stop,
-                                      owner=f"{name}@{default_owner()}",
-                                      lease_s=settings.media.vod_lease_s)
+        return lambda: run_vod_worker(
+            conns.pool,
+            settings.media.media_root,
+            stop,
+            owner=f"{name}@{default_owner()}",
+            lease_s=settings.media.vod_lease_s,
+        )
     assert conns.redis is not None
     if role == "settlement":
         settlement = Settlement(conns.redis, conns.pool, settings.server.redis_prefix, name)
         return lambda: settlement.run(stop)
     assert conns.chain is not None
     meter = Meter(conns.redis, settings.billing.platform_fee_bps, settings.server.redis_prefix)
-    loops = await chain_loops(conns.chain, conns.pool, meter, settings.escrow_secret(),
-                              payout_policy(settings), conns.redis, settings.billing.payout_lease_s)
+    loops = await chain_loops(
+        conns.chain,
+        conns.pool,
+        meter,
+        settings.escrow_secret(),
+        payout_policy(settings),
+        conns.redis,
+        settings.billing.payout_lease_s,
+    )
     if role == "deposits":
         return lambda: loops.deposits.run(stop)
     return lambda: loops.payouts.run(stop, interval_s=1.0)
 
 
 def payout_policy(settings: Settings) -> PayoutPolicy:
-    return PayoutPolicy(settings.billing.payout_threshold, settings.billing.payout_min_interval_s,
-                        settings.billing.payout_max_fee_bps)
+    return PayoutPolicy(
+        settings.billing.payout_threshold,
+        settings.billing.payout_min_interval_s,
+        settings.billing.payout_max_fee_bps,
+    )
 
 
 async def run_reconcile(settings: Settings) -> Report:
@@ -103,12 +118,14 @@ async def run_reconcile(settings: Settings) -> Report:
         escrow = None
         if conns.chain is not None:  # its free balance must cover what it owes
             escrow = Keypair.create_from_uri(settings.escrow_secret()).ss58_address
-        return await reconcile(conns.pool, conns.redis, settings.server.redis_prefix, conns.chain,
-                               escrow)
+        return await reconcile(
+            conns.pool, conns.redis, settings.server.redis_prefix, conns.chain, escrow
+        )
 
 
-async def handle_parked(settings: Settings, action: str, kind: parking.Kind, ref: str,
-                        note: str) -> bool:
+async def handle_parked(
+    settings: Settings, action: str, kind: parking.Kind, ref: str, note: str
+) -> bool:
     """`vilokanam parked retry|resolve`: False when no such open parked item exists."""
     async with connections(settings, redis=False, chain=False) as conns:
         if action == "retry":

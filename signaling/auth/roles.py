@@ -25,9 +25,7 @@ Role = Literal["moderator", "admin"]
 ROLES: tuple[Role, ...] = ("moderator", "admin")
 
 
-async def has_role(
-    db: Db, user_id: uuid.UUID, role: Role
-) -> bool:
+async def has_role(db: Db, user_id: uuid.UUID, role: Role) -> bool:
     """Whether the user holds `role` (admins hold moderator too)."""
     column = "is_admin" if role == "admin" else "(is_moderator OR is_admin)"
     return bool(await db.fetchval(f"SELECT {column} FROM users WHERE id = $1", user_id))  # noqa: S608
@@ -55,9 +53,7 @@ def require_owner(user: asyncpg.Record, row: asyncpg.Record, refusal: str) -> No
         raise ApiError(403, refusal)
 
 
-async def grant(
-    db: Db, public_key: bytes, role: Role
-) -> str | None:
+async def grant(db: Db, public_key: bytes, role: Role) -> str | None:
     """Give `role` to the user with this public key; their account_id, None if no such user."""
     column = "is_admin" if role == "admin" else "is_moderator"
     account: str | None = await db.fetchval(

@@ -23,17 +23,20 @@ routes = web.RouteTableDef()
 @routes.post("/api/auth/nonce")
 async def create_nonce(request: web.Request) -> web.Response:
     body = await read_json(request, NonceRequest)
-    await rate_limit.enforce(request, "nonce", rate_limit.client_ip(request),
-                             request.app[CONFIG].limits.nonce_rate_per_minute, 60)
+    await rate_limit.enforce(
+        request,
+        "nonce",
+        rate_limit.client_ip(request),
+        request.app[CONFIG].limits.nonce_rate_per_minute,
+        60,
+    )
     return web.json_response(await issue_nonce(request, body.address), status=201)
 
 
 @routes.post("/api/auth/verify")
 async def verify(request: web.Request) -> web.Response:
     body = await read_json(request, VerifyRequest)
-    return web.json_response(
-        await sign_in(request, body.address, body.message, body.signature)
-    )
+    return web.json_response(await sign_in(request, body.address, body.message, body.signature))
 
 
 @routes.post("/api/auth/logout")

@@ -30,6 +30,7 @@ async def row_or_404(
     row_id = parse_uuid(request.match_info[param], what)
     row = await lookup(request.app[PG], row_id)
     if row is None:
-        raise ApiError(404, message or f"no {what} {row_id}",
-                       headers=dict(headers) if headers else None)
+        raise ApiError(
+            404, message or f"no {what} {row_id}", headers=dict(headers) if headers else None
+        )
     return row

@@ -18,9 +18,7 @@ HTTP_LATENCY = Histogram(
     "HTTP request latency by route template",
     ["method", "route", "status"],
 )
-HTTP_ERRORS = Counter(
-    "vilokanam_http_errors_total", "HTTP responses with status >= 500", ["route"]
-)
+HTTP_ERRORS = Counter("vilokanam_http_errors_total", "HTTP responses with status >= 500", ["route"])
 
 
 def _route(request: web.Request) -> str:

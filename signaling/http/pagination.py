@@ -61,15 +61,16 @@ def keyset_args(after: Cursor | None) -> tuple[datetime | None, uuid.UUID | None
 
 
 def page_body(
-    items: list[dict[str, Any]], rows: list[asyncpg.Record], limit: int,
+    items: list[dict[str, Any]],
+    rows: list[asyncpg.Record],
+    limit: int,
     keys: tuple[str, str] = ("created_at", "id"),
 ) -> dict[str, Any]:
     """The JSON of one page: {"items": [...], "next_cursor": str | null}."""
     return {"items": items, "next_cursor": next_cursor(rows, limit, keys)}
 
 
-OwnedQuery = Callable[[Db, uuid.UUID, "Cursor | None", int],
-                      Awaitable[list[asyncpg.Record]]]
+OwnedQuery = Callable[[Db, uuid.UUID, "Cursor | None", int], Awaitable[list[asyncpg.Record]]]
 
 
 async def owned_page(

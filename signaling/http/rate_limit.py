@@ -32,15 +32,22 @@ async def retry_after(
 
 
 async def enforce(
-    request: web.Request, bucket: str, who: str, limit: int, window_s: int,
+    request: web.Request,
+    bucket: str,
+    who: str,
+    limit: int,
+    window_s: int,
     headers: Mapping[str, str] | None = None,
 ) -> None:
     """Count one request of `who` in `bucket`; 429 (with `headers` too, e.g. CORS) once `limit`
     were made in this window."""
     retry = await retry_after(request.app, bucket, who, limit, window_s)
     if retry is not None:
-        raise ApiError(429, f"too many requests; retry in {retry} s",
-                       headers={**(headers or {}), "Retry-After": str(retry)})
+        raise ApiError(
+            429,
+            f"too many requests; retry in {retry} s",
+            headers={**(headers or {}), "Retry-After": str(retry)},
+        )
 
 
 def client_ip(request: web.Request) -> str:
@@ -65,8 +72,9 @@ async def take_slot(
 
     Held slots count for at most `max_age_s`, so a killed process cannot block a user forever.
     """
-    taken = await app[REDIS].eval(_TAKE_SLOT, 1, _slots_key(app, bucket, who),
-                                  int(time.time()), max_age_s, cap, slot)
+    taken = await app[REDIS].eval(
+        _TAKE_SLOT, 1, _slots_key(app, bucket, who), int(time.time()), max_age_s, cap, slot
+    )
     return bool(taken)
 
 

@@ -87,4 +87,3 @@ def parse_uuid(value: str, what: str = "id") -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise ApiError(404, f"no {what} {value!r}") from None
-

@@ -39,12 +39,11 @@ def clean(content: object) -> str:
 async def stream_of(db: Db, stream_id: uuid.UUID) -> asyncpg.Record | None:
     """What a stream socket needs of its stream: status and stored viewer count."""
     return await db.fetchrow(
-        "SELECT id, status, viewer_count FROM streams WHERE id = $1", stream_id)
+        "SELECT id, status, viewer_count FROM streams WHERE id = $1", stream_id
+    )
 
 
-async def post(
-    db: Db, stream_id: uuid.UUID, author_id: uuid.UUID, content: str
-) -> dict[str, Any]:
+async def post(db: Db, stream_id: uuid.UUID, author_id: uuid.UUID, content: str) -> dict[str, Any]:
     """Store a cleaned message and return it as sent to sockets."""
     row = await db.fetchrow(
         f"""WITH c AS (INSERT INTO comments (stream_id, author_id, content)

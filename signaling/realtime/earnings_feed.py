@@ -49,15 +49,21 @@ def earnings_message(now: Figures, before: Figures | None) -> dict[str, Any]:
     Without an earlier sample the per-second figures are null: unknown, not zero. Streams that
     were not live in `before` add nothing: their counters may hold an earlier session's seconds.
     """
-    message: dict[str, Any] = {"type": "earnings", **now, "interval_ms": None,
-                               "seconds_this_second": None, "earned_this_second": None}
+    message: dict[str, Any] = {
+        "type": "earnings",
+        **now,
+        "interval_ms": None,
+        "seconds_this_second": None,
+        "earned_this_second": None,
+    }
     if before is None:
         return message
     ticks_before = {s["id"]: s["ticks"] for s in before["streams"]}
     earned = int(now["earnings"]["total"]) - int(before["earnings"]["total"])
     message["interval_ms"] = now["at_ms"] - before["at_ms"]
     message["seconds_this_second"] = sum(
-        s["ticks"] - ticks_before[s["id"]] for s in now["streams"] if s["id"] in ticks_before)
+        s["ticks"] - ticks_before[s["id"]] for s in now["streams"] if s["id"] in ticks_before
+    )
     message["earned_this_second"] = str(max(0, earned))
     return message
 
@@ -104,8 +110,10 @@ class EarningsFeed:
             self._task = None
         sockets = [s for group in self._sockets.values() for s in group]
         await asyncio.gather(
-            *(s.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
-              for s in sockets),
+            *(
+                s.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+                for s in sockets
+            ),
             return_exceptions=True,
         )
 
@@ -124,13 +132,15 @@ class EarningsFeed:
     async def tick(self) -> None:
         """Sample every followed creator once and push to their sockets."""
         creators = list(self._sockets)
-        results = await asyncio.gather(*(self._figures_of(c) for c in creators),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._figures_of(c) for c in creators), return_exceptions=True
+        )
         sends = []
         for creator_id, figures in zip(creators, results, strict=True):
             if isinstance(figures, BaseException):
-                logger.warning("earnings_sample_failed", creator_id=str(creator_id),
-                               error=repr(figures))
+                logger.warning(
+                    "earnings_sample_failed", creator_id=str(creator_id), error=repr(figures)
+                )
                 continue
             message = self._message(creator_id, figures)
             if message is not None:
@@ -149,5 +159,8 @@ class EarningsFeed:
 
     def _send(self, creator_id: uuid.UUID, message: dict[str, Any]) -> list[Awaitable[None]]:
         text = json.dumps(message)
-        return [s.ws.send_str(text) for s in self._sockets.get(creator_id, ())
-                if s.ready and not s.ws.closed]
+        return [
+            s.ws.send_str(text)
+            for s in self._sockets.get(creator_id, ())
+            if s.ready and not s.ws.closed
+        ]

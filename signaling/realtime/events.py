@@ -37,8 +37,13 @@ _RETRY_S = 1.0
 _LISTEN_POLL_S = 1.0
 # Close code of a socket whose session token was revoked (as for a bad token: sign in again).
 CLOSE_SIGNED_OUT = 4401
-_SIGNED_OUT = json.dumps({"type": "error", "code": "unauthorized",
-                          "message": "signed out: this session token was revoked"})
+_SIGNED_OUT = json.dumps(
+    {
+        "type": "error",
+        "code": "unauthorized",
+        "message": "signed out: this session token was revoked",
+    }
+)
 
 
 @dataclass(eq=False)
@@ -147,8 +152,10 @@ class StreamEvents:
         """Say goodbye to every socket (1001) so shutdown does not wait for them."""
         sockets = [s for group in self._sockets.values() for s in group]
         await asyncio.gather(
-            *(s.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
-              for s in sockets),
+            *(
+                s.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+                for s in sockets
+            ),
             return_exceptions=True,
         )
 
@@ -178,8 +185,9 @@ class StreamEvents:
             await self._sign_out(revoked)
             return
         targets = self._targets(channel)
-        await asyncio.gather(*(s.ws.send_str(data) for s in targets if not s.ws.closed),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(s.ws.send_str(data) for s in targets if not s.ws.closed), return_exceptions=True
+        )
 
     async def _sign_out(self, token_digest: str) -> None:
         async def close(ws: web.WebSocketResponse) -> None:

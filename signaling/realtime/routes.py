@@ -107,9 +107,7 @@ async def _greet(request: web.Request, socket: Socket, stream: asyncpg.Record) -
     await socket.ws.send_json(viewers_message(stream["viewer_count"] if live else 0))
 
 
-async def _handle(
-    request: web.Request, socket: Socket, message: Any
-) -> dict[str, Any] | None:
+async def _handle(request: web.Request, socket: Socket, message: Any) -> dict[str, Any] | None:
     """The reply to one client frame (None when the answer is a broadcast)."""
     try:
         data = _decode(message)
@@ -145,8 +143,14 @@ async def _user_of(request: web.Request, token: object) -> asyncpg.Record | None
 
 
 def _auth_reply(user: asyncpg.Record) -> dict[str, Any]:
-    return {"type": "auth", "user": {"id": str(user["id"]), "account_id": user["account_id"],
-                                     "username": user["username"]}}
+    return {
+        "type": "auth",
+        "user": {
+            "id": str(user["id"]),
+            "account_id": user["account_id"],
+            "username": user["username"],
+        },
+    }
 
 
 _BAD_TOKEN = _error("unauthorized", "invalid or expired session token; sign in again")
@@ -172,9 +176,14 @@ async def _authenticate(
 
 async def _take_slot(request: web.Request, user_id: uuid.UUID, slot: str) -> bool:
     """One of the user's WEBSOCKETS_PER_USER open sockets, across all processes."""
-    return await rate_limit.take_slot(request.app, "ws", str(user_id), slot,
-                                      request.app[CONFIG].limits.websockets_per_user,
-                                      SOCKET_SLOT_MAX_AGE_S)
+    return await rate_limit.take_slot(
+        request.app,
+        "ws",
+        str(user_id),
+        slot,
+        request.app[CONFIG].limits.websockets_per_user,
+        SOCKET_SLOT_MAX_AGE_S,
+    )
 
 
 async def _release_slot(request: web.Request, user_id: uuid.UUID | None, slot: str) -> None:
@@ -198,11 +207,21 @@ async def _post_chat(
         return _error("invalid_message", str(exc))
     config = request.app[CONFIG]
     # Per user, not per socket: more sockets or processes give no more messages.
-    if await rate_limit.retry_after(request.app, "chat", str(socket.user_id),
-                                    config.limits.chat_burst,
-                                    config.limits.chat_window_s) is not None:
-        return _error("rate_limited", f"slow down: at most {config.limits.chat_burst} messages "
-                                      f"every {config.limits.chat_window_s} seconds")
+    if (
+        await rate_limit.retry_after(
+            request.app,
+            "chat",
+            str(socket.user_id),
+            config.limits.chat_burst,
+            config.limits.chat_window_s,
+        )
+        is not None
+    ):
+        return _error(
+            "rate_limited",
+            f"slow down: at most {config.limits.chat_burst} messages "
+            f"every {config.limits.chat_window_s} seconds",
+        )
     posted = await chat.post(request.app[PG], socket.stream_id, socket.user_id, text)
     await request.app[EVENTS].to_stream(socket.stream_id, posted)
     logger.info("chat_message_sent", stream_id=str(socket.stream_id), user_id=str(socket.user_id))
@@ -242,8 +261,9 @@ async def _signed_in_creator(
     try:
         message = await ws.receive(timeout=AUTH_TIMEOUT_S)
     except TimeoutError:
-        await _refuse(ws, CLOSE_UNAUTHORIZED, _error(
-            "unauthorized", 'send {"type":"auth","token":…} first'))
+        await _refuse(
+            ws, CLOSE_UNAUTHORIZED, _error("unauthorized", 'send {"type":"auth","token":…} first')
+        )
         return None
     if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
         return None
@@ -252,16 +272,22 @@ async def _signed_in_creator(
     except BadMessage:
         data = {}
     if data.get("type") != "auth":
-        await _refuse(ws, CLOSE_UNAUTHORIZED, _error(
-            "unauthorized", 'the first message must be {"type":"auth","token":…}'))
+        await _refuse(
+            ws,
+            CLOSE_UNAUTHORIZED,
+            _error("unauthorized", 'the first message must be {"type":"auth","token":…}'),
+        )
         return None
     user = await _user_of(request, data.get("token"))
     if user is None:
         await _refuse(ws, CLOSE_UNAUTHORIZED, _BAD_TOKEN)
         return None
     if not user["is_creator"]:
-        await _refuse(ws, CLOSE_FORBIDDEN, _error(
-            "forbidden", "live earnings are for creators; become one with PATCH /api/me"))
+        await _refuse(
+            ws,
+            CLOSE_FORBIDDEN,
+            _error("forbidden", "live earnings are for creators; become one with PATCH /api/me"),
+        )
         return None
     if not await _take_slot(request, user["id"], slot):
         await _refuse(ws, CLOSE_TOO_MANY_SOCKETS, _too_many_sockets(request))

@@ -92,11 +92,18 @@ async def billing_context(app: web.Application) -> AsyncIterator[None]:
     async def charged(subscribers: list[str], views: list[ViewInfo], result: BatchResult) -> None:
         updates = runtime.viewing.balance_updates(subscribers, views, result)
         if updates:  # one Redis round trip for every viewer charged this second
-            await app[EVENTS].to_viewers([(view.stream_id, view.viewer_id, payload)
-                                          for view, payload in updates])
+            await app[EVENTS].to_viewers(
+                [(view.stream_id, view.viewer_id, payload) for view, payload in updates]
+            )
 
-    tick = TickService(meter, live.sfu.take_delivery, runtime.viewing.views, cut,
-                       on_charged=charged, on_ended=runtime.viewing.forget)
+    tick = TickService(
+        meter,
+        live.sfu.take_delivery,
+        runtime.viewing.views,
+        cut,
+        on_charged=charged,
+        on_ended=runtime.viewing.forget,
+    )
     runtime.spawn_loop("tick", lambda: tick.run(runtime.stop))
     if _runs(config, "settlement"):
         settlement = Settlement(app[REDIS], app[PG], config.server.redis_prefix)
@@ -113,16 +120,27 @@ async def _connect_chain(app: web.Application, runtime: BillingRuntime, chain_ur
         raise RuntimeError("a chain is configured but no escrow seed")
     runtime.chain = await ChainClient.connect(chain_url)
     runtime.existential_deposit = await runtime.chain.existential_deposit()
-    policy = PayoutPolicy(config.billing.payout_threshold, config.billing.payout_min_interval_s,
-                          config.billing.payout_max_fee_bps)
-    loops = await chain_loops(runtime.chain, app[PG], runtime.meter, config.escrow_seed, policy,
-                              app[REDIS], config.billing.payout_lease_s)
+    policy = PayoutPolicy(
+        config.billing.payout_threshold,
+        config.billing.payout_min_interval_s,
+        config.billing.payout_max_fee_bps,
+    )
+    loops = await chain_loops(
+        runtime.chain,
+        app[PG],
+        runtime.meter,
+        config.escrow_seed,
+        policy,
+        app[REDIS],
+        config.billing.payout_lease_s,
+    )
     runtime.escrow, runtime.payouts = loops.escrow, loops.payouts
     if _runs(config, "deposits"):
         runtime.spawn_loop("deposits", lambda: loops.deposits.run(runtime.stop))
     if _runs(config, "payouts"):
         runtime.spawn_loop(
-            "payouts", lambda: loops.payouts.run(runtime.stop, config.billing.payout_interval_s))
+            "payouts", lambda: loops.payouts.run(runtime.stop, config.billing.payout_interval_s)
+        )
     logger.info("billing_runtime_chain_connected", escrow=runtime.escrow.ss58_address)
 
 

@@ -82,6 +82,15 @@ class MeteredViewing:
             if status is ChargeStatus.CHARGED and sub in self.views:
                 self.seconds[sub] = self.seconds.get(sub, 0) + 1
                 latest[sub] = (view, balance)
-        return [(view, {"type": "balance", "balance": str(balance),
-                        "seconds_watched": self.seconds[sub], "price": str(view.price)})
-                for sub, (view, balance) in latest.items()]
+        return [
+            (
+                view,
+                {
+                    "type": "balance",
+                    "balance": str(balance),
+                    "seconds_watched": self.seconds[sub],
+                    "price": str(view.price),
+                },
+            )
+            for sub, (view, balance) in latest.items()
+        ]

@@ -22,12 +22,12 @@ class TooManyViews(Exception):
 
 @dataclass(frozen=True)
 class View:
-    view_id: uuid.UUID          # stream_viewers.id
-    subscriber_id: str          # the sfu's id of this viewer's media session
+    view_id: uuid.UUID  # stream_viewers.id
+    subscriber_id: str  # the sfu's id of this viewer's media session
     viewer_id: uuid.UUID
     stream_id: uuid.UUID
     creator_id: uuid.UUID
-    price_per_second: Decimal   # planck
+    price_per_second: Decimal  # planck
 
 
 class ViewPolicy(Protocol):

@@ -70,5 +70,6 @@ def render(name: str) -> bytes:
 
 
 def page(name: str) -> web.Response:
-    return web.Response(body=render(name), content_type="text/html", charset="utf-8",
-                        headers=SECURITY_HEADERS)
+    return web.Response(
+        body=render(name), content_type="text/html", charset="utf-8", headers=SECURITY_HEADERS
+    )

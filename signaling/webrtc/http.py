@@ -32,8 +32,12 @@ CORS = {
 
 
 def not_live() -> ApiError:
-    return ApiError(409, "the stream is not live yet", "not_live",
-                    headers={**CORS, "Retry-After": str(RETRY_AFTER_S)})
+    return ApiError(
+        409,
+        "the stream is not live yet",
+        "not_live",
+        headers={**CORS, "Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 def sfu_http_error(exc: SfuError) -> ApiError:
@@ -85,8 +89,9 @@ def with_cors(response: R) -> R:
 
 async def stream_or_404(request: web.Request) -> asyncpg.Record:
     """The path's {stream_id} row; 404 (with CORS) when there is no such stream."""
-    return await row_or_404(request, "stream_id", "stream", streams_db.by_id,
-                            message="no such stream", headers=CORS)
+    return await row_or_404(
+        request, "stream_id", "stream", streams_db.by_id, message="no such stream", headers=CORS
+    )
 
 
 async def read_offer(request: web.Request) -> str:
@@ -127,9 +132,14 @@ def options(request: web.Request, methods: str) -> web.Response:
 async def find_session(request: web.Request, kind: Kind) -> PeerSession:
     """The session a PATCH or DELETE names, counted in the client's rate limit first (so
     guessing session URLs is limited too); 429 over it, 404 when there is no such session."""
-    await rate_limit.enforce(request, "webrtc-session", rate_limit.client_ip(request),
-                             request.app[CONFIG].limits.session_requests_per_minute, 60,
-                             headers=CORS)
+    await rate_limit.enforce(
+        request,
+        "webrtc-session",
+        rate_limit.client_ip(request),
+        request.app[CONFIG].limits.session_requests_per_minute,
+        60,
+        headers=CORS,
+    )
     stream_id = parse_uuid(request.match_info["stream_id"], "stream")
     session = request.app[LIVE].session(kind, stream_id, request.match_info["session"])
     if session is None:

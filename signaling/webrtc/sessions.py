@@ -50,7 +50,7 @@ class PeerSession:
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     etag: str = field(default_factory=lambda: f'"{secrets.token_hex(8)}"')
     live_session_id: uuid.UUID | None = None  # whip: stream_sessions.id
-    view: View | None = None                  # whep
+    view: View | None = None  # whep
 
     @property
     def location(self) -> str:
@@ -124,8 +124,9 @@ class LiveStreams:
         publisher_id, answer = await self.sfu.publish(str(stream_id), offer)
         session = PeerSession("whip", stream_id, publisher_id, ice_ufrag(offer))
         try:
-            session.live_session_id = await streams_db.go_live(self.db, stream_id, self.server_url,
-                                                            self.node_id)
+            session.live_session_id = await streams_db.go_live(
+                self.db, stream_id, self.server_url, self.node_id
+            )
         except BaseException:
             await self.sfu.unpublish(str(stream_id))
             raise
@@ -184,8 +185,14 @@ class LiveStreams:
         await self.policy.admit(viewer_id, stream_id, stream["price_per_second"])
         subscriber_id, answer = await self.sfu.subscribe(str(stream_id), offer)
         view_id = await streams_db.start_view(self.db, stream_id, viewer_id, self.node_id)
-        view = View(view_id, subscriber_id, viewer_id, stream_id, stream["creator_id"],
-                    stream["price_per_second"])
+        view = View(
+            view_id,
+            subscriber_id,
+            viewer_id,
+            stream_id,
+            stream["creator_id"],
+            stream["price_per_second"],
+        )
         session = PeerSession("whep", stream_id, subscriber_id, ice_ufrag(offer), view=view)
         self._remember(session)
         await self.policy.started(view)

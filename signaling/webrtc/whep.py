@@ -47,11 +47,19 @@ def check_price(request: web.Request, price: Decimal) -> None:
         if int(accepted) == price:
             return
     current = str(int(price))
-    message = (f"this stream costs {current} planck per second; send the price you accept in "
-               f"the {PRICE_HEADER} header" if accepted is None else
-               f"the price is now {current} planck per second: accept it first")
-    raise ApiError(412, message, "price_changed" if accepted else "price_required",
-                   headers={**CORS, PRICE_HEADER: current}, details={"price": current})
+    message = (
+        f"this stream costs {current} planck per second; send the price you accept in "
+        f"the {PRICE_HEADER} header"
+        if accepted is None
+        else f"the price is now {current} planck per second: accept it first"
+    )
+    raise ApiError(
+        412,
+        message,
+        "price_changed" if accepted else "price_required",
+        headers={**CORS, PRICE_HEADER: current},
+        details={"price": current},
+    )
 
 
 @routes.post("/whep/{stream_id}")
@@ -59,8 +67,9 @@ async def subscribe(request: web.Request) -> web.Response:
     stream = await stream_or_404(request)
     viewer_id = await session_user_id(request)
     if viewer_id is None:
-        raise ApiError(401, "sign in to watch: missing or expired session token",
-                       headers={**CORS, **CHALLENGE})
+        raise ApiError(
+            401, "sign in to watch: missing or expired session token", headers={**CORS, **CHALLENGE}
+        )
     offer = await read_offer(request)
     check_price(request, stream["price_per_second"])
     live = request.app[LIVE]

@@ -29,11 +29,16 @@ async def publish(request: web.Request) -> web.Response:
     stream = await stream_or_404(request)
     stream_id = stream["id"]
     key = bearer(request.headers.get("Authorization"))
-    if key is None or stream["stream_key_hash"] is None or not hmac.compare_digest(
-        digest(key), stream["stream_key_hash"]
+    if (
+        key is None
+        or stream["stream_key_hash"] is None
+        or not hmac.compare_digest(digest(key), stream["stream_key_hash"])
     ):
-        raise ApiError(401, "wrong or missing stream key (Authorization: Bearer <stream key>)",
-                       headers={**CORS, "WWW-Authenticate": 'Bearer realm="whip"'})
+        raise ApiError(
+            401,
+            "wrong or missing stream key (Authorization: Bearer <stream key>)",
+            headers={**CORS, "WWW-Authenticate": 'Bearer realm="whip"'},
+        )
     offer = await read_offer(request)
     live = request.app[LIVE]
     if live.is_live(stream_id):

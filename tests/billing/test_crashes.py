@@ -44,9 +44,19 @@ async def test_settlement_kill_9_applies_every_batch_once(
         for _ in range(rng.randint(5, 40)):  # charges keep arriving while it works
             second += 1
             batches += 1
-            await meter.charge([Charge(str(view), str(viewer), str(stream), str(creator),
-                                       second, rng.choice((1_000, 999, 1)))
-                                for view, viewer in zip(views, viewers, strict=True)])
+            await meter.charge(
+                [
+                    Charge(
+                        str(view),
+                        str(viewer),
+                        str(stream),
+                        str(creator),
+                        second,
+                        rng.choice((1_000, 999, 1)),
+                    )
+                    for view, viewer in zip(views, viewers, strict=True)
+                ]
+            )
         await asyncio.to_thread(kill_after, proc, rng.uniform(0.3, 2.5))
     # A last clean run drains what is left.
     final = Settlement(redis, db, redis_prefix, consumer="settlement-1")
@@ -68,8 +78,14 @@ async def test_settlement_kill_9_applies_every_batch_once(
 
 @pytest.mark.parametrize("workers", [1, 2])
 async def test_payout_kill_9_never_pays_twice(
-    dev_chain, chain_client: ChainClient, own_db: asyncpg.Pool, own_database_url: str, redis,
-    redis_url: str, redis_prefix: str, workers: int,
+    dev_chain,
+    chain_client: ChainClient,
+    own_db: asyncpg.Pool,
+    own_database_url: str,
+    redis,
+    redis_url: str,
+    redis_prefix: str,
+    workers: int,
 ) -> None:
     """Payout workers killed at random; with two at once, the lease keeps one signer."""
     db = own_db
@@ -90,13 +106,21 @@ async def test_payout_kill_9_never_pays_twice(
                    VALUES ($1, $2, $2) ON CONFLICT (creator_id) DO UPDATE SET
                    total_earnings = creator_earnings.total_earnings + $2,
                    pending_payout = creator_earnings.pending_payout + $2""",
-                users[creator.ss58_address], amount)
+                users[creator.ss58_address],
+                amount,
+            )
             owed[creator.ss58_address] += amount
 
     # Creators earn every few seconds here: pay them whenever due (no interval between payouts).
-    env = worker_env(own_database_url, redis_url, redis_prefix,
-                     CHAIN_URL=dev_chain.url, ESCROW_SEED=escrow_mnemonic, PAYOUT_LEASE_S="2",
-                     PAYOUT_MIN_INTERVAL_S="0")
+    env = worker_env(
+        own_database_url,
+        redis_url,
+        redis_prefix,
+        CHAIN_URL=dev_chain.url,
+        ESCROW_SEED=escrow_mnemonic,
+        PAYOUT_LEASE_S="2",
+        PAYOUT_MIN_INTERVAL_S="0",
+    )
     rng = random.Random(11)
     standby = [start_worker("payouts", env) for _ in range(workers - 1)]
     for _ in range(KILLS):
@@ -115,7 +139,8 @@ async def test_payout_kill_9_never_pays_twice(
             open_or_due = await db.fetchval(
                 """SELECT (SELECT count(*) FROM payouts WHERE status IN
                            ('created', 'signed', 'submitted', 'in_block'))
-                        + (SELECT count(*) FROM creator_earnings WHERE pending_payout > 0)""")
+                        + (SELECT count(*) FROM creator_earnings WHERE pending_payout > 0)"""
+            )
             if open_or_due == 0:
                 break
             await asyncio.sleep(0.5)
@@ -129,8 +154,12 @@ async def test_payout_kill_9_never_pays_twice(
     assert len({r["extrinsic_hash"] for r in signed}) == len(signed)
     report = await reconcile(db, redis, redis_prefix, chain_client)
     # Earnings were written directly (no ledger here), so only the payout checks apply.
-    payout_checks = {name: ok for name, ok, _ in report.checks
-                     if name in ("earnings = pending + paid/paying",
-                                 "finalized payouts are on chain")}
-    assert payout_checks == {"earnings = pending + paid/paying": True,
-                             "finalized payouts are on chain": True}, report.text()
+    payout_checks = {
+        name: ok
+        for name, ok, _ in report.checks
+        if name in ("earnings = pending + paid/paying", "finalized payouts are on chain")
+    }
+    assert payout_checks == {
+        "earnings = pending + paid/paying": True,
+        "finalized payouts are on chain": True,
+    }, report.text()

@@ -14,8 +14,9 @@ from tests.billing.support.chain_money import ROC, endow, transfer
 from tests.support.chain_fixtures import fresh_account
 
 
-def watcher(chain: ChainClient, db: asyncpg.Pool, meter: Meter, escrow: str,
-            start: int) -> DepositWatcher:
+def watcher(
+    chain: ChainClient, db: asyncpg.Pool, meter: Meter, escrow: str, start: int
+) -> DepositWatcher:
     return DepositWatcher(chain, db, meter, escrow, ss58_format=2, start_block=start)
 
 
@@ -31,8 +32,9 @@ async def test_deposit_credited_once_across_restarts(
 
     first = watcher(chain_client, db, meter, escrow, start)
     assert await first.poll() == 2
-    user = await db.fetchrow("SELECT id, account_id FROM users WHERE public_key = $1",
-                             bob.public_key)
+    user = await db.fetchrow(
+        "SELECT id, account_id FROM users WHERE public_key = $1", bob.public_key
+    )
     assert user["account_id"] == to_ss58(bob.public_key, 2)
     assert await meter.balance(str(user["id"])) == 7 * ROC
 
@@ -41,8 +43,7 @@ async def test_deposit_credited_once_across_restarts(
     again = watcher(chain_client, db, meter, escrow, start)
     assert await again.poll() == 0
     assert await meter.balance(str(user["id"])) == 7 * ROC
-    rows = await db.fetch("SELECT amount, credited_at FROM deposits WHERE user_id = $1",
-                          user["id"])
+    rows = await db.fetch("SELECT amount, credited_at FROM deposits WHERE user_id = $1", user["id"])
     assert sorted(int(r["amount"]) for r in rows) == [2 * ROC, 5 * ROC]
     assert all(r["credited_at"] is not None for r in rows)
 
@@ -60,11 +61,11 @@ async def test_crash_between_record_and_credit_is_finished_once(
     for number in range(start, head + 1):  # recorded, then the process "dies" before crediting
         block = await chain_client.block_hash(number)
         await crashed._record(number, block, await chain_client.transfers_in_block(block, escrow))
-    user_id = await db.fetchval("SELECT id FROM users WHERE public_key = $1",
-                                depositor.public_key)
+    user_id = await db.fetchval("SELECT id FROM users WHERE public_key = $1", depositor.public_key)
     before = await meter.balance(str(user_id))
     recorded = await db.fetchval(
-        "SELECT count(*) FROM deposits WHERE user_id = $1 AND credited_at IS NULL", user_id)
+        "SELECT count(*) FROM deposits WHERE user_id = $1 AND credited_at IS NULL", user_id
+    )
     assert recorded == 1
     restarted = watcher(chain_client, db, meter, escrow, start)
     await restarted.poll()
@@ -80,8 +81,9 @@ async def test_transfers_elsewhere_are_not_deposits(
 ) -> None:
     escrow = fresh_account().ss58_address
     start, _ = await chain_client.finalized_head()
-    await transfer(chain_client, Keypair.create_from_uri("//Dave"),
-                   fresh_account().ss58_address, 1 * ROC)
+    await transfer(
+        chain_client, Keypair.create_from_uri("//Dave"), fresh_account().ss58_address, 1 * ROC
+    )
     meter = Meter(redis, 1000, redis_prefix)
     assert await watcher(chain_client, db, meter, escrow, start).poll() == 0
 
@@ -104,10 +106,15 @@ async def test_deposit_above_int64_is_parked_and_later_ones_credited(
     for _restart in range(2):
         await watcher(chain_client, db, meter, escrow, start).poll()
 
-    rows = {r["public_key"]: r for r in await db.fetch(
-        """SELECT u.public_key, u.id AS user_id, d.id, d.amount, d.credited_at
+    rows = {
+        r["public_key"]: r
+        for r in await db.fetch(
+            """SELECT u.public_key, u.id AS user_id, d.id, d.amount, d.credited_at
            FROM deposits d JOIN users u ON u.id = d.user_id
-           WHERE u.public_key = ANY($1::bytea[])""", [whale.public_key, small.public_key])}
+           WHERE u.public_key = ANY($1::bytea[])""",
+            [whale.public_key, small.public_key],
+        )
+    }
     assert int(rows[small.public_key]["amount"]) == 2 * ROC
     assert rows[small.public_key]["credited_at"] is not None
     assert await meter.balance(str(rows[small.public_key]["user_id"])) == 2 * ROC

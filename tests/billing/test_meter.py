@@ -320,8 +320,14 @@ async def test_script_reloads_after_script_flush(redis62_url: str) -> None:
 async def _start_worker(url: str, prefix: str, start: int) -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.billing.support.charge_worker", url, prefix, str(start),
-        stdout=asyncio.subprocess.PIPE, env=env,
+        sys.executable,
+        "-m",
+        "tests.billing.support.charge_worker",
+        url,
+        prefix,
+        str(start),
+        stdout=asyncio.subprocess.PIPE,
+        env=env,
     )
     assert proc.stdout is not None
     assert await proc.stdout.readline() == b"ready\n"

@@ -24,13 +24,20 @@ async def test_retried_item_goes_back_to_its_loop(
     deposit = await db.fetchval(
         """INSERT INTO deposits (user_id, from_account, amount, block_number, block_hash,
                                  event_index) VALUES ($1, 'x', 500, 1, $2, 0) RETURNING id""",
-        viewer, "0x" + uuid.uuid4().hex * 2)
+        viewer,
+        "0x" + uuid.uuid4().hex * 2,
+    )
     await park(db, "deposit", str(deposit), "Redis refused the script (since fixed)", 500)
     meter = Meter(redis, 1000, redis_prefix)
     watcher = DepositWatcher(None, db, meter, "escrow", 2)  # type: ignore[arg-type]
     assert await watcher.credit_recorded() == 0  # parked: skipped
-    retried = cli(worker_env(own_database_url, redis_url, redis_prefix),
-                  "parked", "retry", "deposit", str(deposit))
+    retried = cli(
+        worker_env(own_database_url, redis_url, redis_prefix),
+        "parked",
+        "retry",
+        "deposit",
+        str(deposit),
+    )
     assert retried.returncode == 0, retried.stderr
     assert await watcher.credit_recorded() == 1
     assert await meter.balance(str(viewer)) == 500

@@ -31,8 +31,9 @@ async def escrow(chain_client: ChainClient) -> Keypair:
 
 
 @pytest.fixture
-async def payouts(chain_client: ChainClient, escrow: Keypair, own_db: asyncpg.Pool, redis,
-                  redis_prefix: str) -> Payouts:
+async def payouts(
+    chain_client: ChainClient, escrow: Keypair, own_db: asyncpg.Pool, redis, redis_prefix: str
+) -> Payouts:
     ed = await chain_client.existential_deposit()
     return Payouts(chain_client, own_db, Meter(redis, 1000, redis_prefix), escrow, threshold=ed)
 
@@ -60,7 +61,8 @@ async def test_withdrawal_debits_amount_and_fee_and_the_escrow_loses_exactly_tha
     escrow_loss = escrow_before - await chain_client.free_balance(escrow.ss58_address)
     assert escrow_loss == 2 * ROC + fee  # the platform lost nothing to the fee
     row = await payouts.pool.fetchrow(
-        "SELECT fee_charged, chain_fee FROM payouts WHERE id = $1", payout_id)
+        "SELECT fee_charged, chain_fee FROM payouts WHERE id = $1", payout_id
+    )
     assert int(row["fee_charged"]) == int(row["chain_fee"]) == fee
     # deposits - withdrawals - fees = balance, to the planck
     assert await payouts.meter.balance(str(user_id)) == 6 * ROC - 2 * ROC - fee
@@ -89,7 +91,14 @@ async def test_expired_withdrawal_refunds_amount_and_fee(
         """UPDATE payouts SET status = 'signed', signer = $2, extrinsic_hex = $3,
                   extrinsic_hash = $4, nonce = $5, era_start = $6, era_period = $7
            WHERE id = $1""",
-        payout_id, xt.signer, xt.hex, xt.hash, xt.nonce, xt.era_start, xt.era_period)
+        payout_id,
+        xt.signer,
+        xt.hex,
+        xt.hash,
+        xt.nonce,
+        xt.era_start,
+        xt.era_period,
+    )
     await dev_rpc(dev_chain, "dev_newBlock", [{"count": 5}])
 
     assert await payouts.drive(payout_id) in ("expired", "failed")
@@ -109,7 +118,8 @@ async def test_threshold_keeps_the_fee_below_the_bound(
     ed = await chain_client.existential_deposit()
     configured = await payout_threshold(chain_client, escrow, PayoutPolicy(min_amount=1))
     assert configured == ed + await chain_client.estimate_fee(
-        escrow, [(escrow.ss58_address, ed)])  # never below what a transfer needs
+        escrow, [(escrow.ss58_address, ed)]
+    )  # never below what a transfer needs
 
 
 async def test_busy_creator_gets_few_cheap_payouts(
@@ -117,8 +127,14 @@ async def test_busy_creator_gets_few_cheap_payouts(
 ) -> None:
     policy = PayoutPolicy(min_interval_s=4.0)
     threshold = await payout_threshold(chain_client, escrow, policy)
-    payouts = Payouts(chain_client, own_db, Meter(redis, 1000, redis_prefix), escrow, threshold,
-                      min_interval_s=policy.min_interval_s)
+    payouts = Payouts(
+        chain_client,
+        own_db,
+        Meter(redis, 1000, redis_prefix),
+        escrow,
+        threshold,
+        min_interval_s=policy.min_interval_s,
+    )
     creator = fresh_account()
     creator_id = (await ensure_user(own_db, creator.public_key, 2))["id"]
     await own_db.execute("INSERT INTO creator_earnings (creator_id) VALUES ($1)", creator_id)
@@ -129,21 +145,29 @@ async def test_busy_creator_gets_few_cheap_payouts(
         await own_db.execute(
             """UPDATE creator_earnings SET total_earnings = total_earnings + $2,
                       pending_payout = pending_payout + $2 WHERE creator_id = $1""",
-            creator_id, per_second)
+            creator_id,
+            per_second,
+        )
         earned += per_second
         await payouts.run_once()
         await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - started) % 1.0))
 
     paid = await own_db.fetch(
-        "SELECT total, chain_fee, created_at FROM payouts WHERE status = 'finalized'")
+        "SELECT total, chain_fee, created_at FROM payouts WHERE status = 'finalized'"
+    )
     assert 2 <= len(paid) <= 12 / policy.min_interval_s + 1  # not one per round
-    gaps = [(b["created_at"] - a["created_at"]).total_seconds()
-            for a, b in zip(paid, paid[1:], strict=False)]
+    gaps = [
+        (b["created_at"] - a["created_at"]).total_seconds()
+        for a, b in zip(paid, paid[1:], strict=False)
+    ]
     assert all(gap >= policy.min_interval_s for gap in gaps), gaps
     total = sum(int(p["total"]) for p in paid)
     fees = sum(int(p["chain_fee"]) for p in paid)
     assert 0 < fees * 100 < total  # fee / paid < 1 %
     assert await chain_client.free_balance(creator.ss58_address) == total
-    pending = int(await own_db.fetchval(
-        "SELECT pending_payout FROM creator_earnings WHERE creator_id = $1", creator_id))
+    pending = int(
+        await own_db.fetchval(
+            "SELECT pending_payout FROM creator_earnings WHERE creator_id = $1", creator_id
+        )
+    )
     assert total + pending == earned

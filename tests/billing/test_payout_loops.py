@@ -20,8 +20,14 @@ from tests.billing.support.chain_money import ROC, creator_with_earnings, funded
 from tests.support.chain_fixtures import fresh_account
 
 
-def payouts_of(chain: ChainClient, db: asyncpg.Pool, meter: Meter, escrow: Keypair,
-               threshold: int, lease: SignerLease | None = None) -> Payouts:
+def payouts_of(
+    chain: ChainClient,
+    db: asyncpg.Pool,
+    meter: Meter,
+    escrow: Keypair,
+    threshold: int,
+    lease: SignerLease | None = None,
+) -> Payouts:
     return Payouts(chain, db, meter, escrow, threshold, inclusion_timeout_s=20, lease=lease)
 
 
@@ -38,11 +44,16 @@ async def test_refused_payout_leaves_no_nonce_gap(
     assert await payouts.drive(refused) == "failed"
     row = await db.fetchrow("SELECT nonce, error FROM payouts WHERE id = $1", refused)
     assert row["nonce"] == 0 and "rejected" in row["error"]
-    assert int(await db.fetchval("SELECT pending_payout FROM creator_earnings "
-                                 "WHERE creator_id = $1", first_id)) == 3 * ROC  # given back
+    assert (
+        int(
+            await db.fetchval(
+                "SELECT pending_payout FROM creator_earnings WHERE creator_id = $1", first_id
+            )
+        )
+        == 3 * ROC
+    )  # given back
 
-    await transfer(chain_client, Keypair.create_from_uri("//Alice"), escrow.ss58_address,
-                   100 * ROC)
+    await transfer(chain_client, Keypair.create_from_uri("//Alice"), escrow.ss58_address, 100 * ROC)
     retried = await payouts.create_creator_payout()
     assert await payouts.drive(retried) == "finalized"
     assert await db.fetchval("SELECT nonce FROM payouts WHERE id = $1", retried) == 0
@@ -68,8 +79,9 @@ async def test_racing_drivers_sign_once_and_leave_no_nonce_gap(
     later, _ = await creator_with_earnings(db, 2 * ROC)
     next_id = await drivers[1].create_creator_payout()
     assert await drivers[1].drive(next_id) == "finalized"
-    nonces = await db.fetch("SELECT nonce FROM payouts WHERE id = ANY($1::uuid[]) ORDER BY nonce",
-                            [payout_id, next_id])
+    nonces = await db.fetch(
+        "SELECT nonce FROM payouts WHERE id = ANY($1::uuid[]) ORDER BY nonce", [payout_id, next_id]
+    )
     assert [r["nonce"] for r in nonces] == [0, 1]  # no gap
     assert await chain_client.free_balance(later.ss58_address) == 2 * ROC
 
@@ -86,9 +98,16 @@ async def test_bad_payout_is_parked_and_others_paid(
     viewer = await ensure_user(db, fresh_account().public_key, 2)
     hostile = 10**19
     bad_id = await db.fetchval(
-        "INSERT INTO payouts (kind, total) VALUES ('withdrawal', $1) RETURNING id", hostile)
-    await db.execute("INSERT INTO payout_items (payout_id, user_id, dest_account, amount) "
-                     "VALUES ($1, $2, $3, $4)", bad_id, viewer["id"], viewer["account_id"], hostile)
+        "INSERT INTO payouts (kind, total) VALUES ('withdrawal', $1) RETURNING id", hostile
+    )
+    await db.execute(
+        "INSERT INTO payout_items (payout_id, user_id, dest_account, amount) "
+        "VALUES ($1, $2, $3, $4)",
+        bad_id,
+        viewer["id"],
+        viewer["account_id"],
+        hostile,
+    )
     creator, _ = await creator_with_earnings(db, 3 * ROC)
     parked_before = PARKED.labels("payout")._value.get()
 
@@ -114,8 +133,10 @@ async def test_second_payout_signer_stands_by_until_the_lease_is_free(
     leases = [SignerLease(redis, redis_prefix, escrow.ss58_address, ttl_s=3) for _ in range(2)]
     first, second = (payouts_of(chain_client, db, meter, escrow, ed, lease) for lease in leases)
     stops = [asyncio.Event(), asyncio.Event()]
-    runs = [asyncio.create_task(p.run(stop, interval_s=0.2))
-            for p, stop in zip((first, second), stops, strict=True)]
+    runs = [
+        asyncio.create_task(p.run(stop, interval_s=0.2))
+        for p, stop in zip((first, second), stops, strict=True)
+    ]
     try:
         for _ in range(40):
             await asyncio.sleep(0.1)

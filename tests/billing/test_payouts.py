@@ -31,11 +31,14 @@ async def test_creators_are_paid_exactly_their_earnings(
     for user_id in (alice_id, carol_id):
         row = await db.fetchrow(
             "SELECT pending_payout, last_payout_at FROM creator_earnings WHERE creator_id = $1",
-            user_id)
+            user_id,
+        )
         assert int(row["pending_payout"]) == 0 and row["last_payout_at"] is not None
     payout = await db.fetchrow(
         """SELECT p.* FROM payouts p JOIN payout_items i ON i.payout_id = p.id
-           WHERE i.user_id = $1""", alice_id)
+           WHERE i.user_id = $1""",
+        alice_id,
+    )
     assert payout["status"] == "finalized"
     assert payout["extrinsic_hex"].startswith("0x") and payout["extrinsic_hash"].startswith("0x")
     assert payout["era_period"] == 64 and payout["nonce"] is not None
@@ -46,14 +49,20 @@ async def test_creators_are_paid_exactly_their_earnings(
     assert await chain_client.free_balance(alice.ss58_address) == 3 * ROC + 17
 
 
-async def test_earnings_below_threshold_wait(payouts: Payouts, chain_client: ChainClient,
-                                             db: asyncpg.Pool) -> None:
+async def test_earnings_below_threshold_wait(
+    payouts: Payouts, chain_client: ChainClient, db: asyncpg.Pool
+) -> None:
     small, small_id = await creator_with_earnings(db, payouts.threshold - 1)
     await payouts.run_once()
     assert await chain_client.free_balance(small.ss58_address) == 0
-    assert int(await db.fetchval(
-        "SELECT pending_payout FROM creator_earnings WHERE creator_id = $1", small_id
-    )) == payouts.threshold - 1
+    assert (
+        int(
+            await db.fetchval(
+                "SELECT pending_payout FROM creator_earnings WHERE creator_id = $1", small_id
+            )
+        )
+        == payouts.threshold - 1
+    )
 
 
 async def test_crash_after_signing_resends_the_same_bytes(
@@ -99,9 +108,14 @@ async def test_failed_batch_returns_the_earnings(
     status = await payouts.drive(payout_id)
     assert status in ("failed", "expired")
     assert await chain_client.free_balance(creator.ss58_address) == 0
-    assert int(await db.fetchval(
-        "SELECT pending_payout FROM creator_earnings WHERE creator_id = $1", creator_id
-    )) == 50 * ROC
+    assert (
+        int(
+            await db.fetchval(
+                "SELECT pending_payout FROM creator_earnings WHERE creator_id = $1", creator_id
+            )
+        )
+        == 50 * ROC
+    )
 
 
 async def test_withdrawal_pays_viewer_and_refuses_overdraft(

@@ -37,13 +37,15 @@ async def test_reconcile_passes_then_catches_a_tampered_row(
     assert settled.ok, settled.text()
     await db.execute(
         "UPDATE creator_earnings SET total_earnings = total_earnings + 1 WHERE creator_id = $1",
-        scene["creator"])
+        scene["creator"],
+    )
     tampered = await reconcile(db, redis, redis_prefix, None)
     assert not tampered.ok
     assert "FAIL postgres creator earnings = settled credits" in tampered.text()
     await db.execute(
         "UPDATE creator_earnings SET total_earnings = total_earnings - 1 WHERE creator_id = $1",
-        scene["creator"])
+        scene["creator"],
+    )
 
 
 async def test_reconcile_lists_parked_items_and_operator_closes_them(
@@ -52,10 +54,16 @@ async def test_reconcile_lists_parked_items_and_operator_closes_them(
     db = own_db
     viewer = await rows.user(db)
     huge, small = 2**64, 3_000
-    deposit_ids = [await db.fetchval(
-        """INSERT INTO deposits (user_id, from_account, amount, block_number, block_hash,
+    deposit_ids = [
+        await db.fetchval(
+            """INSERT INTO deposits (user_id, from_account, amount, block_number, block_hash,
                                  event_index) VALUES ($1, 'x', $2, 1, $3, 0) RETURNING id""",
-        viewer, amount, "0x" + uuid.uuid4().hex * 2) for amount in (huge, small)]
+            viewer,
+            amount,
+            "0x" + uuid.uuid4().hex * 2,
+        )
+        for amount in (huge, small)
+    ]
     meter = Meter(redis, 1000, redis_prefix)
     watcher = DepositWatcher(None, db, meter, "escrow", 2)  # type: ignore[arg-type]
     assert await watcher.credit_recorded() == 2
@@ -93,7 +101,8 @@ async def test_reconcile_fails_when_the_escrow_is_short(
         return check
 
     name, ok, detail = escrow_check(
-        await reconcile(own_db, redis, redis_prefix, chain_client, escrow.ss58_address))
+        await reconcile(own_db, redis, redis_prefix, chain_client, escrow.ss58_address)
+    )
     assert ok, detail
     await meter.credit(str(viewer["id"]), 1, "deposit-2")  # a planck more than it holds
     report = await reconcile(own_db, redis, redis_prefix, chain_client, escrow.ss58_address)

@@ -58,7 +58,14 @@ async def _refused_withdrawal(db: asyncpg.Pool, user_id: object, dest: str, amou
         payout_id = await conn.fetchval(
             """INSERT INTO payouts (kind, total, fee_charged, status, error, extrinsic_hex)
                VALUES ('withdrawal', $1, 0, 'failed', 'insufficient balance', '')
-               RETURNING id""", amount)
+               RETURNING id""",
+            amount,
+        )
         await conn.execute(
             """INSERT INTO payout_items (payout_id, user_id, dest_account, amount)
-               VALUES ($1, $2, $3, $4)""", payout_id, user_id, dest, amount)
+               VALUES ($1, $2, $3, $4)""",
+            payout_id,
+            user_id,
+            dest,
+            amount,
+        )

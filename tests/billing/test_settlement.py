@@ -33,21 +33,28 @@ async def test_settlement_fills_every_table(
 
     for view in scene["views"]:
         row = await db.fetchrow(
-            "SELECT total_ticks, paid_amount, last_tick_time FROM stream_viewers WHERE id=$1", view)
+            "SELECT total_ticks, paid_amount, last_tick_time FROM stream_viewers WHERE id=$1", view
+        )
         assert row["total_ticks"] == 5 and int(row["paid_amount"]) == 5 * PRICE
         assert int(row["last_tick_time"].timestamp()) == now - 1
     assert await db.fetchval("SELECT total_ticks FROM streams WHERE id=$1", scene["stream"]) == 10
-    assert await db.fetchval(
-        "SELECT total_ticks FROM stream_sessions WHERE stream_id=$1", scene["stream"]) == 10
+    assert (
+        await db.fetchval(
+            "SELECT total_ticks FROM stream_sessions WHERE stream_id=$1", scene["stream"]
+        )
+        == 10
+    )
     earnings = await db.fetchrow(
         "SELECT total_earnings, pending_payout FROM creator_earnings WHERE creator_id=$1",
-        scene["creator"])
+        scene["creator"],
+    )
     expected = 10 * PRICE * 9 // 10
     assert int(earnings["total_earnings"]) == int(earnings["pending_payout"]) == expected
     payments = await db.fetchrow(
         """SELECT count(*) AS n, sum(amount) AS amount, sum(fee) AS fee FROM payments
            WHERE to_user_id=$1 AND payment_type='stream_view' AND status='completed'""",
-        scene["creator"])
+        scene["creator"],
+    )
     assert payments["n"] == 10  # one per view per batch
     assert int(payments["amount"]) == 10 * PRICE
     # Invariant 3 in PostgreSQL: debits = creator credits + fee, to the planck.
@@ -55,9 +62,16 @@ async def test_settlement_fills_every_table(
     # ... and it equals what Redis kept.
     totals = await scene["meter"].totals()
     assert (totals.debits, totals.creator_credits, totals.fees) == (
-        10 * PRICE, int(earnings["total_earnings"]), int(payments["fee"]))
+        10 * PRICE,
+        int(earnings["total_earnings"]),
+        int(payments["fee"]),
+    )
     assert await redis.xpending(f"{redis_prefix}ledger", GROUP) == {
-        "pending": 0, "min": None, "max": None, "consumers": []}
+        "pending": 0,
+        "min": None,
+        "max": None,
+        "consumers": [],
+    }
 
 
 async def test_redelivered_batch_is_applied_once(
@@ -136,8 +150,18 @@ async def test_refused_batch_is_parked_and_later_batches_settle(
     meter = scene["meter"]
     await meter.credit(str(ghost), 10 * PRICE, "seed-ghost")
     now = int(time.time())
-    await meter.charge([Charge(str(uuid.uuid4()), str(ghost), str(scene["stream"]),
-                               str(scene["creator"]), now - 3, PRICE)])
+    await meter.charge(
+        [
+            Charge(
+                str(uuid.uuid4()),
+                str(ghost),
+                str(scene["stream"]),
+                str(scene["creator"]),
+                now - 3,
+                PRICE,
+            )
+        ]
+    )
     await meter.charge(charges(scene, range(now - 2, now)))
     settlement = Settlement(redis, db, redis_prefix)
     await settle_all(settlement)
@@ -150,8 +174,11 @@ async def test_refused_batch_is_parked_and_later_batches_settle(
     assert report.ok, report.text()  # the parked batch is unsettled, not lost
     assert [p.ref for p in report.parked] == [parked.ref]
 
-    await db.execute("INSERT INTO users (id, account_id, public_key) VALUES ($1, 'ghost', $2)",
-                     ghost, ghost.bytes * 2)
+    await db.execute(
+        "INSERT INTO users (id, account_id, public_key) VALUES ($1, 'ghost', $2)",
+        ghost,
+        ghost.bytes * 2,
+    )
     assert await retry(db, "settlement", parked.ref)
     assert await settlement.settle_pending() == 1
     assert await settlement.settle_pending() == 0

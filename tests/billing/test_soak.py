@@ -23,8 +23,14 @@ pytestmark = pytest.mark.soak
 
 @pytest.mark.timeout(300)
 async def test_money_adds_up_while_every_process_is_killed(
-    dev_chain, chain_client: ChainClient, own_db: asyncpg.Pool, own_database_url: str, redis,
-    redis_url: str, redis_prefix: str, tmp_path: Path,
+    dev_chain,
+    chain_client: ChainClient,
+    own_db: asyncpg.Pool,
+    own_database_url: str,
+    redis,
+    redis_url: str,
+    redis_prefix: str,
+    tmp_path: Path,
 ) -> None:
     seed = int(os.environ.get("SOAK_SEED") or random.randrange(1_000_000))
     plan = SoakPlan(seed=seed, creators=2, viewers=4, seconds=35, kills=4, drain_s=40)

@@ -36,8 +36,7 @@ class FakeSfu:
     def delivery(self) -> dict[str, Delivery]:
         second = int(time.time()) - 1 if self.second is None else self.second
         return {
-            sub: Delivery(packets=n, bytes=n * 1_200, frames=n // 3,
-                          seconds=(second,) if n else ())
+            sub: Delivery(packets=n, bytes=n * 1_200, frames=n // 3, seconds=(second,) if n else ())
             for sub, n in self.packets.items()
             if sub not in self.cuts
         }
@@ -210,8 +209,12 @@ async def test_tick_charges_a_view_that_ended_and_cuts_a_silent_one(meter: Meter
         cuts[sub] = reason
 
     def unacknowledged() -> float:  # what an operator sees on /metrics
-        return REGISTRY.get_sample_value(
-            "vilokanam_viewer_seconds_total", {"status": "unacknowledged"}) or 0.0
+        return (
+            REGISTRY.get_sample_value(
+                "vilokanam_viewer_seconds_total", {"status": "unacknowledged"}
+            )
+            or 0.0
+        )
 
     before = unacknowledged()
     service = TickService(meter, lambda: deliveries, views, cut, on_ended=forgotten.extend)

@@ -42,17 +42,23 @@ def veth() -> Iterator[VethNamespace]:
 
 
 @pytest.fixture
-async def veth_server(app_config: AppConfig, redis: aioredis.Redis, veth: VethNamespace,
-                      monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TestClient]:
+async def veth_server(
+    app_config: AppConfig,
+    redis: aioredis.Redis,
+    veth: VethNamespace,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[TestClient]:
     """The app listening (HTTP) and gathering (ICE) on the root end of the veth pair only.
 
     Test peers in this process (WHEP viewers) gather on that address too.
     """
-    monkeypatch.setattr(aioice.ice, "get_host_addresses",
-                        lambda use_ipv4, use_ipv6: [veth.host_address])
+    monkeypatch.setattr(
+        aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: [veth.host_address]
+    )
     # Recording on: a GStreamer publisher's stream must archive like any other.
-    config = configured(app_config, rtc_host_addresses=(veth.host_address,),
-                        recording=True, reconnect_grace_s=0.5)
+    config = configured(
+        app_config, rtc_host_addresses=(veth.host_address,), recording=True, reconnect_grace_s=0.5
+    )
     async with TestClient(TestServer(create_app(config), host=veth.host_address)) as client:
         yield client
 

@@ -40,8 +40,9 @@ async def stream_status(client: TestClient, stream_id: str) -> str:
     return (await (await client.get(f"/api/streams/{stream_id}")).json())["status"]
 
 
-async def wait_until_live(client: TestClient, stream_id: str, publisher: WhipClient,
-                          within: float = 20.0) -> None:
+async def wait_until_live(
+    client: TestClient, stream_id: str, publisher: WhipClient, within: float = 20.0
+) -> None:
     deadline = time.monotonic() + within
     while await stream_status(client, stream_id) != "live":
         assert publisher.running, f"whip-client exited:\n{publisher.log()}"
@@ -52,13 +53,21 @@ async def wait_until_live(client: TestClient, stream_id: str, publisher: WhipCli
 def video_codecs(sdp: str) -> set[str]:
     """Codec names of the video m-section's rtpmap lines."""
     video = sdp.split("m=video", 1)[1].split("m=", 1)[0]
-    return {line.split(" ", 1)[1].split("/")[0] for line in video.splitlines()
-            if line.startswith("a=rtpmap:")}
+    return {
+        line.split(" ", 1)[1].split("/")[0]
+        for line in video.splitlines()
+        if line.startswith("a=rtpmap:")
+    }
 
 
 @pytest.fixture
-def publish(veth: VethNamespace, veth_server: TestClient, whip_clients: list[WhipClient],
-            whip_client_libraries: Path | None, tmp_path: Path):  # type: ignore[no-untyped-def]
+def publish(
+    veth: VethNamespace,
+    veth_server: TestClient,
+    whip_clients: list[WhipClient],
+    whip_client_libraries: Path | None,
+    tmp_path: Path,
+):  # type: ignore[no-untyped-def]
     """Start whip-client on a new stream, wait until live, and add a WHEP viewer."""
 
     async def start(codec: str, mtu: int) -> Session:
@@ -66,8 +75,13 @@ def publish(veth: VethNamespace, veth_server: TestClient, whip_clients: list[Whi
         stream = await new_stream(client, await new_user(client, creator=True))
         url = str(client.make_url(f"/whip/{stream['id']}"))
         publisher = await start_whip_client(
-            veth, url, stream["stream_key"], codec, tmp_path / f"whip-client-{codec}.log",
-            whip_client_libraries, mtu=mtu,
+            veth,
+            url,
+            stream["stream_key"],
+            codec,
+            tmp_path / f"whip-client-{codec}.log",
+            whip_client_libraries,
+            mtu=mtu,
         )
         whip_clients.append(publisher)
         await wait_until_live(client, stream["id"], publisher)
@@ -86,7 +100,9 @@ async def wait_frames(session: Session, count: int, within: float = 30) -> None:
 
 @pytest.mark.parametrize("codec", ["VP8", "H264"])
 async def test_gstreamer_whip_client_publishes_and_ctrl_c_ends_the_stream(
-    codec: str, veth: VethNamespace, publish  # type: ignore[no-untyped-def]
+    codec: str,
+    veth: VethNamespace,
+    publish,  # type: ignore[no-untyped-def]
 ) -> None:
     traffic_before = veth.host_bytes()
     session: Session = await publish(codec, GSTREAMER_MTU)
@@ -114,7 +130,8 @@ async def test_gstreamer_whip_client_publishes_and_ctrl_c_ends_the_stream(
     for _ in range(100):
         video_id = await db.fetchval(
             "SELECT recording_id FROM stream_sessions WHERE stream_id = $1::uuid",
-            session.stream["id"])
+            session.stream["id"],
+        )
         if video_id:
             break
         await asyncio.sleep(0.1)

@@ -32,9 +32,15 @@ def encode_h264(frames: int, width: int, height: int, profile: str) -> list[tupl
     return out
 
 
-@pytest.mark.parametrize(("width", "height", "profile"), [
-    (320, 240, "Baseline"), (1280, 720, "High"), (640, 360, "Main"), (854, 480, "High"),
-])
+@pytest.mark.parametrize(
+    ("width", "height", "profile"),
+    [
+        (320, 240, "Baseline"),
+        (1280, 720, "High"),
+        (640, 360, "Main"),
+        (854, 480, "High"),
+    ],
+)
 def test_sps_gives_the_encoded_size(width: int, height: int, profile: str) -> None:
     keyframe = next(data for key, data in encode_h264(1, width, height, profile) if key)
     assert any(nal[0] & 0x1F == 7 for nal in nal_units(keyframe))

@@ -101,24 +101,32 @@ async def test_a_recording_with_a_millisecond_time_base_becomes_ready_first_time
     video, stream = await new_video(db, with_stream=True)
     job_id = await enqueue(db, video, "live_recording", [str(part)], stream_id=stream)
     stop = asyncio.Event()
-    worker = asyncio.create_task(run_vod_worker(db, tmp_path / "media", stop, owner="t",
-                                                lease_s=5, poll_s=0.1))
+    worker = asyncio.create_task(
+        run_vod_worker(db, tmp_path / "media", stop, owner="t", lease_s=5, poll_s=0.1)
+    )
     job = await wait_for(
-        db, "SELECT * FROM vod_jobs WHERE id = $1 AND status IN ('done', 'failed')", job_id)
+        db, "SELECT * FROM vod_jobs WHERE id = $1 AND status IN ('done', 'failed')", job_id
+    )
     stop.set()
     await worker
     assert (job["status"], job["attempts"], job["last_error"]) == ("done", 1, None)
     v = await db.fetchrow("SELECT status, duration FROM videos WHERE id = $1", video)
     assert (v["status"], v["duration"]) == ("ready", 3)
-    meta = await db.fetchrow("SELECT codec, frame_rate FROM video_metadata WHERE video_id = $1",
-                             video)
+    meta = await db.fetchrow(
+        "SELECT codec, frame_rate FROM video_metadata WHERE video_id = $1", video
+    )
     assert meta["codec"] == "vp8" and abs(meta["frame_rate"] - 20) <= 1
 
 
 def start_worker(database_url: str, media: Path, owner: str) -> subprocess.Popen:
     """`vilokanam worker vod` as it runs in production, with a 3 s lease."""
-    env = {**os.environ, "DATABASE_URL": database_url, "MEDIA_ROOT": str(media),
-           "VOD_LEASE_S": "3", "VILOKANAM_ENV": "dev"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "MEDIA_ROOT": str(media),
+        "VOD_LEASE_S": "3",
+        "VILOKANAM_ENV": "dev",
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "vilokanam", "worker", "vod", "--name", owner],
         cwd=ROOT,

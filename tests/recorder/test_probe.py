@@ -34,9 +34,20 @@ def test_a_stated_frame_rate_is_kept(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("rate", "sane"),
-    [(Fraction(30000, 1001), 29.97), (60, 60.0), (1, 1.0), (240, 240.0), (1000, None),
-     (Fraction(90000, 1), None), (0.5, None), (0, None), (None, None), (math.nan, None),
-     (math.inf, None), (-30, None)],
+    [
+        (Fraction(30000, 1001), 29.97),
+        (60, 60.0),
+        (1, 1.0),
+        (240, 240.0),
+        (1000, None),
+        (Fraction(90000, 1), None),
+        (0.5, None),
+        (0, None),
+        (None, None),
+        (math.nan, None),
+        (math.inf, None),
+        (-30, None),
+    ],
 )
 def test_only_rates_a_video_can_have_pass(
     rate: Fraction | float | None, sane: float | None

@@ -19,29 +19,55 @@ from tests.recorder.support.rows import new_video
 def absurd_result(video_dir: Path) -> VodResult:
     """A result whose every figure overflows or breaks the column it goes to."""
     probe = ProbeResult(
-        duration_s=math.inf, width=INT4_MAX, height=INT4_MAX - 1, video_codec="v" * 80,
-        audio_codec="a" * 80, frame_rate=1000.0, format_name="matroska,webm," * 10,
-        file_size=10**20, bit_rate=10**30,
+        duration_s=math.inf,
+        width=INT4_MAX,
+        height=INT4_MAX - 1,
+        video_codec="v" * 80,
+        audio_codec="a" * 80,
+        frame_rate=1000.0,
+        format_name="matroska,webm," * 10,
+        file_size=10**20,
+        bit_rate=10**30,
     )
     rung = Rendition(name="240p", width=320, height=240, video_bitrate=400)
-    rendition = RenditionResult(rung, video_dir / "240p.mp4", video_dir / "hls" / "240p.m3u8",
-                                file_size=2_000, duration_s=3.0, codecs="avc1.42e01e")
-    return VodResult(video_dir=video_dir, probe=probe, duration_s=math.nan, source_size=10**20,
-                     thumbnail_path=video_dir / "thumbnail.jpg",
-                     master_playlist=video_dir / "hls" / "master.m3u8", renditions=[rendition])
+    rendition = RenditionResult(
+        rung,
+        video_dir / "240p.mp4",
+        video_dir / "hls" / "240p.m3u8",
+        file_size=2_000,
+        duration_s=3.0,
+        codecs="avc1.42e01e",
+    )
+    return VodResult(
+        video_dir=video_dir,
+        probe=probe,
+        duration_s=math.nan,
+        source_size=10**20,
+        thumbnail_path=video_dir / "thumbnail.jpg",
+        master_playlist=video_dir / "hls" / "master.m3u8",
+        renditions=[rendition],
+    )
 
 
 async def test_absurd_figures_are_stored_as_unknown_not_as_a_failed_job(
     db: asyncpg.Pool, tmp_path: Path
 ) -> None:
     video, stream = await new_video(db, with_stream=True)
-    job = Job(id=video, video_id=video, kind="live_recording", stream_id=stream,
-              source_paths=["part-0001.mkv"], attempts=1, max_attempts=3)
+    job = Job(
+        id=video,
+        video_id=video,
+        kind="live_recording",
+        stream_id=stream,
+        source_paths=["part-0001.mkv"],
+        attempts=1,
+        max_attempts=3,
+    )
     media = tmp_path / "media"
     final_dir = media / "videos" / str(video)
     async with db.acquire() as conn, conn.transaction():
-        await publish_result(conn, job, absurd_result(tmp_path / "staging"), final_dir, media,
-                             "/media")
+        await publish_result(
+            conn, job, absurd_result(tmp_path / "staging"), final_dir, media, "/media"
+        )
     v = await db.fetchrow("SELECT * FROM videos WHERE id = $1", video)
     assert v["status"] == "ready" and v["duration"] is None and v["file_size"] is None
     assert (v["width"], v["height"]) == (INT4_MAX, INT4_MAX - 1)
@@ -55,8 +81,16 @@ async def test_absurd_figures_are_stored_as_unknown_not_as_a_failed_job(
 
 @pytest.mark.parametrize(
     ("value", "stored"),
-    [(29.97, Decimal("29.97")), (999.994, Decimal("999.99")), (999.996, None), (1000.0, None),
-     (-1.5, Decimal("-1.50")), (math.nan, None), (math.inf, None), (None, None)],
+    [
+        (29.97, Decimal("29.97")),
+        (999.994, Decimal("999.99")),
+        (999.996, None),
+        (1000.0, None),
+        (-1.5, Decimal("-1.50")),
+        (math.nan, None),
+        (math.inf, None),
+        (None, None),
+    ],
 )
 def test_numeric_fits_decimal_5_2_or_is_unknown(
     value: float | None, stored: Decimal | None

@@ -17,8 +17,10 @@ from tests.recorder.support.pattern_media import record_like_chromium
 from tests.support.services import fresh_database
 from vilokanam.migrate import MIGRATIONS_DIR, migrate
 
-OVERFLOW = ("NumericValueOutOfRangeError: numeric field overflow\nDETAIL:  A field with "
-            "precision 5, scale 2 must round to an absolute value less than 10^3.")
+OVERFLOW = (
+    "NumericValueOutOfRangeError: numeric field overflow\nDETAIL:  A field with "
+    "precision 5, scale 2 must round to an absolute value less than 10^3."
+)
 
 
 @pytest.fixture
@@ -31,18 +33,26 @@ async def failed_job(conn: asyncpg.Connection, source: str, error: str) -> tuple
     """A live recording whose job failed for good with ``error`` (as the old worker left it)."""
     user = await conn.fetchval(
         "INSERT INTO users (account_id, public_key) VALUES ($1, $2) RETURNING id",
-        "5" + secrets.token_hex(20), secrets.token_bytes(32))
+        "5" + secrets.token_hex(20),
+        secrets.token_bytes(32),
+    )
     stream = await conn.fetchval(
-        "INSERT INTO streams (creator_id, title, status) VALUES ($1, 'live', 'ended') "
-        "RETURNING id", user)
+        "INSERT INTO streams (creator_id, title, status) VALUES ($1, 'live', 'ended') RETURNING id",
+        user,
+    )
     video = await conn.fetchval(
         "INSERT INTO videos (creator_id, title, status) VALUES ($1, 'rec', 'failed') RETURNING id",
-        user)
+        user,
+    )
     job = await conn.fetchval(
         """INSERT INTO vod_jobs (video_id, kind, stream_id, source_paths, status, attempts,
                                  last_error, finished_at)
            VALUES ($1, 'live_recording', $2, $3, 'failed', 3, $4, now()) RETURNING id""",
-        video, stream, [source], error)
+        video,
+        stream,
+        [source],
+        error,
+    )
     return video, job
 
 
@@ -61,13 +71,21 @@ async def test_overflowed_recordings_are_requeued_and_become_videos(
         overflowed, _ = await failed_job(conn, str(part), OVERFLOW)
         not_media, _ = await failed_job(conn, str(part), "part-0001.mkv: not a media file")
         await migrate(empty_db)
-        jobs = {r["video_id"]: r for r in await conn.fetch(
-            "SELECT video_id, status, attempts, failure_reason FROM vod_jobs")}
+        jobs = {
+            r["video_id"]: r
+            for r in await conn.fetch(
+                "SELECT video_id, status, attempts, failure_reason FROM vod_jobs"
+            )
+        }
         assert (jobs[overflowed]["status"], jobs[overflowed]["attempts"]) == ("queued", 0)
         assert (jobs[not_media]["status"], jobs[not_media]["failure_reason"]) == (
-            "failed", "processing failed")
-        assert await conn.fetchval("SELECT status FROM videos WHERE id = $1",
-                                   overflowed) == "processing"
+            "failed",
+            "processing failed",
+        )
+        assert (
+            await conn.fetchval("SELECT status FROM videos WHERE id = $1", overflowed)
+            == "processing"
+        )
     finally:
         await conn.close()
 

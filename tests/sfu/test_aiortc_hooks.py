@@ -90,10 +90,24 @@ async def test_sender_hooks(dtls: RTCDtlsTransport) -> None:
     assert "recipient._handle_rtcp_packet(packet)" in source(RTCDtlsTransport._handle_rtcp_data)
     reports: list[int] = []
     aiortc_hooks.intercept_receiver_reports(sender, reports.append)
-    block = RtcpReceiverInfo(ssrc=sender._ssrc, fraction_lost=0, packets_lost=0,
-                             highest_sequence=70_000, jitter=0, lsr=0, dlsr=0)
-    other = RtcpReceiverInfo(ssrc=sender._ssrc + 1, fraction_lost=0, packets_lost=0,
-                             highest_sequence=5, jitter=0, lsr=0, dlsr=0)
+    block = RtcpReceiverInfo(
+        ssrc=sender._ssrc,
+        fraction_lost=0,
+        packets_lost=0,
+        highest_sequence=70_000,
+        jitter=0,
+        lsr=0,
+        dlsr=0,
+    )
+    other = RtcpReceiverInfo(
+        ssrc=sender._ssrc + 1,
+        fraction_lost=0,
+        packets_lost=0,
+        highest_sequence=5,
+        jitter=0,
+        lsr=0,
+        dlsr=0,
+    )
     await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[block, other]))
     assert reports == [70_000]
 
@@ -110,10 +124,12 @@ def test_srtp_buffer_widening_protects_gstreamer_sized_packets() -> None:
     import pylibsrtp
 
     key = bytes(range(30))
-    sender = pylibsrtp.Session(pylibsrtp.Policy(key=key,
-                                                ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
-    receiver = pylibsrtp.Session(pylibsrtp.Policy(key=key,
-                                                  ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND))
+    sender = pylibsrtp.Session(
+        pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    )
+    receiver = pylibsrtp.Session(
+        pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND)
+    )
     header = bytes([0x80, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 42])
     packet = header + bytes(1400 - len(header))  # GStreamer's default payloader MTU
     with pytest.raises(ValueError, match="too long"):

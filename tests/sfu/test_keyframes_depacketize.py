@@ -132,8 +132,14 @@ def test_resent_and_padding_packets_never_break_a_frame() -> None:
     last = arrival[-1]
     pad = padding_only(last.sequence_number + 1, last.timestamp)
     tail = packets(encoded_frames("VP8", 1))  # a new keyframe after the padding
-    shifted = [parse_rtp(bytes(v.data[:2]) + (last.sequence_number + 2 + i).to_bytes(2, "big")
-                         + bytes(v.data[4:])) for i, v in enumerate(tail)]
+    shifted = [
+        parse_rtp(
+            bytes(v.data[:2])
+            + (last.sequence_number + 2 + i).to_bytes(2, "big")
+            + bytes(v.data[4:])
+        )
+        for i, v in enumerate(tail)
+    ]
     assembler = FrameAssembler("video", "VP8", 90000)
     assembled = [f for f in (assembler.push(v) for v in [*arrival, pad, *shifted]) if f]
     assert [f.keyframe for f in assembled] == [True, False, False, False, True]
@@ -141,8 +147,10 @@ def test_resent_and_padding_packets_never_break_a_frame() -> None:
 
 def test_a_sender_that_restarts_its_sequence_numbers_is_followed() -> None:
     first = packets(encoded_frames("VP8", 2))
-    restarted = [parse_rtp(bytes(v.data[:2]) + (40_000 + i).to_bytes(2, "big") + bytes(v.data[4:]))
-                 for i, v in enumerate(packets(encoded_frames("VP8", 2)))]
+    restarted = [
+        parse_rtp(bytes(v.data[:2]) + (40_000 + i).to_bytes(2, "big") + bytes(v.data[4:]))
+        for i, v in enumerate(packets(encoded_frames("VP8", 2)))
+    ]
     assembler = FrameAssembler("video", "VP8", 90000)
     views = [*restarted, *first]  # 40000.. then 0..: 25536 behind, far past any late packet
     assembled = [f for f in (assembler.push(v) for v in views) if f]

@@ -170,6 +170,8 @@ async def test_a_viewer_that_leaves_is_still_reported_for_what_it_acknowledged(
     finally:
         await viewer.close()
         await publisher.pc.close()
+
+
 async def test_peers_that_never_connect_are_ended_and_never_counted(loopback: None) -> None:
     """Issue 10 item 10: an offer alone (ICE/DTLS never up) holds no view and no stream."""
     sfu = Sfu(IceSettings(host_addresses=("127.0.0.1",)), connect_timeout=1.0)
@@ -183,17 +185,21 @@ async def test_peers_that_never_connect_are_ended_and_never_counted(loopback: No
         await watching.wait_frames(3)
         assert sfu.subscribers("s", connected_only=True) == [watching.subscriber_id]
         assert ("subscriber_connected", watching.subscriber_id) in {
-            (e.kind, e.peer_id) for e in events}
+            (e.kind, e.peer_id) for e in events
+        }
         await wait_for(lambda: silent_id not in sfu.subscribers("s"), within=5)
         assert ("subscriber_ended", silent_id, "not_connected") in {
-            (e.kind, e.peer_id, e.reason) for e in events}
+            (e.kind, e.peer_id, e.reason) for e in events
+        }
         assert sfu.subscribers("s") == [watching.subscriber_id]
 
         never = await publisher_peer()
         await sfu.publish("t", never[0].localDescription.sdp)  # answer never applied
         await wait_for(lambda: not sfu.is_live("t"), within=5)
-        assert any(e.kind == "publisher_ended" and e.stream_id == "t"
-                   and e.reason == "not_connected" for e in events)
+        assert any(
+            e.kind == "publisher_ended" and e.stream_id == "t" and e.reason == "not_connected"
+            for e in events
+        )
         assert sfu.is_live("s")  # connected peers are untouched
         for pc in (silent.pc, never[0], publisher.pc):
             await pc.close()

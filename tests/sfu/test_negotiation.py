@@ -152,9 +152,7 @@ MALFORMED_CANDIDATES = [
 
 
 @pytest.mark.parametrize("line", MALFORMED_CANDIDATES)
-async def test_malformed_candidates_are_refused_in_trickle_and_offers(
-    sfu: Sfu, line: str
-) -> None:
+async def test_malformed_candidates_are_refused_in_trickle_and_offers(sfu: Sfu, line: str) -> None:
     publisher_id, _ = await sfu.publish("s", await offer())
     with pytest.raises(BadCandidate):
         await sfu.add_ice_candidates(publisher_id, f"a=mid:0\r\n{line}\r\n")
@@ -202,7 +200,7 @@ CORRUPTIONS = [  # (pattern, replacement): values aiortc parses but may choke on
 
 def without_each_line(sdp: str) -> list[str]:
     lines = sdp.split("\r\n")
-    deleted = ["\r\n".join(lines[:i] + lines[i + 1:]) for i in range(len(lines)) if lines[i]]
+    deleted = ["\r\n".join(lines[:i] + lines[i + 1 :]) for i in range(len(lines)) if lines[i]]
     return deleted + [re.sub(pattern, value, sdp) for pattern, value in CORRUPTIONS]
 
 

@@ -66,8 +66,10 @@ LAYOUTS = {
     "audio only": (["audio"], [("audio", True)]),
     "video then audio": (["video", "audio"], [("video", True), ("audio", True)]),
     "audio then video": (["audio", "video"], [("audio", True), ("video", True)]),
-    "an extra video": (["video", "audio", "video"],
-                       [("video", True), ("audio", True), ("video", False)]),
+    "an extra video": (
+        ["video", "audio", "video"],
+        [("video", True), ("audio", True), ("video", False)],
+    ),
     "a data channel": (["video", "data"], [("video", True), ("application", False)]),
 }
 
@@ -80,8 +82,9 @@ async def test_viewer_offers_of_any_layout_are_answered(
 
 
 async def test_audio_m_line_of_a_stream_without_audio_is_rejected(sfu: Sfu) -> None:
-    await _view(sfu, (["audio", "video"], [("audio", False), ("video", True)]),
-                publisher_audio=False)
+    await _view(
+        sfu, (["audio", "video"], [("audio", False), ("video", True)]), publisher_audio=False
+    )
 
 
 async def _view(
@@ -97,8 +100,9 @@ async def _view(
         lines = media_lines(viewer.answer)
         assert [kind for kind, _ in lines] == [kind for kind, _ in expected]
         assert [port != 0 for _, port in lines] == [served for _, served in expected]
-        served_mids = [s for s, (_, ok) in zip(Sdp.split(viewer.answer).sections, expected,
-                                              strict=True) if ok]
+        served_mids = [
+            s for s, (_, ok) in zip(Sdp.split(viewer.answer).sections, expected, strict=True) if ok
+        ]
         assert len(bundle(viewer.answer)) == len(served_mids)
         await accept_answer(viewer.pc, viewer.answer)
         if ("video", True) in expected:

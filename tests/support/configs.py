@@ -10,8 +10,9 @@ from signaling.config import AppConfig, Section
 def configured(config: AppConfig, **changes: object) -> AppConfig:
     """`config` with `changes`: AppConfig's own fields, or any field of one of its sections."""
     own = {f.name for f in dataclasses.fields(AppConfig)}
-    sections = {name: getattr(config, name) for name in own
-                if isinstance(getattr(config, name), Section)}
+    sections = {
+        name: getattr(config, name) for name in own if isinstance(getattr(config, name), Section)
+    }
     top = {name: value for name, value in changes.items() if name in own}
     updates: dict[str, dict[str, object]] = {}
     for name, value in changes.items():

@@ -27,8 +27,15 @@ async def test_dev_chain_starts_with_python_log_level(monkeypatch, tmp_path, lev
 
 @pytest.mark.parametrize(
     ("ours", "theirs"),
-    [(None, "info"), ("INFO", "info"), ("DEBUG", "debug"), ("WARNING", "info"),
-     ("CRITICAL", "info"), ("trace", "trace"), ("loud", "info")],
+    [
+        (None, "info"),
+        ("INFO", "info"),
+        ("DEBUG", "debug"),
+        ("WARNING", "info"),
+        ("CRITICAL", "info"),
+        ("trace", "trace"),
+        ("loud", "info"),
+    ],
 )
 def test_log_levels_map_to_what_chopsticks_accepts(ours: str | None, theirs: str) -> None:
     assert chopsticks_log_level(ours) == theirs

@@ -15,21 +15,59 @@ from tests.support.services import fresh_database
 from vilokanam.migrate import MigrationError, discover, migrate
 
 SEED_TABLES = {
-    "users", "videos", "video_versions", "video_metadata", "categories", "video_categories",
-    "streams", "stream_viewers", "stream_sessions", "payments", "creator_earnings", "follows",
-    "comments", "comment_likes", "video_likes", "video_views", "stream_analytics", "reports",
+    "users",
+    "videos",
+    "video_versions",
+    "video_metadata",
+    "categories",
+    "video_categories",
+    "streams",
+    "stream_viewers",
+    "stream_sessions",
+    "payments",
+    "creator_earnings",
+    "follows",
+    "comments",
+    "comment_likes",
+    "video_likes",
+    "video_views",
+    "stream_analytics",
+    "reports",
 }
 SEED_INDEXES = {
-    "idx_video_versions_video_id", "idx_stream_viewers_stream_id", "idx_stream_viewers_viewer_id",
-    "idx_stream_viewers_active", "idx_payments_from_user", "idx_payments_to_user",
-    "idx_payments_status", "idx_creator_earnings_creator_id", "idx_follows_follower",
-    "idx_follows_following", "idx_comments_video", "idx_comments_stream", "idx_comments_author",
-    "idx_comments_parent", "idx_comment_likes_comment", "idx_comment_likes_user",
-    "idx_video_likes_video", "idx_video_likes_user", "idx_video_views_video",
-    "idx_video_views_viewer", "idx_stream_analytics_stream", "idx_stream_analytics_timestamp",
-    "idx_reports_target", "idx_reports_status", "idx_videos_creator_status", "idx_videos_status",
-    "idx_videos_published", "idx_videos_views", "idx_streams_creator_status",
-    "idx_streams_status", "idx_streams_active", "idx_users_account", "idx_users_username",
+    "idx_video_versions_video_id",
+    "idx_stream_viewers_stream_id",
+    "idx_stream_viewers_viewer_id",
+    "idx_stream_viewers_active",
+    "idx_payments_from_user",
+    "idx_payments_to_user",
+    "idx_payments_status",
+    "idx_creator_earnings_creator_id",
+    "idx_follows_follower",
+    "idx_follows_following",
+    "idx_comments_video",
+    "idx_comments_stream",
+    "idx_comments_author",
+    "idx_comments_parent",
+    "idx_comment_likes_comment",
+    "idx_comment_likes_user",
+    "idx_video_likes_video",
+    "idx_video_likes_user",
+    "idx_video_views_video",
+    "idx_video_views_viewer",
+    "idx_stream_analytics_stream",
+    "idx_stream_analytics_timestamp",
+    "idx_reports_target",
+    "idx_reports_status",
+    "idx_videos_creator_status",
+    "idx_videos_status",
+    "idx_videos_published",
+    "idx_videos_views",
+    "idx_streams_creator_status",
+    "idx_streams_status",
+    "idx_streams_active",
+    "idx_users_account",
+    "idx_users_username",
 }
 
 
@@ -47,13 +85,9 @@ async def test_seed_tables_views_indexes_and_triggers_exist(empty_db: str) -> No
     await migrate(empty_db)
     conn = await asyncpg.connect(empty_db)
     try:
-        tables = await _names(
-            conn, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-        )
+        tables = await _names(conn, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         views = await _names(conn, "SELECT viewname FROM pg_views WHERE schemaname = 'public'")
-        indexes = await _names(
-            conn, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
-        )
+        indexes = await _names(conn, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
         triggers = await _names(conn, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
     finally:
         await conn.close()
@@ -61,7 +95,9 @@ async def test_seed_tables_views_indexes_and_triggers_exist(empty_db: str) -> No
     assert {"creator_dashboard", "video_analytics"} <= views
     assert SEED_INDEXES <= indexes
     assert {
-        "update_videos_updated_at", "update_streams_updated_at", "update_users_updated_at",
+        "update_videos_updated_at",
+        "update_streams_updated_at",
+        "update_users_updated_at",
         "update_video_view_count_trigger",
     } <= triggers
 

@@ -25,12 +25,15 @@ from vilokanam.wiring import create_app
 URLS = ServiceUrls("postgresql://db/x", "redis://r", "ws://chain")
 
 
-@pytest.mark.parametrize(("value", "loops"), [
-    ("all", ("settlement", "deposits", "payouts")),
-    ("none", ()),
-    ("", ()),
-    ("payouts, settlement", ("settlement", "payouts")),
-])
+@pytest.mark.parametrize(
+    ("value", "loops"),
+    [
+        ("all", ("settlement", "deposits", "payouts")),
+        ("none", ()),
+        ("", ()),
+        ("payouts, settlement", ("settlement", "payouts")),
+    ],
+)
 def test_billing_workers_picks_the_loops_the_server_runs(monkeypatch, value, loops) -> None:
     monkeypatch.setenv("BILLING_WORKERS", value)
     config = app_config(load_settings(), URLS)
@@ -56,29 +59,43 @@ def test_unknown_billing_loop_names_the_variable(monkeypatch) -> None:
 async def server_without_payouts(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
 ) -> AsyncIterator[TestClient]:
-    config = await chain_config(app_config, own_database_url, dev_chain.url, chain_client,
-                                billing_workers=("settlement", "deposits"))
+    config = await chain_config(
+        app_config,
+        own_database_url,
+        dev_chain.url,
+        chain_client,
+        billing_workers=("settlement", "deposits"),
+    )
     async with TestClient(TestServer(create_app(config))) as client:
         yield client
 
 
 async def test_withdrawal_is_paid_by_the_payout_worker_not_the_server(
-    server_without_payouts: TestClient, own_database_url: str, own_db: asyncpg.Pool,
-    redis_url: str, redis_prefix: str, dev_chain, chain_client: ChainClient,
+    server_without_payouts: TestClient,
+    own_database_url: str,
+    own_db: asyncpg.Pool,
+    redis_url: str,
+    redis_prefix: str,
+    dev_chain,
+    chain_client: ChainClient,
 ) -> None:
     client = server_without_payouts
     viewer = fresh_account()
     headers = {"Authorization": f"Bearer {await sign_in(client, viewer)}"}
     me = await (await client.get("/api/me", headers=headers)).json()
     await client.app[BILLING].meter.credit(me["id"], 5 * ROC, "test top-up")
-    accepted = await client.post("/api/me/withdraw", headers=headers,
-                                 json={"amount": str(2 * ROC)})
+    accepted = await client.post("/api/me/withdraw", headers=headers, json={"amount": str(2 * ROC)})
     assert accepted.status == 202
     await asyncio.sleep(2)  # the server holds no signer lease: it signs nothing
     assert await own_db.fetchval("SELECT status FROM payouts") == "created"
 
-    env = worker_env(own_database_url, redis_url, redis_prefix, CHAIN_URL=dev_chain.url,
-                     ESCROW_SEED=client.app[CONFIG].escrow_seed)
+    env = worker_env(
+        own_database_url,
+        redis_url,
+        redis_prefix,
+        CHAIN_URL=dev_chain.url,
+        ESCROW_SEED=client.app[CONFIG].escrow_seed,
+    )
     workers = [start_worker("payouts", env) for _ in range(2)]  # a second one stands by
     try:
         deadline = time.monotonic() + 60

@@ -23,29 +23,43 @@ def _children_alive(var_dir: Path) -> list[str]:
 @pytest.fixture
 def run_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(VAR_DIR=str(tmp_path / "var"), HTTP_PORT=str(free_port()),
-               VILOKANAM_ENV="dev", PUBLIC_URL="")
+    env.update(
+        VAR_DIR=str(tmp_path / "var"),
+        HTTP_PORT=str(free_port()),
+        VILOKANAM_ENV="dev",
+        PUBLIC_URL="",
+    )
     env.pop("PUBLIC_URL")
     return env
 
 
 def test_run_serves_health_and_stops_embedded_services(run_env: dict[str, str]) -> None:
     url = f"http://127.0.0.1:{run_env['HTTP_PORT']}"
-    proc = subprocess.Popen([sys.executable, "-m", "vilokanam", "run"], env=run_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vilokanam", "run"],
+        env=run_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         health = wait_healthy(url, proc)
         assert health["status"] == 200
         assert '"postgres": "ok"' in health["body"] and '"redis": "ok"' in health["body"]
         login = subprocess.run(
             [sys.executable, "-m", "vilokanam", "dev-login", "//Bob", "--url", url],
-            env=run_env, capture_output=True, text=True, timeout=30, check=False,
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
         assert login.returncode == 0, login.stderr
         token = login.stdout.strip()
         assert token.startswith("vkt_") and "\n" not in token
-        request = urllib.request.Request(f"{url}/api/me",  # noqa: S310
-                                          headers={"Authorization": f"Bearer {token}"})
+        request = urllib.request.Request(  # noqa: S310
+            f"{url}/api/me",
+            headers={"Authorization": f"Bearer {token}"},
+        )
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
             assert response.status == 200
         assert _children_alive(Path(run_env["VAR_DIR"]))  # embedded postgres + redis running

@@ -23,9 +23,20 @@ from vilokanam.settings import (
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    for name in ("DATABASE_URL", "REDIS_URL", "CHAIN_URL", "PUBLIC_URL", "VILOKANAM_ENV",
-                 "HTTP_PORT", "RTC_HOST_ADDRESSES", "ICE_SERVERS", "PLATFORM_FEE_BPS",
-                 "METRICS_ADDRESS", "METRICS_TOKEN", "ESCROW_SEED"):
+    for name in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "CHAIN_URL",
+        "PUBLIC_URL",
+        "VILOKANAM_ENV",
+        "HTTP_PORT",
+        "RTC_HOST_ADDRESSES",
+        "ICE_SERVERS",
+        "PLATFORM_FEE_BPS",
+        "METRICS_ADDRESS",
+        "METRICS_TOKEN",
+        "ESCROW_SEED",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
@@ -52,11 +63,20 @@ def test_dotenv_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("HTTP_PORT", "eighty"), ("HTTP_PORT", "70000"), ("PLATFORM_FEE_BPS", "10001"),
-     ("DATABASE_URL", "mysql://x"), ("PUBLIC_URL", "ftp://x"), ("VILOKANAM_ENV", "staging"),
-     ("METRICS_ADDRESS", "9100"), ("METRICS_ADDRESS", "127.0.0.1:http"),
-     ("UPLOAD_MAX_BYTES", "0"), ("MAX_JSON_BYTES", "10"), ("RECORDING", "maybe"),
-     ("PAYOUT_INTERVAL_S", "0")],
+    [
+        ("HTTP_PORT", "eighty"),
+        ("HTTP_PORT", "70000"),
+        ("PLATFORM_FEE_BPS", "10001"),
+        ("DATABASE_URL", "mysql://x"),
+        ("PUBLIC_URL", "ftp://x"),
+        ("VILOKANAM_ENV", "staging"),
+        ("METRICS_ADDRESS", "9100"),
+        ("METRICS_ADDRESS", "127.0.0.1:http"),
+        ("UPLOAD_MAX_BYTES", "0"),
+        ("MAX_JSON_BYTES", "10"),
+        ("RECORDING", "maybe"),
+        ("PAYOUT_INTERVAL_S", "0"),
+    ],
 )
 def test_bad_value_names_the_variable(monkeypatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
@@ -75,7 +95,10 @@ def test_cli_prints_one_line_and_fails(tmp_path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "vilokanam", "migrate"],
         env={"HTTP_PORT": "x", "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, cwd=tmp_path, check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
@@ -85,11 +108,23 @@ def test_cli_prints_one_line_and_fails(tmp_path) -> None:
 
 
 def test_dev_login_is_refused_in_production(tmp_path) -> None:
-    env = {"VILOKANAM_ENV": "production", "DATABASE_URL": "postgresql://d/x",
-           "REDIS_URL": "redis://r", "CHAIN_URL": "ws://c", "PUBLIC_URL": "https://v.example",
-           "ESCROW_SEED": "//unused", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-m", "vilokanam", "dev-login", "//Alice"], env=env,
-                            capture_output=True, text=True, cwd=tmp_path, check=False)
+    env = {
+        "VILOKANAM_ENV": "production",
+        "DATABASE_URL": "postgresql://d/x",
+        "REDIS_URL": "redis://r",
+        "CHAIN_URL": "ws://c",
+        "PUBLIC_URL": "https://v.example",
+        "ESCROW_SEED": "//unused",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "vilokanam", "dev-login", "//Alice"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode == 2
     assert "disabled outside dev mode" in result.stderr
     assert result.stdout == ""
@@ -97,8 +132,12 @@ def test_dev_login_is_refused_in_production(tmp_path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "url"),
-    [("PUBLIC_URL", "https://vilokanam.example"), ("PUBLIC_URL", "http://10.0.0.5:8080"),
-     ("CHAIN_URL", "wss://rpc.example.org"), ("CHAIN_URL", "ws://192.168.1.20:9944")],
+    [
+        ("PUBLIC_URL", "https://vilokanam.example"),
+        ("PUBLIC_URL", "http://10.0.0.5:8080"),
+        ("CHAIN_URL", "wss://rpc.example.org"),
+        ("CHAIN_URL", "ws://192.168.1.20:9944"),
+    ],
 )
 def test_unset_env_with_a_public_url_refuses_dev_mode(monkeypatch, name: str, url: str) -> None:
     monkeypatch.setenv(name, url)
@@ -108,8 +147,12 @@ def test_unset_env_with_a_public_url_refuses_dev_mode(monkeypatch, name: str, ur
 
 @pytest.mark.parametrize(
     ("name", "url"),
-    [("PUBLIC_URL", "http://localhost:8080"), ("PUBLIC_URL", "http://127.0.0.1:8080"),
-     ("CHAIN_URL", "ws://127.0.0.1:9944"), ("CHAIN_URL", "ws://[::1]:9944")],
+    [
+        ("PUBLIC_URL", "http://localhost:8080"),
+        ("PUBLIC_URL", "http://127.0.0.1:8080"),
+        ("CHAIN_URL", "ws://127.0.0.1:9944"),
+        ("CHAIN_URL", "ws://[::1]:9944"),
+    ],
 )
 def test_unset_env_with_local_urls_is_dev(monkeypatch, name: str, url: str) -> None:
     monkeypatch.setenv(name, url)
@@ -124,11 +167,20 @@ def test_dev_mode_asked_for_explicitly_may_use_public_urls(monkeypatch) -> None:
 
 
 def test_run_refuses_implicit_dev_mode_in_one_line(tmp_path) -> None:
-    env = {"PUBLIC_URL": "https://vilokanam.example", "PATH": "/usr/bin:/bin",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    result = subprocess.run([sys.executable, "-m", "vilokanam", "run"], env=env,
-                            capture_output=True, text=True, cwd=tmp_path, check=False,
-                            timeout=60)
+    env = {
+        "PUBLIC_URL": "https://vilokanam.example",
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "vilokanam", "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "vilokanam: invalid settings: PUBLIC_URL vilokanam.example is not local but "
@@ -139,12 +191,22 @@ def test_run_refuses_implicit_dev_mode_in_one_line(tmp_path) -> None:
 
 @pytest.mark.parametrize(
     ("env", "expected"),
-    [({}, (True, None)),
-     ({"METRICS_ADDRESS": "127.0.0.1:9100"}, (False, None)),
-     ({"VILOKANAM_ENV": "production", "DATABASE_URL": "postgresql://d/x", "REDIS_URL": "redis://r",
-       "CHAIN_URL": "ws://c", "PUBLIC_URL": "https://v.example", "ESCROW_SEED": "//x"},
-      (False, None)),
-     ({"METRICS_TOKEN": "t0ken"}, (True, "t0ken"))],
+    [
+        ({}, (True, None)),
+        ({"METRICS_ADDRESS": "127.0.0.1:9100"}, (False, None)),
+        (
+            {
+                "VILOKANAM_ENV": "production",
+                "DATABASE_URL": "postgresql://d/x",
+                "REDIS_URL": "redis://r",
+                "CHAIN_URL": "ws://c",
+                "PUBLIC_URL": "https://v.example",
+                "ESCROW_SEED": "//x",
+            },
+            (False, None),
+        ),
+        ({"METRICS_TOKEN": "t0ken"}, (True, "t0ken")),
+    ],
 )
 def test_metrics_are_open_on_the_main_listener_only_in_plain_dev(monkeypatch, env, expected):
     from vilokanam.server import ServiceUrls, app_config

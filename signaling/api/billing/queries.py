@@ -26,7 +26,8 @@ async def reserved(db: Db, user_id: uuid.UUID) -> Decimal:
         """SELECT COALESCE(sum(i.amount + p.fee_charged), 0) FROM payout_items i
            JOIN payouts p ON p.id = i.payout_id
            WHERE i.user_id = $1 AND p.kind = 'withdrawal' AND p.status = ANY($2::text[])""",
-        user_id, OPEN_WITHDRAWALS,
+        user_id,
+        OPEN_WITHDRAWALS,
     )
     return held
 
@@ -44,5 +45,8 @@ async def payouts(
              AND ($3::timestamptz IS NULL OR (p.created_at, p.id) < ($3, $4::uuid))
            ORDER BY p.created_at DESC, p.id DESC
            LIMIT $5""",  # noqa: S608 - a constant
-        kind, user_id, *keyset_args(after), limit,
+        kind,
+        user_id,
+        *keyset_args(after),
+        limit,
     )

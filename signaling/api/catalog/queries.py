@@ -15,7 +15,8 @@ CATEGORY_COLUMNS = "c.id, c.name, c.description, c.created_at"
 
 async def category(db: Db, category_id: uuid.UUID) -> asyncpg.Record | None:
     return await db.fetchrow(
-        f"SELECT {CATEGORY_COLUMNS} FROM categories c WHERE c.id = $1", category_id  # noqa: S608
+        f"SELECT {CATEGORY_COLUMNS} FROM categories c WHERE c.id = $1",  # noqa: S608
+        category_id,
     )
 
 

@@ -28,6 +28,7 @@ logger = structlog.get_logger(__name__)
 
 routes = web.RouteTableDef()
 
+
 def category_view(row: asyncpg.Record) -> dict[str, Any]:
     return {
         "id": str(row["id"]),
@@ -166,4 +167,3 @@ def analytics_view(row: asyncpg.Record) -> dict[str, Any]:
 
 def _number(value: Any) -> float | None:
     return None if value is None else round(float(value), 2)
-

@@ -43,7 +43,9 @@ def comment_view(row: asyncpg.Record) -> dict[str, Any]:
         "parent_id": _str_or_none(row["parent_id"]),
         "is_deleted": deleted,
         "content": None if deleted else row["content"],
-        "author": None if deleted else {
+        "author": None
+        if deleted
+        else {
             "id": str(row["author_id"]),
             "account_id": row["account_id"],
             "username": row["username"],
@@ -95,8 +97,9 @@ async def _create(request: web.Request, target: str) -> web.Response:
         )
     except (asyncpg.CheckViolationError, asyncpg.ForeignKeyViolationError):
         # The parent was deleted between the check and the insert.
-        raise ApiError(422, f"parent_id: no comment {body.parent_id} on this {target}",
-                       "invalid_field") from None
+        raise ApiError(
+            422, f"parent_id: no comment {body.parent_id} on this {target}", "invalid_field"
+        ) from None
     if target == "stream" and row["parent_id"] is None:
         await request.app[EVENTS].to_stream(target_id, chat.message_view(row))
     logger.info("comments_posted", target=target, target_id=str(target_id), user_id=str(user["id"]))
@@ -157,8 +160,11 @@ async def delete_comment(request: web.Request) -> web.Response:
     if comment["author_id"] != user["id"]:
         if not await has_role(request.app[PG], user["id"], "moderator"):
             raise ApiError(403, "only the comment's author or a moderator may delete it")
-        logger.info("comments_removed_by_moderator", comment_id=str(comment["id"]),
-                    moderator_id=str(user["id"]))
+        logger.info(
+            "comments_removed_by_moderator",
+            comment_id=str(comment["id"]),
+            moderator_id=str(user["id"]),
+        )
     # Deleting twice is fine: the second time changes nothing (and no counter).
     await comments_db.soft_delete(request.app[PG], comment["id"])
     return web.Response(status=204)

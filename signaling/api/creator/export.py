@@ -14,8 +14,18 @@ from signaling.api.creator import queries as dashboard_db
 from signaling.http.json import planck, rfc3339_or_none
 from signaling.keys import PG
 
-CSV_COLUMNS = ("payment_id", "created_at", "stream_id", "stream_title", "viewer_account",
-               "amount_planck", "fee_planck", "creator_amount_planck", "status", "batch_id")
+CSV_COLUMNS = (
+    "payment_id",
+    "created_at",
+    "stream_id",
+    "stream_title",
+    "viewer_account",
+    "amount_planck",
+    "fee_planck",
+    "creator_amount_planck",
+    "status",
+    "batch_id",
+)
 CSV_FLUSH_BYTES = 64 * 1024
 # A spreadsheet runs a cell that starts like a formula; free text is defused with a quote.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -28,10 +38,16 @@ def _text_cell(value: str | None) -> str:
 
 def _csv_row(row: asyncpg.Record) -> list[str]:
     return [
-        str(row["id"]), rfc3339_or_none(row["created_at"]) or "",
-        str(row["stream_id"] or ""), _text_cell(row["stream_title"]), row["viewer_account"],
-        planck(row["amount"]), planck(row["fee"]), planck(row["creator_amount"]),
-        row["status"], row["batch_id"] or "",
+        str(row["id"]),
+        rfc3339_or_none(row["created_at"]) or "",
+        str(row["stream_id"] or ""),
+        _text_cell(row["stream_title"]),
+        row["viewer_account"],
+        planck(row["amount"]),
+        planck(row["fee"]),
+        planck(row["creator_amount"]),
+        row["status"],
+        row["batch_id"] or "",
     ]
 
 
@@ -39,16 +55,19 @@ async def stream_payments(
     request: web.Request, creator_id: uuid.UUID, since: datetime | None
 ) -> web.StreamResponse:
     """Every stream-view payment to the creator since `since` (all when None), as CSV."""
-    response = web.StreamResponse(headers={
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": 'attachment; filename="payments.csv"',
-        "Cache-Control": "no-store",
-    })
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": 'attachment; filename="payments.csv"',
+            "Cache-Control": "no-store",
+        }
+    )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    async with request.app[PG].acquire() as conn, conn.transaction(
-        isolation="repeatable_read", readonly=True
+    async with (
+        request.app[PG].acquire() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
     ):
         await response.prepare(request)
         async for row in dashboard_db.payments_export(conn, creator_id, since):

@@ -72,9 +72,13 @@ async def live_figures(app: web.Application, creator_id: uuid.UUID) -> dict[str,
     streams = await dashboard_db.live_streams(app[PG], creator_id)
     earnings = await earnings_split(app, creator_id)
     items = [
-        {"id": str(s["id"]), "title": s["title"], "viewers": s["viewer_count"],
-         "price_per_second": planck(s["price_per_second"]),
-         "ticks": await meter.stream_ticks(str(s["id"]))}
+        {
+            "id": str(s["id"]),
+            "title": s["title"],
+            "viewers": s["viewer_count"],
+            "price_per_second": planck(s["price_per_second"]),
+            "ticks": await meter.stream_ticks(str(s["id"])),
+        }
         for s in streams
     ]
     now = datetime.now(UTC)

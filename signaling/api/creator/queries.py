@@ -39,6 +39,7 @@ RANGES = {
     "30d": Range(timedelta(days=30), timedelta(days=1)),
 }
 
+
 async def dashboard_totals(db: Db, creator_id: uuid.UUID) -> asyncpg.Record | None:
     """The creator_dashboard view's row (None unless the user is a creator)."""
     return await db.fetchrow("SELECT * FROM creator_dashboard WHERE creator_id = $1", creator_id)
@@ -60,7 +61,8 @@ async def settled_split(db: Db, creator_id: uuid.UUID) -> asyncpg.Record:
              COALESCE(sum(i.amount) FILTER (WHERE p.status = 'finalized'), 0) AS finalized
            FROM payout_items i JOIN payouts p ON p.id = i.payout_id AND p.kind = 'creator'
            WHERE i.user_id = $1""",
-        creator_id, list(SENDING),
+        creator_id,
+        list(SENDING),
     )
 
 
@@ -103,13 +105,18 @@ async def creator_streams(
              AND ($2::timestamptz IS NULL OR (s.created_at, s.id) < ($2, $3::uuid))
            ORDER BY s.created_at DESC, s.id DESC
            LIMIT $4""",
-        creator_id, *keyset_args(after), limit,
+        creator_id,
+        *keyset_args(after),
+        limit,
     )
 
 
 async def owns_stream(db: Db, creator_id: uuid.UUID, stream_id: uuid.UUID) -> bool:
-    return bool(await db.fetchval(
-        "SELECT 1 FROM streams WHERE id = $1 AND creator_id = $2", stream_id, creator_id))
+    return bool(
+        await db.fetchval(
+            "SELECT 1 FROM streams WHERE id = $1 AND creator_id = $2", stream_id, creator_id
+        )
+    )
 
 
 async def creator_payouts(
@@ -160,7 +167,10 @@ async def _series(
             SELECT b.at, COALESCE(s.value, 0) AS value
             FROM buckets b LEFT JOIN sums s USING (at)
             ORDER BY b.at""",  # noqa: S608 - per_bucket is one of this module's constants
-        chart.bucket, until - chart.span, until, *args,
+        chart.bucket,
+        until - chart.span,
+        until,
+        *args,
     )
 
 

@@ -34,8 +34,9 @@ DEFAULT_RANGE = "24h"
 
 async def require_creator(request: web.Request) -> asyncpg.Record:
     """The signed-in creator's row: 401 when signed out, 403 for a user who is not a creator."""
-    return await require_creator_user(request, "the dashboard is for creators; become one with "
-                                               'PATCH /api/me {"is_creator": true}')
+    return await require_creator_user(
+        request, 'the dashboard is for creators; become one with PATCH /api/me {"is_creator": true}'
+    )
 
 
 def _chart_range(request: web.Request) -> tuple[str, Range]:
@@ -53,19 +54,21 @@ async def summary(request: web.Request) -> web.Response:
     creator = await require_creator(request)
     totals = await dashboard_db.dashboard_totals(request.app[PG], creator["id"])
     assert totals is not None  # the view has a row for every creator
-    return web.json_response({
-        "creator": users.brief_view(creator),
-        "totals": {
-            "streams": totals["total_streams"],
-            "videos": totals["total_videos"],
-            "video_views": int(totals["total_video_views"]),
-            "stream_viewers_now": int(totals["total_stream_viewers"]),
-            "last_activity": rfc3339_or_none(totals["last_activity"]),
-            "total_earnings": planck(totals["total_earnings"]),
-        },
-        "earnings": await earnings_split(request.app, creator["id"]),
-        "payout_fees": await payout_fees(request.app, creator["id"]),
-    })
+    return web.json_response(
+        {
+            "creator": users.brief_view(creator),
+            "totals": {
+                "streams": totals["total_streams"],
+                "videos": totals["total_videos"],
+                "video_views": int(totals["total_video_views"]),
+                "stream_viewers_now": int(totals["total_stream_viewers"]),
+                "last_activity": rfc3339_or_none(totals["last_activity"]),
+                "total_earnings": planck(totals["total_earnings"]),
+            },
+            "earnings": await earnings_split(request.app, creator["id"]),
+            "payout_fees": await payout_fees(request.app, creator["id"]),
+        }
+    )
 
 
 @routes.get("/api/creator/live")
@@ -79,12 +82,13 @@ async def live(request: web.Request) -> web.Response:
 
 
 routes.get("/api/creator/streams")(
-    owned_list(require_creator, dashboard_db.creator_streams, stream_item))
+    owned_list(require_creator, dashboard_db.creator_streams, stream_item)
+)
 routes.get("/api/creator/payouts")(
-    owned_list(require_creator, dashboard_db.creator_payouts, payout_view))
+    owned_list(require_creator, dashboard_db.creator_payouts, payout_view)
+)
 # every video of mine but the deleted, in any status; a failed one says why
-routes.get("/api/creator/videos")(
-    owned_list(require_creator, videos_db.creator_videos, video_item))
+routes.get("/api/creator/videos")(owned_list(require_creator, videos_db.creator_videos, video_item))
 
 
 @routes.get("/api/creator/earnings")
@@ -93,7 +97,8 @@ async def earnings_chart(request: web.Request) -> web.Response:
     creator = await require_creator(request)
     name, chart = _chart_range(request)
     rows = await dashboard_db.earnings_series(
-        request.app[PG], creator["id"], chart, datetime.now(UTC))
+        request.app[PG], creator["id"], chart, datetime.now(UTC)
+    )
     return web.json_response(series(name, chart, rows, money=True))
 
 
@@ -106,8 +111,7 @@ async def viewers_chart(request: web.Request) -> web.Response:
     db = request.app[PG]
     if stream_id is not None and not await dashboard_db.owns_stream(db, creator["id"], stream_id):
         raise ApiError(404, f"you have no stream {stream_id}")
-    rows = await dashboard_db.viewers_series(db, creator["id"], stream_id, chart,
-                                             datetime.now(UTC))
+    rows = await dashboard_db.viewers_series(db, creator["id"], stream_id, chart, datetime.now(UTC))
     return web.json_response(series(name, chart, rows, money=False))
 
 

@@ -40,6 +40,11 @@ def series(name: str, chart: Range, rows: list[asyncpg.Record], money: bool) -> 
     return {
         "range": name,
         "bucket_s": int(chart.bucket.total_seconds()),
-        "points": [{"at": rfc3339_or_none(r["at"]),
-                    "value": planck(r["value"]) if money else int(r["value"])} for r in rows],
+        "points": [
+            {
+                "at": rfc3339_or_none(r["at"]),
+                "value": planck(r["value"]) if money else int(r["value"]),
+            }
+            for r in rows
+        ],
     }

@@ -18,9 +18,7 @@ from signaling.http.pagination import Cursor, keyset_args
 After = Cursor | None
 
 
-async def update_profile(
-    db: Db, user_id: uuid.UUID, changes: dict[str, Any]
-) -> asyncpg.Record:
+async def update_profile(db: Db, user_id: uuid.UUID, changes: dict[str, Any]) -> asyncpg.Record:
     """Set the changed profile fields; asyncpg.UniqueViolationError for a taken username."""
     assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
     return await db.fetchrow(
@@ -38,7 +36,9 @@ async def deposits(db: Db, user_id: uuid.UUID, after: After, limit: int) -> list
              AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
            ORDER BY created_at DESC, id DESC
            LIMIT $4""",
-        user_id, *keyset_args(after), limit,
+        user_id,
+        *keyset_args(after),
+        limit,
     )
 
 
@@ -62,11 +62,11 @@ async def spending(db: Db, user_id: uuid.UUID, after: After, limit: int) -> list
            WHERE ($2::timestamptz IS NULL OR (ps.created_at, ps.id) < ($2, $3::uuid))
            ORDER BY ps.created_at DESC, ps.id DESC
            LIMIT $4""",
-        user_id, *keyset_args(after), limit,
+        user_id,
+        *keyset_args(after),
+        limit,
     )
 
 
-async def withdrawals(
-    db: Db, user_id: uuid.UUID, after: After, limit: int
-) -> list[asyncpg.Record]:
+async def withdrawals(db: Db, user_id: uuid.UUID, after: After, limit: int) -> list[asyncpg.Record]:
     return await payouts(db, "withdrawal", user_id, after, limit)

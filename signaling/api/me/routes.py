@@ -90,18 +90,22 @@ async def withdraw(request: web.Request) -> web.Response:
     billing = chain_billing(request)
     terms = await withdrawals.terms(billing, user, body.amount, body.to)
     if body.fee is not None and terms.fee > int(body.fee):
-        raise ApiError(409, f"the fee is now {terms.fee} planck, above the {body.fee} you "
-                            "accepted: ask for a new quote", "fee_changed")
+        raise ApiError(
+            409,
+            f"the fee is now {terms.fee} planck, above the {body.fee} you "
+            "accepted: ask for a new quote",
+            "fee_changed",
+        )
     payouts = billing.payouts
     assert payouts is not None  # set with the chain (chain_billing)
     try:
-        payout_id = await payouts.create_withdrawal(user["id"], terms.dest, terms.amount,
-                                                    terms.fee)
+        payout_id = await payouts.create_withdrawal(user["id"], terms.dest, terms.amount, terms.fee)
     except PayoutError as exc:
         raise ApiError(400, str(exc), exc.code) from None
     billing.spawn(payouts.drive_or_park(payout_id))
-    return web.json_response({"id": str(payout_id), "status": "created", **terms.body()},
-                             status=202)
+    return web.json_response(
+        {"id": str(payout_id), "status": "created", **terms.body()}, status=202
+    )
 
 
 # --- my lists -----------------------------------------------------------------------------

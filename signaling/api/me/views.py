@@ -23,10 +23,12 @@ def deposit_view(row: asyncpg.Record) -> dict[str, Any]:
 
 def spending_view(row: asyncpg.Record) -> dict[str, Any]:
     return {
-        "stream": {"id": str(row["id"]), "title": row["title"],
-                   "price_per_second": planck(row["price_per_second"]),
-                   "creator": {"account_id": row["creator_account"],
-                               "username": row["creator_username"]}},
+        "stream": {
+            "id": str(row["id"]),
+            "title": row["title"],
+            "price_per_second": planck(row["price_per_second"]),
+            "creator": {"account_id": row["creator_account"], "username": row["creator_username"]},
+        },
         "amount": planck(row["amount"]),
         "seconds": int(row["seconds"]),
         "views": row["views"],

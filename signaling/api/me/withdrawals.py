@@ -24,12 +24,17 @@ class WithdrawalTerms:
     fee: int
 
     def body(self) -> dict[str, str]:
-        return {"amount": planck(self.amount), "fee": planck(self.fee),
-                "total": planck(self.amount + self.fee), "to": self.dest}
+        return {
+            "amount": planck(self.amount),
+            "fee": planck(self.fee),
+            "total": planck(self.amount + self.fee),
+            "to": self.dest,
+        }
 
 
-async def terms(billing: BillingRuntime, user: asyncpg.Record, amount_text: str,
-                to: str | None) -> WithdrawalTerms:
+async def terms(
+    billing: BillingRuntime, user: asyncpg.Record, amount_text: str, to: str | None
+) -> WithdrawalTerms:
     """Where to, how much, and the fee the viewer pays; 400 for what the chain cannot pay."""
     assert billing.chain is not None and billing.payouts is not None  # chain_billing checked
     try:
@@ -38,9 +43,13 @@ async def terms(billing: BillingRuntime, user: asyncpg.Record, amount_text: str,
         raise ApiError(400, f"not a valid SS58 address: {to!r}", "invalid_address") from None
     amount = int(amount_text)
     if amount > MAX_BALANCE:  # no balance holds more: refused before any fee is asked of the chain
-        raise ApiError(400, f"amount is above the largest balance ({MAX_BALANCE} planck)",
-                       "amount_too_large")
+        raise ApiError(
+            400, f"amount is above the largest balance ({MAX_BALANCE} planck)", "amount_too_large"
+        )
     if amount < billing.existential_deposit:
-        raise ApiError(400, f"the smallest withdrawal is {billing.existential_deposit} planck "
-                            "(the chain's existential deposit)")
+        raise ApiError(
+            400,
+            f"the smallest withdrawal is {billing.existential_deposit} planck "
+            "(the chain's existential deposit)",
+        )
     return WithdrawalTerms(dest, amount, await billing.payouts.withdrawal_fee(dest, amount))

@@ -107,6 +107,10 @@ async def review_report(request: web.Request) -> web.Response:
         if status is None:
             raise ApiError(404, f"no report {report_id}")
         raise ApiError(409, f"this report was already {status}; only pending reports change")
-    logger.info("moderation_report_reviewed", report_id=str(report_id), status=body.status,
-                moderator_id=str(moderator["id"]))
+    logger.info(
+        "moderation_report_reviewed",
+        report_id=str(report_id),
+        status=body.status,
+        moderator_id=str(moderator["id"]),
+    )
     return web.json_response(report_view(row))

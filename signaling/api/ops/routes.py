@@ -48,8 +48,11 @@ async def metrics(request: web.Request) -> web.Response:
     if config.server.metrics_token is not None:
         offered = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if not hmac.compare_digest(offered.encode(), config.server.metrics_token.encode()):
-            raise ApiError(401, "metrics need the metrics bearer token",
-                           headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+            raise ApiError(
+                401,
+                "metrics need the metrics bearer token",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
     return await exposition(request.app)
 
 

@@ -124,7 +124,10 @@ async def _change_like(
     async with db.acquire() as conn, conn.transaction():
         await conn.execute(statement, target_id, user_id)
         # Read in the same transaction: the count includes this change, whatever runs next.
-        return await conn.fetchval(
-            f"SELECT like_count FROM {counted} WHERE id = $1", target_id  # noqa: S608
-        ) or 0
-
+        return (
+            await conn.fetchval(
+                f"SELECT like_count FROM {counted} WHERE id = $1",  # noqa: S608
+                target_id,
+            )
+            or 0
+        )

@@ -68,9 +68,11 @@ async def unfollow(request: web.Request) -> web.Response:
 
 
 routes.get("/api/users/{user_id}/followers")(
-    owned_list(_user_or_404, social_db.followers, _follow_view, _FOLLOW_KEYS))
+    owned_list(_user_or_404, social_db.followers, _follow_view, _FOLLOW_KEYS)
+)
 routes.get("/api/users/{user_id}/following")(
-    owned_list(_user_or_404, social_db.following, _follow_view, _FOLLOW_KEYS))
+    owned_list(_user_or_404, social_db.following, _follow_view, _FOLLOW_KEYS)
+)
 
 
 # --- likes --------------------------------------------------------------------------------------

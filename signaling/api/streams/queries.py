@@ -19,9 +19,7 @@ STREAM_COLUMNS = """s.id, s.creator_id, s.title, s.description, s.thumbnail_url,
 _FROM = "FROM streams s JOIN users u ON u.id = s.creator_id"
 
 
-async def by_id(
-    db: Db, stream_id: uuid.UUID
-) -> asyncpg.Record | None:
+async def by_id(db: Db, stream_id: uuid.UUID) -> asyncpg.Record | None:
     return await db.fetchrow(f"SELECT {STREAM_COLUMNS} {_FROM} WHERE s.id = $1", stream_id)  # noqa: S608
 
 
@@ -45,7 +43,9 @@ async def create(
 async def update(db: Db, stream_id: uuid.UUID, changes: dict[str, Any]) -> asyncpg.Record:
     assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
     await db.execute(
-        f"UPDATE streams SET {assignments} WHERE id = $1", stream_id, *changes.values()  # noqa: S608
+        f"UPDATE streams SET {assignments} WHERE id = $1",  # noqa: S608
+        stream_id,
+        *changes.values(),
     )
     return await by_id(db, stream_id)
 
@@ -149,7 +149,9 @@ async def set_viewer_count(
 
 
 async def start_view(
-    db: Db, stream_id: uuid.UUID, viewer_id: uuid.UUID,
+    db: Db,
+    stream_id: uuid.UUID,
+    viewer_id: uuid.UUID,
     node_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     view_id: uuid.UUID = await db.fetchval(

@@ -46,7 +46,8 @@ async def _stream_or_404(request: web.Request) -> asyncpg.Record:
 @routes.post("/api/streams")
 async def create_stream(request: web.Request) -> web.Response:
     user = await require_creator(
-        request, "only creators can create streams (PATCH /api/me is_creator=true)")
+        request, "only creators can create streams (PATCH /api/me is_creator=true)"
+    )
     body = await read_json(request, StreamCreate)
     await _check_category(request, body.category_id)
     key = new_secret(STREAM_KEY_PREFIX)
@@ -63,12 +64,18 @@ async def list_streams(request: web.Request) -> web.Response:
     creator = query_uuid(request, "creator")
     after, limit = page_params(request)
     rows = await streams_db.listing(
-        request.app[PG], status=status, category=category, creator=creator, after=after,
+        request.app[PG],
+        status=status,
+        category=category,
+        creator=creator,
+        after=after,
         limit=limit,
     )
     return web.json_response(
-        {"items": [stream_view(request, row) for row in rows],
-         "next_cursor": next_cursor(rows, limit)}
+        {
+            "items": [stream_view(request, row) for row in rows],
+            "next_cursor": next_cursor(rows, limit),
+        }
     )
 
 
@@ -108,8 +115,9 @@ async def end_broadcast(request: web.Request) -> web.Response:
     stream = await _own_stream(request)
     if not await _end_broadcast(request, stream, "ended_by_owner"):
         raise ApiError(409, "the stream is not live")
-    return web.json_response(stream_view(request, await streams_db.by_id(request.app[PG],
-                                                                          stream["id"])))
+    return web.json_response(
+        stream_view(request, await streams_db.by_id(request.app[PG], stream["id"]))
+    )
 
 
 async def _end_broadcast(request: web.Request, stream: asyncpg.Record, reason: str) -> bool:
@@ -132,8 +140,11 @@ async def _end_broadcast(request: web.Request, stream: asyncpg.Record, reason: s
 async def delete_stream(request: web.Request) -> web.Response:
     stream = await _own_stream(request)
     if request.app[LIVE].is_live(stream["id"]) or stream["status"] == "live":
-        raise ApiError(409, "a live stream cannot be deleted; end the broadcast first "
-                            f"(POST /api/streams/{stream['id']}/end)")
+        raise ApiError(
+            409,
+            "a live stream cannot be deleted; end the broadcast first "
+            f"(POST /api/streams/{stream['id']}/end)",
+        )
     if not await streams_db.delete_unpaid(request.app[PG], stream["id"]):
         raise ApiError(409, "this stream has paid views and is kept for the record")
     return web.Response(status=204)

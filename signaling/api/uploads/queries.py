@@ -32,11 +32,14 @@ async def create(
     concurrent requests cannot both take the last place.
     """
     async with db.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('uploads:' || $1::uuid::text))",
-                           creator_id)
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('uploads:' || $1::uuid::text))", creator_id
+        )
         count, declared = await conn.fetchrow(
             """SELECT count(*), COALESCE(sum(size), 0) FROM uploads
-               WHERE creator_id = $1 AND status IN ('receiving', 'assembling')""", creator_id)
+               WHERE creator_id = $1 AND status IN ('receiving', 'assembling')""",
+            creator_id,
+        )
         if count >= quota.max_open:
             return "open"
         if declared + fields["size"] > quota.max_bytes:

@@ -112,7 +112,8 @@ def _require_receiving(upload: asyncpg.Record) -> None:
 @routes.post("/api/uploads")
 async def create_upload(request: web.Request) -> web.Response:
     user = await require_creator(
-        request, "only creators can upload videos (PATCH /api/me is_creator=true)")
+        request, "only creators can upload videos (PATCH /api/me is_creator=true)"
+    )
     body = await read_json(request, UploadCreate)
     _check_type(body)
     chunk = _chunk_size(request, body)
@@ -123,16 +124,29 @@ async def create_upload(request: web.Request) -> web.Response:
         "chunk_count": -(-body.size // chunk),
     }
     config = request.app[CONFIG]
-    upload = await uploads_db.create(request.app[PG], user["id"], fields, uploads_db.Quota(
-        config.uploads.upload_max_open_per_creator, config.uploads.upload_quota_bytes))
+    upload = await uploads_db.create(
+        request.app[PG],
+        user["id"],
+        fields,
+        uploads_db.Quota(
+            config.uploads.upload_max_open_per_creator, config.uploads.upload_quota_bytes
+        ),
+    )
     if upload == "open":
-        raise ApiError(429, f"at most {config.uploads.upload_max_open_per_creator} uploads in "
-                            "progress; complete or wait for one first")
+        raise ApiError(
+            429,
+            f"at most {config.uploads.upload_max_open_per_creator} uploads in "
+            "progress; complete or wait for one first",
+        )
     if isinstance(upload, str):  # "bytes", the quota's other refusal
-        raise ApiError(413, f"uploads in progress may hold {config.uploads.upload_quota_bytes} "
-                            "bytes together; this one would exceed that")
-    logger.info("upload_created", upload_id=str(upload["id"]), size=body.size,
-                chunks=upload["chunk_count"])
+        raise ApiError(
+            413,
+            f"uploads in progress may hold {config.uploads.upload_quota_bytes} "
+            "bytes together; this one would exceed that",
+        )
+    logger.info(
+        "upload_created", upload_id=str(upload["id"]), size=body.size, chunks=upload["chunk_count"]
+    )
     return web.json_response(upload_view(upload, []), status=201)
 
 
@@ -161,8 +175,12 @@ async def put_chunk(request: web.Request) -> web.Response:
         if size != expected:
             raise ApiError(400, f"chunk {index} must be {expected} bytes; {size} arrived")
         if actual != declared:
-            raise ApiError(422, f"chunk {index}: the bytes received have SHA-256 {actual}, not "
-                           f"{declared}; nothing was stored, send it again", "checksum_mismatch")
+            raise ApiError(
+                422,
+                f"chunk {index}: the bytes received have SHA-256 {actual}, not "
+                f"{declared}; nothing was stored, send it again",
+                "checksum_mismatch",
+            )
         created = await _store_chunk(request.app[PG], upload, index, temp, actual, size)
     finally:
         temp.unlink(missing_ok=True)
@@ -182,8 +200,11 @@ async def _store_chunk(
         stored = await uploads_db.chunk(conn, upload["id"], index)
     assert stored is not None  # record_chunk found the (upload, index) row taken
     if stored["sha256"] != sha256:
-        raise ApiError(409, f"chunk {index} is already stored with other bytes "
-                       f"(SHA-256 {stored['sha256']})", "chunk_conflict")
+        raise ApiError(
+            409,
+            f"chunk {index} is already stored with other bytes (SHA-256 {stored['sha256']})",
+            "chunk_conflict",
+        )
     return False
 
 
@@ -214,21 +235,28 @@ async def _assemble_and_queue(
     request: web.Request, upload: asyncpg.Record, chunks: list[asyncpg.Record]
 ) -> uuid.UUID:
     pool, media_root = request.app[PG], request.app[CONFIG].media.media_root
-    parts = [(c["chunk_index"], chunk_path(media_root, upload["id"], c["chunk_index"]), c["size"])
-             for c in chunks]
+    parts = [
+        (c["chunk_index"], chunk_path(media_root, upload["id"], c["chunk_index"]), c["size"])
+        for c in chunks
+    ]
     damaged = await asyncio.to_thread(damaged_chunks, parts)
     if damaged:
         for index in damaged:
             await uploads_db.forget_chunk(pool, upload["id"], index)
-        raise ApiError(409, f"chunks lost on the server, send them again: {damaged}",
-                       "chunks_missing")
+        raise ApiError(
+            409, f"chunks lost on the server, send them again: {damaged}", "chunks_missing"
+        )
     source = source_path(media_root, upload)
     if not await asyncio.to_thread(assemble, [p for _, p, _ in parts], source, upload["sha256"]):
         await uploads_db.fail(pool, upload["id"], "the assembled file does not match its sha256")
         await asyncio.to_thread(shutil.rmtree, upload_dir(media_root, upload["id"]), True)
         logger.warning("upload_checksum_mismatch", upload_id=str(upload["id"]))
-        raise ApiError(422, "the assembled file's SHA-256 is not the declared sha256; the upload "
-                       "is discarded, start a new one", "checksum_mismatch")
+        raise ApiError(
+            422,
+            "the assembled file's SHA-256 is not the declared sha256; the upload "
+            "is discarded, start a new one",
+            "checksum_mismatch",
+        )
     async with pool.acquire() as conn, conn.transaction():
         video_id = await uploads_db.create_video(conn, upload)
         await enqueue(conn, video_id, "upload", [str(source)])
@@ -240,7 +268,11 @@ async def _assemble_and_queue(
 
 def _accepted(upload_id: uuid.UUID, video_id: uuid.UUID | None) -> web.Response:
     return web.json_response(
-        {"upload_id": str(upload_id), "video_id": str(video_id) if video_id else None,
-         "status": "processing", "video_url": f"/api/videos/{video_id}"},
+        {
+            "upload_id": str(upload_id),
+            "video_id": str(video_id) if video_id else None,
+            "status": "processing",
+            "video_url": f"/api/videos/{video_id}",
+        },
         status=202,
     )

@@ -18,8 +18,16 @@ VIDEO_COLUMNS = """v.id, v.creator_id, v.title, v.description, v.thumbnail_url, 
 _FROM = "FROM videos v JOIN users u ON u.id = v.creator_id"
 
 # What a creator sees of processing: failure_reason, never last_error (the operator's detail).
-JOB_FIELDS = ("status", "progress", "current_step", "rendition_progress", "attempts",
-              "max_attempts", "failure_reason", "updated_at")
+JOB_FIELDS = (
+    "status",
+    "progress",
+    "current_step",
+    "rendition_progress",
+    "attempts",
+    "max_attempts",
+    "failure_reason",
+    "updated_at",
+)
 JOB_COLUMNS = ", ".join(JOB_FIELDS)
 # The same in a list of videos, named job_<field>.
 _LIST_JOB_COLUMNS = ", ".join(f"j.{name} AS job_{name}" for name in JOB_FIELDS)
@@ -31,13 +39,19 @@ _PUBLIC = f"""SELECT {VIDEO_COLUMNS} {_FROM}
                                         WHERE c.video_id = v.id AND c.category_id = $2))"""  # noqa: S608
 
 # Keyset pages: `after` is the sort key of the previous page's last row.
-_NEWEST = _PUBLIC + """
+_NEWEST = (
+    _PUBLIC
+    + """
       AND ($3::timestamptz IS NULL OR (v.created_at, v.id) < ($3, $4::uuid))
     ORDER BY v.created_at DESC, v.id DESC LIMIT $5"""
+)
 
-_MOST_VIEWED = _PUBLIC + """
+_MOST_VIEWED = (
+    _PUBLIC
+    + """
       AND ($3::int IS NULL OR (v.view_count, v.created_at, v.id) < ($3, $4::timestamptz, $5::uuid))
     ORDER BY v.view_count DESC, v.created_at DESC, v.id DESC LIMIT $6"""
+)
 
 _RECORD_VIEW = """
 INSERT INTO video_views (video_id, viewer_id, view_duration, watch_completion, ip_address,
@@ -65,7 +79,11 @@ async def newest(
 ) -> list[asyncpg.Record]:
     """Ready videos, newest first."""
     return await db.fetch(
-        _NEWEST, creator, category, after[0] if after else None, after[1] if after else None,
+        _NEWEST,
+        creator,
+        category,
+        after[0] if after else None,
+        after[1] if after else None,
         limit,
     )
 
@@ -127,14 +145,19 @@ async def creator_videos(
              WHERE v.creator_id = $1 AND v.deleted_at IS NULL
                AND ($2::timestamptz IS NULL OR (v.created_at, v.id) < ($2, $3::uuid))
              ORDER BY v.created_at DESC, v.id DESC LIMIT $4""",  # noqa: S608
-        creator_id, after[0] if after else None, after[1] if after else None, limit,
+        creator_id,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
     )
 
 
 async def update(db: Db, video_id: uuid.UUID, changes: dict[str, Any]) -> None:
     assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
     await db.execute(
-        f"UPDATE videos SET {assignments} WHERE id = $1", video_id, *changes.values()  # noqa: S608
+        f"UPDATE videos SET {assignments} WHERE id = $1",  # noqa: S608
+        video_id,
+        *changes.values(),
     )
 
 
@@ -144,15 +167,14 @@ async def soft_delete(db: Db, video_id: uuid.UUID) -> None:
     )
 
 
-async def is_playable(
-    db: Db, video_id: uuid.UUID, viewer_id: uuid.UUID | None
-) -> bool:
+async def is_playable(db: Db, video_id: uuid.UUID, viewer_id: uuid.UUID | None) -> bool:
     """Ready, not deleted, and public or the viewer's own: only then are its files served."""
     return bool(
         await db.fetchval(
             """SELECT 1 FROM videos WHERE id = $1 AND status = 'ready' AND deleted_at IS NULL
                  AND (NOT is_private OR creator_id = $2)""",
-            video_id, viewer_id,
+            video_id,
+            viewer_id,
         )
     )
 
@@ -186,5 +208,8 @@ async def record_view(
 
 async def playback_known(db: Db, playback_id: uuid.UUID) -> bool:
     """Whether a view row already exists for this playback (a later report of it)."""
-    return bool(await db.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM video_views WHERE playback_id = $1)", playback_id))
+    return bool(
+        await db.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM video_views WHERE playback_id = $1)", playback_id
+        )
+    )

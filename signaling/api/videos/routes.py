@@ -87,8 +87,10 @@ async def list_videos(request: web.Request) -> web.Response:
         rows = await videos_db.most_viewed(pool, **filters, after=views_after, limit=limit)
         cursor = _views_cursor(rows[-1]) if rows else None
     return web.json_response(
-        {"items": [video_view(r) for r in rows],
-         "next_cursor": cursor if len(rows) == limit else None}
+        {
+            "items": [video_view(r) for r in rows],
+            "next_cursor": cursor if len(rows) == limit else None,
+        }
     )
 
 
@@ -133,22 +135,31 @@ async def report_view(request: web.Request) -> web.Response:
         raise ApiError(404, f"no video {video_id}")
     report = await read_json(request, ViewReport)
     if round(report.view_duration) > (row["duration"] or 0):
-        raise ApiError(422, f"view_duration: at most the video's {row['duration']} s",
-                       "invalid_field")
+        raise ApiError(
+            422, f"view_duration: at most the video's {row['duration']} s", "invalid_field"
+        )
     viewer_id, ip = await session_user_id(request), _client_ip(request)
-    view = await videos_db.record_view(pool, video_id, viewer_id, {
-        "view_duration": round(report.view_duration),
-        "watch_completion": round(report.watch_completion, 2),
-        "playback_id": report.playback_id,
-        "ip_address": ip,
-        "user_agent": request.headers.get("User-Agent", "")[:500] or None,
-        "counted": await _counts(request, video_id, viewer_id or f"ip:{ip}", report.playback_id),
-    })
+    view = await videos_db.record_view(
+        pool,
+        video_id,
+        viewer_id,
+        {
+            "view_duration": round(report.view_duration),
+            "watch_completion": round(report.watch_completion, 2),
+            "playback_id": report.playback_id,
+            "ip_address": ip,
+            "user_agent": request.headers.get("User-Agent", "")[:500] or None,
+            "counted": await _counts(
+                request, video_id, viewer_id or f"ip:{ip}", report.playback_id
+            ),
+        },
+    )
     if view is None:
         raise ApiError(409, "playback_id belongs to another video", "invalid_field")
     status = 201 if view["inserted"] else 200
-    return web.json_response({"id": str(view["id"]),
-                              "counted": view["inserted"] and view["counted"]}, status=status)
+    return web.json_response(
+        {"id": str(view["id"]), "counted": view["inserted"] and view["counted"]}, status=status
+    )
 
 
 async def _counts(
@@ -158,8 +169,13 @@ async def _counts(
     VIEW_COUNT_WINDOW_S. A later report of a stored playback keeps what its row says."""
     if playback_id is not None and await videos_db.playback_known(request.app[PG], playback_id):
         return True  # ignored: the row exists, its `counted` is not updated
-    retry = await rate_limit.retry_after(request.app, "view", f"{video_id}:{viewer}", 1,
-                                         request.app[CONFIG].limits.view_count_window_s)
+    retry = await rate_limit.retry_after(
+        request.app,
+        "view",
+        f"{video_id}:{viewer}",
+        1,
+        request.app[CONFIG].limits.view_count_window_s,
+    )
     return retry is None
 
 
@@ -176,12 +192,16 @@ async def video_file(request: web.Request) -> web.FileResponse:
     viewer = await session_user_id(request)
     if not await videos_db.is_playable(request.app[PG], video_id, viewer):
         raise ApiError(404, f"no video {video_id}")
-    path = resolve_media_path(request.app[CONFIG].media.media_root, video_id,
-                              request.match_info["path"])
+    path = resolve_media_path(
+        request.app[CONFIG].media.media_root, video_id, request.match_info["path"]
+    )
     if path is None:
         raise ApiError(404, "no such file")
-    return web.FileResponse(path, headers={
-        "Content-Type": CONTENT_TYPES[path.suffix],
-        "Cache-Control": CACHE_CONTROL.get(path.suffix, DEFAULT_CACHE_CONTROL),
-        "X-Content-Type-Options": "nosniff",
-    })
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": CONTENT_TYPES[path.suffix],
+            "Cache-Control": CACHE_CONTROL.get(path.suffix, DEFAULT_CACHE_CONTROL),
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

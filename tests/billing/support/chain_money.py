@@ -32,24 +32,46 @@ async def funded_escrow(chain: ChainClient, amount: int = 100 * ROC) -> Keypair:
 
 
 async def chain_config(
-    app_config: AppConfig, database_url: str, chain_url: str, chain: ChainClient,
-    funds: int = 100 * ROC, **overrides: object,
+    app_config: AppConfig,
+    database_url: str,
+    chain_url: str,
+    chain: ChainClient,
+    funds: int = 100 * ROC,
+    **overrides: object,
 ) -> AppConfig:
     """The test app's config with the dev chain and a funded escrow account of its own."""
     escrow = Keypair.generate_mnemonic()
-    await transfer(chain, Keypair.create_from_uri("//Alice"),
-                   Keypair.create_from_mnemonic(escrow).ss58_address, funds)
+    await transfer(
+        chain,
+        Keypair.create_from_uri("//Alice"),
+        Keypair.create_from_mnemonic(escrow).ss58_address,
+        funds,
+    )
     return configured(
-        app_config, database_url=database_url, chain_url=chain_url, chain_public_url=chain_url,
-        escrow_seed=escrow, **overrides,
+        app_config,
+        database_url=database_url,
+        chain_url=chain_url,
+        chain_public_url=chain_url,
+        escrow_seed=escrow,
+        **overrides,
     )
 
 
 async def endow(dev_chain: DevChain, account: Keypair, free: int) -> None:
     """Set an account's free balance directly in chain storage (chopsticks' dev_setStorage)."""
-    await dev_rpc(dev_chain, "dev_setStorage", [{"System": {"Account": [
-        [[account.ss58_address], {"providers": 1, "data": {"free": str(free)}}]
-    ]}}])
+    await dev_rpc(
+        dev_chain,
+        "dev_setStorage",
+        [
+            {
+                "System": {
+                    "Account": [
+                        [[account.ss58_address], {"providers": 1, "data": {"free": str(free)}}]
+                    ]
+                }
+            }
+        ],
+    )
 
 
 async def creator_with_earnings(db: asyncpg.Pool, amount: int) -> tuple[Keypair, uuid.UUID]:
@@ -59,6 +81,7 @@ async def creator_with_earnings(db: asyncpg.Pool, amount: int) -> tuple[Keypair,
     await db.execute(
         """INSERT INTO creator_earnings (creator_id, total_earnings, pending_payout)
            VALUES ($1, $2, $2)""",
-        user["id"], amount,
+        user["id"],
+        amount,
     )
     return account, user["id"]

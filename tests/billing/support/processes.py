@@ -16,15 +16,23 @@ from typing import IO
 
 def worker_env(database_url: str, redis_url: str, prefix: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("CHAIN_URL", "ESCROW_SEED")}
-    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, REDIS_PREFIX=prefix,
-               VILOKANAM_ENV="dev", LOG_LEVEL="WARNING", **extra)
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=prefix,
+        VILOKANAM_ENV="dev",
+        LOG_LEVEL="WARNING",
+        **extra,
+    )
     return env
 
 
 def start_worker(role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "vilokanam", "worker", role],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -42,17 +50,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_vilokanam(args: list[str], env: dict[str, str],
-                    log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+def start_vilokanam(
+    args: list[str], env: dict[str, str], log: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
     """`python -m vilokanam ARGS…` (a worker, the server); stderr to `log` when given."""
     return subprocess.Popen(
         [sys.executable, "-m", "vilokanam", *args],
-        env=env, stdout=subprocess.DEVNULL, stderr=log if log is not None else subprocess.PIPE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log if log is not None else subprocess.PIPE,
     )
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60,
-                 log: Path | None = None) -> dict:
+def wait_healthy(
+    url: str, proc: subprocess.Popen, timeout: float = 60, log: Path | None = None
+) -> dict:
     """Wait until `url`/api/health answers; fail with the server's stderr if it exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -70,5 +82,10 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60,
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m vilokanam ARGS…` to its end (reconcile, parked …), output captured."""
-    return subprocess.run([sys.executable, "-m", "vilokanam", *args], env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "vilokanam", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

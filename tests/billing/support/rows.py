@@ -12,7 +12,9 @@ async def user(db: asyncpg.Pool, creator: bool = False) -> uuid.UUID:
     key = secrets.token_bytes(32)
     return await db.fetchval(
         "INSERT INTO users (account_id, public_key, is_creator) VALUES ($1, $2, $3) RETURNING id",
-        f"test-{key.hex()[:20]}", key, creator,
+        f"test-{key.hex()[:20]}",
+        key,
+        creator,
     )
 
 
@@ -20,7 +22,8 @@ async def live_stream(db: asyncpg.Pool, creator: uuid.UUID, price: int) -> uuid.
     stream = await db.fetchval(
         """INSERT INTO streams (creator_id, title, status, price_per_second, start_time)
            VALUES ($1, 'billing test', 'live', $2, now() - interval '1 hour') RETURNING id""",
-        creator, price,
+        creator,
+        price,
     )
     await db.execute(
         "INSERT INTO stream_sessions (stream_id, start_time) "
@@ -33,5 +36,6 @@ async def live_stream(db: asyncpg.Pool, creator: uuid.UUID, price: int) -> uuid.
 async def view(db: asyncpg.Pool, stream: uuid.UUID, viewer: uuid.UUID) -> uuid.UUID:
     return await db.fetchval(
         "INSERT INTO stream_viewers (stream_id, viewer_id) VALUES ($1, $2) RETURNING id",
-        stream, viewer,
+        stream,
+        viewer,
     )

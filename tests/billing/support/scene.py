@@ -20,8 +20,13 @@ async def make_scene(db: asyncpg.Pool, redis, redis_prefix: str) -> dict:  # typ
     meter = Meter(redis, FEE_BPS, redis_prefix)
     for v in viewers:
         assert await meter.credit(str(v), 100 * PRICE, f"seed-{v}")
-    return {"creator": creator, "viewers": viewers, "stream": stream, "views": views,
-            "meter": meter}
+    return {
+        "creator": creator,
+        "viewers": viewers,
+        "stream": stream,
+        "views": views,
+        "meter": meter,
+    }
 
 
 def charges(scene: dict, seconds: range) -> list[Charge]:

@@ -128,11 +128,19 @@ class Fleet:
         self.logs = services.workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.env = worker_env(
-            services.database_url, services.redis_url, services.redis_prefix,
-            CHAIN_URL=services.chain_url, ESCROW_SEED=escrow_seed, HTTP_PORT=str(self.port),
-            RTC_HOST_ADDRESSES="127.0.0.1", ICE_SERVERS="",
-            MEDIA_ROOT=str(services.workdir / "media"), VAR_DIR=str(services.workdir / "var"),
-            **SERVER_ENV, **PAYOUT_ENV, **VIEWING_ENV,
+            services.database_url,
+            services.redis_url,
+            services.redis_prefix,
+            CHAIN_URL=services.chain_url,
+            ESCROW_SEED=escrow_seed,
+            HTTP_PORT=str(self.port),
+            RTC_HOST_ADDRESSES="127.0.0.1",
+            ICE_SERVERS="",
+            MEDIA_ROOT=str(services.workdir / "media"),
+            VAR_DIR=str(services.workdir / "var"),
+            **SERVER_ENV,
+            **PAYOUT_ENV,
+            **VIEWING_ENV,
         )
         self.env.pop("PUBLIC_URL", None)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -189,11 +197,14 @@ class Clients:
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = (self.dir / f"{name}.log").open("ab")
         self._files.append(log)
-        proc = subprocess.Popen([sys.executable, "-m", "tests.billing.support.soak_clients", *args],
-                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.billing.support.soak_clients", *args],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
         self.procs.append(proc)
         return proc
-
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -229,8 +240,7 @@ async def deposit(chain: ChainClient, outcome: Outcome, viewer: int, amount: int
 async def account_nonce(chain_url: str, address: str) -> int:
     """The account's next nonce on chain: how many extrinsics it signed landed in blocks."""
     url = "http" + chain_url.removeprefix("ws")
-    payload = {"jsonrpc": "2.0", "id": 1, "method": "system_accountNextIndex",
-               "params": [address]}
+    payload = {"jsonrpc": "2.0", "id": 1, "method": "system_accountNextIndex", "params": [address]}
     async with aiohttp.ClientSession() as http, http.post(url, json=payload) as resp:
         return int((await resp.json(content_type=None))["result"])
 
@@ -246,11 +256,16 @@ async def sign_up(url: str, people: list[Person], creators: bool, price: int) ->
             async with http.get("/api/me", headers=headers) as response:
                 person.user_id = (await response.json())["id"]
             if creators:
-                async with http.patch("/api/me", headers=headers,
-                                      json={"is_creator": True}) as response:
+                async with http.patch(
+                    "/api/me", headers=headers, json={"is_creator": True}
+                ) as response:
                     assert response.status == 200, await response.text()
-                person.stream = await new_stream(http, headers,  # type: ignore[arg-type]
-                                                 price=str(price), title="soak")
+                person.stream = await new_stream(
+                    http,
+                    headers,  # type: ignore[arg-type]
+                    price=str(price),
+                    title="soak",
+                )
 
 
 async def withdraw(url: str, outcome: Outcome, viewer: int, amount: int) -> None:
@@ -258,8 +273,12 @@ async def withdraw(url: str, outcome: Outcome, viewer: int, amount: int) -> None
     headers = {"Authorization": f"Bearer {outcome.viewers[viewer].token}"}
     for _ in range(60):
         try:
-            async with aiohttp.ClientSession(url) as http, http.post(
-                    "/api/me/withdraw", headers=headers, json={"amount": str(amount)}) as resp:
+            async with (
+                aiohttp.ClientSession(url) as http,
+                http.post(
+                    "/api/me/withdraw", headers=headers, json={"amount": str(amount)}
+                ) as resp,
+            ):
                 body = await resp.json(content_type=None)
                 assert resp.status == 202, (resp.status, body)
                 outcome.withdrawals.append(body["id"])
@@ -283,10 +302,18 @@ def viewer_role(index: int) -> str:
     return ("withdraws", "poor", "freezes", "watches")[index % 4]
 
 
-async def run_soak(services: Services, plan: SoakPlan, chain: ChainClient,
-                   pool: asyncpg.Pool, redis: aioredis.Redis) -> Outcome:
-    print(f"soak seed {plan.seed} ({plan.creators} creators, {plan.viewers} viewers, "
-          f"{plan.seconds:.0f} s, {plan.kills} kills); logs in {services.workdir}", flush=True)
+async def run_soak(
+    services: Services,
+    plan: SoakPlan,
+    chain: ChainClient,
+    pool: asyncpg.Pool,
+    redis: aioredis.Redis,
+) -> Outcome:
+    print(
+        f"soak seed {plan.seed} ({plan.creators} creators, {plan.viewers} viewers, "
+        f"{plan.seconds:.0f} s, {plan.kills} kills); logs in {services.workdir}",
+        flush=True,
+    )
     rng = random.Random(plan.seed)
     escrow_seed = Keypair.generate_mnemonic()
     escrow = Keypair.create_from_mnemonic(escrow_seed)
@@ -311,16 +338,24 @@ async def run_soak(services: Services, plan: SoakPlan, chain: ChainClient,
         await _timeline(plan, rng, fleet, outcome, chain, watched)
         # On a loaded machine the poor viewers may not have watched their balance away yet:
         # let them (the check that they were cut before going below zero stays as it is).
-        await wait_until(functools.partial(_poor_ran_out, redis, fleet.env["REDIS_PREFIX"],
-                                           outcome), POOR_GRACE_S)
+        await wait_until(
+            functools.partial(_poor_ran_out, redis, fleet.env["REDIS_PREFIX"], outcome),
+            POOR_GRACE_S,
+        )
         clients.stop()
         outcome.drained, outcome.drain_state = await _drain(plan, fleet, outcome, pool, redis)
     finally:
         clients.stop()
         fleet.stop()
     result = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "vilokanam", "reconcile"], env=fleet.env,
-        capture_output=True, text=True, timeout=120, check=False)
+        subprocess.run,
+        [sys.executable, "-m", "vilokanam", "reconcile"],
+        env=fleet.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     outcome.reconcile = (result.returncode, result.stdout + result.stderr[-2000:])
     return outcome
 
@@ -330,50 +365,86 @@ async def _fund_and_deposit(chain: ChainClient, pool: asyncpg.Pool, outcome: Out
     # Deposits are watched from the head when the watcher first starts: let it start.
     assert await wait_until(lambda: _deposit_cursor(pool), 60), "deposit watcher never ran"
     # //Alice's transfer to the escrow (what pays payout fees) is a deposit like any other.
-    await fund(chain, [(outcome.escrow.ss58_address, ESCROW_FUNDS)]
-               + [(v.key.ss58_address, 1000 * outcome.price + ROC) for v in outcome.viewers])
+    await fund(
+        chain,
+        [(outcome.escrow.ss58_address, ESCROW_FUNDS)]
+        + [(v.key.ss58_address, 1000 * outcome.price + ROC) for v in outcome.viewers],
+    )
     outcome.deposits.append((FUNDER, ESCROW_FUNDS))
-    await asyncio.gather(*(
-        deposit(chain, outcome, i,
-                (POOR_SECONDS if viewer_role(i) == "poor" else RICH_SECONDS) * outcome.price)
-        for i in range(len(outcome.viewers))))
+    await asyncio.gather(
+        *(
+            deposit(
+                chain,
+                outcome,
+                i,
+                (POOR_SECONDS if viewer_role(i) == "poor" else RICH_SECONDS) * outcome.price,
+            )
+            for i in range(len(outcome.viewers))
+        )
+    )
 
 
-def _start_clients(clients: Clients, url: str, outcome: Outcome,
-                   workdir: Path) -> list[subprocess.Popen[bytes]]:
+def _start_clients(
+    clients: Clients, url: str, outcome: Outcome, workdir: Path
+) -> list[subprocess.Popen[bytes]]:
     """A publisher per creator; viewers spread over the streams. The viewers' processes."""
     for creator in outcome.creators:
-        clients.start(f"publisher-{creator.stream['id']}", "publish", url,
-                      creator.stream["id"], creator.stream["stream_key"])
+        clients.start(
+            f"publisher-{creator.stream['id']}",
+            "publish",
+            url,
+            creator.stream["id"],
+            creator.stream["stream_key"],
+        )
     watched = []
     for i, viewer in enumerate(outcome.viewers):
         stream = outcome.creators[i % len(outcome.creators)].stream["id"]
-        watched.append(clients.start(f"viewer-{i}", "watch", url, stream, viewer.token,
-                                     str(outcome.price), str(report_path(workdir, i))))
+        watched.append(
+            clients.start(
+                f"viewer-{i}",
+                "watch",
+                url,
+                stream,
+                viewer.token,
+                str(outcome.price),
+                str(report_path(workdir, i)),
+            )
+        )
     return watched
 
 
 async def _poor_ran_out(redis: aioredis.Redis, prefix: str, outcome: Outcome) -> bool:
     meter = Meter(redis, 0, prefix)
-    balances = [await meter.balance(viewer.user_id)
-                for i, viewer in enumerate(outcome.viewers) if viewer_role(i) == "poor"]
+    balances = [
+        await meter.balance(viewer.user_id)
+        for i, viewer in enumerate(outcome.viewers)
+        if viewer_role(i) == "poor"
+    ]
     return all(balance < outcome.price for balance in balances)
 
 
 async def _deposit_cursor(pool: asyncpg.Pool) -> bool:
-    return bool(await pool.fetchval(
-        "SELECT count(*) FROM chain_cursors WHERE name LIKE 'deposits:%'"))
+    return bool(
+        await pool.fetchval("SELECT count(*) FROM chain_cursors WHERE name LIKE 'deposits:%'")
+    )
 
 
-async def _timeline(plan: SoakPlan, rng: random.Random, fleet: Fleet, outcome: Outcome,
-                    chain: ChainClient, watched: list[subprocess.Popen[bytes]]) -> None:
+async def _timeline(
+    plan: SoakPlan,
+    rng: random.Random,
+    fleet: Fleet,
+    outcome: Outcome,
+    chain: ChainClient,
+    watched: list[subprocess.Popen[bytes]],
+) -> None:
     """Kills at random moments; withdrawals, a top-up and a freeze at fixed fractions."""
     seconds = plan.seconds
     # Every role is killed as often as the others (± 1), in a random order at random moments.
     victims = [k % len(ROLES) for k in range(plan.kills)]
     rng.shuffle(victims)
     events: list[tuple[float, str, int]] = [
-        (rng.uniform(3, seconds - 3), "kill", victim) for victim in victims]
+        (rng.uniform(3, seconds - 3), "kill", victim) for victim in victims
+    ]
     for i in range(plan.viewers):
         match viewer_role(i):
             case "withdraws":
@@ -400,8 +471,9 @@ async def _timeline(plan: SoakPlan, rng: random.Random, fleet: Fleet, outcome: O
             # Frozen while it watches (not while it reconnects), so delivery goes on meanwhile.
             await wait_until(functools.partial(_receiving, report_path(fleet.workdir, i)), 15)
             os.kill(watched[i].pid, signal.SIGSTOP)
-            asyncio.get_running_loop().call_later(plan.freeze_s, os.kill, watched[i].pid,
-                                                  signal.SIGCONT)
+            asyncio.get_running_loop().call_later(
+                plan.freeze_s, os.kill, watched[i].pid, signal.SIGCONT
+            )
     await asyncio.sleep(max(0.0, start + seconds - time.monotonic()))
     await _restart_crashed(fleet, outcome)
 
@@ -420,8 +492,9 @@ async def _restart_crashed(fleet: Fleet, outcome: Outcome) -> None:
         await fleet.start(role)
 
 
-async def _drain(plan: SoakPlan, fleet: Fleet, outcome: Outcome, pool: asyncpg.Pool,
-                 redis: aioredis.Redis) -> tuple[bool, str]:
+async def _drain(
+    plan: SoakPlan, fleet: Fleet, outcome: Outcome, pool: asyncpg.Pool, redis: aioredis.Redis
+) -> tuple[bool, str]:
     """Wait until every charge is settled, every deposit credited, and no payout or live
     session is open."""
     state = ""
@@ -442,8 +515,7 @@ async def _drain(plan: SoakPlan, fleet: Fleet, outcome: Outcome, pool: asyncpg.P
     return False, state
 
 
-async def _open_work(pool: asyncpg.Pool, redis: aioredis.Redis, prefix: str,
-                     deposits: int) -> str:
+async def _open_work(pool: asyncpg.Pool, redis: aioredis.Redis, prefix: str, deposits: int) -> str:
     """What is still in flight ('' when nothing)."""
     debits = (await Meter(redis, 0, prefix).totals()).debits
     settled = int(await pool.fetchval("SELECT COALESCE(sum(amount), 0) FROM settled_batches"))
@@ -451,7 +523,8 @@ async def _open_work(pool: asyncpg.Pool, redis: aioredis.Redis, prefix: str,
         """SELECT (SELECT count(*) FROM deposits WHERE credited_at IS NOT NULL) AS credited,
                   (SELECT count(*) FROM payouts WHERE status = ANY($1::text[])) AS open,
                   (SELECT count(*) FROM stream_sessions WHERE end_time IS NULL) AS sessions""",
-        list(OPEN_STATES))
+        list(OPEN_STATES),
+    )
     waiting = []
     if debits != settled:
         waiting.append(f"charged {debits} but settled {settled}")
@@ -473,11 +546,15 @@ async def withdrawal_fees(pool: asyncpg.Pool, user_id: str) -> int:
     The viewer pays their withdrawal's fee, recorded in `payouts.fee_charged`; a failed or
     expired withdrawal refunded it.
     """
-    return int(await pool.fetchval(
-        """SELECT COALESCE(sum(p.fee_charged), 0) FROM payouts p
+    return int(
+        await pool.fetchval(
+            """SELECT COALESCE(sum(p.fee_charged), 0) FROM payouts p
            JOIN payout_items i ON i.payout_id = p.id
            WHERE p.kind = 'withdrawal' AND p.status NOT IN ('failed', 'expired')
-             AND i.user_id = $1::uuid""", user_id))
+             AND i.user_id = $1::uuid""",
+            user_id,
+        )
+    )
 
 
 def received_seconds(report: Path) -> dict[str, set[int]]:
@@ -493,8 +570,13 @@ def received_seconds(report: Path) -> dict[str, set[int]]:
 Check = tuple[str, bool, str]
 
 
-async def money_checks(outcome: Outcome, services: Services, chain: ChainClient,
-                       pool: asyncpg.Pool, redis: aioredis.Redis) -> list[Check]:
+async def money_checks(
+    outcome: Outcome,
+    services: Services,
+    chain: ChainClient,
+    pool: asyncpg.Pool,
+    redis: aioredis.Redis,
+) -> list[Check]:
     meter = Meter(redis, 0, services.redis_prefix)
     checks: list[Check] = [
         ("no process exited on its own", not outcome.crashes, "; ".join(outcome.crashes)),
@@ -515,11 +597,13 @@ async def _records_check(pool: asyncpg.Pool) -> Check:
     row = await pool.fetchrow(
         """SELECT (SELECT count(*) FROM streams WHERE status = 'live') AS live,
                   (SELECT count(*) FROM stream_sessions WHERE end_time IS NULL) AS sessions,
-                  (SELECT count(*) FROM stream_viewers WHERE is_active) AS views""")
-    return ("after the broadcasts ended, no stream, session or view is left open",
-            (row["live"], row["sessions"], row["views"]) == (0, 0, 0),
-            f"{row['live']} streams live, {row['sessions']} sessions open, "
-            f"{row['views']} views active")
+                  (SELECT count(*) FROM stream_viewers WHERE is_active) AS views"""
+    )
+    return (
+        "after the broadcasts ended, no stream, session or view is left open",
+        (row["live"], row["sessions"], row["views"]) == (0, 0, 0),
+        f"{row['live']} streams live, {row['sessions']} sessions open, {row['views']} views active",
+    )
 
 
 async def _deposits_check(outcome: Outcome, pool: asyncpg.Pool, meter: Meter) -> Check:
@@ -528,44 +612,68 @@ async def _deposits_check(outcome: Outcome, pool: asyncpg.Pool, meter: Meter) ->
                                  FROM deposits WHERE credited_at IS NOT NULL""")
     in_redis = (await meter.totals()).deposits
     ok = (row["n"], int(row["amount"]), in_redis) == (len(outcome.deposits), on_chain, on_chain)
-    return ("Σ deposits on chain = Σ credited", ok,
-            f"chain {len(outcome.deposits)} transfers {on_chain}; postgres {row['n']} "
-            f"credited {row['amount']}; redis {in_redis}")
+    return (
+        "Σ deposits on chain = Σ credited",
+        ok,
+        f"chain {len(outcome.deposits)} transfers {on_chain}; postgres {row['n']} "
+        f"credited {row['amount']}; redis {in_redis}",
+    )
 
 
-async def _viewer_checks(outcome: Outcome, services: Services, pool: asyncpg.Pool,
-                         meter: Meter) -> list[Check]:
+async def _viewer_checks(
+    outcome: Outcome, services: Services, pool: asyncpg.Pool, meter: Meter
+) -> list[Check]:
     checks = []
     for i, viewer in enumerate(outcome.viewers):
         deposited = sum(amount for v, amount in outcome.deposits if v == i)
-        charged = int(await pool.fetchval(
-            "SELECT COALESCE(sum(paid_amount), 0) FROM stream_viewers WHERE viewer_id = $1::uuid",
-            viewer.user_id))
-        withdrawn = int(await pool.fetchval(
-            """SELECT COALESCE(sum(i.amount), 0) FROM payout_items i
+        charged = int(
+            await pool.fetchval(
+                "SELECT COALESCE(sum(paid_amount), 0) FROM stream_viewers"
+                " WHERE viewer_id = $1::uuid",
+                viewer.user_id,
+            )
+        )
+        withdrawn = int(
+            await pool.fetchval(
+                """SELECT COALESCE(sum(i.amount), 0) FROM payout_items i
                JOIN payouts p ON p.id = i.payout_id
                WHERE p.kind = 'withdrawal' AND p.status NOT IN ('failed', 'expired')
-                 AND i.user_id = $1::uuid""", viewer.user_id))
+                 AND i.user_id = $1::uuid""",
+                viewer.user_id,
+            )
+        )
         fees = await withdrawal_fees(pool, viewer.user_id)
         balance = await meter.balance(viewer.user_id)
-        checks.append((
-            f"viewer {i} ({viewer_role(i)}): deposits - charges - withdrawals - fees = balance",
-            deposited - charged - withdrawn - fees == balance,
-            f"{deposited} - {charged} - {withdrawn} - {fees} = {balance}"))
+        checks.append(
+            (
+                f"viewer {i} ({viewer_role(i)}): deposits - charges - withdrawals - fees = balance",
+                deposited - charged - withdrawn - fees == balance,
+                f"{deposited} - {charged} - {withdrawn} - {fees} = {balance}",
+            )
+        )
         if viewer_role(i) == "poor":
-            checks.append((f"viewer {i} (poor): ran out, cut before going below zero",
-                           0 <= balance < outcome.price, f"0 <= {balance} < {outcome.price}"))
+            checks.append(
+                (
+                    f"viewer {i} (poor): ran out, cut before going below zero",
+                    0 <= balance < outcome.price,
+                    f"0 <= {balance} < {outcome.price}",
+                )
+            )
         ticks = await pool.fetch(
             """SELECT stream_id::text AS stream, sum(total_ticks) AS ticks, count(*) AS views
                FROM stream_viewers WHERE viewer_id = $1::uuid GROUP BY stream_id""",
-            viewer.user_id)
+            viewer.user_id,
+        )
         received = received_seconds(report_path(services.workdir, i))
         for row in ticks:
             got = len(received.get(row["stream"], ()))
-            checks.append((
-                f"viewer {i} ({viewer_role(i)}): charged seconds <= seconds with frames",
-                int(row["ticks"]) <= got,
-                f"{row['ticks']} charged over {row['views']} views, frames in {got} seconds"))
+            checks.append(
+                (
+                    f"viewer {i} ({viewer_role(i)}): charged seconds <= seconds with frames",
+                    int(row["ticks"]) <= got,
+                    f"{row['ticks']} charged over {row['views']} views, frames in {got} seconds",
+                )
+            )
     return checks
 
 
@@ -574,49 +682,71 @@ async def _split_check(pool: asyncpg.Pool) -> Check:
         """SELECT (SELECT COALESCE(sum(paid_amount), 0) FROM stream_viewers) AS charged,
                   (SELECT COALESCE(sum(total_earnings), 0) FROM creator_earnings) AS earned,
                   (SELECT COALESCE(sum(fee), 0) FROM payments
-                   WHERE payment_type = 'stream_view') AS fee""")
+                   WHERE payment_type = 'stream_view') AS fee"""
+    )
     charged, earned, fee = (int(row[k]) for k in ("charged", "earned", "fee"))
-    return ("Σ charges = Σ creator earnings + platform fee", charged == earned + fee,
-            f"{charged} = {earned} + {fee}")
+    return (
+        "Σ charges = Σ creator earnings + platform fee",
+        charged == earned + fee,
+        f"{charged} = {earned} + {fee}",
+    )
 
 
-async def _creator_checks(outcome: Outcome, chain: ChainClient,
-                          pool: asyncpg.Pool) -> list[Check]:
+async def _creator_checks(outcome: Outcome, chain: ChainClient, pool: asyncpg.Pool) -> list[Check]:
     checks = []
     for i, creator in enumerate(outcome.creators):
-        paid = int(await pool.fetchval(
-            """SELECT COALESCE(sum(i.amount), 0) FROM payout_items i
+        paid = int(
+            await pool.fetchval(
+                """SELECT COALESCE(sum(i.amount), 0) FROM payout_items i
                JOIN payouts p ON p.id = i.payout_id
                WHERE p.kind = 'creator' AND p.status = 'finalized' AND i.user_id = $1::uuid""",
-            creator.user_id))
+                creator.user_id,
+            )
+        )
         gained = await chain.free_balance(creator.key.ss58_address)
-        checks.append((f"creator {i}: on-chain gain = paid earnings", gained == paid,
-                       f"{gained} = {paid}"))
+        checks.append(
+            (f"creator {i}: on-chain gain = paid earnings", gained == paid, f"{gained} = {paid}")
+        )
     return checks
 
 
-async def _payout_checks(outcome: Outcome, services: Services, chain: ChainClient,
-                         pool: asyncpg.Pool) -> list[Check]:
+async def _payout_checks(
+    outcome: Outcome, services: Services, chain: ChainClient, pool: asyncpg.Pool
+) -> list[Check]:
     landed = await pool.fetch(
         """SELECT id, status, extrinsic_hash, block_number FROM payouts
-           WHERE block_number IS NOT NULL""")
+           WHERE block_number IS NOT NULL"""
+    )
     nonce = await account_nonce(services.chain_url, outcome.escrow.ss58_address)
     missing = []
     for payout in landed:
-        found = await chain.find_extrinsic(payout["extrinsic_hash"], payout["block_number"],
-                                           payout["block_number"])
+        found = await chain.find_extrinsic(
+            payout["extrinsic_hash"], payout["block_number"], payout["block_number"]
+        )
         if found is None or found.success != (payout["status"] == "finalized"):
             missing.append(str(payout["id"]))
-    statuses = dict(await pool.fetch(
-        "SELECT id::text, status FROM payouts WHERE id = ANY($1::uuid[])", outcome.withdrawals))
+    statuses = dict(
+        await pool.fetch(
+            "SELECT id::text, status FROM payouts WHERE id = ANY($1::uuid[])", outcome.withdrawals
+        )
+    )
     unpaid = [p for p in outcome.withdrawals if statuses.get(p) != "finalized"]
     return [
-        ("no payout applied twice: escrow extrinsics on chain = payouts in a block",
-         nonce == len(landed), f"escrow nonce {nonce}, payouts in a block {len(landed)}"),
-        ("each payout in a block is found there, as recorded", not missing,
-         f"{len(landed) - len(missing)}/{len(landed)}; not as recorded: {missing[:5]}"),
-        ("withdrawals answered 202 are paid", not unpaid,
-         f"{len(outcome.withdrawals) - len(unpaid)}/{len(outcome.withdrawals)} finalized"),
+        (
+            "no payout applied twice: escrow extrinsics on chain = payouts in a block",
+            nonce == len(landed),
+            f"escrow nonce {nonce}, payouts in a block {len(landed)}",
+        ),
+        (
+            "each payout in a block is found there, as recorded",
+            not missing,
+            f"{len(landed) - len(missing)}/{len(landed)}; not as recorded: {missing[:5]}",
+        ),
+        (
+            "withdrawals answered 202 are paid",
+            not unpaid,
+            f"{len(outcome.withdrawals) - len(unpaid)}/{len(outcome.withdrawals)} finalized",
+        ),
     ]
 
 

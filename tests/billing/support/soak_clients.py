@@ -70,8 +70,12 @@ async def healthy(http: aiohttp.ClientSession) -> bool:
         return False
 
 
-async def hold(http: aiohttp.ClientSession, pc: RTCPeerConnection, stop: asyncio.Event,
-               ended: asyncio.Event | None = None) -> None:
+async def hold(
+    http: aiohttp.ClientSession,
+    pc: RTCPeerConnection,
+    stop: asyncio.Event,
+    ended: asyncio.Event | None = None,
+) -> None:
     """Return when the session is over: stop asked, media ended, peer failed or server gone."""
     while not stop.is_set() and not (ended and ended.is_set()):
         if pc.connectionState in ("failed", "closed"):
@@ -99,8 +103,9 @@ async def publish(url: str, stream_id: str, key: str, stop: asyncio.Event) -> No
             pc, _ = await publisher_peer("VP8", audio=True)
             location = None
             try:
-                async with http.post(f"/whip/{stream_id}", data=pc.localDescription.sdp,
-                                     headers={**SDP, **auth}) as response:
+                async with http.post(
+                    f"/whip/{stream_id}", data=pc.localDescription.sdp, headers={**SDP, **auth}
+                ) as response:
                     if response.status == 201:
                         location = response.headers["Location"]
                         await accept_answer(pc, await response.text())
@@ -116,8 +121,9 @@ async def publish(url: str, stream_id: str, key: str, stop: asyncio.Event) -> No
                 await asyncio.sleep(RETRY_S)
 
 
-async def watch(url: str, stream_id: str, token: str, price: str, report: Path,
-                stop: asyncio.Event) -> None:
+async def watch(
+    url: str, stream_id: str, token: str, price: str, report: Path, stop: asyncio.Event
+) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession(url) as http:
         while not stop.is_set():
@@ -125,8 +131,11 @@ async def watch(url: str, stream_id: str, token: str, price: str, report: Path,
             viewer.report, viewer.stream_id = report, stream_id
             location, status = None, 0
             try:
-                async with http.post(f"/whep/{stream_id}", data=viewer.pc.localDescription.sdp,
-                                     headers={**SDP, **auth, PRICE_HEADER: price}) as response:
+                async with http.post(
+                    f"/whep/{stream_id}",
+                    data=viewer.pc.localDescription.sdp,
+                    headers={**SDP, **auth, PRICE_HEADER: price},
+                ) as response:
                     status = response.status
                     if status == 201:
                         location = response.headers["Location"]

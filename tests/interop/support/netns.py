@@ -92,8 +92,18 @@ def free_subnet() -> ipaddress.IPv4Network:
 
 def _create(space: VethNamespace, peer_interface: str, prefix: int) -> None:
     _ip("netns", "add", space.name)
-    _ip("link", "add", space.host_interface, "type", "veth",
-        "peer", "name", peer_interface, "netns", space.name)
+    _ip(
+        "link",
+        "add",
+        space.host_interface,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        peer_interface,
+        "netns",
+        space.name,
+    )
     _ip("addr", "add", f"{space.host_address}/{prefix}", "dev", space.host_interface)
     _ip("link", "set", space.host_interface, "up")
     inside = ("netns", "exec", space.name, "ip")

@@ -31,7 +31,8 @@ async def watch(client: TestClient, stream_id: str, headers: dict[str, str]) -> 
     """Start watching ``stream_id`` over WHEP (audio and video, receive only)."""
     viewer = await viewer_peer(audio=True, kind=BarsViewer)
     response = await client.post(
-        f"/whep/{stream_id}", data=viewer.pc.localDescription.sdp,
+        f"/whep/{stream_id}",
+        data=viewer.pc.localDescription.sdp,
         headers={"Content-Type": "application/sdp", **headers},
     )
     assert response.status == 201, await response.text()

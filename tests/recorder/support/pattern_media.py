@@ -146,8 +146,9 @@ def record_like_chromium(
     feed: list[tuple[float, EncodedFrame]] = []
     for index, keyframe, payload in encode_vp8_packets(round(seconds * fps), 320, 240, fps=fps):
         at_s = index / fps + (rng.uniform(-jitter_ms, jitter_ms) / 1000 if index else 0.0)
-        feed.append((at_s, EncodedFrame("video", "VP8", 90_000, round(at_s * 90_000), keyframe,
-                                        payload)))
+        feed.append(
+            (at_s, EncodedFrame("video", "VP8", 90_000, round(at_s * 90_000), keyframe, payload))
+        )
     for n, payload in enumerate(encode_opus_packets(seconds)):
         feed.append((n * 0.02, EncodedFrame("audio", "opus", 48_000, n * 960, True, payload)))
     feed.sort(key=lambda item: item[0])
