@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint typecheck clean soak
+.PHONY: run test setup lint clean soak
 
 setup: $(STAMP) node_modules/.installed
 
@@ -36,23 +36,20 @@ $(WHIP_CLIENT):
 	  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
 	  gstreamer1.0-nice gcc libc6-dev iproute2 >/dev/null
 
-test: setup $(CHROMIUM) $(WHIP_CLIENT)
-	$(BIN)/ruff check .
-	$(BIN)/lint-imports --no-cache
-	$(BIN)/mypy
+test: lint $(CHROMIUM) $(WHIP_CLIENT)
 	$(BIN)/python -m pytest
-
-# mypy --strict on what pyproject.toml [tool.mypy] lists (`make test` runs it too).
-typecheck: setup
-	$(BIN)/mypy
 
 # The long money soak (tests/billing/support/soak.py): minutes of kill -9 on the dev chain.
 # SOAK_ARGS="--seconds 1800 --kills 200 --seed 7" to change it; `make test` runs the short one.
 soak: setup
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
+# Style, formatting, the one-way layers (pyproject [tool.importlinter]) and types.
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache
