@@ -13,7 +13,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from signaling.auth import roles
-from tests.signaling.accounts import new_stream, new_user
+from tests.signaling.support.accounts import new_stream, new_user
 
 # --- shared helpers -----------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from substrateinterface import Keypair
 
 from billing.accounts import to_ss58
-from tests.signaling.accounts import new_stream, new_user
+from tests.signaling.support.accounts import new_stream, new_user
 from tests.signaling.test_catalog import all_items, new_video, user_with_role, whoami
 
 

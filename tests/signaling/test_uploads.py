@@ -22,7 +22,7 @@ from signaling.api.uploads.files import upload_dir
 from signaling.config import AppConfig
 from signaling.keys import CONFIG
 from tests.recorder.support.pattern_media import make_source
-from tests.signaling.accounts import new_user
+from tests.signaling.support.accounts import new_user
 from tests.support.configs import configured
 from vilokanam.wiring import create_app
 

@@ -17,8 +17,8 @@ from signaling.config import AppConfig
 from signaling.realtime import chat
 from signaling.realtime import routes as ws_module
 from signaling.realtime.context import notify_viewer
-from tests.signaling.accounts import new_stream, new_user
-from tests.signaling.webrtc_clients import whep, whip
+from tests.signaling.support.accounts import new_stream, new_user
+from tests.signaling.support.webrtc_clients import whep, whip
 from tests.support.configs import configured
 from vilokanam.wiring import create_app
 
