@@ -12,10 +12,11 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from billing.meter import Meter
 from signaling.config import AppConfig
-from signaling.keys import BILLING, LIVE, PG
+from signaling.keys import LIVE, PG
 from tests.signaling.support.accounts import new_stream, new_user
+from tests.signaling.support.metering import meter
+from tests.signaling.support.sockets import connect, next_of, token_of
 from tests.signaling.support.webrtc_clients import (
     PRICE_HEADER,
     stream_price,
@@ -24,7 +25,6 @@ from tests.signaling.support.webrtc_clients import (
     whep_request,
     whip,
 )
-from tests.signaling.test_ws import connect, next_of, token_of
 from tests.support.rtc_peers import accept_answer
 
 pytestmark = pytest.mark.usefixtures("loopback")
@@ -34,10 +34,6 @@ PRICE = 1000  # planck per second
 
 async def user_id(client: TestClient, headers: dict) -> str:
     return (await (await client.get("/api/me", headers=headers)).json())["id"]
-
-
-def meter(client: TestClient) -> Meter:
-    return client.app[BILLING].meter
 
 
 async def test_view_without_balance_is_refused_with_402(

@@ -13,8 +13,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.signaling.support.accounts import new_user
+from tests.signaling.support.sockets import connect, next_of
 from tests.signaling.support.webrtc_clients import publisher_offer, whep, whep_request, whip
-from tests.signaling.test_ws import connect, next_of
 from tests.support.configs import configured
 from tests.support.rtc_peers import Viewer, viewer_peer
 
