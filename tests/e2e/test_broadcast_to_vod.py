@@ -29,7 +29,7 @@ from tests.e2e.support.browser import (
     dev_sign_in,
     open_page,
 )
-from tests.signaling.test_uploads import process, upload, upload_config
+from tests.signaling.support.uploads import process, upload, upload_config
 from tests.support.configs import configured
 
 pytestmark = [

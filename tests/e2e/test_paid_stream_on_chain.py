@@ -23,8 +23,8 @@ from signaling.config import AppConfig
 from signaling.keys import BILLING
 from tests.billing.support.chain_money import ROC, chain_config, transfer
 from tests.e2e.support.api import wait_for
-from tests.signaling.accounts import new_stream, sign_in
-from tests.signaling.webrtc_clients import whep, whip
+from tests.signaling.support.accounts import new_stream, sign_in
+from tests.signaling.support.webrtc_clients import whep, whip
 from tests.support.chain_fixtures import fresh_account
 from vilokanam.wiring import create_app
 

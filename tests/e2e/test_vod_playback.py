@@ -24,7 +24,7 @@ from tests.e2e.support.browser import (
     dev_sign_in,
     open_page,
 )
-from tests.signaling.test_uploads import make_clip, process, upload, upload_config
+from tests.signaling.support.uploads import make_clip, process, upload, upload_config
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),

@@ -21,7 +21,7 @@ from signaling.keys import PG
 from tests.interop.support.netns import VethNamespace
 from tests.interop.support.viewer import BarsViewer, watch
 from tests.interop.support.whip_client import HEIGHT, WIDTH, WhipClient, start_whip_client
-from tests.signaling.accounts import new_stream, new_user
+from tests.signaling.support.accounts import new_stream, new_user
 
 # GStreamer's payloaders send packets of up to 1400 bytes by default.
 GSTREAMER_MTU = 1400

@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from recorder import LadderSettings
 from recorder.worker import run_vod_worker
 from signaling.config import AppConfig
-from tests.signaling.accounts import new_stream, new_user
-from tests.signaling.webrtc_clients import whip
+from tests.signaling.support.accounts import new_stream, new_user
+from tests.signaling.support.webrtc_clients import whip
 from tests.support.configs import configured
 from tests.support.rtc_peers import read_pattern
 from vilokanam.wiring import create_app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.signaling.accounts import new_stream, new_user
+from tests.signaling.support.accounts import new_stream, new_user
 
 
 @pytest.fixture

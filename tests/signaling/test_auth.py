@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from substrateinterface import Keypair
 
 from billing.accounts import to_ss58
-from tests.signaling.accounts import sign_in
+from tests.signaling.support.accounts import sign_in
 
 ALICE = Keypair.create_from_uri("//Alice")
 BOB = Keypair.create_from_uri("//Bob")

@@ -1,8 +1,4 @@
-"""Categories (admins manage, anyone lists), video categorisation and the creator's analytics.
-
-Also holds the small helpers the social, comments and moderation tests share: who am I, a
-videos row made in SQL (the videos API is another module's), and users with a role.
-"""
+"""Categories (admins manage, anyone lists), video categorisation and the creator's analytics."""
 
 from __future__ import annotations
 
@@ -12,52 +8,11 @@ import uuid
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from signaling.auth import roles
-from tests.signaling.accounts import new_stream, new_user
+from tests.signaling.support.accounts import new_stream, new_user, user_with_role, whoami
+from tests.signaling.support.paging import all_items
+from tests.signaling.support.rows import new_video
 
-# --- shared helpers -----------------------------------------------------------------------------
-
-
-async def whoami(client: TestClient, headers: dict[str, str]) -> dict:
-    response = await client.get("/api/me", headers=headers)
-    assert response.status == 200
-    return await response.json()
-
-
-async def new_video(db: asyncpg.Pool, creator_id: str, status: str = "ready") -> str:
-    """A videos row as the VOD pipeline leaves it (the videos API is not under test here)."""
-    video_id = await db.fetchval(
-        """INSERT INTO videos (creator_id, title, status, duration, published_at)
-           VALUES ($1, 'Test video', $2::text, 60, CASE WHEN $2::text = 'ready' THEN now() END)
-           RETURNING id""",
-        uuid.UUID(creator_id),
-        status,
-    )
-    return str(video_id)
-
-
-async def user_with_role(client: TestClient, db: asyncpg.Pool, role: roles.Role) -> dict:
-    """Headers of a fresh user granted `role` the way `vilokanam grant` does it."""
-    headers = await new_user(client)
-    me = await whoami(client, headers)
-    key = await db.fetchval("SELECT public_key FROM users WHERE id = $1", uuid.UUID(me["id"]))
-    assert await roles.grant(db, key, role) == me["account_id"]
-    return headers
-
-
-async def all_items(client: TestClient, url: str, headers: dict | None = None) -> list[dict]:
-    """Every item of a paginated list, following next_cursor."""
-    items: list[dict] = []
-    cursor = None
-    while True:
-        params = {"limit": "100", **({"cursor": cursor} if cursor else {})}
-        response = await client.get(url, params=params, headers=headers)
-        assert response.status == 200, await response.text()
-        page = await response.json()
-        items += page["items"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return items
+# --- helpers ------------------------------------------------------------------------------------
 
 
 def unique_name(prefix: str = "Category") -> str:

@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient
 
 from recorder.jobs import INTERNAL_FAILURE, enqueue, fail, lease
 from signaling.config import AppConfig
-from tests.signaling.accounts import new_user
-from tests.signaling.test_uploads import make_clip, media_root, process, upload, upload_config
+from tests.signaling.support.accounts import new_user
+from tests.signaling.support.uploads import make_clip, media_root, process, upload, upload_config
 
 
 @pytest.fixture

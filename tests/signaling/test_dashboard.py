@@ -23,10 +23,10 @@ from billing.settlement import Settlement
 from signaling.api.streams import queries as streams_db
 from signaling.config import AppConfig
 from signaling.keys import BILLING, REDIS
-from tests.signaling.accounts import new_stream, new_user
-from tests.signaling.test_paid_viewing import meter
-from tests.signaling.test_ws import Socket, creator_socket, next_of
-from tests.signaling.webrtc_clients import Broadcast, whep, whip
+from tests.signaling.support.accounts import new_stream, new_user
+from tests.signaling.support.metering import meter
+from tests.signaling.support.sockets import Socket, creator_socket, next_of
+from tests.signaling.support.webrtc_clients import Broadcast, whep, whip
 from tests.support.configs import configured
 from vilokanam.wiring import create_app
 

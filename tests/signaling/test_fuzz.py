@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from signaling.config import AppConfig
 from tests.billing.support.chain_money import ROC, chain_config
-from tests.signaling.accounts import new_user
+from tests.signaling.support.accounts import new_user
 from vilokanam.wiring import create_app
 
 CHECKS = ",".join([
@@ -42,6 +42,10 @@ async def fuzz_client(
         yield client
 
 
+# The schemathesis hooks, a file it loads itself (the run is in tmp_path, out of the tree).
+HOOKS = Path(__file__).parent / "support" / "fuzz_hooks.py"
+
+
 @pytest.mark.timeout(600)
 async def test_schemathesis_finds_no_server_errors_or_schema_violations(
     fuzz_client: TestClient, tmp_path: Path
@@ -57,7 +61,7 @@ async def test_schemathesis_finds_no_server_errors_or_schema_violations(
         "--suppress-health-check", "all", "--continue-on-failure",
         *(["--seed", SEED] if SEED else []),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
-        env={**os.environ, "SCHEMATHESIS_HOOKS": str(Path(__file__).with_name("fuzz_hooks.py"))},
+        env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)},
     )
     output, _ = await asyncio.wait_for(proc.communicate(), 540)
     text = output.decode(errors="replace")

@@ -6,7 +6,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from substrateinterface import Keypair
 
-from tests.signaling.accounts import sign_in
+from tests.signaling.support.accounts import sign_in
 
 
 @pytest.fixture

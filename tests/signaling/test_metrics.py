@@ -9,8 +9,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from signaling.api.ops.metrics import metrics_app
-from tests.signaling.accounts import new_stream, new_user
-from tests.signaling.webrtc_clients import whep, whip
+from tests.signaling.support.accounts import new_stream, new_user
+from tests.signaling.support.webrtc_clients import whep, whip
 from tests.support.configs import configured
 from vilokanam.wiring import create_app
 

@@ -14,8 +14,9 @@ from aiohttp.test_utils import TestClient
 from substrateinterface import Keypair
 
 from billing.accounts import to_ss58
-from tests.signaling.accounts import new_stream, new_user
-from tests.signaling.test_catalog import all_items, new_video, user_with_role, whoami
+from tests.signaling.support.accounts import new_stream, new_user, user_with_role, whoami
+from tests.signaling.support.paging import all_items
+from tests.signaling.support.rows import new_video
 
 
 async def report(client: TestClient, headers: dict, target_type: str, target_id: str,

@@ -12,12 +12,12 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from billing.meter import Meter
 from signaling.config import AppConfig
-from signaling.keys import BILLING, LIVE, PG
-from tests.signaling.accounts import new_stream, new_user
-from tests.signaling.test_ws import connect, next_of, token_of
-from tests.signaling.webrtc_clients import (
+from signaling.keys import LIVE, PG
+from tests.signaling.support.accounts import new_stream, new_user
+from tests.signaling.support.metering import meter
+from tests.signaling.support.sockets import connect, next_of, token_of
+from tests.signaling.support.webrtc_clients import (
     PRICE_HEADER,
     stream_price,
     viewer_offer,
@@ -34,10 +34,6 @@ PRICE = 1000  # planck per second
 
 async def user_id(client: TestClient, headers: dict) -> str:
     return (await (await client.get("/api/me", headers=headers)).json())["id"]
-
-
-def meter(client: TestClient) -> Meter:
-    return client.app[BILLING].meter
 
 
 async def test_view_without_balance_is_refused_with_402(
@@ -257,7 +253,7 @@ async def test_frozen_viewer_is_cut_and_not_charged_past_the_window(
     await meter(client).credit(viewer_id, 100 * PRICE, "funds")
     socket = await connect(client, stream["id"], viewer_headers)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.signaling.viewer_process",
+        sys.executable, "-m", "tests.signaling.support.viewer_process",
         str(client.make_url("")).rstrip("/"), stream["id"], token_of(viewer_headers),
         str(PRICE), stdout=asyncio.subprocess.PIPE)
     try:

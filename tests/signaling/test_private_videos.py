@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from recorder import video_dir
 from signaling.config import AppConfig
-from tests.signaling.accounts import new_user
+from tests.signaling.support.accounts import new_user
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from substrateinterface import Keypair
 
-from tests.signaling.accounts import new_stream
-from tests.signaling.webrtc_clients import whip
+from tests.signaling.support.accounts import new_stream
+from tests.signaling.support.webrtc_clients import whip
 from tests.support.configs import configured
 from vilokanam.wiring import create_app
 

@@ -9,8 +9,9 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.signaling.accounts import new_stream, new_user
-from tests.signaling.test_catalog import all_items, new_video, whoami
+from tests.signaling.support.accounts import new_stream, new_user, whoami
+from tests.signaling.support.paging import all_items
+from tests.signaling.support.rows import new_video
 
 # --- follows ------------------------------------------------------------------------------------
 

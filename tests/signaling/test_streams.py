@@ -7,7 +7,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from signaling.auth.tokens import digest
-from tests.signaling.accounts import new_stream, new_user
+from tests.signaling.support.accounts import new_stream, new_user
 
 
 async def test_create_returns_key_once_and_stores_only_its_hash(

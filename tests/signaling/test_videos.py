@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient
 
 from signaling.config import AppConfig
 from signaling.keys import CONFIG
-from tests.signaling.accounts import new_user
-from tests.signaling.test_uploads import make_clip, media_root, process, upload, upload_config
+from tests.signaling.support.accounts import new_user
+from tests.signaling.support.uploads import make_clip, media_root, process, upload, upload_config
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.signaling.accounts import new_user
-from tests.signaling.test_ws import connect, next_of
-from tests.signaling.webrtc_clients import publisher_offer, whep, whep_request, whip
+from tests.signaling.support.accounts import new_user
+from tests.signaling.support.sockets import connect, next_of
+from tests.signaling.support.webrtc_clients import publisher_offer, whep, whep_request, whip
 from tests.support.configs import configured
 from tests.support.rtc_peers import Viewer, viewer_peer
 

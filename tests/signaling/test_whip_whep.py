@@ -8,8 +8,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.signaling.accounts import new_stream, new_user
-from tests.signaling.webrtc_clients import (
+from tests.signaling.support.accounts import new_stream, new_user
+from tests.signaling.support.webrtc_clients import (
     SDP,
     publisher_offer,
     viewer_offer,

@@ -12,7 +12,7 @@ from billing.chain import ChainClient
 from signaling.config import AppConfig
 from signaling.keys import BILLING
 from tests.billing.support.chain_money import ROC, chain_config
-from tests.signaling.accounts import sign_in
+from tests.signaling.support.accounts import sign_in
 from tests.support.chain_fixtures import fresh_account
 from tests.support.configs import configured
 from vilokanam.wiring import create_app

@@ -17,37 +17,11 @@ from signaling.config import AppConfig
 from signaling.realtime import chat
 from signaling.realtime import routes as ws_module
 from signaling.realtime.context import notify_viewer
-from tests.signaling.accounts import new_stream, new_user
-from tests.signaling.webrtc_clients import whep, whip
+from tests.signaling.support.accounts import new_stream, new_user
+from tests.signaling.support.sockets import Socket, connect, creator_socket, next_of, token_of
+from tests.signaling.support.webrtc_clients import whep, whip
 from tests.support.configs import configured
 from vilokanam.wiring import create_app
-
-Socket = aiohttp.ClientWebSocketResponse
-
-
-
-
-def token_of(headers: dict[str, str]) -> str:
-    return headers["Authorization"].removeprefix("Bearer ")
-
-
-async def next_of(ws: Socket, *kinds: str, within: float = 10.0) -> dict:
-    """The next message of one of these types, skipping others."""
-    async with asyncio.timeout(within):
-        while True:
-            message = await ws.receive_json()
-            if message["type"] in kinds:
-                return message
-
-
-async def connect(client: TestClient, stream_id: str, headers: dict | None = None) -> Socket:
-    """A socket past its greeting (history, status, viewers); signed in when headers are given."""
-    ws = await client.ws_connect(f"/ws/streams/{stream_id}")
-    await next_of(ws, "viewers")
-    if headers is not None:
-        await ws.send_json({"type": "auth", "token": token_of(headers)})
-        assert (await next_of(ws, "auth"))["user"]["id"]
-    return ws
 
 
 async def test_chat_reaches_an_anonymous_reader_and_is_stored_as_a_stream_comment(
@@ -254,14 +228,6 @@ async def test_dev_endpoints_are_not_routed_outside_dev_mode(
 
 
 # --- /ws/creator: the dashboard's live earnings --------------------------------------------
-
-
-async def creator_socket(client: TestClient, headers: dict[str, str]) -> Socket:
-    """A creator's dashboard socket, signed in with its first message."""
-    ws = await client.ws_connect("/ws/creator")
-    await ws.send_json({"type": "auth", "token": token_of(headers)})
-    assert (await next_of(ws, "auth"))["user"]["id"]
-    return ws
 
 
 async def refused(ws: Socket) -> tuple[dict, int | None]:

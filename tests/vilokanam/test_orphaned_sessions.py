@@ -16,8 +16,8 @@ import asyncpg
 import pytest
 
 from tests.billing.support.processes import free_port, wait_healthy
-from tests.signaling.accounts import new_stream, new_user
-from tests.signaling.webrtc_clients import whep, whip
+from tests.signaling.support.accounts import new_stream, new_user
+from tests.signaling.support.webrtc_clients import whep, whip
 from vilokanam.devchain import DevChain
 
 pytestmark = pytest.mark.usefixtures("loopback")

@@ -16,7 +16,7 @@ from signaling.config import AppConfig
 from signaling.keys import BILLING, CONFIG
 from tests.billing.support.chain_money import ROC, chain_config
 from tests.billing.support.processes import start_worker, worker_env
-from tests.signaling.accounts import sign_in
+from tests.signaling.support.accounts import sign_in
 from tests.support.chain_fixtures import fresh_account
 from vilokanam.server import ServiceUrls, app_config
 from vilokanam.settings import SettingsError, load_settings

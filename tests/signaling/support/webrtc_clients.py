@@ -1,4 +1,4 @@
-"""WHIP and WHEP clients made of real aiortc peers (tests/rtc_peers.py) over HTTP."""
+"""WHIP and WHEP clients made of real aiortc peers (tests/support/rtc_peers.py) over HTTP."""
 
 from __future__ import annotations
 

@@ -1,9 +1,14 @@
-"""Signed-in test users, through the real sign-in endpoints."""
+"""Signed-in test users, through the real sign-in endpoints, and users with a role."""
 
 from __future__ import annotations
 
+import uuid
+
+import asyncpg
 from aiohttp.test_utils import TestClient
 from substrateinterface import Keypair
+
+from signaling.auth import roles
 
 
 async def sign_in(client: TestClient, keypair: Keypair) -> str:
@@ -36,3 +41,18 @@ async def new_stream(client: TestClient, headers: dict[str, str], price: str = "
     )
     assert response.status == 201, await response.text()
     return await response.json()
+
+
+async def whoami(client: TestClient, headers: dict[str, str]) -> dict:
+    response = await client.get("/api/me", headers=headers)
+    assert response.status == 200
+    return await response.json()
+
+
+async def user_with_role(client: TestClient, db: asyncpg.Pool, role: roles.Role) -> dict:
+    """Headers of a fresh user granted `role` the way `vilokanam grant` does it."""
+    headers = await new_user(client)
+    me = await whoami(client, headers)
+    key = await db.fetchval("SELECT public_key FROM users WHERE id = $1", uuid.UUID(me["id"]))
+    assert await roles.grant(db, key, role) == me["account_id"]
+    return headers

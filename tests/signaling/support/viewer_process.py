@@ -1,6 +1,6 @@
 """A WHEP viewer in a process of its own, so a test can freeze it (SIGSTOP) or kill it.
 
-    python -m tests.signaling.viewer_process BASE_URL STREAM_ID TOKEN PRICE
+    python -m tests.signaling.support.viewer_process BASE_URL STREAM_ID TOKEN PRICE
 
 Prints ``connected`` once the answer is applied, then ``frames N`` after every 10 decoded
 frames, and watches until killed. Its ICE uses 127.0.0.1 only, as the in-process test peers do.
