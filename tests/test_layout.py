@@ -32,8 +32,10 @@ def imported_names(source: str, package: str) -> list[tuple[int, str]]:
                 parts = package.split(".")
                 anchor = ".".join(parts[: len(parts) - node.level + 1])
                 base = f"{anchor}.{base}" if base else anchor
-            names += [(node.lineno, f"{base}.{alias.name}" if base else alias.name)
-                      for alias in node.names]
+            names += [
+                (node.lineno, f"{base}.{alias.name}" if base else alias.name)
+                for alias in node.names
+            ]
     return names
 
 
@@ -53,8 +55,11 @@ def which_test_module(name: str) -> str | None:
 
 def imports_of_test_modules(source: str, package: str) -> list[tuple[int, str]]:
     """(line, test module) for each import of a test module in ``source``."""
-    found = {(line, module) for line, name in imported_names(source, package)
-             if (module := which_test_module(name))}
+    found = {
+        (line, module)
+        for line, name in imported_names(source, package)
+        if (module := which_test_module(name))
+    }
     return sorted(found)
 
 
@@ -62,30 +67,39 @@ def test_no_file_under_tests_imports_a_test_module() -> None:
     found = []
     for path in sorted(TESTS.rglob("*.py")):
         package = ".".join(path.relative_to(ROOT).parts[:-1])
-        found += [f"{path.relative_to(ROOT)}:{line} imports {name}"
-                  for line, name in imports_of_test_modules(path.read_text(), package)]
+        found += [
+            f"{path.relative_to(ROOT)}:{line} imports {name}"
+            for line, name in imports_of_test_modules(path.read_text(), package)
+        ]
     if found:
-        pytest.fail("move what they share to a support/ module or a conftest.py:\n"
-                    + "\n".join(found), pytrace=False)
+        pytest.fail(
+            "move what they share to a support/ module or a conftest.py:\n" + "\n".join(found),
+            pytrace=False,
+        )
 
 
-@pytest.mark.parametrize("source", [
-    "from tests.signaling.test_ws import connect",
-    "import tests.signaling.test_ws as ws",
-    "from tests.signaling import test_ws",
-    "from .test_ws import connect",
-    "from . import test_ws",
-    "from ..billing.test_tick import fund",
-    "from test_ws import connect",
-    "import test_ws",
-    "def f():\n    from tests.signaling.test_ws import connect",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from tests.signaling.test_ws import connect",
+        "import tests.signaling.test_ws as ws",
+        "from tests.signaling import test_ws",
+        "from .test_ws import connect",
+        "from . import test_ws",
+        "from ..billing.test_tick import fund",
+        "from test_ws import connect",
+        "import test_ws",
+        "def f():\n    from tests.signaling.test_ws import connect",
+    ],
+)
 def test_every_form_of_import_of_a_test_module_is_seen(source: str) -> None:
     assert imports_of_test_modules(source, "tests.signaling")
 
 
 def test_helpers_and_products_are_not_test_modules() -> None:
-    source = ("import pytest\nfrom tests.signaling.support.accounts import new_user\n"
-              "from .support import webrtc_clients\nfrom . import conftest\n"
-              "from aiohttp.test_utils import TestClient\nimport signaling.testing")
+    source = (
+        "import pytest\nfrom tests.signaling.support.accounts import new_user\n"
+        "from .support import webrtc_clients\nfrom . import conftest\n"
+        "from aiohttp.test_utils import TestClient\nimport signaling.testing"
+    )
     assert imports_of_test_modules(source, "tests.signaling") == []

@@ -44,8 +44,9 @@ BROADCAST_S = 5.0
 def app_config(app_config: AppConfig, own_database_url: str, tmp_path: Path) -> AppConfig:
     """Own database (the worker takes every job it sees), media root and small upload chunks;
     recording on."""
-    return configured(upload_config(app_config, own_database_url, tmp_path),
-                      recording=True, reconnect_grace_s=1.0)
+    return configured(
+        upload_config(app_config, own_database_url, tmp_path), recording=True, reconnect_grace_s=1.0
+    )
 
 
 async def recording_of(db: asyncpg.Pool, stream_id: str) -> uuid.UUID:
@@ -53,7 +54,9 @@ async def recording_of(db: asyncpg.Pool, stream_id: str) -> uuid.UUID:
     for _ in range(150):
         video_id = await db.fetchval(
             "SELECT recording_id FROM stream_sessions WHERE stream_id = $1::uuid "
-            "AND recording_id IS NOT NULL LIMIT 1", stream_id)
+            "AND recording_id IS NOT NULL LIMIT 1",
+            stream_id,
+        )
         if video_id is not None:
             return video_id
         await asyncio.sleep(0.1)
@@ -69,7 +72,9 @@ def decoded_mp4(path: Path) -> tuple[int, float, tuple[int, int]]:
 
 
 async def test_a_chromium_broadcast_becomes_a_ready_vod_that_plays(
-    server: str, app_server: TestServer, browser: object,
+    server: str,
+    app_server: TestServer,
+    browser: object,
     own_db: asyncpg.Pool,
 ) -> None:
     stream = await new_stream(server, "Recorded from the browser")
@@ -77,8 +82,11 @@ async def test_a_chromium_broadcast_becomes_a_ready_vod_that_plays(
     await dev_sign_in(broadcaster, "//Alice")
     await broadcaster.get_by_label("Stream key").fill(stream["stream_key"])
     await broadcaster.get_by_role("button", name="Go live").click()
-    await broadcaster.locator("#publish-status").filter(has_text="You are live").wait_for(
-        timeout=MEDIA_TIMEOUT_MS)
+    await (
+        broadcaster.locator("#publish-status")
+        .filter(has_text="You are live")
+        .wait_for(timeout=MEDIA_TIMEOUT_MS)
+    )
     await asyncio.sleep(BROADCAST_S)
     await broadcaster.get_by_role("button", name="Stop").click()
     await broadcaster.context.close()
@@ -89,19 +97,23 @@ async def test_a_chromium_broadcast_becomes_a_ready_vod_that_plays(
 
     video = await own_db.fetchrow("SELECT status, duration FROM videos WHERE id = $1", video_id)
     job = await own_db.fetchrow(
-        "SELECT status, attempts, last_error FROM vod_jobs WHERE video_id = $1", video_id)
+        "SELECT status, attempts, last_error FROM vod_jobs WHERE video_id = $1", video_id
+    )
     assert (video["status"], job["status"], job["attempts"]) == ("ready", "done", 1), job
     assert abs(video["duration"] - BROADCAST_S) <= 2
     frame_rate = await own_db.fetchval(
-        "SELECT frame_rate FROM video_metadata WHERE video_id = $1", video_id)
+        "SELECT frame_rate FROM video_metadata WHERE video_id = $1", video_id
+    )
     assert 5 <= frame_rate <= 60  # the fake camera's 20 fps, give or take what the encoder drops
 
     versions = await own_db.fetch(
-        "SELECT resolution, storage_url FROM video_versions WHERE video_id = $1", video_id)
+        "SELECT resolution, storage_url FROM video_versions WHERE video_id = $1", video_id
+    )
     assert versions
     for version in versions:
         frames, duration, (width, height) = decoded_mp4(
-            media_root / version["storage_url"].removeprefix("/media/"))
+            media_root / version["storage_url"].removeprefix("/media/")
+        )
         assert height == int(version["resolution"].removesuffix("p"))
         assert abs(duration - BROADCAST_S) <= 2
         # The fake camera sends 20 fps; a loaded machine's encoder may drop some, not most.
@@ -117,17 +129,21 @@ async def test_a_chromium_broadcast_becomes_a_ready_vod_that_plays(
         """() => { const v = document.getElementById('video');
                    return v.currentTime > 1.5
                           && v.getVideoPlaybackQuality().totalVideoFrames > 10; }""",
-        timeout=MEDIA_TIMEOUT_MS)
+        timeout=MEDIA_TIMEOUT_MS,
+    )
 
 
 async def test_the_dashboard_shows_why_processing_failed(
-    server: str, app_server: TestServer, browser: object,
+    server: str,
+    app_server: TestServer,
+    browser: object,
     own_db: asyncpg.Pool,
 ) -> None:
     async with aiohttp.ClientSession(server) as http:
         creator = await alice(http)
-        video_id = await upload(http, creator, b"not a video, a poem\n" * 500,
-                                filename="poem.mp4", title="My poem")
+        video_id = await upload(
+            http, creator, b"not a video, a poem\n" * 500, filename="poem.mp4", title="My poem"
+        )
     await process(own_db, app_server.app[CONFIG].media.media_root, video_id)
 
     dashboard = await open_page(browser, f"{server}/dashboard")
@@ -139,5 +155,8 @@ async def test_the_dashboard_shows_why_processing_failed(
     await dashboard.locator("#videos-title").scroll_into_view_if_needed()
     await dashboard.screenshot(path=SCREENSHOTS / "dashboard-videos.png")
     await row.get_by_role("link", name="My poem").click()
-    await dashboard.locator("#player-status").filter(
-        has_text="Processing failed: not a media file").wait_for()
+    await (
+        dashboard.locator("#player-status")
+        .filter(has_text="Processing failed: not a media file")
+        .wait_for()
+    )

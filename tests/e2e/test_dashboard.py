@@ -43,8 +43,13 @@ async def chain_app(
     """The app with a funded escrow of its own, on a real port for the browser."""
     port = free_port()
     config = await chain_config(
-        app_config, own_database_url, dev_chain.url, chain_client,
-        public_url=f"http://127.0.0.1:{port}", dev_mode=True, payout_interval_s=1.0,
+        app_config,
+        own_database_url,
+        dev_chain.url,
+        chain_client,
+        public_url=f"http://127.0.0.1:{port}",
+        dev_mode=True,
+        payout_interval_s=1.0,
         analytics_interval_s=1.0,
     )
     server = TestServer(create_app(config), host="127.0.0.1", port=port)
@@ -60,9 +65,11 @@ async def dev_headers(client: TestClient, uri: str) -> dict[str, str]:
 
 def planck_of(page: object, selector: str):  # type: ignore[no-untyped-def]
     """The exact planck an amount element shows (its title is "<n> planck")."""
+
     async def read() -> int:
         title = await page.locator(f"{selector} span").get_attribute("title")
         return int(title.split()[0])
+
     return read
 
 
@@ -96,8 +103,12 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
     await client.patch("/api/me", json={"is_creator": True}, headers=ferdie)
     stream = await new_stream(client, ferdie, price=str(price), title="Paid cooking show")
     bob = await dev_headers(client, "//Bob")
-    await transfer(chain_client, Keypair.create_from_uri("//Bob"), info["escrow_address"],
-                   WATCH_SECONDS * price)
+    await transfer(
+        chain_client,
+        Keypair.create_from_uri("//Bob"),
+        info["escrow_address"],
+        WATCH_SECONDS * price,
+    )
 
     async def credited() -> bool:
         balance = await (await client.get("/api/me/balance", headers=bob)).json()
@@ -117,8 +128,11 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
     viewer, location = await whep(client, stream["id"], bob)
     try:
         await viewer.wait_frames(1, within=10)
-        await dashboard.locator("#live-streams li").filter(
-            has_text="Paid cooking show").wait_for(timeout=PAGE_TIMEOUT_MS)
+        await (
+            dashboard.locator("#live-streams li")
+            .filter(has_text="Paid cooking show")
+            .wait_for(timeout=PAGE_TIMEOUT_MS)
+        )
 
         async def earning() -> int | None:
             value = await total()
@@ -131,8 +145,11 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
 
         await wait_for(grew, 10)
         assert (await total()) % (price - price // 10) == 0  # whole seconds, creator's share
-        await dashboard.locator("#seconds-last-second").filter(has_text="1").wait_for(
-            timeout=PAGE_TIMEOUT_MS)
+        await (
+            dashboard.locator("#seconds-last-second")
+            .filter(has_text="1")
+            .wait_for(timeout=PAGE_TIMEOUT_MS)
+        )
         # Those figures came over the socket: the server's own "this second", and no polling.
         await dashboard.locator('#board[data-live-source="socket"]').wait_for()
         assert "live" in await dashboard.locator("#poll-interval").inner_text()
@@ -142,9 +159,11 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
         # Each second's figures add up to the counters: every viewer-second, every planck.
         first, last = live[0], live[-1]
         assert sum(m["seconds_this_second"] for m in live[1:]) == (
-            last["streams"][0]["ticks"] - first["streams"][0]["ticks"])
+            last["streams"][0]["ticks"] - first["streams"][0]["ticks"]
+        )
         assert sum(int(m["earned_this_second"]) for m in live[1:]) == (
-            int(last["earnings"]["total"]) - int(first["earnings"]["total"]))
+            int(last["earnings"]["total"]) - int(first["earnings"]["total"])
+        )
         polled = len(polls)
         assert polled <= 2  # the first paint (and one racing the socket's greeting at most)
 
@@ -156,8 +175,11 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
         fee_cell = finalized.first.locator("td").nth(3).locator("span")
         await fee_cell.wait_for()
         fee = int((await fee_cell.get_attribute("title")).split()[0])
-        amount = int((await finalized.first.locator("td").nth(2).locator("span")
-                      .get_attribute("title")).split()[0])
+        amount = int(
+            (
+                await finalized.first.locator("td").nth(2).locator("span").get_attribute("title")
+            ).split()[0]
+        )
         assert 0 < fee * 100 < amount
         ratio = dashboard.locator("#payout-fee-ratio")
         await ratio.wait_for(timeout=PAGE_TIMEOUT_MS)
@@ -174,7 +196,8 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
         await dashboard.wait_for_function(
             """() => [...document.querySelectorAll('#earnings-chart rect.bar')]
                          .some((bar) => Number(bar.getAttribute('height')) > 0)""",
-            timeout=PAGE_TIMEOUT_MS)
+            timeout=PAGE_TIMEOUT_MS,
+        )
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await dashboard.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)
 
@@ -184,8 +207,10 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
         text = await asyncio.to_thread(saved.read_text)
         rows = list(csv.DictReader(io.StringIO(text, newline="")))
         assert rows and {row["stream_title"] for row in rows} == {"Paid cooking show"}
-        assert all(int(r["amount_planck"]) == int(r["creator_amount_planck"])
-                   + int(r["fee_planck"]) for r in rows)
+        assert all(
+            int(r["amount_planck"]) == int(r["creator_amount_planck"]) + int(r["fee_planck"])
+            for r in rows
+        )
         # A busy creator is paid once per interval: more earned since, still one payout.
         assert await dashboard.locator("#payouts-body tr").count() == 1
     finally:
@@ -214,11 +239,18 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
     assert await me.locator("#quote-total span").get_attribute("title") == f"{amount + fee} planck"
     await me.screenshot(path=SCREENSHOTS / "me-withdraw-quote.png", full_page=True)
     await me.get_by_role("button", name="Confirm withdrawal").click()
-    await me.locator("#withdraw-status").filter(has_text="on its way").wait_for(
-        timeout=PAGE_TIMEOUT_MS)
+    await (
+        me.locator("#withdraw-status")
+        .filter(has_text="on its way")
+        .wait_for(timeout=PAGE_TIMEOUT_MS)
+    )
     row = me.locator("#withdrawals-body tr").first
-    await row.locator("td").nth(3).locator(f'span[title="{fee} planck"]').wait_for(
-        timeout=PAGE_TIMEOUT_MS)
+    await (
+        row.locator("td")
+        .nth(3)
+        .locator(f'span[title="{fee} planck"]')
+        .wait_for(timeout=PAGE_TIMEOUT_MS)
+    )
     after = await (await client.get("/api/me/balance", headers=bob)).json()
     assert int(after["available"]) == int(before["available"]) - amount - fee
     await me.screenshot(path=SCREENSHOTS / "me.png", full_page=True)

@@ -27,8 +27,10 @@ from tests.e2e.support.browser import (
 )
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed "
-                       "(apt-get install -y chromium)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian chromium is not installed (apt-get install -y chromium)",
+    ),
     pytest.mark.timeout(180),
 ]
 playwright_api = pytest.importorskip("playwright.async_api")
@@ -67,7 +69,8 @@ async def test_broadcast_watch_chat_and_home_in_chromium(
     playback = await wait_playing(viewer)
     camera = await broadcaster.evaluate(
         "() => [document.getElementById('preview').videoWidth,"
-        " document.getElementById('preview').videoHeight]")
+        " document.getElementById('preview').videoHeight]"
+    )
     # The encoder may scale the picture down, never change its shape.
     assert playback["height"] > 0 and camera[1] > 0
     assert abs(playback["width"] / playback["height"] - camera[0] / camera[1]) < 0.02
@@ -124,14 +127,20 @@ async def test_pages_explain_a_wrong_key_and_a_stream_not_live_yet(
     broadcaster = await open_page(browser, f"{server}/broadcast/{stream['id']}")
     await broadcaster.get_by_label("Stream key").fill("vks_wrong")
     await broadcaster.get_by_role("button", name="Go live").click()
-    await broadcaster.locator("#publish-status").filter(has_text="Wrong stream key").wait_for(
-        timeout=MEDIA_TIMEOUT_MS)
+    await (
+        broadcaster.locator("#publish-status")
+        .filter(has_text="Wrong stream key")
+        .wait_for(timeout=MEDIA_TIMEOUT_MS)
+    )
     assert await broadcaster.get_by_role("button", name="Go live").is_enabled()
 
     viewer = await open_page(browser, f"{server}/watch/{stream['id']}")
     await dev_sign_in(viewer, "//Charlie")
-    await viewer.locator("#player-status").filter(
-        has_text="not live yet. Trying again in 5 s").wait_for(timeout=MEDIA_TIMEOUT_MS)
+    await (
+        viewer.locator("#player-status")
+        .filter(has_text="not live yet. Trying again in 5 s")
+        .wait_for(timeout=MEDIA_TIMEOUT_MS)
+    )
 
     await broadcaster.get_by_label("Stream key").fill(stream["stream_key"])
     await broadcaster.get_by_role("button", name="Go live").click()
@@ -145,16 +154,22 @@ async def test_a_paid_stream_shows_its_price_and_a_viewer_without_balance_is_tol
     broadcaster = await open_page(browser, f"{server}/broadcast/{stream['id']}")
     await broadcaster.get_by_label("Stream key").fill(stream["stream_key"])
     await broadcaster.get_by_role("button", name="Go live").click()
-    await broadcaster.locator("#publish-status").filter(has_text="You are live").wait_for(
-        timeout=MEDIA_TIMEOUT_MS)
+    await (
+        broadcaster.locator("#publish-status")
+        .filter(has_text="You are live")
+        .wait_for(timeout=MEDIA_TIMEOUT_MS)
+    )
 
     viewer = await open_page(browser, f"{server}/watch/{stream['id']}")
     price = viewer.locator("#price")
     await price.filter(has_text="1500000000 planck/s").wait_for()
     assert "0.0015 per second" in await price.inner_text()
     await dev_sign_in(viewer, "//Dave")  # a fresh account: no balance
-    await viewer.locator("#player-status").filter(has_text="Your balance ran out").wait_for(
-        timeout=MEDIA_TIMEOUT_MS)
+    await (
+        viewer.locator("#player-status")
+        .filter(has_text="Your balance ran out")
+        .wait_for(timeout=MEDIA_TIMEOUT_MS)
+    )
 
 
 async def test_the_watch_page_reconnects_after_its_connection_drops(
@@ -173,14 +188,20 @@ async def test_the_watch_page_reconnects_after_its_connection_drops(
     # The server loses the viewer's media session, as after a network blip.
     await sfu.unsubscribe(dropped, "failed")
     await broadcaster.locator("#viewer-count").filter(has_text="0").wait_for()
-    await broadcaster.locator("#viewer-count").filter(has_text="1").wait_for(
-        timeout=MEDIA_TIMEOUT_MS * 2)
+    await (
+        broadcaster.locator("#viewer-count")
+        .filter(has_text="1")
+        .wait_for(timeout=MEDIA_TIMEOUT_MS * 2)
+    )
     assert sfu.subscribers(stream["id"]) != [dropped]
     frames = await viewer.evaluate(
-        "() => document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames")
+        "() => document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames"
+    )
     await viewer.wait_for_function(
         f"() => document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames"
-        f" > {frames + 20}", timeout=MEDIA_TIMEOUT_MS)
+        f" > {frames + 20}",
+        timeout=MEDIA_TIMEOUT_MS,
+    )
 
 
 async def test_the_broadcast_page_explains_a_refused_camera(server: str) -> None:
@@ -189,14 +210,17 @@ async def test_the_broadcast_page_explains_a_refused_camera(server: str) -> None
     args = [a for a in CHROMIUM_ARGS if a != "--use-fake-ui-for-media-stream"]
     async with playwright_api.async_playwright() as playwright:
         chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=args, headless=True)
+            executable_path=str(CHROMIUM), args=args, headless=True
+        )
         try:
             page = await open_page(chromium, f"{server}/broadcast/{stream['id']}")
             await page.get_by_label("Stream key").fill(stream["stream_key"])
             await page.get_by_role("button", name="Go live").click()
-            await page.locator("#publish-status").filter(
-                has_text="Camera or microphone access was refused").wait_for(
-                timeout=MEDIA_TIMEOUT_MS)
+            await (
+                page.locator("#publish-status")
+                .filter(has_text="Camera or microphone access was refused")
+                .wait_for(timeout=MEDIA_TIMEOUT_MS)
+            )
             assert await page.get_by_role("button", name="Go live").is_enabled()
         finally:
             await chromium.close()
@@ -231,8 +255,9 @@ async def test_a_raised_price_is_asked_again_and_chromium_is_charged_as_it_ackno
 
     alice, _ = await dev_token(server, "//Alice")
     async with aiohttp.ClientSession(server) as http:
-        raised = await http.patch(f"/api/streams/{stream['id']}", headers=alice,
-                                  json={"price_per_second": str(2 * price)})
+        raised = await http.patch(
+            f"/api/streams/{stream['id']}", headers=alice, json={"price_per_second": str(2 * price)}
+        )
         assert raised.status == 200
     broadcaster = await open_page(browser, f"{server}/broadcast/{stream['id']}")
     await broadcaster.get_by_label("Stream key").fill(stream["stream_key"])
@@ -249,11 +274,14 @@ async def test_a_raised_price_is_asked_again_and_chromium_is_charged_as_it_ackno
     await asyncio.sleep(6)
     assert len(sfu.subscribers(stream["id"])) == 1  # not cut: its reports arrive
     view_id = await app_server.app[PG].fetchval(
-        "SELECT id FROM stream_viewers WHERE stream_id = $1::uuid AND is_active", stream["id"])
+        "SELECT id FROM stream_viewers WHERE stream_id = $1::uuid AND is_active", stream["id"]
+    )
     ticks = await meter.view_ticks(str(view_id))
     assert ticks >= 5
     assert await meter.balance(dave) == before - ticks * 2 * price
     assert "stopped confirming" not in await viewer.locator("#player-status").inner_text()
+
+
 async def test_the_owner_ends_a_broadcast_from_the_broadcast_page(
     server: str, browser: object
 ) -> None:
@@ -262,8 +290,11 @@ async def test_the_owner_ends_a_broadcast_from_the_broadcast_page(
     sender = await open_page(browser, f"{server}/broadcast/{stream['id']}")  # not signed in
     await sender.get_by_label("Stream key").fill(stream["stream_key"])
     await sender.get_by_role("button", name="Go live").click()
-    await sender.locator("#publish-status").filter(has_text="You are live").wait_for(
-        timeout=MEDIA_TIMEOUT_MS)
+    await (
+        sender.locator("#publish-status")
+        .filter(has_text="You are live")
+        .wait_for(timeout=MEDIA_TIMEOUT_MS)
+    )
     assert await sender.get_by_role("button", name="End broadcast").is_hidden()
 
     owner = await open_page(browser, f"{server}/broadcast/{stream['id']}")

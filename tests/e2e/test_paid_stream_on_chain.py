@@ -37,15 +37,20 @@ SECONDS = 10
 async def chain_app(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
 ) -> AsyncIterator[TestClient]:
-    config = await chain_config(app_config, own_database_url, dev_chain.url, chain_client,
-                                payout_interval_s=1.0, payout_min_interval_s=0.0)
+    config = await chain_config(
+        app_config,
+        own_database_url,
+        dev_chain.url,
+        chain_client,
+        payout_interval_s=1.0,
+        payout_min_interval_s=0.0,
+    )
     async with TestClient(TestServer(create_app(config))) as client:
         yield client
 
 
 async def test_deposit_watch_cut_payout_reconcile(
-    chain_app: TestClient, chain_client: ChainClient, redis, redis_prefix: str,
-    own_db: asyncpg.Pool
+    chain_app: TestClient, chain_client: ChainClient, redis, redis_prefix: str, own_db: asyncpg.Pool
 ) -> None:
     client = chain_app
     info = await (await client.get("/api/billing/info")).json()
@@ -72,7 +77,8 @@ async def test_deposit_watch_cut_payout_reconcile(
     assert balance == {"available": str(SECONDS * price), "reserved": "0"}
     await asyncio.sleep(2.5)  # more deposit polls: still credited once
     assert (await (await client.get("/api/me/balance", headers=bob)).json())["available"] == str(
-        SECONDS * price)
+        SECONDS * price
+    )
 
     broadcast = await whip(client, stream["id"], stream["stream_key"])
     viewer, _ = await whep(client, stream["id"], bob)
@@ -86,8 +92,9 @@ async def test_deposit_watch_cut_payout_reconcile(
         return balance["available"] == "0"
 
     await wait_for(spent, 3)
-    view_id = await own_db.fetchval("SELECT id FROM stream_viewers WHERE stream_id = $1::uuid",
-                                    stream["id"])
+    view_id = await own_db.fetchval(
+        "SELECT id FROM stream_viewers WHERE stream_id = $1::uuid", stream["id"]
+    )
     ticks = await client.app[BILLING].meter.view_ticks(str(view_id))
     assert ticks == SECONDS
     assert abs(watched - ticks) <= 2.0  # charged seconds match delivered seconds
@@ -96,7 +103,9 @@ async def test_deposit_watch_cut_payout_reconcile(
     async def earned() -> int | None:
         value = await own_db.fetchval(
             "SELECT total_earnings FROM creator_earnings ce JOIN users u ON u.id = ce.creator_id "
-            "WHERE u.public_key = $1", creator_key.public_key)
+            "WHERE u.public_key = $1",
+            creator_key.public_key,
+        )
         return int(value) if value and int(value) == SECONDS * (price - price // 10) else None
 
     earnings = await wait_for(earned, 20)
@@ -132,16 +141,22 @@ async def test_withdrawal_rules_and_payout(
     info = await (await client.get("/api/billing/info")).json()
     ed = int(info["existential_deposit"])
 
-    for body in ({"amount": str(6 * ROC)},                       # above the balance
-                 {"amount": str(ROC), "to": "not-an-address"},   # malformed address
-                 {"amount": str(ed - 1)}):                       # below what the chain allows
+    for body in (
+        {"amount": str(6 * ROC)},  # above the balance
+        {"amount": str(ROC), "to": "not-an-address"},  # malformed address
+        {"amount": str(ed - 1)},
+    ):  # below what the chain allows
         response = await client.post("/api/me/withdraw", headers=headers, json=body)
         assert response.status == 400, body
         assert (await response.json())["error"]["message"]
     balance = await (await client.get("/api/me/balance", headers=headers)).json()
     assert balance == {"available": str(5 * ROC), "reserved": "0"}  # nothing moved
-    assert await own_db.fetchval("SELECT count(*) FROM payouts WHERE kind = 'withdrawal' "
-                                 "AND status <> 'failed'") == 0
+    assert (
+        await own_db.fetchval(
+            "SELECT count(*) FROM payouts WHERE kind = 'withdrawal' AND status <> 'failed'"
+        )
+        == 0
+    )
     assert await chain_client.free_balance(viewer.ss58_address) == 0
 
     # The fee is quoted before the viewer confirms, and what is debited is the quote.
@@ -151,22 +166,29 @@ async def test_withdrawal_rules_and_payout(
     fee = int(quote["fee"])
     assert 0 < fee < ROC // 1000 and quote["total"] == str(2 * ROC + fee)
     assert quote["available"] == str(5 * ROC) and quote["to"] == me["account_id"]
-    too_low = await client.post("/api/me/withdraw", headers=headers,
-                                json={"amount": str(2 * ROC), "fee": str(fee - 1)})
+    too_low = await client.post(
+        "/api/me/withdraw", headers=headers, json={"amount": str(2 * ROC), "fee": str(fee - 1)}
+    )
     assert too_low.status == 409 and (await too_low.json())["error"]["code"] == "fee_changed"
     for bad in ("", "0", "-1", "1.5", str(10**40)):
         response = await client.get(f"/api/me/withdraw/quote?amount={bad}", headers=headers)
         assert response.status == 400, bad
-    assert await own_db.fetchval("SELECT count(*) FROM payouts WHERE kind = 'withdrawal' "
-                                 "AND status <> 'failed'") == 0
+    assert (
+        await own_db.fetchval(
+            "SELECT count(*) FROM payouts WHERE kind = 'withdrawal' AND status <> 'failed'"
+        )
+        == 0
+    )
     escrow = info["escrow_address"]
     escrow_before = await chain_client.free_balance(escrow)
 
-    accepted = await client.post("/api/me/withdraw", headers=headers,
-                                 json={"amount": str(2 * ROC), "fee": quote["fee"]})
+    accepted = await client.post(
+        "/api/me/withdraw", headers=headers, json={"amount": str(2 * ROC), "fee": quote["fee"]}
+    )
     assert accepted.status == 202
     assert {k: (await accepted.json())[k] for k in ("amount", "fee", "total")} == {
-        k: quote[k] for k in ("amount", "fee", "total")}
+        k: quote[k] for k in ("amount", "fee", "total")
+    }
     after = await (await client.get("/api/me/balance", headers=headers)).json()
     assert after["available"] == str(3 * ROC - fee)
 
@@ -177,8 +199,7 @@ async def test_withdrawal_rules_and_payout(
     payout_id = (await accepted.json())["id"]
 
     async def finalized() -> bool:
-        status = await own_db.fetchval("SELECT status FROM payouts WHERE id = $1::uuid",
-                                       payout_id)
+        status = await own_db.fetchval("SELECT status FROM payouts WHERE id = $1::uuid", payout_id)
         return status == "finalized"
 
     await wait_for(finalized, 30)

@@ -62,8 +62,11 @@ async def player_state(page: object) -> dict:
 
 
 async def test_a_vod_plays_switches_quality_and_counts_the_view(
-    server: str, app_server: TestServer, browser: object,
-    own_db: asyncpg.Pool, clip: bytes,
+    server: str,
+    app_server: TestServer,
+    browser: object,
+    own_db: asyncpg.Pool,
+    clip: bytes,
 ) -> None:
     media_root: Path = app_server.app[CONFIG].media.media_root
     async with aiohttp.ClientSession(server) as http:
@@ -77,7 +80,8 @@ async def test_a_vod_plays_switches_quality_and_counts_the_view(
         await own_page.locator("#player-status").filter(has_text="being processed").wait_for()
         await process(own_db, media_root, video_id)
         await own_page.wait_for_function(
-            "() => document.getElementById('video').currentTime > 0.5", timeout=MEDIA_TIMEOUT_MS)
+            "() => document.getElementById('video').currentTime > 0.5", timeout=MEDIA_TIMEOUT_MS
+        )
         await own_page.evaluate("() => document.getElementById('video').pause()")  # reports
         assert await view_count(http, video_id, at_least=1) == 1
         await own_page.context.close()
@@ -85,7 +89,8 @@ async def test_a_vod_plays_switches_quality_and_counts_the_view(
         viewer = await open_page(browser, f"{server}/videos/{video_id}")
         await viewer.locator("#title").filter(has_text="Pattern, eight seconds").wait_for()
         await viewer.wait_for_function(
-            "() => document.getElementById('video').currentTime > 1.5", timeout=MEDIA_TIMEOUT_MS)
+            "() => document.getElementById('video').currentTime > 1.5", timeout=MEDIA_TIMEOUT_MS
+        )
         before = await player_state(viewer)
         assert before["src"].endswith("/240p.mp4") and before["height"] == 240
 
@@ -95,13 +100,15 @@ async def test_a_vod_plays_switches_quality_and_counts_the_view(
             """() => { const v = document.getElementById('video');
                        return v.currentSrc.endsWith('/120p.mp4') && v.videoHeight === 120
                               && v.readyState >= 2 && !v.paused; }""",
-            timeout=MEDIA_TIMEOUT_MS)
+            timeout=MEDIA_TIMEOUT_MS,
+        )
         switched = await player_state(viewer)
         assert switched["time"] >= before["time"] - 0.1
         assert switched["time"] < before["time"] + 2.0  # not restarted from 0, nor skipped ahead
         await viewer.wait_for_function(
             f"() => document.getElementById('video').currentTime > {switched['time'] + 0.5}",
-            timeout=MEDIA_TIMEOUT_MS)
+            timeout=MEDIA_TIMEOUT_MS,
+        )
 
         await viewer.evaluate("() => document.getElementById('video').pause()")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -110,5 +117,6 @@ async def test_a_vod_plays_switches_quality_and_counts_the_view(
         # Each page load is one playback: the creator's and this anonymous viewer's.
         assert await view_count(http, video_id, at_least=2) == 2
         anonymous = await own_db.fetchrow(
-            "SELECT view_duration, watch_completion FROM video_views WHERE viewer_id IS NULL")
+            "SELECT view_duration, watch_completion FROM video_views WHERE viewer_id IS NULL"
+        )
         assert anonymous["view_duration"] >= 2 and anonymous["watch_completion"] > 25

@@ -58,9 +58,13 @@ async def test_chromium_whep_offers_are_answered_and_play(
     pc, _track = await publisher_peer(audio=False)
     async with aiohttp.ClientSession(server) as http:
         published = await http.post(
-            f"/whip/{stream['id']}", data=pc.localDescription.sdp,
-            headers={"Content-Type": "application/sdp",
-                     "Authorization": f"Bearer {stream['stream_key']}"})
+            f"/whip/{stream['id']}",
+            data=pc.localDescription.sdp,
+            headers={
+                "Content-Type": "application/sdp",
+                "Authorization": f"Bearer {stream['stream_key']}",
+            },
+        )
         assert published.status == 201
         await accept_answer(pc, await published.text())
         login = await http.post("/api/dev/login", json={"uri": "//Ferdie"})
@@ -74,5 +78,6 @@ async def test_chromium_whep_offers_are_answered_and_play(
     await page.wait_for_function(
         "() => window.watched.pc.connectionState === 'connected'"
         " && window.watched.video.getVideoPlaybackQuality().totalVideoFrames > 10",
-        timeout=MEDIA_TIMEOUT_MS)
+        timeout=MEDIA_TIMEOUT_MS,
+    )
     await pc.close()

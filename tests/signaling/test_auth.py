@@ -53,8 +53,12 @@ async def test_message_binds_domain_uri_address_nonce_and_expiry(client: TestCli
     message = issued["message"]
     assert message.startswith("127.0.0.1:8080 wants you to sign in with your Substrate account:")
     assert ALICE.ss58_address in message
-    for field in ("URI: http://127.0.0.1:8080", f"Nonce: {issued['nonce']}", "Issued At: ",
-                  "Expiration Time: "):
+    for field in (
+        "URI: http://127.0.0.1:8080",
+        f"Nonce: {issued['nonce']}",
+        "Issued At: ",
+        "Expiration Time: ",
+    ):
         assert field in message
 
 
@@ -67,12 +71,15 @@ async def test_polkadot_js_bytes_wrapping_is_accepted(client: TestClient) -> Non
 
 async def test_any_ss58_prefix_is_the_same_account(client: TestClient) -> None:
     polkadot_form = to_ss58(ALICE.public_key, 0)
-    first = await (await client.get(
-        "/api/me", headers={"Authorization": f"Bearer {await sign_in(client, ALICE)}"}
-    )).json()
+    first = await (
+        await client.get(
+            "/api/me", headers={"Authorization": f"Bearer {await sign_in(client, ALICE)}"}
+        )
+    ).json()
     issued = await _nonce(client, polkadot_form)
-    response = await _verify(client, polkadot_form, issued["message"],
-                             _sign(ALICE, issued["message"]))
+    response = await _verify(
+        client, polkadot_form, issued["message"], _sign(ALICE, issued["message"])
+    )
     assert response.status == 200
     assert (await response.json())["user"]["id"] == first["id"]
 
@@ -99,8 +106,10 @@ async def test_bad_sign_in_stores_nothing(
     response = await _verify(client, address, message, signature)
     assert response.status == 401
     assert (await response.json())["error"]["message"]
-    assert await db.fetchval("SELECT count(*) FROM users WHERE public_key = $1",
-                             charlie.public_key) == 0
+    assert (
+        await db.fetchval("SELECT count(*) FROM users WHERE public_key = $1", charlie.public_key)
+        == 0
+    )
     assert await _sessions(redis, redis_prefix) == 0
 
 
@@ -108,8 +117,9 @@ async def test_expired_nonce_is_refused(client: TestClient, redis, redis_prefix:
     issued = await _nonce(client, ALICE.ss58_address)
     await redis.pexpire(f"{redis_prefix}nonce:{issued['nonce']}", 1)
     await asyncio.sleep(0.05)
-    response = await _verify(client, ALICE.ss58_address, issued["message"],
-                             _sign(ALICE, issued["message"]))
+    response = await _verify(
+        client, ALICE.ss58_address, issued["message"], _sign(ALICE, issued["message"])
+    )
     assert response.status == 401
     assert "nonce" in (await response.json())["error"]["message"]
 
@@ -131,10 +141,20 @@ async def test_concurrent_use_of_one_nonce_signs_in_once(client: TestClient) -> 
         ("/api/auth/nonce", {}, 422),
         ("/api/auth/nonce", {"address": ALICE.ss58_address, "extra": 1}, 422),
         ("/api/auth/verify", {"address": "x" * 48, "message": "m", "signature": "0x00"}, 400),
-        ("/api/auth/verify", {"address": ALICE.ss58_address, "message": "no nonce here",
-                              "signature": "0x" + "00" * 64}, 400),
-        ("/api/auth/verify", {"address": ALICE.ss58_address, "message": "Nonce: abc",
-                              "signature": "zz"}, 400),
+        (
+            "/api/auth/verify",
+            {
+                "address": ALICE.ss58_address,
+                "message": "no nonce here",
+                "signature": "0x" + "00" * 64,
+            },
+            400,
+        ),
+        (
+            "/api/auth/verify",
+            {"address": ALICE.ss58_address, "message": "Nonce: abc", "signature": "zz"},
+            400,
+        ),
     ],
 )
 async def test_malformed_input_gets_a_json_4xx(
@@ -161,7 +181,8 @@ async def test_non_json_and_broken_json_bodies(client: TestClient) -> None:
 
 async def test_oversized_body_is_refused(client: TestClient) -> None:
     response = await client.post(
-        "/api/auth/verify", data="x" * (2 * 1024 * 1024),
+        "/api/auth/verify",
+        data="x" * (2 * 1024 * 1024),
         headers={"Content-Type": "application/json"},
     )
     assert response.status == 413

@@ -48,8 +48,9 @@ async def test_only_admins_manage_categories(client: TestClient, db: asyncpg.Poo
     category = await new_category(client, admin)
     url = f"/api/categories/{category['id']}"
     for headers in (await new_user(client), await user_with_role(client, db, "moderator")):
-        assert (await client.post("/api/categories", headers=headers,
-                                  json={"name": unique_name()})).status == 403
+        assert (
+            await client.post("/api/categories", headers=headers, json={"name": unique_name()})
+        ).status == 403
         assert (await client.patch(url, headers=headers, json={"name": "x"})).status == 403
         assert (await client.delete(url, headers=headers)).status == 403
     assert (await client.post("/api/categories", json={"name": unique_name()})).status == 401
@@ -67,17 +68,21 @@ async def test_category_names_are_unique_whatever_their_case(
     assert again.status == 409
     assert (await again.json())["error"]["code"] == "taken"
     other = await new_category(client, admin)
-    renamed = await client.patch(f"/api/categories/{other['id']}", headers=admin,
-                                 json={"name": name})
+    renamed = await client.patch(
+        f"/api/categories/{other['id']}", headers=admin, json={"name": name}
+    )
     assert renamed.status == 409
 
 
-async def test_bad_category_input_is_refused_with_4xx(
-    client: TestClient, db: asyncpg.Pool
-) -> None:
+async def test_bad_category_input_is_refused_with_4xx(client: TestClient, db: asyncpg.Pool) -> None:
     admin = await user_with_role(client, db, "admin")
-    for body in ({"name": ""}, {"name": "x" * 101}, {}, {"name": "ok", "colour": "red"},
-                 {"name": 5}):
+    for body in (
+        {"name": ""},
+        {"name": "x" * 101},
+        {},
+        {"name": "ok", "colour": "red"},
+        {"name": 5},
+    ):
         response = await client.post("/api/categories", headers=admin, json=body)
         assert response.status == 422, body
         assert (await response.json())["error"]["code"] == "invalid_field"
@@ -85,8 +90,9 @@ async def test_bad_category_input_is_refused_with_4xx(
     url = f"/api/categories/{category['id']}"
     assert (await client.patch(url, headers=admin, json={})).status == 422
     assert (await client.patch(url, headers=admin, json={"name": None})).status == 422
-    assert (await client.patch(f"/api/categories/{uuid.uuid4()}", headers=admin,
-                               json={"name": "x"})).status == 404
+    assert (
+        await client.patch(f"/api/categories/{uuid.uuid4()}", headers=admin, json={"name": "x"})
+    ).status == 404
     assert (await client.delete("/api/categories/not-a-uuid", headers=admin)).status == 404
     assert (await client.get("/api/categories", params={"limit": "0"})).status == 400
     assert (await client.get("/api/categories", params={"cursor": "%%%"})).status == 400
@@ -104,8 +110,9 @@ async def test_admin_edits_and_deletes_a_category_and_its_streams_become_uncateg
 
     creator = await new_user(client, creator=True)
     stream = await new_stream(client, creator)
-    patched = await client.patch(f"/api/streams/{stream['id']}", headers=creator,
-                                 json={"category_id": category["id"]})
+    patched = await client.patch(
+        f"/api/streams/{stream['id']}", headers=creator, json={"category_id": category["id"]}
+    )
     assert (await patched.json())["category_id"] == category["id"]
 
     assert (await client.delete(url, headers=admin)).status == 204
@@ -184,9 +191,7 @@ async def test_a_video_that_is_not_ready_is_the_creators_alone(
     assert (await client.get(url, headers=creator)).status == 200
 
 
-async def test_only_the_creator_sees_video_analytics(
-    client: TestClient, db: asyncpg.Pool
-) -> None:
+async def test_only_the_creator_sees_video_analytics(client: TestClient, db: asyncpg.Pool) -> None:
     creator = await new_user(client, creator=True)
     creator_id = (await whoami(client, creator))["id"]
     video = await new_video(db, creator_id)
@@ -195,8 +200,11 @@ async def test_only_the_creator_sees_video_analytics(
     await db.executemany(
         """INSERT INTO video_views (video_id, viewer_id, view_duration, watch_completion)
            VALUES ($1, $2, $3, $4)""",
-        [(uuid.UUID(video), viewer_id, 30, 50), (uuid.UUID(video), viewer_id, 60, 100),
-         (uuid.UUID(video), None, 15, 25)],
+        [
+            (uuid.UUID(video), viewer_id, 30, 50),
+            (uuid.UUID(video), viewer_id, 60, 100),
+            (uuid.UUID(video), None, 15, 25),
+        ],
     )
     assert (await client.put(f"/api/videos/{video}/like", headers=viewer)).status == 200
 

@@ -19,8 +19,13 @@ async def video(client: TestClient, db: asyncpg.Pool, creator: dict) -> str:
     return await new_video(db, (await whoami(client, creator))["id"])
 
 
-async def post(client: TestClient, url: str, headers: dict, content: str = "hello",
-               parent_id: str | None = None) -> dict:
+async def post(
+    client: TestClient,
+    url: str,
+    headers: dict,
+    content: str = "hello",
+    parent_id: str | None = None,
+) -> dict:
     body = {"content": content, **({"parent_id": parent_id} if parent_id else {})}
     response = await client.post(url, headers=headers, json=body)
     assert response.status == 201, await response.text()
@@ -37,8 +42,9 @@ async def comment_count(client: TestClient, creator: dict, video: str, db: async
     return rows
 
 
-async def test_a_thread_on_a_video(client: TestClient, db: asyncpg.Pool, creator: dict,
-                                   video: str) -> None:
+async def test_a_thread_on_a_video(
+    client: TestClient, db: asyncpg.Pool, creator: dict, video: str
+) -> None:
     fan = await new_user(client)
     url = f"/api/videos/{video}/comments"
     top = await post(client, url, fan, "  Great video  ")
@@ -65,8 +71,9 @@ async def test_a_reply_must_stay_on_its_parents_video_or_stream(
     on_stream = await post(client, f"/api/streams/{stream['id']}/comments", creator)
     url = f"/api/videos/{video}/comments"
     for parent in (elsewhere["id"], on_stream["id"], str(uuid.uuid4())):
-        response = await client.post(url, headers=creator,
-                                     json={"content": "reply", "parent_id": parent})
+        response = await client.post(
+            url, headers=creator, json={"content": "reply", "parent_id": parent}
+        )
         assert response.status == 422, parent
         assert "parent_id" in (await response.json())["error"]["message"]
     assert await all_items(client, url) == []
@@ -75,7 +82,8 @@ async def test_a_reply_must_stay_on_its_parents_video_or_stream(
         await db.execute(
             "INSERT INTO comments (video_id, author_id, parent_id, content) "
             "SELECT $1, author_id, id, 'x' FROM comments WHERE id = $2",
-            uuid.UUID(video), uuid.UUID(elsewhere["id"]),
+            uuid.UUID(video),
+            uuid.UUID(elsewhere["id"]),
         )
 
 
@@ -83,9 +91,15 @@ async def test_bad_comment_input_is_refused_with_4xx(
     client: TestClient, creator: dict, video: str
 ) -> None:
     url = f"/api/videos/{video}/comments"
-    for body in ({"content": ""}, {"content": "   "}, {"content": "x" * 501}, {},
-                 {"content": 7}, {"content": "hi", "rating": 5}, {"content": "hi",
-                                                                   "parent_id": "nope"}):
+    for body in (
+        {"content": ""},
+        {"content": "   "},
+        {"content": "x" * 501},
+        {},
+        {"content": 7},
+        {"content": "hi", "rating": 5},
+        {"content": "hi", "parent_id": "nope"},
+    ):
         response = await client.post(url, headers=creator, json=body)
         assert response.status == 422, body
     assert (await client.post(url, headers=creator, data=b"hi")).status == 415
@@ -99,8 +113,9 @@ async def test_bad_comment_input_is_refused_with_4xx(
     assert await all_items(client, url) == []
 
 
-async def test_only_the_author_edits(client: TestClient, db: asyncpg.Pool, creator: dict,
-                                     video: str) -> None:
+async def test_only_the_author_edits(
+    client: TestClient, db: asyncpg.Pool, creator: dict, video: str
+) -> None:
     author = await new_user(client)
     comment = await post(client, f"/api/videos/{video}/comments", author, "typo")
     url = f"/api/comments/{comment['id']}"
@@ -111,8 +126,9 @@ async def test_only_the_author_edits(client: TestClient, db: asyncpg.Pool, creat
     assert (await edited.json())["content"] == "fixed"
     assert (await (await client.get(url)).json())["content"] == "fixed"
     assert (await client.patch(url, headers=author, json={"content": ""})).status == 422
-    assert (await client.patch(f"/api/comments/{uuid.uuid4()}", headers=author,
-                               json={"content": "x"})).status == 404
+    assert (
+        await client.patch(f"/api/comments/{uuid.uuid4()}", headers=author, json={"content": "x"})
+    ).status == 404
 
 
 async def test_soft_delete_by_author_or_moderator_keeps_the_count_right(
@@ -128,16 +144,16 @@ async def test_soft_delete_by_author_or_moderator_keeps_the_count_right(
     for _ in range(2):  # deleting twice counts once
         assert (await client.delete(f"/api/comments/{mine['id']}", headers=author)).status == 204
     moderator = await user_with_role(client, db, "moderator")
-    assert (await client.delete(f"/api/comments/{theirs['id']}",
-                                headers=moderator)).status == 204
+    assert (await client.delete(f"/api/comments/{theirs['id']}", headers=moderator)).status == 204
     assert await comment_count(client, creator, video, db) == 1
 
     shown = {c["id"]: c for c in await all_items(client, url)}
     assert shown[mine["id"]]["is_deleted"] is True
     assert shown[mine["id"]]["content"] is None and shown[mine["id"]]["author"] is None
     assert shown[kept["id"]]["content"] == "c2"
-    edit = await client.patch(f"/api/comments/{mine['id']}", headers=author,
-                              json={"content": "back"})
+    edit = await client.patch(
+        f"/api/comments/{mine['id']}", headers=author, json={"content": "back"}
+    )
     assert edit.status == 409
 
 
@@ -146,8 +162,13 @@ async def test_concurrent_comments_and_deletes_never_drift(
 ) -> None:
     url = f"/api/videos/{video}/comments"
     posted = await asyncio.gather(*(post(client, url, creator, f"n{i}") for i in range(8)))
-    await asyncio.gather(*(client.delete(f"/api/comments/{c['id']}", headers=creator)
-                           for c in posted[:5] for _ in range(2)))
+    await asyncio.gather(
+        *(
+            client.delete(f"/api/comments/{c['id']}", headers=creator)
+            for c in posted[:5]
+            for _ in range(2)
+        )
+    )
     assert await comment_count(client, creator, video, db) == 3
 
 

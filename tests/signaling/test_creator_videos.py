@@ -37,15 +37,23 @@ async def test_the_creator_sees_a_failed_video_with_its_reason_and_no_internals(
 ) -> None:
     alice = await new_user(client, creator=True)
     good = await upload(client, alice, clip, title="Works")
-    bad = await upload(client, alice, b"my shopping list, not a video\n" * 400,
-                       filename="holiday.mp4", title="Broken")
+    bad = await upload(
+        client,
+        alice,
+        b"my shopping list, not a video\n" * 400,
+        filename="holiday.mp4",
+        title="Broken",
+    )
     await process(own_db, media_root(client), good, bad)
 
     mine = await my_videos(client, alice)
     assert mine[good]["status"] == "ready" and mine[good]["processing"]["error"] is None
     failed = mine[bad]
     assert (failed["title"], failed["status"], failed["processing"]["status"]) == (
-        "Broken", "failed", "failed")
+        "Broken",
+        "failed",
+        "failed",
+    )
     reason = failed["processing"]["error"]
     assert reason.startswith("not a media file")
     assert "/" not in reason and "source" not in reason  # no server path or file name
@@ -53,7 +61,8 @@ async def test_the_creator_sees_a_failed_video_with_its_reason_and_no_internals(
     assert (await detail.json())["processing"]["error"] == reason
     # The operator keeps the detail: which file.
     last_error = await own_db.fetchval(
-        "SELECT last_error FROM vod_jobs WHERE video_id = $1", uuid.UUID(bad))
+        "SELECT last_error FROM vod_jobs WHERE video_id = $1", uuid.UUID(bad)
+    )
     assert last_error.endswith(reason) and last_error != reason
 
     assert await my_videos(client, await new_user(client, creator=True)) == {}
@@ -61,19 +70,27 @@ async def test_the_creator_sees_a_failed_video_with_its_reason_and_no_internals(
     assert (await client.get("/api/creator/videos")).status == 401
 
 
-async def failed_by(db: asyncpg.Pool, client: TestClient, headers: dict[str, str],
-                    how: str) -> dict:
+async def failed_by(
+    db: asyncpg.Pool, client: TestClient, headers: dict[str, str], how: str
+) -> dict:
     """A video whose job failed for a reason of ours; the creator's view of it."""
     creator_id = (await (await client.get("/api/me", headers=headers)).json())["id"]
     video = await db.fetchval(
         "INSERT INTO videos (creator_id, title) VALUES ($1, 'Unlucky') RETURNING id",
-        uuid.UUID(creator_id))
+        uuid.UUID(creator_id),
+    )
     await enqueue(db, video, "upload", ["/srv/media/uploads/x/source"], max_attempts=1)
     job = await lease(db, "worker-1", 0.2)
     assert job is not None and job.video_id == video
     if how == "exception":
-        await fail(db, job, "worker-1", "NumericValueOutOfRangeError: numeric field overflow",
-                   retryable=True, reason=INTERNAL_FAILURE)
+        await fail(
+            db,
+            job,
+            "worker-1",
+            "NumericValueOutOfRangeError: numeric field overflow",
+            retryable=True,
+            reason=INTERNAL_FAILURE,
+        )
     else:  # the worker died with its lease, and no attempt is left
         await asyncio.sleep(0.4)
         assert await lease(db, "worker-2", 30) is None

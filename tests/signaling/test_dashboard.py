@@ -76,18 +76,32 @@ async def people(quiet: TestClient) -> People:
     return People(creator, await _id(quiet, creator), viewer, await _id(quiet, viewer))
 
 
-async def watch(client: TestClient, own_db: asyncpg.Pool, stream: dict, viewer_id: uuid.UUID,
-                seconds: int, first_second: int = 1_700_000_000) -> uuid.UUID:
+async def watch(
+    client: TestClient,
+    own_db: asyncpg.Pool,
+    stream: dict,
+    viewer_id: uuid.UUID,
+    seconds: int,
+    first_second: int = 1_700_000_000,
+) -> uuid.UUID:
     """A view of `seconds` charged viewer-seconds (credited first, so each is paid)."""
     meter = client.app[BILLING].meter
     price = int(stream["price_per_second"])
     view_id = await streams_db.start_view(own_db, uuid.UUID(stream["id"]), viewer_id)
     await meter.credit(str(viewer_id), seconds * price, f"test-deposit:{view_id}")
-    results = await meter.charge([
-        Charge(str(view_id), str(viewer_id), stream["id"], stream["creator"]["id"],
-               first_second + i, price)
-        for i in range(seconds)
-    ])
+    results = await meter.charge(
+        [
+            Charge(
+                str(view_id),
+                str(viewer_id),
+                stream["id"],
+                stream["creator"]["id"],
+                first_second + i,
+                price,
+            )
+            for i in range(seconds)
+        ]
+    )
     assert {r.status for r in results} == {"charged"}
     return view_id
 
@@ -124,17 +138,20 @@ async def test_viewers_who_are_not_creators_get_403(
     assert "creators" in (await response.json())["error"]["message"]
 
 
-@pytest.mark.parametrize("path", [
-    "/api/creator/earnings?range=2h",
-    "/api/creator/viewers?range=forever",
-    "/api/creator/viewers?range=1h&stream_id=nope",
-    "/api/creator/payments.csv?range=1y",
-    "/api/creator/streams?limit=0",
-    "/api/creator/payouts?limit=101",
-    "/api/creator/streams?cursor=%%%",
-    "/api/creator/videos?cursor=%%%",
-    "/api/creator/videos?limit=0",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/creator/earnings?range=2h",
+        "/api/creator/viewers?range=forever",
+        "/api/creator/viewers?range=1h&stream_id=nope",
+        "/api/creator/payments.csv?range=1y",
+        "/api/creator/streams?limit=0",
+        "/api/creator/payouts?limit=101",
+        "/api/creator/streams?cursor=%%%",
+        "/api/creator/videos?cursor=%%%",
+        "/api/creator/videos?limit=0",
+    ],
+)
 async def test_bad_parameters_are_400(quiet: TestClient, people: People, path: str) -> None:
     response = await quiet.get(path, headers=people.creator)
     assert response.status == 400, await response.text()
@@ -146,8 +163,9 @@ async def test_viewer_chart_of_someone_elses_stream_is_404(
 ) -> None:
     other = await new_user(quiet, creator=True)
     theirs = await new_stream(quiet, other)
-    response = await quiet.get(f"/api/creator/viewers?range=1h&stream_id={theirs['id']}",
-                               headers=people.creator)
+    response = await quiet.get(
+        f"/api/creator/viewers?range=1h&stream_id={theirs['id']}", headers=people.creator
+    )
     assert response.status == 404
 
 
@@ -167,8 +185,13 @@ async def test_split_follows_money_from_redis_to_postgres_to_chain(
     await settle(quiet, own_db)
     summary = await get(quiet, "/api/creator/summary", people.creator)
     assert summary["earnings"] == {
-        "total": str(7 * NET), "pending_redis": "0", "settled": str(7 * NET),
-        "awaiting_payout": str(7 * NET), "sending": "0", "in_block": "0", "finalized": "0",
+        "total": str(7 * NET),
+        "pending_redis": "0",
+        "settled": str(7 * NET),
+        "awaiting_payout": str(7 * NET),
+        "sending": "0",
+        "in_block": "0",
+        "finalized": "0",
     }
     assert summary["totals"]["total_earnings"] == str(7 * NET)
     assert summary["totals"]["streams"] == 1
@@ -185,14 +208,22 @@ async def test_split_follows_money_from_redis_to_postgres_to_chain(
     await own_db.execute(
         """UPDATE payouts SET status = 'in_block', extrinsic_hex = '0x00', extrinsic_hash = $2,
                   block_number = 42, block_hash = $3, chain_fee = $4 WHERE id = $1""",
-        payout_id, tx_hash, "0x" + "cd" * 32, chain_fee)
+        payout_id,
+        tx_hash,
+        "0x" + "cd" * 32,
+        chain_fee,
+    )
     split = (await get(quiet, "/api/creator/summary", people.creator))["earnings"]
     assert (split["sending"], split["in_block"]) == ("0", str(7 * NET))
-    await own_db.execute("UPDATE payouts SET status = 'finalized', finalized_at = now() "
-                         "WHERE id = $1", payout_id)
+    await own_db.execute(
+        "UPDATE payouts SET status = 'finalized', finalized_at = now() WHERE id = $1", payout_id
+    )
     split = (await get(quiet, "/api/creator/summary", people.creator))["earnings"]
     assert (split["in_block"], split["finalized"], split["total"]) == (
-        "0", str(7 * NET), str(7 * NET))
+        "0",
+        str(7 * NET),
+        str(7 * NET),
+    )
 
     [payout] = (await get(quiet, "/api/creator/payouts", people.creator))["items"]
     assert payout["status"] == "finalized" and payout["extrinsic_hash"] == tx_hash
@@ -200,10 +231,16 @@ async def test_split_follows_money_from_redis_to_postgres_to_chain(
     assert payout["finalized_at"].endswith("Z")
     assert payout["fee"] == str(chain_fee)
     fees = (await get(quiet, "/api/creator/summary", people.creator))["payout_fees"]
-    assert {k: fees[k] for k in ("payouts", "paid", "fees", "fee_per_payout", "fee_bps",
-                                 "paid_by")} == {
-        "payouts": 1, "paid": str(7 * NET), "fees": str(chain_fee),
-        "fee_per_payout": str(chain_fee), "fee_bps": 34, "paid_by": "platform"}
+    assert {
+        k: fees[k] for k in ("payouts", "paid", "fees", "fee_per_payout", "fee_bps", "paid_by")
+    } == {
+        "payouts": 1,
+        "paid": str(7 * NET),
+        "fees": str(chain_fee),
+        "fee_per_payout": str(chain_fee),
+        "fee_bps": 34,
+        "paid_by": "platform",
+    }
 
 
 async def test_live_counters_grow_with_each_charged_second(
@@ -218,8 +255,7 @@ async def test_live_counters_grow_with_each_charged_second(
     await streams_db.set_viewer_count(own_db, uuid.UUID(stream["id"]), session, 1)
     await watch(quiet, own_db, stream, people.viewer_id, seconds=3)
     after = await get(quiet, "/api/creator/live", people.creator)
-    assert [(s["id"], s["ticks"], s["viewers"]) for s in after["streams"]] == [
-        (stream["id"], 3, 1)]
+    assert [(s["id"], s["ticks"], s["viewers"]) for s in after["streams"]] == [(stream["id"], 3, 1)]
     assert after["earnings"]["pending_redis"] == str(3 * NET)
     assert after["at_ms"] >= before["at_ms"]
 
@@ -227,12 +263,14 @@ async def test_live_counters_grow_with_each_charged_second(
 # --- live earnings over the /ws/creator socket --------------------------------------------
 
 
-async def go_live_with_a_payer(client: TestClient, stream: dict, viewer: dict[str, str],
-                               viewer_id: uuid.UUID) -> tuple[Broadcast, object, str]:
+async def go_live_with_a_payer(
+    client: TestClient, stream: dict, viewer: dict[str, str], viewer_id: uuid.UUID
+) -> tuple[Broadcast, object, str]:
     """Real WHIP into `stream` and a real WHEP viewer whose balance pays PAID_SECONDS."""
     broadcast = await whip(client, stream["id"], stream["stream_key"])
-    await meter(client).credit(str(viewer_id), PAID_SECONDS * int(stream["price_per_second"]),
-                               "test-deposit")
+    await meter(client).credit(
+        str(viewer_id), PAID_SECONDS * int(stream["price_per_second"]), "test-deposit"
+    )
     watcher, location = await whep(client, stream["id"], viewer)
     return broadcast, watcher, location
 
@@ -268,21 +306,29 @@ async def test_creator_socket_pushes_each_paid_second_while_the_stream_is_live(
         greeting = await next_of(ws, "earnings")
         assert (greeting["streams"], greeting["earnings"]["total"]) == ([], "0")
     broadcast, watcher, location = await go_live_with_a_payer(
-        quiet, stream, people.viewer, people.viewer_id)
+        quiet, stream, people.viewer, people.viewer_id
+    )
     try:
         # Until the balance is spent: PAID_SECONDS charged and credited, then the viewer is cut.
-        messages = await earnings_until(tab, lambda m: m["streams"][0]["ticks"] == PAID_SECONDS
-                                        and m["earnings"]["total"] == str(PAID_SECONDS * NET))
+        messages = await earnings_until(
+            tab,
+            lambda m: (
+                m["streams"][0]["ticks"] == PAID_SECONDS
+                and m["earnings"]["total"] == str(PAID_SECONDS * NET)
+            ),
+        )
         assert {s["id"] for m in messages for s in m["streams"]} == {stream["id"]}
         totals = [int(m["earnings"]["total"]) for m in messages]
         assert totals == sorted(totals) and totals[0] < totals[-1]
         # "This second" adds up to the counters, to the planck, and shows a paid second.
         later = messages[1:]
         assert sum(m["seconds_this_second"] for m in later) == (
-            messages[-1]["streams"][0]["ticks"] - messages[0]["streams"][0]["ticks"])
+            messages[-1]["streams"][0]["ticks"] - messages[0]["streams"][0]["ticks"]
+        )
         assert sum(int(m["earned_this_second"]) for m in later) == totals[-1] - totals[0]
-        assert any(m["seconds_this_second"] == 1 and m["earned_this_second"] == str(NET)
-                   for m in later)
+        assert any(
+            m["seconds_this_second"] == 1 and m["earned_this_second"] == str(NET) for m in later
+        )
         assert all(m["interval_ms"] > 0 for m in later)
         # One sample per creator and second, whatever the number of tabs.
         assert (await next_of(other_tab, "earnings"))["at_ms"] == messages[0]["at_ms"]
@@ -302,13 +348,15 @@ async def test_creator_socket_carries_nothing_of_other_creators_streams(
     bystander = await new_user(quiet, creator=True)
     their_own = await new_stream(quiet, bystander, title="Nobody watches")
     idle = await new_user(quiet, creator=True)
-    earner, watcher_ws, idle_ws = [await creator_socket(quiet, headers)
-                                   for headers in (people.creator, bystander, idle)]
+    earner, watcher_ws, idle_ws = [
+        await creator_socket(quiet, headers) for headers in (people.creator, bystander, idle)
+    ]
     for ws in (earner, watcher_ws, idle_ws):
         await next_of(ws, "earnings")
     quiet_broadcast = await whip(quiet, their_own["id"], their_own["stream_key"])
     broadcast, watcher, location = await go_live_with_a_payer(
-        quiet, paid, people.viewer, people.viewer_id)
+        quiet, paid, people.viewer, people.viewer_id
+    )
     try:
         await earnings_until(earner, lambda m: int(m["earnings"]["total"]) >= 3 * NET)
         seen = []
@@ -318,7 +366,9 @@ async def test_creator_socket_carries_nothing_of_other_creators_streams(
         assert len(seen) >= 2
         assert {s["id"] for m in seen for s in m["streams"]} == {their_own["id"]}
         assert {(m["earnings"]["total"], m["earned_this_second"]) for m in seen} <= {
-            ("0", "0"), ("0", None)}
+            ("0", "0"),
+            ("0", None),
+        }
         await nothing_more(idle_ws, within=0.5)  # no live stream of theirs: only the greeting
     finally:
         await end(quiet, broadcast, watcher, location)
@@ -337,14 +387,17 @@ async def test_stream_table_has_peak_ticks_earnings_recording_and_pages(
     await streams_db.set_viewer_count(own_db, uuid.UUID(paid["id"]), session, 1)
     await watch(quiet, own_db, paid, people.viewer_id, seconds=4)
     await settle(quiet, own_db)
-    await own_db.execute("UPDATE streams SET recording_url = '/media/videos/x/index.m3u8' "
-                         "WHERE id = $1", uuid.UUID(paid["id"]))
+    await own_db.execute(
+        "UPDATE streams SET recording_url = '/media/videos/x/index.m3u8' WHERE id = $1",
+        uuid.UUID(paid["id"]),
+    )
 
     first = await get(quiet, "/api/creator/streams?limit=2", people.creator)
     assert [s["id"] for s in first["items"]][0] == newest["id"]
     assert first["next_cursor"]
-    second = await get(quiet, f"/api/creator/streams?limit=2&cursor={first['next_cursor']}",
-                       people.creator)
+    second = await get(
+        quiet, f"/api/creator/streams?limit=2&cursor={first['next_cursor']}", people.creator
+    )
     assert second["next_cursor"] is None
     rows = {s["title"]: s for s in first["items"] + second["items"]}
     assert len(rows) == 3
@@ -358,12 +411,17 @@ async def test_stream_table_has_peak_ticks_earnings_recording_and_pages(
 # --- charts --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "bucket_s", "buckets"), [
-    ("1h", 60, 60), ("24h", 1800, 48), ("7d", 6 * 3600, 28), ("30d", 86400, 30),
-])
+@pytest.mark.parametrize(
+    ("name", "bucket_s", "buckets"),
+    [
+        ("1h", 60, 60),
+        ("24h", 1800, 48),
+        ("7d", 6 * 3600, 28),
+        ("30d", 86400, 30),
+    ],
+)
 async def test_earnings_chart_buckets_hold_every_settled_planck(
-    quiet: TestClient, own_db: asyncpg.Pool, people: People, name: str, bucket_s: int,
-    buckets: int
+    quiet: TestClient, own_db: asyncpg.Pool, people: People, name: str, bucket_s: int, buckets: int
 ) -> None:
     stream = await new_stream(quiet, people.creator, price=str(PRICE))
     await watch(quiet, own_db, stream, people.viewer_id, seconds=5)
@@ -388,14 +446,19 @@ async def test_viewer_chart_takes_each_streams_peak_per_bucket(
             """INSERT INTO stream_analytics (stream_id, "timestamp", viewer_count)
                VALUES ($1, date_trunc('minute', now()) - interval '5 minutes'
                            + make_interval(secs => $3) - make_interval(hours => $4), $2)""",
-            uuid.UUID(stream["id"]), count, seconds_later % 3600, seconds_later // 3600)
+            uuid.UUID(stream["id"]),
+            count,
+            seconds_later % 3600,
+            seconds_later // 3600,
+        )
 
     both = await get(quiet, "/api/creator/viewers?range=1h", people.creator)
     assert both["bucket_s"] == 60
     values = [p["value"] for p in both["points"]]
     assert values[-7:] == [0, 9, 1, 0, 0, 0, 0]  # peak 4 of one + peak 5 of two; then 1
-    just_one = await get(quiet, f"/api/creator/viewers?range=1h&stream_id={one['id']}",
-                         people.creator)
+    just_one = await get(
+        quiet, f"/api/creator/viewers?range=1h&stream_id={one['id']}", people.creator
+    )
     assert [p["value"] for p in just_one["points"]][-6:] == [4, 0, 0, 0, 0, 0]
 
 
@@ -422,7 +485,8 @@ async def test_payments_csv_quotes_text_and_adds_up(
     assert sum(int(row["creator_amount_planck"]) for row in rows) == 5 * NET
     for row in rows:
         assert int(row["amount_planck"]) == int(row["creator_amount_planck"]) + int(
-            row["fee_planck"])
+            row["fee_planck"]
+        )
         assert row["amount_planck"].isdigit() and row["stream_id"] == stream["id"]
         assert row["created_at"].endswith("Z") and row["batch_id"]
     viewer = await (await quiet.get("/api/me", headers=people.viewer)).json()
@@ -460,8 +524,7 @@ async def test_spending_is_grouped_by_stream(
     [latest] = page["items"]
     assert latest["stream"]["title"] == "second"
     assert (latest["amount"], latest["seconds"], latest["views"]) == (str(8 * PRICE), 4, 1)
-    rest = await get(quiet, f"/api/me/spending?limit=1&cursor={page['next_cursor']}",
-                     people.viewer)
+    rest = await get(quiet, f"/api/me/spending?limit=1&cursor={page['next_cursor']}", people.viewer)
     [earlier] = rest["items"]
     assert (earlier["stream"]["title"], earlier["amount"]) == ("first", str(5 * PRICE))
     assert (earlier["seconds"], earlier["views"]) == (5, 2)
@@ -476,15 +539,18 @@ async def test_deposits_and_withdrawals_are_the_viewers_own(
             """INSERT INTO deposits (user_id, from_account, amount, block_number, block_hash,
                                      event_index, credited_at)
                VALUES ($1, 'someone', $2, $3, $4, 0, now())""",
-            people.viewer_id, block * PRICE, block, "0x" + f"{block:02x}" * 32)
+            people.viewer_id,
+            block * PRICE,
+            block,
+            "0x" + f"{block:02x}" * 32,
+        )
     await quiet.app[BILLING].meter.credit(str(people.viewer_id), 5 * PRICE, "test-withdraw")
     payouts = Payouts(None, own_db, quiet.app[BILLING].meter, None, threshold=1)  # type: ignore[arg-type]
     fee = PRICE // 7  # the quote the viewer accepted (no chain here)
     await payouts.create_withdrawal(people.viewer_id, "dest-address", 2 * PRICE, fee)
 
     page = await get(quiet, "/api/me/deposits?limit=2", people.viewer)
-    more = await get(quiet, f"/api/me/deposits?limit=2&cursor={page['next_cursor']}",
-                     people.viewer)
+    more = await get(quiet, f"/api/me/deposits?limit=2&cursor={page['next_cursor']}", people.viewer)
     deposits = page["items"] + more["items"]
     assert [d["block_number"] for d in deposits] == [12, 11, 10]
     assert [d["amount"] for d in deposits] == [str(b * PRICE) for b in (12, 11, 10)]
@@ -492,7 +558,11 @@ async def test_deposits_and_withdrawals_are_the_viewers_own(
 
     [withdrawal] = (await get(quiet, "/api/me/withdrawals", people.viewer))["items"]
     assert (withdrawal["status"], withdrawal["amount"], withdrawal["to"], withdrawal["fee"]) == (
-        "created", str(2 * PRICE), "dest-address", str(fee))
+        "created",
+        str(2 * PRICE),
+        "dest-address",
+        str(fee),
+    )
     balance = await get(quiet, "/api/me/balance", people.viewer)
     assert balance == {"available": str(3 * PRICE - fee), "reserved": str(2 * PRICE + fee)}
     assert (await get(quiet, "/api/me/deposits", people.creator))["items"] == []
@@ -503,8 +573,9 @@ async def test_deposits_and_withdrawals_are_the_viewers_own(
 
 
 @pytest.mark.parametrize(("path", "script"), [("/dashboard", "dashboard.js"), ("/me", "me.js")])
-async def test_pages_are_served_with_their_script(quiet: TestClient, path: str,
-                                                  script: str) -> None:
+async def test_pages_are_served_with_their_script(
+    quiet: TestClient, path: str, script: str
+) -> None:
     response = await quiet.get(path)
     assert response.status == 200
     assert f'src="/static/{script}"' in await response.text()

@@ -19,13 +19,15 @@ from tests.billing.support.chain_money import ROC, chain_config
 from tests.signaling.support.accounts import new_user
 from vilokanam.wiring import create_app
 
-CHECKS = ",".join([
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_schema_conformance",
-    "response_headers_conformance",
-])
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "response_headers_conformance",
+    ]
+)
 MAX_EXAMPLES = os.environ.get("VILOKANAM_FUZZ_EXAMPLES", "12")
 # CI replays one seed so a submission is judged on a fixed sample; local runs draw new cases
 # every time (the seed is printed) and VILOKANAM_FUZZ_SEED replays a failure.
@@ -36,8 +38,9 @@ SEED = os.environ.get("VILOKANAM_FUZZ_SEED") or ("20261122" if os.environ.get("C
 async def fuzz_client(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client, redis
 ) -> AsyncIterator[TestClient]:
-    config = await chain_config(app_config, own_database_url, dev_chain.url, chain_client,
-                                funds=10 * ROC)
+    config = await chain_config(
+        app_config, own_database_url, dev_chain.url, chain_client, funds=10 * ROC
+    )
     async with TestClient(TestServer(create_app(config), host="127.0.0.1")) as client:
         yield client
 
@@ -54,13 +57,27 @@ async def test_schemathesis_finds_no_server_errors_or_schema_violations(
     base = str(fuzz_client.make_url(""))
     st = Path(sys.executable).with_name("st")
     proc = await asyncio.create_subprocess_exec(
-        str(st), "run", f"{base}/api/openapi.json", "--checks", CHECKS,
-        "--max-examples", MAX_EXAMPLES, "--phases", "examples,coverage,fuzzing",
-        "--exclude-path", "/api/auth/logout",  # would revoke the token the run signs in with
-        "-H", f"Authorization: {headers['Authorization']}", "--no-color",
-        "--suppress-health-check", "all", "--continue-on-failure",
+        str(st),
+        "run",
+        f"{base}/api/openapi.json",
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        MAX_EXAMPLES,
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--exclude-path",
+        "/api/auth/logout",  # would revoke the token the run signs in with
+        "-H",
+        f"Authorization: {headers['Authorization']}",
+        "--no-color",
+        "--suppress-health-check",
+        "all",
+        "--continue-on-failure",
         *(["--seed", SEED] if SEED else []),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        cwd=tmp_path,
         env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)},
     )
     output, _ = await asyncio.wait_for(proc.communicate(), 540)

@@ -20,8 +20,13 @@ async def test_profile_update_round_trips(client: TestClient, headers: dict) -> 
     response = await client.patch(
         "/api/me",
         headers=headers,
-        json={"username": name, "bio": "hi", "is_creator": True,
-              "email": f"{name}@example.org", "profile_image_url": "https://img.example/a.png"},
+        json={
+            "username": name,
+            "bio": "hi",
+            "is_creator": True,
+            "email": f"{name}@example.org",
+            "profile_image_url": "https://img.example/a.png",
+        },
     )
     assert response.status == 200, await response.text()
     me = await (await client.get("/api/me", headers=headers)).json()
@@ -87,8 +92,9 @@ async def test_unknown_route_is_json_404(client: TestClient) -> None:
     assert (await wrong_method.json())["error"]["code"] == "method_not_allowed"
 
 
-async def test_nul_characters_are_refused_not_a_server_error(client: TestClient,
-                                                             headers: dict) -> None:
+async def test_nul_characters_are_refused_not_a_server_error(
+    client: TestClient, headers: dict
+) -> None:
     # Found by schemathesis: PostgreSQL text cannot store NUL.
     for body in ({"email": "a\u0000@b.example"}, {"bio": "x\u0000y"}):
         response = await client.patch("/api/me", headers=headers, json=body)

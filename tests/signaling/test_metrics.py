@@ -58,8 +58,10 @@ async def test_http_latency_is_labelled_by_route_template(client: TestClient) ->
     stream = await new_stream(client, creator)
     assert (await client.get(f"/api/streams/{stream['id']}")).status == 200
     samples = await scrape(client)
-    key = ("vilokanam_http_request_duration_seconds_count"
-           "{method=GET,route=/api/streams/{stream_id},status=200}")
+    key = (
+        "vilokanam_http_request_duration_seconds_count"
+        "{method=GET,route=/api/streams/{stream_id},status=200}"
+    )
     assert samples[key] >= 1
     assert not any(stream["id"] in name for name in samples)  # ids never become labels
     assert "vilokanam_websocket_connections" in samples
@@ -78,8 +80,7 @@ async def test_metrics_behind_a_token(app_config, redis, metrics_token: str, on_
             refused = await client.get("/metrics", headers=headers)
             assert refused.status == 401
             assert "vilokanam_" not in await refused.text()
-        allowed = await client.get("/metrics",
-                                   headers={"Authorization": f"Bearer {metrics_token}"})
+        allowed = await client.get("/metrics", headers={"Authorization": f"Bearer {metrics_token}"})
         assert allowed.status == 200
         assert "vilokanam_http_request_duration_seconds" in await allowed.text()
 
@@ -87,8 +88,10 @@ async def test_metrics_behind_a_token(app_config, redis, metrics_token: str, on_
 async def test_metrics_off_the_main_listener_are_on_their_own(app_config, redis) -> None:
     config = dataclasses.replace(app_config, metrics_on_main=False)
     main = create_app(config)
-    async with TestClient(TestServer(main)) as client, \
-            TestClient(TestServer(metrics_app(main))) as metrics_listener:
+    async with (
+        TestClient(TestServer(main)) as client,
+        TestClient(TestServer(metrics_app(main))) as metrics_listener,
+    ):
         hidden = await client.get("/metrics")
         assert hidden.status == 404
         assert "vilokanam_" not in await hidden.text()

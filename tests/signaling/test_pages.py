@@ -43,4 +43,3 @@ async def test_js_modules_import_only_modules_that_exist(client: TestClient) -> 
         source = await (await client.get(f"/static/{name}")).text()
         for module in re.findall(r"from '\./([a-z_]+\.js)'", source):
             assert (await client.get(f"/static/{module}")).status == 200, module
-

@@ -45,12 +45,17 @@ async def test_view_without_balance_is_refused_with_402(
     viewer_headers = await new_user(client)
     await meter(client).credit(await user_id(client, viewer_headers), 4 * PRICE, "almost")
     viewer = await viewer_offer()
-    response = await whep_request(client, stream["id"], {**viewer_headers,
-                                                         PRICE_HEADER: str(PRICE)}, viewer)
+    response = await whep_request(
+        client, stream["id"], {**viewer_headers, PRICE_HEADER: str(PRICE)}, viewer
+    )
     assert response.status == 402
     assert "balance" in (await response.json())["error"]["message"]
-    assert await db.fetchval(
-        "SELECT count(*) FROM stream_viewers WHERE stream_id = $1::uuid", stream["id"]) == 0
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM stream_viewers WHERE stream_id = $1::uuid", stream["id"]
+        )
+        == 0
+    )
     await viewer.close()
     await broadcast.pc.close()
     await client.delete(broadcast.location)
@@ -81,14 +86,15 @@ async def test_viewer_pays_per_delivered_second_and_is_cut_at_zero(
     assert updates[-1] == (7, 0) and all(left == (7 - n) * PRICE for n, left in updates)
     await socket.close()
     assert await meter(client).balance(viewer_id) == 0
-    view = await db.fetchrow("SELECT id FROM stream_viewers WHERE viewer_id = $1::uuid",
-                             viewer_id)
+    view = await db.fetchrow("SELECT id FROM stream_viewers WHERE viewer_id = $1::uuid", viewer_id)
     assert await meter(client).view_ticks(str(view["id"])) == 7
 
     async def settled() -> asyncpg.Record:
         return await db.fetchrow(
             "SELECT total_ticks, paid_amount, is_active, last_tick_time FROM stream_viewers "
-            "WHERE id = $1", view["id"])
+            "WHERE id = $1",
+            view["id"],
+        )
 
     for _ in range(100):
         row = await settled()
@@ -101,7 +107,8 @@ async def test_viewer_pays_per_delivered_second_and_is_cut_at_zero(
     fee = PRICE * 1000 // 10_000
     earned = await db.fetchval(
         "SELECT total_earnings FROM creator_earnings WHERE creator_id = $1::uuid",
-        (await (await client.get("/api/me", headers=creator)).json())["id"])
+        (await (await client.get("/api/me", headers=creator)).json())["id"],
+    )
     assert int(earned) == 7 * (PRICE - fee)
     await viewer.close()
     await broadcast.pc.close()
@@ -119,15 +126,20 @@ async def test_free_stream_needs_no_balance_and_counts_seconds(
     await asyncio.sleep(2.5)
     await client.delete(location)
     for _ in range(50):
-        ticks = await db.fetchval("SELECT total_ticks FROM streams WHERE id = $1::uuid",
-                                  stream["id"])
+        ticks = await db.fetchval(
+            "SELECT total_ticks FROM streams WHERE id = $1::uuid", stream["id"]
+        )
         if ticks >= 2:
             break
         await asyncio.sleep(0.1)
     assert ticks >= 2
-    assert await db.fetchval(
-        "SELECT count(*) FROM payments WHERE to_user_id = $1::uuid",
-        (await (await client.get("/api/me", headers=creator)).json())["id"]) == 0
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM payments WHERE to_user_id = $1::uuid",
+            (await (await client.get("/api/me", headers=creator)).json())["id"],
+        )
+        == 0
+    )
     await viewer.close()
     await broadcast.pc.close()
     await client.delete(broadcast.location)
@@ -152,8 +164,9 @@ async def test_whep_starts_only_at_the_price_the_viewer_accepted(
     creator = await new_user(client, creator=True)
     stream = await new_stream(client, creator, price=str(PRICE))
     seen = await stream_price(client, stream["id"])  # what the waiting viewer's page shows
-    raised = await client.patch(f"/api/streams/{stream['id']}", headers=creator,
-                                json={"price_per_second": str(5 * PRICE)})
+    raised = await client.patch(
+        f"/api/streams/{stream['id']}", headers=creator, json={"price_per_second": str(5 * PRICE)}
+    )
     assert raised.status == 200  # offline: the creator may change the price
     broadcast = await whip(client, stream["id"], stream["stream_key"])
     viewer_headers = await new_user(client)
@@ -163,27 +176,39 @@ async def test_whep_starts_only_at_the_price_the_viewer_accepted(
     for price in ({}, {PRICE_HEADER: seen}, {PRICE_HEADER: "abc"}):
         viewer = await viewer_offer()
         response = await whep_request(client, stream["id"], {**viewer_headers, **price}, viewer)
-        refusals.append((response.status, response.headers.get(PRICE_HEADER),
-                         (await response.json())["error"]["price"]))
+        refusals.append(
+            (
+                response.status,
+                response.headers.get(PRICE_HEADER),
+                (await response.json())["error"]["price"],
+            )
+        )
         await viewer.close()
     assert refusals == [(412, str(5 * PRICE), str(5 * PRICE))] * 3
     # Nothing started: no view row, no media session, no charge.
-    assert await db.fetchval("SELECT count(*) FROM stream_viewers WHERE stream_id = $1::uuid",
-                             stream["id"]) == 0
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM stream_viewers WHERE stream_id = $1::uuid", stream["id"]
+        )
+        == 0
+    )
     assert client.app[LIVE].viewer_count(uuid.UUID(stream["id"])) == 0
     await asyncio.sleep(1.2)
     assert await meter(client).balance(viewer_id) == 100 * PRICE
 
     # Accepted (here as the query parameter a header-less player can send): charged that price.
     viewer = await viewer_offer()
-    response = await client.post(f"/whep/{stream['id']}?price={5 * PRICE}",
-                                 data=viewer.pc.localDescription.sdp,
-                                 headers={**viewer_headers, "Content-Type": "application/sdp"})
+    response = await client.post(
+        f"/whep/{stream['id']}?price={5 * PRICE}",
+        data=viewer.pc.localDescription.sdp,
+        headers={**viewer_headers, "Content-Type": "application/sdp"},
+    )
     assert response.status == 201, await response.text()
     await accept_answer(viewer.pc, await response.text())
     await viewer.wait_frames(10)
-    view_id = await db.fetchval("SELECT id FROM stream_viewers WHERE viewer_id = $1::uuid",
-                                viewer_id)
+    view_id = await db.fetchval(
+        "SELECT id FROM stream_viewers WHERE viewer_id = $1::uuid", viewer_id
+    )
     for _ in range(50):
         if await meter(client).view_ticks(str(view_id)) >= 2:
             break
@@ -253,9 +278,15 @@ async def test_frozen_viewer_is_cut_and_not_charged_past_the_window(
     await meter(client).credit(viewer_id, 100 * PRICE, "funds")
     socket = await connect(client, stream["id"], viewer_headers)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.signaling.support.viewer_process",
-        str(client.make_url("")).rstrip("/"), stream["id"], token_of(viewer_headers),
-        str(PRICE), stdout=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "tests.signaling.support.viewer_process",
+        str(client.make_url("")).rstrip("/"),
+        stream["id"],
+        token_of(viewer_headers),
+        str(PRICE),
+        stdout=asyncio.subprocess.PIPE,
+    )
     try:
         assert process.stdout is not None
         async with asyncio.timeout(30):
@@ -285,7 +316,8 @@ async def test_frozen_viewer_is_cut_and_not_charged_past_the_window(
 
 async def db_views(client: TestClient, viewer_id: str) -> list[str]:
     rows = await client.app[PG].fetch(
-        "SELECT id FROM stream_viewers WHERE viewer_id = $1::uuid", viewer_id)
+        "SELECT id FROM stream_viewers WHERE viewer_id = $1::uuid", viewer_id
+    )
     return [str(row["id"]) for row in rows]
 
 

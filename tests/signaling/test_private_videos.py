@@ -18,13 +18,16 @@ from tests.signaling.support.accounts import new_user
 
 
 @pytest.fixture
-async def private_video(client: TestClient, db: asyncpg.Pool, app_config: AppConfig,
-                        creator: dict) -> uuid.UUID:
+async def private_video(
+    client: TestClient, db: asyncpg.Pool, app_config: AppConfig, creator: dict
+) -> uuid.UUID:
     """A ready, private video of `creator` (what the recorder makes of a paid stream)."""
     me = await (await client.get("/api/me", headers=creator)).json()
     video_id = await db.fetchval(
         """INSERT INTO videos (creator_id, title, status, duration, is_private, published_at)
-           VALUES ($1::uuid, 'Paid show', 'ready', 60, true, now()) RETURNING id""", me["id"])
+           VALUES ($1::uuid, 'Paid show', 'ready', 60, true, now()) RETURNING id""",
+        me["id"],
+    )
     folder = video_dir(app_config.media.media_root, str(video_id))
     folder.mkdir(parents=True)
     (folder / "thumbnail.jpg").write_bytes(b"\xff\xd8\xff\xe0 jpeg")
@@ -44,14 +47,19 @@ async def test_private_video_is_hidden_from_everyone_but_its_creator(
     viewer = await new_user(client)
     assert not await _listed(client, private_video, creator_id)
     for headers in ({}, viewer):
-        for method, path in (("GET", f"/api/videos/{private_video}"),
-                             ("GET", f"/media/videos/{private_video}/thumbnail.jpg"),
-                             ("GET", f"/api/videos/{private_video}/comments"),
-                             ("PUT", f"/api/videos/{private_video}/like")):
+        for method, path in (
+            ("GET", f"/api/videos/{private_video}"),
+            ("GET", f"/media/videos/{private_video}/thumbnail.jpg"),
+            ("GET", f"/api/videos/{private_video}/comments"),
+            ("PUT", f"/api/videos/{private_video}/like"),
+        ):
             response = await client.request(method, path, headers=headers)
             assert response.status in (401, 404), (method, path, headers, response.status)
-        report = await client.post(f"/api/videos/{private_video}/views", headers=headers,
-                                   json={"view_duration": 10, "watch_completion": 10})
+        report = await client.post(
+            f"/api/videos/{private_video}/views",
+            headers=headers,
+            json={"view_duration": 10, "watch_completion": 10},
+        )
         assert report.status == 404
     own = await client.get(f"/api/videos/{private_video}", headers=creator)
     assert own.status == 200 and (await own.json())["private"] is True
@@ -64,8 +72,7 @@ async def test_creator_publishes_a_private_video(
 ) -> None:
     creator_id = (await (await client.get("/api/me", headers=creator)).json())["id"]
     viewer = await new_user(client)
-    assert (await client.post(f"/api/videos/{private_video}/publish", headers=viewer)).status \
-        == 403
+    assert (await client.post(f"/api/videos/{private_video}/publish", headers=viewer)).status == 403
     published = await client.post(f"/api/videos/{private_video}/publish", headers=creator)
     assert published.status == 200 and (await published.json())["private"] is False
     assert await _listed(client, private_video, creator_id)

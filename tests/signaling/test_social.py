@@ -52,8 +52,9 @@ async def test_follow_mistakes_are_4xx(client: TestClient, db: asyncpg.Pool) -> 
     assert (await client.post(f"/api/users/{other}/follow")).status == 401
     # The database refuses a self-follow too, whatever path writes it.
     with pytest.raises(asyncpg.CheckViolationError):
-        await db.execute("INSERT INTO follows (follower_id, following_id) VALUES ($1, $1)",
-                         uuid.UUID(my_id))
+        await db.execute(
+            "INSERT INTO follows (follower_id, following_id) VALUES ($1, $1)", uuid.UUID(my_id)
+        )
 
 
 async def test_concurrent_follows_of_the_same_user_make_one_follow(client: TestClient) -> None:
@@ -73,10 +74,14 @@ async def test_followers_page_newest_first_without_repeats(client: TestClient) -
         fan = await new_user(client)
         assert (await client.post(f"/api/users/{star_id}/follow", headers=fan)).status == 201
         fans.append((await whoami(client, fan))["id"])
-    first = await (await client.get(f"/api/users/{star_id}/followers",
-                                    params={"limit": "2"})).json()
-    second = await (await client.get(f"/api/users/{star_id}/followers",
-                                     params={"limit": "2", "cursor": first["next_cursor"]})).json()
+    first = await (
+        await client.get(f"/api/users/{star_id}/followers", params={"limit": "2"})
+    ).json()
+    second = await (
+        await client.get(
+            f"/api/users/{star_id}/followers", params={"limit": "2", "cursor": first["next_cursor"]}
+        )
+    ).json()
     assert [u["id"] for u in first["items"] + second["items"]] == list(reversed(fans))
     assert second["next_cursor"] is None
 
@@ -90,8 +95,10 @@ async def test_following_live_lists_only_live_streams_of_people_i_follow(
     await new_stream(client, followed, title="Later")  # pending: not listed
     elsewhere = await new_stream(client, other)
     # Going live needs a WHIP publisher; the live flag is what this list reads.
-    await db.execute("UPDATE streams SET status = 'live' WHERE id = ANY($1::uuid[])",
-                     [uuid.UUID(live["id"]), uuid.UUID(elsewhere["id"])])
+    await db.execute(
+        "UPDATE streams SET status = 'live' WHERE id = ANY($1::uuid[])",
+        [uuid.UUID(live["id"]), uuid.UUID(elsewhere["id"])],
+    )
     followed_id = (await whoami(client, followed))["id"]
     assert (await client.post(f"/api/users/{followed_id}/follow", headers=fan)).status == 201
 
@@ -181,8 +188,9 @@ async def test_comment_likes_count_once_and_deleted_comments_take_no_new_likes(
 ) -> None:
     creator = await new_user(client, creator=True)
     video = await new_video(db, (await whoami(client, creator))["id"])
-    posted = await client.post(f"/api/videos/{video}/comments", headers=creator,
-                               json={"content": "first!"})
+    posted = await client.post(
+        f"/api/videos/{video}/comments", headers=creator, json={"content": "first!"}
+    )
     comment = await posted.json()
     url = f"/api/comments/{comment['id']}/like"
     fan, other = await new_user(client), await new_user(client)

@@ -18,8 +18,9 @@ async def test_create_returns_key_once_and_stores_only_its_hash(
     assert stream["price_per_second"] == "1000000000"
     key = stream["stream_key"]
     assert key.startswith("vks_") and len(key) > 40
-    stored = await db.fetchval("SELECT stream_key_hash FROM streams WHERE id = $1::uuid",
-                               stream["id"])
+    stored = await db.fetchval(
+        "SELECT stream_key_hash FROM streams WHERE id = $1::uuid", stream["id"]
+    )
     assert stored == digest(key)
     fetched = await (await client.get(f"/api/streams/{stream['id']}")).json()
     assert "stream_key" not in fetched and fetched["viewer_count"] == 0
@@ -33,15 +34,17 @@ async def test_rotating_the_key_invalidates_the_old_one(
     assert rotated.status == 200
     new_key = (await rotated.json())["stream_key"]
     assert new_key != stream["stream_key"]
-    stored = await db.fetchval("SELECT stream_key_hash FROM streams WHERE id = $1::uuid",
-                               stream["id"])
+    stored = await db.fetchval(
+        "SELECT stream_key_hash FROM streams WHERE id = $1::uuid", stream["id"]
+    )
     assert stored == digest(new_key)
 
 
 async def test_only_creators_create_and_only_owners_edit(client: TestClient, creator: dict) -> None:
     viewer = await new_user(client)
-    refused = await client.post("/api/streams", headers=viewer,
-                                json={"title": "x", "price_per_second": "0"})
+    refused = await client.post(
+        "/api/streams", headers=viewer, json={"title": "x", "price_per_second": "0"}
+    )
     assert refused.status == 403
     anonymous = await client.post("/api/streams", json={"title": "x", "price_per_second": "0"})
     assert anonymous.status == 401
@@ -69,8 +72,11 @@ async def test_only_creators_create_and_only_owners_edit(client: TestClient, cre
         {"title": "t", "price_per_second": "1" * 40},
         {"title": "t"},
         {"title": "t", "price_per_second": "0", "category_id": "not-a-uuid"},
-        {"title": "t", "price_per_second": "0",
-         "category_id": "00000000-0000-0000-0000-000000000000"},
+        {
+            "title": "t",
+            "price_per_second": "0",
+            "category_id": "00000000-0000-0000-0000-000000000000",
+        },
         {"title": "t" * 256, "price_per_second": "0"},
     ],
 )
@@ -90,18 +96,23 @@ async def test_patch_updates_fields(client: TestClient, creator: dict, db: async
         "INSERT INTO categories (name) VALUES ('Music ' || gen_random_uuid()) RETURNING id"
     )
     response = await client.patch(
-        f"/api/streams/{stream['id']}", headers=creator,
+        f"/api/streams/{stream['id']}",
+        headers=creator,
         json={"title": "New title", "price_per_second": "42", "category_id": str(category)},
     )
     assert response.status == 200
     body = await response.json()
     assert (body["title"], body["price_per_second"], body["category_id"]) == (
-        "New title", "42", str(category))
+        "New title",
+        "42",
+        str(category),
+    )
     listed = await (await client.get(f"/api/streams?category={category}")).json()
     assert [s["id"] for s in listed["items"]] == [stream["id"]]
     for bad in ({}, {"title": None}, {"price_per_second": None}, {"status": "live"}):
-        assert (await client.patch(f"/api/streams/{stream['id']}", headers=creator,
-                                   json=bad)).status == 422
+        assert (
+            await client.patch(f"/api/streams/{stream['id']}", headers=creator, json=bad)
+        ).status == 422
 
 
 async def test_listing_paginates_with_cursor(client: TestClient, creator: dict) -> None:

@@ -26,8 +26,9 @@ async def test_crashed_loop_is_restarted_with_back_off() -> None:
         await stop.wait()
 
     before = LOOP_RESTARTS.labels("flaky-test")._value.get()
-    task = asyncio.create_task(supervise("flaky-test", flaky, stop, first_backoff_s=0.05,
-                                         max_backoff_s=0.2))
+    task = asyncio.create_task(
+        supervise("flaky-test", flaky, stop, first_backoff_s=0.05, max_backoff_s=0.2)
+    )
     for _ in range(100):
         if len(starts) == 4:
             break

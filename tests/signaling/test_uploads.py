@@ -149,8 +149,7 @@ async def test_uploads_outside_the_limits_are_refused(
 async def test_a_creators_uploads_in_progress_are_capped_in_number_and_bytes(
     app_config: AppConfig, own_db: asyncpg.Pool
 ) -> None:
-    config = configured(app_config, upload_max_open_per_creator=2,
-                        upload_quota_bytes=10 * CHUNK)
+    config = configured(app_config, upload_max_open_per_creator=2, upload_quota_bytes=10 * CHUNK)
     async with TestClient(TestServer(create_app(config))) as client:
         alice = await new_user(client, creator=True)
         assert (await start_upload(client, alice, b"a" * 4 * CHUNK)).status == 201
@@ -170,8 +169,12 @@ async def test_a_creators_uploads_in_progress_are_capped_in_number_and_bytes(
 
 async def test_every_accepted_type_and_a_path_in_the_filename(client: TestClient) -> None:
     alice = await new_user(client, creator=True)
-    for name, kind in [("a.MP4", "video/mp4"), ("b.mov", "video/quicktime"),
-                       ("c.mkv", "video/x-matroska"), ("C:\\clips\\d.webm", "video/webm")]:
+    for name, kind in [
+        ("a.MP4", "video/mp4"),
+        ("b.mov", "video/quicktime"),
+        ("c.mkv", "video/x-matroska"),
+        ("C:\\clips\\d.webm", "video/webm"),
+    ]:
         response = await start_upload(client, alice, b"x" * 10, filename=name, content_type=kind)
         assert response.status == 201, await response.text()
     assert (await response.json())["filename"] == "d.webm"
@@ -187,12 +190,17 @@ async def test_chunks_of_the_wrong_size_type_or_checksum_header_are_refused(
     assert (await put_chunk(client, alice, upload_id, 0, part[:-1])).status == 400
     last = len(chunks_of(clip))
     assert (await put_chunk(client, alice, upload_id, last, part)).status == 404
-    no_sum = await client.put(f"/api/uploads/{upload_id}/chunks/0", data=part,
-                              headers={**alice, "Content-Type": "application/octet-stream"})
+    no_sum = await client.put(
+        f"/api/uploads/{upload_id}/chunks/0",
+        data=part,
+        headers={**alice, "Content-Type": "application/octet-stream"},
+    )
     assert no_sum.status == 400
-    as_json = await client.put(f"/api/uploads/{upload_id}/chunks/0", data=part,
-                               headers={**alice, "Content-Type": "application/json",
-                                        "X-Chunk-SHA256": sha256(part)})
+    as_json = await client.put(
+        f"/api/uploads/{upload_id}/chunks/0",
+        data=part,
+        headers={**alice, "Content-Type": "application/json", "X-Chunk-SHA256": sha256(part)},
+    )
     assert as_json.status == 415
     state = await (await client.get(f"/api/uploads/{upload_id}", headers=alice)).json()
     assert state["received_chunks"] == []
@@ -205,8 +213,9 @@ async def test_chunks_larger_than_the_app_body_limit_are_streamed(client: TestCl
     created = await start_upload(client, alice, data, chunk_size=2 * 1024**2)
     upload_id = (await created.json())["id"]
     parts = chunks_of(data, 2 * 1024**2)
-    results = await asyncio.gather(*(put_chunk(client, alice, upload_id, i, p)
-                                     for i, p in enumerate(parts)))
+    results = await asyncio.gather(
+        *(put_chunk(client, alice, upload_id, i, p) for i, p in enumerate(parts))
+    )
     assert [r.status for r in results] == [201, 201]
     assert (await client.post(f"/api/uploads/{upload_id}/complete", headers=alice)).status == 202
     assert (media_root(client) / "uploads" / upload_id / "source.mp4").read_bytes() == data
@@ -218,8 +227,9 @@ async def test_the_same_chunk_sent_twice_at_once_is_stored_once(
     alice = await new_user(client, creator=True)
     upload_id = (await (await start_upload(client, alice, clip)).json())["id"]
     part = chunks_of(clip)[0]
-    results = await asyncio.gather(*(put_chunk(client, alice, upload_id, 0, part)
-                                     for _ in range(4)))
+    results = await asyncio.gather(
+        *(put_chunk(client, alice, upload_id, 0, part) for _ in range(4))
+    )
     assert sorted(r.status for r in results) == [200, 200, 200, 201]
     assert (media_root(client) / "uploads" / upload_id / "chunks" / "000000").read_bytes() == part
 
@@ -263,12 +273,16 @@ async def test_abandoned_uploads_expire_with_their_chunks_and_files(
     for upload_id in ids:
         assert (await put_chunk(client, alice, upload_id, 0, data[:CHUNK])).status == 201
     # The first one was last touched two days ago; the second is still active.
-    await own_db.execute("UPDATE upload_chunks SET received_at = now() - interval '2 days' "
-                         "WHERE upload_id = $1::uuid", ids[0])
+    await own_db.execute(
+        "UPDATE upload_chunks SET received_at = now() - interval '2 days' "
+        "WHERE upload_id = $1::uuid",
+        ids[0],
+    )
     async with own_db.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL session_replication_role = replica")  # keep updated_at
-        await conn.execute("UPDATE uploads SET updated_at = now() - interval '2 days' "
-                           "WHERE id = $1::uuid", ids[0])
+        await conn.execute(
+            "UPDATE uploads SET updated_at = now() - interval '2 days' WHERE id = $1::uuid", ids[0]
+        )
     root = media_root(client)
     assert upload_dir(root, uuid.UUID(ids[0])).exists()
 
@@ -276,7 +290,11 @@ async def test_abandoned_uploads_expire_with_their_chunks_and_files(
     assert [str(i) for i in expired] == [ids[0]]
     assert not upload_dir(root, uuid.UUID(ids[0])).exists()
     assert (await client.get(f"/api/uploads/{ids[0]}", headers=alice)).status == 404
-    assert await own_db.fetchval(
-        "SELECT count(*) FROM upload_chunks WHERE upload_id = $1::uuid", ids[0]) == 0
+    assert (
+        await own_db.fetchval(
+            "SELECT count(*) FROM upload_chunks WHERE upload_id = $1::uuid", ids[0]
+        )
+        == 0
+    )
     active = await (await client.get(f"/api/uploads/{ids[1]}", headers=alice)).json()
     assert active["received_chunks"] == [0]

@@ -118,8 +118,9 @@ async def test_files_of_a_video_not_ready_or_deleted_are_not_served(
         assert (await client.get(url)).status == 404
     assert (await client.get(f"/api/videos/{video_id}", headers=alice)).status == 404
     assert (await (await client.get("/api/videos")).json())["items"] == []
-    assert (await client.patch(f"/api/videos/{video_id}", headers=alice,
-                               json={"title": "back?"})).status == 404
+    assert (
+        await client.patch(f"/api/videos/{video_id}", headers=alice, json={"title": "back?"})
+    ).status == 404
     assert (await client.delete(f"/api/videos/{video_id}", headers=alice)).status == 404
 
 
@@ -154,8 +155,9 @@ async def test_the_creator_edits_title_and_description(
     assert (await client.patch(url, headers=alice, json={})).status == 422
     assert (await client.patch(url, headers=alice, json={"title": None})).status == 422
     assert (await client.patch(url, headers=alice, json={"views": 9})).status == 422
-    edited = await client.patch(url, headers=alice,
-                                json={"title": "Sunset", "description": "orange sky"})
+    edited = await client.patch(
+        url, headers=alice, json={"title": "Sunset", "description": "orange sky"}
+    )
     assert edited.status == 200
     seen = await (await client.get(url)).json()
     assert (seen["title"], seen["description"]) == ("Sunset", "orange sky")
@@ -167,30 +169,41 @@ async def test_views_are_counted_once_per_playback_and_validated(
     alice, video_id = await ready_video(client, own_db, clip)
     url = f"/api/videos/{video_id}/views"
     playback = str(uuid.uuid4())
-    first = await client.post(url, json={"view_duration": 1, "watch_completion": 40,
-                                         "playback_id": playback})
+    first = await client.post(
+        url, json={"view_duration": 1, "watch_completion": 40, "playback_id": playback}
+    )
     assert first.status == 201
-    later = await client.post(url, json={"view_duration": 2, "watch_completion": 100,
-                                         "playback_id": playback})
+    later = await client.post(
+        url, json={"view_duration": 2, "watch_completion": 100, "playback_id": playback}
+    )
     assert later.status == 200
     bob = await new_user(client)
-    assert (await client.post(url, headers=bob,
-                              json={"view_duration": 0.4, "watch_completion": 20})).status == 201
+    assert (
+        await client.post(url, headers=bob, json={"view_duration": 0.4, "watch_completion": 20})
+    ).status == 201
     video = await (await client.get(f"/api/videos/{video_id}")).json()
     assert video["view_count"] == 2
     rows = await own_db.fetch(
-        "SELECT viewer_id, view_duration, watch_completion FROM video_views ORDER BY created_at")
+        "SELECT viewer_id, view_duration, watch_completion FROM video_views ORDER BY created_at"
+    )
     assert [(r["view_duration"], float(r["watch_completion"])) for r in rows] == [
-        (2, 100.0), (0, 20.0)]
+        (2, 100.0),
+        (0, 20.0),
+    ]
     assert rows[0]["viewer_id"] is None and rows[1]["viewer_id"] is not None
 
-    for bad in ({"view_duration": 5, "watch_completion": 10},
-                {"view_duration": -1, "watch_completion": 10},
-                {"view_duration": 1, "watch_completion": 100.5},
-                {"view_duration": 1}):
+    for bad in (
+        {"view_duration": 5, "watch_completion": 10},
+        {"view_duration": -1, "watch_completion": 10},
+        {"view_duration": 1, "watch_completion": 100.5},
+        {"view_duration": 1},
+    ):
         assert (await client.post(url, json=bad)).status == 422, bad
-    assert (await client.post(f"/api/videos/{uuid.uuid4()}/views",
-                              json={"view_duration": 1, "watch_completion": 1})).status == 404
+    assert (
+        await client.post(
+            f"/api/videos/{uuid.uuid4()}/views", json={"view_duration": 1, "watch_completion": 1}
+        )
+    ).status == 404
 
 
 async def test_a_viewer_counts_once_per_video_per_window_and_repeats_are_still_stored(
@@ -200,8 +213,9 @@ async def test_a_viewer_counts_once_per_video_per_window_and_repeats_are_still_s
     url = f"/api/videos/{video_id}/views"
     report = {"view_duration": 1, "watch_completion": 50}
     bob = await new_user(client)
-    answers = [await client.post(url, headers=headers, json=report)
-               for headers in ({}, {}, bob, bob)]  # anonymous twice (one IP), bob twice
+    answers = [
+        await client.post(url, headers=headers, json=report) for headers in ({}, {}, bob, bob)
+    ]  # anonymous twice (one IP), bob twice
     assert [a.status for a in answers] == [201] * 4  # repeats are accepted, not refused
     assert [(await a.json())["counted"] for a in answers] == [True, False, True, False]
     assert (await (await client.get(f"/api/videos/{video_id}")).json())["view_count"] == 2
@@ -226,8 +240,11 @@ async def test_listing_sorts_by_views_and_pages_with_a_cursor(
     popular = ids[0]  # the oldest
     # Two viewers: one anonymous (by IP), one signed in (one IP counts once per window).
     for headers in ({}, await new_user(client)):
-        await client.post(f"/api/videos/{popular}/views", headers=headers,
-                          json={"view_duration": 1, "watch_completion": 50})
+        await client.post(
+            f"/api/videos/{popular}/views",
+            headers=headers,
+            json={"view_duration": 1, "watch_completion": 50},
+        )
 
     newest = await (await client.get("/api/videos?limit=2")).json()
     assert [v["id"] for v in newest["items"]] == [ids[2], ids[1]]

@@ -25,9 +25,7 @@ CONNECT_TIMEOUT_S = 2.0
 
 @pytest.fixture
 def app_config(app_config):  # type: ignore[no-untyped-def]
-    return configured(
-        app_config, max_views_per_viewer=2, rtc_connect_timeout_s=CONNECT_TIMEOUT_S
-    )
+    return configured(app_config, max_views_per_viewer=2, rtc_connect_timeout_s=CONNECT_TIMEOUT_S)
 
 
 async def silent_view(client: TestClient, stream_id: str, headers: dict) -> tuple[Viewer, str]:
@@ -72,9 +70,13 @@ async def test_unconnected_views_are_not_counted_capped_and_ended(
     await asyncio.sleep(CONNECT_TIMEOUT_S + 1.0)
     for _, location in silent:
         assert (await client.delete(location)).status == 404  # ended by the server
-    assert await db.fetchval(
-        "SELECT count(*) FROM stream_viewers WHERE stream_id = $1::uuid AND is_active",
-        stream["id"]) == 1
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM stream_viewers WHERE stream_id = $1::uuid AND is_active",
+            stream["id"],
+        )
+        == 1
+    )
     after = await metric(client, 'vilokanam_rtc_not_connected_total{kind="whep"}')
     assert after - timeouts_before == 2
     assert await viewer_count(client, stream["id"]) == 1
@@ -96,9 +98,12 @@ async def test_a_publisher_that_never_connects_does_not_keep_the_stream_live(
 ) -> None:
     pc, _track, offer = await publisher_offer()
     response = await client.post(
-        f"/whip/{stream['id']}", data=offer,
-        headers={"Content-Type": "application/sdp",
-                 "Authorization": f"Bearer {stream['stream_key']}"},
+        f"/whip/{stream['id']}",
+        data=offer,
+        headers={
+            "Content-Type": "application/sdp",
+            "Authorization": f"Bearer {stream['stream_key']}",
+        },
     )
     assert response.status == 201
     assert (await (await client.get(f"/api/streams/{stream['id']}")).json())["status"] == "live"
@@ -116,7 +121,8 @@ async def test_concurrent_offers_cannot_pass_the_cap_together(
     account = await new_user(client)
     viewers = [await viewer_peer() for _ in range(5)]
     responses = await asyncio.gather(
-        *(whep_request(client, stream["id"], account, viewer) for viewer in viewers))
+        *(whep_request(client, stream["id"], account, viewer) for viewer in viewers)
+    )
     assert sorted(r.status for r in responses) == [201, 201, 429, 429, 429]
     for viewer in viewers:
         await viewer.close()

@@ -23,8 +23,6 @@ from tests.support.rtc_peers import accept_answer, viewer_peer
 pytestmark = pytest.mark.usefixtures("loopback")
 
 
-
-
 def only_loopback_candidates(sdp: str) -> bool:
     candidates = [line for line in sdp.splitlines() if line.startswith("a=candidate:")]
     return bool(candidates) and all(line.split(" ")[4] == "127.0.0.1" for line in candidates)
@@ -62,11 +60,19 @@ async def test_whip_publish_three_whep_viewers_decode_and_delete_ends_all(
         assert sum(1 for a, b in zip(numbers, numbers[1:], strict=False) if 1 <= b - a <= 3) >= 15
         assert max(numbers) <= broadcast.track.sent
     assert (await (await client.get(f"/api/streams/{stream['id']}")).json())["viewer_count"] == 3
-    assert await db.fetchval(
-        "SELECT count(*) FROM stream_viewers WHERE stream_id = $1::uuid AND is_active",
-        stream["id"]) == 3
-    assert await db.fetchval(
-        "SELECT viewer_peak FROM stream_sessions WHERE stream_id = $1::uuid", stream["id"]) == 3
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM stream_viewers WHERE stream_id = $1::uuid AND is_active",
+            stream["id"],
+        )
+        == 3
+    )
+    assert (
+        await db.fetchval(
+            "SELECT viewer_peak FROM stream_sessions WHERE stream_id = $1::uuid", stream["id"]
+        )
+        == 3
+    )
 
     deleted = await client.delete(broadcast.location)
     assert deleted.status == 200
@@ -74,12 +80,16 @@ async def test_whip_publish_three_whep_viewers_decode_and_delete_ends_all(
         await asyncio.wait_for(viewer.ended.wait(), 10)
     ended = await (await client.get(f"/api/streams/{stream['id']}")).json()
     assert ended["status"] == "ended" and ended["end_time"] and ended["viewer_count"] == 0
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM stream_viewers WHERE stream_id = $1::uuid AND is_active",
+            stream["id"],
+        )
+        == 0
+    )
     assert await db.fetchval(
-        "SELECT count(*) FROM stream_viewers WHERE stream_id = $1::uuid AND is_active",
-        stream["id"]) == 0
-    assert await db.fetchval(
-        "SELECT end_time IS NOT NULL FROM stream_sessions WHERE stream_id = $1::uuid",
-        stream["id"])
+        "SELECT end_time IS NOT NULL FROM stream_sessions WHERE stream_id = $1::uuid", stream["id"]
+    )
     for viewer, _location in viewers:
         await viewer.close()
     await broadcast.pc.close()
@@ -110,9 +120,13 @@ async def test_whep_delete_ends_only_that_view(
     await stay.wait_frames(10)
     assert len(stay.numbers) > before
     assert (await (await client.get(f"/api/streams/{stream['id']}")).json())["viewer_count"] == 1
-    assert await db.fetchval(
-        "SELECT count(*) FROM stream_viewers WHERE stream_id = $1::uuid AND NOT is_active",
-        stream["id"]) == 1
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM stream_viewers WHERE stream_id = $1::uuid AND NOT is_active",
+            stream["id"],
+        )
+        == 1
+    )
     for peer in (stay, leave):
         await peer.close()
     await broadcast.pc.close()
@@ -147,8 +161,9 @@ async def test_whip_errors(client: TestClient, stream: dict, creator: dict) -> N
     deleting_live = await client.delete(f"/api/streams/{stream['id']}", headers=creator)
     assert deleting_live.status == 409
     assert "/end" in (await deleting_live.json())["error"]["message"]  # says how to end it
-    price_change = await client.patch(f"/api/streams/{stream['id']}", headers=creator,
-                                      json={"price_per_second": "5"})
+    price_change = await client.patch(
+        f"/api/streams/{stream['id']}", headers=creator, json={"price_per_second": "5"}
+    )
     assert price_change.status == 409
     await second_pc.close()
     await first.pc.close()
@@ -162,8 +177,11 @@ def _only_codec(offer: str, codec: str) -> str:
 
 async def test_patch_trickle_rules(client: TestClient, stream: dict) -> None:
     broadcast = await whip(client, stream["id"], stream["stream_key"])
-    ufrag = next(line for line in broadcast.pc.localDescription.sdp.splitlines()
-                 if line.startswith("a=ice-ufrag:"))
+    ufrag = next(
+        line
+        for line in broadcast.pc.localDescription.sdp.splitlines()
+        if line.startswith("a=ice-ufrag:")
+    )
     fragment = f"{ufrag}\r\na=mid:0\r\na=end-of-candidates\r\n"
     trickle = {"Content-Type": "application/trickle-ice-sdpfrag"}
     url = broadcast.location
@@ -203,11 +221,13 @@ async def test_whep_errors(client: TestClient, stream: dict) -> None:
     unknown = "00000000-0000-0000-0000-000000000000"
     assert (await whep_request(client, unknown, headers, viewer)).status == 404
     broadcast = await whip(client, stream["id"], stream["stream_key"])
-    text = await client.post(f"/whep/{stream['id']}", data="v=0\r\nnonsense",
-                             headers={**SDP, **headers})
+    text = await client.post(
+        f"/whep/{stream['id']}", data="v=0\r\nnonsense", headers={**SDP, **headers}
+    )
     assert text.status == 422
-    wrong_type = await client.post(f"/whep/{stream['id']}", data="x",
-                                   headers={"Content-Type": "text/plain", **headers})
+    wrong_type = await client.post(
+        f"/whep/{stream['id']}", data="x", headers={"Content-Type": "text/plain", **headers}
+    )
     assert wrong_type.status == 415
     await viewer.close()
     await broadcast.pc.close()
@@ -229,16 +249,21 @@ async def test_publisher_vanishing_ends_stream(client: TestClient, stream: dict)
     await viewer.close()
 
 
-async def test_stream_can_go_live_again_after_ending(client: TestClient, stream: dict,
-                                                     db: asyncpg.Pool) -> None:
+async def test_stream_can_go_live_again_after_ending(
+    client: TestClient, stream: dict, db: asyncpg.Pool
+) -> None:
     first = await whip(client, stream["id"], stream["stream_key"])
     await client.delete(first.location)
     await first.pc.close()
     second = await whip(client, stream["id"], stream["stream_key"])
     body = await (await client.get(f"/api/streams/{stream['id']}")).json()
     assert body["status"] == "live"
-    assert await db.fetchval(
-        "SELECT count(*) FROM stream_sessions WHERE stream_id = $1::uuid", stream["id"]) == 2
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM stream_sessions WHERE stream_id = $1::uuid", stream["id"]
+        )
+        == 2
+    )
     await client.delete(second.location)
     await second.pc.close()
 
@@ -256,17 +281,23 @@ async def test_viewer_count_is_sampled_while_live(
     viewer, _ = await whep(client, stream["id"], await new_user(client))
 
     async def sampled() -> bool:
-        return bool(await db.fetchval(
-            "SELECT count(*) FROM stream_analytics WHERE stream_id = $1::uuid AND viewer_count = 1",
-            stream["id"]))
+        return bool(
+            await db.fetchval(
+                "SELECT count(*) FROM stream_analytics"
+                " WHERE stream_id = $1::uuid AND viewer_count = 1",
+                stream["id"],
+            )
+        )
 
     await wait_until(sampled, within=5)
     await client.delete(broadcast.location)
     count = await db.fetchval(
-        "SELECT count(*) FROM stream_analytics WHERE stream_id = $1::uuid", stream["id"])
+        "SELECT count(*) FROM stream_analytics WHERE stream_id = $1::uuid", stream["id"]
+    )
     await asyncio.sleep(0.8)
     after = await db.fetchval(
-        "SELECT count(*) FROM stream_analytics WHERE stream_id = $1::uuid", stream["id"])
+        "SELECT count(*) FROM stream_analytics WHERE stream_id = $1::uuid", stream["id"]
+    )
     assert after == count  # no samples once the stream ended
     await viewer.close()
     await broadcast.pc.close()
@@ -280,8 +311,10 @@ async def test_session_urls_and_keys_are_not_logged(client: TestClient, stream: 
         await client.delete(broadcast.location)
         await broadcast.pc.close()
     http = [entry for entry in logs if entry.get("event") == "http_request"]
-    assert {entry["path"] for entry in http} >= {f"/whip/{stream['id']}",
-                                                 "/whip/{stream_id}/{session}"}
+    assert {entry["path"] for entry in http} >= {
+        f"/whip/{stream['id']}",
+        "/whip/{stream_id}/{session}",
+    }
     secret = broadcast.location.rsplit("/", 1)[1]
     assert all(secret not in repr(entry) for entry in logs)
     assert all(stream["stream_key"] not in repr(entry) for entry in logs)
@@ -297,8 +330,7 @@ async def test_whep_offer_of_any_subset_of_m_lines_is_answered(
     response = await whep_request(client, stream["id"], headers, video_only)
     assert response.status == 201, await response.text()
     answer = await response.text()
-    assert [line.split()[0] for line in answer.splitlines() if line.startswith("m=")] == [
-        "m=video"]
+    assert [line.split()[0] for line in answer.splitlines() if line.startswith("m=")] == ["m=video"]
     await accept_answer(video_only.pc, answer)
     await video_only.wait_frames(10)
 
@@ -307,8 +339,11 @@ async def test_whep_offer_of_any_subset_of_m_lines_is_answered(
     await with_data.pc.setLocalDescription(await with_data.pc.createOffer())
     response = await whep_request(client, stream["id"], await new_user(client), with_data)
     assert response.status == 201, await response.text()
-    ports = {line.split()[0]: line.split()[1] for line in (await response.text()).splitlines()
-             if line.startswith("m=")}
+    ports = {
+        line.split()[0]: line.split()[1]
+        for line in (await response.text()).splitlines()
+        if line.startswith("m=")
+    }
     assert ports["m=application"] == "0" and ports["m=video"] != "0" and ports["m=audio"] != "0"
     for peer in (video_only, with_data):
         await peer.close()
@@ -334,26 +369,32 @@ async def test_malformed_trickle_and_offers_answer_4xx_with_a_message(
     watching = await whep_request(client, stream["id"], headers, viewer)
     assert watching.status == 201
     await accept_answer(viewer.pc, await watching.text())
-    sessions = [(broadcast.location, broadcast.etag),
-                (watching.headers["Location"], watching.headers["ETag"])]
+    sessions = [
+        (broadcast.location, broadcast.etag),
+        (watching.headers["Location"], watching.headers["ETag"]),
+    ]
     trickle = {"Content-Type": "application/trickle-ice-sdpfrag"}
     for location, etag in sessions:
         for line in BAD_TRICKLE:
-            response = await client.patch(location, data=f"a=mid:0\r\n{line}\r\n",
-                                          headers={**trickle, "If-Match": etag})
+            response = await client.patch(
+                location, data=f"a=mid:0\r\n{line}\r\n", headers={**trickle, "If-Match": etag}
+            )
             assert response.status == 400, (line, await response.text())
             assert (await response.json())["error"]["message"].startswith("bad ICE candidate")
             assert response.headers["Access-Control-Allow-Origin"] == "*"
         good = "a=mid:0\r\na=candidate:1 1 udp 1 127.0.0.1 5000 typ host\r\n"
-        assert (await client.patch(location, data=good,
-                                   headers={**trickle, "If-Match": etag})).status == 204
+        assert (
+            await client.patch(location, data=good, headers={**trickle, "If-Match": etag})
+        ).status == 204
     await viewer.wait_frames(5)  # the media sessions survived the bad requests
 
     late = await viewer_peer(audio=True)
     bad_offer = late.pc.localDescription.sdp.replace(
-        "a=end-of-candidates", f"{BAD_TRICKLE[1]}\r\na=end-of-candidates")
-    response = await client.post(f"/whep/{stream['id']}", data=bad_offer,
-                                 headers={**SDP, **headers})
+        "a=end-of-candidates", f"{BAD_TRICKLE[1]}\r\na=end-of-candidates"
+    )
+    response = await client.post(
+        f"/whep/{stream['id']}", data=bad_offer, headers={**SDP, **headers}
+    )
     assert response.status == 422
     assert "candidate" in (await response.json())["error"]["message"]
     for peer in (viewer, late):
@@ -376,8 +417,11 @@ async def test_rotating_the_key_ends_the_broadcast_that_used_the_old_key(
     await asyncio.wait_for(viewer.ended.wait(), 10)
     assert (await client.delete(leaked.location)).status == 404
     pc, _track, offer = await publisher_offer()
-    old_key = await client.post(f"/whip/{stream['id']}", data=offer,
-                                headers={**SDP, "Authorization": f"Bearer {stream['stream_key']}"})
+    old_key = await client.post(
+        f"/whip/{stream['id']}",
+        data=offer,
+        headers={**SDP, "Authorization": f"Bearer {stream['stream_key']}"},
+    )
     assert old_key.status == 401
     await pc.close()
     owner = await whip(client, stream["id"], body["stream_key"])
@@ -406,19 +450,30 @@ async def test_the_owner_ends_a_broadcast_from_the_api(
     assert (await ended.json())["status"] == "ended"
     await asyncio.wait_for(viewer.ended.wait(), 10)
     assert (await client.delete(broadcast.location)).status == 404
-    assert await db.fetchval(
-        "SELECT count(*) FROM stream_sessions WHERE stream_id = $1::uuid AND end_time IS NULL",
-        stream["id"]) == 0
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM stream_sessions WHERE stream_id = $1::uuid AND end_time IS NULL",
+            stream["id"],
+        )
+        == 0
+    )
     assert (await client.delete(f"/api/streams/{stream['id']}", headers=creator)).status == 204
 
     # A stream left 'live' by a process that died: no publisher here, the owner still ends it.
     stale = await new_stream(client, creator)
     await db.execute("UPDATE streams SET status = 'live' WHERE id = $1::uuid", stale["id"])
-    await db.execute("INSERT INTO stream_sessions (stream_id, sfu_server_url, signaling_server_url)"
-                     " VALUES ($1::uuid, 'http://gone', 'http://gone')", stale["id"])
+    await db.execute(
+        "INSERT INTO stream_sessions (stream_id, sfu_server_url, signaling_server_url)"
+        " VALUES ($1::uuid, 'http://gone', 'http://gone')",
+        stale["id"],
+    )
     assert (await client.post(f"/api/streams/{stale['id']}/end", headers=creator)).status == 200
-    assert await db.fetchval(
-        "SELECT count(*) FROM stream_sessions WHERE stream_id = $1::uuid AND end_time IS NULL",
-        stale["id"]) == 0
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM stream_sessions WHERE stream_id = $1::uuid AND end_time IS NULL",
+            stale["id"],
+        )
+        == 0
+    )
     await viewer.close()
     await broadcast.pc.close()

@@ -29,12 +29,19 @@ async def chain_app(
 
 
 HOSTILE = [
-    "10000000000000000000",                       # above 2^63-1: more than a balance holds
+    "10000000000000000000",  # above 2^63-1: more than a balance holds
     str(2**64),
-    str(2**128 - 1),                              # the largest u128
-    str(2**128),                                  # not even a u128
-    str(6 * ROC),                                 # above the balance
-    "0", "-5", "1.5", "1e18", " 5", 5 * ROC, None, True,
+    str(2**128 - 1),  # the largest u128
+    str(2**128),  # not even a u128
+    str(6 * ROC),  # above the balance
+    "0",
+    "-5",
+    "1.5",
+    "1e18",
+    " 5",
+    5 * ROC,
+    None,
+    True,
 ]
 
 

@@ -87,8 +87,10 @@ async def test_empty_and_too_long_messages_are_refused_and_500_characters_pass(
         assert (await next_of(ws, "error"))["code"] == "invalid_message"
     await ws.send_json({"type": "chat", "content": "y" * 500})
     assert (await next_of(ws, "chat"))["content"] == "y" * 500
-    assert await db.fetchval(
-        "SELECT count(*) FROM comments WHERE stream_id = $1::uuid", stream["id"]) == 1
+    assert (
+        await db.fetchval("SELECT count(*) FROM comments WHERE stream_id = $1::uuid", stream["id"])
+        == 1
+    )
 
 
 async def test_chat_is_rate_limited_per_user_across_sockets_and_processes(
@@ -96,13 +98,16 @@ async def test_chat_is_rate_limited_per_user_across_sockets_and_processes(
 ) -> None:
     user = await new_user(client)
     async with TestClient(TestServer(create_app(app_config))) as other_process:
-        sockets = [await connect(client, stream["id"], user),
-                   await connect(other_process, stream["id"], user)]
+        sockets = [
+            await connect(client, stream["id"], user),
+            await connect(other_process, stream["id"], user),
+        ]
         replies = []
         for n in range(6):  # alternating sockets: a second socket buys no extra messages
             await sockets[n % 2].send_json({"type": "chat", "content": f"spam {n}"})
             while (reply := await next_of(sockets[n % 2], "chat", "error")).get(
-                    "content", f"spam {n}") != f"spam {n}":
+                "content", f"spam {n}"
+            ) != f"spam {n}":
                 pass  # the other socket's earlier messages, broadcast to this one too
             replies.append(reply)
         assert [r["type"] for r in replies] == ["chat"] * 5 + ["error"]
@@ -110,8 +115,12 @@ async def test_chat_is_rate_limited_per_user_across_sockets_and_processes(
         assert refused["code"] == "rate_limited"
         assert "5 messages every 5 seconds" in refused["message"]
         assert not sockets[1].closed
-        assert await db.fetchval(
-            "SELECT count(*) FROM comments WHERE stream_id = $1::uuid", stream["id"]) == 5
+        assert (
+            await db.fetchval(
+                "SELECT count(*) FROM comments WHERE stream_id = $1::uuid", stream["id"]
+            )
+            == 5
+        )
 
 
 @pytest.mark.parametrize("stream_id", [str(uuid.uuid4()), "not-a-uuid"])
@@ -210,9 +219,7 @@ async def test_dev_login_signs_in_as_a_dev_account_through_nonce_and_verify(
 
 
 @pytest.fixture
-async def production_client(
-    app_config: AppConfig, redis: object
-) -> AsyncIterator[TestClient]:
+async def production_client(app_config: AppConfig, redis: object) -> AsyncIterator[TestClient]:
     config = dataclasses.replace(app_config, dev_mode=False)
     async with TestClient(TestServer(create_app(config))) as test_client:
         yield test_client
@@ -237,12 +244,15 @@ async def refused(ws: Socket) -> tuple[dict, int | None]:
     return error, ws.close_code
 
 
-@pytest.mark.parametrize("first", [
-    {"type": "chat", "content": "no auth first"},
-    {"type": "auth"},
-    {"type": "auth", "token": "vkt_forged"},
-    "not json",
-])
+@pytest.mark.parametrize(
+    "first",
+    [
+        {"type": "chat", "content": "no auth first"},
+        {"type": "auth"},
+        {"type": "auth", "token": "vkt_forged"},
+        "not json",
+    ],
+)
 async def test_creator_socket_without_a_valid_token_is_closed_with_4401(
     client: TestClient, first: dict | str
 ) -> None:
@@ -307,8 +317,10 @@ async def test_a_user_holds_at_most_the_configured_sockets_across_processes(
     app_config: AppConfig, redis, creator: dict
 ) -> None:
     config = configured(app_config, websockets_per_user=2)
-    async with TestClient(TestServer(create_app(config))) as one, \
-            TestClient(TestServer(create_app(config))) as two:
+    async with (
+        TestClient(TestServer(create_app(config))) as one,
+        TestClient(TestServer(create_app(config))) as two,
+    ):
         stream = await new_stream(one, creator)
         first = await connect(one, stream["id"], creator)
         await creator_socket(two, creator)  # a dashboard counts too

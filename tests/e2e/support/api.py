@@ -15,7 +15,8 @@ async def new_stream(base: str, title: str, price: str = "0") -> dict:
         headers = {"Authorization": f"Bearer {(await login.json())['token']}"}
         await http.patch("/api/me", json={"is_creator": True}, headers=headers)
         response = await http.post(
-            "/api/streams", json={"title": title, "price_per_second": price},
+            "/api/streams",
+            json={"title": title, "price_per_second": price},
             headers=headers,
         )
         assert response.status == 201, await response.text()

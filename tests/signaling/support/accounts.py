@@ -17,8 +17,11 @@ async def sign_in(client: TestClient, keypair: Keypair) -> str:
     message = (await nonce.json())["message"]
     response = await client.post(
         "/api/auth/verify",
-        json={"address": keypair.ss58_address, "message": message,
-              "signature": "0x" + keypair.sign(message).hex()},
+        json={
+            "address": keypair.ss58_address,
+            "message": message,
+            "signature": "0x" + keypair.sign(message).hex(),
+        },
     )
     assert response.status == 200, await response.text()
     return (await response.json())["token"]
@@ -34,8 +37,9 @@ async def new_user(client: TestClient, creator: bool = False) -> dict[str, str]:
     return headers
 
 
-async def new_stream(client: TestClient, headers: dict[str, str], price: str = "0",
-                     title: str = "Test stream") -> dict:
+async def new_stream(
+    client: TestClient, headers: dict[str, str], price: str = "0", title: str = "Test stream"
+) -> dict:
     response = await client.post(
         "/api/streams", headers=headers, json={"title": title, "price_per_second": price}
     )

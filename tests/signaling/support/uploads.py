@@ -44,17 +44,34 @@ def chunks_of(data: bytes, size: int = CHUNK) -> list[bytes]:
 
 async def start_upload(client: TestClient, headers: dict[str, str], data: bytes, **fields: object):
     """POST /api/uploads for ``data``; the response (fields override the defaults)."""
-    body = {"filename": "clip.mp4", "size": len(data), "sha256": sha256(data),
-            "chunk_size": CHUNK, "title": "My clip", "content_type": "video/mp4", **fields}
+    body = {
+        "filename": "clip.mp4",
+        "size": len(data),
+        "sha256": sha256(data),
+        "chunk_size": CHUNK,
+        "title": "My clip",
+        "content_type": "video/mp4",
+        **fields,
+    }
     return await client.post("/api/uploads", json=body, headers=headers)
 
 
-async def put_chunk(client: TestClient, headers: dict[str, str], upload_id: str, index: int,
-                    data: bytes, checksum: str | None = None):
+async def put_chunk(
+    client: TestClient,
+    headers: dict[str, str],
+    upload_id: str,
+    index: int,
+    data: bytes,
+    checksum: str | None = None,
+):
     return await client.put(
-        f"/api/uploads/{upload_id}/chunks/{index}", data=data,
-        headers={**headers, "Content-Type": "application/octet-stream",
-                 "X-Chunk-SHA256": checksum or sha256(data)},
+        f"/api/uploads/{upload_id}/chunks/{index}",
+        data=data,
+        headers={
+            **headers,
+            "Content-Type": "application/octet-stream",
+            "X-Chunk-SHA256": checksum or sha256(data),
+        },
     )
 
 

@@ -20,11 +20,15 @@ from tests.support.rtc_peers import accept_answer, viewer_peer
 async def watch(base: str, stream_id: str, token: str, price: str) -> None:
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
     viewer = await viewer_peer(audio=True)
-    headers = {"Content-Type": "application/sdp", "Authorization": f"Bearer {token}",
-               "Vilokanam-Price": price}
+    headers = {
+        "Content-Type": "application/sdp",
+        "Authorization": f"Bearer {token}",
+        "Vilokanam-Price": price,
+    }
     async with aiohttp.ClientSession() as http:
-        response = await http.post(f"{base}/whep/{stream_id}", headers=headers,
-                                   data=viewer.pc.localDescription.sdp)
+        response = await http.post(
+            f"{base}/whep/{stream_id}", headers=headers, data=viewer.pc.localDescription.sdp
+        )
         assert response.status == 201, await response.text()
         await accept_answer(viewer.pc, await response.text())
     print("connected", flush=True)

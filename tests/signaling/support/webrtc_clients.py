@@ -44,8 +44,9 @@ async def viewer_offer(audio: bool = True) -> Viewer:
     return await viewer_peer(audio)
 
 
-async def whep_request(client: TestClient, stream_id: str, headers: dict,
-                       viewer: Viewer) -> ClientResponse:
+async def whep_request(
+    client: TestClient, stream_id: str, headers: dict, viewer: Viewer
+) -> ClientResponse:
     return await client.post(
         f"/whep/{stream_id}", data=viewer.pc.localDescription.sdp, headers={**SDP, **headers}
     )
