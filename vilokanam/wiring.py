@@ -78,9 +78,16 @@ def record(app: web.Application, live: LiveStreams) -> LiveRecorder:
 
 async def vod_worker(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: one in-process VOD worker (dev); production runs `vilokanam worker vod`."""
+    settings = app[CONFIG].media
     stop = asyncio.Event()
     task = asyncio.create_task(
-        supervise("vod", lambda: run_vod_worker(app[PG], app[CONFIG].media.media_root, stop), stop)
+        supervise(
+            "vod",
+            lambda: run_vod_worker(
+                app[PG], settings.media_root, stop, lease_s=settings.vod_lease_s
+            ),
+            stop,
+        )
     )
     yield
     stop.set()
