@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
-from signaling.api.ops.openapi import OPERATIONS, api_routes
+from signaling.api.ops.openapi import api_routes
+from signaling.api.ops.operations import OPERATIONS
 from signaling.api.streams.models import StreamCreate
 
 
