@@ -9,9 +9,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 PAGES = ["/", f"/watch/{uuid.uuid4()}", f"/broadcast/{uuid.uuid4()}"]
+# Ids that do not change between collections (parallel workers must collect the same tests).
+PAGE_IDS = ["home", "watch", "broadcast"]
 
 
-@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("path", PAGES, ids=PAGE_IDS)
 async def test_pages_are_html_with_a_strict_same_origin_policy(
     client: TestClient, path: str
 ) -> None:
@@ -24,7 +26,7 @@ async def test_pages_are_html_with_a_strict_same_origin_policy(
     assert '<html lang="en">' in html and "<title>" in html
 
 
-@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("path", PAGES, ids=PAGE_IDS)
 async def test_every_asset_a_page_references_is_served_from_static(
     client: TestClient, path: str
 ) -> None:

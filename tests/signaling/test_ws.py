@@ -123,7 +123,9 @@ async def test_chat_is_rate_limited_per_user_across_sockets_and_processes(
         )
 
 
-@pytest.mark.parametrize("stream_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize(
+    "stream_id", [str(uuid.uuid4()), "not-a-uuid"], ids=["unknown", "not-a-uuid"]
+)
 async def test_an_unknown_stream_closes_the_socket_with_4404(
     client: TestClient, stream_id: str
 ) -> None:
