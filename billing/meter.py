@@ -309,9 +309,14 @@ class Meter:
         _check_amount("amount", amount)
         return bool(await self._run("withdraw", self.prefix, user_id, amount, idempotency_key))
 
-    async def withdrawal_debited(self, idempotency_key: str) -> bool:
-        """Whether `debit_for_withdrawal` took a balance with this key (the meter.lua record)."""
-        return bool(await self._redis.hexists(self.key("idem"), f"withdraw:{idempotency_key}"))
+    async def withdrawals_debited(self, idempotency_keys: list[str]) -> list[bool]:
+        """Per key, whether `debit_for_withdrawal` took a balance with it (meter.lua's record);
+        one round trip."""
+        if not idempotency_keys:
+            return []
+        fields = [f"withdraw:{key}" for key in idempotency_keys]
+        records = await self._redis.hmget(self.key("idem"), fields)
+        return [record is not None for record in records]
 
     async def balance(self, user_id: str) -> int:
         """A viewer's available balance in planck (0 when unknown)."""

@@ -272,9 +272,10 @@ class PayoutDriver:
                  FROM payouts p JOIN payout_items i ON i.payout_id = p.id
                 WHERE p.kind = 'withdrawal' AND p.status IN ('failed', 'expired')"""
         )
+        debited = await self.meter.withdrawals_debited([_debit_key(row["id"]) for row in rows])
         credited = 0
-        for row in rows:
-            if await self.meter.withdrawal_debited(f"withdraw:{row['id']}") and await self._refund(
+        for row, taken in zip(rows, debited, strict=True):
+            if taken and await self._refund(
                 row["id"], row["user_id"], row["amount"], row["fee_charged"]
             ):
                 credited += 1
@@ -285,7 +286,7 @@ class PayoutDriver:
         self, payout_id: uuid.UUID, user_id: uuid.UUID, amount: int
     ) -> bool:
         """Take the amount off the balance once; a refused withdrawal is marked failed."""
-        if await self.meter.debit_for_withdrawal(str(user_id), amount, f"withdraw:{payout_id}"):
+        if await self.meter.debit_for_withdrawal(str(user_id), amount, _debit_key(payout_id)):
             return True
         await self.pool.execute(
             """UPDATE payouts SET status = 'failed', error = 'insufficient balance',
@@ -310,3 +311,8 @@ def _signed(payout: asyncpg.Record) -> SignedExtrinsic:
         era_period=payout["era_period"],
         signer=payout["signer"],
     )
+
+
+def _debit_key(payout_id: uuid.UUID) -> str:
+    """The idempotency key of a withdrawal's debit (the refund's is `refund:<id>`)."""
+    return f"withdraw:{payout_id}"
