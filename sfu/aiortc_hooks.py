@@ -21,6 +21,8 @@ Hooks, and why each is needed:
 - ``pylibsrtp.Session._cdata``/``_buffer``: pylibsrtp protects into a fixed 1500-byte buffer,
   refusing packets above 1356 bytes; GStreamer's payloaders send 1400-byte packets by default,
   so a forwarding session gets a larger buffer.
+- ``pylibsrtp.Session._srtp`` and ``srtp_protect`` of its bundled library: the native fan-out
+  (sfu/_fanout.c) protects with the very libsrtp context aiortc created, by address.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from aiortc.rtp import AnyRtcpPacket, RtcpRrPacket, RtcpSrPacket
 from pylibsrtp import Session as SrtpSession
 from pylibsrtp._binding import ffi as srtp_ffi
+from pylibsrtp._binding import lib as srtp_lib
 
 _fallback_get_host_addresses = aioice.ice.get_host_addresses
 _host_addresses: ContextVar[tuple[str, ...] | None] = ContextVar("sfu_host_addresses", default=None)
@@ -217,3 +220,19 @@ def enlarge_receive_buffers(pc: RTCPeerConnection, size: int) -> None:
             sock = protocol.transport.get_extra_info("socket") if protocol.transport else None
             if sock is not None and sock.type == socket.SOCK_DGRAM:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
+def srtp_context_address(session: SrtpSession) -> int:
+    """The address of ``session``'s libsrtp context (``srtp_t``), for native code to protect with.
+
+    Valid while ``session`` lives: whoever uses the address keeps a reference to the session.
+    """
+    return int(srtp_ffi.cast("uintptr_t", session._srtp[0]))
+
+
+def srtp_protect_address() -> int:
+    """The address of ``srtp_protect`` in the libsrtp 2.x that pylibsrtp bundles.
+
+    Its signature: ``srtp_err_status_t srtp_protect(srtp_t, void *packet, int *length)``.
+    """
+    return int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect")))

@@ -137,3 +137,19 @@ def test_srtp_buffer_widening_protects_gstreamer_sized_packets() -> None:
     aiortc_hooks.widen_srtp_buffer(sender)
     aiortc_hooks.widen_srtp_buffer(receiver)
     assert receiver.unprotect(sender.protect(packet)) == packet
+
+
+def test_srtp_addresses_for_the_native_fanout() -> None:
+    import pylibsrtp
+    from pylibsrtp._binding import ffi, lib
+
+    session = pylibsrtp.Session(
+        pylibsrtp.Policy(key=bytes(30), ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    )
+    assert ffi.typeof(session._srtp) is ffi.typeof("srtp_t *")
+    assert aiortc_hooks.srtp_context_address(session) == int(
+        ffi.cast("uintptr_t", session._srtp[0])
+    )
+    assert aiortc_hooks.srtp_context_address(session) != 0
+    assert ffi.typeof(lib.srtp_protect) is ffi.typeof("srtp_err_status_t(*)(srtp_t, void *, int *)")
+    assert aiortc_hooks.srtp_protect_address() != 0
