@@ -18,6 +18,9 @@ Hooks, and why each is needed:
   sender's packets, so its RTCP sender reports must describe them.
 - ``RTCDtlsTransport._tx_srtp`` + ``aioice.Connection._nominated``: protect and send an RTP
   packet synchronously (the coroutine chain of ``_send_rtp`` costs more than the send itself).
+- ``RTCRtpSender._send_rtcp``: refresh an RTCP SR with the fan-out's counters as it leaves.
+- ``RTCDtlsTransport._tx_srtp`` + the nominated pair's transport (:func:`send_route`): the
+  fan-out (sfu/fanout.py) protects with aiortc's SRTP session and sends on the pair's socket.
 - ``pylibsrtp.Session._cdata``/``_buffer``: pylibsrtp protects into a fixed 1500-byte buffer,
   refusing packets above 1356 bytes; GStreamer's payloaders send 1400-byte packets by default,
   so a forwarding session gets a larger buffer.
@@ -29,16 +32,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import socket
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import aioice.ice
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, clock
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
-from aiortc.rtp import AnyRtcpPacket, RtcpRrPacket, RtcpSrPacket
+from aiortc.rtp import AnyRtcpPacket, RtcpRrPacket, RtcpSenderInfo, RtcpSrPacket
 from pylibsrtp import Session as SrtpSession
 from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
@@ -163,11 +168,20 @@ def sender_ssrcs(sender: RTCRtpSender) -> tuple[int, int]:
 
 
 def update_sender_report(
-    sender: RTCRtpSender, rtp_timestamp: int, packets: int, octets: int
+    sender: RTCRtpSender,
+    rtp_timestamp: int,
+    packets: int,
+    octets: int,
+    sent_at: float | None = None,
 ) -> None:
-    """Make aiortc's periodic RTCP SR describe the packets we sent (timestamp sent just now)."""
+    """Make aiortc's periodic RTCP SR describe the packets we sent.
+
+    ``sent_at``: the unix time the packet with ``rtp_timestamp`` was sent (default: now), so
+    the SR pairs each RTP timestamp with its own wall clock.
+    """
+    ntp = clock.current_ntp_time() if sent_at is None else ntp_time(sent_at)
     # Name-mangled private attributes, which aiortc's type hints do not declare (attr-defined).
-    sender._RTCRtpSender__ntp_timestamp = clock.current_ntp_time()  # type: ignore[attr-defined]
+    sender._RTCRtpSender__ntp_timestamp = ntp  # type: ignore[attr-defined]
     sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]
     sender._RTCRtpSender__packet_count = packets  # type: ignore[attr-defined]
     sender._RTCRtpSender__octet_count = octets  # type: ignore[attr-defined]
@@ -236,3 +250,92 @@ def srtp_protect_address() -> int:
     Its signature: ``srtp_err_status_t srtp_protect(srtp_t, void *packet, int *length)``.
     """
     return int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect")))
+
+
+# --- the fan-out's route and sender reports (sfu/fanout.py sends around aiortc) ---------------
+
+
+def ntp_time(unix_time: float) -> int:
+    """A unix time as a 64-bit NTP timestamp (what an RTCP SR carries)."""
+    return clock.datetime_to_ntp(datetime.datetime.fromtimestamp(unix_time, datetime.UTC))
+
+
+@dataclass(frozen=True)
+class SendRoute:
+    """Where a subscriber's RTP goes: its SRTP session and the nominated ICE pair's transport.
+
+    direct: ``transport`` is a UDP socket of ours (the native fan-out can ``sendmmsg`` on it);
+    False for a TURN relay pair (aioice relays the data: only the Python fan-out sends there).
+    via: the pair's own transport, to tell when ICE moved to another pair.
+    """
+
+    session: SrtpSession
+    transport: asyncio.DatagramTransport
+    remote_addr: tuple[str, int]
+    direct: bool
+    via: object
+
+
+class RelayedTransport(asyncio.DatagramTransport):
+    """aioice's TurnTransport as a datagram transport (it lacks ``is_closing``)."""
+
+    def __init__(self, turn: Any) -> None:
+        super().__init__()
+        self._turn = turn
+
+    def is_closing(self) -> bool:
+        return False  # TurnTransport.sendto itself ignores data once its allocation is gone
+
+    def sendto(self, data: Any, addr: Any = None) -> None:
+        self._turn.sendto(data, addr)
+
+
+def send_route(transport: RTCDtlsTransport) -> SendRoute | None:
+    """The route RTP takes on ``transport``; None until DTLS is connected over a nominated pair.
+
+    The SRTP session is aiortc's own (``_tx_srtp``): retransmissions through :func:`rtp_output`
+    and the fan-out share it, as they must (one rollover counter per SSRC).
+    """
+    if transport._state is not State.CONNECTED:
+        return None
+    pair = transport.transport._connection._nominated.get(1)
+    if pair is None:
+        return None
+    session = transport._tx_srtp
+    widen_srtp_buffer(session)
+    via = pair.protocol.transport
+    if via.get_extra_info("socket") is not None:
+        return SendRoute(session, via, pair.remote_addr, True, via)
+    return SendRoute(session, RelayedTransport(via), pair.remote_addr, False, via)
+
+
+def intercept_sender_reports(sender: RTCRtpSender, refresh: Callable[[RTCRtpSender], None]) -> None:
+    """Call ``refresh(sender)`` right before each RTCP SR of ``sender`` leaves.
+
+    aiortc builds its SR from counters it updates per packet it sends itself; ours go around
+    it, so ``refresh`` sets them (:func:`update_sender_report`) and the SR is rebuilt from them.
+    """
+    original = sender._send_rtcp
+
+    async def send_rtcp(packets: list[AnyRtcpPacket]) -> None:
+        first = packets[0] if packets else None
+        if isinstance(first, RtcpSrPacket) and first.ssrc == sender._ssrc:
+            refresh(sender)
+            first.sender_info = _sender_info(sender)
+            # The SR id aiortc matches receiver reports' LSR against (round-trip time).
+            sender._RTCRtpSender__lsr = (  # type: ignore[attr-defined]
+                first.sender_info.ntp_timestamp >> 16
+            ) & 0xFFFFFFFF
+        await original(packets)
+
+    sender._send_rtcp = send_rtcp  # type: ignore[method-assign]
+
+
+def _sender_info(sender: RTCRtpSender) -> RtcpSenderInfo:
+    """The SR sender info from aiortc's counters (as its own _run_rtcp builds it)."""
+    return RtcpSenderInfo(
+        ntp_timestamp=sender._RTCRtpSender__ntp_timestamp,  # type: ignore[attr-defined]
+        rtp_timestamp=sender._RTCRtpSender__rtp_timestamp,  # type: ignore[attr-defined]
+        packet_count=sender._RTCRtpSender__packet_count & 0xFFFFFFFF,  # type: ignore[attr-defined]
+        octet_count=sender._RTCRtpSender__octet_count & 0xFFFFFFFF,  # type: ignore[attr-defined]
+    )

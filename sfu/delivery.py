@@ -9,9 +9,8 @@ as such: the viewer is frozen, gone, or not reading its socket.
 
 from __future__ import annotations
 
-import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sfu.rtp_rewrite import seq_diff
@@ -41,40 +40,32 @@ class Delivery:
 class DeliveryCounter:
     """One down-track's counters behind :class:`Delivery`.
 
-    ``marks`` holds, oldest first, (second, first sequence number sent in it) for every second
-    not acknowledged yet; ``acked`` the seconds acknowledged since the previous take, and
-    ``acked_through`` the latest second ever acknowledged on this track.
+    Filled once per take from the fan-out target (which counts per packet in the fast path)
+    and by retransmissions. ``marks`` holds, oldest first, (second, first sequence number sent
+    in it) for every second not acknowledged yet; ``acked`` the seconds acknowledged since the
+    previous take, and ``acked_through`` the latest second ever acknowledged on this track.
     """
 
-    __slots__ = (
-        "packets",
-        "bytes",
-        "frames",
-        "marks",
-        "acked",
-        "acked_through",
-        "_clock",
-        "_second",
-    )
+    __slots__ = ("packets", "bytes", "frames", "marks", "acked", "acked_through", "_second")
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self) -> None:
         self.packets = 0
         self.bytes = 0
         self.frames = 0
         self.marks: deque[tuple[int, int]] = deque()
         self.acked: list[int] = []
         self.acked_through = -1
-        self._clock = clock
         self._second = -1
 
-    def add(self, size: int, frame_done: bool, sequence_number: int | None = None) -> None:
-        """Count one packet of ``size`` bytes sent; ``sequence_number`` for new media only."""
-        self.packets += 1
+    def count(self, packets: int, size: int, frames: int) -> None:
+        """``packets`` more packets of ``size`` bytes in all sent, ending ``frames`` frames."""
+        self.packets += packets
         self.bytes += size
-        if frame_done:
-            self.frames += 1
-        if sequence_number is not None:
-            second = int(self._clock())
+        self.frames += frames
+
+    def mark(self, marks: Iterable[tuple[int, int]]) -> None:
+        """Seconds in which new media was sent: (unix second, first sequence number in it)."""
+        for second, sequence_number in marks:
             if second > self._second:  # a clock stepped back never reopens a second
                 self._second = second
                 self.marks.append((second, sequence_number))

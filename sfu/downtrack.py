@@ -1,16 +1,25 @@
-"""One subscriber's copy of one published track: header rewrite, history lookup, counters."""
+"""One subscriber's copy of one published track: its start, its fan-out target, NACK answers.
+
+A down-track waits (in Python, a few comparisons per packet) until the subscriber is connected
+and, for video, a keyframe arrives; then it picks its offsets and becomes a target of its
+track's fan-out (sfu/fanout.py), which rewrites, protects and sends every later packet without
+Python. Counters and sender reports are read from the target once per take, not per packet.
+"""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 from aiortc import RTCRtpSender
 
 from sfu import aiortc_hooks
+from sfu.aiortc_hooks import SendRoute
 from sfu.delivery import DeliveryCounter
+from sfu.fanout import Target
 from sfu.rtp_rewrite import (
     RtpView,
     map_extensions,
@@ -43,8 +52,30 @@ class OutputFormat:
         return (tuple(sorted(self.extension_map.items())), self.extension_extra)
 
 
+class TargetFactory(Protocol):
+    """sfu.fanout.new_target (native or Python), or the Python class for relayed routes."""
+
+    def __call__(
+        self,
+        session: object,
+        transport: object,
+        remote_addr: tuple[str, int],
+        *,
+        ssrc: int,
+        payload_type: int,
+        seq_offset: int,
+        ts_offset: int,
+        first_seq: int,
+        block_index: int,
+    ) -> Target: ...
+
+
 class DownTrack:
-    """Forwards one published track to one subscriber, without touching payloads."""
+    """Forwards one published track to one subscriber, without touching payloads.
+
+    ``sent_at(original_timestamp)``: the unix time the track last sent a packet with that RTP
+    timestamp (None if not among the last ones), for sender reports.
+    """
 
     def __init__(
         self,
@@ -55,6 +86,7 @@ class DownTrack:
         lookup: Callable[[int], RtpView | None],
         request_keyframe: Callable[[], None],
         clock: Callable[[], float],
+        sent_at: Callable[[int], float | None],
     ) -> None:
         self.kind = kind
         self.fmt = fmt
@@ -62,21 +94,27 @@ class DownTrack:
         self.active = False  # becomes True once the subscriber's DTLS is up
         self.closed = False
         self.retransmitted = 0
-        self.send_errors = 0
-        self._key = fmt.extension_key
+        self.target: Target | None = None  # once started
+        self._route: SendRoute | None = None
+        self._retransmit_errors = 0
         self._sender = sender
         self._output = output
         self._lookup = lookup
         self._request_keyframe = request_keyframe
         self._clock = clock
+        self._sent_at = sent_at
         self._needs_keyframe = kind == "video"
         self._requested_at = 0.0
         self._seq_offset: int | None = None
         self._ts_offset = 0
         self._first_seq = 0
         self._rtx_seq = random.randrange(0x8000)
-        self._packets = 0
-        self._octets = 0
+
+    @property
+    def send_errors(self) -> int:
+        """Packets that could not be handed to the kernel (fan-out and retransmissions)."""
+        fanned = self.target.send_errors if self.target is not None else 0
+        return fanned + self._retransmit_errors
 
     def activate(self) -> None:
         """The subscriber is connected: start (at the next keyframe for video)."""
@@ -93,66 +131,88 @@ class DownTrack:
         self._requested_at = self._clock()
         self._request_keyframe()
 
-    def _send(self, packet: bytes) -> bool:
-        """Protect and send one packet; a packet that cannot be sent is dropped, not fatal."""
-        try:
-            return self._output(packet)
-        except (ValueError, OSError) as exc:
-            self.send_errors += 1
-            if self.send_errors == 1:  # one line per subscriber, not one per packet
-                logger.warning("sfu_send_failed", kind=self.kind, size=len(packet), error=str(exc))
-            return False
-
-    def forward(
-        self, view: RtpView, keyframe: bool, blocks: dict[tuple[object, ...], bytes]
-    ) -> bool:
-        """Send ``view`` to the subscriber; False if not sent (inactive, waiting for a keyframe)."""
+    def route(self, view: RtpView, keyframe: bool) -> SendRoute | None:
+        """For a down-track not started yet: its route if it can start with ``view``."""
         if not self.active or self.closed:
-            return False
-        seq_offset = self._seq_offset
-        if seq_offset is None:
-            if self._needs_keyframe and not keyframe:
-                if self._clock() - self._requested_at > KEYFRAME_RETRY_SECONDS:
-                    self._ask_keyframe()
-                return False
-            seq_offset = self._start(view)
-        elif seq_diff(view.sequence_number, self._first_seq) < 0:
-            return False  # a late retransmission of something before this subscriber started
-        block = blocks.get(self._key)
-        if block is None:
-            block = blocks[self._key] = map_extensions(
-                view, self.fmt.extension_map, self.fmt.extension_extra
-            )
-        timestamp = ts_add(view.timestamp, self._ts_offset)
-        sequence_number = seq_add(view.sequence_number, seq_offset)
-        packet = rewrite_rtp(
-            view,
-            ssrc=self.fmt.ssrc,
-            sequence_number=sequence_number,
-            timestamp=timestamp,
-            payload_type=self.fmt.payload_type,
-            extension_block=block,
-        )
-        if not self._send(packet):
-            return False
-        frame_done = view.marker and self.kind == "video"
-        self.counter.add(len(packet), frame_done, sequence_number)
-        self._packets += 1
-        self._octets += view.payload_end - view.payload_start
-        if frame_done or self.kind == "audio":
-            aiortc_hooks.update_sender_report(self._sender, timestamp, self._packets, self._octets)
-        return True
+            return None
+        if self._needs_keyframe and not keyframe:
+            if self._clock() - self._requested_at > KEYFRAME_RETRY_SECONDS:
+                self._ask_keyframe()
+            return None
+        return aiortc_hooks.send_route(self._sender.transport)
 
-    def _start(self, view: RtpView) -> int:
-        """Pick the offsets at the first packet sent; returns the sequence number offset."""
+    def start(
+        self, view: RtpView, route: SendRoute, block_index: int, new_target: TargetFactory
+    ) -> Target:
+        """Pick the offsets at ``view`` (the first packet sent) and become a fan-out target."""
         # Random starting points, as a fresh sender would choose (and below 2^15 for SRTP).
         seq_offset = self._seq_offset = (random.randrange(0x8000) - view.sequence_number) & 0xFFFF
         self._ts_offset = (random.getrandbits(32) - view.timestamp) & 0xFFFFFFFF
         self._first_seq = view.sequence_number
-        return seq_offset
+        self._route = route
+        self.target = new_target(
+            route.session,
+            route.transport,
+            route.remote_addr,
+            ssrc=self.fmt.ssrc,
+            payload_type=self.fmt.payload_type,
+            seq_offset=seq_offset,
+            ts_offset=self._ts_offset,
+            first_seq=view.sequence_number,
+            block_index=block_index,
+        )
+        return self.target
+
+    def collect(self) -> None:
+        """Move the target's counters and second marks into ``counter`` (once per take)."""
+        target = self.target
+        if target is not None:
+            self.counter.count(*target.take_counts())
+            self.counter.mark(target.take_marks())
+            self._follow_route(target)
+
+    def acknowledge(self, highest_sequence: int) -> None:
+        """A receiver report about this down-track (marks are collected first: it may reach
+        seconds sent since the last take)."""
+        if self.target is not None:
+            self.counter.mark(self.target.take_marks())
+        self.counter.acknowledge(highest_sequence)
+
+    def _follow_route(self, target: Target) -> None:
+        """ICE renominated another pair: send there (same kind of route only)."""
+        route, current = aiortc_hooks.send_route(self._sender.transport), self._route
+        if route is None or current is None or route.direct != current.direct:
+            return
+        if route.via is not current.via or route.remote_addr != current.remote_addr:
+            target.set_route(route.transport, route.remote_addr)
+            self._route = route
+            logger.info("sfu_downtrack_route_changed", kind=self.kind)
+
+    def refresh_sender_report(self, sender: RTCRtpSender) -> None:
+        """Before an RTCP SR leaves: what the target sent, its last timestamp and send time."""
+        target = self.target
+        if target is None:
+            return
+        original = ts_add(target.last_timestamp, -self._ts_offset)
+        sent_at = self._sent_at(original)
+        if sent_at is None:  # keep the previous pair: an SR must not mix two packets' clocks
+            return
+        aiortc_hooks.update_sender_report(
+            sender, target.last_timestamp, target.sent_packets, target.sent_octets, sent_at
+        )
+
+    def close(self) -> None:
+        """No packet is sent any more; the target's last counts are kept for the last take."""
+        self.closed = True
+        if self.target is not None:
+            self.collect()
+            self.target.close()
 
     async def retransmit(self, sequence_number: int) -> None:
-        """Answer a NACK for ``sequence_number`` (as the subscriber saw it) from the history."""
+        """Answer a NACK for ``sequence_number`` (as the subscriber saw it) from the history.
+
+        Rare, so in Python; ``output`` protects with the same SRTP session as the fan-out.
+        """
         if self._seq_offset is None or self.closed:
             return
         original = seq_add(sequence_number, -self._seq_offset)
@@ -179,4 +239,14 @@ class DownTrack:
         )
         if self._send(packet):
             self.retransmitted += 1
-            self.counter.add(len(packet), False)
+            self.counter.count(1, len(packet), 0)
+
+    def _send(self, packet: bytes) -> bool:
+        """Protect and send one packet; a packet that cannot be sent is dropped, not fatal."""
+        try:
+            return self._output(packet)
+        except (ValueError, OSError) as exc:
+            self._retransmit_errors += 1
+            if self._retransmit_errors == 1:  # one line per subscriber, not one per packet
+                logger.warning("sfu_send_failed", kind=self.kind, size=len(packet), error=str(exc))
+            return False

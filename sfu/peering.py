@@ -20,7 +20,8 @@ from sfu.errors import UnsupportedOffer
 from sfu.ice import IceSettings, announce_address
 from sfu.mlines import MLine, answer_with_rejections, offer_subset, rejection_summary
 from sfu.negotiation import MID_URI, NegotiatedTrack, negotiated_tracks
-from sfu.publisher import PublishedTrack, Publisher
+from sfu.published_track import PublishedTrack
+from sfu.publisher import Publisher
 from sfu.subscriber import HeldTrack, Subscriber
 
 logger = structlog.get_logger(__name__)
@@ -67,8 +68,9 @@ async def start_publisher(
     sdp: str,
     ice: IceSettings,
     *,
-    pace_every: int,
     keyframe_interval: float,
+    native: bool,
+    max_packet_age: float,
 ) -> Publisher:
     """Receive the offer's accepted tracks on ``pc``; RTP goes to the publisher, undecoded."""
     for mline in plan:
@@ -85,7 +87,13 @@ async def start_publisher(
             continue  # aiortc settled on no codec (the plan said it would)
         aiortc_hooks.disable_decoder(transceiver.receiver)
         publisher.add_track(
-            PublishedTrack(track, transceiver.receiver, pace_every, keyframe_interval)
+            PublishedTrack(
+                track,
+                transceiver.receiver,
+                keyframe_interval,
+                native=native,
+                max_age=max_packet_age,
+            )
         )
     if "video" not in publisher.tracks:
         raise UnsupportedOffer("offer sends no video")
@@ -150,7 +158,9 @@ def _downtrack(
         lookup=track.lookup,
         request_keyframe=track.request_keyframe,
         clock=asyncio.get_running_loop().time,
+        sent_at=track.sent_at,
     )
     aiortc_hooks.intercept_sender(sender, downtrack.keyframe_requested, downtrack.retransmit)
-    aiortc_hooks.intercept_receiver_reports(sender, downtrack.counter.acknowledge)
+    aiortc_hooks.intercept_receiver_reports(sender, downtrack.acknowledge)
+    aiortc_hooks.intercept_sender_reports(sender, downtrack.refresh_sender_report)
     return downtrack

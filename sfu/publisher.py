@@ -1,107 +1,12 @@
-"""A publisher: its peer connection and, per track, the fan-out to every subscriber."""
+"""A publisher: its peer connection and its tracks (each fans out: sfu/published_track.py)."""
 
 from __future__ import annotations
 
-import asyncio
+from aiortc import RTCPeerConnection
 
-import structlog
-from aiortc import RTCPeerConnection, RTCRtpReceiver
-
-from sfu import aiortc_hooks
-from sfu.downtrack import DownTrack
-from sfu.keyframe_requests import KeyframeRequester
-from sfu.keyframes import starts_keyframe
-from sfu.negotiation import NegotiatedTrack
-from sfu.rtp_rewrite import RtpView, parse_rtp, seq_diff, unwrap_rtx
+from sfu.published_track import PublishedTrack
+from sfu.rtp_rewrite import parse_rtp, unwrap_rtx
 from sfu.tap import StreamTap
-
-logger = structlog.get_logger(__name__)
-
-HISTORY_SIZE = 1024  # packets kept per track for NACK (power of two); ~1.5 s of 720p VP8
-MAX_QUEUED_PACKETS = 4096  # fan-out backlog beyond which packets are dropped, not queued
-
-
-class PublishedTrack:
-    """One incoming track: shared packet history, keyframe requests, down-tracks and taps."""
-
-    def __init__(
-        self,
-        negotiated: NegotiatedTrack,
-        receiver: RTCRtpReceiver,
-        pace_every: int,
-        keyframe_interval: float,
-    ) -> None:
-        self.kind = negotiated.kind
-        self.negotiated = negotiated
-        self.codec_name = negotiated.codec.name.upper() if negotiated.kind == "video" else "opus"
-        self.clock_rate = negotiated.codec.clockRate
-        self.ssrc: int | None = None
-        self.downtracks: dict[str, DownTrack] = {}
-        self.taps: list[StreamTap] = []
-        self.received = 0
-        self.dropped = 0
-        self._pace_every = pace_every
-        self._receiver = receiver
-        self._history: list[RtpView | None] = [None] * HISTORY_SIZE
-        self._queue: asyncio.Queue[RtpView | None] = asyncio.Queue()
-        self.keyframes = KeyframeRequester(self._send_pli, keyframe_interval)
-        self._task = asyncio.ensure_future(self._run())
-
-    async def _send_pli(self) -> None:
-        if self.ssrc is not None:
-            await aiortc_hooks.request_keyframe(self._receiver, self.ssrc)
-
-    def request_keyframe(self) -> None:
-        """Merged, rate-limited PLI toward the publisher (video only)."""
-        if self.kind == "video":
-            self.keyframes.request()
-
-    def push(self, view: RtpView) -> None:
-        """Queue a packet from the publisher for fan-out."""
-        if self.ssrc is None:
-            self.ssrc = view.ssrc
-        self.received += 1
-        if self._queue.qsize() >= MAX_QUEUED_PACKETS:
-            self.dropped += 1
-            if self.dropped % 1000 == 1:
-                logger.warning("sfu_fanout_behind", kind=self.kind, dropped=self.dropped)
-            return
-        self._queue.put_nowait(view)
-
-    def lookup(self, sequence_number: int) -> RtpView | None:
-        """A recent packet by its original sequence number (for NACK answers)."""
-        view = self._history[sequence_number % HISTORY_SIZE]
-        if view is None or view.sequence_number != sequence_number:
-            return None
-        return view
-
-    async def _run(self) -> None:
-        sends = 0
-        while (view := await self._queue.get()) is not None:
-            slot = view.sequence_number % HISTORY_SIZE
-            previous = self._history[slot]
-            if previous is None or seq_diff(view.sequence_number, previous.sequence_number) > 0:
-                self._history[slot] = view
-            keyframe = self.kind == "video" and starts_keyframe(self.codec_name, view.payload)
-            for tap in self.taps:
-                tap.push(self.kind, view)
-            blocks: dict[tuple[object, ...], bytes] = {}
-            for downtrack in list(self.downtracks.values()):
-                sends += downtrack.forward(view, keyframe, blocks)
-                if sends >= self._pace_every:
-                    # Let ingest, RTCP and signaling run between bursts (a keyframe to
-                    # hundreds of viewers would otherwise hold the loop for its whole length).
-                    sends = 0
-                    await asyncio.sleep(0)
-
-    def stop(self) -> None:
-        """End fan-out and taps."""
-        self.keyframes.cancel()
-        self._queue.put_nowait(None)
-        for tap in list(self.taps):
-            tap.end()
-        self.taps.clear()
-        self.downtracks.clear()
 
 
 class Publisher:

@@ -23,6 +23,7 @@ from sfu.events import SfuEvent
 from sfu.ice import IceSettings, rtc_configuration
 from sfu.negotiation import plan_publish, plan_subscribe
 from sfu.peering import client_answer, new_id, start_publisher, start_subscriber
+from sfu.published_track import MAX_PACKET_AGE_S, use_native
 from sfu.publisher import Publisher
 from sfu.subscriber import Subscriber
 from sfu.tap import StreamTap
@@ -40,7 +41,9 @@ UNREACHABLE = ("failed", "closed", "shutdown")
 class Sfu:
     """A forwarding SFU: RTP from one publisher per stream to its subscribers, never decoded.
 
-    pace_every: yield to the event loop after this many packet sends.
+    fanout: "native" (compiled, the default when built) or "python" fan-out (sfu/fanout.py).
+    max_packet_age: seconds a packet may wait for its fan-out before it is dropped (video then
+      resumes at a keyframe it asks for; see sfu/published_track.py).
     keyframe_interval: minimum seconds between two keyframe requests to a publisher.
     ack_window: seconds after a second ends within which the viewer must acknowledge it (RTCP
       receiver reports); a subscriber that ends is kept this long at most to hear its last ones.
@@ -52,14 +55,16 @@ class Sfu:
         self,
         ice: IceSettings,
         *,
-        pace_every: int = 64,
+        fanout: str | None = None,
+        max_packet_age: float = MAX_PACKET_AGE_S,
         keyframe_interval: float = 0.5,
         ack_window: float = ACK_WINDOW_S,
         connect_timeout: float = 15.0,
     ) -> None:
         aiortc_hooks.install_host_address_hook()
         self.ice = ice
-        self.pace_every = pace_every
+        self.native = use_native(fanout)
+        self.max_packet_age = max_packet_age
         self.keyframe_interval = keyframe_interval
         self.ack_window = ack_window
         self.connect_timeout = connect_timeout
@@ -127,8 +132,9 @@ class Sfu:
                 plan,
                 offer_sdp,
                 self.ice,
-                pace_every=self.pace_every,
                 keyframe_interval=self.keyframe_interval,
+                native=self.native,
+                max_packet_age=self.max_packet_age,
             )
         except BaseException:
             await pc.close()

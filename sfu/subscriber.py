@@ -10,7 +10,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from sfu.delivery import AcknowledgedSeconds, Delivery
 from sfu.downtrack import DownTrack
-from sfu.publisher import PublishedTrack
+from sfu.published_track import PublishedTrack
 
 
 class HeldTrack(MediaStreamTrack):
@@ -54,7 +54,7 @@ class Subscriber:
     def attach(self) -> None:
         """Join the fan-out of every track (media flows once DTLS is up)."""
         for track, downtrack in self.downtracks:
-            track.downtracks[self.subscriber_id] = downtrack
+            track.attach(self.subscriber_id, downtrack)
 
     def activate(self) -> None:
         """DTLS is up: start every down-track."""
@@ -64,15 +64,18 @@ class Subscriber:
 
     def detach(self) -> None:
         """Stop media at once (before the peer connection is closed)."""
-        for track, downtrack in self.downtracks:
-            downtrack.closed = True
-            track.downtracks.pop(self.subscriber_id, None)
+        for track, _ in self.downtracks:
+            track.detach(self.subscriber_id)
 
     def settled(self) -> bool:
         """No second of media sent is still waiting for the viewer's acknowledgement."""
+        for _, downtrack in self.downtracks:
+            downtrack.collect()
         return AcknowledgedSeconds.settled(d.counter for _, d in self.downtracks)
 
     def take_delivery(self, now: float, window: float) -> Delivery:
         """Counts and acknowledged seconds over all down-tracks since the previous call."""
+        for _, downtrack in self.downtracks:
+            downtrack.collect()
         counters = (downtrack.counter for _, downtrack in self.downtracks)
         return self._seconds.take(counters, now, window, self.closed)

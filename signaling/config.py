@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -118,6 +118,11 @@ class RtcSettings(Section):
     viewer_ack_window_s: float = Field(default=3.0, ge=1.0, le=30.0)
     # Seconds a WHIP/WHEP peer has to bring ICE and DTLS up before its session is ended.
     rtc_connect_timeout_s: float = Field(default=15.0, ge=1.0, le=300.0)
+    # The sfu's per-packet fan-out: "native" (compiled; the Python one when not built) or "python".
+    sfu_fanout: Literal["native", "python"] = "native"
+    # Seconds a packet may wait for its fan-out under overload before it is dropped (video then
+    # resumes at a keyframe the sfu asks for) instead of reaching viewers late.
+    sfu_max_packet_age_s: float = Field(default=0.3, ge=0.05, le=5.0)
 
     _csv = field_validator("rtc_host_addresses", "ice_servers", mode="before")(_split_csv)
 

@@ -38,6 +38,8 @@ async def media(app: web.Application) -> AsyncIterator[None]:
         IceSettings(rtc.rtc_host_addresses, rtc.rtc_announced_address, rtc.ice_servers),
         ack_window=rtc.viewer_ack_window_s,
         connect_timeout=rtc.rtc_connect_timeout_s,
+        fanout=rtc.sfu_fanout,
+        max_packet_age=rtc.sfu_max_packet_age_s,
     )
     live = LiveStreams(sfu, app[PG], config.public_url, config.limits.max_views_per_viewer)
     app[LIVE] = live
