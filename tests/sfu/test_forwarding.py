@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import aiortc.rtcrtpreceiver
 import pytest
-from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
+from aiortc import RTCRtpReceiver, clock
+from aiortc.rtp import RTCP_RTPFB_NACK, AnyRtcpPacket, RtcpRtpfbPacket, RtcpSrPacket
 
 from sfu import Sfu, aiortc_hooks
 from sfu.negotiation import negotiated_tracks
 from sfu.rtp_rewrite import parse_rtp
-from tests.sfu.support.peers import start_publisher, start_viewer
+from tests.sfu.support.peers import both_fanouts, start_publisher, start_viewer
 
 
 def assert_live_pattern(numbers: list[int], sent: int) -> None:
@@ -24,6 +26,7 @@ def assert_live_pattern(numbers: list[int], sent: int) -> None:
     assert max(numbers) >= sent - 60  # not stale: within 2 s of what was sent
 
 
+@both_fanouts
 async def test_three_viewers_decode_the_publishers_frames(
     sfu: Sfu, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -56,6 +59,7 @@ async def test_three_viewers_decode_the_publishers_frames(
         await publisher.pc.close()
 
 
+@both_fanouts
 async def test_late_viewer_gets_a_keyframe_and_decodes_within_2s(sfu: Sfu) -> None:
     publisher = await start_publisher(sfu, "late")
     early = await start_viewer(sfu, "late")
@@ -74,16 +78,20 @@ async def test_late_viewer_gets_a_keyframe_and_decodes_within_2s(sfu: Sfu) -> No
         await publisher.pc.close()
 
 
-async def test_nack_is_answered_with_rtx_and_sender_reports_flow(sfu: Sfu) -> None:
+@both_fanouts
+async def test_nack_is_answered_with_rtx_and_sender_reports_describe_what_was_sent(
+    sfu: Sfu,
+) -> None:
     publisher = await start_publisher(sfu, "n")
     viewer = await start_viewer(sfu, "n")
-    received: list[bytes] = []
+    received: list[tuple[float, bytes]] = []
     transceiver = viewer.pc.getTransceivers()[0]
     transport = transceiver.receiver.transport
-    aiortc_hooks.intercept_rtp(transport, received.append)
+    aiortc_hooks.intercept_rtp(transport, lambda data: received.append((time.time(), data)))
+    reports = spy_sender_reports(transceiver.receiver)
     try:
         await viewer.wait_frames(10)
-        media = [parse_rtp(p) for p in received]
+        media = [parse_rtp(p) for _, p in received]
         rtx_pt = negotiated_tracks(viewer.answer)[transceiver.mid].rtx_payload_type
         assert rtx_pt is not None
         lost = media[-5]
@@ -91,16 +99,47 @@ async def test_nack_is_answered_with_rtx_and_sender_reports_flow(sfu: Sfu) -> No
         nack.lost = [lost.sequence_number]
         await transport._send_rtp(bytes(nack))
         await asyncio.sleep(0.3)
-        resent = [v for v in map(parse_rtp, received) if v.payload_type == rtx_pt]
+        resent = [v for v in (parse_rtp(p) for _, p in received) if v.payload_type == rtx_pt]
         assert len(resent) == 1
         assert resent[0].payload[:2] == lost.sequence_number.to_bytes(2, "big")
         assert resent[0].payload[2:] == lost.payload
         assert resent[0].ssrc != lost.ssrc
 
-        await asyncio.sleep(1.6)  # RTCP interval is 0.5-1.5 s
-        stats = await transceiver.receiver.getStats()
-        reports = [s for s in stats.values() if s.type == "remote-outbound-rtp"]
-        assert reports and reports[0].packetsSent > 0
+        for _ in range(40):  # RTCP interval is 0.5-1.5 s
+            if len(reports) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        arrived_at, report = reports[-1]
+        info = report.sender_info
+        sent = [(at, v) for at, v in ((at, parse_rtp(p)) for at, p in received)]
+        before = [v for at, v in sent if at <= arrived_at and v.ssrc == report.ssrc]
+        # It counts the media packets sent up to it (retransmissions aside), no more...
+        assert 0 < info.packet_count <= len(before) + 2
+        assert info.packet_count >= len(before) - 10  # ...and not a stale count
+        assert info.octet_count == sum(
+            v.payload_end - v.payload_start for v in before[: info.packet_count]
+        )
+        # Its RTP timestamp is one that was sent, paired with the wall clock it was sent at.
+        sent_at = [
+            at for at, v in sent if v.ssrc == report.ssrc and v.timestamp == info.rtp_timestamp
+        ]
+        assert sent_at
+        ntp = clock.datetime_from_ntp(info.ntp_timestamp).timestamp()
+        assert abs(ntp - sent_at[-1]) < 0.5
     finally:
         await viewer.close()
         await publisher.pc.close()
+
+
+def spy_sender_reports(receiver: RTCRtpReceiver) -> list[tuple[float, RtcpSrPacket]]:
+    """RTCP sender reports reaching ``receiver``, with their arrival time."""
+    reports: list[tuple[float, RtcpSrPacket]] = []
+    original = receiver._handle_rtcp_packet
+
+    async def handle_rtcp_packet(packet: AnyRtcpPacket) -> None:
+        if isinstance(packet, RtcpSrPacket):
+            reports.append((time.time(), packet))
+        await original(packet)
+
+    receiver._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
+    return reports

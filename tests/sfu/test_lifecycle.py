@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from sfu import Delivery, IceSettings, Sfu, SfuEvent
-from tests.sfu.support.peers import start_publisher, start_viewer
+from tests.sfu.support.peers import both_fanouts, start_publisher, start_viewer
 from tests.support.rtc_peers import publisher_peer, viewer_peer
 
 
@@ -55,6 +55,7 @@ async def test_publisher_leaving_is_reported_and_ends_viewers(sfu: Sfu) -> None:
     assert (event.stream_id, event.peer_id, event.reason) == ("s", publisher.publisher_id, "closed")
 
 
+@both_fanouts
 async def test_cut_stops_media_and_counters_for_that_viewer_only(sfu: Sfu) -> None:
     events: list[SfuEvent] = []
     sfu.on_event(events.append)
@@ -90,6 +91,7 @@ async def test_cut_stops_media_and_counters_for_that_viewer_only(sfu: Sfu) -> No
         await publisher.pc.close()
 
 
+@both_fanouts
 async def test_delivery_counts_only_viewers_that_receive_media(sfu: Sfu) -> None:
     publisher = await start_publisher(sfu, "s")
     watching = await start_viewer(sfu, "s")
@@ -121,28 +123,44 @@ async def test_viewer_leaving_is_reported(sfu: Sfu) -> None:
     await publisher.pc.close()
 
 
+@both_fanouts
 async def test_seconds_count_only_once_the_viewer_acknowledges_them(sfu: Sfu) -> None:
-    """aiortc's receiver reports (every 0.5-1.5 s) acknowledge each second sent, once."""
+    """aiortc's receiver reports (every 0.5-1.5 s) acknowledge each second sent, once.
+
+    A loaded machine may stall for seconds, with no media sent (so none marked) in them: the
+    test checks that every second marked is eventually acknowledged, never that media flowed
+    in every second.
+    """
     publisher = await start_publisher(sfu, "s", audio=True)
     viewer = await start_viewer(sfu, "s", audio=True)
     try:
         await viewer.wait_frames(3)
-        started = time.time()
         reported: list[int] = []
         for _ in range(10):
             await asyncio.sleep(0.5)
             delivery = sfu.take_delivery()[viewer.subscriber_id]
             assert delivery.unacknowledged == 0 and not delivery.ended
             reported += delivery.seconds
-        assert reported == sorted(set(reported))  # each second once, in order
-        # Every second fully inside the watch was acknowledged within the window.
-        assert set(range(int(started) + 1, int(time.time()) - 2)) <= set(reported)
+        for sender in publisher.pc.getSenders():
+            sender.track.stop()  # media stops; the viewer's reports go on
+        pending = 1
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            delivery = sfu.take_delivery()[viewer.subscriber_id]
+            assert delivery.unacknowledged == 0 and not delivery.ended
+            reported += delivery.seconds
+            if (pending := delivery.pending) == 0:
+                break
+        assert pending == 0  # every second sent was acknowledged...
+        assert reported == sorted(set(reported))  # ...and reported once, in order
+        assert len(reported) >= 3
         assert reported[-1] <= int(time.time())
     finally:
         await viewer.close()
         await publisher.pc.close()
 
 
+@both_fanouts
 async def test_a_viewer_that_leaves_is_still_reported_for_what_it_acknowledged(
     sfu: Sfu,
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 from aiortc import RTCPeerConnection
 
 from sfu import Sfu
@@ -36,3 +37,8 @@ async def start_viewer(sfu: Sfu, stream_id: str, audio: bool = False) -> Viewer:
     )
     await accept_answer(viewer.pc, viewer.answer)
     return viewer
+
+
+FANOUTS = ("native", "python")
+both_fanouts = pytest.mark.parametrize("sfu", FANOUTS, indirect=True)
+"""Run a test on the native and the Python fan-out (the ``sfu`` fixture reads the parameter)."""
