@@ -96,7 +96,10 @@ class DownTrack:
         self.retransmitted = 0
         self.target: Target | None = None  # once started
         self._route: SendRoute | None = None
-        self._retransmit_errors = 0
+        self._block_index = 0
+        # Sent by targets replaced since (rebase), for sender reports; send errors of those
+        # and of retransmissions.
+        self._retired_packets = self._retired_octets = self._errors = 0
         self._sender = sender
         self._output = output
         self._lookup = lookup
@@ -114,7 +117,7 @@ class DownTrack:
     def send_errors(self) -> int:
         """Packets that could not be handed to the kernel (fan-out and retransmissions)."""
         fanned = self.target.send_errors if self.target is not None else 0
-        return fanned + self._retransmit_errors
+        return fanned + self._errors
 
     def activate(self) -> None:
         """The subscriber is connected: start (at the next keyframe for video)."""
@@ -146,10 +149,29 @@ class DownTrack:
     ) -> Target:
         """Pick the offsets at ``view`` (the first packet sent) and become a fan-out target."""
         # Random starting points, as a fresh sender would choose (and below 2^15 for SRTP).
-        seq_offset = self._seq_offset = (random.randrange(0x8000) - view.sequence_number) & 0xFFFF
+        self._seq_offset = (random.randrange(0x8000) - view.sequence_number) & 0xFFFF
         self._ts_offset = (random.getrandbits(32) - view.timestamp) & 0xFFFFFFFF
+        self._route, self._block_index = route, block_index
+        return self._new_target(view, self._seq_offset, new_target)
+
+    def rebase(self, view: RtpView, skipped: int, new_target: TargetFactory) -> Target | None:
+        """The track skipped ``skipped`` sequence numbers before ``view`` (sfu/resync.py): go on
+        from ``view`` numbered right after the last packet sent, through a new target."""
+        old = self.target
+        if old is None or self._seq_offset is None or self.closed:
+            return old
+        self.collect()
+        old.close()
+        self._retired_packets += old.sent_packets
+        self._retired_octets += old.sent_octets
+        self._errors += old.send_errors
+        return self._new_target(view, (self._seq_offset - skipped) & 0xFFFF, new_target)
+
+    def _new_target(self, view: RtpView, seq_offset: int, new_target: TargetFactory) -> Target:
+        route = self._route
+        assert route is not None
+        self._seq_offset = seq_offset
         self._first_seq = view.sequence_number
-        self._route = route
         self.target = new_target(
             route.session,
             route.transport,
@@ -159,7 +181,7 @@ class DownTrack:
             seq_offset=seq_offset,
             ts_offset=self._ts_offset,
             first_seq=view.sequence_number,
-            block_index=block_index,
+            block_index=self._block_index,
         )
         return self.target
 
@@ -198,7 +220,11 @@ class DownTrack:
         if sent_at is None:  # keep the previous pair: an SR must not mix two packets' clocks
             return
         aiortc_hooks.update_sender_report(
-            sender, target.last_timestamp, target.sent_packets, target.sent_octets, sent_at
+            sender,
+            target.last_timestamp,
+            self._retired_packets + target.sent_packets,
+            self._retired_octets + target.sent_octets,
+            sent_at,
         )
 
     def close(self) -> None:
@@ -246,7 +272,7 @@ class DownTrack:
         try:
             return self._output(packet)
         except (ValueError, OSError) as exc:
-            self._retransmit_errors += 1
-            if self._retransmit_errors == 1:  # one line per subscriber, not one per packet
+            self._errors += 1
+            if self._errors == 1:  # one line per subscriber, not one per packet
                 logger.warning("sfu_send_failed", kind=self.kind, size=len(packet), error=str(exc))
             return False

@@ -13,14 +13,11 @@ delays other streams' packets, RTCP or signaling by more than a few milliseconds
 Overload, drop by age: every packet is queued with the time it arrived. One that waited longer
 than ``max_age`` when its turn comes is dropped for the viewers (counted in ``dropped`` and in
 ``vilokanam_sfu_packets_dropped_total``): late media is worse than none, and a queue that only
-grows would hold seconds of it. So is a packet arriving at a full queue. For video, a drop
-breaks the reference chain of every frame after it, for every started viewer alike (they all
-miss the same packets), so the track resynchronises: it asks the publisher for a keyframe (the
-merged, rate-limited KeyframeRequester; again every KEYFRAME_RETRY_SECONDS while none comes)
-and forwards nothing more until a packet that starts a keyframe. Packets skipped meanwhile are
-neither sent nor kept for NACK answers: viewers see one gap in sequence numbers, then a
-keyframe, and never decode a frame whose references they did not get. Audio packets decode on
-their own: a drop is just a drop. Taps (the recorder) get every packet, dropped or not.
+grows would hold seconds of it. So is a packet arriving at a full queue. Video then resumes for
+every viewer at a keyframe it asks for, with the skipped sequence numbers taken out, and a frame
+is never cut in two (sfu/resync.py): viewers never decode a frame whose references they did not
+get. Audio packets decode on their own: a drop is just a drop. Taps (the recorder) get every
+packet, dropped or not.
 """
 
 from __future__ import annotations
@@ -35,12 +32,13 @@ from prometheus_client import Counter
 
 from sfu import aiortc_hooks
 from sfu.aiortc_hooks import SendRoute
-from sfu.downtrack import KEYFRAME_RETRY_SECONDS, DownTrack, OutputFormat, TargetFactory
+from sfu.downtrack import DownTrack, OutputFormat, TargetFactory
 from sfu.fanout import NATIVE_AVAILABLE, Fanout, Target, new_fanout, new_target
 from sfu.keyframe_requests import KeyframeRequester
 from sfu.keyframes import starts_keyframe
 from sfu.negotiation import NegotiatedTrack
 from sfu.pacing import Pacer
+from sfu.resync import Resync
 from sfu.rtp_rewrite import RtpView, map_extensions, seq_diff
 from sfu.tap import StreamTap
 
@@ -107,9 +105,8 @@ class PublishedTrack:
         self._formats: dict[tuple[object, ...], int] = {}  # extension key -> block index
         self._format_list: list[OutputFormat] = []
         self._sent: tuple[tuple[int, float], tuple[int, float]] = ((-1, 0.0), (-1, 0.0))
-        self._resync = False
         self.keyframes = KeyframeRequester(self._send_pli, keyframe_interval)
-        self._resync_asked_at = 0.0
+        self._resync = Resync(self.request_keyframe, self._pacer.now)
         self._task = asyncio.ensure_future(self._run())
 
     async def _send_pli(self) -> None:
@@ -181,7 +178,7 @@ class PublishedTrack:
             view, arrived = item
             for tap in self.taps:
                 tap.push(self.kind, view)
-            if pacer.now() - arrived > self.max_age:
+            if pacer.now() - arrived > self.max_age and not self._resync.completes_frame(view):
                 self._drop()
                 continue
             await self._fan_out(view)
@@ -192,32 +189,18 @@ class PublishedTrack:
         PACKETS_DROPPED.labels(self.kind).inc()
         if self.dropped % 1000 == 1:
             logger.warning("sfu_fanout_behind", kind=self.kind, dropped=self.dropped)
-        if self.kind == "video" and not self._resync:
-            self._resync = True
-            self._ask_resync_keyframe()
-
-    def _ask_resync_keyframe(self) -> None:
-        self._resync_asked_at = self._pacer.now()
-        self.request_keyframe()
-
-    def _resynchronised(self, keyframe: bool) -> bool:
-        """False while the track waits for a keyframe after a drop (asking again now and then)."""
-        if not self._resync:
-            return True
-        if keyframe:
-            self._resync = False
-            logger.info("sfu_fanout_resynchronised", kind=self.kind, dropped=self.dropped)
-            return True
-        if self._pacer.now() - self._resync_asked_at > KEYFRAME_RETRY_SECONDS:
-            self._ask_resync_keyframe()
-        return False
+        if self.kind == "video":
+            self._resync.dropped()
 
     async def _fan_out(self, view: RtpView) -> None:
         keyframe = self.kind == "video" and starts_keyframe(self.codec_name, view.payload)
-        if not self._resynchronised(keyframe):
-            return
+        skipped = self._resync.resume(view, keyframe)
+        if skipped is None:
+            return  # waiting for a keyframe after a drop (sfu/resync.py)
         self._remember(view)
         self._apply_removals()
+        if skipped:
+            self._rebase(view, skipped)
         if self._waiting:
             self._start_waiting(view, keyframe)
         now = time.time()
@@ -229,6 +212,18 @@ class PublishedTrack:
         for fanout in (self.fanout, self._relayed):
             if len(fanout):
                 await self._forward_paced(fanout, view, blocks, int(now))
+        self._resync.forwarded(view)
+
+    def _rebase(self, view: RtpView, skipped: int) -> None:
+        """Resume every started down-track at ``view`` with ``skipped`` sequence numbers taken
+        out (their targets are replaced: offsets are fixed per target)."""
+        logger.info("sfu_fanout_resynchronised", kind=self.kind, skipped=skipped)
+        for downtrack, fanout in self._homes.items():
+            old = downtrack.target
+            target = downtrack.rebase(view, skipped, self._target_factory(fanout is self.fanout))
+            if old is not None and target is not old:
+                fanout.remove(old)
+                fanout.add(target)
 
     async def _forward_paced(
         self, fanout: Fanout, view: RtpView, blocks: tuple[bytes, ...], second: int
@@ -286,8 +281,12 @@ class PublishedTrack:
 
     def _fanout_for(self, route: SendRoute) -> tuple[Fanout, TargetFactory]:
         if route.direct:
-            return self.fanout, partial(new_target, native=self.native)
-        return self._relayed, partial(new_target, native=False)
+            return self.fanout, self._target_factory(True)
+        return self._relayed, self._target_factory(False)
+
+    def _target_factory(self, direct: bool) -> TargetFactory:
+        """Targets for the main fan-out (native or not) or, for relayed routes, the Python one."""
+        return partial(new_target, native=self.native and direct)
 
     def _block_index(self, fmt: OutputFormat) -> int:
         """Subscribers whose extension formats are equal share one block per packet."""
