@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 
 import aioice.ice
+import aioice.turn
 import pytest
 from aiortc import (
     RTCCertificate,
@@ -14,9 +15,16 @@ from aiortc import (
     RTCPeerConnection,
     RTCRtpReceiver,
     RTCRtpSender,
+    clock,
 )
 from aiortc.rtcdtlstransport import State
-from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket
+from aiortc.rtp import (
+    AnyRtcpPacket,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
+    RtcpSenderInfo,
+    RtcpSrPacket,
+)
 
 from sfu import aiortc_hooks
 
@@ -153,3 +161,52 @@ def test_srtp_addresses_for_the_native_fanout() -> None:
     assert aiortc_hooks.srtp_context_address(session) != 0
     assert ffi.typeof(lib.srtp_protect) is ffi.typeof("srtp_err_status_t(*)(srtp_t, void *, int *)")
     assert aiortc_hooks.srtp_protect_address() != 0
+
+
+async def test_sender_report_hook_rebuilds_the_sr_from_our_counters(dtls: RTCDtlsTransport) -> None:
+    sender = RTCRtpSender("video", dtls)
+    run_rtcp = source(RTCRtpSender._run_rtcp)
+    # aiortc builds its SR from these counters, remembers its id, then hands it to _send_rtcp.
+    assert "ntp_timestamp=self.__ntp_timestamp" in run_rtcp
+    assert "self.__lsr = ((self.__ntp_timestamp) >> 16) & 0xFFFFFFFF" in run_rtcp
+    assert "await self._send_rtcp(packets)" in run_rtcp
+    assert parameters(sender._send_rtcp) == ["packets"]
+    assert sender._RTCRtpSender__lsr is None
+    sent: list[list[AnyRtcpPacket]] = []
+
+    async def capture(packets: list[AnyRtcpPacket]) -> None:
+        sent.append(packets)
+
+    sender._send_rtcp = capture  # type: ignore[method-assign]
+    sent_at = 1_700_000_000.25
+
+    def refresh(s: RTCRtpSender) -> None:
+        aiortc_hooks.update_sender_report(s, 90_000, packets=12, octets=3_400, sent_at=sent_at)
+
+    aiortc_hooks.intercept_sender_reports(sender, refresh)
+    stale = RtcpSenderInfo(ntp_timestamp=0, rtp_timestamp=0, packet_count=0, octet_count=0)
+    await sender._send_rtcp([RtcpSrPacket(ssrc=sender._ssrc, sender_info=stale)])
+    info = sent[0][0].sender_info  # type: ignore[union-attr]
+    assert (info.rtp_timestamp, info.packet_count, info.octet_count) == (90_000, 12, 3_400)
+    assert clock.datetime_from_ntp(info.ntp_timestamp).timestamp() == pytest.approx(sent_at)
+    assert sender._RTCRtpSender__lsr == (info.ntp_timestamp >> 16) & 0xFFFFFFFF
+
+
+def test_send_route_reads_the_nominated_pair_and_tells_relays_apart() -> None:
+    assert "self._tx_srtp.protect(data)" in source(RTCDtlsTransport._send_rtp)
+    assert "self.transport.sendto(data, addr)" in source(aioice.ice.StunProtocol.send_data)
+    # A relayed pair's transport is aioice's TurnTransport: no socket of ours, no is_closing
+    # (which the Python fan-out calls), hence RelayedTransport.
+    assert not hasattr(aioice.turn.TurnTransport, "is_closing")
+    assert parameters(aioice.turn.TurnTransport.sendto) == ["self", "data", "addr"]
+    assert parameters(aioice.turn.TurnTransport.get_extra_info) == ["self", "name", "default"]
+    sent: list[tuple[bytes, tuple[str, int]]] = []
+
+    class Turn:
+        def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+            sent.append((data, addr))
+
+    relayed = aiortc_hooks.RelayedTransport(Turn())
+    assert not relayed.is_closing()
+    relayed.sendto(b"x", ("192.0.2.1", 5))
+    assert sent == [(b"x", ("192.0.2.1", 5))]

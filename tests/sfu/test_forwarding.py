@@ -14,16 +14,12 @@ from aiortc.rtp import RTCP_RTPFB_NACK, AnyRtcpPacket, RtcpRtpfbPacket, RtcpSrPa
 from sfu import Sfu, aiortc_hooks
 from sfu.negotiation import negotiated_tracks
 from sfu.rtp_rewrite import parse_rtp
-from tests.sfu.support.peers import both_fanouts, start_publisher, start_viewer
-
-
-def assert_live_pattern(numbers: list[int], sent: int) -> None:
-    """Decoded frames spell the publisher's frame numbers, in order, and recent ones."""
-    assert len(numbers) >= 20
-    steps = [b - a for a, b in zip(numbers, numbers[1:], strict=False)]
-    assert sum(1 for s in steps if 1 <= s <= 3) >= 0.9 * len(steps), steps
-    assert max(numbers) <= sent
-    assert max(numbers) >= sent - 60  # not stale: within 2 s of what was sent
+from tests.sfu.support.peers import (
+    assert_live_pattern,
+    both_fanouts,
+    start_publisher,
+    start_viewer,
+)
 
 
 @both_fanouts

@@ -9,8 +9,12 @@ from structlog.testing import capture_logs
 
 from sfu import Sfu
 from sfu.rtp_rewrite import RtpView
-from tests.sfu.support.peers import both_fanouts, start_publisher, start_viewer
-from tests.sfu.test_forwarding import assert_live_pattern
+from tests.sfu.support.peers import (
+    assert_live_pattern,
+    both_fanouts,
+    start_publisher,
+    start_viewer,
+)
 
 
 @both_fanouts

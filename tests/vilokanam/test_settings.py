@@ -228,6 +228,7 @@ EXAMPLES = {
     "PUBLIC_URL": ("https://v.example/", "https://v.example"),
     "METRICS_ADDRESS": ("127.0.0.1:9100", "127.0.0.1:9100"),
     "BILLING_WORKERS": ("payouts, settlement", ("settlement", "payouts")),
+    "SFU_FANOUT": ("python", "python"),
 }
 
 

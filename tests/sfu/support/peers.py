@@ -42,3 +42,12 @@ async def start_viewer(sfu: Sfu, stream_id: str, audio: bool = False) -> Viewer:
 FANOUTS = ("native", "python")
 both_fanouts = pytest.mark.parametrize("sfu", FANOUTS, indirect=True)
 """Run a test on the native and the Python fan-out (the ``sfu`` fixture reads the parameter)."""
+
+
+def assert_live_pattern(numbers: list[int], sent: int) -> None:
+    """Decoded frames spell the publisher's frame numbers, in order, and recent ones."""
+    assert len(numbers) >= 20
+    steps = [b - a for a, b in zip(numbers, numbers[1:], strict=False)]
+    assert sum(1 for s in steps if 1 <= s <= 3) >= 0.9 * len(steps), steps
+    assert max(numbers) <= sent
+    assert max(numbers) >= sent - 60  # not stale: within 2 s of what was sent
