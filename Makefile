@@ -14,7 +14,8 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null
 
-$(STAMP): pyproject.toml
+# setup.py builds the C extension sfu._fanout in place (editable install): edits rebuild it.
+$(STAMP): pyproject.toml setup.py sfu/_fanout.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -36,8 +37,10 @@ $(WHIP_CLIENT):
 	  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
 	  gstreamer1.0-nice gcc libc6-dev iproute2 >/dev/null
 
+# VILOKANAM_REQUIRE_NATIVE=1: the native fan-out is optional to build, never to test here
+# (tests/sfu/test_fanout.py fails if sfu._fanout did not build instead of skipping it).
 test: lint $(CHROMIUM) $(WHIP_CLIENT)
-	$(BIN)/python -m pytest
+	VILOKANAM_REQUIRE_NATIVE=1 $(BIN)/python -m pytest
 
 # The long money soak (tests/billing/support/soak.py): minutes of kill -9 on the dev chain.
 # SOAK_ARGS="--seconds 1800 --kills 200 --seed 7" to change it; `make test` runs the short one.
