@@ -178,10 +178,14 @@ class PublishedTrack:
             view, arrived = item
             for tap in self.taps:
                 tap.push(self.kind, view)
-            if pacer.now() - arrived > self.max_age and not self._resync.completes_frame(view):
+            if pacer.now() - arrived > self.max_age and not self._completes_frame(view):
                 self._drop()
                 continue
             await self._fan_out(view)
+
+    def _completes_frame(self, view: RtpView) -> bool:
+        """A late video packet is still sent if viewers got the start of its frame."""
+        return self.kind == "video" and self._resync.completes_frame(view)
 
     def _drop(self) -> None:
         """A packet lost for the viewers: count it; video resynchronises at a keyframe."""
