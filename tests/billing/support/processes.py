@@ -22,6 +22,7 @@ def worker_env(database_url: str, redis_url: str, prefix: str, **extra: str) -> 
         REDIS_PREFIX=prefix,
         VILOKANAM_ENV="dev",
         LOG_LEVEL="WARNING",
+        PAYOUT_INTERVAL_S="1",  # a payout round every second, not every 5 (the default)
         **extra,
     )
     return env
