@@ -22,6 +22,7 @@ def worker_env(database_url: str, redis_url: str, prefix: str, **extra: str) -> 
         REDIS_PREFIX=prefix,
         VILOKANAM_ENV="dev",
         LOG_LEVEL="WARNING",
+        RTC_UDP_PORT="0",  # servers started in parallel each take a free UDP port
         **extra,
     )
     return env
