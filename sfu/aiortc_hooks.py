@@ -195,7 +195,7 @@ def rtp_output(transport: RTCDtlsTransport) -> Callable[[bytes], bool]:
             widen_srtp_buffer(srtp)
         protected = srtp.protect(data)
         protocol = pair.protocol
-        if isinstance(protocol, aioice.ice.StunProtocol):
+        if type(protocol) in DIRECT_PROTOCOLS:
             protocol.transport.sendto(protected, pair.remote_addr)
         else:
             asyncio.ensure_future(protocol.send_data(protected, pair.remote_addr))
@@ -250,6 +250,13 @@ class MuxedStunProtocol(aioice.ice.StunProtocol):
             self.transport.forget_response(request.transaction_id)
 
 
+# Protocols whose transport sends synchronously (a socket, shared or not): see rtp_output.
+DIRECT_PROTOCOLS: tuple[type[aioice.ice.StunProtocol], ...] = (
+    aioice.ice.StunProtocol,
+    MuxedStunProtocol,
+)
+
+
 def _muxed_protocol(
     connection: aioice.ice.Connection, mux: UdpMux, address: str, component: int
 ) -> MuxedStunProtocol | None:
@@ -273,7 +280,7 @@ def _muxed_protocol(
 
 
 async def _reflexive_candidates(
-    connection: aioice.ice.Connection, protocols: list[MuxedStunProtocol], timeout: float
+    connection: aioice.ice.Connection, protocols: list[MuxedStunProtocol], within: float
 ) -> list[Candidate]:
     """Server-reflexive candidates of the muxed host candidates (IPv4, as aioice does)."""
     if not connection.stun_server:
@@ -285,14 +292,17 @@ async def _reflexive_candidates(
     ]
     if not tasks:
         return []
-    done, pending = await asyncio.wait(tasks, timeout=timeout)
+    done, pending = await asyncio.wait(tasks, timeout=within)
     for task in pending:
         task.cancel()
     return [task.result()[0] for task in done if task.exception() is None]
 
 
 async def _get_component_candidates(
-    self: aioice.ice.Connection, component: int, addresses: list[str], timeout: int = 5
+    self: aioice.ice.Connection,
+    component: int,
+    addresses: list[str],
+    timeout: int = 5,  # noqa: ASYNC109 (aioice's signature)
 ) -> list[Candidate]:
     mux = _gather_mux.get()
     if mux is None or not addresses:

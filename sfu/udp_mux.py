@@ -32,7 +32,7 @@ logger = structlog.get_logger(__name__)
 Address = tuple[str, int]
 SOCKET_BUFFER = 4 * 1024 * 1024  # every viewer's and publisher's packets share these buffers
 STUN_FIRST_BYTE_MAX = 3  # RFC 7983: a first byte of 0-3 is STUN (20-63 DTLS, 128-191 RTP/RTCP)
-WILDCARDS = ("0.0.0.0", "::")
+WILDCARDS = ("0.0.0.0", "::")  # noqa: S104 (bound only when RTC_HOST_ADDRESSES is empty)
 
 DROPPED = Counter(
     "vilokanam_sfu_udp_dropped_total",
@@ -236,7 +236,11 @@ class UdpMux:
                 return
             loop = asyncio.get_running_loop()
             for mux_socket in self.sockets.values():
-                await loop.create_datagram_endpoint(lambda s=mux_socket: s, sock=mux_socket.sock)
+
+                def itself(protocol: MuxSocket = mux_socket) -> MuxSocket:
+                    return protocol
+
+                await loop.create_datagram_endpoint(itself, sock=mux_socket.sock)
             self._started = True
             logger.info("sfu_udp_mux_started", port=self.port, addresses=list(self.sockets))
 
