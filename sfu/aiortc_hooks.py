@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import socket
+import string
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -257,6 +259,28 @@ DIRECT_PROTOCOLS: tuple[type[aioice.ice.StunProtocol], ...] = (
 )
 
 
+MUX_UFRAG_LENGTH = 8
+_UFRAG_CHARS = string.ascii_letters + string.digits
+
+
+def new_ufrag() -> str:
+    return "".join(secrets.choice(_UFRAG_CHARS) for _ in range(MUX_UFRAG_LENGTH))
+
+
+def _claim_ufrag(connection: aioice.ice.Connection, mux: UdpMux) -> None:
+    """Give ``connection`` a ufrag no other connection on ``mux`` has.
+
+    aioice's 4 random characters collide (~3 % among 1,000 connections), and the mux routes
+    STUN by ufrag. Called before gathering ends; aiortc reads the ufrag into the SDP after it.
+    """
+    if any(isinstance(p, MuxedStunProtocol) for p in connection._protocols):
+        return  # claimed for an earlier component
+    ufrag = new_ufrag()
+    while mux.ufrag_taken(ufrag):
+        ufrag = new_ufrag()
+    connection._local_username = ufrag
+
+
 def _muxed_protocol(
     connection: aioice.ice.Connection, mux: UdpMux, address: str, component: int
 ) -> MuxedStunProtocol | None:
@@ -307,6 +331,7 @@ async def _get_component_candidates(
     mux = _gather_mux.get()
     if mux is None or not addresses:
         return await _original_component_candidates(self, component, addresses, timeout)
+    _claim_ufrag(self, mux)
     protocols = [
         protocol
         for address in addresses

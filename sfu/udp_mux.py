@@ -111,6 +111,9 @@ class MuxSocket(asyncio.DatagramProtocol):
         self._addresses[route] = set()
         return SharedTransport(self, route)
 
+    def has_ufrag(self, ufrag: str) -> bool:
+        return ufrag in self._by_ufrag
+
     def detach(self, route: Route) -> None:
         for ufrag, (known, _) in list(self._by_ufrag.items()):
             if known is route:
@@ -148,12 +151,17 @@ class MuxSocket(asyncio.DatagramProtocol):
     def extra_info(self, name: str, default: Any = None) -> Any:
         if self.transport is not None:
             return self.transport.get_extra_info(name, default)
-        return {"socket": self.sock, "sockname": self.sock.getsockname()}.get(name, default)
+        if name == "socket":
+            return self.sock
+        if name == "sockname" and self.sock.fileno() >= 0:
+            return self.sock.getsockname()
+        return default
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None  # routes still open send nothing from now on
         for route in list(self._addresses):
             self.detach(route)
             route.connection_lost(exc)
@@ -229,6 +237,9 @@ class UdpMux:
         elif found is None:
             found = self.sockets.get(WILDCARDS[1])
         return found
+
+    def ufrag_taken(self, ufrag: str) -> bool:
+        return any(s.has_ufrag(ufrag) for s in self.sockets.values())
 
     async def start(self) -> None:
         async with self._lock:

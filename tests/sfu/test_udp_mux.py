@@ -97,8 +97,10 @@ async def test_publisher_and_viewers_share_one_udp_socket(sfu: Sfu) -> None:
     try:
         for viewer in viewers:
             await viewer.wait_frames(20)
-        for answer in [publisher.answer, *(viewer.answer for viewer in viewers)]:
+        answers = [publisher.answer, *(viewer.answer for viewer in viewers)]
+        for answer in answers:
             assert candidates(answer) == {("127.0.0.1", port)}
+        assert len({ice_ufrag(answer) for answer in answers}) == 4  # STUN is routed by ufrag
         assert mux(sfu).connections == 4 and mux(sfu).addresses >= 4
         # Four client sockets (one per test peer), none more for the sfu's four connections.
         opened = udp_ports_of_this_process()
