@@ -198,3 +198,17 @@ async def test_closing_the_sfu_frees_its_port(loopback: None) -> None:
     again = Sfu(IceSettings(host_addresses=("127.0.0.1",), udp_port=port))
     assert again.udp_port == port
     await again.close()
+
+
+async def test_without_host_addresses_one_wildcard_socket_serves_them_all(loopback: None) -> None:
+    server = Sfu(IceSettings(udp_port=0))  # aioice's host addresses: 127.0.0.1 here
+    try:
+        publisher = await start_publisher(server, "s")
+        viewer = await start_viewer(server, "s")
+        await viewer.wait_frames(10)
+        assert candidates(viewer.answer) == {("127.0.0.1", server.udp_port)}
+        assert mux(server).connections == 2
+        await viewer.close()
+        await publisher.pc.close()
+    finally:
+        await server.close()
