@@ -18,8 +18,9 @@ Hooks, and why each is needed:
   sender's packets, so its RTCP sender reports must describe them.
 - ``RTCDtlsTransport._tx_srtp`` + ``aioice.Connection._nominated``: protect and send an RTP
   packet synchronously (the coroutine chain of ``_send_rtp`` costs more than the send itself).
-- ``aioice.ice.Connection.get_component_candidates`` + ``StunProtocol``: host candidates on the
-  sfu's shared UDP port (sfu/udp_mux.py) instead of one new socket per connection.
+- ``aioice.ice.Connection.get_component_candidates`` + ``StunProtocol`` + ``_protocols``: host
+  candidates on the sfu's shared UDP port (sfu/udp_mux.py) instead of one new socket per
+  connection; ``Connection._local_username``: a ufrag unique on that port (STUN is routed by it).
 - ``pylibsrtp.Session._cdata``/``_buffer``: pylibsrtp protects into a fixed 1500-byte buffer,
   refusing packets above 1356 bytes; GStreamer's payloaders send 1400-byte packets by default,
   so a forwarding session gets a larger buffer.

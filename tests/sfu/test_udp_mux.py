@@ -212,3 +212,42 @@ async def test_without_host_addresses_one_wildcard_socket_serves_them_all(loopba
         await publisher.pc.close()
     finally:
         await server.close()
+
+
+class FakeStunServer(asyncio.DatagramProtocol):
+    """Answers every Binding request with a fixed "public" address (a NAT's view)."""
+
+    PUBLIC = ("198.51.100.9", 40000)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        request = aioice.stun.parse_message(data)
+        response = aioice.stun.Message(
+            message_method=aioice.stun.Method.BINDING,
+            message_class=aioice.stun.Class.RESPONSE,
+            transaction_id=request.transaction_id,
+        )
+        response.attributes["XOR-MAPPED-ADDRESS"] = self.PUBLIC
+        self.transport.sendto(bytes(response), addr)  # type: ignore[attr-defined]
+
+
+async def test_stun_server_responses_reach_the_asking_connection(loopback: None) -> None:
+    loop = asyncio.get_running_loop()
+    stun_transport, _ = await loop.create_datagram_endpoint(
+        FakeStunServer, local_addr=("127.0.0.1", 0)
+    )
+    stun_port = stun_transport.get_extra_info("sockname")[1]
+    ice = IceSettings(
+        host_addresses=("127.0.0.1",), ice_servers=(f"stun:127.0.0.1:{stun_port}",), udp_port=0
+    )
+    server = Sfu(ice)
+    try:
+        publisher = await start_publisher(server, "s")
+        srflx = re.findall(r"(\S+) (\d+) typ srflx raddr (\S+) rport (\d+)", publisher.answer)
+        assert srflx == [("198.51.100.9", "40000", "127.0.0.1", str(server.udp_port))]
+        await publisher.pc.close()
+    finally:
+        await server.close()
+        stun_transport.close()
