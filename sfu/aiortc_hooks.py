@@ -18,6 +18,9 @@ Hooks, and why each is needed:
   sender's packets, so its RTCP sender reports must describe them.
 - ``RTCDtlsTransport._tx_srtp`` + ``aioice.Connection._nominated``: protect and send an RTP
   packet synchronously (the coroutine chain of ``_send_rtp`` costs more than the send itself).
+- ``aioice.ice.Connection.get_component_candidates`` + ``StunProtocol`` + ``_protocols``: host
+  candidates on the sfu's shared UDP port (sfu/udp_mux.py) instead of one new socket per
+  connection; ``Connection._local_username``: a ufrag unique on that port (STUN is routed by it).
 - ``pylibsrtp.Session._cdata``/``_buffer``: pylibsrtp protects into a fixed 1500-byte buffer,
   refusing packets above 1356 bytes; GStreamer's payloaders send 1400-byte packets by default,
   so a forwarding session gets a larger buffer.
@@ -27,18 +30,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import socket
+import string
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextvars import ContextVar
 from typing import Any
 
 import aioice.ice
+from aioice.candidate import Candidate, candidate_foundation, candidate_priority
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, clock
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from aiortc.rtp import AnyRtcpPacket, RtcpRrPacket, RtcpSrPacket
 from pylibsrtp import Session as SrtpSession
 from pylibsrtp._binding import ffi as srtp_ffi
+
+from sfu.udp_mux import SharedTransport, UdpMux
 
 _fallback_get_host_addresses = aioice.ice.get_host_addresses
 _host_addresses: ContextVar[tuple[str, ...] | None] = ContextVar("sfu_host_addresses", default=None)
@@ -190,7 +198,7 @@ def rtp_output(transport: RTCDtlsTransport) -> Callable[[bytes], bool]:
             widen_srtp_buffer(srtp)
         protected = srtp.protect(data)
         protocol = pair.protocol
-        if type(protocol) is aioice.ice.StunProtocol:
+        if type(protocol) in DIRECT_PROTOCOLS:
             protocol.transport.sendto(protected, pair.remote_addr)
         else:
             asyncio.ensure_future(protocol.send_data(protected, pair.remote_addr))
@@ -217,3 +225,140 @@ def enlarge_receive_buffers(pc: RTCPeerConnection, size: int) -> None:
             sock = protocol.transport.get_extra_info("socket") if protocol.transport else None
             if sock is not None and sock.type == socket.SOCK_DGRAM:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
+# --- single-port ICE (sfu/udp_mux.py) ----------------------------------------------------------
+
+_original_component_candidates = aioice.ice.Connection.get_component_candidates
+_gather_mux: ContextVar[UdpMux | None] = ContextVar("sfu_gather_mux", default=None)
+
+
+class MuxedStunProtocol(aioice.ice.StunProtocol):
+    """aioice's per-socket protocol, fed by the mux; its transport sends on the shared socket."""
+
+    transport: SharedTransport
+
+    async def request(
+        self,
+        request: aioice.stun.Message,
+        addr: tuple[str, int],
+        integrity_key: bytes | None = None,
+        retransmissions: int | None = None,
+    ) -> tuple[aioice.stun.Message, tuple[str, int]]:
+        # The response carries no USERNAME and may come from an address not bound yet.
+        self.transport.expect_response(request.transaction_id)
+        try:
+            return await super().request(request, addr, integrity_key, retransmissions)
+        finally:
+            self.transport.forget_response(request.transaction_id)
+
+
+# Protocols whose transport sends synchronously (a socket, shared or not): see rtp_output.
+DIRECT_PROTOCOLS: tuple[type[aioice.ice.StunProtocol], ...] = (
+    aioice.ice.StunProtocol,
+    MuxedStunProtocol,
+)
+
+
+MUX_UFRAG_LENGTH = 8
+_UFRAG_CHARS = string.ascii_letters + string.digits
+
+
+def new_ufrag() -> str:
+    return "".join(secrets.choice(_UFRAG_CHARS) for _ in range(MUX_UFRAG_LENGTH))
+
+
+def _claim_ufrag(connection: aioice.ice.Connection, mux: UdpMux) -> None:
+    """Give ``connection`` a ufrag no other connection on ``mux`` has.
+
+    aioice's 4 random characters collide (~3 % among 1,000 connections), and the mux routes
+    STUN by ufrag. Called before gathering ends; aiortc reads the ufrag into the SDP after it.
+    """
+    if any(isinstance(p, MuxedStunProtocol) for p in connection._protocols):
+        return  # claimed for an earlier component
+    ufrag = new_ufrag()
+    while mux.ufrag_taken(ufrag):
+        ufrag = new_ufrag()
+    connection._local_username = ufrag
+
+
+def _muxed_protocol(
+    connection: aioice.ice.Connection, mux: UdpMux, address: str, component: int
+) -> MuxedStunProtocol | None:
+    mux_socket = mux.socket_for(address)
+    if mux_socket is None:
+        return None
+    protocol = MuxedStunProtocol(connection)
+    protocol.connection_made(
+        mux_socket.attach(protocol, connection.local_username, connection.local_password)
+    )
+    protocol.local_candidate = Candidate(
+        foundation=candidate_foundation("host", "udp", address),
+        component=component,
+        transport="udp",
+        priority=candidate_priority(component, "host"),
+        host=address,
+        port=mux.port,
+        type="host",
+    )
+    return protocol
+
+
+async def _reflexive_candidates(
+    connection: aioice.ice.Connection, protocols: list[MuxedStunProtocol], within: float
+) -> list[Candidate]:
+    """Server-reflexive candidates of the muxed host candidates (IPv4, as aioice does)."""
+    if not connection.stun_server:
+        return []
+    tasks = [
+        asyncio.create_task(aioice.ice.server_reflexive_candidate(p, connection.stun_server))
+        for p in protocols
+        if ":" not in p.local_candidate.host
+    ]
+    if not tasks:
+        return []
+    done, pending = await asyncio.wait(tasks, timeout=within)
+    for task in pending:
+        task.cancel()
+    return [task.result()[0] for task in done if task.exception() is None]
+
+
+async def _get_component_candidates(
+    self: aioice.ice.Connection,
+    component: int,
+    addresses: list[str],
+    timeout: int = 5,  # noqa: ASYNC109 (aioice's signature)
+) -> list[Candidate]:
+    mux = _gather_mux.get()
+    if mux is None or not addresses:
+        return await _original_component_candidates(self, component, addresses, timeout)
+    _claim_ufrag(self, mux)
+    protocols = [
+        protocol
+        for address in addresses
+        if (protocol := _muxed_protocol(self, mux, address, component)) is not None
+    ]
+    self._protocols += protocols
+    candidates = [p.local_candidate for p in protocols]
+    candidates += await _reflexive_candidates(self, protocols, timeout)
+    # No host addresses left: aioice only adds a TURN relay candidate, if configured.
+    return candidates + await _original_component_candidates(self, component, [], timeout)
+
+
+def install_udp_mux_hook() -> None:
+    """Let :func:`gather_through` put host candidates on a UdpMux (idempotent)."""
+    if aioice.ice.Connection.get_component_candidates is not _get_component_candidates:
+        aioice.ice.Connection.get_component_candidates = _get_component_candidates  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def gather_through(mux: UdpMux | None) -> Iterator[None]:
+    """Within this block aioice's host candidates use ``mux``'s sockets (None: its own).
+
+    A context variable, like :func:`gather_on`: other peer connections are unaffected.
+    """
+    token = _gather_mux.set(mux)
+    try:
+        yield
+    finally:
+        _gather_mux.reset(token)
