@@ -37,10 +37,13 @@ $(WHIP_CLIENT):
 	  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
 	  gstreamer1.0-nice gcc libc6-dev iproute2 >/dev/null
 
+# Two workers: the suite mostly waits (on media, chain blocks, subprocesses), so it takes about half
+# the time on two cores; each test file runs whole on one worker (its module fixtures stay shared).
 # VILOKANAM_REQUIRE_NATIVE=1: the native fan-out is optional to build, never to test here
 # (tests/sfu/test_fanout.py fails if sfu._fanout did not build instead of skipping it).
+TEST_WORKERS ?= 2
 test: lint $(CHROMIUM) $(WHIP_CLIENT)
-	VILOKANAM_REQUIRE_NATIVE=1 $(BIN)/python -m pytest
+	VILOKANAM_REQUIRE_NATIVE=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The long money soak (tests/billing/support/soak.py): minutes of kill -9 on the dev chain.
 # SOAK_ARGS="--seconds 1800 --kills 200 --seed 7" to change it; `make test` runs the short one.

@@ -15,11 +15,14 @@ class IceSettings:
     host_addresses: gather host candidates only on these (empty = aioice default).
     announced_address: rewrite host candidate IPs in answers (1:1 NAT, like mediasoup announcedIp).
     ice_servers: "stun:host:port" / "turn:user:pass@host:port" URLs; empty = none.
+    udp_port: every peer connection's host candidates share one UDP socket per host address
+      on this port (sfu/udp_mux.py; 0 = a free port); None = one new socket per connection.
     """
 
     host_addresses: tuple[str, ...] = ()
     announced_address: str | None = None
     ice_servers: tuple[str, ...] = ()
+    udp_port: int | None = None
 
 
 def ice_server(url: str) -> RTCIceServer:

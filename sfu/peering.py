@@ -2,7 +2,7 @@
 
 Each function applies the offer's accepted m-lines (see sfu/negotiation.py for the plan),
 answers as DTLS server with the configured ICE settings, and hooks aiortc where media must go
-around it (sfu/aiortc_hooks.py). The Sfu (sfu/router.py) decides when; this module decides how.
+around it (sfu/aiortc_hooks/). The Sfu (sfu/router.py) decides when; this module decides how.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from sfu.published_track import MAX_PACKET_AGE_S, use_native
 from sfu.publisher import Publisher
 from sfu.subscriber import Subscriber
 from sfu.tap import StreamTap
+from sfu.udp_mux import MuxStats, UdpMux
 
 logger = structlog.get_logger(__name__)
 
@@ -62,7 +63,10 @@ class Sfu:
         connect_timeout: float = 15.0,
     ) -> None:
         aiortc_hooks.install_host_address_hook()
+        aiortc_hooks.install_udp_mux_hook()
         self.ice = ice
+        # Bound now, so a taken port fails at start rather than at the first viewer.
+        self._mux = UdpMux(ice.host_addresses, ice.udp_port) if ice.udp_port is not None else None
         self.native = use_native(fanout)
         self.max_packet_age = max_packet_age
         self.keyframe_interval = keyframe_interval
@@ -126,16 +130,18 @@ class Sfu:
         self._reserved.add(stream_id)
         pc = RTCPeerConnection(rtc_configuration(self.ice))
         try:
-            publisher = await start_publisher(
-                stream_id,
-                pc,
-                plan,
-                offer_sdp,
-                self.ice,
-                keyframe_interval=self.keyframe_interval,
-                native=self.native,
-                max_packet_age=self.max_packet_age,
-            )
+            await self._start_mux()
+            with aiortc_hooks.gather_through(self._mux):
+                publisher = await start_publisher(
+                    stream_id,
+                    pc,
+                    plan,
+                    offer_sdp,
+                    self.ice,
+                    keyframe_interval=self.keyframe_interval,
+                    native=self.native,
+                    max_packet_age=self.max_packet_age,
+                )
         except BaseException:
             await pc.close()
             raise
@@ -190,9 +196,11 @@ class Sfu:
             raise UnsupportedOffer(f"subscriber id already in use: {subscriber_id}")
         pc = RTCPeerConnection(rtc_configuration(self.ice))
         try:
-            subscriber = await start_subscriber(
-                publisher, subscriber_id, pc, offer_sdp, plan, self.ice
-            )
+            await self._start_mux()
+            with aiortc_hooks.gather_through(self._mux):
+                subscriber = await start_subscriber(
+                    publisher, subscriber_id, pc, offer_sdp, plan, self.ice
+                )
         except BaseException:
             await pc.close()
             raise
@@ -286,6 +294,21 @@ class Sfu:
                 del self._ended[subscriber_id]
         return taken
 
+    # --- the shared UDP port ------------------------------------------------------------------
+
+    async def _start_mux(self) -> None:
+        if self._mux is not None:
+            await self._mux.start()
+
+    @property
+    def udp_port(self) -> int | None:
+        """The UDP port every peer connection's host candidates share (None: no mux)."""
+        return self._mux.port if self._mux is not None else None
+
+    def udp_mux_stats(self) -> MuxStats | None:
+        """Peer connections registered on the shared port, remote addresses, datagrams dropped."""
+        return self._mux.stats() if self._mux is not None else None
+
     # --- trickle, tap, shutdown -----------------------------------------------------------------
 
     def _peer(self, peer_id: str) -> RTCPeerConnection:
@@ -343,3 +366,5 @@ class Sfu:
         for subscriber in list(self._ended.values()):
             if not subscriber.closed:
                 await self._close_subscriber(subscriber)
+        if self._mux is not None:
+            await self._mux.close()

@@ -111,6 +111,11 @@ class RtcSettings(Section):
     rtc_host_addresses: CsvList = ()
     # Public address behind 1:1 NAT, announced instead of the host address.
     rtc_announced_address: str | None = None
+    # Every sfu peer connection on one UDP port per host address (single-port ICE, one
+    # firewall rule); false: one new UDP socket (ephemeral port) per peer connection.
+    rtc_udp_mux: bool = True
+    # The shared UDP port of RTC_UDP_MUX (0: any free port, which tests use).
+    rtc_udp_port: int = Field(default=7882, ge=0, le=65535)
     # STUN/TURN URLs (also handed to browsers).
     ice_servers: CsvList = ()
     # Seconds within which a viewer must acknowledge a second of media (RTCP receiver reports)

@@ -66,7 +66,8 @@ def app_config(database_url: str, redis_url: str, redis_prefix: str, tmp_path: P
         redis_url=redis_url,
         public_url="http://127.0.0.1:8080",
         server=ServerSettings(redis_prefix=redis_prefix),
-        rtc=RtcSettings(rtc_host_addresses=("127.0.0.1",), ice_servers=()),
+        # The shared UDP port: any free one, so that test servers in parallel do not collide.
+        rtc=RtcSettings(rtc_host_addresses=("127.0.0.1",), ice_servers=(), rtc_udp_port=0),
         # The recorder's own tests turn recording on; VOD jobs run where a test asks.
         media=MediaSettings(media_root=tmp_path / "media", recording=False, vod_worker=False),
     )

@@ -35,7 +35,12 @@ async def media(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     rtc = config.rtc
     sfu = Sfu(
-        IceSettings(rtc.rtc_host_addresses, rtc.rtc_announced_address, rtc.ice_servers),
+        IceSettings(
+            rtc.rtc_host_addresses,
+            rtc.rtc_announced_address,
+            rtc.ice_servers,
+            udp_port=rtc.rtc_udp_port if rtc.rtc_udp_mux else None,
+        ),
         ack_window=rtc.viewer_ack_window_s,
         connect_timeout=rtc.rtc_connect_timeout_s,
         fanout=rtc.sfu_fanout,

@@ -101,7 +101,7 @@ async def _role_loop(
     )
     if role == "deposits":
         return lambda: loops.deposits.run(stop)
-    return lambda: loops.payouts.run(stop, interval_s=1.0)
+    return lambda: loops.payouts.run(stop, interval_s=settings.billing.payout_interval_s)
 
 
 def payout_policy(settings: Settings) -> PayoutPolicy:

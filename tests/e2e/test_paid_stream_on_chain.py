@@ -97,7 +97,10 @@ async def test_deposit_watch_cut_payout_reconcile(
     )
     ticks = await client.app[BILLING].meter.view_ticks(str(view_id))
     assert ticks == SECONDS
-    assert abs(watched - ticks) <= 2.0  # charged seconds match delivered seconds
+    # Charged seconds match delivered ones. A second is charged once acknowledged (aiortc's
+    # receiver reports come every 0.5-1.5 s) and the cut lands at the tick after the last one,
+    # so the two clocks may differ by up to three seconds, never by a balance's worth.
+    assert abs(watched - ticks) <= 3.0
 
     # Settlement, then the payout: the creator's balance rises by exactly her earnings.
     async def earned() -> int | None:

@@ -16,11 +16,16 @@ from sfu.fanout import NATIVE_AVAILABLE
 
 @pytest.fixture
 async def sfu(request: pytest.FixtureRequest, loopback: None) -> AsyncIterator[Sfu]:
-    """An Sfu gathering on 127.0.0.1 only, with the fan-out asked for (if parametrized)."""
+    """An Sfu gathering on 127.0.0.1 only, every peer connection on one UDP port (a free one),
+    with the fan-out asked for (if parametrized)."""
     fanout: str | None = getattr(request, "param", None)
     if fanout == "native" and not NATIVE_AVAILABLE:
         pytest.skip("sfu._fanout is not built")
-    server = Sfu(IceSettings(host_addresses=("127.0.0.1",)), keyframe_interval=0.3, fanout=fanout)
+    server = Sfu(
+        IceSettings(host_addresses=("127.0.0.1",), udp_port=0),
+        keyframe_interval=0.3,
+        fanout=fanout,
+    )
     assert fanout is None or server.native == (fanout == "native")
     yield server
     await server.close()

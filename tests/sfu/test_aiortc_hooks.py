@@ -1,4 +1,4 @@
-"""Fails loudly if an aiortc/aioice upgrade removes or changes what sfu/aiortc_hooks.py uses."""
+"""Fails loudly if an aiortc/aioice upgrade removes or changes what sfu/aiortc_hooks/ uses."""
 
 from __future__ import annotations
 
@@ -210,3 +210,77 @@ def test_send_route_reads_the_nominated_pair_and_tells_relays_apart() -> None:
     assert not relayed.is_closing()
     relayed.sendto(b"x", ("192.0.2.1", 5))
     assert sent == [(b"x", ("192.0.2.1", 5))]
+
+
+def test_aioice_internals_the_udp_mux_uses() -> None:
+    gather = source(aioice.ice.Connection.gather_candidates)
+    assert "self.get_component_candidates(component=component, addresses=addresses)" in gather
+    assert parameters(aioice.ice.Connection.get_component_candidates) == [
+        "self",
+        "component",
+        "addresses",
+        "timeout",
+    ]
+    # aioice's own gathering: host sockets, then STUN and TURN; ours replaces only the first.
+    own = source(aiortc_hooks._original_component_candidates)
+    assert "create_datagram_endpoint(" in own and "StunProtocol(self)" in own
+    assert "relayed_candidate(" in own and "for protocol in host_protocols" in own
+    assert parameters(aioice.ice.server_reflexive_candidate) == ["protocol", "stun_server"]
+    assert parameters(aioice.ice.StunProtocol.request) == [
+        "self",
+        "request",
+        "addr",
+        "integrity_key",
+        "retransmissions",
+    ]
+    assert "self.transport = " in source(aioice.ice.StunProtocol.connection_made)
+    assert "self.transport.close()" in source(aioice.ice.StunProtocol.close)
+    assert "await protocol.close()" in source(aioice.ice.Connection.close)
+    connection = aioice.ice.Connection(ice_controlling=False)
+    assert connection.local_username == connection._local_username and connection.local_password
+
+
+async def test_gather_through_applies_only_inside_the_block() -> None:
+    from sfu.udp_mux import UdpMux
+
+    aiortc_hooks.install_udp_mux_hook()
+    mux = UdpMux(("127.0.0.1",), 0)
+    await mux.start()
+    try:
+        inside = aioice.ice.Connection(ice_controlling=False)
+        outside = aioice.ice.Connection(ice_controlling=False)
+        with aiortc_hooks.gather_through(mux), aiortc_hooks.gather_on(("127.0.0.1",)):
+            await inside.gather_candidates()
+        with aiortc_hooks.gather_on(("127.0.0.1",)):
+            await outside.gather_candidates()
+        assert [c.port for c in inside.local_candidates] == [mux.port]
+        assert len(inside.local_username) == aiortc_hooks.MUX_UFRAG_LENGTH
+        assert [c.port for c in outside.local_candidates] != [mux.port]
+        assert mux.stats().connections == 1
+        await inside.close()
+        await outside.close()
+        assert mux.stats().connections == 0
+    finally:
+        await mux.close()
+
+
+async def test_connections_on_one_mux_never_share_a_ufrag(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sfu.udp_mux import UdpMux
+
+    drawn = iter(["SameSame", "SameSame", "Distinct"])
+    monkeypatch.setattr(aiortc_hooks, "new_ufrag", lambda: next(drawn))
+    aiortc_hooks.install_udp_mux_hook()
+    mux = UdpMux(("127.0.0.1",), 0)
+    await mux.start()
+    connections = [aioice.ice.Connection(ice_controlling=False) for _ in range(2)]
+    try:
+        with aiortc_hooks.gather_through(mux), aiortc_hooks.gather_on(("127.0.0.1",)):
+            for connection in connections:
+                await connection.gather_candidates()
+        assert [c.local_username for c in connections] == ["SameSame", "Distinct"]
+        # aiortc puts the connection's ufrag into the SDP after gathering.
+        assert "self._connection.local_username" in source(RTCIceGatherer.getLocalParameters)
+    finally:
+        for connection in connections:
+            await connection.close()
+        await mux.close()

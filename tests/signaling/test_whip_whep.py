@@ -6,8 +6,10 @@ import asyncio
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
+from signaling.config import AppConfig
+from signaling.keys import LIVE
 from tests.signaling.support.accounts import new_stream, new_user
 from tests.signaling.support.webrtc_clients import (
     SDP,
@@ -19,6 +21,7 @@ from tests.signaling.support.webrtc_clients import (
 )
 from tests.support.configs import configured
 from tests.support.rtc_peers import accept_answer, viewer_peer
+from vilokanam.wiring import create_app
 
 pytestmark = pytest.mark.usefixtures("loopback")
 
@@ -26,6 +29,10 @@ pytestmark = pytest.mark.usefixtures("loopback")
 def only_loopback_candidates(sdp: str) -> bool:
     candidates = [line for line in sdp.splitlines() if line.startswith("a=candidate:")]
     return bool(candidates) and all(line.split(" ")[4] == "127.0.0.1" for line in candidates)
+
+
+def candidate_ports(sdp: str) -> set[int]:
+    return {int(line.split(" ")[5]) for line in sdp.splitlines() if line.startswith("a=candidate:")}
 
 
 async def wait_until(predicate, within: float = 10.0) -> None:  # type: ignore[no-untyped-def]
@@ -45,6 +52,8 @@ async def test_whip_publish_three_whep_viewers_decode_and_delete_ends_all(
     assert broadcast.etag.startswith('"')
     answer = await broadcast.response.text()
     assert only_loopback_candidates(answer)
+    udp_port = client.app[LIVE].sfu.udp_port  # RTC_UDP_MUX: one port for every peer
+    assert udp_port and candidate_ports(answer) == {udp_port}
     assert "a=setup:passive" in answer
     live = await (await client.get(f"/api/streams/{stream['id']}")).json()
     assert live["status"] == "live" and live["start_time"]
@@ -54,6 +63,7 @@ async def test_whip_publish_three_whep_viewers_decode_and_delete_ends_all(
         headers = await new_user(client)
         viewers.append(await whep(client, stream["id"], headers))
     for viewer, _location in viewers:
+        assert candidate_ports(viewer.pc.remoteDescription.sdp) == {udp_port}
         await viewer.wait_frames(20)
         numbers = viewer.numbers
         # Decoded content is the publisher's frame counter, advancing.
@@ -477,3 +487,17 @@ async def test_the_owner_ends_a_broadcast_from_the_api(
     )
     await viewer.close()
     await broadcast.pc.close()
+
+
+async def test_without_the_udp_mux_each_peer_gets_its_own_port(
+    app_config: AppConfig, stream: dict, redis: object
+) -> None:
+    config = configured(app_config, rtc_udp_mux=False)
+    async with TestClient(TestServer(create_app(config))) as own:
+        assert own.app[LIVE].sfu.udp_port is None
+        broadcast = await whip(own, stream["id"], stream["stream_key"])
+        viewer, _ = await whep(own, stream["id"], await new_user(own))
+        published = candidate_ports(await broadcast.response.text())
+        assert published and published != candidate_ports(viewer.pc.remoteDescription.sdp)
+        await viewer.close()
+        await broadcast.pc.close()

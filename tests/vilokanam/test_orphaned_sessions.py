@@ -69,6 +69,7 @@ async def test_sessions_of_a_killed_server_are_closed_by_the_next(
         VAR_DIR=str(tmp_path / "var"),
         MEDIA_ROOT=str(tmp_path / "media"),
         RTC_HOST_ADDRESSES="127.0.0.1",
+        RTC_UDP_PORT="0",
         LOG_LEVEL="WARNING",
         PYTHONPATH=str(ROOT),
     )

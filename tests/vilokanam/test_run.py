@@ -28,6 +28,7 @@ def run_env(tmp_path: Path) -> dict[str, str]:
         HTTP_PORT=str(free_port()),
         VILOKANAM_ENV="dev",
         PUBLIC_URL="",
+        RTC_UDP_PORT="0",
     )
     env.pop("PUBLIC_URL")
     return env

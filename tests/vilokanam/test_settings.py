@@ -31,6 +31,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
         "VILOKANAM_ENV",
         "HTTP_PORT",
         "RTC_HOST_ADDRESSES",
+        "RTC_UDP_MUX",
+        "RTC_UDP_PORT",
         "ICE_SERVERS",
         "PLATFORM_FEE_BPS",
         "METRICS_ADDRESS",
@@ -46,6 +48,7 @@ def test_defaults_serve_locally_in_dev() -> None:
     assert settings.vilokanam_env is Env.DEV
     assert settings.base_url == "http://127.0.0.1:8080"
     assert settings.rtc.rtc_host_addresses == () and settings.rtc.ice_servers == ()
+    assert settings.rtc.rtc_udp_mux and settings.rtc.rtc_udp_port == 7882  # single-port ICE
 
 
 def test_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,8 @@ def worker_env(database_url: str, redis_url: str, prefix: str, **extra: str) -> 
         REDIS_PREFIX=prefix,
         VILOKANAM_ENV="dev",
         LOG_LEVEL="WARNING",
+        PAYOUT_INTERVAL_S="1",  # a payout round every second, not every 5 (the default)
+        RTC_UDP_PORT="0",  # servers started in parallel each take a free UDP port
         **extra,
     )
     return env

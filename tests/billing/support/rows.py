@@ -6,13 +6,15 @@ import secrets
 import uuid
 
 import asyncpg
+from scalecodec.utils.ss58 import ss58_encode
 
 
 async def user(db: asyncpg.Pool, creator: bool = False) -> uuid.UUID:
+    """A user with a real (random) account: payouts batch every creator, so ids must be SS58."""
     key = secrets.token_bytes(32)
     return await db.fetchval(
         "INSERT INTO users (account_id, public_key, is_creator) VALUES ($1, $2, $3) RETURNING id",
-        f"test-{key.hex()[:20]}",
+        ss58_encode(key, ss58_format=42),
         key,
         creator,
     )

@@ -7,9 +7,12 @@ Both keep their session up across server restarts: when the server stops answeri
 check (it was killed) or the peer connection fails, they drop the session and start a new one.
 SIGTERM ends the session with a DELETE, as a player does when closed.
 
-The viewer appends one JSON line to REPORT_FILE per wall-clock second in which it received a
-media frame (audio or video): `{"stream": …, "second": …}`. The soak compares those seconds with
-the seconds it was charged for (a viewer may be charged only for seconds it received).
+The viewer appends one JSON line to REPORT_FILE per wall-clock second of media it received, audio
+or video: `{"stream": …, "second": …}`. The soak compares those seconds with the seconds it was
+charged for (a viewer may be charged only for seconds it received). A frame's second is the one
+it was sent in, read from its RTP timestamp (anchored at the track's first frame), not the one it
+arrived in: packets a frozen viewer's socket held arrive in one burst after the thaw, yet they are
+seconds of media the viewer received and acknowledged.
 """
 
 from __future__ import annotations
@@ -41,25 +44,33 @@ def loopback_only() -> None:
 
 
 class ReportingViewer(Viewer):
-    """A viewer that records the wall-clock seconds in which it received media frames."""
+    """A viewer that records the wall-clock seconds of media it received (by send time)."""
 
     report: Path
     stream_id: str
-    last_second: int = -1
 
-    def _received(self) -> None:
-        second = int(time.time())
-        if second != self.last_second:
-            self.last_second = second
+    anchors: dict[str, float] | None = None  # per kind: wall clock minus media time
+    reported: set[int] | None = None
+
+    def _received(self, kind: str, frame: av.AudioFrame | av.VideoFrame) -> None:
+        if frame.pts is None or frame.time_base is None:
+            return
+        if self.anchors is None or self.reported is None:
+            self.anchors, self.reported = {}, set()  # the dataclass __init__ is Viewer's
+        media_time = float(frame.pts * frame.time_base)
+        anchor = self.anchors.setdefault(kind, time.time() - media_time)
+        second = int(anchor + media_time)
+        if second not in self.reported:
+            self.reported.add(second)
             with self.report.open("a") as out:
                 out.write(json.dumps({"stream": self.stream_id, "second": second}) + "\n")
 
     def on_audio_frame(self, frame: av.AudioFrame) -> None:
         super().on_audio_frame(frame)
-        self._received()
+        self._received("audio", frame)
 
     def on_video_frame(self, frame: av.VideoFrame) -> None:
-        self._received()  # not read_pattern: which frame it was does not matter here
+        self._received("video", frame)  # not read_pattern: which frame it was does not matter
 
 
 async def healthy(http: aiohttp.ClientSession) -> bool:

@@ -1,6 +1,6 @@
-"""Every use of aiortc/aioice internals, in one place.
+"""Every use of aiortc/aioice internals, in one place (this package; the send path: sending.py).
 
-aiortc is pinned (==1.16.0) because of this module; ``tests/sfu/test_aiortc_hooks.py`` checks
+aiortc is pinned (==1.16.0) because of this package; ``tests/sfu/test_aiortc_hooks.py`` checks
 that each attribute used here still exists with the expected signature, so an upgrade fails
 loudly instead of silently decoding, re-encoding or gathering on the wrong interfaces.
 
@@ -21,6 +21,9 @@ Hooks, and why each is needed:
 - ``RTCRtpSender._send_rtcp``: refresh an RTCP SR with the fan-out's counters as it leaves.
 - ``RTCDtlsTransport._tx_srtp`` + the nominated pair's transport (:func:`send_route`): the
   fan-out (sfu/fanout.py) protects with aiortc's SRTP session and sends on the pair's socket.
+- ``aioice.ice.Connection.get_component_candidates`` + ``StunProtocol`` + ``_protocols``: host
+  candidates on the sfu's shared UDP port (sfu/udp_mux.py) instead of one new socket per
+  connection; ``Connection._local_username``: a ufrag unique on that port (STUN is routed by it).
 - ``pylibsrtp.Session._cdata``/``_buffer``: pylibsrtp protects into a fixed 1500-byte buffer,
   refusing packets above 1356 bytes; GStreamer's payloaders send 1400-byte packets by default,
   so a forwarding session gets a larger buffer.
@@ -32,21 +35,48 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
+import secrets
 import socket
+import string
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 import aioice.ice
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, clock
+from aioice.candidate import Candidate, candidate_foundation, candidate_priority
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
-from aiortc.rtp import AnyRtcpPacket, RtcpRrPacket, RtcpSenderInfo, RtcpSrPacket
-from pylibsrtp import Session as SrtpSession
-from pylibsrtp._binding import ffi as srtp_ffi
-from pylibsrtp._binding import lib as srtp_lib
+from aiortc.rtp import AnyRtcpPacket, RtcpRrPacket, RtcpSrPacket
+
+from sfu.aiortc_hooks.sending import (
+    SRTP_BUFFER,
+    SRTP_PLAIN_LIMIT,
+    RelayedTransport,
+    SendRoute,
+    intercept_sender_reports,
+    ntp_time,
+    send_route,
+    srtp_context_address,
+    srtp_protect_address,
+    update_sender_report,
+    widen_srtp_buffer,
+)
+from sfu.udp_mux import SharedTransport, UdpMux
+
+__all__ = [
+    "SRTP_BUFFER",
+    "SRTP_PLAIN_LIMIT",
+    "RelayedTransport",
+    "SendRoute",
+    "intercept_sender_reports",
+    "ntp_time",
+    "send_route",
+    "srtp_context_address",
+    "srtp_protect_address",
+    "update_sender_report",
+    "widen_srtp_buffer",
+]
 
 _fallback_get_host_addresses = aioice.ice.get_host_addresses
 _host_addresses: ContextVar[tuple[str, ...] | None] = ContextVar("sfu_host_addresses", default=None)
@@ -167,26 +197,6 @@ def sender_ssrcs(sender: RTCRtpSender) -> tuple[int, int]:
     return sender._ssrc, sender._rtx_ssrc
 
 
-def update_sender_report(
-    sender: RTCRtpSender,
-    rtp_timestamp: int,
-    packets: int,
-    octets: int,
-    sent_at: float | None = None,
-) -> None:
-    """Make aiortc's periodic RTCP SR describe the packets we sent.
-
-    ``sent_at``: the unix time the packet with ``rtp_timestamp`` was sent (default: now), so
-    the SR pairs each RTP timestamp with its own wall clock.
-    """
-    ntp = clock.current_ntp_time() if sent_at is None else ntp_time(sent_at)
-    # Name-mangled private attributes, which aiortc's type hints do not declare (attr-defined).
-    sender._RTCRtpSender__ntp_timestamp = ntp  # type: ignore[attr-defined]
-    sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]
-    sender._RTCRtpSender__packet_count = packets  # type: ignore[attr-defined]
-    sender._RTCRtpSender__octet_count = octets  # type: ignore[attr-defined]
-
-
 def rtp_output(transport: RTCDtlsTransport) -> Callable[[bytes], bool]:
     """A synchronous "protect with SRTP and send" for one DTLS transport.
 
@@ -207,24 +217,13 @@ def rtp_output(transport: RTCDtlsTransport) -> Callable[[bytes], bool]:
             widen_srtp_buffer(srtp)
         protected = srtp.protect(data)
         protocol = pair.protocol
-        if type(protocol) is aioice.ice.StunProtocol:
+        if type(protocol) in DIRECT_PROTOCOLS:
             protocol.transport.sendto(protected, pair.remote_addr)
         else:
             asyncio.ensure_future(protocol.send_data(protected, pair.remote_addr))
         return True
 
     return send
-
-
-SRTP_PLAIN_LIMIT = 1356  # pylibsrtp: its 1500-byte buffer minus the largest SRTP trailer
-SRTP_BUFFER = 2048  # room for a 1500-byte packet (a full Ethernet MTU) plus the trailer
-
-
-def widen_srtp_buffer(session: SrtpSession) -> None:
-    """Let ``session`` protect packets up to SRTP_BUFFER minus its trailer (idempotent)."""
-    if len(session._cdata) < SRTP_BUFFER:
-        session._cdata = srtp_ffi.new("char[]", SRTP_BUFFER)
-        session._buffer = srtp_ffi.buffer(session._cdata)
 
 
 def enlarge_receive_buffers(pc: RTCPeerConnection, size: int) -> None:
@@ -236,106 +235,138 @@ def enlarge_receive_buffers(pc: RTCPeerConnection, size: int) -> None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
 
 
-def srtp_context_address(session: SrtpSession) -> int:
-    """The address of ``session``'s libsrtp context (``srtp_t``), for native code to protect with.
+# --- single-port ICE (sfu/udp_mux.py) ----------------------------------------------------------
 
-    Valid while ``session`` lives: whoever uses the address keeps a reference to the session.
+_original_component_candidates = aioice.ice.Connection.get_component_candidates
+_gather_mux: ContextVar[UdpMux | None] = ContextVar("sfu_gather_mux", default=None)
+
+
+class MuxedStunProtocol(aioice.ice.StunProtocol):
+    """aioice's per-socket protocol, fed by the mux; its transport sends on the shared socket."""
+
+    transport: SharedTransport
+
+    async def request(
+        self,
+        request: aioice.stun.Message,
+        addr: tuple[str, int],
+        integrity_key: bytes | None = None,
+        retransmissions: int | None = None,
+    ) -> tuple[aioice.stun.Message, tuple[str, int]]:
+        # The response carries no USERNAME and may come from an address not bound yet.
+        self.transport.expect_response(request.transaction_id)
+        try:
+            return await super().request(request, addr, integrity_key, retransmissions)
+        finally:
+            self.transport.forget_response(request.transaction_id)
+
+
+# Protocols whose transport sends synchronously (a socket, shared or not): see rtp_output.
+DIRECT_PROTOCOLS: tuple[type[aioice.ice.StunProtocol], ...] = (
+    aioice.ice.StunProtocol,
+    MuxedStunProtocol,
+)
+
+
+MUX_UFRAG_LENGTH = 8
+_UFRAG_CHARS = string.ascii_letters + string.digits
+
+
+def new_ufrag() -> str:
+    return "".join(secrets.choice(_UFRAG_CHARS) for _ in range(MUX_UFRAG_LENGTH))
+
+
+def _claim_ufrag(connection: aioice.ice.Connection, mux: UdpMux) -> None:
+    """Give ``connection`` a ufrag no other connection on ``mux`` has.
+
+    aioice's 4 random characters collide (~3 % among 1,000 connections), and the mux routes
+    STUN by ufrag. Called before gathering ends; aiortc reads the ufrag into the SDP after it.
     """
-    return int(srtp_ffi.cast("uintptr_t", session._srtp[0]))
+    if any(isinstance(p, MuxedStunProtocol) for p in connection._protocols):
+        return  # claimed for an earlier component
+    ufrag = new_ufrag()
+    while mux.ufrag_taken(ufrag):
+        ufrag = new_ufrag()
+    connection._local_username = ufrag
 
 
-def srtp_protect_address() -> int:
-    """The address of ``srtp_protect`` in the libsrtp 2.x that pylibsrtp bundles.
-
-    Its signature: ``srtp_err_status_t srtp_protect(srtp_t, void *packet, int *length)``.
-    """
-    return int(srtp_ffi.cast("uintptr_t", srtp_ffi.addressof(srtp_lib, "srtp_protect")))
-
-
-# --- the fan-out's route and sender reports (sfu/fanout.py sends around aiortc) ---------------
-
-
-def ntp_time(unix_time: float) -> int:
-    """A unix time as a 64-bit NTP timestamp (what an RTCP SR carries)."""
-    return clock.datetime_to_ntp(datetime.datetime.fromtimestamp(unix_time, datetime.UTC))
-
-
-@dataclass(frozen=True)
-class SendRoute:
-    """Where a subscriber's RTP goes: its SRTP session and the nominated ICE pair's transport.
-
-    direct: ``transport`` is a UDP socket of ours (the native fan-out can ``sendmmsg`` on it);
-    False for a TURN relay pair (aioice relays the data: only the Python fan-out sends there).
-    via: the pair's own transport, to tell when ICE moved to another pair.
-    """
-
-    session: SrtpSession
-    transport: asyncio.DatagramTransport
-    remote_addr: tuple[str, int]
-    direct: bool
-    via: object
-
-
-class RelayedTransport(asyncio.DatagramTransport):
-    """aioice's TurnTransport as a datagram transport (it lacks ``is_closing``)."""
-
-    def __init__(self, turn: Any) -> None:
-        super().__init__()
-        self._turn = turn
-
-    def is_closing(self) -> bool:
-        return False  # TurnTransport.sendto itself ignores data once its allocation is gone
-
-    def sendto(self, data: Any, addr: Any = None) -> None:
-        self._turn.sendto(data, addr)
-
-
-def send_route(transport: RTCDtlsTransport) -> SendRoute | None:
-    """The route RTP takes on ``transport``; None until DTLS is connected over a nominated pair.
-
-    The SRTP session is aiortc's own (``_tx_srtp``): retransmissions through :func:`rtp_output`
-    and the fan-out share it, as they must (one rollover counter per SSRC).
-    """
-    if transport._state is not State.CONNECTED:
+def _muxed_protocol(
+    connection: aioice.ice.Connection, mux: UdpMux, address: str, component: int
+) -> MuxedStunProtocol | None:
+    mux_socket = mux.socket_for(address)
+    if mux_socket is None:
         return None
-    pair = transport.transport._connection._nominated.get(1)
-    if pair is None:
-        return None
-    session = transport._tx_srtp
-    widen_srtp_buffer(session)
-    via = pair.protocol.transport
-    if via.get_extra_info("socket") is not None:
-        return SendRoute(session, via, pair.remote_addr, True, via)
-    return SendRoute(session, RelayedTransport(via), pair.remote_addr, False, via)
-
-
-def intercept_sender_reports(sender: RTCRtpSender, refresh: Callable[[RTCRtpSender], None]) -> None:
-    """Call ``refresh(sender)`` right before each RTCP SR of ``sender`` leaves.
-
-    aiortc builds its SR from counters it updates per packet it sends itself; ours go around
-    it, so ``refresh`` sets them (:func:`update_sender_report`) and the SR is rebuilt from them.
-    """
-    original = sender._send_rtcp
-
-    async def send_rtcp(packets: list[AnyRtcpPacket]) -> None:
-        first = packets[0] if packets else None
-        if isinstance(first, RtcpSrPacket) and first.ssrc == sender._ssrc:
-            refresh(sender)
-            first.sender_info = _sender_info(sender)
-            # The SR id aiortc matches receiver reports' LSR against (round-trip time).
-            sender._RTCRtpSender__lsr = (  # type: ignore[attr-defined]
-                first.sender_info.ntp_timestamp >> 16
-            ) & 0xFFFFFFFF
-        await original(packets)
-
-    sender._send_rtcp = send_rtcp  # type: ignore[method-assign]
-
-
-def _sender_info(sender: RTCRtpSender) -> RtcpSenderInfo:
-    """The SR sender info from aiortc's counters (as its own _run_rtcp builds it)."""
-    return RtcpSenderInfo(
-        ntp_timestamp=sender._RTCRtpSender__ntp_timestamp,  # type: ignore[attr-defined]
-        rtp_timestamp=sender._RTCRtpSender__rtp_timestamp,  # type: ignore[attr-defined]
-        packet_count=sender._RTCRtpSender__packet_count & 0xFFFFFFFF,  # type: ignore[attr-defined]
-        octet_count=sender._RTCRtpSender__octet_count & 0xFFFFFFFF,  # type: ignore[attr-defined]
+    protocol = MuxedStunProtocol(connection)
+    protocol.connection_made(
+        mux_socket.attach(protocol, connection.local_username, connection.local_password)
     )
+    protocol.local_candidate = Candidate(
+        foundation=candidate_foundation("host", "udp", address),
+        component=component,
+        transport="udp",
+        priority=candidate_priority(component, "host"),
+        host=address,
+        port=mux.port,
+        type="host",
+    )
+    return protocol
+
+
+async def _reflexive_candidates(
+    connection: aioice.ice.Connection, protocols: list[MuxedStunProtocol], within: float
+) -> list[Candidate]:
+    """Server-reflexive candidates of the muxed host candidates (IPv4, as aioice does)."""
+    if not connection.stun_server:
+        return []
+    tasks = [
+        asyncio.create_task(aioice.ice.server_reflexive_candidate(p, connection.stun_server))
+        for p in protocols
+        if ":" not in p.local_candidate.host
+    ]
+    if not tasks:
+        return []
+    done, pending = await asyncio.wait(tasks, timeout=within)
+    for task in pending:
+        task.cancel()
+    return [task.result()[0] for task in done if task.exception() is None]
+
+
+async def _get_component_candidates(
+    self: aioice.ice.Connection,
+    component: int,
+    addresses: list[str],
+    timeout: int = 5,  # noqa: ASYNC109 (aioice's signature)
+) -> list[Candidate]:
+    mux = _gather_mux.get()
+    if mux is None or not addresses:
+        return await _original_component_candidates(self, component, addresses, timeout)
+    _claim_ufrag(self, mux)
+    protocols = [
+        protocol
+        for address in addresses
+        if (protocol := _muxed_protocol(self, mux, address, component)) is not None
+    ]
+    self._protocols += protocols
+    candidates = [p.local_candidate for p in protocols]
+    candidates += await _reflexive_candidates(self, protocols, timeout)
+    # No host addresses left: aioice only adds a TURN relay candidate, if configured.
+    return candidates + await _original_component_candidates(self, component, [], timeout)
+
+
+def install_udp_mux_hook() -> None:
+    """Let :func:`gather_through` put host candidates on a UdpMux (idempotent)."""
+    if aioice.ice.Connection.get_component_candidates is not _get_component_candidates:
+        aioice.ice.Connection.get_component_candidates = _get_component_candidates  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def gather_through(mux: UdpMux | None) -> Iterator[None]:
+    """Within this block aioice's host candidates use ``mux``'s sockets (None: its own).
+
+    A context variable, like :func:`gather_on`: other peer connections are unaffected.
+    """
+    token = _gather_mux.set(mux)
+    try:
+        yield
+    finally:
+        _gather_mux.reset(token)
