@@ -191,7 +191,8 @@ class DownTrack:
         if target is not None:
             self.counter.count(*target.take_counts())
             self.counter.mark(target.take_marks())
-            self._follow_route(target)
+            if not self.closed:
+                self._follow_route(target)
 
     def acknowledge(self, highest_sequence: int) -> None:
         """A receiver report about this down-track (marks are collected first: it may reach
