@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+from types import SimpleNamespace
 
 import aioice.ice
 import aioice.turn
+import pylibsrtp
 import pytest
 from aiortc import (
     RTCCertificate,
@@ -129,7 +132,6 @@ async def test_gather_on_overrides_host_addresses_only_inside_the_block() -> Non
 
 
 def test_srtp_buffer_widening_protects_gstreamer_sized_packets() -> None:
-    import pylibsrtp
 
     key = bytes(range(30))
     sender = pylibsrtp.Session(
@@ -148,7 +150,6 @@ def test_srtp_buffer_widening_protects_gstreamer_sized_packets() -> None:
 
 
 def test_srtp_addresses_for_the_native_fanout() -> None:
-    import pylibsrtp
     from pylibsrtp._binding import ffi, lib
 
     session = pylibsrtp.Session(
@@ -192,24 +193,59 @@ async def test_sender_report_hook_rebuilds_the_sr_from_our_counters(dtls: RTCDtl
     assert sender._RTCRtpSender__lsr == (info.ntp_timestamp >> 16) & 0xFFFFFFFF
 
 
-def test_send_route_reads_the_nominated_pair_and_tells_relays_apart() -> None:
+async def test_send_route_reads_the_nominated_pair_and_tells_relays_apart(
+    dtls: RTCDtlsTransport,
+) -> None:
     assert "self._tx_srtp.protect(data)" in source(RTCDtlsTransport._send_rtp)
+    assert aiortc_hooks.send_route(dtls) is None  # not connected yet
+    loop = asyncio.get_running_loop()
+    udp, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, ("127.0.0.1", 0))
+    session = pylibsrtp.Session(
+        pylibsrtp.Policy(key=bytes(30), ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    )
+    dtls._tx_srtp = session
+    dtls._state = State.CONNECTED
+    connection = dtls.transport._connection
+    try:
+        for transport, direct in ((udp, True), (TurnLike(), False)):
+            pair = SimpleNamespace(protocol=SimpleNamespace(transport=transport))
+            pair.remote_addr = ("127.0.0.1", 9)
+            connection._nominated[1] = pair
+            route = aiortc_hooks.send_route(dtls)
+            assert route is not None
+            assert (route.session, route.remote_addr, route.direct) == (
+                session,
+                ("127.0.0.1", 9),
+                direct,
+            )
+            assert route.via is transport
+            assert (route.transport is transport) == direct  # a relay is wrapped
+    finally:
+        udp.close()
     assert "self.transport.sendto(data, addr)" in source(aioice.ice.StunProtocol.send_data)
     # A relayed pair's transport is aioice's TurnTransport: no socket of ours, no is_closing
     # (which the Python fan-out calls), hence RelayedTransport.
     assert not hasattr(aioice.turn.TurnTransport, "is_closing")
     assert parameters(aioice.turn.TurnTransport.sendto) == ["self", "data", "addr"]
     assert parameters(aioice.turn.TurnTransport.get_extra_info) == ["self", "name", "default"]
-    sent: list[tuple[bytes, tuple[str, int]]] = []
-
-    class Turn:
-        def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
-            sent.append((data, addr))
-
-    relayed = aiortc_hooks.RelayedTransport(Turn())
+    turn = TurnLike()
+    relayed = aiortc_hooks.RelayedTransport(turn)
     assert not relayed.is_closing()
     relayed.sendto(b"x", ("192.0.2.1", 5))
-    assert sent == [(b"x", ("192.0.2.1", 5))]
+    assert turn.sent == [(b"x", ("192.0.2.1", 5))]
+
+
+class TurnLike:
+    """What aioice's TurnTransport offers the send path: sendto, and no socket."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, tuple[str, int]]] = []
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.sent.append((data, addr))
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return default
 
 
 def test_aioice_internals_the_udp_mux_uses() -> None:
