@@ -132,7 +132,6 @@ async def test_gather_on_overrides_host_addresses_only_inside_the_block() -> Non
 
 
 def test_srtp_buffer_widening_protects_gstreamer_sized_packets() -> None:
-
     key = bytes(range(30))
     sender = pylibsrtp.Session(
         pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
