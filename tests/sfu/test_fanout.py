@@ -218,6 +218,19 @@ async def test_set_route_moves_the_target_to_another_socket_and_address(net: Net
     await viewer.check_next(second, b"")
 
 
+async def test_ipv6_routes(net: Net) -> None:
+    try:
+        sender, _ = await net.socket("::1")
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    viewer = await net.viewer(sender=sender, host="::1")  # remote_addr: (host, port, 0, 0)
+    out = fanout.new_fanout(net.native)
+    out.add(viewer.target)
+    view = packet()
+    assert fan(out, view) == 1
+    await viewer.check_next(view, b"")
+
+
 async def test_hundreds_of_targets_on_one_socket_each_get_one_copy(net: Net) -> None:
     viewers = [await net.viewer(block_index=i % 3) for i in range(150)]
     out = fanout.new_fanout(net.native)

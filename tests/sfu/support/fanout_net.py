@@ -92,16 +92,19 @@ class Net:
     closers: list[asyncio.BaseTransport] = field(default_factory=list)
     _ssrcs: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
-    async def socket(self) -> tuple[asyncio.DatagramTransport, Inbox]:
+    async def socket(self, host: str = "127.0.0.1") -> tuple[asyncio.DatagramTransport, Inbox]:
         loop = asyncio.get_running_loop()
-        transport, inbox = await loop.create_datagram_endpoint(Inbox, local_addr=("127.0.0.1", 0))
+        transport, inbox = await loop.create_datagram_endpoint(Inbox, local_addr=(host, 0))
         self.closers.append(transport)
         return transport, inbox
 
     async def viewer(
-        self, sender: asyncio.DatagramTransport | None = None, **overrides: int
+        self,
+        sender: asyncio.DatagramTransport | None = None,
+        host: str = "127.0.0.1",
+        **overrides: int,
     ) -> Viewer:
-        receiver, inbox = await self.socket()
+        receiver, inbox = await self.socket(host)
         tx, twin, rx = srtp_pair()
         fields = {
             "ssrc": next(self._ssrcs),
