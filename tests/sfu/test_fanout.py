@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from aiortc.rtcdtlstransport import SRTP_PROFILES, SRTPProtectionProfile
 
 from sfu import fanout
 from sfu.rtp_rewrite import build_extension_block, seq_add, ts_add
@@ -80,6 +81,19 @@ async def test_packets_up_to_a_full_mtu(net: Net, size: int) -> None:
     assert fan(out, view) == 1
     await viewer.check_next(view, b"")
     assert viewer.target.send_errors == 0
+
+
+@pytest.mark.parametrize("profile", SRTP_PROFILES, ids=lambda p: p.openssl_profile.decode())
+async def test_every_srtp_profile_aiortc_negotiates(
+    net: Net, profile: SRTPProtectionProfile
+) -> None:
+    viewer = await net.viewer(profile=profile)
+    out = fanout.new_fanout(net.native)
+    out.add(viewer.target)
+    for seq, size in ((1, 100), (2, 1500)):
+        view = packet(seq=seq, payload=bytes(size - 12))
+        assert fan(out, view) == 1
+        await viewer.check_next(view, b"")
 
 
 async def test_a_packet_too_long_for_srtp_is_a_send_error(net: Net) -> None:
