@@ -216,6 +216,22 @@ async def test_a_closed_socket_is_a_send_error_and_others_still_receive(net: Net
     assert gone.target.take_counts() == (0, 0, 0) and gone.target.take_marks() == []
 
 
+async def test_a_route_on_an_already_closed_transport_only_counts_errors(net: Net) -> None:
+    closed_socket, closed_inbox = await net.socket()
+    closed_socket.close()
+    await closed_inbox.lost.wait()
+    born_dead = await net.viewer(sender=closed_socket)
+    moved, other = await net.viewer(), await net.viewer()
+    moved.target.set_route(closed_socket, ("127.0.0.1", 9))
+    out = fanout.new_fanout(net.native)
+    for viewer in (born_dead, moved, other):
+        out.add(viewer.target)
+    view = packet()
+    assert fan(out, view) == 1
+    await other.check_next(view, b"")
+    assert born_dead.target.send_errors == moved.target.send_errors == 1
+
+
 async def test_set_route_moves_the_target_to_another_socket_and_address(net: Net) -> None:
     viewer = await net.viewer()
     out = fanout.new_fanout(net.native)
