@@ -86,8 +86,10 @@ typedef struct {
     socklen_t addrlen;
 } Route;
 
+/* obj.name() (method) or obj.name, as a C long. */
 static int call_int(PyObject *obj, const char *name, int method, long *out) {
-    PyObject *value = method ? PyObject_CallMethod(obj, name, NULL) : PyObject_GetAttrString(obj, name);
+    PyObject *value =
+        method ? PyObject_CallMethod(obj, name, NULL) : PyObject_GetAttrString(obj, name);
     if (value == NULL)
         return -1;
     *out = PyLong_AsLong(value);
@@ -302,7 +304,7 @@ static int add_mark(Target *t, long long second, unsigned int seq) {
         return 0;
     if (t->nmarks == t->marks_capacity) {
         Py_ssize_t capacity = t->marks_capacity * 2;
-        Mark *grown = PyMem_Realloc(t->marks, capacity * sizeof(Mark));
+        Mark *grown = PyMem_Realloc(t->marks, (size_t)capacity * sizeof(Mark));
         if (grown == NULL)
             return -1;
         t->marks = grown;
