@@ -25,6 +25,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from pylibsrtp import Error as SrtpError
 from pylibsrtp import Session as SrtpSession
 
 from sfu import aiortc_hooks
@@ -189,7 +190,7 @@ class PyFanoutTarget:
             if len(packet) > aiortc_hooks.SRTP_PLAIN_LIMIT:
                 aiortc_hooks.widen_srtp_buffer(self._session)
             protected = self._session.protect(packet)
-        except (ValueError, OSError):  # too long for the buffer / libsrtp refused it
+        except (ValueError, SrtpError):  # too long for the buffer / libsrtp refused it
             self.send_errors += 1
             return False
         self._transport.sendto(protected, self._remote_addr)

@@ -109,6 +109,20 @@ async def test_a_packet_too_long_for_srtp_is_a_send_error(net: Net) -> None:
     await viewer.check_next(view, b"")
 
 
+async def test_a_packet_libsrtp_refuses_is_a_send_error(net: Net) -> None:
+    viewer, other = await net.viewer(), await net.viewer()
+    out = fanout.new_fanout(net.native)
+    out.add(viewer.target)
+    first = packet(seq=5)
+    assert fan(out, first) == 1
+    await viewer.check_next(first, b"")
+    out.add(other.target)
+    # The same sequence number again: this session does not allow repeated sends (replay).
+    assert fan(out, first) == 1
+    await other.check_next(first, b"")
+    assert viewer.target.send_errors == 1 and viewer.target.sent_packets == 1
+
+
 @pytest.mark.parametrize(
     ("seq", "ts", "seq_offset", "ts_offset"),
     [(65535, 0xFFFFFFFF, 1, 1), (65000, 0xFFFFFF00, 1000, 0x200), (5, 7, 0xFFFF, 0xFFFFFFFF)],
