@@ -8,7 +8,8 @@ packet per viewer is printed with the ratio. Two layouts: every viewer on one se
 a few sink sockets with tiny receive buffers (the kernel drops what overflows, as it would for a
 remote viewer the packet has left for); the loopback receive path is included in both.
 
-    .venv/bin/python bench/fanout_micro.py [--viewers 100 500] [--packets 400]
+    .venv/bin/python bench/fanout_micro.py [--viewers 100 500] [--packets 400] \\
+        [--profile SRTP_AEAD_AES_128_GCM]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import socket
 import time
 
 import pylibsrtp
+from aiortc.rtcdtlstransport import SRTP_PROFILES
 
 from sfu import aiortc_hooks, fanout
 from sfu.rtp_rewrite import build_extension_block, parse_rtp
@@ -32,11 +34,16 @@ def make_packet() -> bytes:
     return header + extension + bytes(range(256)) * 4 + bytes(1200 - 12 - 8 - 1024)
 
 
+PROFILES = {profile.openssl_profile.decode(): profile for profile in SRTP_PROFILES}
+PROFILE = PROFILES["SRTP_AES128_CM_SHA1_80"]  # --profile changes it
+
+
 def session(index: int) -> pylibsrtp.Session:
-    key = index.to_bytes(4, "big") * 7 + b"\x00\x01"
-    srtp = pylibsrtp.Session(
-        pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    key = (index.to_bytes(4, "big") * 11)[: PROFILE.key_length + PROFILE.salt_length]
+    policy = pylibsrtp.Policy(
+        key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND, srtp_profile=PROFILE.libsrtp_profile
     )
+    srtp = pylibsrtp.Session(policy)
     aiortc_hooks.widen_srtp_buffer(srtp)
     return srtp
 
@@ -118,6 +125,7 @@ def kernel_floor(datagrams: int) -> float:
 
 async def main(viewer_counts: list[int], packets: int) -> None:
     print(f"fan-out of a 1200-byte packet, {packets} packets, CPU us per packet per viewer")
+    print(f"SRTP profile {PROFILE.openssl_profile.decode()}")
     floor = kernel_floor(100_000)
     print(f"kernel floor (bare sendto loop, loopback delivery included): {floor:.2f} us/datagram")
     print("native w/o send: rewrite + srtp_protect only (the sockets closed beforehand)")
@@ -140,5 +148,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--viewers", type=int, nargs="+", default=[100, 500])
     parser.add_argument("--packets", type=int, default=400)
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="SRTP_AES128_CM_SHA1_80")
     options = parser.parse_args()
+    PROFILE = PROFILES[options.profile]
     asyncio.run(main(options.viewers, options.packets))
