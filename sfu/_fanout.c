@@ -22,6 +22,7 @@
 #include <structmember.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -85,8 +86,10 @@ typedef struct {
     socklen_t addrlen;
 } Route;
 
+/* obj.name() (method) or obj.name, as a C long. */
 static int call_int(PyObject *obj, const char *name, int method, long *out) {
-    PyObject *value = method ? PyObject_CallMethod(obj, name, NULL) : PyObject_GetAttrString(obj, name);
+    PyObject *value =
+        method ? PyObject_CallMethod(obj, name, NULL) : PyObject_GetAttrString(obj, name);
     if (value == NULL)
         return -1;
     *out = PyLong_AsLong(value);
@@ -135,24 +138,24 @@ static int resolve_address(PyObject *remote_addr, int family, Route *route) {
     return 0;
 }
 
-/* The socket under an asyncio datagram transport, and where to send on it. */
+/* The socket under an asyncio datagram transport, and where to send on it. A transport
+ * already closed gives a dead route (fd -1): its packets count as send errors, as in the
+ * reference. */
 static int read_route(PyObject *transport, PyObject *remote_addr, Route *route) {
     PyObject *sock = PyObject_CallMethod(transport, "get_extra_info", "s", "socket");
     if (sock == NULL)
         return -1;
+    *route = (Route){.fd = -1};
     long fd, family;
-    int rc = -1;
-    if (sock == Py_None)
-        PyErr_SetString(PyExc_ValueError, "the transport has no socket (closed?)");
-    else if (call_int(sock, "fileno", 1, &fd) == 0 && call_int(sock, "family", 0, &family) == 0) {
-        struct stat st;
-        if (fd < 0 || fstat((int)fd, &st) != 0 || !S_ISSOCK(st.st_mode))
-            PyErr_SetString(PyExc_ValueError, "the transport's socket is closed");
-        else if (resolve_address(remote_addr, (int)family, route) == 0) {
+    int rc = 0;
+    struct stat st;
+    if (sock != Py_None) {
+        rc = (call_int(sock, "fileno", 1, &fd) || call_int(sock, "family", 0, &family)) ? -1 : 0;
+        if (rc == 0 && fd >= 0 && fstat((int)fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
+            rc = resolve_address(remote_addr, (int)family, route);
             route->fd = (int)fd;
             route->dev = st.st_dev;
             route->ino = st.st_ino;
-            rc = 0;
         }
     }
     Py_DECREF(sock);
@@ -301,7 +304,7 @@ static int add_mark(Target *t, long long second, unsigned int seq) {
         return 0;
     if (t->nmarks == t->marks_capacity) {
         Py_ssize_t capacity = t->marks_capacity * 2;
-        Mark *grown = PyMem_Realloc(t->marks, capacity * sizeof(Mark));
+        Mark *grown = PyMem_Realloc(t->marks, (size_t)capacity * sizeof(Mark));
         if (grown == NULL)
             return -1;
         t->marks = grown;

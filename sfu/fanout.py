@@ -16,7 +16,10 @@ Counters count only packets handed to the kernel. Differences that stay: this re
 through the asyncio transport, which queues a datagram the kernel cannot take now and reports
 kernel errors to its protocol (``error_received``), so here only a closed transport and an
 unprotectable packet count as send errors; the native module sends directly and drops (counting
-a send error) what the kernel refuses, including a full socket buffer (it never blocks).
+a send error) what the kernel refuses, including a full socket buffer (it never blocks). The
+native module watches the socket, not the transport (no Python call per packet per target): a
+closed transport whose socket lives on (a route of the UDP mux, sfu/udp_mux.py) still carries
+its packets until the target is closed, which is why a closed down-track closes its target.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from pylibsrtp import Error as SrtpError
 from pylibsrtp import Session as SrtpSession
 
 from sfu import aiortc_hooks
@@ -189,7 +193,7 @@ class PyFanoutTarget:
             if len(packet) > aiortc_hooks.SRTP_PLAIN_LIMIT:
                 aiortc_hooks.widen_srtp_buffer(self._session)
             protected = self._session.protect(packet)
-        except (ValueError, OSError):  # too long for the buffer / libsrtp refused it
+        except (ValueError, SrtpError):  # too long for the buffer / libsrtp refused it
             self.send_errors += 1
             return False
         self._transport.sendto(protected, self._remote_addr)

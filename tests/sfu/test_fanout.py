@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from aiortc.rtcdtlstransport import SRTP_PROFILES, SRTPProtectionProfile
 
 from sfu import fanout
 from sfu.rtp_rewrite import build_extension_block, seq_add, ts_add
@@ -82,6 +83,19 @@ async def test_packets_up_to_a_full_mtu(net: Net, size: int) -> None:
     assert viewer.target.send_errors == 0
 
 
+@pytest.mark.parametrize("profile", SRTP_PROFILES, ids=lambda p: p.openssl_profile.decode())
+async def test_every_srtp_profile_aiortc_negotiates(
+    net: Net, profile: SRTPProtectionProfile
+) -> None:
+    viewer = await net.viewer(profile=profile)
+    out = fanout.new_fanout(net.native)
+    out.add(viewer.target)
+    for seq, size in ((1, 100), (2, 1500)):
+        view = packet(seq=seq, payload=bytes(size - 12))
+        assert fan(out, view) == 1
+        await viewer.check_next(view, b"")
+
+
 async def test_a_packet_too_long_for_srtp_is_a_send_error(net: Net) -> None:
     viewer, other = await net.viewer(), await net.viewer()
     out = fanout.new_fanout(net.native)
@@ -93,6 +107,20 @@ async def test_a_packet_too_long_for_srtp_is_a_send_error(net: Net) -> None:
     view = packet(seq=11)
     assert fan(out, view) == 2
     await viewer.check_next(view, b"")
+
+
+async def test_a_packet_libsrtp_refuses_is_a_send_error(net: Net) -> None:
+    viewer, other = await net.viewer(), await net.viewer()
+    out = fanout.new_fanout(net.native)
+    out.add(viewer.target)
+    first = packet(seq=5)
+    assert fan(out, first) == 1
+    await viewer.check_next(first, b"")
+    out.add(other.target)
+    # The same sequence number again: this session does not allow repeated sends (replay).
+    assert fan(out, first) == 1
+    await other.check_next(first, b"")
+    assert viewer.target.send_errors == 1 and viewer.target.sent_packets == 1
 
 
 @pytest.mark.parametrize(
@@ -202,6 +230,22 @@ async def test_a_closed_socket_is_a_send_error_and_others_still_receive(net: Net
     assert gone.target.take_counts() == (0, 0, 0) and gone.target.take_marks() == []
 
 
+async def test_a_route_on_an_already_closed_transport_only_counts_errors(net: Net) -> None:
+    closed_socket, closed_inbox = await net.socket()
+    closed_socket.close()
+    await closed_inbox.lost.wait()
+    born_dead = await net.viewer(sender=closed_socket)
+    moved, other = await net.viewer(), await net.viewer()
+    moved.target.set_route(closed_socket, ("127.0.0.1", 9))
+    out = fanout.new_fanout(net.native)
+    for viewer in (born_dead, moved, other):
+        out.add(viewer.target)
+    view = packet()
+    assert fan(out, view) == 1
+    await other.check_next(view, b"")
+    assert born_dead.target.send_errors == moved.target.send_errors == 1
+
+
 async def test_set_route_moves_the_target_to_another_socket_and_address(net: Net) -> None:
     viewer = await net.viewer()
     out = fanout.new_fanout(net.native)
@@ -216,6 +260,19 @@ async def test_set_route_moves_the_target_to_another_socket_and_address(net: Net
     second = packet(seq=2)
     assert fan(out, second) == 1
     await viewer.check_next(second, b"")
+
+
+async def test_ipv6_routes(net: Net) -> None:
+    try:
+        sender, _ = await net.socket("::1")
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    viewer = await net.viewer(sender=sender, host="::1")  # remote_addr: (host, port, 0, 0)
+    out = fanout.new_fanout(net.native)
+    out.add(viewer.target)
+    view = packet()
+    assert fan(out, view) == 1
+    await viewer.check_next(view, b"")
 
 
 async def test_hundreds_of_targets_on_one_socket_each_get_one_copy(net: Net) -> None:

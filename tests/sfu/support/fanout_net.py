@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pylibsrtp
+from aiortc.rtcdtlstransport import SRTP_AES128_CM_SHA1_80, SRTPProtectionProfile
 
 from sfu import aiortc_hooks, fanout
 from sfu.rtp_rewrite import RtpView, parse_rtp, rewrite_rtp, seq_add, ts_add
@@ -39,15 +40,20 @@ class Inbox(asyncio.DatagramProtocol):
         return self.queue.empty()
 
 
-def srtp_pair() -> tuple[pylibsrtp.Session, pylibsrtp.Session, pylibsrtp.Session]:
+def srtp_pair(
+    profile: SRTPProtectionProfile = SRTP_AES128_CM_SHA1_80,
+) -> tuple[pylibsrtp.Session, pylibsrtp.Session, pylibsrtp.Session]:
     """(tx, twin tx, rx) sessions on one fresh key: the twin predicts tx's ciphertext."""
-    key = next(_keys).to_bytes(2, "big") * 15
+    key = (next(_keys).to_bytes(2, "big") * 32)[: profile.key_length + profile.salt_length]
+
+    def session(ssrc_type: int) -> pylibsrtp.Session:
+        policy = pylibsrtp.Policy(
+            key=key, ssrc_type=ssrc_type, srtp_profile=profile.libsrtp_profile
+        )
+        return pylibsrtp.Session(policy)
+
     out = pylibsrtp.Policy.SSRC_ANY_OUTBOUND
-    sessions = (
-        pylibsrtp.Session(pylibsrtp.Policy(key=key, ssrc_type=out)),
-        pylibsrtp.Session(pylibsrtp.Policy(key=key, ssrc_type=out)),
-        pylibsrtp.Session(pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND)),
-    )
+    sessions = (session(out), session(out), session(pylibsrtp.Policy.SSRC_ANY_INBOUND))
     for session in sessions:
         aiortc_hooks.widen_srtp_buffer(session)
     return sessions
@@ -92,17 +98,21 @@ class Net:
     closers: list[asyncio.BaseTransport] = field(default_factory=list)
     _ssrcs: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
-    async def socket(self) -> tuple[asyncio.DatagramTransport, Inbox]:
+    async def socket(self, host: str = "127.0.0.1") -> tuple[asyncio.DatagramTransport, Inbox]:
         loop = asyncio.get_running_loop()
-        transport, inbox = await loop.create_datagram_endpoint(Inbox, local_addr=("127.0.0.1", 0))
+        transport, inbox = await loop.create_datagram_endpoint(Inbox, local_addr=(host, 0))
         self.closers.append(transport)
         return transport, inbox
 
     async def viewer(
-        self, sender: asyncio.DatagramTransport | None = None, **overrides: int
+        self,
+        sender: asyncio.DatagramTransport | None = None,
+        host: str = "127.0.0.1",
+        profile: SRTPProtectionProfile = SRTP_AES128_CM_SHA1_80,
+        **overrides: int,
     ) -> Viewer:
-        receiver, inbox = await self.socket()
-        tx, twin, rx = srtp_pair()
+        receiver, inbox = await self.socket(host)
+        tx, twin, rx = srtp_pair(profile)
         fields = {
             "ssrc": next(self._ssrcs),
             "payload_type": 100,
