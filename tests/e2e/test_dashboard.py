@@ -15,6 +15,7 @@ import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -87,6 +88,15 @@ def follow_live_figures(page: object) -> tuple[list[dict], list[str]]:
     return pushed, polls
 
 
+async def board_shown(page: Any) -> None:
+    """Wait for the earnings board; if it stays hidden, fail with what the page says instead."""
+    try:
+        await page.locator("#board").wait_for()
+    except Exception as exc:  # playwright's TimeoutError
+        status = await page.locator("#board-status").text_content()
+        raise AssertionError(f"the board stayed hidden; the page says {status!r}") from exc
+
+
 async def test_creator_sees_live_earnings_and_a_finalized_payout(
     chain_app: TestClient,
     browser: object,
@@ -119,7 +129,7 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
     dashboard = await open_page(browser, f"{base}/dashboard")
     pushed, polls = follow_live_figures(dashboard)
     await dev_sign_in(dashboard, "//Ferdie")
-    await dashboard.locator("#board").wait_for()
+    await board_shown(dashboard)
     total = planck_of(dashboard, "#earnings-total")
     await dashboard.locator("#earnings-total span").wait_for()
     assert await total() == 0
