@@ -1,0 +1,163 @@
+"""The server under test of bench/sfu_fanout.py: the app `vilokanam run` serves, as a process.
+
+Run as a script, this file is `vilokanam run` (vilokanam.server.serve: settings from the
+environment, migrations, the whole app with billing, metering and the sfu) except that it
+starts no dev chain: the fan-out needs none, and chopsticks would share the server's core.
+Settings come from the environment like the real command's; BENCH_PROFILE=<file> runs it under
+cProfile and writes the stats there when it stops (SIGINT/SIGTERM).
+
+Imported, it starts that process pinned to one core in a process group of its own and reads
+its CPU time and resident memory from /proc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+STOP_GRACE_S = 30.0
+
+
+# --- /proc readings -----------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, all threads."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+
+
+def rss_kb(pid: int) -> int:
+    """Resident memory of a process, KiB."""
+    with open(f"/proc/{pid}/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE_KB
+
+
+def core_busy(core: int) -> float:
+    """Busy CPU seconds of one core, all processes (from /proc/stat)."""
+    with open("/proc/stat") as stat:
+        for line in stat:
+            if line.startswith(f"cpu{core} "):
+                ticks = [int(x) for x in line.split()[1:]]
+                return (sum(ticks) - ticks[3] - ticks[4]) / CLOCK_TICKS
+    return float("nan")
+
+
+def load_average() -> str:
+    with open("/proc/loadavg") as loadavg:
+        return " ".join(loadavg.read().split()[:3])
+
+
+# --- the process, seen from the bench -----------------------------------------------------------
+
+
+@dataclass
+class ServerProcess:
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        """SIGINT (a clean shutdown, which also writes the profile), then SIGKILL the group."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # whatever is left in its group
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+
+def start_server(env: dict[str, str], port: int, core: int, log: Path) -> ServerProcess:
+    """This file as a script, pinned to ``core``; returns once /api/health answers."""
+    with log.open("wb") as output:
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve())],
+            env={**env, "HTTP_PORT": str(port), "PYTHONPATH": str(ROOT)},
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, killed as one
+            preexec_fn=lambda: os.sched_setaffinity(0, {core}),
+        )
+    server = ServerProcess(proc, f"http://127.0.0.1:{port}", log)
+    try:
+        wait_healthy(server)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def wait_healthy(server: ServerProcess, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"server exited: {server.log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/api/health", timeout=2):  # noqa: S310
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not become healthy in time")
+
+
+# --- the process itself -------------------------------------------------------------------------
+
+
+def serve_without_chain() -> None:
+    """`vilokanam run`'s serve(), with local_services asked for no chain."""
+    from vilokanam import server
+    from vilokanam.logs import configure_logging
+    from vilokanam.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    with_chain = server.local_services
+
+    async def no_chain(settings: object, stack: AsyncExitStack, chain: bool = True) -> object:
+        return await with_chain(settings, stack, chain=False)  # type: ignore[arg-type]
+
+    server.local_services = no_chain  # type: ignore[assignment]
+    asyncio.run(server.serve(settings))
+
+
+def main() -> None:
+    profile = os.environ.get("BENCH_PROFILE")
+    if not profile:
+        serve_without_chain()
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        serve_without_chain()
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile)
+
+
+if __name__ == "__main__":
+    main()
