@@ -50,9 +50,13 @@ def abs_send_time(seconds: float) -> int:
     return int(seconds * (1 << 18)) & 0xFFFFFF
 
 
-def signed_since(stamp: int, now: float) -> float:
-    """Seconds from a 24-bit abs-send-time ``stamp`` to ``now``, negative if ``now`` is earlier."""
-    return (((abs_send_time(now) - stamp + 0x800000) & 0xFFFFFF) - 0x800000) / (1 << 18)
+def since_stamp(stamp: int, now: float) -> float:
+    """Seconds from a 24-bit abs-send-time ``stamp`` to ``now``, in [-4, 60) (it wraps at 64 s).
+
+    Small negative values are clock granularity; an overloaded server can add tens of seconds.
+    """
+    elapsed = ((abs_send_time(now) - stamp) & 0xFFFFFF) / (1 << 18)
+    return elapsed - 64 if elapsed >= 60 else elapsed
 
 
 def find_extension(data: bytes, ext_id: int) -> bytes | None:

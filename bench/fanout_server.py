@@ -13,12 +13,14 @@ its CPU time and resident memory from /proc.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +110,19 @@ def start_server(env: dict[str, str], port: int, core: int, log: Path) -> Server
         server.stop()
         raise
     return server
+
+
+def logged_problems(log: Path) -> Counter[str]:
+    """Warning and error events the server logged (JSON lines), by event name."""
+    problems: Counter[str] = Counter()
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("level") in ("warning", "error", "critical"):
+            problems[str(entry.get("event"))] += 1
+    return problems
 
 
 def wait_healthy(server: ServerProcess, timeout: float = 60.0) -> None:

@@ -30,7 +30,7 @@ from fanout_media import (
     find_extension,
     loopback_only,
     pin,
-    signed_since,
+    since_stamp,
 )
 
 SO_TIMESTAMPNS = 35  # Linux; the socket module does not export it (SCM_ equals SO_)
@@ -84,8 +84,8 @@ def on_frame_end(viewer: Viewer, data: bytes, ancdata: list[tuple[int, int, byte
     value = find_extension(data, viewer.abs_send_time_id)
     if value is not None:
         stamp = int.from_bytes(value, "big")
-        kernel = signed_since(stamp, kernel_stamp(ancdata))
-        viewer.delays.append((kernel, signed_since(stamp, handled), viewer.packets))
+        kernel = since_stamp(stamp, kernel_stamp(ancdata))
+        viewer.delays.append((kernel, since_stamp(stamp, handled), viewer.packets))
     viewer.packets = 0
 
 
