@@ -28,6 +28,7 @@ class Window:
     seconds: float
     server_cpu: float
     server_sys: float
+    server_wait: float  # runnable but not running: the core was busy with something else
     server_rss_kb: int
     generator_cpu: float  # publisher + viewer processes
     core0_busy: float  # every process on the server's core
@@ -44,6 +45,7 @@ class Row:
     viewers: int
     cpu: float  # % of a core
     cpu_sys: float
+    cpu_wait: float  # % of the window the server waited for its core
     cpu_per_viewer: float  # % of a core, above the 0-viewer step
     rss_mb: float
     kb_per_viewer: float  # RSS growth since the 0-viewer step / viewers
@@ -83,6 +85,7 @@ def row_of(window: Window, base: Window | None) -> Row:
         viewers=window.viewers,
         cpu=cpu,
         cpu_sys=pct * window.server_sys,
+        cpu_wait=pct * window.server_wait,
         cpu_per_viewer=(cpu - base_cpu) / n,
         rss_mb=window.server_rss_kb / 1024,
         kb_per_viewer=(window.server_rss_kb - base_rss) / n,
@@ -101,10 +104,11 @@ def row_of(window: Window, base: Window | None) -> Row:
 
 
 HEADER = (
-    "| mode | viewers | server CPU % (kernel) | CPU/viewer % | RSS MB | KB/viewer "
+    "| mode | viewers | server CPU % (kernel) | waited for core % "
+    "| CPU/viewer % | RSS MB | KB/viewer "
     "| frames % (worst) | delay p50/p95/max ms | p95 in viewer ms | keyframe p95 ms "
     "| join p50 ms | generator CPU % | core 1 busy % | core 0 others % | verdict |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -117,7 +121,8 @@ def format_row(row: Row) -> str:
         per_viewer = f"{row.cpu_per_viewer:.3f}"
     delays = "/".join(_ms(x) for x in (row.p50_ms, row.p95_ms, row.max_ms))
     return (
-        f"| {row.mode} | {row.viewers} | {row.cpu:.1f} ({row.cpu_sys:.1f}) | {per_viewer} | "
+        f"| {row.mode} | {row.viewers} | {row.cpu:.1f} ({row.cpu_sys:.1f}) | {row.cpu_wait:.0f} | "
+        f"{per_viewer} | "
         f"{row.rss_mb:.0f} | {row.kb_per_viewer:.0f} | "
         f"{row.frames_pct:.1f} ({row.worst_pct:.0f}) | {delays} | {_ms(row.p95_in_viewer_ms)} | "
         f"{_ms(row.keyframe_p95_ms)} | {_ms(row.join_p50_ms)} | {row.generator:.0f} | "

@@ -3,8 +3,8 @@
 Run as a script, this file is `vilokanam run` (vilokanam.server.serve: settings from the
 environment, migrations, the whole app with billing, metering and the sfu) except that it
 starts no dev chain: the fan-out needs none, and chopsticks would share the server's core.
-Settings come from the environment like the real command's; BENCH_PROFILE=<file> runs it under
-cProfile and writes the stats there when it stops (SIGINT/SIGTERM).
+Settings come from the environment like the real command's; with BENCH_PROFILE=<file>, SIGUSR1
+starts cProfile and SIGUSR2 writes the stats there (the bench profiles one window that way).
 
 Imported, it starts that process pinned to one core in a process group of its own and reads
 its CPU time and resident memory from /proc.
@@ -40,6 +40,17 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+
+
+def cpu_wait_seconds(pid: int) -> float:
+    """Seconds the process's threads spent runnable but waiting for a CPU (/proc schedstat)."""
+    waited = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            waited += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError):
+            continue  # a thread that just ended
+    return waited / 1e9
 
 
 def rss_kb(pid: int) -> int:
@@ -91,8 +102,26 @@ class ServerProcess:
         self.proc.wait()
 
 
-def start_server(env: dict[str, str], port: int, core: int, log: Path) -> ServerProcess:
+def set_niceness(nice: int) -> None:
+    """Niceness of this process and of its session's autogroup (Linux shares CPU between
+    sessions first, so a process's own niceness only counts within its session)."""
+    os.setpriority(os.PRIO_PROCESS, 0, nice)
+    try:
+        Path("/proc/self/autogroup").write_text(str(nice))
+    except OSError:
+        pass  # no autogroup scheduling here (or not allowed): the process niceness is all
+
+
+def start_server(
+    env: dict[str, str], port: int, core: int, log: Path, nice: int = 0
+) -> ServerProcess:
     """This file as a script, pinned to ``core``; returns once /api/health answers."""
+
+    def prepare() -> None:  # in the child, after setsid
+        os.sched_setaffinity(0, {core})
+        if nice:
+            set_niceness(nice)
+
     with log.open("wb") as output:
         proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve())],
@@ -101,7 +130,7 @@ def start_server(env: dict[str, str], port: int, core: int, log: Path) -> Server
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, killed as one
-            preexec_fn=lambda: os.sched_setaffinity(0, {core}),
+            preexec_fn=prepare,
         )
     server = ServerProcess(proc, f"http://127.0.0.1:{port}", log)
     try:
@@ -158,20 +187,24 @@ def serve_without_chain() -> None:
     asyncio.run(server.serve(settings))
 
 
-def main() -> None:
-    profile = os.environ.get("BENCH_PROFILE")
-    if not profile:
-        serve_without_chain()
-        return
+def arm_profiler(path: str) -> None:
+    """SIGUSR1 starts cProfile, SIGUSR2 stops it and writes the stats to ``path``."""
     import cProfile
 
     profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        serve_without_chain()
-    finally:
+
+    def stop(*_: object) -> None:
         profiler.disable()
-        profiler.dump_stats(profile)
+        profiler.dump_stats(path)
+
+    signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+    signal.signal(signal.SIGUSR2, stop)
+
+
+def main() -> None:
+    if profile := os.environ.get("BENCH_PROFILE"):
+        arm_profiler(profile)
+    serve_without_chain()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ a server without those settings ignores them.
 
     .venv/bin/python bench/sfu_fanout.py                                   # both modes
     .venv/bin/python bench/sfu_fanout.py --modes python --steps 10,50 --window 3   # quick
-    .venv/bin/python bench/sfu_fanout.py --modes python --steps 200 --profile /tmp/fanout
+    .venv/bin/python bench/sfu_fanout.py --steps 100 --profile /tmp/fanout  # cProfile, last step
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import multiprocessing as mp
 import os
 import pstats
 import secrets
+import signal
 import sys
 import tempfile
 import time
@@ -57,9 +58,11 @@ from fanout_server import (  # noqa: E402
     ServerProcess,
     core_busy,
     cpu_seconds,
+    cpu_wait_seconds,
     load_average,
     logged_problems,
     rss_kb,
+    set_niceness,
     start_server,
 )
 from fanout_viewers import VIEWS_PER_ACCOUNT, worker_main  # noqa: E402
@@ -174,15 +177,26 @@ class Generator:
 
 
 def measure(
-    mode: str, viewers: int, server: ServerProcess, gen: Generator, seconds: float
+    mode: str,
+    viewers: int,
+    server: ServerProcess,
+    gen: Generator,
+    seconds: float,
+    profile: bool = False,
 ) -> Window:
     """One window: /proc of the server and the generator, the viewers' counters."""
     before, _ = gen.snapshot()  # also forgets the delays recorded while settling
+    if profile:
+        os.kill(server.pid, signal.SIGUSR1)
     t0, sent0, cpu0, gen0 = time.monotonic(), gen.sent.value, cpu_seconds(server.pid), gen.cpu()
+    wait0 = cpu_wait_seconds(server.pid)
     busy0 = core_busy(SERVER_CORE), core_busy(GENERATOR_CORE)
     time.sleep(seconds)
+    if profile:
+        os.kill(server.pid, signal.SIGUSR2)
     after, delays = gen.snapshot()
     t1, sent1, cpu1, gen1 = time.monotonic(), gen.sent.value, cpu_seconds(server.pid), gen.cpu()
+    wait1 = cpu_wait_seconds(server.pid)
     busy1 = core_busy(SERVER_CORE), core_busy(GENERATOR_CORE)
     return Window(
         mode=mode,
@@ -190,6 +204,7 @@ def measure(
         seconds=t1 - t0,
         server_cpu=sum(cpu1) - sum(cpu0),
         server_sys=cpu1[1] - cpu0[1],
+        server_wait=wait1 - wait0,
         server_rss_kb=rss_kb(server.pid),
         generator_cpu=gen1 - gen0,
         core0_busy=busy1[0] - busy0[0],
@@ -233,7 +248,8 @@ def run_steps(
         total = n
         time.sleep(args.settle)
         wait_quiet(server, gen, args)
-        row = row_of(measure(mode, n, server, gen, args.window), base)
+        profile = bool(args.profile) and n == args.steps[-1]
+        row = row_of(measure(mode, n, server, gen, args.window, profile), base)
         rows.append(row)
         print(format_row(row), flush=True)
         if row.frames_pct < MIN_FRAMES_PCT and not args.keep_going:
@@ -253,8 +269,10 @@ def run_mode(
     ):
         (services.workdir / mode).mkdir(parents=True, exist_ok=True)
         env = server_env(mode, database_url, services, args)
+        if "BENCH_PROFILE" in env:
+            Path(env["BENCH_PROFILE"]).unlink(missing_ok=True)  # no stale stats from a past run
         log = services.workdir / mode / "server.log"
-        server = start_server(env, args.port, SERVER_CORE, log)
+        server = start_server(env, args.port, SERVER_CORE, log, args.nice)
         stack.callback(server.stop)
         stream_id, key, tokens = asyncio.run(prepare(server.url, per_worker * args.workers))
         shares = [tokens[i * per_worker : (i + 1) * per_worker] for i in range(args.workers)]
@@ -281,11 +299,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quiet", type=float, default=15.0, help="%% of core 0 others may use")
     parser.add_argument("--quiet-wait", type=float, default=30.0, help="s to wait for --quiet")
     parser.add_argument("--mux", default="true", help="RTC_UDP_MUX (single-port ICE)")
+    parser.add_argument(
+        "--nice", type=int, default=0, help="niceness of the server and the generator (< 0: root)"
+    )
     parser.add_argument("--clip-frames", type=int, default=150)
     parser.add_argument("--bitrate", type=int, default=1_600_000)
     parser.add_argument("--port", type=int, default=18770, help="the server's HTTP port")
     parser.add_argument("--udp-port", type=int, default=18771, help="RTC_UDP_PORT (mux)")
-    parser.add_argument("--profile", default="", help="cProfile the server: stats to PREFIX-MODE")
+    parser.add_argument(
+        "--profile", default="", help="cProfile the last step's window: stats to PREFIX-MODE.prof"
+    )
     parser.add_argument(
         "--server-env", action="append", default=[], metavar="KEY=VALUE", help="more settings"
     )
@@ -299,6 +322,8 @@ def main() -> None:
     from tests.support.services import postgres_server, redis_server
 
     args = parse_args()
+    if args.nice:  # the generator's processes inherit it; the server sets its own
+        set_niceness(args.nice)
     t0 = time.monotonic()
     clips = encode_clip(args.clip_frames, args.bitrate)
     print(f"{describe(*clips)} (encoded in {time.monotonic() - t0:.0f} s)")
