@@ -170,16 +170,22 @@ def ratio_table(native: list[Row], python: list[Row]) -> str:
     """native / python per figure, for every step both modes measured."""
     by_n = {r.viewers: r for r in python if r.viewers}
     lines = [
-        "| viewers | " + " | ".join(name for name, _ in RATIO_FIGURES) + " |",
-        "|---|" + "---|" * len(RATIO_FIGURES),
+        "| viewers | " + " | ".join(name for name, _ in RATIO_FIGURES) + " | note |",
+        "|---|" + "---|" * (len(RATIO_FIGURES) + 1),
     ]
     for row in native:
         other = by_n.get(row.viewers)
         if other is None:
             continue
         cells = [_ratio(getattr(row, attr), getattr(other, attr)) for _, attr in RATIO_FIGURES]
-        lines.append(f"| {row.viewers} | " + " | ".join(cells) + " |")
+        lines.append(f"| {row.viewers} | " + " | ".join(cells) + f" | {_note(row, other)} |")
     return "\n".join(lines)
+
+
+def _note(native: Row, python: Row) -> str:
+    """CPU is comparable only while both modes did the whole work (no frames lost)."""
+    short = [r.mode for r in (native, python) if r.frames_pct < MIN_FRAMES_PCT]
+    return f"{' and '.join(short)} lost frames: CPU not comparable" if short else ""
 
 
 def _ratio(a: float, b: float) -> str:
