@@ -36,6 +36,7 @@ class Window:
     frames_sent: int  # by the publisher
     frames: list[int]  # per viewer
     joins: list[float]  # per viewer, join -> first frame, s
+    disconnected: int  # viewers whose peer connection is not connected at the window's end
     delays: list[tuple[float, float, int]]  # per frame: at socket s, in viewer s, packets
 
 
@@ -43,6 +44,7 @@ class Window:
 class Row:
     mode: str
     viewers: int
+    disconnected: int
     cpu: float  # % of a core
     cpu_sys: float
     cpu_wait: float  # % of the window the server waited for its core
@@ -83,6 +85,7 @@ def row_of(window: Window, base: Window | None) -> Row:
     return Row(
         mode=window.mode,
         viewers=window.viewers,
+        disconnected=window.disconnected,
         cpu=cpu,
         cpu_sys=pct * window.server_sys,
         cpu_wait=pct * window.server_wait,
@@ -104,7 +107,7 @@ def row_of(window: Window, base: Window | None) -> Row:
 
 
 HEADER = (
-    "| mode | viewers | server CPU % (kernel) | waited for core % "
+    "| mode | viewers (not connected) | server CPU % (kernel) | waited for core % "
     "| CPU/viewer % | RSS MB | KB/viewer "
     "| frames % (worst) | delay p50/p95/max ms | p95 in viewer ms | keyframe p95 ms "
     "| join p50 ms | generator CPU % | core 1 busy % | core 0 others % | verdict |\n"
@@ -121,8 +124,8 @@ def format_row(row: Row) -> str:
         per_viewer = f"{row.cpu_per_viewer:.3f}"
     delays = "/".join(_ms(x) for x in (row.p50_ms, row.p95_ms, row.max_ms))
     return (
-        f"| {row.mode} | {row.viewers} | {row.cpu:.1f} ({row.cpu_sys:.1f}) | {row.cpu_wait:.0f} | "
-        f"{per_viewer} | "
+        f"| {row.mode} | {row.viewers} ({row.disconnected}) | "
+        f"{row.cpu:.1f} ({row.cpu_sys:.1f}) | {row.cpu_wait:.0f} | {per_viewer} | "
         f"{row.rss_mb:.0f} | {row.kb_per_viewer:.0f} | "
         f"{row.frames_pct:.1f} ({row.worst_pct:.0f}) | {delays} | {_ms(row.p95_in_viewer_ms)} | "
         f"{_ms(row.keyframe_p95_ms)} | {_ms(row.join_p50_ms)} | {row.generator:.0f} | "

@@ -37,6 +37,7 @@ SO_TIMESTAMPNS = 35  # Linux; the socket module does not export it (SCM_ equals 
 TIMESPEC = struct.Struct("@qq")
 REPORT_INTERVAL_S = 0.5
 JOINS_AT_ONCE = 8
+CONNECT_TIMEOUT_S = 30.0
 VIEWS_PER_ACCOUNT = 100  # the server runs with MAX_VIEWS_PER_VIEWER=100 (its maximum)
 
 # Per frame: (delay to the kernel's receive stamp s, delay to the event loop s, packets).
@@ -145,14 +146,16 @@ async def report_loop(viewers: list[Viewer]) -> None:
                     pass  # not connected (yet, or any more): nothing to acknowledge
 
 
-async def join(http: Any, url: str, stream_id: str, token: str) -> Viewer:
-    """One viewer through WHEP, reading its own RTP socket."""
+async def join(http: Any, url: str, stream_id: str, token: str, viewers: list[Viewer]) -> None:
+    """One viewer through WHEP, reading its own RTP socket; in ``viewers`` from the start, so
+    it acknowledges its first packets (the server cuts a viewer silent for 3 s)."""
     from aiortc import RTCSessionDescription
 
     from sfu import aiortc_hooks
     from sfu.negotiation import negotiated_tracks
 
     viewer = Viewer()
+    viewers.append(viewer)
     pc = viewer.pc = client_pc()
     transceiver = pc.addTransceiver("video", direction="recvonly")
     aiortc_hooks.disable_decoder(transceiver.receiver)
@@ -169,7 +172,20 @@ async def join(http: Any, url: str, stream_id: str, token: str) -> Viewer:
     extension_ids = negotiated_tracks(answer)[transceiver.mid].extension_ids
     viewer.abs_send_time_id = extension_ids.get(ABS_SEND_TIME_URI, 0)
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-    return viewer
+    await connected(pc)
+
+
+async def connected(pc: Any) -> None:
+    """Wait (bounded) until ICE and DTLS are up, so joins come at the pace the server takes them."""
+    up = asyncio.Event()
+    pc.on(
+        "connectionstatechange", lambda: pc.connectionState in ("connected", "failed") and up.set()
+    )
+    if pc.connectionState != "connected":
+        try:
+            await asyncio.wait_for(up.wait(), CONNECT_TIMEOUT_S)
+        except TimeoutError:
+            pass  # counted as not connected in the snapshots
 
 
 def worker_main(url: str, stream_id: str, tokens: list[str], conn: Connection, core: int) -> None:
@@ -188,15 +204,15 @@ async def worker(url: str, stream_id: str, tokens: list[str], conn: Connection) 
     reports = asyncio.create_task(report_loop(viewers))
     async with aiohttp.ClientSession() as http:
 
-        async def join_one(index: int) -> Viewer:
+        async def join_one(index: int) -> None:
             async with limit:
-                return await join(http, url, stream_id, tokens[index // VIEWS_PER_ACCOUNT])
+                await join(http, url, stream_id, tokens[index // VIEWS_PER_ACCOUNT], viewers)
 
         while True:
             command, arg = await loop.run_in_executor(None, conn.recv)
             if command == "add":
                 first = len(viewers)
-                viewers += await asyncio.gather(*(join_one(first + i) for i in range(arg)))
+                await asyncio.gather(*(join_one(first + i) for i in range(arg)))
                 conn.send(len(viewers))
             elif command == "snapshot":
                 if reports.done():
@@ -212,9 +228,10 @@ async def worker(url: str, stream_id: str, tokens: list[str], conn: Connection) 
 
 def snapshot(
     viewers: list[Viewer],
-) -> tuple[list[tuple[int, float | None]], list[FrameDelay]]:
-    """Frames and join times per viewer; delays recorded since the previous snapshot."""
+) -> tuple[list[tuple[int, float | None, bool]], list[FrameDelay]]:
+    """Frames, join time and connectedness per viewer; delays since the previous snapshot."""
     delays = [d for v in viewers for d in v.delays]
     for viewer in viewers:
         viewer.delays = []
-    return [(v.frames, v.first_frame) for v in viewers], delays
+    counts = [(v.frames, v.first_frame, v.pc.connectionState == "connected") for v in viewers]
+    return counts, delays

@@ -157,7 +157,7 @@ class Generator:
         n = len(self.conns)
         self._ask("add", [viewers // n + (i < viewers % n) for i in range(n)])
 
-    def snapshot(self) -> tuple[list[tuple[int, float | None]], list[Any]]:
+    def snapshot(self) -> tuple[list[tuple[int, float | None, bool]], list[Any]]:
         parts = self._ask("snapshot", [None] * len(self.conns))
         return [x for counts, _ in parts for x in counts], [d for _, ds in parts for d in ds]
 
@@ -212,6 +212,7 @@ def measure(
         frames_sent=sent1 - sent0,
         frames=[a[0] - b[0] for a, b in zip(after, before, strict=True)],
         joins=[a[1] for a in after if a[1] is not None],
+        disconnected=sum(not a[2] for a in after),
         delays=delays,
     )
 
