@@ -294,7 +294,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--modes", default="python,native", help="SFU_FANOUT values, in order")
     parser.add_argument("--steps", default="50,100,200,300,500", help="viewer counts")
     parser.add_argument("--window", type=float, default=6.0, help="seconds measured per step")
-    parser.add_argument("--settle", type=float, default=3.0, help="seconds after joins")
+    parser.add_argument("--settle", type=float, default=5.0, help="seconds after joins")
     parser.add_argument("--workers", type=int, default=2, help="viewer processes")
     parser.add_argument("--keep-going", action="store_true", help="past a step losing frames")
     parser.add_argument("--quiet", type=float, default=15.0, help="%% of core 0 others may use")
