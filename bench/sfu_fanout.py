@@ -171,9 +171,12 @@ class Generator:
                 process.join(5)
 
     def _ask(self, command: str, args: list[Any]) -> list[Any]:
-        for conn, arg in zip(self.conns, args, strict=True):
-            conn.send((command, arg))
-        return [conn.recv() for conn in self.conns]
+        try:
+            for conn, arg in zip(self.conns, args, strict=True):
+                conn.send((command, arg))
+            return [conn.recv() for conn in self.conns]
+        except (EOFError, BrokenPipeError):
+            raise RuntimeError("a viewer process ended (its traceback is above)") from None
 
 
 def measure(
@@ -245,7 +248,11 @@ def run_steps(
     print(format_row(rows[0]), flush=True)
     total = 0
     for n in args.steps:
-        gen.add(n - total)
+        try:
+            gen.add(n - total)
+        except RuntimeError as exc:  # e.g. WHEP refused: the stream ended under overload
+            print(f"{mode}: stopped while joining {n} viewers: {exc}", flush=True)
+            break
         total = n
         time.sleep(args.settle)
         wait_quiet(server, gen, args)
