@@ -174,7 +174,14 @@ async def publish_clip(
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     negotiated = negotiated_tracks(answer)[transceiver.mid]
     connected = asyncio.Event()
-    pc.on("connectionstatechange", lambda: pc.connectionState == "connected" and connected.set())
+
+    @pc.on("connectionstatechange")
+    def on_state() -> None:
+        if pc.connectionState == "connected":
+            connected.set()
+        else:  # the stream ends with it: say when, for the orchestrator's log
+            print(f"{time.strftime('%H:%M:%S')} publisher: {pc.connectionState}", flush=True)
+
     await asyncio.wait_for(connected.wait(), 30)
     await send_loop(
         transceiver.sender,

@@ -154,6 +154,16 @@ def logged_problems(log: Path) -> Counter[str]:
     return problems
 
 
+def sfu_metrics(server: ServerProcess) -> list[str]:
+    """The server's vilokanam_sfu_* samples from /metrics (dev mode serves it on the main port)."""
+    try:
+        with urllib.request.urlopen(f"{server.url}/metrics", timeout=5) as response:  # noqa: S310
+            text = response.read().decode()
+    except OSError as exc:
+        return [f"/metrics: {exc}"]
+    return [line for line in text.splitlines() if line.startswith("vilokanam_sfu_")]
+
+
 def wait_healthy(server: ServerProcess, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

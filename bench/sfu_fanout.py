@@ -63,6 +63,7 @@ from fanout_server import (  # noqa: E402
     logged_problems,
     rss_kb,
     set_niceness,
+    sfu_metrics,
     start_server,
 )
 from fanout_viewers import VIEWS_PER_ACCOUNT, worker_main  # noqa: E402
@@ -287,7 +288,9 @@ def run_mode(
         gen = Generator(server.url, (stream_id, key), shares, clips)
         stack.callback(gen.stop)
         gen.start()
-        return run_steps(mode, server, gen, args)
+        rows = run_steps(mode, server, gen, args)
+        print("server counters: " + ("; ".join(sfu_metrics(server)) or "none"))
+        return rows
 
 
 def print_profile(path: str, top: int = 25) -> None:
