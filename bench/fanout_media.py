@@ -175,17 +175,20 @@ async def publish_clip(
     negotiated = negotiated_tracks(answer)[transceiver.mid]
     connected = asyncio.Event()
 
-    @pc.on("connectionstatechange")
     def on_state() -> None:
         if pc.connectionState == "connected":
             connected.set()
-        else:  # the stream ends with it: say when, for the orchestrator's log
+        elif pc.connectionState in ("disconnected", "failed", "closed"):  # the stream ends
             print(f"{time.strftime('%H:%M:%S')} publisher: {pc.connectionState}", flush=True)
 
+    pc.on("connectionstatechange", on_state)
     await asyncio.wait_for(connected.wait(), 30)
+    payload_type = negotiated.codec.payloadType
+    if payload_type is None:
+        raise RuntimeError("the answer has no payload type for VP8")
     await send_loop(
         transceiver.sender,
-        negotiated.codec.payloadType,
+        payload_type,
         negotiated.extension_ids[ABS_SEND_TIME_URI],
         clips,
         sent,

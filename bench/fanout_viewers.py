@@ -63,7 +63,7 @@ def kernel_stamp(ancdata: list[tuple[int, int, bytes]]) -> float:
     for level, kind, data in ancdata:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
             seconds, nanoseconds = TIMESPEC.unpack_from(data)
-            return seconds + nanoseconds / 1e9
+            return float(seconds + nanoseconds / 1e9)
     return float("nan")
 
 
@@ -119,11 +119,11 @@ def read_rtp(viewer: Viewer, protocol: Any) -> None:
     asyncio.get_running_loop()._add_reader(sock.fileno(), read_ready)  # type: ignore[attr-defined]
 
 
-def receiver_report(viewer: Viewer) -> bytes:
+def receiver_report(viewer: Viewer, media_ssrc: int) -> bytes:
     from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket
 
     block = RtcpReceiverInfo(
-        ssrc=viewer.media_ssrc,
+        ssrc=media_ssrc,
         fraction_lost=0,
         packets_lost=0,
         highest_sequence=viewer.highest_seq,
@@ -141,7 +141,7 @@ async def report_loop(viewers: list[Viewer]) -> None:
         for viewer in viewers:
             if viewer.media_ssrc is not None:
                 try:
-                    await viewer.dtls._send_rtp(receiver_report(viewer))
+                    await viewer.dtls._send_rtp(receiver_report(viewer, viewer.media_ssrc))
                 except ConnectionError:
                     pass  # not connected (yet, or any more): nothing to acknowledge
 
@@ -178,9 +178,12 @@ async def join(http: Any, url: str, stream_id: str, token: str, viewers: list[Vi
 async def connected(pc: Any) -> None:
     """Wait (bounded) until ICE and DTLS are up, so joins come at the pace the server takes them."""
     up = asyncio.Event()
-    pc.on(
-        "connectionstatechange", lambda: pc.connectionState in ("connected", "failed") and up.set()
-    )
+
+    def on_state() -> None:
+        if pc.connectionState in ("connected", "failed"):
+            up.set()
+
+    pc.on("connectionstatechange", on_state)
     if pc.connectionState != "connected":
         try:
             await asyncio.wait_for(up.wait(), CONNECT_TIMEOUT_S)

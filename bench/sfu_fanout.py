@@ -80,7 +80,9 @@ class Services:
     workdir: Path
 
 
-def server_env(mode: str, database_url: str, services: Services, args: argparse.Namespace) -> dict:
+def server_env(
+    mode: str, database_url: str, services: Services, args: argparse.Namespace
+) -> dict[str, str]:
     """`vilokanam run`'s environment for one mode: dev, loopback only, the bench's services."""
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     env.update(
