@@ -30,6 +30,7 @@ import multiprocessing as mp
 import os
 import pstats
 import secrets
+import shutil
 import signal
 import sys
 import tempfile
@@ -105,6 +106,18 @@ def server_env(
         env["BENCH_PROFILE"] = f"{args.profile}-{mode}.prof"
     env.update(item.split("=", 1) for item in args.server_env)
     return env
+
+
+def forget_keys(redis_url: str, prefix: str) -> None:
+    """Delete the mode's Redis keys (the bench may share the machine's Redis)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
 
 
 async def prepare(url: str, accounts: int) -> tuple[str, str, list[str]]:
@@ -283,6 +296,9 @@ def run_mode(
         if "BENCH_PROFILE" in env:
             Path(env["BENCH_PROFILE"]).unlink(missing_ok=True)  # no stale stats from a past run
         log = services.workdir / mode / "server.log"
+        stack.callback(forget_keys, services.redis_url, env["REDIS_PREFIX"])
+        for folder in ("media", "var"):  # the recording: tens of MB per run (the log stays)
+            stack.callback(shutil.rmtree, services.workdir / mode / folder, True)
         server = start_server(env, args.port, SERVER_CORE, log, args.nice)
         stack.callback(server.stop)
         stream_id, key, tokens = asyncio.run(prepare(server.url, per_worker * args.workers))
