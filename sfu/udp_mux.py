@@ -33,6 +33,10 @@ Address = tuple[str, int]
 SOCKET_BUFFER = 4 * 1024 * 1024  # every viewer's and publisher's packets share these buffers
 STUN_FIRST_BYTE_MAX = 3  # RFC 7983: a first byte of 0-3 is STUN (20-63 DTLS, 128-191 RTP/RTCP)
 WILDCARDS = ("0.0.0.0", "::")  # noqa: S104 (bound only when RTC_HOST_ADDRESSES is empty)
+# asyncio reads one datagram per readiness event (one per loop iteration); the shared socket
+# carries every connection's packets, so it reads up to this many queued ones per event.
+READ_BATCH = 256
+MAX_DATAGRAM = 65535
 
 DROPPED = Counter(
     "vilokanam_sfu_udp_dropped_total",
@@ -170,6 +174,25 @@ class MuxSocket(asyncio.DatagramProtocol):
         logger.debug("sfu_udp_error", error=str(exc))  # ICMP unreachable from a gone peer
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        """Dispatch ``data``, then what else is queued on the socket (up to READ_BATCH).
+
+        Read one by one, a datagram behind N others waits N loop iterations: under load seconds,
+        and aioice's consent checks (one try, 0.5 s) fail until it closes the connection.
+        """
+        self._dispatch(data, addr)
+        for _ in range(READ_BATCH - 1):
+            if self.transport is None or self.transport.is_closing():
+                return
+            try:
+                data, addr = self.sock.recvfrom(MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self.error_received(exc)
+                return
+            self._dispatch(data, addr)
+
+    def _dispatch(self, data: bytes, addr: tuple[Any, ...]) -> None:
         address = (addr[0], addr[1])
         if data and data[0] <= STUN_FIRST_BYTE_MAX:
             route = self._stun_route(data, address)

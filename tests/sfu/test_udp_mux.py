@@ -251,3 +251,37 @@ async def test_stun_server_responses_reach_the_asking_connection(loopback: None)
     finally:
         await server.close()
         stun_transport.close()
+
+
+def answered(probe: socket.socket) -> bool:
+    try:
+        probe.recv(2048)
+    except BlockingIOError:
+        return False
+    return True
+
+
+async def test_a_check_queued_behind_a_burst_is_answered_at_once(sfu: Sfu) -> None:
+    """Every connection's packets share one socket: a STUN check that arrives behind a burst
+    of them must not wait one event-loop iteration per datagram ahead of it (under load that
+    is seconds, and aioice's consent checks, one try of 0.5 s, expire the publisher)."""
+    publisher = await start_publisher(sfu, "s")
+    burst = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.bind(("127.0.0.1", 0))
+        probe.setblocking(False)
+        target = ("127.0.0.1", sfu.udp_port)
+        # The loop does not run between these sends: all of them queue on the shared socket.
+        for index in range(100):
+            burst.sendto(b"\x80\x60 stray media %d" % index, target)
+        probe.sendto(binding_request(f"{ice_ufrag(publisher.answer)}:x"), target)  # 401
+        iterations = 0
+        while not answered(probe) and iterations < 1000:
+            await asyncio.sleep(0)
+            iterations += 1
+        assert iterations <= 5, f"the check waited {iterations} loop iterations"
+    finally:
+        burst.close()
+        probe.close()
+        await publisher.pc.close()
