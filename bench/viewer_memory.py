@@ -54,6 +54,7 @@ class Run:
     baseline: Snapshot
     loaded: Snapshot
     sites: list[tuple[str, float, int]] = field(default_factory=list)  # (file:line, KB, blocks)
+    files: list[tuple[str, float, int]] = field(default_factory=list)  # (file, KB, blocks)
 
 
 # --- measurements (server process) ------------------------------------------------------------
@@ -73,14 +74,15 @@ def snapshot() -> Snapshot:
 
 
 def site_growth(
-    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, top: int
+    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, top: int, key: str
 ) -> list[tuple[str, float, int]]:
-    stats = after.compare_to(before, "lineno")
+    """The ``top`` sites (``key``: "lineno" or "filename") that grew most, in KB and blocks."""
+    stats = after.compare_to(before, key)
     stats.sort(key=lambda s: s.size_diff, reverse=True)
     sites = []
     for stat in stats[:top]:
         frame = stat.traceback[0]
-        where = f"{_short(frame.filename)}:{frame.lineno}"
+        where = _short(frame.filename) + (f":{frame.lineno}" if key == "lineno" else "")
         sites.append((where, stat.size_diff / 1024, stat.count_diff))
     return sites
 
@@ -133,8 +135,11 @@ async def serve(viewers: int, traced: bool, fanout: str | None, top: int) -> Run
     await sfu.close()
     clients.join()
     baseline, loaded = marks["baseline"], marks["viewers"]
-    sites = site_growth(baseline[1], loaded[1], top) if traced else []
-    return Run(viewers, traced, baseline[0], loaded[0], sites)
+    if not traced:
+        return Run(viewers, traced, baseline[0], loaded[0])
+    sites = site_growth(baseline[1], loaded[1], top, "lineno")
+    files = site_growth(baseline[1], loaded[1], top, "filename")
+    return Run(viewers, traced, baseline[0], loaded[0], sites, files)
 
 
 async def answer_request(
@@ -267,9 +272,10 @@ def report(plain: Run, traced: Run) -> None:
     print(f"native (trimmed - traced) {trimmed - python:7.1f} KB  ({1 - python / trimmed:.0%})")
     tasks = (plain.loaded.tasks - plain.baseline.tasks) / n
     print(f"asyncio tasks per viewer  {tasks:7.1f}")
-    print(f"\ntop Python allocation sites, growth per viewer ({n} viewers, traced run):")
-    for where, kb, blocks in traced.sites:
-        print(f"  {kb * 1024 / n:8.0f} B  {blocks / n:6.1f} blocks  {where}")
+    for title, sites in (("files", traced.files), ("lines", traced.sites)):
+        print(f"\ntop Python allocation {title}, growth per viewer ({n} viewers, traced run):")
+        for where, kb, blocks in sites:
+            print(f"  {kb * 1024 / n:8.0f} B  {blocks / n:6.1f} blocks  {where}")
 
 
 def main() -> None:
