@@ -115,6 +115,7 @@ async def start_subscriber(
     for mline in plan:
         if mline.accepted:
             transceiver = pc.addTransceiver(HeldTrack(mline.kind), direction="sendonly")
+            aiortc_hooks.drop_receive_state(transceiver.receiver)
             transceiver.setCodecPreferences(list(mline.codecs))
             transceivers[mline.kind] = transceiver
     negotiated = negotiated_tracks(await answer(pc, offer_sdp, plan, ice))

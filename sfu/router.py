@@ -128,7 +128,7 @@ class Sfu:
             raise AlreadyPublishing(stream_id)
         plan = plan_publish(offer_sdp)
         self._reserved.add(stream_id)
-        pc = RTCPeerConnection(rtc_configuration(self.ice))
+        pc = aiortc_hooks.sfu_peer_connection(rtc_configuration(self.ice))
         try:
             await self._start_mux()
             with aiortc_hooks.gather_through(self._mux):
@@ -194,7 +194,7 @@ class Sfu:
         subscriber_id = subscriber_id or new_id("sub")
         if subscriber_id in self._subscribers:
             raise UnsupportedOffer(f"subscriber id already in use: {subscriber_id}")
-        pc = RTCPeerConnection(rtc_configuration(self.ice))
+        pc = aiortc_hooks.sfu_peer_connection(rtc_configuration(self.ice))
         try:
             await self._start_mux()
             with aiortc_hooks.gather_through(self._mux):

@@ -29,6 +29,10 @@ Hooks, and why each is needed:
   so a forwarding session gets a larger buffer.
 - ``pylibsrtp.Session._srtp`` and ``srtp_protect`` of its bundled library: the native fan-out
   (sfu/_fanout.c) protects with the very libsrtp context aiortc created, by address.
+- ``RTCPeerConnection.__certificates`` + ``RTCCertificate._create_ssl_context``, and
+  ``RTCRtpReceiver.__jitter_buffer`` / ``__remote_bitrate_estimator``: memory per viewer
+  (memory.py: one shared DTLS certificate and OpenSSL context; no receive state on a viewer's
+  sendonly receivers).
 """
 
 from __future__ import annotations
@@ -49,6 +53,12 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from aiortc.rtp import AnyRtcpPacket, RtcpRrPacket, RtcpSrPacket
 
+from sfu.aiortc_hooks.memory import (
+    SharedCertificate,
+    drop_receive_state,
+    sfu_peer_connection,
+    shared_certificate,
+)
 from sfu.aiortc_hooks.sending import (
     SRTP_BUFFER,
     SRTP_PLAIN_LIMIT,
@@ -69,9 +79,13 @@ __all__ = [
     "SRTP_PLAIN_LIMIT",
     "RelayedTransport",
     "SendRoute",
+    "SharedCertificate",
+    "drop_receive_state",
     "intercept_sender_reports",
     "ntp_time",
     "send_route",
+    "sfu_peer_connection",
+    "shared_certificate",
     "srtp_context_address",
     "srtp_protect_address",
     "update_sender_report",

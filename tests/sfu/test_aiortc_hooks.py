@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import inspect
 from types import SimpleNamespace
 
@@ -28,8 +29,10 @@ from aiortc.rtp import (
     RtcpSenderInfo,
     RtcpSrPacket,
 )
+from OpenSSL import SSL
 
 from sfu import aiortc_hooks
+from sfu.aiortc_hooks import memory
 
 
 def parameters(function: object) -> list[str]:
@@ -319,3 +322,63 @@ async def test_connections_on_one_mux_never_share_a_ufrag(monkeypatch: pytest.Mo
         for connection in connections:
             await connection.close()
         await mux.close()
+
+
+async def test_memory_hooks_internals(dtls: RTCDtlsTransport) -> None:
+    pc = RTCPeerConnection()
+    certificates = pc._RTCPeerConnection__certificates  # type: ignore[attr-defined]
+    assert len(certificates) == 1 and isinstance(certificates[0], RTCCertificate)
+    create = pc._RTCPeerConnection__createDtlsTransport  # type: ignore[attr-defined]
+    assert "RTCDtlsTransport(iceTransport, self.__certificates)" in source(create)
+    assert "self.__local_certificate._create_ssl_context(" in source(RTCDtlsTransport.start)
+    assert parameters(RTCCertificate._create_ssl_context) == ["self", "srtp_profiles"]
+    receiver = RTCRtpReceiver("video", dtls)
+    assert receiver._RTCRtpReceiver__jitter_buffer.capacity == 512  # type: ignore[attr-defined]
+    assert receiver._RTCRtpReceiver__remote_bitrate_estimator is not None  # type: ignore[attr-defined]
+    handle = source(RTCRtpReceiver._handle_rtp_packet)
+    assert "if self.__remote_bitrate_estimator is not None:" in handle
+    assert "self.__jitter_buffer.add(packet)" in handle
+    assert "_register_rtp_receiver(self, parameters)" in source(RTCRtpReceiver.receive)
+    await pc.close()
+
+
+def test_shared_certificate_shares_one_lean_openssl_context() -> None:
+    certificate = aiortc_hooks.shared_certificate()
+    assert aiortc_hooks.shared_certificate() is certificate
+    profiles = RTCDtlsTransport(RTCIceTransport(RTCIceGatherer()), [certificate])._srtp_profiles
+    context = certificate._create_ssl_context(profiles)
+    assert certificate._create_ssl_context(list(profiles)) is context
+    assert context.set_mode(0) & SSL.MODE_RELEASE_BUFFERS
+    assert context.get_session_cache_mode() == SSL.SESS_CACHE_OFF
+
+
+def test_shared_certificate_is_renewed_at_half_its_lifetime(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    aged = aiortc_hooks.SharedCertificate(RTCCertificate.generateCertificate())
+    lifetime = aged.expires - aged._cert.not_valid_before_utc
+    monkeypatch.setattr(memory, "_shared", aged)
+    assert aiortc_hooks.shared_certificate() is aged
+    later = datetime.datetime.now(tz=datetime.UTC) + lifetime / 2
+    monkeypatch.setattr(
+        memory, "datetime", SimpleNamespace(datetime=FixedNow(later), UTC=datetime.UTC)
+    )
+    renewed = aiortc_hooks.shared_certificate()
+    assert renewed is not aged and renewed.getFingerprints() != aged.getFingerprints()
+
+
+class FixedNow:
+    def __init__(self, now: datetime.datetime) -> None:
+        self._now = now
+
+    def now(self, tz: datetime.tzinfo) -> datetime.datetime:
+        return self._now
+
+
+async def test_drop_receive_state_frees_the_estimator_and_jitter_buffer(
+    dtls: RTCDtlsTransport,
+) -> None:
+    receiver = RTCRtpReceiver("video", dtls)
+    aiortc_hooks.drop_receive_state(receiver)
+    assert receiver._RTCRtpReceiver__remote_bitrate_estimator is None  # type: ignore[attr-defined]
+    assert receiver._RTCRtpReceiver__jitter_buffer.capacity == 2  # type: ignore[attr-defined]
