@@ -343,8 +343,10 @@ async def test_memory_hooks_internals(dtls: RTCDtlsTransport) -> None:
 
 
 def test_shared_certificate_shares_one_lean_openssl_context() -> None:
-    certificate = aiortc_hooks.shared_certificate()
-    assert aiortc_hooks.shared_certificate() is certificate
+    assert aiortc_hooks.shared_certificate() is aiortc_hooks.shared_certificate()
+    # A certificate of its own: pyOpenSSL refuses set_mode (the only way to read the mode) on a
+    # context that made a connection, and the process-wide one may have served earlier tests.
+    certificate = aiortc_hooks.SharedCertificate(RTCCertificate.generateCertificate())
     profiles = RTCDtlsTransport(RTCIceTransport(RTCIceGatherer()), [certificate])._srtp_profiles
     context = certificate._create_ssl_context(profiles)
     assert certificate._create_ssl_context(list(profiles)) is context
