@@ -49,7 +49,7 @@ from typing import Any
 import aioice.ice
 from aioice.candidate import Candidate, candidate_foundation, candidate_priority
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
-from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from aiortc.rtp import AnyRtcpPacket, RtcpRrPacket, RtcpSrPacket
 
@@ -212,29 +212,17 @@ def sender_ssrcs(sender: RTCRtpSender) -> tuple[int, int]:
 
 
 def rtp_output(transport: RTCDtlsTransport) -> Callable[[bytes], bool]:
-    """A synchronous "protect with SRTP and send" for one DTLS transport.
+    """A synchronous "protect with SRTP and send" for one DTLS transport (retransmissions).
 
-    Returns False (nothing sent) while the transport is not connected. Host and server-reflexive
-    pairs are sent with ``sendto`` directly; a TURN relay pair goes through aioice's coroutine.
+    Returns False (nothing sent) until the transport is connected over a nominated pair; sends
+    the way the fan-out does, on the route :func:`send_route` gives (TURN relay pairs included).
     """
-    connection = transport.transport._connection
 
     def send(data: bytes) -> bool:
-        # _state, not the .state property: that one formats a string on every call.
-        if transport._state is not State.CONNECTED:
+        route = send_route(transport)
+        if route is None:
             return False
-        pair = connection._nominated.get(1)
-        if pair is None:
-            return False
-        srtp = transport._tx_srtp
-        if len(data) > SRTP_PLAIN_LIMIT:
-            widen_srtp_buffer(srtp)
-        protected = srtp.protect(data)
-        protocol = pair.protocol
-        if type(protocol) in DIRECT_PROTOCOLS:
-            protocol.transport.sendto(protected, pair.remote_addr)
-        else:
-            asyncio.ensure_future(protocol.send_data(protected, pair.remote_addr))
+        route.transport.sendto(route.session.protect(data), route.remote_addr)
         return True
 
     return send
@@ -273,13 +261,6 @@ class MuxedStunProtocol(aioice.ice.StunProtocol):
             return await super().request(request, addr, integrity_key, retransmissions)
         finally:
             self.transport.forget_response(request.transaction_id)
-
-
-# Protocols whose transport sends synchronously (a socket, shared or not): see rtp_output.
-DIRECT_PROTOCOLS: tuple[type[aioice.ice.StunProtocol], ...] = (
-    aioice.ice.StunProtocol,
-    MuxedStunProtocol,
-)
 
 
 MUX_UFRAG_LENGTH = 8
