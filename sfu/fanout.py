@@ -323,6 +323,32 @@ def new_target(
     return PyFanoutTarget(session, transport, remote_addr, **fields)
 
 
+def forward_view(
+    fanout: Fanout,
+    view: RtpView,
+    frame_done: bool,
+    blocks: tuple[bytes, ...],
+    second: int,
+    start: int = 0,
+    stop: int = -1,
+) -> int:
+    """:meth:`Fanout.forward` of a parsed packet: one call for targets[start:stop]."""
+    return fanout.forward(
+        view.data,
+        view.csrc_end,
+        view.payload_start,
+        view.payload_end,
+        view.sequence_number,
+        view.timestamp,
+        view.marker,
+        frame_done,
+        blocks,
+        second,
+        start,
+        stop,
+    )
+
+
 def _use_native(native: bool | None) -> bool:
     if native and _fanout is None:
         raise RuntimeError("sfu._fanout is not built (pip install -e . builds it)")

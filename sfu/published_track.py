@@ -33,7 +33,7 @@ from prometheus_client import Counter
 from sfu import aiortc_hooks
 from sfu.aiortc_hooks import SendRoute
 from sfu.downtrack import DownTrack, OutputFormat, TargetFactory
-from sfu.fanout import NATIVE_AVAILABLE, Fanout, Target, new_fanout, new_target
+from sfu.fanout import NATIVE_AVAILABLE, Fanout, Target, forward_view, new_fanout, new_target
 from sfu.keyframe_requests import KeyframeRequester
 from sfu.keyframes import starts_keyframe
 from sfu.negotiation import NegotiatedTrack
@@ -243,20 +243,7 @@ class PublishedTrack:
                 pacer.rested()
             stop = pacer.slice_end(start, total)
             began = pacer.now()
-            fanout.forward(
-                view.data,
-                view.csrc_end,
-                view.payload_start,
-                view.payload_end,
-                view.sequence_number,
-                view.timestamp,
-                view.marker,
-                frame_done,
-                blocks,
-                second,
-                start,
-                stop,
-            )
+            forward_view(fanout, view, frame_done, blocks, second, start, stop)
             pacer.spent(stop - start, pacer.now() - began)
             start = stop
 

@@ -179,17 +179,4 @@ def forward(
     stop: int = -1,
 ) -> int:
     """Fan ``view`` out the way the sfu does."""
-    return out.forward(
-        view.data,
-        view.csrc_end,
-        view.payload_start,
-        view.payload_end,
-        view.sequence_number,
-        view.timestamp,
-        view.marker,
-        frame_done,
-        blocks,
-        second,
-        start,
-        stop,
-    )
+    return fanout.forward_view(out, view, frame_done, blocks, second, start, stop)
