@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import secrets
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -141,6 +141,10 @@ class LiveStreams:
         if session is None:
             return
         self._forget(session)
+        await self._to_the_end(self._end_broadcast(session, reason))
+
+    async def _end_broadcast(self, session: PeerSession, reason: str) -> None:
+        stream_id = session.stream_id
         for view in [s for s in self._sessions.values() if s.stream_id == stream_id]:
             await self._close_view(view, record=False)  # end_live marks them all inactive
         await self.sfu.unpublish(str(stream_id))
@@ -201,6 +205,10 @@ class LiveStreams:
     async def end_view(self, session: PeerSession, reason: str = "left") -> None:
         if self._sessions.get(session.token) is not session:
             return
+        self._forget(session)
+        await self._to_the_end(self._end_view(session, reason))
+
+    async def _end_view(self, session: PeerSession, reason: str) -> None:
         await self._close_view(session)
         with contextlib.suppress(UnknownPeer):  # the sfu may have dropped it already (cut, ICE)
             await self.sfu.unsubscribe(session.peer_id, reason)
@@ -251,10 +259,21 @@ class LiveStreams:
         else:
             self._spawn(self.end_view(session, event.reason))
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
+    def _spawn(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
+        return task
+
+    async def _to_the_end(self, teardown: Coroutine[object, object, None]) -> None:
+        """Run a session's teardown to its end even if the caller is cancelled halfway.
+
+        Once a session is forgotten nothing else would end it: a DELETE whose client hung up,
+        cancelled between the sfu and PostgreSQL, left the stream live, its views open and its
+        recording unfinished. The caller still sees the teardown's own error, if any.
+        """
+        await asyncio.shield(self._spawn(teardown))
 
     async def sample_analytics(self) -> None:
         """One stream_analytics row per live stream (the server calls it every interval)."""
@@ -268,3 +287,10 @@ class LiveStreams:
         for stream_id in list(self._broadcasts):
             await self.end_broadcast(stream_id, "shutdown")
         await finish(self._tasks)  # the view and session rows being closed
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """A session task that failed is logged even when nobody awaits it (sfu events, a caller
+    that was cancelled)."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.error("webrtc_session_task_failed", exc_info=error)

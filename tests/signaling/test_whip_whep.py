@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import asyncpg
 import pytest
@@ -257,6 +258,39 @@ async def test_publisher_vanishing_ends_stream(client: TestClient, stream: dict)
     await wait_until(ended, within=20)
     await asyncio.wait_for(viewer.ended.wait(), 10)
     await viewer.close()
+
+
+async def test_an_ending_cancelled_halfway_still_ends_the_stream_and_its_views(
+    client: TestClient, stream: dict, db: asyncpg.Pool
+) -> None:
+    """A client that hangs up during DELETE (its handler cancelled between the sfu and
+    PostgreSQL) must not leave the stream live, its views open or its recording unfinished."""
+    broadcast = await whip(client, stream["id"], stream["stream_key"])
+    viewer, _ = await whep(client, stream["id"], await new_user(client))
+    await viewer.wait_frames(5)
+    live = client.app[LIVE]
+    stream_id = uuid.UUID(stream["id"])
+    ending = asyncio.create_task(live.end_broadcast(stream_id, "publisher_left"))
+    await asyncio.sleep(0)  # under way: the session is forgotten, its views are being closed
+    assert not live.is_live(stream_id) and not ending.done()
+    ending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await ending
+
+    async def ended() -> bool:
+        body = await (await client.get(f"/api/streams/{stream['id']}")).json()
+        return body["status"] == "ended" and body["viewer_count"] == 0
+
+    await wait_until(ended, within=10)
+    await asyncio.wait_for(viewer.ended.wait(), 10)
+    assert not await db.fetchval(
+        "SELECT count(*) FROM stream_viewers WHERE stream_id = $1::uuid AND is_active", stream["id"]
+    )
+    assert await db.fetchval(
+        "SELECT end_time IS NOT NULL FROM stream_sessions WHERE stream_id = $1::uuid", stream["id"]
+    )
+    await viewer.close()
+    await broadcast.pc.close()
 
 
 async def test_stream_can_go_live_again_after_ending(
