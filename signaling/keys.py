@@ -16,6 +16,7 @@ from aiohttp import web
 from signaling.config import AppConfig
 
 if TYPE_CHECKING:
+    from signaling.cluster.registry import Registry
     from signaling.realtime.earnings_feed import EarningsFeed
     from signaling.realtime.events import StreamEvents
     from signaling.runtime.billing import BillingRuntime
@@ -31,3 +32,5 @@ BILLING: web.AppKey[BillingRuntime] = web.AppKey("billing")
 # Set by realtime/context.py: the Redis fan-out to sockets, and the creators' earnings feed.
 EVENTS: web.AppKey[StreamEvents] = web.AppKey("stream_events")
 EARNINGS: web.AppKey[EarningsFeed] = web.AppKey("earnings_feed")
+# Set by runtime/node_liveness.py's context: this node's view of the cluster registry.
+REGISTRY: web.AppKey[Registry] = web.AppKey("registry")

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator
-from typing import cast
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -23,7 +23,8 @@ from aiohttp import web
 from prometheus_client import Counter
 
 from signaling.background import every, finish
-from signaling.keys import CONFIG, LIVE, PG, REDIS
+from signaling.cluster.registry import NODE_TTL_S, NodeCard, Registry
+from signaling.keys import CONFIG, LIVE, PG, REDIS, REGISTRY
 
 logger = structlog.get_logger(__name__)
 
@@ -33,10 +34,9 @@ ORPHANS_CLOSED = Counter(
     ["kind"],
 )
 
-# A heartbeat every TTL/3; a node silent for TTL is dead. Rows younger than TTL are never swept,
-# so a node that registered after a sweep read the living set cannot lose its first sessions.
-NODE_TTL_S = 15.0
-SWEEP_EVERY_S = 5.0
+# A heartbeat every NODE_TTL_S/3. Rows younger than NODE_TTL_S are never swept, so a node that
+# registered after a sweep read the living set cannot lose its first sessions.
+SWEEP_EVERY_S = NODE_TTL_S / 3
 
 _SWEEP = """
 WITH sessions AS (
@@ -62,30 +62,10 @@ SELECT (SELECT count(*) FROM sessions) AS sessions, (SELECT count(*) FROM views)
 """
 
 
-def _nodes_key(prefix: str) -> str:
-    return f"{prefix}nodes"
-
-
-async def _redis_now(redis: aioredis.Redis) -> float:
-    seconds, micros = await redis.time()
-    return seconds + micros / 1e6
-
-
-async def beat(redis: aioredis.Redis, prefix: str, node_id: uuid.UUID) -> None:
-    """Announce this node alive for the next NODE_TTL_S seconds."""
-    await redis.zadd(_nodes_key(prefix), {str(node_id): await _redis_now(redis) + NODE_TTL_S})
-
-
-async def living_nodes(redis: aioredis.Redis, prefix: str) -> list[uuid.UUID]:
-    key, now = _nodes_key(prefix), await _redis_now(redis)
-    await redis.zremrangebyscore(key, "-inf", now)
-    members = cast(list[bytes], await redis.zrange(key, 0, -1))  # no decode_responses: bytes
-    return [uuid.UUID(member.decode()) for member in members]
-
-
-async def sweep(db: asyncpg.Pool, redis: aioredis.Redis, prefix: str) -> asyncpg.Record:
+async def sweep(db: asyncpg.Pool, registry: Registry) -> asyncpg.Record:
     """Close what dead nodes left open; counts of sessions, views and streams closed."""
-    closed = await db.fetchrow(_SWEEP, await living_nodes(redis, prefix), NODE_TTL_S)
+    living = [uuid.UUID(node_id) for node_id in await registry.living()]
+    closed = await db.fetchrow(_SWEEP, living, NODE_TTL_S)
     if closed["sessions"] or closed["views"]:
         ORPHANS_CLOSED.labels("session").inc(closed["sessions"])
         ORPHANS_CLOSED.labels("view").inc(closed["views"])
@@ -93,22 +73,36 @@ async def sweep(db: asyncpg.Pool, redis: aioredis.Redis, prefix: str) -> asyncpg
     return closed
 
 
+def card(app: web.Application) -> NodeCard:
+    """What this node announces: where other nodes reach it and what it holds."""
+    live, config = app[LIVE], app[CONFIG]
+    return NodeCard(
+        node_id=str(live.node_id),
+        internal_url=config.public_url,
+        media_addresses=list(config.rtc.rtc_host_addresses),
+        viewers=live.local_viewers(),
+        streams=live.local_streams(),
+        pid=os.getpid(),
+    )
+
+
 async def _beat_and_sweep(app: web.Application) -> None:
-    db, redis, prefix = app[PG], app[REDIS], app[CONFIG].server.redis_prefix
     try:
-        await beat(redis, prefix, app[LIVE].node_id)
-        await sweep(db, redis, prefix)
+        await app[REGISTRY].beat(card(app))
+        await sweep(app[PG], app[REGISTRY])
     except (OSError, asyncpg.PostgresError, aioredis.RedisError) as exc:
         logger.warning("node_heartbeat_or_sweep_failed", error=str(exc))
 
 
 async def node_liveness(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: beat and sweep while the app runs; leave the living set on a clean stop."""
-    await beat(app[REDIS], app[CONFIG].server.redis_prefix, app[LIVE].node_id)
+    registry = Registry(app[REDIS], app[CONFIG].server.redis_prefix, app[LIVE].node_id)
+    app[REGISTRY] = registry
+    await registry.beat(card(app))
     stop = asyncio.Event()
     task = asyncio.create_task(every(SWEEP_EVERY_S, stop, lambda: _beat_and_sweep(app)))
     yield
     stop.set()
     await finish([task])
     with contextlib.suppress(OSError, aioredis.RedisError):
-        await app[REDIS].zrem(_nodes_key(app[CONFIG].server.redis_prefix), str(app[LIVE].node_id))
+        await registry.leave()

@@ -113,6 +113,13 @@ class LiveStreams:
             return 0
         return len(self.sfu.subscribers(str(stream_id), connected_only=True))
 
+    def local_viewers(self) -> int:
+        """Viewers connected to this node, over every stream (its load)."""
+        return sum(self.viewer_count(stream_id) for stream_id in self._broadcasts)
+
+    def local_streams(self) -> int:
+        return len(self._broadcasts)
+
     def live_session_id(self, stream_id: uuid.UUID) -> uuid.UUID | None:
         broadcast = self._broadcasts.get(stream_id)
         return broadcast.live_session_id if broadcast else None

@@ -1,0 +1,94 @@
+"""The cluster registry on a real Redis: who lives, who has room, where streams and sessions are."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import redis.asyncio as aioredis
+
+from signaling.cluster.registry import NodeCard, Registry
+
+
+def card(node_id: str, viewers: int = 0, max_viewers: int = 10, draining: bool = False) -> NodeCard:
+    return NodeCard(
+        node_id=node_id,
+        internal_url=f"http://127.0.0.1/{node_id}",
+        viewers=viewers,
+        max_viewers=max_viewers,
+        draining=draining,
+    )
+
+
+async def test_nodes_live_while_they_beat_and_drop_out_when_they_stop(
+    redis: aioredis.Redis, redis_prefix: str
+) -> None:
+    a, b = Registry(redis, redis_prefix, "a"), Registry(redis, redis_prefix, "b")
+    await a.beat(card("a"))
+    await b.beat(card("b"), ttl_s=0.3)
+    assert {n.node_id for n in await a.nodes()} == {"a", "b"}
+    assert (await a.node("b")) == card("b")
+    await asyncio.sleep(0.4)  # b stopped beating
+    assert [n.node_id for n in await a.nodes()] == ["a"]
+    assert await a.node("b") is None
+    await a.leave()
+    assert await b.nodes() == [] and await b.node("a") is None
+
+
+async def test_room_is_on_the_least_loaded_other_node_that_is_not_full_or_draining(
+    redis: aioredis.Redis, redis_prefix: str
+) -> None:
+    me = Registry(redis, redis_prefix, "me")
+    await me.beat(card("me", viewers=0))
+    assert await me.with_room() is None  # only itself
+    for node_id, viewers, draining in (("full", 10, False), ("busy", 7, False), ("quiet", 2, True)):
+        await Registry(redis, redis_prefix, node_id).beat(card(node_id, viewers, 10, draining))
+    room = await me.with_room()
+    assert room is not None and room.node_id == "busy"
+
+
+async def test_an_origin_is_cleared_only_by_its_own_node_and_only_while_it_lives(
+    redis: aioredis.Redis, redis_prefix: str
+) -> None:
+    stream = uuid.uuid4()
+    old, new = Registry(redis, redis_prefix, "old"), Registry(redis, redis_prefix, "new")
+    await old.beat(card("old"), ttl_s=0.3)
+    await new.beat(card("new"))
+    await old.set_origin(stream)
+    assert (await new.origin(stream)).node_id == "old"  # type: ignore[union-attr]
+    await asyncio.sleep(0.4)
+    assert await new.origin(stream) is None  # its origin died
+    await new.set_origin(stream)  # the publisher came back on another node
+    await old.clear_origin(stream)  # the dead node's late clean-up
+    assert (await new.origin(stream)).node_id == "new"  # type: ignore[union-attr]
+    await new.clear_origin(stream)
+    assert await new.origin(stream) is None
+
+
+async def test_sessions_are_found_by_token_and_stored_only_as_a_digest(
+    redis: aioredis.Redis, redis_prefix: str
+) -> None:
+    holder, other = Registry(redis, redis_prefix, "holder"), Registry(redis, redis_prefix, "other")
+    await holder.beat(card("holder"))
+    token = "a-capability-" + uuid.uuid4().hex
+    await holder.hold_session(token)
+    assert (await other.session_node(token)).node_id == "holder"  # type: ignore[union-attr]
+    assert await holder.session_node(token) is None  # its own: nothing to forward
+    keys = [key async for key in redis.scan_iter(f"{redis_prefix}session:*")]
+    assert keys and all(token.encode() not in key for key in keys)
+    assert all(token.encode() not in value for value in await redis.mget(keys))
+    await other.drop_session(token)  # not the holder's: no effect
+    assert await other.session_node(token) is not None
+    await holder.drop_session(token)
+    assert await other.session_node(token) is None
+
+
+async def test_a_ticket_stands_for_its_viewer_once(
+    redis: aioredis.Redis, redis_prefix: str
+) -> None:
+    registry = Registry(redis, redis_prefix, "n")
+    viewer = uuid.uuid4()
+    ticket = await registry.issue_ticket(viewer)
+    assert await registry.take_ticket("forged") is None
+    assert await registry.take_ticket(ticket) == viewer
+    assert await registry.take_ticket(ticket) is None
