@@ -218,6 +218,33 @@ class BillingSettings(Section):
         return tuple(loop for loop in BILLING_LOOPS if loop in words)
 
 
+class ClusterSettings(Section):
+    """This node among others: how many `vilokanam run` starts, how other nodes reach it."""
+
+    # Nodes `vilokanam run` starts on this machine (default: one per CPU core).
+    workers: int | None = Field(default=None, ge=1, le=256)
+    # Port of this node's own listener (the internal URL); `vilokanam run` gives node k
+    # NODE_PORT + k. 0: any free port (tests).
+    node_port: int = Field(default=7890, ge=0, le=65535)
+    # URL other nodes, and clients redirected here, reach exactly this node on (default:
+    # http://HTTP_HOST:NODE_PORT).
+    node_internal_url: str | None = None
+    # The node credential: internal requests between nodes carry it as a Bearer token.
+    node_secret: str | None = Field(default=None, repr=False)
+    # Connected viewers this node serves before it redirects new ones to a node with room
+    # (0: no limit). About what one core's fan-out holds (docs/benchmarks.md).
+    node_max_viewers: int = Field(default=500, ge=0, le=1_000_000)
+    # Seconds a relay from an origin stays open after its last viewer on this node left.
+    relay_idle_s: float = Field(default=10.0, ge=0.0, le=3600.0)
+
+    @field_validator("node_internal_url")
+    @classmethod
+    def _internal_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else None
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """The settings sections plus what is resolved at start."""
@@ -239,6 +266,7 @@ class AppConfig:
     media: MediaSettings = field(default_factory=MediaSettings)
     uploads: UploadSettings = field(default_factory=UploadSettings)
     billing: BillingSettings = field(default_factory=BillingSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
 
     @property
     def domain(self) -> str:

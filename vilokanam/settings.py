@@ -29,6 +29,7 @@ from pydantic_settings import (
 from signaling.config import (
     AuthSettings,
     BillingSettings,
+    ClusterSettings,
     Limits,
     MediaSettings,
     RtcSettings,
@@ -115,6 +116,7 @@ class Settings(BaseSettings):
     media: MediaSettings = MediaSettings()
     uploads: UploadSettings = UploadSettings()
     billing: BillingSettings = BillingSettings()
+    cluster: ClusterSettings = ClusterSettings()
 
     @classmethod
     def settings_customise_sources(

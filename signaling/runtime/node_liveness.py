@@ -78,7 +78,7 @@ def card(app: web.Application) -> NodeCard:
     live, config = app[LIVE], app[CONFIG]
     return NodeCard(
         node_id=str(live.node_id),
-        internal_url=config.public_url,
+        internal_url=config.cluster.node_internal_url or config.public_url,
         media_addresses=list(config.rtc.rtc_host_addresses),
         viewers=live.local_viewers(),
         streams=live.local_streams(),

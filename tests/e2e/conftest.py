@@ -9,7 +9,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from signaling.config import AppConfig
-from tests.e2e.support.browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.e2e.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.ports import free_port
 from vilokanam.wiring import create_app
 
 

@@ -26,9 +26,10 @@ from signaling.config import AppConfig
 from signaling.keys import BILLING
 from tests.billing.support.chain_money import chain_config, transfer
 from tests.e2e.support.api import wait_for
-from tests.e2e.support.browser import SCREENSHOTS, dev_sign_in, free_port, open_page
+from tests.e2e.support.browser import SCREENSHOTS, dev_sign_in, open_page
 from tests.signaling.support.accounts import new_stream
 from tests.signaling.support.webrtc_clients import whep, whip
+from tests.support.ports import free_port
 from vilokanam.wiring import create_app
 
 pytestmark = [pytest.mark.usefixtures("loopback"), pytest.mark.timeout(150)]

@@ -8,6 +8,9 @@ import uuid
 import redis.asyncio as aioredis
 
 from signaling.cluster.registry import NodeCard, Registry
+from signaling.config import AppConfig
+from signaling.keys import LIVE
+from tests.signaling.support.cluster import cluster
 
 
 def card(node_id: str, viewers: int = 0, max_viewers: int = 10, draining: bool = False) -> NodeCard:
@@ -92,3 +95,17 @@ async def test_a_ticket_stands_for_its_viewer_once(
     assert await registry.take_ticket("forged") is None
     assert await registry.take_ticket(ticket) == viewer
     assert await registry.take_ticket(ticket) is None
+
+
+async def test_running_nodes_announce_where_they_are_reached_and_leave_on_a_clean_stop(
+    app_config: AppConfig, redis: aioredis.Redis, redis_prefix: str
+) -> None:
+    observer = Registry(redis, redis_prefix, "observer")
+    async with cluster(app_config) as (a, b):
+        cards = {card.node_id: card for card in await observer.nodes()}
+        assert {str(c.app[LIVE].node_id) for c in (a, b)} == set(cards)
+        for node in (a, b):
+            announced = cards[str(node.app[LIVE].node_id)]
+            assert announced.internal_url == str(node.make_url("")).rstrip("/")
+            assert announced.media_addresses == ["127.0.0.1"] and announced.viewers == 0
+    assert await observer.nodes() == []

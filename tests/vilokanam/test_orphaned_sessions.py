@@ -15,9 +15,10 @@ import aiohttp
 import asyncpg
 import pytest
 
-from tests.billing.support.processes import free_port, wait_healthy
+from tests.billing.support.processes import wait_healthy
 from tests.signaling.support.accounts import new_stream, new_user
 from tests.signaling.support.webrtc_clients import whep, whip
+from tests.support.ports import free_port
 from vilokanam.devchain import DevChain
 
 pytestmark = pytest.mark.usefixtures("loopback")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.billing.support.processes import free_port, wait_healthy
+from tests.billing.support.processes import wait_healthy
+from tests.support.ports import free_port
 
 
 def _children_alive(var_dir: Path) -> list[str]:

@@ -232,6 +232,8 @@ EXAMPLES = {
     "METRICS_ADDRESS": ("127.0.0.1:9100", "127.0.0.1:9100"),
     "BILLING_WORKERS": ("payouts, settlement", ("settlement", "payouts")),
     "SFU_FANOUT": ("python", "python"),
+    "WORKERS": ("3", 3),
+    "NODE_INTERNAL_URL": ("http://10.0.0.2:7890/", "http://10.0.0.2:7890"),
 }
 
 

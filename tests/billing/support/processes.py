@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -44,12 +43,6 @@ def kill_after(proc: subprocess.Popen[bytes], seconds: float) -> None:
     assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "worker died"
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_vilokanam(

@@ -47,9 +47,10 @@ from substrateinterface import Keypair
 
 from billing import OPEN_STATES, ChainClient, Meter
 from tests.billing.support.chain_money import ROC, transfer
-from tests.billing.support.processes import free_port, start_vilokanam, wait_healthy, worker_env
+from tests.billing.support.processes import start_vilokanam, wait_healthy, worker_env
 from tests.signaling.support.accounts import new_stream, sign_in
 from tests.support.chain_fixtures import fresh_account
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 WORKER_ROLES = ("settlement", "deposits", "payouts")

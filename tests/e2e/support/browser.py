@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 from substrateinterface import Keypair
@@ -22,12 +21,6 @@ CHROMIUM_ARGS = [
 ]
 # Media over loopback on a shared 2-core machine: generous, never a speed target.
 MEDIA_TIMEOUT_MS = 30_000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def open_page(browser: object, url: str, wallet: Keypair | None = None) -> object:

@@ -1,0 +1,11 @@
+"""Free TCP ports on 127.0.0.1, for servers a test starts on a port of its choosing."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
