@@ -5,6 +5,7 @@ Keys, under the app's Redis prefix `p`:
   has passed is dead, whatever its other keys still say.
 - `{p}node:{id}`: the node's card (JSON of NodeCard), rewritten with each heartbeat.
 - `{p}origin:{stream_id}`: the id of the node a stream is published on (its origin).
+- `{p}viewers:{stream_id}`: hash, node id → viewers of the stream connected to that node.
 - `{p}session:{sha256 of token}`: the id of the node holding a WHIP/WHEP session. Session tokens
   are capabilities: only their digest is stored.
 - `{p}ticket:{ticket}`: a single-use stand-in for a viewer's sign-in, carried by a redirect.
@@ -138,6 +139,21 @@ class Registry:
         """The living node a stream is published on, if any."""
         node_id = await self.redis.get(self._key("origin", str(stream_id)))
         return await self.node(_text(node_id)) if node_id is not None else None
+
+    async def set_viewers(self, stream_id: uuid.UUID | str, count: int) -> None:
+        """This node's count of connected viewers of a stream (0 removes it)."""
+        key = self._key("viewers", str(stream_id))
+        if count:
+            await self.redis.hset(key, self.node_id, count)
+        else:
+            await self.redis.hdel(key, self.node_id)
+
+    async def viewers(self, stream_id: uuid.UUID | str) -> dict[str, int]:
+        """Connected viewers of a stream per living node (a dead node's count is left out)."""
+        raw = await self.redis.hgetall(self._key("viewers", str(stream_id)))
+        living = set(await self.living())
+        counts = {_text(node): int(count) for node, count in raw.items()}
+        return {node: count for node, count in counts.items() if node in living}
 
     # --- sessions and tickets --------------------------------------------------------------
 

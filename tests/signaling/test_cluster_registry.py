@@ -109,3 +109,19 @@ async def test_running_nodes_announce_where_they_are_reached_and_leave_on_a_clea
             assert announced.internal_url == str(node.make_url("")).rstrip("/")
             assert announced.media_addresses == ["127.0.0.1"] and announced.viewers == 0
     assert await observer.nodes() == []
+
+
+async def test_viewers_of_a_stream_add_up_over_living_nodes_only(
+    redis: aioredis.Redis, redis_prefix: str
+) -> None:
+    stream = uuid.uuid4()
+    a, b = Registry(redis, redis_prefix, "a"), Registry(redis, redis_prefix, "b")
+    await a.beat(card("a"))
+    await b.beat(card("b"), ttl_s=0.3)
+    await a.set_viewers(stream, 3)
+    await b.set_viewers(stream, 4)
+    assert await a.viewers(stream) == {"a": 3, "b": 4}
+    await asyncio.sleep(0.4)  # b died with its viewers
+    assert await a.viewers(stream) == {"a": 3}
+    await a.set_viewers(stream, 0)
+    assert await a.viewers(stream) == {}
