@@ -8,9 +8,13 @@ subscribe on the edge.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+import aioice.ice
 import pytest
 
 from sfu import AlreadyPublishing, IceSettings, NotLive, RelayFailed, Sfu, SfuEvent
@@ -233,3 +237,48 @@ async def test_h264_video_and_opus_audio_cross_the_relay(nodes: Nodes) -> None:
         assert "H264" in viewer.answer and "opus" in viewer.answer
     finally:
         await close_all([viewer], publisher)
+
+
+async def test_the_origin_dying_ends_the_stream_on_the_edge(
+    nodes: Nodes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ICE consent (RFC 7675) is what notices a dead origin: aioice checks every 5 s and gives up
+    # after 6 misses; checked every 0.2 s here so the test takes seconds, not half a minute.
+    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.2)
+    origin = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.sfu.support.origin_process",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    assert origin.stdin is not None and origin.stdout is not None
+    stdin, stdout = origin.stdin, origin.stdout
+
+    async def exchange(offer: str) -> str:
+        stdin.write(json.dumps(offer).encode() + b"\n")
+        return str(json.loads(await asyncio.wait_for(stdout.readline(), 20)))
+
+    edge = nodes.edge
+    viewer = None
+    try:
+        relay_id = await edge.relay("s", exchange)
+        viewer = await start_viewer(edge, "s")
+        await viewer.wait_frames(20)
+        assert_live_pattern(viewer.numbers, max(viewer.numbers) + 1)
+        origin.kill()  # SIGKILL: no DTLS close, no RTCP BYE
+        await origin.wait()
+        await asyncio.wait_for(viewer.ended.wait(), 15)
+        await wait_for(lambda: any(e.kind == "publisher_ended" for e in nodes.edge_events))
+        assert not edge.is_live("s")
+        [ended] = [e for e in nodes.edge_events if e.kind == "publisher_ended"]
+        assert (ended.peer_id, ended.relay) == (relay_id, True)
+        assert ended.reason in ("failed", "closed")
+        assert edge.subscribers("s") == []
+    finally:
+        if viewer is not None:
+            await viewer.close()
+        if origin.returncode is None:
+            origin.kill()
+            await origin.wait()
