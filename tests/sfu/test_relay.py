@@ -172,6 +172,26 @@ async def test_the_origin_ending_the_stream_ends_it_on_the_edge(nodes: Nodes) ->
         await close_all(viewers, publisher)
 
 
+async def test_the_origin_dropping_the_relay_ends_the_stream_on_the_edge(nodes: Nodes) -> None:
+    origin, edge = nodes.origin, nodes.edge
+    publisher = await start_publisher(origin, "s")
+    relay_id = await edge.relay("s", nodes.exchange("s"))
+    direct = await start_viewer(origin, "s")
+    edge_viewer = await start_viewer(edge, "s")
+    try:
+        await edge_viewer.wait_frames(5)
+        [relay] = nodes.relays
+        await origin.unsubscribe(relay, "draining")  # e.g. the origin node drains
+        await asyncio.wait_for(edge_viewer.ended.wait(), 10)
+        await wait_for(lambda: any(e.kind == "publisher_ended" for e in nodes.edge_events))
+        assert [e.peer_id for e in nodes.edge_events if e.kind == "publisher_ended"] == [relay_id]
+        # Only the relay went: the origin's own viewer still watches.
+        await direct.wait_frames(10)
+        assert origin.subscribers("s") == [direct.subscriber_id]
+    finally:
+        await close_all([direct, edge_viewer], publisher)
+
+
 async def test_the_edge_closing_the_relay_removes_it_on_the_origin(nodes: Nodes) -> None:
     origin, edge = nodes.origin, nodes.edge
     publisher = await start_publisher(origin, "s")
