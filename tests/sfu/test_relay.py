@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aioice.ice
 import pytest
@@ -27,6 +28,8 @@ from tests.sfu.support.peers import (
     start_viewer,
 )
 from tests.support.rtc_peers import Viewer
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def wait_for(predicate: Callable[[], bool], within: float = 5.0) -> None:
@@ -271,7 +274,8 @@ async def test_the_origin_dying_ends_the_stream_on_the_edge(
         "tests.sfu.support.origin_process",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
     )
     assert origin.stdin is not None and origin.stdout is not None
     stdin, stdout = origin.stdin, origin.stdout
