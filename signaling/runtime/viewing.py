@@ -52,3 +52,34 @@ class OpenViewing:
 
     async def ended(self, view: View) -> None:
         return None
+
+
+class ViewSlots(Protocol):
+    """The count of each account's open views (cluster-wide with signaling.cluster.view_slots)."""
+
+    async def take(self, viewer_id: uuid.UUID, cap: int) -> str | None:
+        """A slot for one more view, or None when the account already holds `cap`."""
+
+    async def give_back(self, viewer_id: uuid.UUID, slot: str) -> None:
+        """The view holding `slot` ended."""
+
+
+class LocalViewSlots:
+    """This process's views only (a lone LiveStreams; nodes plug in the cluster's count)."""
+
+    def __init__(self) -> None:
+        self._held: dict[uuid.UUID, set[str]] = {}
+
+    async def take(self, viewer_id: uuid.UUID, cap: int) -> str | None:
+        held = self._held.setdefault(viewer_id, set())
+        if len(held) >= cap:
+            return None
+        slot = uuid.uuid4().hex
+        held.add(slot)
+        return slot
+
+    async def give_back(self, viewer_id: uuid.UUID, slot: str) -> None:
+        held = self._held.get(viewer_id, set())
+        held.discard(slot)
+        if not held:
+            self._held.pop(viewer_id, None)
