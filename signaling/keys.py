@@ -17,6 +17,7 @@ from signaling.config import AppConfig
 
 if TYPE_CHECKING:
     from signaling.cluster.registry import Registry
+    from signaling.cluster.routing import NodeRouting
     from signaling.realtime.earnings_feed import EarningsFeed
     from signaling.realtime.events import StreamEvents
     from signaling.runtime.billing import BillingRuntime
@@ -34,3 +35,5 @@ EVENTS: web.AppKey[StreamEvents] = web.AppKey("stream_events")
 EARNINGS: web.AppKey[EarningsFeed] = web.AppKey("earnings_feed")
 # Set by runtime/node_liveness.py's context: this node's view of the cluster registry.
 REGISTRY: web.AppKey[Registry] = web.AppKey("registry")
+# Set by runtime/routing.py's context: forwarding, commands between nodes, the view cap, drain.
+ROUTING: web.AppKey[NodeRouting] = web.AppKey("routing")

@@ -24,7 +24,7 @@ from prometheus_client import Counter
 
 from signaling.background import every, finish
 from signaling.cluster.registry import NODE_TTL_S, NodeCard, Registry
-from signaling.keys import CONFIG, LIVE, PG, REDIS, REGISTRY
+from signaling.keys import CONFIG, LIVE, PG, REDIS, REGISTRY, ROUTING
 
 logger = structlog.get_logger(__name__)
 
@@ -76,6 +76,7 @@ async def sweep(db: asyncpg.Pool, registry: Registry) -> asyncpg.Record:
 def card(app: web.Application) -> NodeCard:
     """What this node announces: where other nodes reach it and what it holds."""
     live, config = app[LIVE], app[CONFIG]
+    routing = app.get(ROUTING)  # opened after this context's first beat
     return NodeCard(
         node_id=str(live.node_id),
         internal_url=config.cluster.node_internal_url or config.public_url,
@@ -83,6 +84,8 @@ def card(app: web.Application) -> NodeCard:
         viewers=live.local_viewers(),
         streams=live.local_streams(),
         pid=os.getpid(),
+        max_viewers=config.cluster.node_max_viewers,
+        draining=routing is not None and routing.draining,
     )
 
 
