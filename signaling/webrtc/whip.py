@@ -10,9 +10,9 @@ from sfu import AlreadyPublishing
 from signaling.auth.tokens import bearer, digest
 from signaling.http.errors import ApiError
 from signaling.keys import LIVE
+from signaling.webrtc.forwarding import follows_its_node, held
 from signaling.webrtc.http import (
     CORS,
-    created,
     find_session,
     options,
     patch,
@@ -46,15 +46,17 @@ async def publish(request: web.Request) -> web.Response:
     if stream["status"] == "archived":
         raise ApiError(409, "the stream is archived; create a new stream", headers=CORS)
     session, answer = await live.start_broadcast(stream_id, offer)
-    return created(request, session, answer)
+    return await held(request, session, answer)
 
 
 @routes.patch("/whip/{stream_id}/{session}")
+@follows_its_node("whip")
 async def trickle(request: web.Request) -> web.Response:
     return await patch(request, "whip")
 
 
 @routes.delete("/whip/{stream_id}/{session}")
+@follows_its_node("whip")
 async def stop(request: web.Request) -> web.Response:
     session = await find_session(request, "whip")
     await request.app[LIVE].end_broadcast(session.stream_id, "publisher_left")
