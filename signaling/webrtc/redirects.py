@@ -22,6 +22,7 @@ from signaling.webrtc.http import CORS
 logger = structlog.get_logger(__name__)
 
 NO_ROOM_RETRY_S = 5
+DRAINING_RETRY_S = 1
 
 REDIRECTS = Counter(
     "vilokanam_whep_redirects_total",
@@ -81,3 +82,15 @@ async def redirect_if_full(
     raise web.HTTPTemporaryRedirect(
         f"{node.internal_url}/whep/{stream_id}?{urlencode(query)}", headers=CORS
     )
+
+
+def refuse_while_draining(request: web.Request) -> None:
+    """503 for a new broadcast on a draining node: the publisher's retry lands on another one
+    (a stream key is not something to hand to a redirect)."""
+    if request.app[ROUTING].draining:
+        raise ApiError(
+            503,
+            f"this server is shutting down; publish again in {DRAINING_RETRY_S} s",
+            "draining",
+            headers={**CORS, "Retry-After": str(DRAINING_RETRY_S)},
+        )

@@ -20,6 +20,7 @@ from signaling.webrtc.http import (
     stream_or_404,
     with_cors,
 )
+from signaling.webrtc.redirects import refuse_while_draining
 
 routes = web.RouteTableDef()
 
@@ -40,6 +41,7 @@ async def publish(request: web.Request) -> web.Response:
             headers={**CORS, "WWW-Authenticate": 'Bearer realm="whip"'},
         )
     offer = await read_offer(request)
+    refuse_while_draining(request)
     live = request.app[LIVE]
     if live.is_live(stream_id):
         raise AlreadyPublishing(str(stream_id))

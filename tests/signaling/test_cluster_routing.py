@@ -284,6 +284,16 @@ async def test_a_draining_node_sends_its_viewers_elsewhere_and_ends_what_is_left
         )
         assert redirect.status == 307  # new viewers go to B
         assert redirect.headers["Location"].startswith(str(b.make_url("")).rstrip("/"))
+        other = await new_stream(a, creator)
+        refused = await a.post(
+            f"/whip/{other['id']}",
+            data=newcomer.pc.localDescription.sdp.replace("recvonly", "sendonly"),
+            headers={
+                "Content-Type": "application/sdp",
+                "Authorization": f"Bearer {other['stream_key']}",
+            },
+        )
+        assert refused.status == 503 and refused.headers["Retry-After"]  # no new broadcast here
 
         await asyncio.wait_for(draining, 10)  # the viewer did not leave: ended after the grace
         await asyncio.wait_for(viewer.ended.wait(), 5)
