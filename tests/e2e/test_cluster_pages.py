@@ -12,8 +12,13 @@ from signaling.config import AppConfig
 from signaling.keys import LIVE, REGISTRY
 from signaling.realtime.context import notify_viewer
 from signaling.runtime.node_liveness import card
-from tests.e2e.support.browser import CHROMIUM, MEDIA_TIMEOUT_MS, dev_sign_in, open_page
-from tests.e2e.test_pages import wait_playing
+from tests.e2e.support.browser import (
+    CHROMIUM,
+    MEDIA_TIMEOUT_MS,
+    dev_sign_in,
+    open_page,
+    wait_playing,
+)
 from tests.signaling.support.accounts import new_stream, new_user
 from tests.signaling.support.cluster import cluster
 from tests.signaling.support.webrtc_clients import whep, whip
