@@ -303,3 +303,22 @@ async def test_a_draining_node_sends_its_viewers_elsewhere_and_ends_what_is_left
         for peer in (viewer, newcomer):
             await peer.close()
         await broadcast.pc.close()
+
+
+async def test_a_forwarded_request_counts_once_in_the_clients_budget(
+    app_config: AppConfig,
+) -> None:
+    async with cluster(configured(app_config, session_requests_per_minute=4)) as (a, b):
+        creator = await new_user(a, creator=True)
+        stream = await new_stream(a, creator)
+        broadcast = await whip(a, stream["id"], stream["stream_key"])
+        stale = {**TRICKLE, "If-Match": '"stale"'}
+        for _ in range(4):  # counted on B only: A trusts B's count (it would refuse the 3rd)
+            answer = await b.patch(
+                broadcast.location, data="a=end-of-candidates\r\n", headers=stale
+            )
+            assert answer.status == 412
+        over = await b.patch(broadcast.location, data="a=end-of-candidates\r\n", headers=stale)
+        assert over.status == 429 and over.headers["Retry-After"]
+        await broadcast.pc.close()
+        await a.delete(broadcast.location)
