@@ -67,6 +67,9 @@ function refused(error) {
     retryIn(seconds);
   } else if (error.status === 412) {
     askPrice(error.headers.get('Vilokanam-Price'));
+  } else if (error.status === 401 && error.code === 'bad_ticket') {
+    say(status, 'Moving you to another server failed. Retrying…', 'error'); // not a sign-out
+    retryIn(1);
   } else if (error.status === 401) {
     clearSession();
     say(status, 'Your session has expired. Sign in again to watch.', 'error');
