@@ -19,8 +19,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError
 
 from signaling.cluster.registry import NODE_TTL_S
+
+logger = structlog.get_logger(__name__)
 
 _HERE = Path(__file__).parent
 
@@ -58,12 +62,16 @@ class ClusterViewSlots:
         return member
 
     async def give_back(self, viewer_id: uuid.UUID, slot: str) -> None:
+        """Free a slot; never raises (a view's teardown must go on without Redis)."""
         held = self._held.get(viewer_id)
         if held is not None:
             held.discard(slot)
             if not held:
                 del self._held[viewer_id]
-        await self.redis.zrem(self._key(viewer_id), slot)
+        try:
+            await self.redis.zrem(self._key(viewer_id), slot)
+        except (RedisError, OSError) as exc:  # no longer refreshed: it expires with the TTL
+            logger.warning("cluster_view_slot_release_failed", error=str(exc))
 
     def held(self) -> int:
         return sum(len(slots) for slots in self._held.values())

@@ -246,9 +246,9 @@ class LiveStreams:
         assert session.view is not None
         if record:
             await streams_db.end_view(self.db, session.view.view_id)
+        await self.policy.ended(session.view)
         if session.view_slot is not None:
             await self.view_slots.give_back(session.view.viewer_id, session.view_slot)
-        await self.policy.ended(session.view)
 
     async def _count_viewers(self, stream_id: uuid.UUID) -> None:
         """Store and announce the viewer count when it changed (a view connected or ended)."""
