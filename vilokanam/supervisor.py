@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import secrets
 import signal
 import sys
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -36,6 +38,7 @@ RESTART_FIRST_S = 0.5  # back-off before the first restart, doubled per quick de
 RESTART_MAX_S = 10.0
 HEALTHY_S = 60.0  # a child that ran this long starts over at RESTART_FIRST_S
 STOP_GRACE_S = 20.0  # SIGTERM, then SIGKILL after this long
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass
@@ -105,7 +108,12 @@ async def keep_running(child: Child, stop: asyncio.Event) -> None:
     while not stop.is_set():
         started = time.monotonic()
         child.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "vilokanam", *child.args, env=child.env
+            sys.executable,
+            "-m",
+            "vilokanam",
+            *child.args,
+            env=child.env,
+            preexec_fn=_dies_with(os.getpid()),
         )
         code = await _exit_or_stop(child.proc, stop)
         if code is None or stop.is_set():
@@ -150,6 +158,21 @@ async def stop_all(children: list[Child]) -> None:
             logger.warning("cluster_child_killed", pid=proc.pid)
             _signal(proc, signal.SIGKILL)
     await asyncio.gather(*late)
+
+
+def _dies_with(parent: int) -> Callable[[], None] | None:
+    """Linux: the child is SIGKILLed when the supervisor dies (kill -9 included), so no node
+    outlives it holding the HTTP port and heartbeats; elsewhere nothing."""
+    if sys.platform != "linux":
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def arm() -> None:  # runs in the child between fork and exec
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the supervisor died before the line above
+            os._exit(1)
+
+    return arm
 
 
 def _signal(proc: asyncio.subprocess.Process, sig: signal.Signals) -> None:

@@ -1,0 +1,200 @@
+"""`vilokanam run` with WORKERS=2: two node processes on one HTTP port, each on its own internal
+listener and media port, a separate VOD worker process, restarts after kill -9, no orphans after
+SIGTERM; and `vilokanam node`, which starts no services of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.billing.support.processes import cli, wait_healthy
+from tests.support.ports import free_port
+from vilokanam.devchain import DevChain
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE_SECRET = "cluster-run-test-credential-" + "s" * 16
+
+
+def _free_udp_pair() -> int:
+    """A UDP port p on 127.0.0.1 with p + 1 free too (node 0 and node 1's media ports)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as first:
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+                return port
+    raise AssertionError("no two consecutive free UDP ports")
+
+
+@pytest.fixture
+def cluster_env(
+    tmp_path: Path, database_url: str, redis_url: str, redis_prefix: str, dev_chain: DevChain
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PUBLIC_URL", "ESCROW_SEED")}
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=redis_prefix,
+        CHAIN_URL=dev_chain.url,  # a chain given: `vilokanam run` starts none of its own
+        VILOKANAM_ENV="dev",
+        WORKERS="2",
+        HTTP_PORT=str(free_port()),
+        NODE_PORT="0",
+        NODE_SECRET=NODE_SECRET,
+        RTC_HOST_ADDRESSES="127.0.0.1",
+        RTC_UDP_PORT=str(_free_udp_pair()),
+        VAR_DIR=str(tmp_path / "var"),
+        MEDIA_ROOT=str(tmp_path / "media"),
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+@pytest.fixture
+def supervisor(cluster_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vilokanam", "run"],
+            env=cluster_env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_healthy(_url(cluster_env), proc, log=log)
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+
+
+def _url(env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{env['HTTP_PORT']}"
+
+
+def _cluster(env: dict[str, str]) -> dict[str, Any]:
+    result = cli(env, "cluster")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def _until(check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.5)
+
+
+def _children(proc: subprocess.Popen[bytes]) -> dict[str, list[psutil.Process]]:
+    """The supervisor's children by role: "node" and "worker"."""
+    roles: dict[str, list[psutil.Process]] = {"node": [], "worker": []}
+    for child in psutil.Process(proc.pid).children():
+        args = child.cmdline()
+        if args[1:3] == ["-m", "vilokanam"] and args[3] in roles:
+            roles[args[3]].append(child)
+    return roles
+
+
+def _answering_nodes(url: str, requests: int = 60) -> set[str]:
+    """Node ids of /api/health answers, each on a new connection (the kernel spreads them)."""
+    seen = set()
+    for _ in range(requests):
+        with urllib.request.urlopen(f"{url}/api/health", timeout=5) as response:  # noqa: S310
+            seen.add(json.loads(response.read())["node_id"])
+    return seen
+
+
+def _two_living_nodes(env: dict[str, str], without_pid: int) -> list[dict[str, Any]]:
+    nodes = _cluster(env)["nodes"]
+    pids = {node["pid"] for node in nodes}
+    return nodes if len(nodes) == 2 and without_pid not in pids else []
+
+
+def test_two_nodes_share_the_port_each_with_its_own_listener_and_media_port(
+    cluster_env: dict[str, str], supervisor: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    nodes = _until(lambda: _two_living_nodes(cluster_env, without_pid=0))
+    assert nodes, _cluster(cluster_env)
+    assert _answering_nodes(_url(cluster_env)) == {node["node_id"] for node in nodes}
+    internal = {node["internal_url"] for node in nodes}
+    assert len(internal) == 2 and all(u.startswith("http://127.0.0.1:") for u in internal)
+    for node in nodes:  # each node also answers alone on its own listener
+        with urllib.request.urlopen(f"{node['internal_url']}/api/health") as response:  # noqa: S310
+            assert json.loads(response.read())["node_id"] == node["node_id"]
+    media = int(cluster_env["RTC_UDP_PORT"])
+    assert sorted(node["media_port"] for node in nodes) == [media, media + 1]
+    assert all(
+        node["max_viewers"] == 500 and node["media_addresses"] == ["127.0.0.1"] for node in nodes
+    )
+    children = _children(supervisor)
+    assert {p.pid for p in children["node"]} == {node["pid"] for node in nodes}
+    (vod,) = children["worker"]  # transcoding runs beside the nodes, in its own process
+    assert vod.cmdline()[3:5] == ["worker", "vod"]
+    assert vod.pid not in {node["pid"] for node in nodes}
+    assert NODE_SECRET not in (tmp_path / "run.log").read_text()
+
+
+def test_a_killed_node_is_restarted_and_sigterm_leaves_no_process_behind(
+    cluster_env: dict[str, str], supervisor: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    nodes = _until(lambda: _two_living_nodes(cluster_env, without_pid=0))
+    assert nodes, _cluster(cluster_env)
+    victim = nodes[0]["pid"]
+    os.kill(victim, signal.SIGKILL)
+    # The supervisor starts a new node; the dead one drops out once its heartbeat expires.
+    again = _until(lambda: _two_living_nodes(cluster_env, without_pid=victim))
+    assert again, _cluster(cluster_env)
+    assert {node["pid"] for node in again} == {p.pid for p in _children(supervisor)["node"]}
+    assert _answering_nodes(_url(cluster_env)) == {node["node_id"] for node in again}
+    log = (tmp_path / "run.log").read_text()
+    restarted = [json.loads(line) for line in log.splitlines() if "cluster_node_restarted" in line]
+    assert [(r["role"], r["exit_code"]) for r in restarted] == [("node", -signal.SIGKILL)]
+
+    everyone = psutil.Process(supervisor.pid).children(recursive=True)
+    assert len(everyone) >= 3  # two nodes and the VOD worker
+    supervisor.send_signal(signal.SIGTERM)
+    assert supervisor.wait(30) == 0
+    _, alive = psutil.wait_procs(everyone, timeout=5)
+    assert alive == []
+    assert _cluster(cluster_env)["nodes"] == []  # the nodes left the registry on their way out
+
+
+def test_node_needs_the_cluster_services_and_outside_dev_a_node_secret(
+    redis_url: str,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NODE_SECRET")}
+    env.update(REDIS_URL=redis_url, VILOKANAM_ENV="dev", PYTHONPATH=str(ROOT))
+    result = cli(env, "node")
+    assert result.returncode == 2
+    assert "DATABASE_URL" in result.stderr and "REDIS_URL" not in result.stderr
+    production = {
+        **env,
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",  # never reached: refused first
+        "CHAIN_URL": "ws://127.0.0.1:1",
+        "VILOKANAM_ENV": "production",
+        "PUBLIC_URL": "https://vilokanam.example",
+        "ESCROW_SEED": "//Escrow",
+    }
+    result = cli(production, "node")
+    assert result.returncode == 2
+    assert result.stderr.startswith("vilokanam: invalid setting NODE_SECRET")
