@@ -94,7 +94,6 @@ def node_env(settings: Settings, k: int) -> dict[str, str]:
         "NODE_PORT": str(cluster.node_port + k if cluster.node_port else 0),
         "RTC_UDP_PORT": str(rtc.rtc_udp_port + k if rtc.rtc_udp_port else 0),
         "BILLING_WORKERS": ",".join(billing) or "none",
-        "VOD_WORKER": "false",
     }
     if server.metrics_listener is not None:
         host, port = server.metrics_listener

@@ -22,6 +22,9 @@ import pytest
 from tests.billing.support.processes import cli, wait_healthy
 from tests.support.ports import free_port
 from vilokanam.devchain import DevChain
+from vilokanam.server import ServiceUrls
+from vilokanam.settings import load_settings
+from vilokanam.supervisor import plan
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_SECRET = "cluster-run-test-credential-" + "s" * 16
@@ -110,7 +113,7 @@ def _children(proc: subprocess.Popen[bytes]) -> dict[str, list[psutil.Process]]:
     roles: dict[str, list[psutil.Process]] = {"node": [], "worker": []}
     for child in psutil.Process(proc.pid).children():
         args = child.cmdline()
-        if args[1:3] == ["-m", "vilokanam"] and args[3] in roles:
+        if args[1:3] == ["-m", "vilokanam"] and len(args) > 3 and args[3] in roles:
             roles[args[3]].append(child)
     return roles
 
@@ -179,6 +182,18 @@ def test_a_killed_node_is_restarted_and_sigterm_leaves_no_process_behind(
     assert _cluster(cluster_env)["nodes"] == []  # the nodes left the registry on their way out
 
 
+def test_the_nodes_and_the_vod_worker_die_with_a_supervisor_killed_9(
+    cluster_env: dict[str, str], supervisor: subprocess.Popen[bytes]
+) -> None:
+    assert _until(lambda: _two_living_nodes(cluster_env, without_pid=0))
+    children = psutil.Process(supervisor.pid).children()
+    assert len(children) == 3
+    supervisor.send_signal(signal.SIGKILL)
+    supervisor.wait(10)
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == []  # nothing left holding the port, the media ports or a heartbeat
+
+
 def test_node_needs_the_cluster_services_and_outside_dev_a_node_secret(
     redis_url: str,
 ) -> None:
@@ -198,3 +213,34 @@ def test_node_needs_the_cluster_services_and_outside_dev_a_node_secret(
     result = cli(production, "node")
     assert result.returncode == 2
     assert result.stderr.startswith("vilokanam: invalid setting NODE_SECRET")
+
+
+def test_node_k_gets_its_own_ports_and_only_node_0_the_billing_loops() -> None:
+    settings = load_settings(
+        vilokanam_env="production",
+        database_url="postgresql://db.internal/vk",
+        redis_url="redis://redis.internal",
+        chain_url="wss://chain.internal",
+        escrow_seed="//Escrow",
+        server={"public_url": "https://vk.example", "metrics_address": "10.0.0.5:9100"},
+        cluster={"workers": 3, "node_port": 7890},
+        rtc={"rtc_udp_port": 7882},
+        billing={"billing_workers": "settlement,payouts"},
+    )
+    urls = ServiceUrls("postgresql://db.internal/vk", "redis://redis.internal", None)
+    children = plan(settings, urls, node_secret="per-run")
+    assert [c.role for c in children] == ["node", "node", "node"]  # production: no VOD worker
+    ports = [
+        (c.env["NODE_PORT"], c.env["RTC_UDP_PORT"], c.env["METRICS_ADDRESS"]) for c in children
+    ]
+    assert ports == [
+        ("7890", "7882", "10.0.0.5:9100"),
+        ("7891", "7883", "10.0.0.5:9101"),
+        ("7892", "7884", "10.0.0.5:9102"),
+    ]
+    assert [c.env["BILLING_WORKERS"] for c in children] == ["settlement,payouts", "none", "none"]
+    assert {c.env["NODE_SECRET"] for c in children} == {"per-run"}
+    assert all("CHAIN_URL" not in c.env for c in children)  # as resolved, not as inherited
+    dev = load_settings(vilokanam_env="dev", cluster={"workers": 1, "node_port": 0})
+    (node, vod) = plan(dev, urls, node_secret="s")
+    assert (node.env["NODE_PORT"], vod.args) == ("0", ("worker", "vod", "--name", "vod-1"))
