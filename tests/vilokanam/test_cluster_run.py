@@ -194,7 +194,7 @@ def test_the_nodes_and_the_vod_worker_die_with_a_supervisor_killed_9(
     assert alive == []  # nothing left holding the port, the media ports or a heartbeat
 
 
-def test_node_needs_the_cluster_services_and_outside_dev_a_node_secret(
+def test_node_and_cluster_refuse_to_start_without_what_they_need(
     redis_url: str,
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NODE_SECRET")}
@@ -213,6 +213,10 @@ def test_node_needs_the_cluster_services_and_outside_dev_a_node_secret(
     result = cli(production, "node")
     assert result.returncode == 2
     assert result.stderr.startswith("vilokanam: invalid setting NODE_SECRET")
+    no_redis = {k: v for k, v in env.items() if k != "REDIS_URL"}
+    result = cli(no_redis, "cluster")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert "REDIS_URL" in result.stderr
 
 
 def test_node_k_gets_its_own_ports_and_only_node_0_the_billing_loops() -> None:
