@@ -37,7 +37,7 @@ logger = structlog.get_logger(__name__)
 RESTART_FIRST_S = 0.5  # back-off before the first restart, doubled per quick death
 RESTART_MAX_S = 10.0
 HEALTHY_S = 60.0  # a child that ran this long starts over at RESTART_FIRST_S
-STOP_GRACE_S = 20.0  # SIGTERM, then SIGKILL after this long
+STOP_GRACE_S = 30.0  # SIGTERM, then SIGKILL after this long (a VOD worker stops within 30 s)
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -62,11 +62,25 @@ async def run_cluster(settings: Settings) -> None:
         children = plan(settings, urls, settings.cluster.node_secret or secrets.token_urlsafe(32))
         keepers = [asyncio.create_task(keep_running(child, stop)) for child in children]
         logger.info("cluster_started", nodes=sum(c.role == "node" for c in children))
-        announce(settings, urls)
+        announcer = asyncio.create_task(_announce_when_serving(settings, urls))
         await stop.wait()
+        announcer.cancel()
         logger.info("server_shutting_down")
         await asyncio.gather(*keepers)
         await stop_all(children)
+
+
+async def _announce_when_serving(settings: Settings, urls: ServiceUrls) -> None:
+    """Print where the run serves once a node accepts connections on the shared port."""
+    while True:
+        with contextlib.suppress(OSError):
+            _, writer = await asyncio.open_connection(
+                settings.server.http_host, settings.server.http_port
+            )
+            writer.close()
+            break
+        await asyncio.sleep(0.2)
+    announce(settings, urls)
 
 
 def plan(settings: Settings, urls: ServiceUrls, node_secret: str) -> list[Child]:
@@ -80,7 +94,7 @@ def plan(settings: Settings, urls: ServiceUrls, node_secret: str) -> list[Child]
         Child("node", k, ("node",), {**shared, **node_env(settings, k), "NODE_SECRET": node_secret})
         for k in range(workers)
     ]
-    vod = settings.media.vod_worker
+    vod = settings.media.vod_worker  # as AppConfig.runs_vod_worker reads it: dev only by default
     if settings.is_dev if vod is None else vod:
         children.append(Child("vod", None, ("worker", "vod", "--name", "vod-1"), shared))
     return children
