@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from signaling.realtime.earnings_feed import EarningsFeed
     from signaling.realtime.events import StreamEvents
     from signaling.runtime.billing import BillingRuntime
+    from signaling.runtime.node_liveness import CpuShare
     from signaling.webrtc.sessions import LiveStreams
 
 CONFIG = web.AppKey("config", AppConfig)
@@ -35,5 +36,7 @@ EVENTS: web.AppKey[StreamEvents] = web.AppKey("stream_events")
 EARNINGS: web.AppKey[EarningsFeed] = web.AppKey("earnings_feed")
 # Set by runtime/node_liveness.py's context: this node's view of the cluster registry.
 REGISTRY: web.AppKey[Registry] = web.AppKey("registry")
+# Also set there: the CPU this process used between two of its heartbeats.
+CPU: web.AppKey[CpuShare] = web.AppKey("cpu_share")
 # Set by runtime/routing.py's context: forwarding, commands between nodes, the view cap, drain.
 ROUTING: web.AppKey[NodeRouting] = web.AppKey("routing")

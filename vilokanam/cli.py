@@ -1,9 +1,10 @@
-"""The `vilokanam` command: run, migrate, dev-login."""
+"""The `vilokanam` command: run, node, cluster, migrate, dev-login, workers and money checks."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
 
@@ -14,7 +15,13 @@ from vilokanam.settings import Settings, SettingsError, load_settings
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vilokanam", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="serve HTTP, WHIP/WHEP and background services")
+    commands.add_parser(
+        "run", help="start WORKERS nodes on this machine (and missing local services), supervised"
+    )
+    commands.add_parser(
+        "node", help="serve one node that joins a cluster (needs DATABASE_URL and REDIS_URL)"
+    )
+    commands.add_parser("cluster", help="print the living nodes and their streams as JSON")
     commands.add_parser("migrate", help="apply pending database migrations")
     login = commands.add_parser(
         "dev-login", help="dev only: sign in as a dev account and print a session token"
@@ -50,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, json=not sys.stderr.isatty())
     handler = {
         "run": _run,
+        "node": _node,
+        "cluster": _cluster,
         "migrate": _migrate,
         "dev-login": _dev_login,
         "worker": _worker,
@@ -65,12 +74,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
-    from vilokanam.server import serve
+    from vilokanam.supervisor import run_cluster
 
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(run_cluster(settings))
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def _node(settings: Settings, _args: argparse.Namespace) -> int:
+    from vilokanam.server import joining_urls, serve_node
+
+    urls = joining_urls(settings)
+    try:
+        asyncio.run(serve_node(settings, urls))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _cluster(settings: Settings, _args: argparse.Namespace) -> int:
+    from vilokanam.workers import cluster_overview
+
+    print(json.dumps(asyncio.run(cluster_overview(settings)), indent=2))
     return 0
 
 

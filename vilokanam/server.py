@@ -1,19 +1,23 @@
-"""`vilokanam run`: start what is missing locally, migrate, serve until SIGINT/SIGTERM."""
+"""What a node process is made of: its services' URLs (started locally for `vilokanam run`,
+given for `vilokanam node`), its config, and its two listeners (vilokanam/supervisor.py starts
+the nodes of `vilokanam run`)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 from aiohttp import web
 
 from signaling.api.ops.metrics import metrics_app
 from signaling.config import AppConfig
+from signaling.keys import LIVE
 from vilokanam.embedded import start_postgres_async, start_redis_async
-from vilokanam.migrate import migrate
-from vilokanam.settings import ROOT, Settings
+from vilokanam.settings import ROOT, Settings, SettingsError
 from vilokanam.signals import stop_on_signals
 from vilokanam.wiring import create_app
 
@@ -71,19 +75,64 @@ def app_config(settings: Settings, urls: ServiceUrls) -> AppConfig:
     )
 
 
-async def serve(settings: Settings) -> None:
+def node_app_config(config: AppConfig, node_port: int) -> AppConfig:
+    """A node's config: its internal URL resolved (default http://HTTP_HOST:NODE_PORT, the real
+    port when NODE_PORT was 0) and no VOD transcoding (that runs in `vilokanam worker vod`)."""
+    cluster = config.cluster
+    host = config.server.http_host
+    host = f"[{host}]" if ":" in host else host
+    internal_url = cluster.node_internal_url or f"http://{host}:{node_port}"
+    return replace(
+        config,
+        cluster=cluster.model_copy(
+            update={"node_internal_url": internal_url, "node_port": node_port}
+        ),
+        media=config.media.model_copy(update={"vod_worker": False}),
+    )
+
+
+def joining_urls(settings: Settings) -> ServiceUrls:
+    """`vilokanam node`: the cluster's services, which it never starts itself."""
+    services = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
+    missing = [name for name, url in services.items() if not url]
+    if missing:
+        raise SettingsError(
+            f"invalid settings: `vilokanam node` joins a cluster and needs {' and '.join(missing)}"
+            " (it starts no embedded services; `vilokanam run` does)"
+        )
+    if not settings.is_dev and not settings.cluster.node_secret:
+        raise SettingsError(
+            "invalid setting NODE_SECRET: `vilokanam node` needs the cluster's node credential "
+            "outside dev"
+        )
+    assert settings.database_url and settings.redis_url  # checked above, repeated for mypy
+    return ServiceUrls(settings.database_url, settings.redis_url, settings.chain_url)
+
+
+async def serve_node(settings: Settings, urls: ServiceUrls) -> None:
+    """One node until SIGINT/SIGTERM: the app on the shared listener (HTTP_HOST:HTTP_PORT,
+    SO_REUSEPORT, so every node of this machine binds it) and on its own (NODE_PORT)."""
+    stop = stop_on_signals()
+    host = settings.server.http_host
+    own = socket.create_server((host, settings.cluster.node_port))
+    config = node_app_config(app_config(settings, urls), own.getsockname()[1])
     async with AsyncExitStack() as stack:
-        urls = await local_services(settings, stack)
-        applied = await migrate(urls.database_url)
-        logger.info("server_database_ready", migrations_applied=len(applied))
-        app = create_app(app_config(settings, urls))
+        stack.callback(own.close)
+        app = create_app(config)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        await web.TCPSite(runner, settings.server.http_host, settings.server.http_port).start()
+        port = settings.server.http_port
+        await web.TCPSite(runner, host, port, reuse_port=True).start()
+        await web.SockSite(runner, own).start()
         await _serve_metrics(settings, app, stack)
-        _announce(settings, urls)
-        await stop_on_signals().wait()
+        logger.info(
+            "cluster_node_serving",
+            node_id=str(app[LIVE].node_id),
+            internal_url=config.cluster.node_internal_url,
+            pid=os.getpid(),
+        )
+        await stop.wait()
         logger.info("server_shutting_down")
 
 
@@ -98,7 +147,8 @@ async def _serve_metrics(settings: Settings, app: web.Application, stack: AsyncE
     await web.TCPSite(runner, *listener).start()
 
 
-def _announce(settings: Settings, urls: ServiceUrls) -> None:
+def announce(settings: Settings, urls: ServiceUrls) -> None:
+    """Where `vilokanam run` serves, for the one who started it."""
     base = settings.base_url
     address = settings.server.metrics_address
     metrics = f"http://{address}/metrics" if address else f"{base}/metrics"

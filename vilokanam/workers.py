@@ -1,4 +1,5 @@
-"""Worker roles run as their own processes: `vilokanam worker settlement|payouts|deposits|vod`.
+"""Worker roles run as their own processes: `vilokanam worker settlement|payouts|deposits|vod`;
+and the one-shot commands over the same services (reconcile, parked, cluster).
 
 They need DATABASE_URL (and REDIS_URL for billing roles, CHAIN_URL for the chain roles); they
 never start embedded services, which belong to `vilokanam run`.
@@ -10,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -28,6 +30,8 @@ from billing import (
 )
 from recorder import default_owner, run_vod_worker
 from signaling.background import supervise
+from signaling.cluster.overview import overview
+from signaling.cluster.registry import Registry
 from vilokanam.settings import Settings, SettingsError
 from vilokanam.signals import stop_on_signals
 
@@ -131,3 +135,14 @@ async def handle_parked(
         if action == "retry":
             return await parking.retry(conns.pool, kind, ref)
         return await parking.resolve(conns.pool, kind, ref, note)
+
+
+async def cluster_overview(settings: Settings) -> dict[str, Any]:
+    """`vilokanam cluster`: the registry's view of the cluster under REDIS_PREFIX."""
+    if not settings.redis_url:
+        raise SettingsError("invalid settings: `vilokanam cluster` needs REDIS_URL")
+    client = aioredis.from_url(settings.redis_url)
+    try:
+        return await overview(Registry(client, settings.server.redis_prefix, "vilokanam-cluster"))
+    finally:
+        await client.aclose()

@@ -51,6 +51,7 @@ class NodeCard:
     max_viewers: int = 0
     draining: bool = False
     pid: int = 0
+    media_port: int = 0  # the shared UDP port of its sfu (0: none, one port per peer)
 
     @property
     def has_room(self) -> bool:
@@ -59,6 +60,11 @@ class NodeCard:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _glob_escape(text: str) -> str:
+    """`text` matched literally by a Redis SCAN pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def token_digest(token: str) -> str:
@@ -139,6 +145,19 @@ class Registry:
         """The living node a stream is published on, if any."""
         node_id = await self.redis.get(self._key("origin", str(stream_id)))
         return await self.node(_text(node_id)) if node_id is not None else None
+
+    async def origins(self) -> dict[str, str]:
+        """Every recorded stream origin: stream id → node id (living or not; see `node`)."""
+        head = self._key("origin", "")
+        keys = [key async for key in self.redis.scan_iter(match=_glob_escape(head) + "*")]
+        if not keys:
+            return {}
+        values = await self.redis.mget(keys)
+        return {
+            _text(key).removeprefix(head): _text(value)
+            for key, value in zip(keys, values, strict=True)
+            if value is not None
+        }
 
     async def set_viewers(self, stream_id: uuid.UUID | str, count: int) -> None:
         """This node's count of connected viewers of a stream (0 removes it)."""

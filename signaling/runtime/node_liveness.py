@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -24,7 +25,7 @@ from prometheus_client import Counter
 
 from signaling.background import every, finish
 from signaling.cluster.registry import NODE_TTL_S, NodeCard, Registry
-from signaling.keys import CONFIG, LIVE, PG, REDIS, REGISTRY, ROUTING
+from signaling.keys import CONFIG, CPU, LIVE, PG, REDIS, REGISTRY, ROUTING
 
 logger = structlog.get_logger(__name__)
 
@@ -73,19 +74,35 @@ async def sweep(db: asyncpg.Pool, registry: Registry) -> asyncpg.Record:
     return closed
 
 
+class CpuShare:
+    """Share of one core this process used between two readings (1.0: one core busy)."""
+
+    def __init__(self) -> None:
+        self._last = (time.monotonic(), time.process_time())
+
+    def read(self) -> float:
+        now = (time.monotonic(), time.process_time())
+        wall, used = now[0] - self._last[0], now[1] - self._last[1]
+        self._last = now
+        return round(used / wall, 3) if wall > 0 else 0.0
+
+
 def card(app: web.Application) -> NodeCard:
-    """What this node announces: where other nodes reach it and what it holds."""
+    """What this node announces: where other nodes reach it, what it holds, how busy it is."""
     live, config = app[LIVE], app[CONFIG]
     routing = app.get(ROUTING)  # opened after this context's first beat
+    cpu = app.get(CPU)
     return NodeCard(
         node_id=str(live.node_id),
         internal_url=config.cluster.node_internal_url or config.public_url,
         media_addresses=list(config.rtc.rtc_host_addresses),
         viewers=live.local_viewers(),
         streams=live.local_streams(),
-        pid=os.getpid(),
+        cpu=cpu.read() if cpu is not None else 0.0,
         max_viewers=config.cluster.node_max_viewers,
+        pid=os.getpid(),
         draining=routing is not None and routing.draining,
+        media_port=live.sfu.udp_port or 0,
     )
 
 
@@ -101,6 +118,7 @@ async def node_liveness(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: beat and sweep while the app runs; leave the living set on a clean stop."""
     registry = Registry(app[REDIS], app[CONFIG].server.redis_prefix, app[LIVE].node_id)
     app[REGISTRY] = registry
+    app[CPU] = CpuShare()
     await registry.beat(card(app))
     stop = asyncio.Event()
     task = asyncio.create_task(every(SWEEP_EVERY_S, stop, lambda: _beat_and_sweep(app)))

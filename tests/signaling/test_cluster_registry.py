@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 
 import redis.asyncio as aioredis
 
+from signaling.cluster.overview import overview
 from signaling.cluster.registry import NodeCard, Registry
 from signaling.config import AppConfig
 from signaling.keys import LIVE
+from signaling.runtime.node_liveness import card as node_card
 from tests.signaling.support.cluster import cluster
 
 
@@ -125,3 +128,60 @@ async def test_viewers_of_a_stream_add_up_over_living_nodes_only(
     assert await a.viewers(stream) == {"a": 3}
     await a.set_viewers(stream, 0)
     assert await a.viewers(stream) == {}
+
+
+async def test_origins_are_listed_under_this_prefix_only_even_one_with_glob_characters(
+    redis: aioredis.Redis, redis_prefix: str
+) -> None:
+    # Unescaped, the pattern "{p}a*:origin:*" would also match the other cluster's keys.
+    ours, theirs = (
+        Registry(redis, f"{redis_prefix}a*:", "n1"),
+        Registry(redis, f"{redis_prefix}ab:", "n2"),
+    )
+    s1, s2 = uuid.uuid4(), uuid.uuid4()
+    await ours.set_origin(s1)
+    await theirs.set_origin(s2)
+    assert await ours.origins() == {str(s1): "n1"}
+    assert await theirs.origins() == {str(s2): "n2"}
+
+
+async def test_the_overview_shows_living_nodes_and_each_streams_origin_viewers_and_relays(
+    redis: aioredis.Redis, redis_prefix: str
+) -> None:
+    origin, edge, dead = (Registry(redis, redis_prefix, n) for n in ("origin", "edge", "dead"))
+    await origin.beat(card("origin"))
+    await edge.beat(card("edge", viewers=5))
+    await dead.beat(card("dead"), ttl_s=0.3)
+    watched, abandoned = uuid.uuid4(), uuid.uuid4()
+    await origin.set_origin(watched)
+    await origin.set_viewers(watched, 2)
+    await edge.set_viewers(watched, 5)
+    await dead.set_origin(abandoned)
+    await dead.set_viewers(watched, 9)
+    await asyncio.sleep(0.4)  # `dead` stopped beating
+    seen = await overview(Registry(redis, redis_prefix, "observer"))
+    assert sorted(node["node_id"] for node in seen["nodes"]) == ["edge", "origin"]
+    assert next(n for n in seen["nodes"] if n["node_id"] == "edge")["viewers"] == 5
+    assert seen["streams"] == [
+        {
+            "stream_id": str(watched),
+            "origin": "origin",
+            "viewers": {"origin": 2, "edge": 5},
+            "relays": ["edge"],
+        }
+    ]
+
+
+async def test_a_running_node_announces_its_limit_media_port_and_a_cpu_share(
+    app_config: AppConfig, redis: aioredis.Redis, redis_prefix: str
+) -> None:
+    async with cluster(app_config, nodes=1, node_max_viewers=7) as (node,):
+        announced = await Registry(redis, redis_prefix, "observer").node(
+            str(node.app[LIVE].node_id)
+        )
+        assert announced is not None and announced.max_viewers == 7
+        assert announced.media_port == node.app[LIVE].sfu.udp_port and announced.media_port > 0
+        assert announced.pid == os.getpid()
+        node_card(node.app)  # a beat; the next one reports the CPU used since
+        sum(i * i for i in range(300_000))  # about one core busy until the next beat
+        assert 0.5 < node_card(node.app).cpu <= 1.5

@@ -6,6 +6,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from substrateinterface import Keypair
 
+from signaling.keys import LIVE
 from tests.signaling.support.accounts import sign_in
 
 
@@ -77,7 +78,12 @@ async def test_me_requires_a_session(client: TestClient) -> None:
 async def test_health_and_metrics(client: TestClient) -> None:
     health = await client.get("/api/health")
     assert health.status == 200
-    assert await health.json() == {"status": "ok", "postgres": "ok", "redis": "ok"}
+    assert await health.json() == {
+        "status": "ok",
+        "postgres": "ok",
+        "redis": "ok",
+        "node_id": str(client.app[LIVE].node_id),  # which node of a cluster answered
+    }
     metrics = await (await client.get("/metrics")).text()
     sample = 'vilokanam_http_request_duration_seconds_count{method="GET",route="/api/health"'
     assert sample in metrics

@@ -1,6 +1,6 @@
 """Operations: GET /api/health (200 when PostgreSQL and Redis answer, 503 naming what does
-not), /metrics (Prometheus; open, behind a token, or on its own listener) and the OpenAPI
-document of the whole API at /api/openapi.json."""
+not; with the id of the node that answered), /metrics (Prometheus; open, behind a token, or on
+its own listener) and the OpenAPI document of the whole API at /api/openapi.json."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from aiohttp import web
 from signaling.api.ops.metrics import exposition
 from signaling.api.ops.openapi import document
 from signaling.http.errors import ApiError
-from signaling.keys import CONFIG, PG, REDIS
+from signaling.keys import CONFIG, LIVE, PG, REDIS
 
 routes = web.RouteTableDef()
 
@@ -35,7 +35,12 @@ async def health(request: web.Request) -> web.Response:
     )
     healthy = postgres == "ok" and redis == "ok"
     return web.json_response(
-        {"status": "ok" if healthy else "degraded", "postgres": postgres, "redis": redis},
+        {
+            "status": "ok" if healthy else "degraded",
+            "postgres": postgres,
+            "redis": redis,
+            "node_id": str(request.app[LIVE].node_id),  # which node of the cluster answered
+        },
         status=200 if healthy else 503,
     )
 

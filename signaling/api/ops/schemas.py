@@ -147,6 +147,7 @@ COMPONENTS: dict[str, Schema] = {
             "status": {"enum": ["ok", "degraded"]},
             "postgres": {"type": "string"},
             "redis": {"type": "string"},
+            "node_id": {"type": "string", "format": "uuid"},
         },
     },
 }
