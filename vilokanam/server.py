@@ -5,6 +5,7 @@ the nodes of `vilokanam run`)."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import socket
 from contextlib import AsyncExitStack
@@ -100,10 +101,17 @@ def _reachable_host(config: AppConfig) -> str:
     """HTTP_HOST, unless it listens on every address (0.0.0.0, ::): then the address this node
     announces for media, which other nodes can reach too."""
     host = config.server.http_host
-    if host not in ("0.0.0.0", "::", ""):
+    if not _listens_everywhere(host):
         return host
     rtc = config.rtc
     return rtc.rtc_announced_address or next(iter(rtc.rtc_host_addresses), "127.0.0.1")
+
+
+def _listens_everywhere(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return not host  # a host name: one address
 
 
 def joining_urls(settings: Settings) -> ServiceUrls:
