@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from signaling.realtime.earnings_feed import EarningsFeed
     from signaling.realtime.events import StreamEvents
     from signaling.runtime.billing import BillingRuntime
+    from signaling.webrtc.relays import Relays
     from signaling.webrtc.sessions import LiveStreams
 
 CONFIG = web.AppKey("config", AppConfig)
@@ -34,3 +35,5 @@ EVENTS: web.AppKey[StreamEvents] = web.AppKey("stream_events")
 EARNINGS: web.AppKey[EarningsFeed] = web.AppKey("earnings_feed")
 # Set by runtime/node_liveness.py's context: this node's view of the cluster registry.
 REGISTRY: web.AppKey[Registry] = web.AppKey("registry")
+# Set by webrtc/relays.py's context: the relays this node holds from origins and serves to edges.
+RELAYS: web.AppKey[Relays] = web.AppKey("relays")

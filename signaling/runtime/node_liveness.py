@@ -82,6 +82,7 @@ def card(app: web.Application) -> NodeCard:
         media_addresses=list(config.rtc.rtc_host_addresses),
         viewers=live.local_viewers(),
         streams=live.local_streams(),
+        relays=live.local_relays(),
         pid=os.getpid(),
     )
 
