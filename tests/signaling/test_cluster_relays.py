@@ -79,7 +79,7 @@ async def published(a: TestClient) -> tuple[dict, object]:
 async def test_viewers_on_both_nodes_decode_through_one_relay_and_are_counted_cluster_wide(
     app_config: AppConfig, db: asyncpg.Pool
 ) -> None:
-    async with cluster(app_config, relay_idle_s=IDLE_S) as (a, b):
+    async with cluster(app_config, relay_idle_s=IDLE_S, analytics_interval_s=1.0) as (a, b):
         stream, broadcast = await published(a)
         stream_id = uuid.UUID(stream["id"])
         origin = await b.app[REGISTRY].origin(stream_id)
@@ -122,6 +122,21 @@ async def test_viewers_on_both_nodes_decode_through_one_relay_and_are_counted_cl
             )
             == 4
         )
+
+        async def sampled_cluster_wide() -> bool:  # by the origin's analytics sampler
+            return bool(
+                await db.fetchval(
+                    "SELECT count(*) FROM stream_analytics WHERE stream_id = $1"
+                    " AND viewer_count = 4",
+                    stream_id,
+                )
+            )
+
+        await wait_until(sampled_cluster_wide, within=3.0)
+        metrics = {node: await (await node.get("/metrics")).text() for node in (a, b)}
+        assert "vilokanam_relays 1.0" in metrics[b] and "vilokanam_relays 0.0" in metrics[a]
+        assert "vilokanam_live_streams 1.0" in metrics[a]
+        assert "vilokanam_live_streams 0.0" in metrics[b]
 
         assert (await b.delete(on_b[0][1])).status == 200  # one edge viewer leaves
         await wait_until(lambda: counted_everywhere((a, b), stream["id"], 3))
