@@ -16,14 +16,22 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
+from signaling.cluster.registry import NodeCard, Registry
 from signaling.config import AppConfig
 from signaling.keys import LIVE, REGISTRY, RELAYS
 from signaling.runtime.node_liveness import card
-from signaling.webrtc.relays import RELAYS_OPENED
+from signaling.webrtc.relays import RELAY_FAILURES, RELAYS_OPENED
 from tests.signaling.support.accounts import new_stream, new_user
 from tests.signaling.support.cluster import NODE_SECRET, cluster
 from tests.signaling.support.sockets import connect, next_of
-from tests.signaling.support.webrtc_clients import SDP, whep, whep_request, whip
+from tests.signaling.support.webrtc_clients import (
+    SDP,
+    publisher_offer,
+    whep,
+    whep_request,
+    whip,
+)
+from tests.support.ports import free_port
 from tests.support.rtc_peers import Viewer, viewer_peer
 
 pytestmark = pytest.mark.usefixtures("loopback", "redis")
@@ -233,3 +241,64 @@ async def test_a_node_without_a_credential_serves_no_internal_endpoint(
     )
     assert response.status == 404
     assert (await response.json())["error"]["code"] == "not_found"
+
+
+async def test_a_second_publisher_on_another_node_is_refused_while_the_origin_lives(
+    app_config: AppConfig,
+) -> None:
+    async with cluster(app_config, relay_idle_s=IDLE_S) as (a, b):
+        stream, broadcast = await published(a)
+        pc, _track, offer = await publisher_offer()
+        key = {"Authorization": f"Bearer {stream['stream_key']}"}
+        refused = await b.post(f"/whip/{stream['id']}", data=offer, headers={**SDP, **key})
+        assert refused.status == 409
+        assert "already has a publisher" in (await refused.json())["error"]["message"]
+        origin = await b.app[REGISTRY].origin(uuid.UUID(stream["id"]))
+        assert origin is not None and origin.node_id == str(node_id(a))
+        await pc.close()
+        await broadcast.pc.close()  # type: ignore[attr-defined]
+
+
+async def test_a_publisher_back_on_an_edge_after_its_origin_is_gone_is_live_there(
+    app_config: AppConfig, redis: aioredis.Redis, redis_prefix: str, db: asyncpg.Pool
+) -> None:
+    async with cluster(app_config, relay_idle_s=IDLE_S) as (a, b):
+        stream, old = await published(a)
+        stream_id = uuid.UUID(stream["id"])
+        relayed, _ = await whep(b, stream["id"], await new_user(b))
+        await relayed.wait_frames(5)
+        await redis.delete(f"{redis_prefix}origin:{stream_id}")  # as when node a died
+
+        back = await whip(b, stream["id"], stream["stream_key"])
+        await asyncio.wait_for(relayed.ended.wait(), 10)  # its relay from a ended
+        assert b.app[LIVE].is_origin(stream_id) and b.app[RELAYS].count() == 0
+        origin = await a.app[REGISTRY].origin(stream_id)
+        assert origin is not None and origin.node_id == str(node_id(b))
+        assert await db.fetchval(
+            "SELECT sfu_server_url FROM stream_sessions WHERE stream_id = $1"
+            " ORDER BY start_time DESC LIMIT 1",
+            stream_id,
+        ) == internal_url(b)
+        watcher, _ = await whep(b, stream["id"], await new_user(b))
+        await watcher.wait_frames(20)
+        assert in_order(watcher) and max(watcher.numbers) <= back.track.sent
+        for peer in (relayed, watcher):
+            await peer.close()
+        for broadcast in (old, back):
+            await broadcast.pc.close()  # type: ignore[attr-defined]
+
+
+async def test_an_unreachable_origin_is_a_503_to_retry_and_leaves_no_relay(
+    app_config: AppConfig, redis: aioredis.Redis, redis_prefix: str
+) -> None:
+    async with cluster(app_config, relay_idle_s=IDLE_S) as (a, b):
+        stream = await new_stream(a, await new_user(a, creator=True))
+        ghost = Registry(redis, redis_prefix, "ghost")  # a living node nobody listens for
+        await ghost.beat(NodeCard("ghost", f"http://127.0.0.1:{free_port()}"))
+        await ghost.set_origin(stream["id"])
+        failures = RELAY_FAILURES.labels("unreachable")._value.get()
+        refused = await whep_request(b, stream["id"], await new_user(b), await viewer_peer())
+        assert refused.status == 503 and refused.headers["Retry-After"]
+        assert (await refused.json())["error"]["code"] == "origin_unavailable"
+        assert RELAY_FAILURES.labels("unreachable")._value.get() - failures == 1
+        assert b.app[RELAYS].count() == 0 and not b.app[LIVE].is_live(uuid.UUID(stream["id"]))
