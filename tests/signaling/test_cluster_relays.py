@@ -72,6 +72,11 @@ async def counted_everywhere(nodes: tuple[TestClient, ...], stream_id: str, coun
     return all([await viewer_count(node, stream_id) == count for node in nodes])
 
 
+def logged(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """Log lines so far, whether structlog prints them or hands them to logging."""
+    return [*caplog.text.splitlines(), *"".join(capsys.readouterr()).splitlines()]
+
+
 def in_order(viewer: Viewer) -> bool:
     """The publisher's frame counter, decoded, advances (a few frames may be skipped)."""
     numbers = viewer.numbers[-20:]
@@ -85,8 +90,12 @@ async def published(a: TestClient) -> tuple[dict, object]:
 
 
 async def test_viewers_on_both_nodes_decode_through_one_relay_and_are_counted_cluster_wide(
-    app_config: AppConfig, db: asyncpg.Pool
+    app_config: AppConfig,
+    db: asyncpg.Pool,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    caplog.set_level(logging.INFO)
     async with cluster(app_config, relay_idle_s=IDLE_S, analytics_interval_s=1.0) as (a, b):
         stream, broadcast = await published(a)
         stream_id = uuid.UUID(stream["id"])
@@ -153,6 +162,8 @@ async def test_viewers_on_both_nodes_decode_through_one_relay_and_are_counted_cl
         assert (await a.delete(broadcast.location)).status == 200  # type: ignore[attr-defined]
         for viewer, _ in on_b[1:]:
             await asyncio.wait_for(viewer.ended.wait(), 10)
+        ended = [line for line in logged(caplog, capsys) if "webrtc_view_ended" in line]
+        assert sum("origin_ended" in line for line in ended) == 2  # b's two remaining viewers
         await wait_until(now(lambda: b.app[RELAYS].count() == 0))
         assert not b.app[LIVE].is_live(stream_id) and card(b.app).relays == 0
         await wait_until(lambda: counted_everywhere((a, b), stream["id"], 0))
@@ -226,9 +237,9 @@ async def test_the_internal_relay_endpoint_wants_the_node_credential_and_never_l
         await wait_until(now(lambda: b.app[RELAYS].count() == 0))
         await viewer.close()
         await broadcast.pc.close()  # type: ignore[attr-defined]
-    logged = caplog.text + "".join(capsys.readouterr())
-    assert "cluster_relay_opened" in logged and "cluster_relay_closed" in logged
-    assert NODE_SECRET not in logged
+    lines = "\n".join(logged(caplog, capsys))
+    assert "cluster_relay_opened" in lines and "cluster_relay_closed" in lines
+    assert NODE_SECRET not in lines
 
 
 async def test_a_node_without_a_credential_serves_no_internal_endpoint(
