@@ -124,7 +124,8 @@ class LiveStreams:
         return stream_id in self._broadcasts
 
     def viewer_count(self, stream_id: uuid.UUID) -> int:
-        """Viewers whose media session connected (an offer alone is not a viewer)."""
+        """Viewers on this node whose media session connected (an offer alone is not a
+        viewer); relays to other nodes are not viewers."""
         if not self.is_live(stream_id):
             return 0
         return len(self.sfu.subscribers(str(stream_id), connected_only=True))
@@ -360,12 +361,14 @@ class LiveStreams:
         """One stream_analytics row per stream published here, of its cluster-wide viewer count
         (the server calls it every interval). A total another node stored over a newer one (two
         nodes' counts changed at once) is set right here too."""
+        counts = {}
         try:
-            counts = {s: await self._cluster_count(s) for s in list(self._broadcasts)}
+            for stream_id in list(self._broadcasts):
+                async with self._counting.setdefault(stream_id, asyncio.Lock()):
+                    counts[stream_id] = total = await self._cluster_count(stream_id)
+                    if self.is_origin(stream_id) and total != self._totals.get(stream_id):
+                        await self._store_total(stream_id, total)
             await streams_db.sample_viewers(self.db, counts)
-            for stream_id, total in counts.items():
-                if self.is_origin(stream_id) and total != self._totals.get(stream_id):
-                    await self._store_total(stream_id, total)
         except (asyncpg.PostgresError, aioredis.RedisError, OSError):
             logger.exception("webrtc_analytics_sample_failed")
 
