@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 
 import aiohttp
+import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
 from prometheus_client import Counter
@@ -49,7 +50,7 @@ RELAYS_CLOSED = Counter(
 )
 RELAY_FAILURES = Counter(
     "vilokanam_relay_failures_total",
-    "Relays that could not be opened (unreachable origin, refused, unusable answer)",
+    "Relays that could not be opened (unreachable origin, refused, unusable answer, registry)",
     ["reason"],
 )
 
@@ -175,7 +176,10 @@ class Relays:
 
     async def _open(self, stream_id: uuid.UUID) -> Relay | None:
         """The relay from the stream's origin; None when no other living node publishes it."""
-        origin = await self.registry.origin(stream_id)
+        try:
+            origin = await self.registry.origin(stream_id)
+        except aioredis.RedisError as exc:
+            raise self._failed(stream_id, "registry", type(exc).__name__) from None
         if origin is None or origin.node_id == self.registry.node_id or not self.secret:
             return None
         exchange = OriginExchange(self.http, origin.internal_url, stream_id, self.secret)

@@ -201,6 +201,23 @@ async def test_the_relay_closes_after_the_idle_time_once_the_edge_has_no_viewer(
         await broadcast.pc.close()  # type: ignore[attr-defined]
 
 
+async def test_a_late_viewer_on_the_edge_decodes_within_two_seconds(
+    app_config: AppConfig,
+) -> None:
+    """Its keyframe request travels up the relay to the publisher."""
+    async with cluster(app_config, relay_idle_s=IDLE_S) as (a, b):
+        stream, broadcast = await published(a)
+        first, _ = await whep(b, stream["id"], await new_user(b))
+        await first.wait_frames(10)
+        await asyncio.sleep(1.0)  # well past the first keyframe
+        late, _ = await whep(b, stream["id"], await new_user(b))
+        await late.wait_frames(1, within=5)
+        assert late.first_frame_after is not None and late.first_frame_after < 2.0
+        for peer in (first, late):
+            await peer.close()
+        await broadcast.pc.close()  # type: ignore[attr-defined]
+
+
 async def test_an_edge_answers_not_live_when_no_node_publishes_the_stream(
     app_config: AppConfig,
 ) -> None:
