@@ -154,6 +154,24 @@ class Relays:
         if relay is not None:
             await self._end(relay, "origin_gone")
 
+    async def end_on_origin(self, stream_id: uuid.UUID, reason: str) -> bool:
+        """Have the node that publishes the stream end its broadcast (the owner ended it, or
+        rotated its key, on this node); False when no other living node publishes it."""
+        origin = await self.registry.origin(stream_id)
+        if origin is None or origin.node_id == self.registry.node_id or not self.secret:
+            return False
+        url = f"{origin.internal_url}/internal/streams/{stream_id}/end"
+        try:
+            headers = authorization(self.secret)
+            async with self.http.post(url, json={"reason": reason}, headers=headers) as response:
+                if response.status in (204, 409):
+                    return response.status == 204  # 409: not published there any more
+                detail = f"status {response.status}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            detail = type(exc).__name__
+        logger.warning("cluster_origin_end_failed", stream_id=str(stream_id), detail=detail)
+        raise ApiError(503, "the node this stream is published on cannot be reached; retry")
+
     async def _open_shared(self, stream_id: uuid.UUID) -> Relay | None:
         """Open the stream's relay, or wait for the one being opened by another offer."""
         task = self._opening.get(stream_id)

@@ -330,3 +330,45 @@ async def test_an_unreachable_origin_is_a_503_to_retry_and_leaves_no_relay(
         assert (await refused.json())["error"]["code"] == "origin_unavailable"
         assert RELAY_FAILURES.labels("unreachable")._value.get() - failures == 1
         assert b.app[RELAYS].count() == 0 and not b.app[LIVE].is_live(uuid.UUID(stream["id"]))
+
+
+async def test_the_owner_ending_the_broadcast_on_another_node_ends_it_on_its_origin(
+    app_config: AppConfig,
+) -> None:
+    async with cluster(app_config, relay_idle_s=IDLE_S) as (a, b):
+        owner = await new_user(a, creator=True)
+        stream = await new_stream(a, owner)
+        broadcast = await whip(a, stream["id"], stream["stream_key"])
+        stream_id = uuid.UUID(stream["id"])
+        viewer, _ = await whep(b, stream["id"], await new_user(b))
+        await viewer.wait_frames(5)
+        price = await b.patch(
+            f"/api/streams/{stream['id']}", headers=owner, json={"price_per_second": "5"}
+        )
+        assert price.status == 409  # live, wherever it is published
+
+        ended = await b.post(f"/api/streams/{stream['id']}/end", headers=owner)
+        assert ended.status == 200 and (await ended.json())["status"] == "ended"
+        assert not a.app[LIVE].is_origin(stream_id)  # the publisher's session is over on a
+        await asyncio.wait_for(viewer.ended.wait(), 10)
+        await wait_until(now(lambda: b.app[RELAYS].count() == 0))
+        again = await b.post(f"/api/streams/{stream['id']}/end", headers=owner)
+        assert again.status == 409
+        await viewer.close()
+        await broadcast.pc.close()
+
+
+async def test_the_internal_end_endpoint_wants_the_node_credential(app_config: AppConfig) -> None:
+    async with cluster(app_config, relay_idle_s=IDLE_S) as (a, _b):
+        stream, broadcast = await published(a)
+        url = f"/internal/streams/{stream['id']}/end"
+        body = {"reason": "ended_by_owner"}
+        wrong = await a.post(url, json=body, headers={"Authorization": "Bearer guess"})
+        assert wrong.status == 401
+        assert a.app[LIVE].is_origin(uuid.UUID(stream["id"]))
+        node = {"Authorization": f"Bearer {NODE_SECRET}"}
+        odd = await a.post(url, json={"reason": "because"}, headers=node)
+        assert odd.status == 422
+        assert (await a.post(url, json=body, headers=node)).status == 204
+        assert not a.app[LIVE].is_origin(uuid.UUID(stream["id"]))
+        await broadcast.pc.close()  # type: ignore[attr-defined]
