@@ -97,6 +97,8 @@ async def test_viewers_on_both_nodes_decode_through_one_relay_and_are_counted_cl
 ) -> None:
     caplog.set_level(logging.INFO)
     async with cluster(app_config, relay_idle_s=IDLE_S, analytics_interval_s=1.0) as (a, b):
+        changes_on_b: list[str] = []  # what the recorder and sockets of b hear
+        b.app[LIVE].on_change(lambda what, _stream_id: changes_on_b.append(what))
         stream, broadcast = await published(a)
         stream_id = uuid.UUID(stream["id"])
         origin = await b.app[REGISTRY].origin(stream_id)
@@ -172,6 +174,13 @@ async def test_viewers_on_both_nodes_decode_through_one_relay_and_are_counted_cl
         )
         assert await a.app[REGISTRY].viewers(stream_id) == {}
         assert await a.app[REGISTRY].origin(stream_id) is None
+        # The stream's states and its recording are the origin's only.
+        assert "viewers" in changes_on_b
+        assert "live" not in changes_on_b and "ended" not in changes_on_b
+        sessions = await db.fetch(
+            "SELECT node_id FROM stream_sessions WHERE stream_id = $1", stream_id
+        )
+        assert [row["node_id"] for row in sessions] == [node_id(a)]
         for viewer in viewers:
             await viewer.close()
         await broadcast.pc.close()  # type: ignore[attr-defined]
