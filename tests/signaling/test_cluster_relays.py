@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from signaling.cluster.registry import NodeCard, Registry
 from signaling.config import AppConfig
-from signaling.keys import LIVE, REGISTRY, RELAYS
+from signaling.keys import BILLING, LIVE, REGISTRY, RELAYS
 from signaling.runtime.node_liveness import card
 from signaling.webrtc.relays import RELAY_FAILURES, RELAYS_OPENED
 from tests.signaling.support.accounts import new_stream, new_user
@@ -380,4 +380,26 @@ async def test_the_internal_end_endpoint_wants_the_node_credential(app_config: A
         assert odd.status == 422
         assert (await a.post(url, json=body, headers=node)).status == 204
         assert not a.app[LIVE].is_origin(uuid.UUID(stream["id"]))
+        await broadcast.pc.close()  # type: ignore[attr-defined]
+
+
+async def test_a_paid_viewer_on_the_edge_is_metered_there_and_cut_at_zero(
+    app_config: AppConfig, db: asyncpg.Pool
+) -> None:
+    price = 1000
+    async with cluster(app_config, relay_idle_s=IDLE_S) as (a, b):
+        stream = await new_stream(a, await new_user(a, creator=True), price=str(price))
+        broadcast = await whip(a, stream["id"], stream["stream_key"])
+        headers = await new_user(b)
+        viewer_id = (await (await b.get("/api/me", headers=headers)).json())["id"]
+        await b.app[BILLING].meter.credit(viewer_id, 6 * price, "six seconds")
+        viewer, _ = await whep(b, stream["id"], headers)
+        await asyncio.wait_for(viewer.ended.wait(), 15)  # cut by b's tick at zero
+        view = await db.fetchrow(
+            "SELECT id, node_id FROM stream_viewers WHERE viewer_id = $1::uuid", viewer_id
+        )
+        assert view["node_id"] == node_id(b)
+        assert await b.app[BILLING].meter.balance(viewer_id) == 0
+        assert await b.app[BILLING].meter.view_ticks(str(view["id"])) == 6
+        await viewer.close()
         await broadcast.pc.close()  # type: ignore[attr-defined]
