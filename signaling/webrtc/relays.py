@@ -120,9 +120,6 @@ class Relays:
         self._tasks: set[asyncio.Task[None]] = set()
         live.sfu.on_event(self._on_sfu_event)
 
-    def held(self, stream_id: uuid.UUID) -> Relay | None:
-        return self._held.get(stream_id)
-
     def count(self) -> int:
         return len(self._held)
 
