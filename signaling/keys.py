@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from signaling.realtime.events import StreamEvents
     from signaling.runtime.billing import BillingRuntime
     from signaling.runtime.node_liveness import CpuShare
+    from signaling.webrtc.relays import Relays
     from signaling.webrtc.sessions import LiveStreams
 
 CONFIG = web.AppKey("config", AppConfig)
@@ -40,3 +41,5 @@ REGISTRY: web.AppKey[Registry] = web.AppKey("registry")
 CPU: web.AppKey[CpuShare] = web.AppKey("cpu_share")
 # Set by runtime/routing.py's context: forwarding, commands between nodes, the view cap, drain.
 ROUTING: web.AppKey[NodeRouting] = web.AppKey("routing")
+# Set by webrtc/relays.py's context: the relays this node holds from origins and serves to edges.
+RELAYS: web.AppKey[Relays] = web.AppKey("relays")

@@ -98,6 +98,7 @@ def card(app: web.Application) -> NodeCard:
         media_addresses=list(config.rtc.rtc_host_addresses),
         viewers=live.local_viewers(),
         streams=live.local_streams(),
+        relays=live.local_relays(),
         cpu=cpu.read() if cpu is not None else 0.0,
         max_viewers=config.cluster.node_max_viewers,
         pid=os.getpid(),

@@ -91,7 +91,7 @@ async def update_stream(request: web.Request) -> web.Response:
     body = await read_json(request, StreamUpdate)
     changes = changes_of(body, not_null=("title", "price_per_second"))
     if "price_per_second" in changes:
-        if request.app[LIVE].is_live(stream["id"]):
+        if request.app[LIVE].is_live(stream["id"]) or stream["status"] == "live":
             raise ApiError(409, "the price cannot change while the stream is live")
         changes["price_per_second"] = int(changes["price_per_second"])
     await _check_category(request, changes.get("category_id"))
@@ -124,12 +124,12 @@ async def end_broadcast(request: web.Request) -> web.Response:
 async def _end_broadcast(request: web.Request, stream: asyncpg.Record, reason: str) -> bool:
     """End the stream's broadcast (and its views); False when it was not live.
 
-    A broadcast another node holds is ended there (a command over Redis, answered within 2 s).
-    A stream still marked live that no living node serves (the node serving it died) is closed
-    in PostgreSQL.
+    A broadcast another node holds (its origin) is ended there (a command over Redis, answered
+    within 2 s). A stream still marked live that no living node serves (the node serving it
+    died) is closed in PostgreSQL.
     """
     live = request.app[LIVE]
-    if live.is_live(stream["id"]):
+    if live.is_origin(stream["id"]):
         await live.end_broadcast(stream["id"], reason)
         return True
     if stream["status"] != "live":
