@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from aiortc import RTCIceCandidate
+from aiortc import RTCIceCandidate, RTCPeerConnection
 from aiortc.sdp import candidate_from_sdp
 
 from sfu.errors import BadCandidate
@@ -71,3 +71,16 @@ def trickled_candidates(fragment: str) -> list[RTCIceCandidate]:
             if usable(candidate):
                 candidates.append(candidate)
     return candidates
+
+
+async def add_trickled(pc: RTCPeerConnection, sdpfrag: str) -> None:
+    """Add the candidates of a trickle PATCH body to ``pc``; raise BadCandidate for a malformed
+    one (none is added then)."""
+    candidates = trickled_candidates(sdpfrag)
+    transceivers = pc.getTransceivers()
+    for candidate in candidates if transceivers else ():
+        candidate.sdpMid = transceivers[0].mid
+        try:
+            await pc.addIceCandidate(candidate)
+        except ValueError as exc:  # aioice: after end-of-candidates
+            raise BadCandidate(str(exc)) from None

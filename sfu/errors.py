@@ -23,3 +23,7 @@ class UnknownPeer(SfuError):
 
 class BadCandidate(SfuError):
     """A trickled ICE candidate that is malformed (syntax, address, port or type)."""
+
+
+class RelayFailed(SfuError):
+    """The origin's answer to a relay offer cannot be applied (or carries no video)."""

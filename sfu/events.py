@@ -16,9 +16,12 @@ class SfuEvent:
     reason: "unpublished", "left", "cut", "failed" (ICE/DTLS failed), "closed" (peer closed
     DTLS), "publisher_ended" (a subscriber whose stream ended), "not_connected" (ICE/DTLS not
     up within the sfu's connect timeout), "shutdown"; "" for subscriber_connected.
+    relay: the peer is a relay between nodes (sfu/relay.py): on an edge, the publisher fed by
+    the origin; on an origin, the subscriber that feeds an edge.
     """
 
     kind: EventKind
     stream_id: str
     peer_id: str
     reason: str
+    relay: bool = False

@@ -166,14 +166,17 @@ def publisher_preferences(media: MediaDescription) -> list[RTCRtpCodecCapability
 
     One codec only, so every packet of the track has the codec subscribers negotiate.
     """
-    allowed = [
-        c for c in _capabilities(media.kind) if c.mimeType.lower() in FORWARDED_CODECS[media.kind]
-    ]
+    allowed = forwardable_capabilities(media.kind)
     for offered in media.rtp.codecs:
         match = next((c for c in allowed if _compatible(c, offered)), None)
         if match is not None:
             return [match, *rtx_capability(media.kind)]
     return []
+
+
+def forwardable_capabilities(kind: str) -> list[RTCRtpCodecCapability]:
+    """aiortc's capabilities for ``kind`` that the sfu forwards (RTX not included)."""
+    return [c for c in _capabilities(kind) if c.mimeType.lower() in FORWARDED_CODECS[kind]]
 
 
 def capability_of(codec: RTCRtpCodecParameters) -> RTCRtpCodecCapability:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from dataclasses import dataclass
 
 import structlog
 from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
@@ -61,26 +62,43 @@ def client_answer(
     return answer_with_rejections(offer_sdp, local, plan)
 
 
+@dataclass(frozen=True)
+class TrackSettings:
+    """How a publisher's incoming tracks are forwarded (the Sfu's settings)."""
+
+    keyframe_interval: float
+    native: bool
+    max_packet_age: float
+
+
 async def start_publisher(
     stream_id: str,
     pc: RTCPeerConnection,
     plan: list[MLine],
     sdp: str,
     ice: IceSettings,
-    *,
-    keyframe_interval: float,
-    native: bool,
-    max_packet_age: float,
+    settings: TrackSettings,
 ) -> Publisher:
     """Receive the offer's accepted tracks on ``pc``; RTP goes to the publisher, undecoded."""
     for mline in plan:
         if mline.accepted:
             transceiver = pc.addTransceiver(mline.kind, direction="recvonly")
             transceiver.setCodecPreferences(list(mline.codecs))
-    publisher = Publisher(new_id("pub"), stream_id, pc)
     local = await answer(pc, sdp, plan, ice)
+    return feed_publisher(new_id("pub"), stream_id, pc, negotiated_tracks(local), settings)
+
+
+def feed_publisher(
+    publisher_id: str,
+    stream_id: str,
+    pc: RTCPeerConnection,
+    negotiated: dict[str, NegotiatedTrack],
+    settings: TrackSettings,
+) -> Publisher:
+    """A publisher fed by the receiving tracks ``pc`` negotiated (both descriptions set):
+    a publisher's answering pc or a relay's offering one (sfu/relay.py)."""
+    publisher = Publisher(publisher_id, stream_id, pc)
     aiortc_hooks.enlarge_receive_buffers(pc, INGEST_RCVBUF)
-    negotiated = negotiated_tracks(local)
     for transceiver in pc.getTransceivers():
         track = negotiated.get(transceiver.mid or "")
         if track is None:
@@ -90,12 +108,13 @@ async def start_publisher(
             PublishedTrack(
                 track,
                 transceiver.receiver,
-                keyframe_interval,
-                native=native,
-                max_age=max_packet_age,
+                settings.keyframe_interval,
+                native=settings.native,
+                max_age=settings.max_packet_age,
             )
         )
     if "video" not in publisher.tracks:
+        publisher.stop()
         raise UnsupportedOffer("offer sends no video")
     for transport in aiortc_hooks.dtls_transports(pc):
         aiortc_hooks.intercept_rtp(transport, publisher.on_rtp)
@@ -109,6 +128,7 @@ async def start_subscriber(
     offer_sdp: str,
     plan: list[MLine],
     ice: IceSettings,
+    relay: bool = False,
 ) -> Subscriber:
     """Send each of the publisher's tracks the offer accepts on ``pc``, one down-track each."""
     transceivers = {}
@@ -119,7 +139,7 @@ async def start_subscriber(
             transceiver.setCodecPreferences(list(mline.codecs))
             transceivers[mline.kind] = transceiver
     negotiated = negotiated_tracks(await answer(pc, offer_sdp, plan, ice))
-    subscriber = Subscriber(subscriber_id, publisher.stream_id, pc)
+    subscriber = Subscriber(subscriber_id, publisher.stream_id, pc, relay)
     for kind, transceiver in transceivers.items():
         track = publisher.tracks[kind]
         mine = negotiated.get(transceiver.mid or "")

@@ -21,6 +21,7 @@ class Publisher:
         self._rtx: dict[int, PublishedTrack] = {}
         self.malformed = 0
         self.connected = False  # ICE and DTLS came up once
+        self.relay = False  # fed by another node's sfu (sfu/relay.py), not by a publisher
 
     def add_track(self, track: PublishedTrack) -> None:
         """Route the track's payload types (and RTX) to it."""
@@ -61,6 +62,16 @@ class Publisher:
         for track in self.tracks.values():
             if tap in track.taps:
                 track.taps.remove(tap)
+
+    def stats(self) -> dict[str, int]:
+        """Forwarding statistics (packets received, keyframe requests sent, ...)."""
+        video = self.tracks["video"]
+        return {
+            "video_packets_received": video.received,
+            "video_packets_dropped": video.dropped,
+            "keyframe_requests_sent": video.keyframes.sent,
+            "malformed_packets": self.malformed,
+        }
 
     def stop(self) -> None:
         """Stop every track's fan-out."""

@@ -9,22 +9,23 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import structlog
-from aiortc import RTCPeerConnection
+from aiortc import RTCConfiguration, RTCPeerConnection
 
 from sfu import aiortc_hooks
-from sfu.candidates import trickled_candidates
+from sfu.candidates import add_trickled
 from sfu.delivery import Delivery
-from sfu.errors import AlreadyPublishing, BadCandidate, NotLive, UnknownPeer, UnsupportedOffer
-from sfu.events import SfuEvent
+from sfu.errors import AlreadyPublishing, NotLive, UnknownPeer, UnsupportedOffer
+from sfu.events import EventKind, SfuEvent
 from sfu.ice import IceSettings, rtc_configuration
 from sfu.negotiation import plan_publish, plan_subscribe
-from sfu.peering import client_answer, new_id, start_publisher, start_subscriber
+from sfu.peering import TrackSettings, client_answer, new_id, start_publisher, start_subscriber
 from sfu.published_track import MAX_PACKET_AGE_S, use_native
 from sfu.publisher import Publisher
+from sfu.relay import Exchange, relay_configuration, start_relay
 from sfu.subscriber import Subscriber
 from sfu.tap import StreamTap
 from sfu.udp_mux import MuxStats, UdpMux
@@ -82,16 +83,19 @@ class Sfu:
     # --- events -------------------------------------------------------------------------------
 
     def on_event(self, callback: Callable[[SfuEvent], None]) -> None:
-        """Call ``callback`` for publisher_ended / subscriber_ended events."""
+        """Call ``callback`` for publisher_ended / subscriber_ended / subscriber_connected."""
         self._callbacks.append(callback)
 
-    def _emit(self, event: SfuEvent) -> None:
+    def _emit(self, kind: EventKind, peer: Publisher | Subscriber, reason: str = "") -> None:
+        peer_id = peer.publisher_id if isinstance(peer, Publisher) else peer.subscriber_id
+        event = SfuEvent(kind, peer.stream_id, peer_id, reason, peer.relay)
         logger.info(
             "sfu_peer_event",
-            kind=event.kind,
+            kind=kind,
             stream_id=event.stream_id,
-            peer_id=event.peer_id,
-            reason=event.reason,
+            peer_id=peer_id,
+            reason=reason,
+            relay=peer.relay,
         )
         for callback in self._callbacks:
             try:
@@ -127,21 +131,45 @@ class Sfu:
         if stream_id in self._publishers or stream_id in self._reserved:
             raise AlreadyPublishing(stream_id)
         plan = plan_publish(offer_sdp)
+        publisher = await self._start_publisher(
+            stream_id,
+            rtc_configuration(self.ice),
+            lambda pc: start_publisher(stream_id, pc, plan, offer_sdp, self.ice, self._settings),
+        )
+        return publisher.publisher_id, client_answer(publisher.pc, offer_sdp, plan, self.ice)
+
+    async def relay(self, stream_id: str, exchange: Exchange) -> str:
+        """Receive ``stream_id`` from its origin node, live here as if published here (the edge
+        side of a relay, sfu/relay.py): ``exchange`` takes this sfu's offer, returns the origin's
+        answer to ``subscribe(..., relay=True)``. ``unpublish`` closes the relay; its end emits
+        publisher_ended. Returns its publisher id; raises AlreadyPublishing, RelayFailed, or what
+        ``exchange`` raises."""
+        publisher = await self._start_publisher(
+            stream_id,
+            relay_configuration(self.ice),
+            lambda pc: start_relay(stream_id, pc, exchange, self.ice, self._settings),
+        )
+        return publisher.publisher_id
+
+    @property
+    def _settings(self) -> TrackSettings:
+        return TrackSettings(self.keyframe_interval, self.native, self.max_packet_age)
+
+    async def _start_publisher(
+        self,
+        stream_id: str,
+        configuration: RTCConfiguration,
+        start: Callable[[RTCPeerConnection], Awaitable[Publisher]],
+    ) -> Publisher:
+        """Run ``start`` on a new sfu peer connection; the stream is reserved meanwhile."""
+        if stream_id in self._publishers or stream_id in self._reserved:
+            raise AlreadyPublishing(stream_id)
         self._reserved.add(stream_id)
-        pc = aiortc_hooks.sfu_peer_connection(rtc_configuration(self.ice))
+        pc = aiortc_hooks.sfu_peer_connection(configuration)
         try:
             await self._start_mux()
             with aiortc_hooks.gather_through(self._mux):
-                publisher = await start_publisher(
-                    stream_id,
-                    pc,
-                    plan,
-                    offer_sdp,
-                    self.ice,
-                    keyframe_interval=self.keyframe_interval,
-                    native=self.native,
-                    max_packet_age=self.max_packet_age,
-                )
+                publisher = await start(pc)
         except BaseException:
             await pc.close()
             raise
@@ -153,7 +181,7 @@ class Sfu:
         logger.info(
             "sfu_publisher_started", stream_id=stream_id, publisher_id=publisher.publisher_id
         )
-        return publisher.publisher_id, client_answer(pc, offer_sdp, plan, self.ice)
+        return publisher
 
     def _publisher_state(self, publisher: Publisher) -> None:
         state = publisher.pc.connectionState
@@ -173,19 +201,25 @@ class Sfu:
             return
         del self._publishers[publisher.stream_id]
         publisher.stop()
-        subscribers = self.subscribers(publisher.stream_id)
+        subscribers = [
+            s for s, sub in self._subscribers.items() if sub.stream_id == publisher.stream_id
+        ]
         await asyncio.gather(
             *(self.unsubscribe(s, "publisher_ended") for s in subscribers),
             publisher.pc.close(),
         )
-        self._emit(SfuEvent("publisher_ended", publisher.stream_id, publisher.publisher_id, reason))
+        self._emit("publisher_ended", publisher, reason)
 
     # --- subscribing ----------------------------------------------------------------------------
 
     async def subscribe(
-        self, stream_id: str, offer_sdp: str, subscriber_id: str | None = None
+        self, stream_id: str, offer_sdp: str, subscriber_id: str | None = None, relay: bool = False
     ) -> tuple[str, str]:
-        """Accept a viewer's offer (WHEP); return (subscriber_id, answer_sdp)."""
+        """Accept a viewer's offer (WHEP); return (subscriber_id, answer_sdp).
+
+        ``relay``: the offer is another node's sfu relaying the stream (``Sfu.relay``); it is
+        listed by ``subscribers(..., relays=True)`` only and never in ``take_delivery``.
+        """
         publisher = self._publishers.get(stream_id)
         if publisher is None:
             raise NotLive(stream_id)
@@ -199,7 +233,7 @@ class Sfu:
             await self._start_mux()
             with aiortc_hooks.gather_through(self._mux):
                 subscriber = await start_subscriber(
-                    publisher, subscriber_id, pc, offer_sdp, plan, self.ice
+                    publisher, subscriber_id, pc, offer_sdp, plan, self.ice, relay
                 )
         except BaseException:
             await pc.close()
@@ -211,7 +245,12 @@ class Sfu:
         subscriber.attach()
         pc.on("connectionstatechange", lambda: self._subscriber_state(subscriber))
         self._spawn(self._end_if_not_connected(subscriber))
-        logger.info("sfu_subscriber_started", stream_id=stream_id, subscriber_id=subscriber_id)
+        logger.info(
+            "sfu_subscriber_started",
+            stream_id=stream_id,
+            subscriber_id=subscriber_id,
+            relay=relay,
+        )
         return subscriber_id, client_answer(pc, offer_sdp, plan, self.ice)
 
     def _subscriber_state(self, subscriber: Subscriber) -> None:
@@ -222,11 +261,7 @@ class Sfu:
             first = not subscriber.connected
             subscriber.activate()
             if first:
-                self._emit(
-                    SfuEvent(
-                        "subscriber_connected", subscriber.stream_id, subscriber.subscriber_id, ""
-                    )
-                )
+                self._emit("subscriber_connected", subscriber)
         elif state in ("failed", "closed"):
             self._spawn(self.unsubscribe(subscriber.subscriber_id, state))
 
@@ -241,9 +276,10 @@ class Sfu:
             return
         subscriber.detach()
         self._drop_untaken()
-        self._ended[subscriber_id] = subscriber
-        self._emit(SfuEvent("subscriber_ended", subscriber.stream_id, subscriber_id, reason))
-        if reason in UNREACHABLE or subscriber.settled():
+        if not subscriber.relay:  # a relay's delivery is never taken: nothing to wait for
+            self._ended[subscriber_id] = subscriber
+        self._emit("subscriber_ended", subscriber, reason)
+        if reason in UNREACHABLE or subscriber.relay or subscriber.settled():
             await self._close_subscriber(subscriber)
         else:
             self._spawn(self._drain(subscriber))
@@ -270,24 +306,32 @@ class Sfu:
             if subscriber.closed and subscriber.closed_at < stale:
                 del self._ended[subscriber_id]
 
-    def subscribers(self, stream_id: str, connected_only: bool = False) -> list[str]:
-        """Ids of the current subscribers of ``stream_id`` (whose ICE and DTLS came up, if
-        ``connected_only``: the viewers who actually watch)."""
+    def subscribers(
+        self, stream_id: str, connected_only: bool = False, relays: bool = False
+    ) -> list[str]:
+        """Ids of the current viewers of ``stream_id`` (whose ICE and DTLS came up, if
+        ``connected_only``: the viewers who actually watch); of its relays to other nodes
+        instead if ``relays``."""
         return [
             s.subscriber_id
             for s in self._subscribers.values()
-            if s.stream_id == stream_id and (s.connected or not connected_only)
+            if s.stream_id == stream_id
+            and s.relay == relays
+            and (s.connected or not connected_only)
         ]
 
     def take_delivery(self) -> dict[str, Delivery]:
-        """Per subscriber, what was sent and acknowledged since the previous call (then reset).
+        """Per viewer, what was sent and acknowledged since the previous call (then reset).
 
-        Every current subscriber is listed (zeros when nothing reached it); a subscriber that
-        left stays listed until its peer connection is closed, the last time with ``ended``.
+        Every current viewer is listed (zeros when nothing reached it); one that left stays
+        listed until its peer connection is closed, the last time with ``ended``. Relays are
+        never listed: nothing is billed for them.
         """
         now = time.time()
         window = self.ack_window
         taken = {sid: s.take_delivery(now, window) for sid, s in self._subscribers.items()}
+        for relay in [sid for sid, s in self._subscribers.items() if s.relay]:
+            del taken[relay]  # taken all the same, so that its counters are reset
         for subscriber_id, subscriber in list(self._ended.items()):
             taken[subscriber_id] = subscriber.take_delivery(now, window)
             if subscriber.closed:
@@ -325,15 +369,7 @@ class Sfu:
 
         Raises UnknownPeer, or BadCandidate for a malformed candidate (none is added then).
         """
-        pc = self._peer(peer_id)
-        candidates = trickled_candidates(sdpfrag)
-        transceivers = pc.getTransceivers()
-        for candidate in candidates if transceivers else ():
-            candidate.sdpMid = transceivers[0].mid
-            try:
-                await pc.addIceCandidate(candidate)
-            except ValueError as exc:  # aioice: after end-of-candidates
-                raise BadCandidate(str(exc)) from None
+        await add_trickled(self._peer(peer_id), sdpfrag)
 
     def tap(self, stream_id: str) -> StreamTap:
         """In-process tap of a live stream (the recorder); raises NotLive."""
@@ -347,13 +383,7 @@ class Sfu:
         publisher = self._publishers.get(stream_id)
         if publisher is None:
             raise NotLive(stream_id)
-        video = publisher.tracks["video"]
-        return {
-            "video_packets_received": video.received,
-            "video_packets_dropped": video.dropped,
-            "keyframe_requests_sent": video.keyframes.sent,
-            "malformed_packets": publisher.malformed,
-        }
+        return publisher.stats()
 
     async def close(self) -> None:
         """End every stream and subscriber."""

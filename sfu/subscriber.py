@@ -35,9 +35,11 @@ class HeldTrack(MediaStreamTrack):
 
 
 class Subscriber:
-    """One viewer of one stream."""
+    """One viewer of one stream, or a relay to another node's sfu."""
 
-    def __init__(self, subscriber_id: str, stream_id: str, pc: RTCPeerConnection) -> None:
+    def __init__(
+        self, subscriber_id: str, stream_id: str, pc: RTCPeerConnection, relay: bool = False
+    ) -> None:
         self.subscriber_id = subscriber_id
         self.stream_id = stream_id
         self.pc = pc
@@ -46,6 +48,7 @@ class Subscriber:
         self.closed_at = 0.0  # time.monotonic() when it was closed
         self._seconds = AcknowledgedSeconds()
         self.connected = False  # ICE and DTLS came up once
+        self.relay = relay  # another node's sfu (sfu/relay.py): no viewer, nothing billed
 
     def add(self, track: PublishedTrack, downtrack: DownTrack) -> None:
         """Receive ``track`` through ``downtrack`` once attached."""
