@@ -81,7 +81,9 @@ def start_node(host: Host, env: dict[str, str], logs: Path) -> HostNode:
 async def healthy(node: HostNode) -> str:
     """Wait until the node answers /api/health; the id of the node that answered."""
     health = await asyncio.to_thread(wait_healthy, node.url, node.process, 60, node.log)
-    return str(json.loads(health["body"])["node_id"])
+    body = json.loads(health["body"])
+    assert body["postgres"] == body["redis"] == "ok", body  # reached from this host
+    return str(body["node_id"])
 
 
 def vilokanam(host: Host, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
