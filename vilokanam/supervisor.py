@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import secrets
 import signal
 import sys
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -35,7 +37,8 @@ logger = structlog.get_logger(__name__)
 RESTART_FIRST_S = 0.5  # back-off before the first restart, doubled per quick death
 RESTART_MAX_S = 10.0
 HEALTHY_S = 60.0  # a child that ran this long starts over at RESTART_FIRST_S
-STOP_GRACE_S = 20.0  # SIGTERM, then SIGKILL after this long
+STOP_GRACE_S = 30.0  # SIGTERM, then SIGKILL after this long (a VOD worker stops within 30 s)
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass
@@ -59,11 +62,25 @@ async def run_cluster(settings: Settings) -> None:
         children = plan(settings, urls, settings.cluster.node_secret or secrets.token_urlsafe(32))
         keepers = [asyncio.create_task(keep_running(child, stop)) for child in children]
         logger.info("cluster_started", nodes=sum(c.role == "node" for c in children))
-        announce(settings, urls)
+        announcer = asyncio.create_task(_announce_when_serving(settings, urls))
         await stop.wait()
+        announcer.cancel()
         logger.info("server_shutting_down")
         await asyncio.gather(*keepers)
         await stop_all(children)
+
+
+async def _announce_when_serving(settings: Settings, urls: ServiceUrls) -> None:
+    """Print where the run serves once a node accepts connections on the shared port."""
+    while True:
+        with contextlib.suppress(OSError):
+            _, writer = await asyncio.open_connection(
+                settings.server.http_host, settings.server.http_port
+            )
+            writer.close()
+            break
+        await asyncio.sleep(0.2)
+    announce(settings, urls)
 
 
 def plan(settings: Settings, urls: ServiceUrls, node_secret: str) -> list[Child]:
@@ -77,7 +94,7 @@ def plan(settings: Settings, urls: ServiceUrls, node_secret: str) -> list[Child]
         Child("node", k, ("node",), {**shared, **node_env(settings, k), "NODE_SECRET": node_secret})
         for k in range(workers)
     ]
-    vod = settings.media.vod_worker
+    vod = settings.media.vod_worker  # as AppConfig.runs_vod_worker reads it: dev only by default
     if settings.is_dev if vod is None else vod:
         children.append(Child("vod", None, ("worker", "vod", "--name", "vod-1"), shared))
     return children
@@ -91,7 +108,6 @@ def node_env(settings: Settings, k: int) -> dict[str, str]:
         "NODE_PORT": str(cluster.node_port + k if cluster.node_port else 0),
         "RTC_UDP_PORT": str(rtc.rtc_udp_port + k if rtc.rtc_udp_port else 0),
         "BILLING_WORKERS": ",".join(billing) or "none",
-        "VOD_WORKER": "false",
     }
     if server.metrics_listener is not None:
         host, port = server.metrics_listener
@@ -105,7 +121,12 @@ async def keep_running(child: Child, stop: asyncio.Event) -> None:
     while not stop.is_set():
         started = time.monotonic()
         child.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "vilokanam", *child.args, env=child.env
+            sys.executable,
+            "-m",
+            "vilokanam",
+            *child.args,
+            env=child.env,
+            preexec_fn=_dies_with(os.getpid()),
         )
         code = await _exit_or_stop(child.proc, stop)
         if code is None or stop.is_set():
@@ -150,6 +171,21 @@ async def stop_all(children: list[Child]) -> None:
             logger.warning("cluster_child_killed", pid=proc.pid)
             _signal(proc, signal.SIGKILL)
     await asyncio.gather(*late)
+
+
+def _dies_with(parent: int) -> Callable[[], None] | None:
+    """Linux: the child is SIGKILLed when the supervisor dies (kill -9 included), so no node
+    outlives it holding the HTTP port and heartbeats; elsewhere nothing."""
+    if sys.platform != "linux":
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def arm() -> None:  # runs in the child between fork and exec
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the supervisor died before the line above
+            os._exit(1)
+
+    return arm
 
 
 def _signal(proc: asyncio.subprocess.Process, sig: signal.Signals) -> None:

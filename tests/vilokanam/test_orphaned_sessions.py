@@ -71,6 +71,7 @@ async def test_sessions_of_a_killed_server_are_closed_by_the_next(
         MEDIA_ROOT=str(tmp_path / "media"),
         RTC_HOST_ADDRESSES="127.0.0.1",
         RTC_UDP_PORT="0",
+        WORKERS="1",  # one node: the killed server's sessions are all on it
         LOG_LEVEL="WARNING",
         PYTHONPATH=str(ROOT),
     )

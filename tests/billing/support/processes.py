@@ -23,6 +23,7 @@ def worker_env(database_url: str, redis_url: str, prefix: str, **extra: str) -> 
         LOG_LEVEL="WARNING",
         PAYOUT_INTERVAL_S="1",  # a payout round every second, not every 5 (the default)
         RTC_UDP_PORT="0",  # servers started in parallel each take a free UDP port
+        WORKERS="1",  # `vilokanam run` as one node (tests/vilokanam/test_cluster_run.py: more)
         **extra,
     )
     return env
