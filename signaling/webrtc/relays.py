@@ -44,7 +44,7 @@ RELEASE_TIMEOUT_S = 5.0
 RELAYS_OPENED = Counter("vilokanam_relays_opened_total", "Relays from origin nodes opened here")
 RELAYS_CLOSED = Counter(
     "vilokanam_relays_closed_total",
-    "Relays from origin nodes closed here (idle: no viewer left; origin_ended; shutdown)",
+    "Relays from origin nodes closed here (idle, origin_ended, origin_gone, shutdown)",
     ["reason"],
 )
 RELAY_FAILURES = Counter(
@@ -142,6 +142,16 @@ class Relays:
         finally:
             if relay is not None:
                 relay.users -= 1
+
+    async def make_way(self, stream_id: uuid.UUID) -> None:
+        """A publisher WHIPs here: refused (AlreadyPublishing) while another living node
+        publishes the stream; a relay here from an origin that is gone ends first."""
+        origin = await self.registry.origin(stream_id)
+        if origin is not None and origin.node_id != self.registry.node_id:
+            raise AlreadyPublishing(str(stream_id))
+        relay = self._held.get(stream_id)
+        if relay is not None:
+            await self._end(relay, "origin_gone")
 
     async def _open_shared(self, stream_id: uuid.UUID) -> Relay | None:
         """Open the stream's relay, or wait for the one being opened by another offer."""
