@@ -52,6 +52,16 @@ async def answer(pc: RTCPeerConnection, offer_sdp: str, plan: list[MLine], ice: 
     return pc.localDescription.sdp
 
 
+async def close_pc(pc: RTCPeerConnection) -> None:
+    """Close ``pc``; a caller cancelled meanwhile (Sfu.close cancels its tasks) leaves it closing.
+
+    aiortc's close() of a pc that is already closing (aiortc closes it itself once DTLS is
+    closed) awaits the first close's future: cancelling that waiter cancels the future, and the
+    first close then fails with InvalidStateError in a task nobody awaits.
+    """
+    await asyncio.shield(pc.close())
+
+
 def client_answer(
     pc: RTCPeerConnection, offer_sdp: str, plan: list[MLine], ice: IceSettings
 ) -> str:

@@ -7,6 +7,7 @@ downtrack.py forward it).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -22,7 +23,14 @@ from sfu.errors import AlreadyPublishing, NotLive, UnknownPeer, UnsupportedOffer
 from sfu.events import EventKind, SfuEvent
 from sfu.ice import IceSettings, rtc_configuration
 from sfu.negotiation import plan_publish, plan_subscribe
-from sfu.peering import TrackSettings, client_answer, new_id, start_publisher, start_subscriber
+from sfu.peering import (
+    TrackSettings,
+    client_answer,
+    close_pc,
+    new_id,
+    start_publisher,
+    start_subscriber,
+)
 from sfu.published_track import MAX_PACKET_AGE_S, use_native
 from sfu.publisher import Publisher
 from sfu.relay import Exchange, relay_configuration, start_relay
@@ -89,14 +97,7 @@ class Sfu:
     def _emit(self, kind: EventKind, peer: Publisher | Subscriber, reason: str = "") -> None:
         peer_id = peer.publisher_id if isinstance(peer, Publisher) else peer.subscriber_id
         event = SfuEvent(kind, peer.stream_id, peer_id, reason, peer.relay)
-        logger.info(
-            "sfu_peer_event",
-            kind=kind,
-            stream_id=event.stream_id,
-            peer_id=peer_id,
-            reason=reason,
-            relay=peer.relay,
-        )
+        logger.info("sfu_peer_event", **dataclasses.asdict(event))
         for callback in self._callbacks:
             try:
                 callback(event)
@@ -139,11 +140,10 @@ class Sfu:
         return publisher.publisher_id, client_answer(publisher.pc, offer_sdp, plan, self.ice)
 
     async def relay(self, stream_id: str, exchange: Exchange) -> str:
-        """Receive ``stream_id`` from its origin node, live here as if published here (the edge
-        side of a relay, sfu/relay.py): ``exchange`` takes this sfu's offer, returns the origin's
-        answer to ``subscribe(..., relay=True)``. ``unpublish`` closes the relay; its end emits
-        publisher_ended. Returns its publisher id; raises AlreadyPublishing, RelayFailed, or what
-        ``exchange`` raises."""
+        """Receive ``stream_id`` from its origin node as if published here (sfu/relay.py):
+        ``exchange`` takes our offer, returns the origin's ``subscribe(..., relay=True)`` answer.
+        ``unpublish`` closes the relay; its end emits publisher_ended. Returns its publisher id;
+        raises AlreadyPublishing, RelayFailed, or what ``exchange`` raises."""
         publisher = await self._start_publisher(
             stream_id,
             relay_configuration(self.ice),
@@ -206,7 +206,7 @@ class Sfu:
         ]
         await asyncio.gather(
             *(self.unsubscribe(s, "publisher_ended") for s in subscribers),
-            publisher.pc.close(),
+            close_pc(publisher.pc),
         )
         self._emit("publisher_ended", publisher, reason)
 
@@ -297,7 +297,7 @@ class Sfu:
     async def _close_subscriber(self, subscriber: Subscriber) -> None:
         subscriber.closed = True  # its next delivery is its last
         subscriber.closed_at = time.monotonic()
-        await subscriber.pc.close()
+        await close_pc(subscriber.pc)
 
     def _drop_untaken(self) -> None:
         """Forget closed subscribers whose last delivery nobody took (no billing running)."""

@@ -8,9 +8,14 @@ subscribe on the edge.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import aioice.ice
 import pytest
 
 from sfu import AlreadyPublishing, IceSettings, NotLive, RelayFailed, Sfu, SfuEvent
@@ -23,6 +28,8 @@ from tests.sfu.support.peers import (
     start_viewer,
 )
 from tests.support.rtc_peers import Viewer
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def wait_for(predicate: Callable[[], bool], within: float = 5.0) -> None:
@@ -168,6 +175,26 @@ async def test_the_origin_ending_the_stream_ends_it_on_the_edge(nodes: Nodes) ->
         await close_all(viewers, publisher)
 
 
+async def test_the_origin_dropping_the_relay_ends_the_stream_on_the_edge(nodes: Nodes) -> None:
+    origin, edge = nodes.origin, nodes.edge
+    publisher = await start_publisher(origin, "s")
+    relay_id = await edge.relay("s", nodes.exchange("s"))
+    direct = await start_viewer(origin, "s")
+    edge_viewer = await start_viewer(edge, "s")
+    try:
+        await edge_viewer.wait_frames(5)
+        [relay] = nodes.relays
+        await origin.unsubscribe(relay, "draining")  # e.g. the origin node drains
+        await asyncio.wait_for(edge_viewer.ended.wait(), 10)
+        await wait_for(lambda: any(e.kind == "publisher_ended" for e in nodes.edge_events))
+        assert [e.peer_id for e in nodes.edge_events if e.kind == "publisher_ended"] == [relay_id]
+        # Only the relay went: the origin's own viewer still watches.
+        await direct.wait_frames(10)
+        assert origin.subscribers("s") == [direct.subscriber_id]
+    finally:
+        await close_all([direct, edge_viewer], publisher)
+
+
 async def test_the_edge_closing_the_relay_removes_it_on_the_origin(nodes: Nodes) -> None:
     origin, edge = nodes.origin, nodes.edge
     publisher = await start_publisher(origin, "s")
@@ -233,3 +260,49 @@ async def test_h264_video_and_opus_audio_cross_the_relay(nodes: Nodes) -> None:
         assert "H264" in viewer.answer and "opus" in viewer.answer
     finally:
         await close_all([viewer], publisher)
+
+
+async def test_the_origin_dying_ends_the_stream_on_the_edge(
+    nodes: Nodes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ICE consent (RFC 7675) is what notices a dead origin: aioice checks every 5 s and gives up
+    # after 6 misses; checked every 0.2 s here so the test takes seconds, not half a minute.
+    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.2)
+    origin = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.sfu.support.origin_process",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+    )
+    assert origin.stdin is not None and origin.stdout is not None
+    stdin, stdout = origin.stdin, origin.stdout
+
+    async def exchange(offer: str) -> str:
+        stdin.write(json.dumps(offer).encode() + b"\n")
+        return str(json.loads(await asyncio.wait_for(stdout.readline(), 20)))
+
+    edge = nodes.edge
+    viewer = None
+    try:
+        relay_id = await edge.relay("s", exchange)
+        viewer = await start_viewer(edge, "s")
+        await viewer.wait_frames(20)
+        assert_live_pattern(viewer.numbers, max(viewer.numbers) + 1)
+        origin.kill()  # SIGKILL: no DTLS close, no RTCP BYE
+        await origin.wait()
+        await asyncio.wait_for(viewer.ended.wait(), 15)
+        await wait_for(lambda: any(e.kind == "publisher_ended" for e in nodes.edge_events))
+        assert not edge.is_live("s")
+        [ended] = [e for e in nodes.edge_events if e.kind == "publisher_ended"]
+        assert (ended.peer_id, ended.relay) == (relay_id, True)
+        assert ended.reason in ("failed", "closed")
+        assert edge.subscribers("s") == []
+    finally:
+        if viewer is not None:
+            await viewer.close()
+        if origin.returncode is None:
+            origin.kill()
+            await origin.wait()
