@@ -5,6 +5,7 @@ through the root namespace, tests/interop/support/forward.py). A publisher on ho
 to A's node; viewers on B and C watch through B's and C's nodes, which relay the stream from A.
 Then A's node is killed -9: the edges' viewers end, the stream is not live; the publisher
 reconnects to B, which becomes the origin, and a new viewer on C watches through a relay from B.
+Or C's node (an edge) is killed -9, and the viewer on B watches on undisturbed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -168,10 +170,15 @@ class Scene:
             return str((await response.json())["status"])
 
 
-async def watches_in_order(viewer: Peer) -> None:
-    await viewer.wait_for("connected", 20)
-    line = await viewer.wait_for("frames ", 30, lambda line: int(line.split()[1]) >= 30)
-    assert line.endswith(" disorder 0"), viewer.lines  # frames count up: none lost or reordered
+async def watches_in_order(viewer: Peer, frames: int = 30) -> None:
+    """``frames`` more frames decoded, each one's number counting up from the one before (a
+    frame lost or out of order anywhere since the viewer started fails it)."""
+    if "connected" not in viewer.lines:
+        await viewer.wait_for("connected", 20)
+    counts = [int(line.split()[1]) for line in viewer.lines if line.startswith("frames ")]
+    target = max(counts, default=0) + frames
+    line = await viewer.wait_for("frames ", 30, lambda line: int(line.split()[1]) >= target)
+    assert line.endswith(" disorder 0"), viewer.lines
 
 
 def relayed(overview: dict[str, Any], stream_id: str, origin: str, edges: list[str]) -> bool:
@@ -189,12 +196,27 @@ def relayed(overview: dict[str, Any], stream_id: str, origin: str, edges: list[s
     )
 
 
-async def test_publisher_on_a_viewers_on_b_and_c_through_relays_then_origin_fails_over_to_b(
+@dataclass
+class Show:
+    """The stream published on A, watched on B and C through relays."""
+
+    scene: Scene
+    ids: dict[str, str]  # host name → id of the node on it
+    publisher: Peer
+    edge_viewers: list[Peer]
+
+    @property
+    def stream_id(self) -> str:
+        return str(self.scene.stream["id"])
+
+
+@pytest.fixture
+async def show(
     topology: Topology,
     nodes: dict[str, HostNode],
     envs: dict[str, dict[str, str]],
     peers: list[Peer],
-) -> None:
+) -> Show:
     ids = {name: await healthy(node) for name, node in nodes.items()}
     scene = Scene(nodes, envs, peers)
     # The operator's view, from host C: three nodes, each announcing its own host's addresses.
@@ -206,19 +228,24 @@ async def test_publisher_on_a_viewers_on_b_and_c_through_relays_then_origin_fail
         assert card["media_addresses"] == [host.address]
 
     await scene.accounts()
-    stream_id = scene.stream["id"]
     publisher = await scene.publisher(topology.host("a"))
     await publisher.send(nodes["a"].url)
     await publisher.wait_for("published", 20)
     edge_viewers = [await scene.viewer("b"), await scene.viewer("c")]
     for viewer in edge_viewers:
         await watches_in_order(viewer)
-    edges = [ids["b"], ids["c"]]
+    stream_id, edges = scene.stream["id"], [ids["b"], ids["c"]]
     await until(scene.cluster("c"), lambda o: relayed(o, stream_id, ids["a"], edges), 20)
+    return Show(scene, ids, publisher, edge_viewers)
 
+
+async def test_publisher_on_a_viewers_on_b_and_c_through_relays_then_origin_fails_over_to_b(
+    show: Show, nodes: dict[str, HostNode]
+) -> None:
+    scene, ids, stream_id = show.scene, show.ids, show.stream_id
     nodes["a"].kill()
     killed_at = time.monotonic()
-    for viewer in edge_viewers:
+    for viewer in show.edge_viewers:
         await viewer.wait_for("ended", 45)
     ended_after = time.monotonic() - killed_at
     for name in ("b", "c"):  # what the stream's page says, on whichever node serves it
@@ -228,10 +255,24 @@ async def test_publisher_on_a_viewers_on_b_and_c_through_relays_then_origin_fail
     entry = stream_entry(overview, stream_id)
     assert entry is None or entry["origin"] is None
 
-    await publisher.send(nodes["b"].url)  # OBS's reconnect: a new WHIP, to another node
-    await publisher.wait_for("published", 20)
+    await show.publisher.send(nodes["b"].url)  # OBS's reconnect: a new WHIP, to another node
+    await show.publisher.wait_for("published", 20)
     assert await scene.stream_status("c") == "live"
     late_viewer = await scene.viewer("c")
     await watches_in_order(late_viewer)
     await until(scene.cluster("b"), lambda o: relayed(o, stream_id, ids["b"], [ids["c"]]), 20)
     print(f"edge viewers ended {ended_after:.1f} s after their origin was killed")
+
+
+async def test_edge_on_c_killed_the_viewer_on_b_watches_on(
+    show: Show, nodes: dict[str, HostNode]
+) -> None:
+    scene, ids = show.scene, show.ids
+    nodes["c"].kill()
+    await until(
+        scene.cluster("b"),
+        lambda o: len(o["nodes"]) == 2 and relayed(o, show.stream_id, ids["a"], [ids["b"]]),
+        30,
+    )
+    await watches_in_order(show.edge_viewers[0], frames=60)  # never noticed
+    assert await scene.stream_status("b") == "live"
