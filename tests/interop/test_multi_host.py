@@ -26,11 +26,11 @@ from tests.interop.support.forward import forwarding
 from tests.interop.support.host_processes import (
     HostNode,
     Peer,
+    Peers,
     cluster,
     healthy,
     node_env,
     start_node,
-    start_peer,
     vilokanam,
 )
 from tests.interop.support.hosts import Host, Topology, hosts
@@ -89,13 +89,12 @@ async def nodes(
 
 
 @pytest.fixture
-async def peers(tmp_path: Path) -> AsyncIterator[list[Peer]]:
-    """Append started peers here: any still running at the end are killed."""
-    started: list[Peer] = []
+async def peers(tmp_path: Path) -> AsyncIterator[Peers]:
+    started = Peers(tmp_path / "peers.log")
     yield started
-    for peer in started:
-        await peer.stop()
-    print((tmp_path / "peers.log").read_text(errors="replace")[-3000:])
+    await started.stop()
+    if started.log.exists():
+        print(started.log.read_text(errors="replace")[-3000:])  # shown when the test failed
 
 
 async def until(read: Callable[[], Awaitable[T]], holds: Callable[[T], bool], within: float) -> T:
@@ -115,12 +114,11 @@ class Scene:
     """The cluster, the stream and its people, and what the test starts on the hosts."""
 
     def __init__(
-        self, nodes: dict[str, HostNode], envs: dict[str, dict[str, str]], peers: list[Peer]
+        self, nodes: dict[str, HostNode], envs: dict[str, dict[str, str]], peers: Peers
     ) -> None:
         self.nodes, self.envs, self.peers = nodes, envs, peers
         self.stream: dict[str, Any] = {}
         self.viewer_token = ""
-        self.log = (nodes["a"].log.parent / "peers.log").open("a")
 
     def cluster(self, on: str) -> Callable[[], Awaitable[dict[str, Any]]]:
         """`vilokanam cluster` as an operator on host ``on`` reads it."""
@@ -134,22 +132,20 @@ class Scene:
         self.viewer_token = viewer["Authorization"].removeprefix("Bearer ")
 
     async def publisher(self, on: Host) -> Peer:
-        peer = await start_peer(
+        """A publisher on host ``on``, told where to publish by ``send(base URL)``."""
+        return await self.peers.start(
             on,
             f"publisher on {on.name}",
             "interop.support.publisher_process",
             on.address,
             self.stream["id"],
             self.stream["stream_key"],
-            log=self.log,
         )
-        self.peers.append(peer)
-        return peer
 
     async def viewer(self, on: str) -> Peer:
         """A viewer on host ``on`` watching through that host's node."""
         node = self.nodes[on]
-        peer = await start_peer(
+        return await self.peers.start(
             node.host,
             f"viewer on {on}",
             "signaling.support.viewer_process",
@@ -158,10 +154,7 @@ class Scene:
             self.viewer_token,
             self.stream["price_per_second"],
             node.host.address,
-            log=self.log,
         )
-        self.peers.append(peer)
-        return peer
 
     async def stream_status(self, on: str) -> str:
         async with aiohttp.ClientSession() as http:
@@ -215,7 +208,7 @@ async def show(
     topology: Topology,
     nodes: dict[str, HostNode],
     envs: dict[str, dict[str, str]],
-    peers: list[Peer],
+    peers: Peers,
 ) -> Show:
     ids = {name: await healthy(node) for name, node in nodes.items()}
     scene = Scene(nodes, envs, peers)

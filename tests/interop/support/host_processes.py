@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from tests.billing.support.processes import wait_healthy
 from tests.interop.support.hosts import Host
@@ -139,12 +139,25 @@ class Peer:
         await self.process.wait()
 
 
-async def start_peer(host: Host, name: str, module: str, *args: str, log: TextIO) -> Peer:
-    """``python -m tests.<module> ARGS`` on ``host``; stderr to ``log``."""
-    process = await asyncio.create_subprocess_exec(
-        *host.command(sys.executable, "-m", f"tests.{module}", *args),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=log,
-    )
-    return Peer(name, process)
+@dataclass
+class Peers:
+    """The peers a test started on its hosts (all killed at its end); their stderr in ``log``."""
+
+    log: Path
+    started: list[Peer] = field(default_factory=list)
+
+    async def start(self, host: Host, name: str, module: str, *args: str) -> Peer:
+        """``python -m tests.<module> ARGS`` on ``host``."""
+        with self.log.open("ab") as log:
+            process = await asyncio.create_subprocess_exec(
+                *host.command(sys.executable, "-m", f"tests.{module}", *args),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+            )
+        self.started.append(peer := Peer(name, process))
+        return peer
+
+    async def stop(self) -> None:
+        for peer in self.started:
+            await peer.stop()
