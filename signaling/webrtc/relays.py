@@ -41,6 +41,7 @@ logger = structlog.get_logger(__name__)
 
 EXCHANGE_TIMEOUT_S = 10.0  # the origin's answer to a relay offer
 RELEASE_TIMEOUT_S = 5.0
+ORIGIN_CHECK_S = 2.0  # how often a relay checks its origin still beats in the registry
 
 RELAYS_OPENED = Counter("vilokanam_relays_opened_total", "Relays from origin nodes opened here")
 RELAYS_CLOSED = Counter(
@@ -209,14 +210,27 @@ class Relays:
         return RelayUnavailable("the node this stream is published on cannot be reached; retry")
 
     async def _close_when_idle(self, relay: Relay) -> None:
-        """Close the relay once no viewer here has used it for idle_s seconds."""
-        last_used = time.monotonic()
+        """Close the relay once no viewer here has used it for idle_s seconds, or once its
+        origin's heartbeat lapsed (ICE consent alone would take ~30 s to notice a dead one)."""
+        last_used = last_checked = time.monotonic()
         while self._held.get(relay.stream_id) is relay:
-            await asyncio.sleep(max(self.idle_s / 4, 0.05))
+            await asyncio.sleep(max(min(self.idle_s / 4, ORIGIN_CHECK_S), 0.05))
+            now = time.monotonic()
+            if now - last_checked >= ORIGIN_CHECK_S:
+                last_checked = now
+                if not await self._origin_lives(relay):
+                    await self._end(relay, "origin_gone")
+                    return
             if relay.users or self.live.sessions_of(relay.stream_id):
-                last_used = time.monotonic()
-            elif time.monotonic() - last_used >= self.idle_s:
+                last_used = now
+            elif now - last_used >= self.idle_s:
                 await self._end(relay, "idle")
+
+    async def _origin_lives(self, relay: Relay) -> bool:
+        try:
+            return await self.registry.node(relay.origin_id) is not None
+        except aioredis.RedisError:
+            return True  # the registry is unsure, the relay's connection is the judge
 
     async def _end(self, relay: Relay, reason: str) -> None:
         """Forget the relay, end the local publisher and viewers, release it on the origin."""
@@ -230,7 +244,8 @@ class Relays:
         logger.info("cluster_relay_closed", stream_id=str(relay.stream_id), reason=reason)
         await self.live.sfu.unpublish(str(relay.stream_id))  # a no-op when the origin ended it
         await self.live.end_views(relay.stream_id, reason)
-        await self._release(relay.stream_id, relay.resource)
+        if reason != "origin_gone":  # a dead origin has nothing to release
+            await self._release(relay.stream_id, relay.resource)
 
     async def _release(self, stream_id: uuid.UUID, resource: str | None) -> None:
         """DELETE the relay's resource on the origin (best effort: it ends there on its own

@@ -26,7 +26,7 @@ import redis.asyncio as aioredis
 import structlog
 from prometheus_client import Counter
 
-from sfu import Sfu, SfuEvent, UnknownPeer
+from sfu import AlreadyPublishing, Sfu, SfuEvent, UnknownPeer
 from signaling.api.streams import queries as streams_db
 from signaling.background import finish
 from signaling.cluster.registry import Registry
@@ -185,15 +185,18 @@ class LiveStreams:
         publisher_id, answer = await self.sfu.publish(str(stream_id), offer)
         session = PeerSession("whip", stream_id, publisher_id, ice_ufrag(offer))
         try:
+            # Where other nodes relay it from; claimed before PostgreSQL's states move.
+            if self.registry is not None and not await self.registry.claim_origin(stream_id):
+                raise AlreadyPublishing(str(stream_id))
             session.live_session_id = await streams_db.go_live(
                 self.db, stream_id, self.server_url, self.node_id
             )
-            if self.registry is not None:
-                await self.registry.set_origin(stream_id)  # where other nodes relay it from
         except BaseException:
             await self.sfu.unpublish(str(stream_id))
             if session.live_session_id is not None:
                 await streams_db.end_live(self.db, stream_id, session.live_session_id)
+            if self.registry is not None:
+                await self.registry.clear_origin(stream_id)  # only while it is this node's
             raise
         self._remember(session)
         self._broadcasts[stream_id] = session

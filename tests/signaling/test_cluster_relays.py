@@ -20,6 +20,7 @@ from signaling.cluster.registry import NodeCard, Registry
 from signaling.config import AppConfig
 from signaling.keys import BILLING, LIVE, REGISTRY, RELAYS
 from signaling.runtime.node_liveness import card
+from signaling.webrtc import relays as relays_module
 from signaling.webrtc.relays import RELAY_FAILURES, RELAYS_OPENED
 from tests.signaling.support.accounts import new_stream, new_user
 from tests.signaling.support.cluster import NODE_SECRET, cluster
@@ -224,6 +225,27 @@ async def test_a_late_viewer_on_the_edge_decodes_within_two_seconds(
         assert late.first_frame_after is not None and late.first_frame_after < 2.0
         for peer in (first, late):
             await peer.close()
+        await broadcast.pc.close()  # type: ignore[attr-defined]
+
+
+async def test_an_edge_ends_its_relay_once_the_origins_heartbeat_lapses(
+    app_config: AppConfig,
+    redis: aioredis.Redis,
+    redis_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A dead origin is seen in the registry within seconds; its relay's ICE consent alone
+    would keep the edge's viewers staring at a frozen picture for ~30 s."""
+    monkeypatch.setattr(relays_module, "ORIGIN_CHECK_S", 0.1)
+    async with cluster(app_config, relay_idle_s=60.0) as (a, b):
+        stream, broadcast = await published(a)
+        viewer, _ = await whep(b, stream["id"], await new_user(b))
+        await viewer.wait_frames(5)
+        assert b.app[RELAYS].count() == 1
+        await redis.zadd(f"{redis_prefix}nodes", {str(node_id(a)): 0})  # A's heartbeat lapsed
+        await asyncio.wait_for(viewer.ended.wait(), 3)
+        assert b.app[RELAYS].count() == 0 and not b.app[LIVE].is_live(uuid.UUID(stream["id"]))
+        await viewer.close()
         await broadcast.pc.close()  # type: ignore[attr-defined]
 
 
