@@ -8,9 +8,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import asyncpg
-import av
 import redis.asyncio as aioredis
 from aiohttp import ClientResponse
+from aiortc.rtp import RtpPacket
 
 from billing.ledger import LedgerEntry, decode_entry, ledger_key
 from billing.meter import Meter
@@ -18,35 +18,32 @@ from tests.support.rtc_peers import Viewer
 
 
 class CountingViewer(Viewer):
-    """A viewer that records the wall-clock seconds of media it received, by send time (the RTP
-    timestamp anchored at the track's first frame, as the soak's viewer does), and when its
-    last frame arrived."""
+    """A viewer that records the wall-clock seconds in which its RTP stack received media
+    packets, and when the last one came.
 
-    anchors: dict[str, float] | None = None
-    received: set[int] | None = None
-    last_frame_at: float = 0.0  # time.monotonic()
+    Packets, not decoded frames: the receiver reports that acknowledge seconds (ARCHITECTURE
+    "Money" 1) count the packets received, including those a decoder drops while it waits for
+    the first keyframe. Call `count()` once its transceivers exist (after the offer is made)."""
 
-    def _received(self, kind: str, frame: av.AudioFrame | av.VideoFrame) -> None:
-        self.last_frame_at = time.monotonic()
-        if frame.pts is None or frame.time_base is None:
-            return
-        if self.anchors is None or self.received is None:
-            self.anchors, self.received = {}, set()  # the dataclass __init__ is Viewer's
-        media_time = float(frame.pts * frame.time_base)
-        anchor = self.anchors.setdefault(kind, time.time() - media_time)
-        self.received.add(int(anchor + media_time))
+    packet_seconds: set[int] | None = None
+    last_packet_at: float = 0.0  # time.monotonic()
 
-    def on_audio_frame(self, frame: av.AudioFrame) -> None:
-        super().on_audio_frame(frame)
-        self._received("audio", frame)
+    def count(self) -> None:
+        self.packet_seconds = set()
+        for receiver in self.pc.getReceivers():
+            handle = receiver._handle_rtp_packet  # noqa: SLF001 - aiortc has no public hook
 
-    def on_video_frame(self, frame: av.VideoFrame) -> None:
-        super().on_video_frame(frame)
-        self._received("video", frame)
+            async def counted(packet: RtpPacket, arrival_time_ms: int, handle=handle) -> None:  # type: ignore[no-untyped-def]
+                self.last_packet_at = time.monotonic()
+                assert self.packet_seconds is not None
+                self.packet_seconds.add(int(time.time()))
+                await handle(packet, arrival_time_ms)
+
+            receiver._handle_rtp_packet = counted  # type: ignore[method-assign]  # noqa: SLF001
 
     @property
     def seconds(self) -> set[int]:
-        return set(self.received or ())
+        return set(self.packet_seconds or ())
 
 
 @dataclass
