@@ -3,7 +3,8 @@
 Opened and closed with the app (cleanup_ctx), after the media context (it meters the views of
 app[LIVE]) and the realtime context (it tells viewers through app[EVENTS]). The chain-facing
 loops run only when the server has a chain (`chain_url`); without one, viewing and metering
-still work from Redis balances.
+still work from Redis balances. A view cut for money is announced to every node
+(signaling/runtime/cutoffs.py), which cut their views of that account too.
 """
 
 from __future__ import annotations

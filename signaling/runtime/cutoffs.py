@@ -75,12 +75,16 @@ class Cutoffs:
         while not self._closed:
             try:
                 message = await self._pubsub.get_message(timeout=_POLL_S)
-                if message is not None and message["type"] == "message":
-                    CUTOFFS.labels("heard").inc()
-                    await self.check(message["data"].decode())
             except (RedisError, OSError) as exc:
                 logger.warning("billing_cutoffs_subscription_lost", error=str(exc))
                 await asyncio.sleep(_RETRY_S)
+                continue
+            if message is not None and message["type"] == "message":
+                CUTOFFS.labels("heard").inc()
+                try:
+                    await self.check(message["data"].decode())
+                except Exception:  # one failed check (Redis, PostgreSQL) never ends the listener
+                    logger.exception("billing_cutoff_check_failed")
 
     async def check(self, viewer_id: str) -> None:
         """Cut this node's paid views of the viewer if the balance cannot pay their next second."""
