@@ -3,7 +3,8 @@
 Opened and closed with the app (cleanup_ctx), after the media context (it meters the views of
 app[LIVE]) and the realtime context (it tells viewers through app[EVENTS]). The chain-facing
 loops run only when the server has a chain (`chain_url`); without one, viewing and metering
-still work from Redis balances.
+still work from Redis balances. A view cut for money is announced to every node
+(signaling/runtime/cutoffs.py), which cut their views of that account too.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from billing import (
 from signaling.background import finish, supervise
 from signaling.config import AppConfig
 from signaling.keys import BILLING, CONFIG, EVENTS, LIVE, PG, REDIS
+from signaling.runtime.cutoffs import MONEY_REASONS, Cutoffs
 from signaling.runtime.metering import CUTS, MeteredViewing
 
 logger = structlog.get_logger(__name__)
@@ -83,11 +85,22 @@ async def billing_context(app: web.Application) -> AsyncIterator[None]:
     live.policy = runtime.viewing
     app[BILLING] = runtime
 
-    async def cut(subscriber_id: str, reason: str) -> None:
+    async def end(subscriber_id: str, reason: str) -> str | None:
+        """Cut one view here and tell its viewer; the viewer's id if it was open."""
         view = await live.cut(subscriber_id, reason)
-        if view is not None:
-            CUTS.labels(reason).inc()
-            await _tell_viewer(app, view, {"type": "cut", "reason": reason})
+        if view is None:
+            return None
+        CUTS.labels(reason).inc()
+        await _tell_viewer(app, view, {"type": "cut", "reason": reason})
+        return str(view.viewer_id)
+
+    cutoffs = Cutoffs(app[REDIS], config.server.redis_prefix, runtime.viewing, end)
+    await cutoffs.start()
+
+    async def cut(subscriber_id: str, reason: str) -> None:
+        viewer_id = await end(subscriber_id, reason)
+        if viewer_id is not None and reason in MONEY_REASONS:  # their views on other nodes too
+            await cutoffs.announce(viewer_id)
 
     async def charged(subscribers: list[str], views: list[ViewInfo], result: BatchResult) -> None:
         updates = runtime.viewing.balance_updates(subscribers, views, result)
@@ -112,6 +125,7 @@ async def billing_context(app: web.Application) -> AsyncIterator[None]:
         await _connect_chain(app, runtime, config.chain_url)
     yield
     await runtime.close()
+    await cutoffs.close()
 
 
 async def _connect_chain(app: web.Application, runtime: BillingRuntime, chain_url: str) -> None:

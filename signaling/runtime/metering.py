@@ -60,6 +60,14 @@ class MeteredViewing:
         for sub in [s for s, at in self._ended.items() if at < stale]:
             self.forget([sub])  # the sfu never reported it (it never had it): do not leak
 
+    def open_views_of(self, viewer_id: str) -> list[tuple[str, ViewInfo]]:
+        """The viewer's paid views here that have not ended, by sfu subscriber id."""
+        return [
+            (sub, view)
+            for sub, view in self.views.items()
+            if view.viewer_id == viewer_id and view.price > 0 and sub not in self._ended
+        ]
+
     def forget(self, subscribers: list[str]) -> None:
         """The tick's last word on these subscribers (their sfu sessions are closed)."""
         for sub in subscribers:
