@@ -39,6 +39,7 @@ from signaling.runtime.node_liveness import node_liveness
 from signaling.web import routes as web_pages
 from signaling.webrtc import routes as webrtc
 from signaling.webrtc.http import sfu_error_middleware
+from signaling.webrtc.relays import relay_context
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
@@ -82,6 +83,7 @@ def create_app(
     app.cleanup_ctx.append(billing_context)  # needs app[LIVE] (views) and the events
     app.cleanup_ctx.extend(workers)
     app.cleanup_ctx.append(node_liveness)  # after the media context: its LiveStreams' node id
+    app.cleanup_ctx.append(relay_context)  # needs app[LIVE] and the registry of node_liveness
     app.cleanup_ctx.append(upload_expiry)
     app.on_shutdown.append(close_sockets)
     app.on_response_prepare.append(_security_headers)

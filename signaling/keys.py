@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from signaling.realtime.events import StreamEvents
     from signaling.runtime.billing import BillingRuntime
     from signaling.runtime.node_liveness import CpuShare
+    from signaling.webrtc.relays import Relays
     from signaling.webrtc.sessions import LiveStreams
 
 CONFIG = web.AppKey("config", AppConfig)
@@ -37,3 +38,5 @@ EARNINGS: web.AppKey[EarningsFeed] = web.AppKey("earnings_feed")
 REGISTRY: web.AppKey[Registry] = web.AppKey("registry")
 # Also set there: the CPU this process used between two of its heartbeats.
 CPU: web.AppKey[CpuShare] = web.AppKey("cpu_share")
+# Set by webrtc/relays.py's context: the relays this node holds from origins and serves to edges.
+RELAYS: web.AppKey[Relays] = web.AppKey("relays")

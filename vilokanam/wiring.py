@@ -46,7 +46,9 @@ async def media(app: web.Application) -> AsyncIterator[None]:
         fanout=rtc.sfu_fanout,
         max_packet_age=rtc.sfu_max_packet_age_s,
     )
-    live = LiveStreams(sfu, app[PG], config.public_url, config.limits.max_views_per_viewer)
+    # stream_sessions.sfu_server_url: where other nodes reach this one (the origin).
+    internal_url = config.cluster.node_internal_url or config.public_url
+    live = LiveStreams(sfu, app[PG], internal_url, config.limits.max_views_per_viewer)
     app[LIVE] = live
     recorder = record(app, live) if config.media.recording else None
     stop = asyncio.Event()

@@ -46,7 +46,7 @@ def stream_events(figures_of: FiguresOfApp) -> CleanupContext:
 
         def on_change(what: str, stream_id: uuid.UUID) -> None:
             if what == "viewers":
-                count = live.viewer_count(stream_id)
+                count = live.total_viewers(stream_id)  # cluster-wide
                 events.spawn(events.to_stream(stream_id, viewers_message(count)))
                 return
             events.spawn(events.to_stream(stream_id, {"type": "status", "status": what}))

@@ -99,6 +99,7 @@ def card(app: web.Application) -> NodeCard:
         streams=live.local_streams(),
         cpu=cpu.read() if cpu is not None else 0.0,
         max_viewers=config.cluster.node_max_viewers,
+        relays=live.local_relays(),
         pid=os.getpid(),
         media_port=live.sfu.udp_port or 0,
     )

@@ -1,9 +1,10 @@
-"""The route table of live media over HTTP: WHIP ingest and WHEP playback."""
+"""The route table of live media over HTTP: WHIP ingest, WHEP playback, and relays between
+nodes."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from signaling.webrtc import whep, whip
+from signaling.webrtc import internal, whep, whip
 
-routes: list[web.AbstractRouteDef] = [*whip.routes, *whep.routes]
+routes: list[web.AbstractRouteDef] = [*whip.routes, *whep.routes, *internal.routes]

@@ -4,6 +4,11 @@ Each WHIP/WHEP session is an HTTP resource at an unguessable URL. This module ke
 sessions, moves streams through pending → live → ended in PostgreSQL, records views, keeps the
 live viewer count (streams.viewer_count, stream_sessions.viewer_peak) and samples it into
 stream_analytics while a stream is live.
+
+In a cluster the node a stream is published on is its origin (the registry says so); other nodes
+serve its viewers through a relay (signaling/webrtc/relays.py) and hold it "relayed": live for
+viewers, but only the origin moves it through PostgreSQL's states and tells the recorder. Viewer
+counts are cluster-wide: each node stores its own in the registry and announces their sum.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import asyncpg
+import redis.asyncio as aioredis
 import structlog
 from prometheus_client import Counter
 
 from sfu import Sfu, SfuEvent, UnknownPeer
 from signaling.api.streams import queries as streams_db
 from signaling.background import finish
+from signaling.cluster.registry import Registry
 from signaling.runtime.viewing import OpenViewing, TooManyViews, View, ViewPolicy
 
 logger = structlog.get_logger(__name__)
@@ -75,12 +82,17 @@ class LiveStreams:
         self.server_url = server_url
         self.max_views_per_viewer = max_views_per_viewer
         self._opening: dict[uuid.UUID, int] = {}  # WHEP offers being negotiated, per viewer
-        self._counted: dict[uuid.UUID, int] = {}  # last viewer count stored, per live session
+        self._counted: dict[uuid.UUID, int] = {}  # this node's viewers last stored, per stream
+        self._totals: dict[uuid.UUID, int] = {}  # the cluster-wide count last announced
+        self._counting: dict[uuid.UUID, asyncio.Lock] = {}  # one count update at a time
+        # The cluster registry (set by the relays context once node_liveness made it).
+        self.registry: Registry | None = None
         # This process's id on the sessions and views it opens (see node_liveness).
         self.node_id = uuid.uuid4()
         self.policy: ViewPolicy = OpenViewing()
         self._sessions: dict[str, PeerSession] = {}
         self._broadcasts: dict[uuid.UUID, PeerSession] = {}
+        self._relayed: set[uuid.UUID] = set()  # streams whose origin is another node
         self._by_peer: dict[str, PeerSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[Callable[[str, uuid.UUID], None]] = []
@@ -105,20 +117,36 @@ class LiveStreams:
         return session.view
 
     def is_live(self, stream_id: uuid.UUID) -> bool:
+        """Viewers can watch the stream here: published here or relayed from its origin."""
+        return stream_id in self._broadcasts or stream_id in self._relayed
+
+    def is_origin(self, stream_id: uuid.UUID) -> bool:
         return stream_id in self._broadcasts
 
     def viewer_count(self, stream_id: uuid.UUID) -> int:
-        """Viewers whose media session connected (an offer alone is not a viewer)."""
+        """Viewers on this node whose media session connected (an offer alone is not a
+        viewer); relays to other nodes are not viewers."""
         if not self.is_live(stream_id):
             return 0
         return len(self.sfu.subscribers(str(stream_id), connected_only=True))
 
+    def total_viewers(self, stream_id: uuid.UUID) -> int:
+        """The cluster-wide viewer count last stored (every node's viewers of the stream)."""
+        return self._totals.get(stream_id, 0) if self.is_live(stream_id) else 0
+
     def local_viewers(self) -> int:
         """Viewers connected to this node, over every stream (its load)."""
-        return sum(self.viewer_count(stream_id) for stream_id in self._broadcasts)
+        return sum(self.viewer_count(s) for s in (*self._broadcasts, *self._relayed))
 
     def local_streams(self) -> int:
         return len(self._broadcasts)
+
+    def local_relays(self) -> int:
+        return len(self._relayed)
+
+    def sessions_of(self, stream_id: uuid.UUID) -> int:
+        """WHEP sessions of the stream on this node, connected or not."""
+        return sum(1 for s in self._sessions.values() if s.view and s.stream_id == stream_id)
 
     def live_session_id(self, stream_id: uuid.UUID) -> uuid.UUID | None:
         broadcast = self._broadcasts.get(stream_id)
@@ -134,8 +162,12 @@ class LiveStreams:
             session.live_session_id = await streams_db.go_live(
                 self.db, stream_id, self.server_url, self.node_id
             )
+            if self.registry is not None:
+                await self.registry.set_origin(stream_id)  # where other nodes relay it from
         except BaseException:
             await self.sfu.unpublish(str(stream_id))
+            if session.live_session_id is not None:
+                await streams_db.end_live(self.db, stream_id, session.live_session_id)
             raise
         self._remember(session)
         self._broadcasts[stream_id] = session
@@ -154,12 +186,31 @@ class LiveStreams:
         stream_id = session.stream_id
         for view in [s for s in self._sessions.values() if s.stream_id == stream_id]:
             await self._close_view(view, record=False)  # end_live marks them all inactive
-        await self.sfu.unpublish(str(stream_id))
+        await self.sfu.unpublish(str(stream_id))  # its relays to other nodes end with it
         assert session.live_session_id is not None
-        self._counted.pop(session.live_session_id, None)
         await streams_db.end_live(self.db, stream_id, session.live_session_id)
+        await self._forget_counts(stream_id)
+        if self.registry is not None:
+            await self.registry.clear_origin(stream_id)
         logger.info("webrtc_stream_ended", stream_id=str(stream_id), reason=reason)
         self._notify("ended", stream_id)
+
+    # --- relayed from another node (signaling/webrtc/relays.py) ----------------------------------
+
+    def relay_started(self, stream_id: uuid.UUID) -> None:
+        """The sfu has the stream from its origin: live here for viewers (not in PostgreSQL,
+        not for the recorder: the origin owns both)."""
+        self._relayed.add(stream_id)
+
+    def relay_stopped(self, stream_id: uuid.UUID) -> None:
+        self._relayed.discard(stream_id)
+
+    async def end_views(self, stream_id: uuid.UUID, reason: str) -> None:
+        """End this node's views of a stream that is no longer relayed here."""
+        for session in [s for s in self._sessions.values() if s.stream_id == stream_id]:
+            if session.view is not None:
+                await self.end_view(session, reason)
+        await self._forget_counts(stream_id)
 
     # --- viewing (WHEP) ---------------------------------------------------------------------------
 
@@ -216,6 +267,7 @@ class LiveStreams:
         await self._to_the_end(self._end_view(session, reason))
 
     async def _end_view(self, session: PeerSession, reason: str) -> None:
+        logger.info("webrtc_view_ended", stream_id=str(session.stream_id), reason=reason)
         await self._close_view(session)
         with contextlib.suppress(UnknownPeer):  # the sfu may have dropped it already (cut, ICE)
             await self.sfu.unsubscribe(session.peer_id, reason)
@@ -229,13 +281,35 @@ class LiveStreams:
         await self.policy.ended(session.view)
 
     async def _count_viewers(self, stream_id: uuid.UUID) -> None:
-        """Store and announce the viewer count when it changed (a view connected or ended)."""
-        live_session = self.live_session_id(stream_id)
-        count = self.viewer_count(stream_id)
-        if live_session is not None and self._counted.get(live_session) != count:
-            self._counted[live_session] = count
-            await streams_db.set_viewer_count(self.db, stream_id, live_session, count)
-            self._notify("viewers", stream_id)
+        """Store and announce the viewer count when this node's changed (a view connected or
+        ended): this node's in the registry, the cluster-wide sum in PostgreSQL and to sockets."""
+        lock = self._counting.setdefault(stream_id, asyncio.Lock())
+        async with lock:  # in order: a late task must not store an older count over a newer
+            count = self.viewer_count(stream_id)
+            if not self.is_live(stream_id) or self._counted.get(stream_id) == count:
+                return
+            self._counted[stream_id] = count
+            total = count
+            if self.registry is not None:
+                await self.registry.set_viewers(stream_id, count)
+                total = sum((await self.registry.viewers(stream_id)).values())
+            await self._store_total(stream_id, total)
+
+    async def _store_total(self, stream_id: uuid.UUID, total: int) -> None:
+        self._totals[stream_id] = total
+        live_session = self.live_session_id(stream_id)  # None on a relaying node: any open one
+        await streams_db.set_viewer_count(self.db, stream_id, live_session, total)
+        self._notify("viewers", stream_id)
+
+    async def _forget_counts(self, stream_id: uuid.UUID) -> None:
+        """The stream ended here: this node has no viewer of it any more (after any count being
+        stored, so none is left behind in the registry)."""
+        async with self._counting.setdefault(stream_id, asyncio.Lock()):
+            self._counted.pop(stream_id, None)
+            self._totals.pop(stream_id, None)
+            if self.registry is not None:
+                await self.registry.set_viewers(stream_id, 0)
+        self._counting.pop(stream_id, None)
 
     # --- bookkeeping ------------------------------------------------------------------------
 
@@ -264,7 +338,8 @@ class LiveStreams:
         if session.kind == "whip":
             self._spawn(self.end_broadcast(session.stream_id, event.reason))
         else:
-            self._spawn(self.end_view(session, event.reason))
+            relayed = session.stream_id in self._relayed and event.reason == "publisher_ended"
+            self._spawn(self.end_view(session, "origin_ended" if relayed else event.reason))
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
@@ -283,12 +358,24 @@ class LiveStreams:
         await asyncio.shield(self._spawn(teardown))
 
     async def sample_analytics(self) -> None:
-        """One stream_analytics row per live stream (the server calls it every interval)."""
-        counts = {stream_id: self.viewer_count(stream_id) for stream_id in self._broadcasts}
+        """One stream_analytics row per stream published here, of its cluster-wide viewer count
+        (the server calls it every interval). A total another node stored over a newer one (two
+        nodes' counts changed at once) is set right here too."""
+        counts = {}
         try:
+            for stream_id in list(self._broadcasts):
+                async with self._counting.setdefault(stream_id, asyncio.Lock()):
+                    counts[stream_id] = total = await self._cluster_count(stream_id)
+                    if self.is_origin(stream_id) and total != self._totals.get(stream_id):
+                        await self._store_total(stream_id, total)
             await streams_db.sample_viewers(self.db, counts)
-        except (asyncpg.PostgresError, OSError):
+        except (asyncpg.PostgresError, aioredis.RedisError, OSError):
             logger.exception("webrtc_analytics_sample_failed")
+
+    async def _cluster_count(self, stream_id: uuid.UUID) -> int:
+        if self.registry is None:
+            return self.viewer_count(stream_id)
+        return sum((await self.registry.viewers(stream_id)).values())
 
     async def close(self) -> None:
         for stream_id in list(self._broadcasts):

@@ -1,5 +1,8 @@
 """WHEP playback: the viewer's session token as Bearer token; 409 + Retry-After when not live.
 
+Any node serves any viewer: a stream published on another node is relayed here first
+(signaling/webrtc/relays.py).
+
 The price a viewer pays is the one they accepted: a paid stream's WHEP request carries it
 (`Vilokanam-Price` header or `?price=`), and a view starts only when it equals the stream's
 current price; otherwise 412 with the current price, and nothing starts. The view keeps that
@@ -14,13 +17,12 @@ from aiohttp import web
 
 from signaling.auth.sessions import CHALLENGE, session_user_id
 from signaling.http.errors import ApiError
-from signaling.keys import LIVE
+from signaling.keys import LIVE, RELAYS
 from signaling.runtime.viewing import TooManyViews, ViewRefused
 from signaling.webrtc.http import (
     CORS,
     created,
     find_session,
-    not_live,
     options,
     patch,
     read_offer,
@@ -73,10 +75,10 @@ async def subscribe(request: web.Request) -> web.Response:
     offer = await read_offer(request)
     check_price(request, stream["price_per_second"])
     live = request.app[LIVE]
-    if not live.is_live(stream["id"]):
-        raise not_live()
     try:
-        session, answer = await live.start_view(stream, viewer_id, offer)
+        # Published on another node: served here all the same, through a relay from there.
+        async with request.app[RELAYS].serving(stream["id"]):
+            session, answer = await live.start_view(stream, viewer_id, offer)
     except ViewRefused as exc:
         raise ApiError(402, str(exc), headers=CORS) from None
     except TooManyViews as exc:

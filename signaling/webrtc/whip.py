@@ -9,7 +9,7 @@ from aiohttp import web
 from sfu import AlreadyPublishing
 from signaling.auth.tokens import bearer, digest
 from signaling.http.errors import ApiError
-from signaling.keys import LIVE
+from signaling.keys import LIVE, RELAYS
 from signaling.webrtc.http import (
     CORS,
     created,
@@ -41,10 +41,11 @@ async def publish(request: web.Request) -> web.Response:
         )
     offer = await read_offer(request)
     live = request.app[LIVE]
-    if live.is_live(stream_id):
+    if live.is_origin(stream_id):
         raise AlreadyPublishing(str(stream_id))
     if stream["status"] == "archived":
         raise ApiError(409, "the stream is archived; create a new stream", headers=CORS)
+    await request.app[RELAYS].make_way(stream_id)  # published on another node: 409 too
     session, answer = await live.start_broadcast(stream_id, offer)
     return created(request, session, answer)
 

@@ -17,9 +17,14 @@ from signaling.keys import LIVE, PG
 
 logger = structlog.get_logger(__name__)
 
-LIVE_STREAMS = Gauge("vilokanam_live_streams", "Streams live in this process (at scrape time)")
+LIVE_STREAMS = Gauge(
+    "vilokanam_live_streams", "Live streams published on this process (at scrape time)"
+)
 LIVE_VIEWERS = Gauge(
-    "vilokanam_live_viewers", "Viewers watching this process's live streams (at scrape time)"
+    "vilokanam_live_viewers", "Viewers this process serves, of any live stream (at scrape time)"
+)
+RELAYS = Gauge(
+    "vilokanam_relays", "Streams this process receives over a relay from their origin node"
 )
 
 
@@ -36,8 +41,11 @@ async def _sample_live(app: web.Application) -> None:
         logger.warning("metrics_live_gauges_not_sampled", error=str(exc))
         return
     mine = [row["id"] for row in rows if live.is_live(row["id"])]
-    LIVE_STREAMS.set(len(mine))
+    # A stream counts on its origin only (summed over nodes it is one stream); its viewers on
+    # every node that serves them, relayed or not.
+    LIVE_STREAMS.set(sum(1 for stream_id in mine if live.is_origin(stream_id)))
     LIVE_VIEWERS.set(sum(live.viewer_count(stream_id) for stream_id in mine))
+    RELAYS.set(live.local_relays())
 
 
 async def exposition(app: web.Application) -> web.Response:

@@ -16,8 +16,11 @@ from aiohttp import web
 from signaling.api.ops.operations import OPERATIONS, QUERY, Op
 from signaling.api.ops.schemas import COMPONENTS, Schema, ref
 
-# Routes that are not part of the JSON/WebRTC API: pages, static files, the WebSocket, metrics.
-NOT_API = re.compile(r"^/($|static|ws/|metrics$|watch/|broadcast/|videos/|dashboard$|me$)")
+# Routes that are not part of the JSON/WebRTC API: pages, static files, the WebSocket, metrics,
+# and the internal endpoints between nodes of a cluster (behind the node credential).
+NOT_API = re.compile(
+    r"^/($|static|ws/|metrics$|watch/|broadcast/|videos/|dashboard$|me$|internal/)"
+)
 
 
 def _parameters(path: str, op: Op) -> list[dict[str, Any]]:

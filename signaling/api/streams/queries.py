@@ -137,12 +137,21 @@ async def end_live(
 
 
 async def set_viewer_count(
-    db: asyncpg.Pool, stream_id: uuid.UUID, session_id: uuid.UUID, count: int
+    db: asyncpg.Pool, stream_id: uuid.UUID, session_id: uuid.UUID | None, count: int
 ) -> None:
+    """The live stream's viewer count, and its session's peak (every open session of the stream
+    when `session_id` is None: a node that relays the stream does not know which)."""
     async with db.acquire() as conn, conn.transaction():
-        await conn.execute("UPDATE streams SET viewer_count = $2 WHERE id = $1", stream_id, count)
         await conn.execute(
-            "UPDATE stream_sessions SET viewer_peak = GREATEST(viewer_peak, $2) WHERE id = $1",
+            "UPDATE streams SET viewer_count = $2 WHERE id = $1 AND status = 'live'",
+            stream_id,
+            count,
+        )
+        await conn.execute(
+            """UPDATE stream_sessions SET viewer_peak = GREATEST(viewer_peak, $3)
+               WHERE CASE WHEN $2::uuid IS NULL THEN stream_id = $1 AND end_time IS NULL
+                          ELSE id = $2 END""",
+            stream_id,
             session_id,
             count,
         )

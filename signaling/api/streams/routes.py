@@ -17,7 +17,7 @@ from signaling.http.errors import ApiError
 from signaling.http.lookup import row_or_404
 from signaling.http.pagination import next_cursor, page_params
 from signaling.http.validation import changes_of, query_uuid, read_json
-from signaling.keys import LIVE, PG
+from signaling.keys import LIVE, PG, RELAYS
 
 routes = web.RouteTableDef()
 
@@ -90,7 +90,7 @@ async def update_stream(request: web.Request) -> web.Response:
     body = await read_json(request, StreamUpdate)
     changes = changes_of(body, not_null=("title", "price_per_second"))
     if "price_per_second" in changes:
-        if request.app[LIVE].is_live(stream["id"]):
+        if request.app[LIVE].is_live(stream["id"]) or stream["status"] == "live":
             raise ApiError(409, "the price cannot change while the stream is live")
         changes["price_per_second"] = int(changes["price_per_second"])
     await _check_category(request, changes.get("category_id"))
@@ -123,15 +123,16 @@ async def end_broadcast(request: web.Request) -> web.Response:
 async def _end_broadcast(request: web.Request, stream: asyncpg.Record, reason: str) -> bool:
     """End the stream's broadcast (and its views); False when it was not live.
 
-    A stream still marked live that no publisher here serves (the process serving it died)
-    is closed in PostgreSQL.
+    A stream published on another node is ended there (its origin); one still marked live that
+    no living node publishes (the process serving it died) is closed in PostgreSQL.
     """
     live = request.app[LIVE]
-    if live.is_live(stream["id"]):
+    if live.is_origin(stream["id"]):
         await live.end_broadcast(stream["id"], reason)
         return True
     if stream["status"] == "live":
-        await streams_db.end_live(request.app[PG], stream["id"])
+        if not await request.app[RELAYS].end_on_origin(stream["id"], reason):
+            await streams_db.end_live(request.app[PG], stream["id"])
         return True
     return False
 
