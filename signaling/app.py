@@ -36,6 +36,7 @@ from signaling.realtime import routes as realtime
 from signaling.realtime.context import close_sockets, stream_events
 from signaling.runtime.billing import billing_context
 from signaling.runtime.node_liveness import node_liveness
+from signaling.runtime.routing import cluster_routing
 from signaling.web import routes as web_pages
 from signaling.webrtc import routes as webrtc
 from signaling.webrtc.http import sfu_error_middleware
@@ -84,6 +85,7 @@ def create_app(
     app.cleanup_ctx.extend(workers)
     app.cleanup_ctx.append(node_liveness)  # after the media context: its LiveStreams' node id
     app.cleanup_ctx.append(relay_context)  # needs app[LIVE] and the registry of node_liveness
+    app.cleanup_ctx.append(cluster_routing)  # needs app[REGISTRY]
     app.cleanup_ctx.append(upload_expiry)
     app.on_shutdown.append(close_sockets)
     app.on_response_prepare.append(_security_headers)

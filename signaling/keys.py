@@ -17,6 +17,7 @@ from signaling.config import AppConfig
 
 if TYPE_CHECKING:
     from signaling.cluster.registry import Registry
+    from signaling.cluster.routing import NodeRouting
     from signaling.realtime.earnings_feed import EarningsFeed
     from signaling.realtime.events import StreamEvents
     from signaling.runtime.billing import BillingRuntime
@@ -40,3 +41,5 @@ REGISTRY: web.AppKey[Registry] = web.AppKey("registry")
 CPU: web.AppKey[CpuShare] = web.AppKey("cpu_share")
 # Set by webrtc/relays.py's context: the relays this node holds from origins and serves to edges.
 RELAYS: web.AppKey[Relays] = web.AppKey("relays")
+# Set by runtime/routing.py's context: forwarding, commands between nodes, the view cap, drain.
+ROUTING: web.AppKey[NodeRouting] = web.AppKey("routing")

@@ -5,7 +5,9 @@
 Protocol (JSON text frames):
 - server → client on connect: {"type":"history","messages":[chat…]}, {"type":"status",…},
   {"type":"viewers","count":n}; later any of those plus {"type":"chat",…} and, for a signed-in
-  viewer only, billing notices such as {"type":"cut","reason":…} / {"type":"balance",…}.
+  viewer only, billing notices such as {"type":"cut","reason":…} / {"type":"balance",…}, and
+  {"type":"reconnect","reason":"node_draining"} when the node serving its media is stopping
+  (start a new WHEP session at the public URL; signaling/runtime/drain.py).
 - client → server: {"type":"auth","token":<session token>} (never in the URL: URLs get logged),
   then {"type":"chat","content":"…"}. Mistakes get {"type":"error","code","message"}; the socket
   stays open. An unknown stream is closed with 4404.

@@ -25,7 +25,7 @@ from prometheus_client import Counter
 
 from signaling.background import every, finish
 from signaling.cluster.registry import NODE_TTL_S, NodeCard, Registry
-from signaling.keys import CONFIG, CPU, LIVE, PG, REDIS, REGISTRY
+from signaling.keys import CONFIG, CPU, LIVE, PG, REDIS, REGISTRY, ROUTING
 
 logger = structlog.get_logger(__name__)
 
@@ -91,6 +91,7 @@ def card(app: web.Application) -> NodeCard:
     """What this node announces: where other nodes reach it, what it holds, how busy it is."""
     live, config = app[LIVE], app[CONFIG]
     cpu = app.get(CPU)
+    routing = app.get(ROUTING)  # opened after this context's first beat
     return NodeCard(
         node_id=str(live.node_id),
         internal_url=config.cluster.node_internal_url or config.public_url,
@@ -102,6 +103,7 @@ def card(app: web.Application) -> NodeCard:
         relays=live.local_relays(),
         pid=os.getpid(),
         media_port=live.sfu.udp_port or 0,
+        draining=routing is not None and routing.draining,
     )
 
 

@@ -6,10 +6,19 @@ signed-in viewer may watch (OpenViewing).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
+
+from prometheus_client import Counter
+
+TOO_MANY_VIEWS = Counter(
+    "vilokanam_whep_too_many_views_total", "WHEP offers refused: the account's view cap"
+)
 
 
 class ViewRefused(Exception):
@@ -52,3 +61,52 @@ class OpenViewing:
 
     async def ended(self, view: View) -> None:
         return None
+
+
+class ViewSlots(Protocol):
+    """The count of each account's open views (cluster-wide with signaling.cluster.view_slots)."""
+
+    async def take(self, viewer_id: uuid.UUID, cap: int) -> str | None:
+        """A slot for one more view, or None when the account already holds `cap`."""
+
+    async def give_back(self, viewer_id: uuid.UUID, slot: str) -> None:
+        """The view holding `slot` ended."""
+
+
+class LocalViewSlots:
+    """This process's views only (a lone LiveStreams; nodes plug in the cluster's count)."""
+
+    def __init__(self) -> None:
+        self._held: dict[uuid.UUID, set[str]] = {}
+
+    async def take(self, viewer_id: uuid.UUID, cap: int) -> str | None:
+        held = self._held.setdefault(viewer_id, set())
+        if len(held) >= cap:
+            return None
+        slot = uuid.uuid4().hex
+        held.add(slot)
+        return slot
+
+    async def give_back(self, viewer_id: uuid.UUID, slot: str) -> None:
+        held = self._held.get(viewer_id, set())
+        held.discard(slot)
+        if not held:
+            self._held.pop(viewer_id, None)
+
+
+@contextlib.asynccontextmanager
+async def holding_slot(slots: ViewSlots, viewer_id: uuid.UUID, cap: int) -> AsyncIterator[str]:
+    """Take a slot in the viewer's cap before anything else (atomic, across nodes); it is
+    given back when the offer fails, or when its view ends (LiveStreams._close_view)."""
+    slot = await slots.take(viewer_id, cap)
+    if slot is None:
+        TOO_MANY_VIEWS.inc()
+        raise TooManyViews(
+            f"this account already has {cap} open views; end one "
+            "(DELETE its session URL) or wait for views that never connected to expire"
+        )
+    try:
+        yield slot
+    except BaseException:
+        await asyncio.shield(slots.give_back(viewer_id, slot))
+        raise

@@ -6,6 +6,7 @@ pages carry no data and are rendered once per process.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from html import escape
@@ -16,13 +17,15 @@ from aiohttp import web
 PAGES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
-# Everything comes from this origin: no CDN, no inline script or style.
+# Everything comes from this origin: no CDN, no inline script or style. The watch page may
+# also connect to the cluster's nodes (a full node redirects WHEP to another): `{connect}`.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob: mediastream:; connect-src 'self'{connect}; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; "
-        "base-uri 'none'; frame-ancestors 'none'"
-    ),
+    "Content-Security-Policy": CSP.format(connect=""),
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache",
@@ -69,7 +72,11 @@ def render(name: str) -> bytes:
     ).encode()
 
 
-def page(name: str) -> web.Response:
+def page(name: str, connect: Iterable[str] = ()) -> web.Response:
+    """Page `name`; `connect`: origins its scripts may fetch from besides this one."""
+    headers = dict(SECURITY_HEADERS)
+    if extra := "".join(f" {origin}" for origin in sorted(set(connect))):
+        headers["Content-Security-Policy"] = CSP.format(connect=extra)
     return web.Response(
-        body=render(name), content_type="text/html", charset="utf-8", headers=SECURITY_HEADERS
+        body=render(name), content_type="text/html", charset="utf-8", headers=headers
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from signaling.web.nodes import node_origins
 from signaling.web.pages import STATIC, page
 
 routes = web.RouteTableDef()
@@ -20,8 +21,8 @@ async def broadcast(_request: web.Request) -> web.Response:
 
 
 @routes.get("/watch/{stream_id}")
-async def watch(_request: web.Request) -> web.Response:
-    return page("watch")
+async def watch(request: web.Request) -> web.Response:
+    return page("watch", connect=await node_origins(request))
 
 
 @routes.get("/videos/{video_id}")

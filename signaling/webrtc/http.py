@@ -10,6 +10,7 @@ from aiohttp import web
 
 from sfu import AlreadyPublishing, BadCandidate, NotLive, SfuError, UnknownPeer, UnsupportedOffer
 from signaling.api.streams import queries as streams_db
+from signaling.cluster.forwarding import node_request
 from signaling.http import rate_limit
 from signaling.http.errors import ApiError, Handler
 from signaling.http.lookup import row_or_404
@@ -129,9 +130,8 @@ def options(request: web.Request, methods: str) -> web.Response:
     return with_cors(response)
 
 
-async def find_session(request: web.Request, kind: Kind) -> PeerSession:
-    """The session a PATCH or DELETE names, counted in the client's rate limit first (so
-    guessing session URLs is limited too); 429 over it, 404 when there is no such session."""
+async def enforce_session_limit(request: web.Request) -> None:
+    """Count one session request (PATCH/DELETE) in the client's budget; 429 over it."""
     await rate_limit.enforce(
         request,
         "webrtc-session",
@@ -140,6 +140,14 @@ async def find_session(request: web.Request, kind: Kind) -> PeerSession:
         60,
         headers=CORS,
     )
+
+
+async def find_session(request: web.Request, kind: Kind) -> PeerSession:
+    """The session a PATCH or DELETE names, counted in the client's rate limit first (so
+    guessing session URLs is limited too; a request another node forwarded was counted there);
+    429 over it, 404 when there is no such session."""
+    if not node_request(request, request.app[CONFIG].cluster.node_secret):
+        await enforce_session_limit(request)
     stream_id = parse_uuid(request.match_info["stream_id"], "stream")
     session = request.app[LIVE].session(kind, stream_id, request.match_info["session"])
     if session is None:

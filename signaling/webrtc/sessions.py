@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import secrets
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -30,7 +30,14 @@ from sfu import Sfu, SfuEvent, UnknownPeer
 from signaling.api.streams import queries as streams_db
 from signaling.background import finish
 from signaling.cluster.registry import Registry
-from signaling.runtime.viewing import OpenViewing, TooManyViews, View, ViewPolicy
+from signaling.runtime.viewing import (
+    LocalViewSlots,
+    OpenViewing,
+    View,
+    ViewPolicy,
+    ViewSlots,
+    holding_slot,
+)
 
 logger = structlog.get_logger(__name__)
 
@@ -38,9 +45,6 @@ NOT_CONNECTED = Counter(
     "vilokanam_rtc_not_connected_total",
     "WHIP/WHEP sessions ended because ICE/DTLS did not come up in time",
     ["kind"],
-)
-TOO_MANY_VIEWS = Counter(
-    "vilokanam_whep_too_many_views_total", "WHEP offers refused: the account's view cap"
 )
 
 Kind = Literal["whip", "whep"]
@@ -58,6 +62,7 @@ class PeerSession:
     etag: str = field(default_factory=lambda: f'"{secrets.token_hex(8)}"')
     live_session_id: uuid.UUID | None = None  # whip: stream_sessions.id
     view: View | None = None  # whep
+    view_slot: str | None = None  # whep: its slot in the account's view cap
 
     @property
     def location(self) -> str:
@@ -82,6 +87,8 @@ class LiveStreams:
         self.server_url = server_url
         self.max_views_per_viewer = max_views_per_viewer
         self._opening: dict[uuid.UUID, int] = {}  # WHEP offers being negotiated, per viewer
+        # Each account's open views, offers included (cluster-wide once a node plugs in Redis).
+        self.view_slots: ViewSlots = LocalViewSlots()
         self._counted: dict[uuid.UUID, int] = {}  # this node's viewers last stored, per stream
         self._totals: dict[uuid.UUID, int] = {}  # the cluster-wide count last announced
         self._counting: dict[uuid.UUID, asyncio.Lock] = {}  # one count update at a time
@@ -96,11 +103,16 @@ class LiveStreams:
         self._by_peer: dict[str, PeerSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[Callable[[str, uuid.UUID], None]] = []
+        self._ended_listeners: list[Callable[[str], None]] = []
         sfu.on_event(self._on_sfu_event)
 
     def on_change(self, listener: Callable[[str, uuid.UUID], None]) -> None:
         """Call listener("live"|"ended"|"viewers", stream_id) on changes (recorder, WebSocket)."""
         self._listeners.append(listener)
+
+    def on_session_end(self, listener: Callable[[str], None]) -> None:
+        """Call listener(token) when a WHIP/WHEP session ends, however (cluster routing)."""
+        self._ended_listeners.append(listener)
 
     def session(self, kind: Kind, stream_id: uuid.UUID, token: str) -> PeerSession | None:
         found = self._sessions.get(token)
@@ -115,6 +127,10 @@ class LiveStreams:
             return None
         await self.end_view(session, reason)
         return session.view
+
+    def sessions(self) -> list[PeerSession]:
+        """Every WHIP/WHEP session this node holds (a copy: ending them is safe meanwhile)."""
+        return list(self._sessions.values())
 
     def is_live(self, stream_id: uuid.UUID) -> bool:
         """Viewers can watch the stream here: published here or relayed from its origin."""
@@ -218,27 +234,12 @@ class LiveStreams:
         self, stream: asyncpg.Record, viewer_id: uuid.UUID, offer: str
     ) -> tuple[PeerSession, str]:
         """Raises TooManyViews, ViewRefused, sfu.NotLive, sfu.UnsupportedOffer."""
-        with self._opening_view(viewer_id):
-            return await self._start_view(stream, viewer_id, offer)
-
-    @contextlib.contextmanager
-    def _opening_view(self, viewer_id: uuid.UUID) -> Iterator[None]:
-        """Count an offer against the viewer's cap from before its first await (no race)."""
-        views = [s.view for s in self._sessions.values() if s.view is not None]
-        open_views = sum(1 for view in views if view.viewer_id == viewer_id)
-        if open_views + self._opening.get(viewer_id, 0) >= self.max_views_per_viewer:
-            TOO_MANY_VIEWS.inc()
-            raise TooManyViews(
-                f"this account already has {self.max_views_per_viewer} open views; end one "
-                "(DELETE its session URL) or wait for views that never connected to expire"
-            )
-        self._opening[viewer_id] = self._opening.get(viewer_id, 0) + 1
-        try:
-            yield
-        finally:
-            self._opening[viewer_id] -= 1
-            if not self._opening[viewer_id]:
-                del self._opening[viewer_id]
+        async with holding_slot(self.view_slots, viewer_id, self.max_views_per_viewer) as slot:
+            session, answer = await self._start_view(stream, viewer_id, offer)
+            session.view_slot = slot
+        if self._sessions.get(session.token) is not session:  # it ended before holding the slot
+            await self.view_slots.give_back(viewer_id, slot)
+        return session, answer
 
     async def _start_view(
         self, stream: asyncpg.Record, viewer_id: uuid.UUID, offer: str
@@ -279,6 +280,8 @@ class LiveStreams:
         if record:
             await streams_db.end_view(self.db, session.view.view_id)
         await self.policy.ended(session.view)
+        if session.view_slot is not None:
+            await self.view_slots.give_back(session.view.viewer_id, session.view_slot)
 
     async def _count_viewers(self, stream_id: uuid.UUID) -> None:
         """Store and announce the viewer count when this node's changed (a view connected or
@@ -318,8 +321,10 @@ class LiveStreams:
         self._by_peer[session.peer_id] = session
 
     def _forget(self, session: PeerSession) -> None:
-        self._sessions.pop(session.token, None)
         self._by_peer.pop(session.peer_id, None)
+        if self._sessions.pop(session.token, None) is not None:
+            for listener in self._ended_listeners:
+                listener(session.token)
 
     def _notify(self, what: str, stream_id: uuid.UUID) -> None:
         for listener in self._listeners:

@@ -15,13 +15,13 @@ from decimal import Decimal
 
 from aiohttp import web
 
-from signaling.auth.sessions import CHALLENGE, session_user_id
+from signaling.auth.sessions import CHALLENGE
 from signaling.http.errors import ApiError
 from signaling.keys import LIVE, RELAYS
 from signaling.runtime.viewing import TooManyViews, ViewRefused
+from signaling.webrtc.forwarding import follows_its_node, held
 from signaling.webrtc.http import (
     CORS,
-    created,
     find_session,
     options,
     patch,
@@ -29,6 +29,7 @@ from signaling.webrtc.http import (
     stream_or_404,
     with_cors,
 )
+from signaling.webrtc.redirects import redirect_if_full, viewer_of
 
 routes = web.RouteTableDef()
 
@@ -67,11 +68,12 @@ def check_price(request: web.Request, price: Decimal) -> None:
 @routes.post("/whep/{stream_id}")
 async def subscribe(request: web.Request) -> web.Response:
     stream = await stream_or_404(request)
-    viewer_id = await session_user_id(request)
+    viewer_id = await viewer_of(request)
     if viewer_id is None:
         raise ApiError(
             401, "sign in to watch: missing or expired session token", headers={**CORS, **CHALLENGE}
         )
+    await redirect_if_full(request, stream["id"], viewer_id)
     offer = await read_offer(request)
     check_price(request, stream["price_per_second"])
     live = request.app[LIVE]
@@ -83,15 +85,17 @@ async def subscribe(request: web.Request) -> web.Response:
         raise ApiError(402, str(exc), headers=CORS) from None
     except TooManyViews as exc:
         raise ApiError(429, str(exc), "too_many_views", headers=CORS) from None
-    return created(request, session, answer)
+    return await held(request, session, answer)
 
 
 @routes.patch("/whep/{stream_id}/{session}")
+@follows_its_node("whep")
 async def trickle(request: web.Request) -> web.Response:
     return await patch(request, "whep")
 
 
 @routes.delete("/whep/{stream_id}/{session}")
+@follows_its_node("whep")
 async def leave(request: web.Request) -> web.Response:
     session = await find_session(request, "whep")
     await request.app[LIVE].end_view(session, "left")

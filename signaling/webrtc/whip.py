@@ -10,9 +10,9 @@ from sfu import AlreadyPublishing
 from signaling.auth.tokens import bearer, digest
 from signaling.http.errors import ApiError
 from signaling.keys import LIVE, RELAYS
+from signaling.webrtc.forwarding import follows_its_node, held
 from signaling.webrtc.http import (
     CORS,
-    created,
     find_session,
     options,
     patch,
@@ -20,6 +20,7 @@ from signaling.webrtc.http import (
     stream_or_404,
     with_cors,
 )
+from signaling.webrtc.redirects import refuse_while_draining
 
 routes = web.RouteTableDef()
 
@@ -40,6 +41,7 @@ async def publish(request: web.Request) -> web.Response:
             headers={**CORS, "WWW-Authenticate": 'Bearer realm="whip"'},
         )
     offer = await read_offer(request)
+    refuse_while_draining(request)
     live = request.app[LIVE]
     if live.is_origin(stream_id):
         raise AlreadyPublishing(str(stream_id))
@@ -47,15 +49,17 @@ async def publish(request: web.Request) -> web.Response:
         raise ApiError(409, "the stream is archived; create a new stream", headers=CORS)
     await request.app[RELAYS].make_way(stream_id)  # published on another node: 409 too
     session, answer = await live.start_broadcast(stream_id, offer)
-    return created(request, session, answer)
+    return await held(request, session, answer)
 
 
 @routes.patch("/whip/{stream_id}/{session}")
+@follows_its_node("whip")
 async def trickle(request: web.Request) -> web.Response:
     return await patch(request, "whip")
 
 
 @routes.delete("/whip/{stream_id}/{session}")
+@follows_its_node("whip")
 async def stop(request: web.Request) -> web.Response:
     session = await find_session(request, "whip")
     await request.app[LIVE].end_broadcast(session.stream_id, "publisher_left")

@@ -24,6 +24,7 @@ from tests.e2e.support.browser import (
     SCREENSHOTS,
     dev_sign_in,
     open_page,
+    wait_playing,
 )
 
 pytestmark = [
@@ -34,21 +35,6 @@ pytestmark = [
     pytest.mark.timeout(180),
 ]
 playwright_api = pytest.importorskip("playwright.async_api")
-
-
-async def wait_playing(page: object) -> dict:
-    """Wait until the video advances and has decoded frames; its playback figures."""
-    await page.wait_for_function(
-        """() => { const v = document.getElementById('video');
-                   return v.currentTime > 1
-                          && v.getVideoPlaybackQuality().totalVideoFrames > 10; }""",
-        timeout=MEDIA_TIMEOUT_MS,
-    )
-    return await page.evaluate(
-        """() => { const v = document.getElementById('video');
-                   return { time: v.currentTime, width: v.videoWidth, height: v.videoHeight,
-                            frames: v.getVideoPlaybackQuality().totalVideoFrames }; }"""
-    )
 
 
 async def test_broadcast_watch_chat_and_home_in_chromium(

@@ -113,6 +113,16 @@ async def go_live(
         return session_id
 
 
+async def live_node(db: Db, stream_id: uuid.UUID) -> uuid.UUID | None:
+    """The node holding the stream's open live session (the origin), if any."""
+    node_id: uuid.UUID | None = await db.fetchval(
+        """SELECT node_id FROM stream_sessions WHERE stream_id = $1 AND end_time IS NULL
+           ORDER BY start_time DESC LIMIT 1""",
+        stream_id,
+    )
+    return node_id
+
+
 async def end_live(
     db: asyncpg.Pool, stream_id: uuid.UUID, session_id: uuid.UUID | None = None
 ) -> None:

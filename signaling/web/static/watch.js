@@ -10,7 +10,7 @@ import { mountSignIn } from './signin.js';
 import { showLive, showStream, showViewers } from './stream_info.js';
 import { hangUp, iceServers, negotiate } from './webrtc.js';
 
-const BLIP_GRACE_MS = 3000;   // disconnected this long → start a new WHEP session
+const BLIP_GRACE_MS = 2000;   // disconnected this long → start a new WHEP session
 const DEFAULT_RETRY_S = 5;
 
 const streamId = streamIdFromPath();
@@ -67,6 +67,9 @@ function refused(error) {
     retryIn(seconds);
   } else if (error.status === 412) {
     askPrice(error.headers.get('Vilokanam-Price'));
+  } else if (error.status === 401 && error.code === 'bad_ticket') {
+    say(status, 'Moving you to another server failed. Retrying…', 'error'); // not a sign-out
+    retryIn(1);
   } else if (error.status === 401) {
     clearSession();
     say(status, 'Your session has expired. Sign in again to watch.', 'error');
@@ -76,6 +79,10 @@ function refused(error) {
   } else if (error.status === 404) {
     stopped = true;
     say(status, 'This stream does not exist.', 'error');
+  } else if (error.status === 503) {
+    const seconds = Number(error.headers.get('Retry-After')) || DEFAULT_RETRY_S;
+    say(status, `Every server is busy. Trying again in ${seconds} s…`, 'error');
+    retryIn(seconds);
   } else {
     say(status, `Could not start playback: ${describe(error)}`, 'error');
   }
@@ -124,6 +131,14 @@ async function reconnect() {
   if (!stopped) await play();
 }
 
+/** The server playing to us is going away (draining): a new session, on another server. */
+async function moveToAnotherServer() {
+  if (stopped || !pc) return; // a cut for money stays a cut
+  say(status, 'This server is going away. Reconnecting to another one…');
+  await stop();
+  if (!stopped) await play();
+}
+
 /** Close the peer connection and DELETE the WHEP session. */
 async function stop({ keepalive = false } = {}) {
   clearTimeout(retryTimer);
@@ -140,6 +155,7 @@ function onEvent(message) {
   if (chat.handle(message)) return;
   if (message.type === 'viewers') showViewers(message.count);
   else if (message.type === 'status') onStatus(message.status);
+  else if (message.type === 'reconnect') moveToAnotherServer();
   else if (message.type === 'cut') {
     stopped = true;
     stop();

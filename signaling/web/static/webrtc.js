@@ -43,7 +43,10 @@ function gatheringComplete(pc) {
 /**
  * POST the pc's offer to a WHIP/WHEP endpoint with a bearer token and apply the answer.
  * `headers` are added to the POST (e.g. the price a viewer accepted).
- * Returns the session URL (Location). Throws ApiError (status, headers) on refusal.
+ * A full or draining node answers 307 to another node (with a ticket in place of the token):
+ * fetch follows it with the same method and body. Returns the session URL, resolved against
+ * the URL that answered (a redirected session lives on the other node).
+ * Throws ApiError (status, headers) on refusal.
  */
 export async function negotiate(pc, endpoint, token, headers = {}) {
   await pc.setLocalDescription(await pc.createOffer());
@@ -54,7 +57,7 @@ export async function negotiate(pc, endpoint, token, headers = {}) {
     body: pc.localDescription.sdp,
   }));
   await pc.setRemoteDescription({ type: 'answer', sdp: await response.text() });
-  return new URL(response.headers.get('Location'), window.location.href).href;
+  return new URL(response.headers.get('Location'), response.url).href;
 }
 
 /** End a WHIP/WHEP session; failures are ignored (the server also ends it on ICE loss). */

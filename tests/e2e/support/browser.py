@@ -23,6 +23,21 @@ CHROMIUM_ARGS = [
 MEDIA_TIMEOUT_MS = 30_000
 
 
+async def wait_playing(page: object) -> dict:
+    """Wait until the video advances and has decoded frames; its playback figures."""
+    await page.wait_for_function(
+        """() => { const v = document.getElementById('video');
+                   return v.currentTime > 1
+                          && v.getVideoPlaybackQuality().totalVideoFrames > 10; }""",
+        timeout=MEDIA_TIMEOUT_MS,
+    )
+    return await page.evaluate(
+        """() => { const v = document.getElementById('video');
+                   return { time: v.currentTime, width: v.videoWidth, height: v.videoHeight,
+                            frames: v.getVideoPlaybackQuality().totalVideoFrames }; }"""
+    )
+
+
 async def open_page(browser: object, url: str, wallet: Keypair | None = None) -> object:
     """A page in a context of its own (its own sessionStorage, like another person)."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from aiortc import RTCPeerConnection
+from yarl import URL
 
 from tests.support.rtc_peers import PatternTrack, Viewer, accept_answer, publisher_peer, viewer_peer
 
@@ -67,3 +68,24 @@ async def whep(client: TestClient, stream_id: str, headers: dict) -> tuple[Viewe
     assert response.status == 201, await response.text()
     await accept_answer(viewer.pc, await response.text())
     return viewer, response.headers["Location"]
+
+
+@dataclass
+class Watching:
+    """A WHEP viewer that may have been redirected: where its offer was answered from."""
+
+    viewer: Viewer
+    response: ClientResponse  # the final response (after redirects)
+    session_url: str  # absolute: Location resolved against the final URL, as watch.js does
+
+
+async def whep_following(client: TestClient, stream_id: str, headers: dict) -> Watching:
+    """WHEP the way a browser's fetch does: a 307 is followed with method and body (and without
+    Authorization, once it crosses origins); the session URL is relative to the final node."""
+    viewer = await viewer_peer(audio=True)
+    price = {PRICE_HEADER: await stream_price(client, stream_id)}
+    response = await whep_request(client, stream_id, {**price, **headers}, viewer)
+    assert response.status == 201, await response.text()
+    await accept_answer(viewer.pc, await response.text())
+    session_url = str(response.url.join(URL(response.headers["Location"])))
+    return Watching(viewer, response, session_url)
