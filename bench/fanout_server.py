@@ -197,6 +197,24 @@ def serve_without_chain() -> None:
     asyncio.run(server.serve(settings))
 
 
+def run_cluster_without_chain() -> None:
+    """`vilokanam run` with WORKERS nodes (bench/cluster.py), local_services asked for no chain:
+    the supervisor passes no CHAIN_URL to its nodes, so they run without one too."""
+    from vilokanam import supervisor
+    from vilokanam.logs import configure_logging
+    from vilokanam.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    with_chain = supervisor.local_services
+
+    async def no_chain(settings: object, stack: AsyncExitStack, chain: bool = True) -> object:
+        return await with_chain(settings, stack, chain=False)  # type: ignore[arg-type]
+
+    supervisor.local_services = no_chain  # type: ignore[assignment]
+    asyncio.run(supervisor.run_cluster(settings))
+
+
 def arm_profiler(path: str) -> None:
     """SIGUSR1 starts cProfile, SIGUSR2 stops it and writes the stats to ``path``."""
     import cProfile
@@ -212,6 +230,9 @@ def arm_profiler(path: str) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["run"]:
+        run_cluster_without_chain()
+        return
     if profile := os.environ.get("BENCH_PROFILE"):
         arm_profiler(profile)
     serve_without_chain()
