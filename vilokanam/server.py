@@ -5,6 +5,7 @@ the nodes of `vilokanam run`)."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import socket
 from contextlib import AsyncExitStack
@@ -16,12 +17,17 @@ from aiohttp import web
 from signaling.api.ops.metrics import metrics_app
 from signaling.config import AppConfig
 from signaling.keys import LIVE
+from signaling.runtime.drain import drain
 from vilokanam.embedded import start_postgres_async, start_redis_async
 from vilokanam.settings import ROOT, Settings, SettingsError
 from vilokanam.signals import stop_on_signals
 from vilokanam.wiring import create_app
 
 logger = structlog.get_logger(__name__)
+
+# Seconds a stopping node gives its viewers to move to another node (watch pages reconnect
+# within 5 s of being told) before it ends what is left.
+DRAIN_GRACE_S = 8.0
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,7 @@ def node_app_config(config: AppConfig, node_port: int) -> AppConfig:
     """A node's config: its internal URL resolved (default http://HTTP_HOST:NODE_PORT, the real
     port when NODE_PORT was 0) and no VOD transcoding (that runs in `vilokanam worker vod`)."""
     cluster = config.cluster
-    host = config.server.http_host
+    host = _reachable_host(config)
     host = f"[{host}]" if ":" in host else host
     internal_url = cluster.node_internal_url or f"http://{host}:{node_port}"
     return replace(
@@ -89,6 +95,23 @@ def node_app_config(config: AppConfig, node_port: int) -> AppConfig:
         ),
         media=config.media.model_copy(update={"vod_worker": False}),
     )
+
+
+def _reachable_host(config: AppConfig) -> str:
+    """HTTP_HOST, unless it listens on every address (0.0.0.0, ::): then the address this node
+    announces for media, which other nodes can reach too."""
+    host = config.server.http_host
+    if not _listens_everywhere(host):
+        return host
+    rtc = config.rtc
+    return rtc.rtc_announced_address or next(iter(rtc.rtc_host_addresses), "127.0.0.1")
+
+
+def _listens_everywhere(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return not host  # a host name: one address
 
 
 def joining_urls(settings: Settings) -> ServiceUrls:
@@ -123,7 +146,8 @@ async def serve_node(settings: Settings, urls: ServiceUrls) -> None:
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         port = settings.server.http_port
-        await web.TCPSite(runner, host, port, reuse_port=True).start()
+        shared = web.TCPSite(runner, host, port, reuse_port=True)
+        await shared.start()
         await web.SockSite(runner, own).start()
         await _serve_metrics(settings, app, stack)
         logger.info(
@@ -133,6 +157,10 @@ async def serve_node(settings: Settings, urls: ServiceUrls) -> None:
             pid=os.getpid(),
         )
         await stop.wait()
+        # New connections on the shared port go to the other nodes from now on; this node's own
+        # listener stays up for forwarded requests while its viewers move.
+        await shared.stop()
+        await drain(app, DRAIN_GRACE_S)
         logger.info("server_shutting_down")
 
 
