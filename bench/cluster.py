@@ -16,11 +16,12 @@ node it lands on is the stream's origin, the other the edge. Steps:
   (bench/fanout_viewers.py); the kernel spreads their WHEP connections over the nodes. A viewer's
   node is the port of the ICE candidate in its answer (each node has its own media port).
 
-Per step and node: CPU from /proc/<pid>/stat of the node process (pids from `vilokanam cluster`), %
-of a core; CPU per viewer = (CPU − the relay step's, or idle's with one node) / the node's viewers;
-viewers per node (from the registry, and from the viewers' own media ports); frames each viewer
-counted / frames sent (mean, worst) and the viewers that got any packet out of order; the relays
-each node holds. Last, WORKERS=2 against WORKERS=1 at the same N.
+Per step and node: CPU from /proc/<pid>/stat of the node process (pids from `vilokanam cluster`),
+% of a core, and the time it waited for a core (/proc/<pid>/task/*/schedstat); CPU per viewer =
+(CPU − the relay step's, or idle's with one node) / the node's viewers; viewers per node (from
+the registry, and from the viewers' own media ports); frames each viewer counted / frames sent
+(mean, worst) and the viewers that got any packet out of order; the relays each node holds; the
+added delay's p95 (fanout_viewers.py). Last, WORKERS=2 against WORKERS=1 at the same N.
 
     .venv/bin/python bench/cluster.py                                   # 1 and 2 nodes, 200/400
     .venv/bin/python bench/cluster.py --nodes 2 --steps 50 --window 3    # quick look
@@ -55,6 +56,7 @@ from fanout_report import MIN_FRAMES_PCT, percentile  # noqa: E402
 from fanout_server import (  # noqa: E402
     ServerProcess,
     cpu_seconds,
+    cpu_wait_seconds,
     load_average,
     logged_problems,
     wait_healthy,
@@ -203,6 +205,7 @@ class NodeFigures:
     node_id: str
     role: str  # origin | edge
     cpu_pct: float
+    waited_pct: float  # runnable but not running: other processes held the cores
     viewers: int  # the registry's count of this stream's viewers on the node
     landed: int  # viewers whose answer named this node's media port
     relays: int
@@ -227,8 +230,10 @@ def measure(label: str, n: int, env: dict, load: Load, stream_id: str, seconds: 
     before, _ = snapshot(load.conns) if load.conns else ([], [])
     t0, sent0, gen0 = time.monotonic(), load.sent.value, load.cpu()
     cpu0 = {nid: sum(cpu_seconds(pid)) for nid, pid in pids.items()}
+    wait0 = {nid: cpu_wait_seconds(pid) for nid, pid in pids.items()}
     time.sleep(seconds)
     cpu1 = {nid: sum(cpu_seconds(pid)) for nid, pid in pids.items()}
+    wait1 = {nid: cpu_wait_seconds(pid) for nid, pid in pids.items()}
     t1, sent1, gen1 = time.monotonic(), load.sent.value, load.cpu()
     after, delays = snapshot(load.conns) if load.conns else ([], [])
     wall, sent = t1 - t0, max(1, sent1 - sent0)
@@ -241,6 +246,7 @@ def measure(label: str, n: int, env: dict, load: Load, stream_id: str, seconds: 
             node["node_id"],
             "origin" if node["node_id"] == stream.get("origin") else "edge",
             100 * (cpu1[node["node_id"]] - cpu0[node["node_id"]]) / wall,
+            100 * (wait1[node["node_id"]] - wait0[node["node_id"]]) / wall,
             int(counts.get(node["node_id"], 0)),
             0,
             int(node.get("relays", 0)),
@@ -274,9 +280,10 @@ def per_viewer(step: Step, base: Step) -> None:
 
 
 HEADER = (
-    "| step | node | role | viewers (registry / by media port) | relays | CPU % | CPU/viewer % "
+    "| step | node | role | viewers (registry / by media port) | relays | CPU % | waited % "
+    "| CPU/viewer % "
     "| frames % mean (worst) | out-of-order viewers | p95 delay ms | generator CPU % |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -291,8 +298,8 @@ def format_step(step: Step) -> str:
         pv = f"{node.per_viewer:.3f}" if node.per_viewer is not None else "–"
         lines.append(
             f"| {step.label} | {node.node_id[:8]} | {node.role} | {node.viewers} / {node.landed} "
-            f"| {node.relays} | {node.cpu_pct:.1f} | {pv} | {frames} | {node.out_of_order} "
-            f"| {step.p95_ms:.1f} | {step.generator_cpu_pct:.0f} |"
+            f"| {node.relays} | {node.cpu_pct:.1f} | {node.waited_pct:.1f} | {pv} | {frames} "
+            f"| {node.out_of_order} | {step.p95_ms:.1f} | {step.generator_cpu_pct:.0f} |"
         )
     return "\n".join(lines)
 
