@@ -59,6 +59,7 @@ from fanout_server import (  # noqa: E402
     cpu_wait_seconds,
     load_average,
     logged_problems,
+    set_niceness,
     wait_healthy,
 )
 from fanout_viewers import VIEWS_PER_ACCOUNT, worker_main  # noqa: E402
@@ -104,6 +105,7 @@ def start_run(env: dict, log: Path) -> ServerProcess:
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # supervisor and nodes in one group, stopped as one
+            preexec_fn=lambda: set_niceness(0),  # not the generator's (--generator-nice)
         )
     server = ServerProcess(proc, f"http://127.0.0.1:{env['HTTP_PORT']}", log)
     try:
@@ -426,6 +428,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--window", type=float, default=6.0, help="seconds measured per step")
     parser.add_argument("--settle", type=float, default=6.0, help="seconds after joins")
     parser.add_argument("--viewer-procs", type=int, default=4, help="viewer processes")
+    parser.add_argument(
+        "--generator-nice",
+        type=int,
+        default=0,
+        help="niceness of the publisher and viewers (and their autogroup): > 0 lets the nodes "
+        "run first where they share cores",
+    )
     parser.add_argument("--clip-frames", type=int, default=150)
     parser.add_argument("--bitrate", type=int, default=1_600_000)
     parser.add_argument("--port", type=int, default=18870, help="the shared HTTP port")
@@ -440,6 +449,8 @@ def main() -> None:
     from tests.support.services import postgres_server, redis_server
 
     args = parse_args()
+    if args.generator_nice:  # the viewer and publisher processes inherit it
+        set_niceness(args.generator_nice)
     clips = encode_clip(args.clip_frames, args.bitrate)
     print(describe(*clips))
     workdir = Path(tempfile.mkdtemp(prefix="vilokanam-cluster-"))

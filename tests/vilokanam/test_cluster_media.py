@@ -203,6 +203,7 @@ async def crowds(
 
 
 async def _viewers(crowds: list[Crowd]) -> list[dict[str, Any]]:
+    """Every viewer's report, in a fixed order (crowd by crowd, seat by seat)."""
     reports = await asyncio.gather(*(crowd.ask({"op": "report"}) for crowd in crowds))
     return [viewer for report in reports for viewer in report["viewers"]]
 
@@ -270,22 +271,31 @@ async def test_sixty_viewers_on_two_nodes_one_relay_sessions_anywhere_and_an_edg
     assert relays == {origin: 0, edge["node_id"]: 1}
 
     # Session URLs on the shared port and on either node's own listener, wherever they land.
-    on_node = {n: [v for v in viewers if node_of_port[v["port"]]["node_id"] == n] for n in landed}
+    on_node = {
+        n: [i for i, v in enumerate(viewers) if node_of_port[v["port"]]["node_id"] == n]
+        for n in landed
+    }
     internal = {node["node_id"]: node["internal_url"] for node in overview["nodes"]}
+    deleted = []
     for holder, other in ((origin, edge["node_id"]), (edge["node_id"], origin)):
-        for viewer in on_node[holder][:3]:
-            assert await _session_request("PATCH", shared, viewer) == 204
-            assert await _session_request("PATCH", internal[other], viewer) == 204
-        gone = on_node[holder][-1]
-        assert await _session_request("DELETE", internal[other], gone) == 200
-        assert await _session_request("DELETE", shared, gone) == 404  # ended cluster-wide
+        for i in on_node[holder][:3]:
+            assert await _session_request("PATCH", shared, viewers[i]) == 204
+            assert await _session_request("PATCH", internal[other], viewers[i]) == 204
+        deleted.append(on_node[holder][-1])
+        assert await _session_request("DELETE", internal[other], viewers[deleted[-1]]) == 200
+        assert await _session_request("DELETE", shared, viewers[deleted[-1]]) == 404  # ended
     log = (tmp_path / "run.log").read_text()
     assert log.count("cluster_session_forwarded") >= 8  # 6 PATCHes, 2 DELETEs at least
+
+    async def deleted_back() -> list[dict[str, Any]] | None:  # they noticed, and watch again
+        now = await _viewers(crowds)
+        return now if all(now[i]["reconnects"] and now[i]["resumed_at"] for i in deleted) else None
+
+    before = await _until(deleted_back, 10, "the viewers whose sessions were deleted rejoin")
 
     # kill -9 of the edge: its viewers' sessions end, they watch again within 5 s (a new WHEP
     # on the shared port: the origin's listener, or the new node's once it listens), and the
     # supervisor starts a new node.
-    before = await _viewers(crowds)  # in a fixed order: crowd by crowd, seat by seat
     on_edge = [i for i, v in enumerate(before) if v["port"] == edge["media_port"]]
     killed_at = time.time()
     os.kill(edge["pid"], signal.SIGKILL)
