@@ -90,8 +90,8 @@ def create_app(
     app.cleanup_ctx.append(billing_context)  # needs app[LIVE] (views) and the events
     app.cleanup_ctx.extend(workers)
     app.cleanup_ctx.append(node_liveness)  # after the media context: its LiveStreams' node id
-    app.cleanup_ctx.append(relay_context)  # needs app[LIVE] and the registry of node_liveness
     app.cleanup_ctx.append(cluster_routing)  # needs app[REGISTRY]
+    app.cleanup_ctx.append(relay_context)  # needs app[LIVE] and the registry of node_liveness
     app.cleanup_ctx.append(upload_expiry)
     app.on_shutdown.append(close_sockets)
     app.on_response_prepare.append(_security_headers)

@@ -39,7 +39,7 @@ EARNINGS: web.AppKey[EarningsFeed] = web.AppKey("earnings_feed")
 REGISTRY: web.AppKey[Registry] = web.AppKey("registry")
 # Also set there: the CPU this process used between two of its heartbeats.
 CPU: web.AppKey[CpuShare] = web.AppKey("cpu_share")
-# Set by webrtc/relays.py's context: the relays this node holds from origins and serves to edges.
-RELAYS: web.AppKey[Relays] = web.AppKey("relays")
 # Set by runtime/routing.py's context: forwarding, commands between nodes, the view cap, drain.
 ROUTING: web.AppKey[NodeRouting] = web.AppKey("routing")
+# Set by webrtc/relays.py's context: the relays this node holds from origins and serves to edges.
+RELAYS: web.AppKey[Relays] = web.AppKey("relays")

@@ -25,11 +25,22 @@ from typing import cast
 import redis.asyncio as aioredis
 
 # A heartbeat every TTL/3; a node silent for TTL is dead.
-NODE_TTL_S = 15.0
+NODE_TTL_S = 9.0
 # Longest a session key outlives its node's last word (refreshed while the session lives).
 SESSION_TTL_S = 24 * 3600
 TICKET_TTL_S = 30
 
+# The origin key is taken when free or held by a node whose heartbeat expired.
+_CLAIM_ORIGIN = """
+local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then
+  local expiry = redis.call('ZSCORE', KEYS[2], owner)
+  local now = redis.call('TIME')
+  if expiry and tonumber(expiry) > tonumber(now[1]) + tonumber(now[2]) / 1e6 then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
 _TAKE_TICKET = "local v = redis.call('GET', KEYS[1]); redis.call('DEL', KEYS[1]); return v"
 _CLEAR_IF_OWNED = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -136,6 +147,12 @@ class Registry:
 
     async def set_origin(self, stream_id: uuid.UUID | str) -> None:
         await self.redis.set(self._key("origin", str(stream_id)), self.node_id)
+
+    async def claim_origin(self, stream_id: uuid.UUID | str) -> bool:
+        """Become the stream's origin unless another living node is: two publishers arriving
+        on two nodes at once cannot both publish the stream."""
+        keys = (self._key("origin", str(stream_id)), self._key("nodes"))
+        return bool(await self.redis.eval(_CLAIM_ORIGIN, 2, *keys, self.node_id))
 
     async def clear_origin(self, stream_id: uuid.UUID | str) -> None:
         """Forget this node as the stream's origin (not a newer origin elsewhere)."""

@@ -90,20 +90,20 @@ class CpuShare:
 def card(app: web.Application) -> NodeCard:
     """What this node announces: where other nodes reach it, what it holds, how busy it is."""
     live, config = app[LIVE], app[CONFIG]
-    cpu = app.get(CPU)
     routing = app.get(ROUTING)  # opened after this context's first beat
+    cpu = app.get(CPU)
     return NodeCard(
         node_id=str(live.node_id),
         internal_url=config.cluster.node_internal_url or config.public_url,
         media_addresses=list(config.rtc.rtc_host_addresses),
         viewers=live.local_viewers(),
         streams=live.local_streams(),
+        relays=live.local_relays(),
         cpu=cpu.read() if cpu is not None else 0.0,
         max_viewers=config.cluster.node_max_viewers,
-        relays=live.local_relays(),
         pid=os.getpid(),
-        media_port=live.sfu.udp_port or 0,
         draining=routing is not None and routing.draining,
+        media_port=live.sfu.udp_port or 0,
     )
 
 

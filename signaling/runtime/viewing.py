@@ -6,19 +6,10 @@ signed-in viewer may watch (OpenViewing).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
-
-from prometheus_client import Counter
-
-TOO_MANY_VIEWS = Counter(
-    "vilokanam_whep_too_many_views_total", "WHEP offers refused: the account's view cap"
-)
 
 
 class ViewRefused(Exception):
@@ -92,21 +83,3 @@ class LocalViewSlots:
         held.discard(slot)
         if not held:
             self._held.pop(viewer_id, None)
-
-
-@contextlib.asynccontextmanager
-async def holding_slot(slots: ViewSlots, viewer_id: uuid.UUID, cap: int) -> AsyncIterator[str]:
-    """Take a slot in the viewer's cap before anything else (atomic, across nodes); it is
-    given back when the offer fails, or when its view ends (LiveStreams._close_view)."""
-    slot = await slots.take(viewer_id, cap)
-    if slot is None:
-        TOO_MANY_VIEWS.inc()
-        raise TooManyViews(
-            f"this account already has {cap} open views; end one "
-            "(DELETE its session URL) or wait for views that never connected to expire"
-        )
-    try:
-        yield slot
-    except BaseException:
-        await asyncio.shield(slots.give_back(viewer_id, slot))
-        raise

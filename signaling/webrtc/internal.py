@@ -3,21 +3,15 @@
 `POST /internal/relays/{stream_id}`: an edge's relay offer (application/sdp) for a stream published
 on this node; 201 with the answer and the relay's Location, 409 when the stream is not published
 here. `DELETE` of that Location ends the relay. See signaling/webrtc/relays.py for the edge side.
-
-`POST /internal/streams/{stream_id}/end` ({"reason": …}): the owner ended the broadcast (or
-rotated its key) through another node; 204, or 409 when it is not published here.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 from aiohttp import web
-from pydantic import BaseModel
 
 from signaling.cluster.credential import require_node
 from signaling.http.errors import ApiError
-from signaling.http.validation import parse_uuid, read_json
+from signaling.http.validation import parse_uuid
 from signaling.keys import LIVE, RELAYS
 from signaling.webrtc.http import SDP, read_offer
 
@@ -35,22 +29,6 @@ async def open_relay(request: web.Request) -> web.Response:
     response = web.Response(status=201, text=answer, content_type=SDP)
     response.headers["Location"] = relay.location
     return response
-
-
-class EndBroadcast(BaseModel):
-    reason: Literal["ended_by_owner", "key_rotated"]
-
-
-@routes.post("/internal/streams/{stream_id}/end")
-async def end_broadcast(request: web.Request) -> web.Response:
-    require_node(request)
-    stream_id = parse_uuid(request.match_info["stream_id"], "stream")
-    body = await read_json(request, EndBroadcast)
-    live = request.app[LIVE]
-    if not live.is_origin(stream_id):
-        raise ApiError(409, "the stream is not published on this node", "not_live")
-    await live.end_broadcast(stream_id, body.reason)
-    return web.Response(status=204)
 
 
 @routes.delete("/internal/relays/{stream_id}/{token}")

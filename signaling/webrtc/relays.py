@@ -41,6 +41,7 @@ logger = structlog.get_logger(__name__)
 
 EXCHANGE_TIMEOUT_S = 10.0  # the origin's answer to a relay offer
 RELEASE_TIMEOUT_S = 5.0
+ORIGIN_CHECK_S = 2.0  # how often a relay checks its origin still beats in the registry
 
 RELAYS_OPENED = Counter("vilokanam_relays_opened_total", "Relays from origin nodes opened here")
 RELAYS_CLOSED = Counter(
@@ -120,9 +121,6 @@ class Relays:
         self._tasks: set[asyncio.Task[None]] = set()
         live.sfu.on_event(self._on_sfu_event)
 
-    def held(self, stream_id: uuid.UUID) -> Relay | None:
-        return self._held.get(stream_id)
-
     def count(self) -> int:
         return len(self._held)
 
@@ -153,24 +151,6 @@ class Relays:
         relay = self._held.get(stream_id)
         if relay is not None:
             await self._end(relay, "origin_gone")
-
-    async def end_on_origin(self, stream_id: uuid.UUID, reason: str) -> bool:
-        """Have the node that publishes the stream end its broadcast (the owner ended it, or
-        rotated its key, on this node); False when no other living node publishes it."""
-        origin = await self.registry.origin(stream_id)
-        if origin is None or origin.node_id == self.registry.node_id or not self.secret:
-            return False
-        url = f"{origin.internal_url}/internal/streams/{stream_id}/end"
-        try:
-            headers = authorization(self.secret)
-            async with self.http.post(url, json={"reason": reason}, headers=headers) as response:
-                if response.status in (204, 409):
-                    return response.status == 204  # 409: not published there any more
-                detail = f"status {response.status}"
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            detail = type(exc).__name__
-        logger.warning("cluster_origin_end_failed", stream_id=str(stream_id), detail=detail)
-        raise ApiError(503, "the node this stream is published on cannot be reached; retry")
 
     async def _open_shared(self, stream_id: uuid.UUID) -> Relay | None:
         """Open the stream's relay, or wait for the one being opened by another offer."""
@@ -230,14 +210,27 @@ class Relays:
         return RelayUnavailable("the node this stream is published on cannot be reached; retry")
 
     async def _close_when_idle(self, relay: Relay) -> None:
-        """Close the relay once no viewer here has used it for idle_s seconds."""
-        last_used = time.monotonic()
+        """Close the relay once no viewer here has used it for idle_s seconds, or once its
+        origin's heartbeat lapsed (ICE consent alone would take ~30 s to notice a dead one)."""
+        last_used = last_checked = time.monotonic()
         while self._held.get(relay.stream_id) is relay:
-            await asyncio.sleep(max(self.idle_s / 4, 0.05))
+            await asyncio.sleep(max(min(self.idle_s / 4, ORIGIN_CHECK_S), 0.05))
+            now = time.monotonic()
+            if now - last_checked >= ORIGIN_CHECK_S:
+                last_checked = now
+                if not await self._origin_lives(relay):
+                    await self._end(relay, "origin_gone")
+                    return
             if relay.users or self.live.sessions_of(relay.stream_id):
-                last_used = time.monotonic()
-            elif time.monotonic() - last_used >= self.idle_s:
+                last_used = now
+            elif now - last_used >= self.idle_s:
                 await self._end(relay, "idle")
+
+    async def _origin_lives(self, relay: Relay) -> bool:
+        try:
+            return await self.registry.node(relay.origin_id) is not None
+        except aioredis.RedisError:
+            return True  # the registry is unsure, the relay's connection is the judge
 
     async def _end(self, relay: Relay, reason: str) -> None:
         """Forget the relay, end the local publisher and viewers, release it on the origin."""
@@ -251,7 +244,8 @@ class Relays:
         logger.info("cluster_relay_closed", stream_id=str(relay.stream_id), reason=reason)
         await self.live.sfu.unpublish(str(relay.stream_id))  # a no-op when the origin ended it
         await self.live.end_views(relay.stream_id, reason)
-        await self._release(relay.stream_id, relay.resource)
+        if reason != "origin_gone":  # a dead origin has nothing to release
+            await self._release(relay.stream_id, relay.resource)
 
     async def _release(self, stream_id: uuid.UUID, resource: str | None) -> None:
         """DELETE the relay's resource on the origin (best effort: it ends there on its own

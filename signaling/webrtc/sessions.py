@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import secrets
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,18 +26,19 @@ import redis.asyncio as aioredis
 import structlog
 from prometheus_client import Counter
 
-from sfu import Sfu, SfuEvent, UnknownPeer
+from sfu import AlreadyPublishing, Sfu, SfuEvent, UnknownPeer
 from signaling.api.streams import queries as streams_db
 from signaling.background import finish
 from signaling.cluster.registry import Registry
 from signaling.runtime.viewing import (
     LocalViewSlots,
     OpenViewing,
+    TooManyViews,
     View,
     ViewPolicy,
     ViewSlots,
-    holding_slot,
 )
+from signaling.webrtc.viewer_counts import ViewerCounts
 
 logger = structlog.get_logger(__name__)
 
@@ -45,6 +46,9 @@ NOT_CONNECTED = Counter(
     "vilokanam_rtc_not_connected_total",
     "WHIP/WHEP sessions ended because ICE/DTLS did not come up in time",
     ["kind"],
+)
+TOO_MANY_VIEWS = Counter(
+    "vilokanam_whep_too_many_views_total", "WHEP offers refused: the account's view cap"
 )
 
 Kind = Literal["whip", "whep"]
@@ -86,14 +90,11 @@ class LiveStreams:
         self.db = db
         self.server_url = server_url
         self.max_views_per_viewer = max_views_per_viewer
-        self._opening: dict[uuid.UUID, int] = {}  # WHEP offers being negotiated, per viewer
         # Each account's open views, offers included (cluster-wide once a node plugs in Redis).
         self.view_slots: ViewSlots = LocalViewSlots()
-        self._counted: dict[uuid.UUID, int] = {}  # this node's viewers last stored, per stream
-        self._totals: dict[uuid.UUID, int] = {}  # the cluster-wide count last announced
-        self._counting: dict[uuid.UUID, asyncio.Lock] = {}  # one count update at a time
-        # The cluster registry (set by the relays context once node_liveness made it).
-        self.registry: Registry | None = None
+        self.counts = ViewerCounts(
+            db, self.viewer_count, self.live_session_id, lambda s: self._notify("viewers", s)
+        )
         # This process's id on the sessions and views it opens (see node_liveness).
         self.node_id = uuid.uuid4()
         self.policy: ViewPolicy = OpenViewing()
@@ -146,9 +147,18 @@ class LiveStreams:
             return 0
         return len(self.sfu.subscribers(str(stream_id), connected_only=True))
 
+    @property
+    def registry(self) -> Registry | None:
+        """The cluster registry (set by the relays context once node_liveness made it)."""
+        return self.counts.registry
+
+    @registry.setter
+    def registry(self, registry: Registry) -> None:
+        self.counts.registry = registry
+
     def total_viewers(self, stream_id: uuid.UUID) -> int:
         """The cluster-wide viewer count last stored (every node's viewers of the stream)."""
-        return self._totals.get(stream_id, 0) if self.is_live(stream_id) else 0
+        return self.counts.total(stream_id) if self.is_live(stream_id) else 0
 
     def local_viewers(self) -> int:
         """Viewers connected to this node, over every stream (its load)."""
@@ -175,15 +185,18 @@ class LiveStreams:
         publisher_id, answer = await self.sfu.publish(str(stream_id), offer)
         session = PeerSession("whip", stream_id, publisher_id, ice_ufrag(offer))
         try:
+            # Where other nodes relay it from; claimed before PostgreSQL's states move.
+            if self.registry is not None and not await self.registry.claim_origin(stream_id):
+                raise AlreadyPublishing(str(stream_id))
             session.live_session_id = await streams_db.go_live(
                 self.db, stream_id, self.server_url, self.node_id
             )
-            if self.registry is not None:
-                await self.registry.set_origin(stream_id)  # where other nodes relay it from
         except BaseException:
             await self.sfu.unpublish(str(stream_id))
             if session.live_session_id is not None:
                 await streams_db.end_live(self.db, stream_id, session.live_session_id)
+            if self.registry is not None:
+                await self.registry.clear_origin(stream_id)  # only while it is this node's
             raise
         self._remember(session)
         self._broadcasts[stream_id] = session
@@ -205,7 +218,7 @@ class LiveStreams:
         await self.sfu.unpublish(str(stream_id))  # its relays to other nodes end with it
         assert session.live_session_id is not None
         await streams_db.end_live(self.db, stream_id, session.live_session_id)
-        await self._forget_counts(stream_id)
+        await self.counts.forget(stream_id)
         if self.registry is not None:
             await self.registry.clear_origin(stream_id)
         logger.info("webrtc_stream_ended", stream_id=str(stream_id), reason=reason)
@@ -226,7 +239,7 @@ class LiveStreams:
         for session in [s for s in self._sessions.values() if s.stream_id == stream_id]:
             if session.view is not None:
                 await self.end_view(session, reason)
-        await self._forget_counts(stream_id)
+        await self.counts.forget(stream_id)
 
     # --- viewing (WHEP) ---------------------------------------------------------------------------
 
@@ -234,12 +247,29 @@ class LiveStreams:
         self, stream: asyncpg.Record, viewer_id: uuid.UUID, offer: str
     ) -> tuple[PeerSession, str]:
         """Raises TooManyViews, ViewRefused, sfu.NotLive, sfu.UnsupportedOffer."""
-        async with holding_slot(self.view_slots, viewer_id, self.max_views_per_viewer) as slot:
+        async with self._opening_view(viewer_id) as slot:
             session, answer = await self._start_view(stream, viewer_id, offer)
             session.view_slot = slot
         if self._sessions.get(session.token) is not session:  # it ended before holding the slot
             await self.view_slots.give_back(viewer_id, slot)
         return session, answer
+
+    @contextlib.asynccontextmanager
+    async def _opening_view(self, viewer_id: uuid.UUID) -> AsyncIterator[str]:
+        """Take a slot in the viewer's cap before anything else (atomic, across nodes); it is
+        given back when the offer fails, or when its view ends (_close_view)."""
+        slot = await self.view_slots.take(viewer_id, self.max_views_per_viewer)
+        if slot is None:
+            TOO_MANY_VIEWS.inc()
+            raise TooManyViews(
+                f"this account already has {self.max_views_per_viewer} open views; end one "
+                "(DELETE its session URL) or wait for views that never connected to expire"
+            )
+        try:
+            yield slot
+        except BaseException:
+            await asyncio.shield(self.view_slots.give_back(viewer_id, slot))
+            raise
 
     async def _start_view(
         self, stream: asyncpg.Record, viewer_id: uuid.UUID, offer: str
@@ -284,35 +314,8 @@ class LiveStreams:
             await self.view_slots.give_back(session.view.viewer_id, session.view_slot)
 
     async def _count_viewers(self, stream_id: uuid.UUID) -> None:
-        """Store and announce the viewer count when this node's changed (a view connected or
-        ended): this node's in the registry, the cluster-wide sum in PostgreSQL and to sockets."""
-        lock = self._counting.setdefault(stream_id, asyncio.Lock())
-        async with lock:  # in order: a late task must not store an older count over a newer
-            count = self.viewer_count(stream_id)
-            if not self.is_live(stream_id) or self._counted.get(stream_id) == count:
-                return
-            self._counted[stream_id] = count
-            total = count
-            if self.registry is not None:
-                await self.registry.set_viewers(stream_id, count)
-                total = sum((await self.registry.viewers(stream_id)).values())
-            await self._store_total(stream_id, total)
-
-    async def _store_total(self, stream_id: uuid.UUID, total: int) -> None:
-        self._totals[stream_id] = total
-        live_session = self.live_session_id(stream_id)  # None on a relaying node: any open one
-        await streams_db.set_viewer_count(self.db, stream_id, live_session, total)
-        self._notify("viewers", stream_id)
-
-    async def _forget_counts(self, stream_id: uuid.UUID) -> None:
-        """The stream ended here: this node has no viewer of it any more (after any count being
-        stored, so none is left behind in the registry)."""
-        async with self._counting.setdefault(stream_id, asyncio.Lock()):
-            self._counted.pop(stream_id, None)
-            self._totals.pop(stream_id, None)
-            if self.registry is not None:
-                await self.registry.set_viewers(stream_id, 0)
-        self._counting.pop(stream_id, None)
+        if self.is_live(stream_id):
+            await self.counts.changed(stream_id)
 
     # --- bookkeeping ------------------------------------------------------------------------
 
@@ -364,23 +367,12 @@ class LiveStreams:
 
     async def sample_analytics(self) -> None:
         """One stream_analytics row per stream published here, of its cluster-wide viewer count
-        (the server calls it every interval). A total another node stored over a newer one (two
-        nodes' counts changed at once) is set right here too."""
-        counts = {}
+        (the server calls it every interval)."""
         try:
-            for stream_id in list(self._broadcasts):
-                async with self._counting.setdefault(stream_id, asyncio.Lock()):
-                    counts[stream_id] = total = await self._cluster_count(stream_id)
-                    if self.is_origin(stream_id) and total != self._totals.get(stream_id):
-                        await self._store_total(stream_id, total)
+            counts = await self.counts.sample(list(self._broadcasts))
             await streams_db.sample_viewers(self.db, counts)
         except (asyncpg.PostgresError, aioredis.RedisError, OSError):
             logger.exception("webrtc_analytics_sample_failed")
-
-    async def _cluster_count(self, stream_id: uuid.UUID) -> int:
-        if self.registry is None:
-            return self.viewer_count(stream_id)
-        return sum((await self.registry.viewers(stream_id)).values())
 
     async def close(self) -> None:
         for stream_id in list(self._broadcasts):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 
 import redis.asyncio as aioredis
@@ -182,6 +183,30 @@ async def test_a_running_node_announces_its_limit_media_port_and_a_cpu_share(
         assert announced is not None and announced.max_viewers == 7
         assert announced.media_port == node.app[LIVE].sfu.udp_port and announced.media_port > 0
         assert announced.pid == os.getpid()
+        # The share is this process's CPU time over the wall time between two beats: the test
+        # brackets them with its own readings (a loaded machine lowers both alike).
+        wall, used = time.monotonic(), time.process_time()
         node_card(node.app)  # a beat; the next one reports the CPU used since
-        sum(i * i for i in range(300_000))  # about one core busy until the next beat
-        assert 0.5 < node_card(node.app).cpu <= 1.5
+        sum(i * i for i in range(2_000_000))  # busy in this process between the two beats
+        share = node_card(node.app).cpu
+        expected = (time.process_time() - used) / (time.monotonic() - wall)
+        assert share > 0 and abs(share - expected) < 0.1, (share, expected)
+
+
+async def test_of_two_nodes_claiming_a_stream_at_once_one_becomes_its_origin(
+    redis: aioredis.Redis, redis_prefix: str
+) -> None:
+    stream = uuid.uuid4()
+    nodes = [Registry(redis, redis_prefix, f"n{i}") for i in range(8)]
+    for node in nodes:
+        await node.beat(card(node.node_id), ttl_s=0.5)
+    won = await asyncio.gather(*(node.claim_origin(stream) for node in nodes))
+    assert sum(won) == 1
+    winner = nodes[won.index(True)]
+    assert await winner.claim_origin(stream)  # its own claim again (a publisher back in time)
+    others = [node for node in nodes if node is not winner]
+    assert not await others[0].claim_origin(stream)
+    await asyncio.sleep(0.6)  # the origin died (every node stopped beating; one beats again)
+    await others[0].beat(card(others[0].node_id))
+    assert await others[0].claim_origin(stream)
+    assert (await winner.origin(stream)).node_id == others[0].node_id  # type: ignore[union-attr]

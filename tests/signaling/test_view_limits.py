@@ -82,6 +82,9 @@ async def test_unconnected_views_are_not_counted_capped_and_ended(
     assert await viewer_count(client, stream["id"]) == 1
     again, _ = await whep(client, stream["id"], attacker)  # the cap counts open views only
     await again.wait_frames(5)
+    # The count is stored (cluster-wide, through the registry) once the view connected, and
+    # announced after: the announcement is the moment to read it.
+    assert (await next_of(socket, "viewers"))["count"] == 2
     assert await viewer_count(client, stream["id"]) == 2
 
     for peer, _ in silent:

@@ -17,7 +17,8 @@ from signaling.http.errors import ApiError
 from signaling.http.lookup import row_or_404
 from signaling.http.pagination import next_cursor, page_params
 from signaling.http.validation import changes_of, query_uuid, read_json
-from signaling.keys import LIVE, PG, RELAYS
+from signaling.keys import LIVE, PG
+from signaling.runtime.routing import end_broadcast_on
 
 routes = web.RouteTableDef()
 
@@ -123,18 +124,20 @@ async def end_broadcast(request: web.Request) -> web.Response:
 async def _end_broadcast(request: web.Request, stream: asyncpg.Record, reason: str) -> bool:
     """End the stream's broadcast (and its views); False when it was not live.
 
-    A stream published on another node is ended there (its origin); one still marked live that
-    no living node publishes (the process serving it died) is closed in PostgreSQL.
+    A broadcast another node holds (its origin) is ended there (a command over Redis, answered
+    within 2 s). A stream still marked live that no living node serves (the node serving it
+    died) is closed in PostgreSQL.
     """
     live = request.app[LIVE]
     if live.is_origin(stream["id"]):
         await live.end_broadcast(stream["id"], reason)
         return True
-    if stream["status"] == "live":
-        if not await request.app[RELAYS].end_on_origin(stream["id"], reason):
-            await streams_db.end_live(request.app[PG], stream["id"])
-        return True
-    return False
+    if stream["status"] != "live":
+        return False
+    node_id = await streams_db.live_node(request.app[PG], stream["id"])
+    if node_id is None or not await end_broadcast_on(request.app, node_id, stream["id"], reason):
+        await streams_db.end_live(request.app[PG], stream["id"])
+    return True
 
 
 @routes.delete("/api/streams/{stream_id}")

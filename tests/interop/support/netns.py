@@ -58,7 +58,8 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def _ip(*argv: str) -> str:
+def ip(*argv: str) -> str:
+    """Run ``ip ARGV``; its output, or NamespaceUnavailable with ip's complaint."""
     done = subprocess.run(["ip", *argv], capture_output=True, text=True, timeout=10)
     if done.returncode != 0:
         raise NamespaceUnavailable(f"ip {' '.join(argv)}: {done.stderr.strip()}")
@@ -68,7 +69,7 @@ def _ip(*argv: str) -> str:
 def _networks_in_use() -> list[ipaddress.IPv4Network]:
     """Every IPv4 network or address named by the root namespace's addresses and routes."""
     found = []
-    listing = _ip("-4", "-o", "addr", "show") + _ip("-4", "route", "show", "table", "all")
+    listing = ip("-4", "-o", "addr", "show") + ip("-4", "route", "show", "table", "all")
     for word in listing.split():
         try:
             network = ipaddress.IPv4Network(word, strict=False)
@@ -79,20 +80,20 @@ def _networks_in_use() -> list[ipaddress.IPv4Network]:
     return found
 
 
-def free_subnet() -> ipaddress.IPv4Network:
-    """A /30 of ADDRESS_RANGE that no address or route of this machine touches."""
+def free_subnet(prefix: int = 30) -> ipaddress.IPv4Network:
+    """A /``prefix`` of ADDRESS_RANGE that no address or route of this machine touches."""
     used = _networks_in_use()
-    subnets = list(ADDRESS_RANGE.subnets(new_prefix=30))
+    subnets = list(ADDRESS_RANGE.subnets(new_prefix=prefix))
     start = os.getpid() % len(subnets)  # concurrent test runs start at different places
     for subnet in subnets[start:] + subnets[:start]:
         if not any(subnet.overlaps(network) for network in used):
             return subnet
-    raise NamespaceUnavailable(f"no free /30 left in {ADDRESS_RANGE}")
+    raise NamespaceUnavailable(f"no free /{prefix} left in {ADDRESS_RANGE}")
 
 
 def _create(space: VethNamespace, peer_interface: str, prefix: int) -> None:
-    _ip("netns", "add", space.name)
-    _ip(
+    ip("netns", "add", space.name)
+    ip(
         "link",
         "add",
         space.host_interface,
@@ -104,12 +105,12 @@ def _create(space: VethNamespace, peer_interface: str, prefix: int) -> None:
         "netns",
         space.name,
     )
-    _ip("addr", "add", f"{space.host_address}/{prefix}", "dev", space.host_interface)
-    _ip("link", "set", space.host_interface, "up")
+    ip("addr", "add", f"{space.host_address}/{prefix}", "dev", space.host_interface)
+    ip("link", "set", space.host_interface, "up")
     inside = ("netns", "exec", space.name, "ip")
-    _ip(*inside, "addr", "add", f"{space.peer_address}/{prefix}", "dev", peer_interface)
-    _ip(*inside, "link", "set", peer_interface, "up")
-    _ip(*inside, "link", "set", "lo", "up")
+    ip(*inside, "addr", "add", f"{space.peer_address}/{prefix}", "dev", peer_interface)
+    ip(*inside, "link", "set", peer_interface, "up")
+    ip(*inside, "link", "set", "lo", "up")
 
 
 def _delete(space: VethNamespace) -> None:
