@@ -2,7 +2,7 @@
 
 The viewers (tests/signaling/support/viewer_crowd.py, three processes of 20) each open their WHEP
 request on a new connection to the shared port, so the kernel spreads them over both nodes; they
-decode a 320x240 pattern (5 fps) whose frames carry their number, so "in order" is checked per
+decode a 320x240 pattern (10 fps) whose frames carry their number, so "in order" is checked per
 frame. A viewer whose frames stop for 1.5 s joins again through the shared port, as the watch page
 does.
 """
@@ -37,7 +37,7 @@ from vilokanam.devchain import DevChain
 ROOT = Path(__file__).resolve().parents[2]
 NODE_SECRET = "cluster-media-test-credential-" + "m" * 16
 CROWDS, PER_CROWD = 3, 20
-FPS = 5  # 60 decoding viewers share this machine's two cores with both nodes
+FPS = 10  # 60 decoding viewers share this machine's two cores with both nodes
 SDP = {"Content-Type": "application/sdp"}
 TRICKLE = {"Content-Type": "application/trickle-ice-sdpfrag"}
 
