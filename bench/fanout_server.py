@@ -1,10 +1,14 @@
 """The server under test of bench/sfu_fanout.py: the app `vilokanam run` serves, as a process.
 
-Run as a script, this file is `vilokanam run` (vilokanam.server.serve: settings from the
-environment, migrations, the whole app with billing, metering and the sfu) except that it
-starts no dev chain: the fan-out needs none, and chopsticks would share the server's core.
-Settings come from the environment like the real command's; with BENCH_PROFILE=<file>, SIGUSR1
-starts cProfile and SIGUSR2 writes the stats there (the bench profiles one window that way).
+Run as a script, this file is `vilokanam run` with WORKERS=1 (settings from the environment,
+migrations, one node: the whole app with billing, metering and the sfu, in this process rather
+than a child of the supervisor) except that it starts no dev chain: the fan-out needs none, and
+chopsticks would share the server's core. Settings come from the environment like the real
+command's; with BENCH_PROFILE=<file>, SIGUSR1 starts cProfile and SIGUSR2 writes the stats there
+(the bench profiles one window that way).
+
+With the argument `run` it is the supervisor itself (bench/cluster.py: WORKERS nodes as child
+processes), again without a chain.
 
 Imported, it starts that process pinned to one core in a process group of its own and reads
 its CPU time and resident memory from /proc.
@@ -181,20 +185,42 @@ def wait_healthy(server: ServerProcess, timeout: float = 60.0) -> None:
 
 
 def serve_without_chain() -> None:
-    """`vilokanam run`'s serve(), with local_services asked for no chain."""
+    """`vilokanam run` with WORKERS=1, its one node in this process (so its pid is the one
+    measured): local services without a chain, migrations, then `vilokanam node`'s serve_node."""
     from vilokanam import server
+    from vilokanam.logs import configure_logging
+    from vilokanam.migrate import migrate
+    from vilokanam.settings import load_settings
+
+    os.environ.setdefault("NODE_PORT", "0")  # the node's own listener: any free port
+    settings = load_settings()
+    configure_logging(settings.log_level)
+
+    async def serve() -> None:
+        async with AsyncExitStack() as stack:
+            urls = await server.local_services(settings, stack, chain=False)
+            await migrate(urls.database_url)
+            await server.serve_node(settings, urls)
+
+    asyncio.run(serve())
+
+
+def run_cluster_without_chain() -> None:
+    """`vilokanam run` with WORKERS nodes (bench/cluster.py), local_services asked for no chain:
+    the supervisor passes no CHAIN_URL to its nodes, so they run without one too."""
+    from vilokanam import supervisor
     from vilokanam.logs import configure_logging
     from vilokanam.settings import load_settings
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    with_chain = server.local_services
+    with_chain = supervisor.local_services
 
     async def no_chain(settings: object, stack: AsyncExitStack, chain: bool = True) -> object:
         return await with_chain(settings, stack, chain=False)  # type: ignore[arg-type]
 
-    server.local_services = no_chain  # type: ignore[assignment]
-    asyncio.run(server.serve(settings))
+    supervisor.local_services = no_chain  # type: ignore[assignment]
+    asyncio.run(supervisor.run_cluster(settings))
 
 
 def arm_profiler(path: str) -> None:
@@ -212,6 +238,9 @@ def arm_profiler(path: str) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["run"]:
+        run_cluster_without_chain()
+        return
     if profile := os.environ.get("BENCH_PROFILE"):
         arm_profiler(profile)
     serve_without_chain()

@@ -32,6 +32,7 @@ from fanout_media import (
     pin,
     since_stamp,
 )
+from yarl import URL
 
 SO_TIMESTAMPNS = 35  # Linux; the socket module does not export it (SCM_ equals SO_)
 TIMESPEC = struct.Struct("@qq")
@@ -55,6 +56,9 @@ class Viewer:
     packets: int = 0  # since the previous frame's last packet
     media_ssrc: int | None = None
     highest_seq: int = 0
+    out_of_order: int = 0  # packets older than one already received (bench/cluster.py)
+    media_port: int = 0  # the server's ICE candidate port: which node serves it (cluster)
+    location: str = ""  # the WHEP session URL, to leave
     own_ssrc: int = field(default_factory=lambda: random.getrandbits(32))
     delays: list[FrameDelay] = field(default_factory=list)
 
@@ -69,9 +73,13 @@ def kernel_stamp(ancdata: list[tuple[int, int, bytes]]) -> float:
 
 def on_rtp(viewer: Viewer, data: bytes, ancdata: list[tuple[int, int, bytes]]) -> None:
     viewer.packets += 1
-    viewer.highest_seq = (data[2] << 8) | data[3]
+    seq = (data[2] << 8) | data[3]
     if viewer.media_ssrc is None:
         viewer.media_ssrc = int.from_bytes(data[8:12], "big")
+    elif (seq - viewer.highest_seq) & 0xFFFF >= 0x8000:
+        viewer.out_of_order += 1  # behind the highest: delivered out of order (or duplicated)
+        return
+    viewer.highest_seq = seq
     if data[1] & 0x80:
         on_frame_end(viewer, data, ancdata)
 
@@ -169,10 +177,31 @@ async def join(http: Any, url: str, stream_id: str, token: str, viewers: list[Vi
         if response.status != 201:
             raise RuntimeError(f"WHEP {response.status}: {await response.text()}")
         answer = await response.text()
+        viewer.location = str(response.url.join(URL(response.headers.get("Location", ""))))
+    viewer.media_port = candidate_port(answer)
     extension_ids = negotiated_tracks(answer)[transceiver.mid].extension_ids
     viewer.abs_send_time_id = extension_ids.get(ABS_SEND_TIME_URI, 0)
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     await connected(pc)
+
+
+def candidate_port(sdp: str) -> int:
+    """The port of the answer's first ICE candidate (a node's one media port, single-port ICE)."""
+    for line in sdp.splitlines():
+        if line.startswith("a=candidate:"):
+            return int(line.split()[5])
+    return 0
+
+
+async def leave(http: Any, viewers: list[Viewer], token_of: Any) -> None:
+    """End every viewer's session (WHEP DELETE, as a player leaving does) and close its peer."""
+    for index, viewer in enumerate(viewers):
+        headers = {"Authorization": f"Bearer {token_of(index)}"}
+        async with http.delete(viewer.location, headers=headers) as response:
+            if response.status != 200:
+                raise RuntimeError(f"WHEP DELETE {response.status}: {await response.text()}")
+        await viewer.pc.close()
+    viewers.clear()
 
 
 async def connected(pc: Any) -> None:
@@ -217,6 +246,9 @@ async def worker(url: str, stream_id: str, tokens: list[str], conn: Connection) 
                 first = len(viewers)
                 await asyncio.gather(*(join_one(first + i) for i in range(arg)))
                 conn.send(len(viewers))
+            elif command == "leave":
+                await leave(http, viewers, lambda i: tokens[i // VIEWS_PER_ACCOUNT])
+                conn.send(0)
             elif command == "snapshot":
                 if reports.done():
                     reports.result()  # the report loop failed: raise here, not never
@@ -229,12 +261,17 @@ async def worker(url: str, stream_id: str, tokens: list[str], conn: Connection) 
                 return
 
 
-def snapshot(
-    viewers: list[Viewer],
-) -> tuple[list[tuple[int, float | None, bool]], list[FrameDelay]]:
-    """Frames, join time and connectedness per viewer; delays since the previous snapshot."""
+ViewerCounts = tuple[int, float | None, bool, int, int]
+
+
+def snapshot(viewers: list[Viewer]) -> tuple[list[ViewerCounts], list[FrameDelay]]:
+    """Frames, join time, connectedness, the serving node's media port and the packets received
+    out of order, per viewer; delays since the previous snapshot."""
     delays = [d for v in viewers for d in v.delays]
     for viewer in viewers:
         viewer.delays = []
-    counts = [(v.frames, v.first_frame, v.pc.connectionState == "connected") for v in viewers]
+    counts = [
+        (v.frames, v.first_frame, v.pc.connectionState == "connected", v.media_port, v.out_of_order)
+        for v in viewers
+    ]
     return counts, delays

@@ -46,6 +46,12 @@ CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 # Bodies beyond this are refused before a handler runs (uploads get their own limit later).
 MAX_BODY_BYTES = 1024 * 1024
+# redis-py's asyncio pool refuses a command past its max_connections (100 by default) instead of
+# waiting for a connection: a burst of session ends or joins (a stream ending for hundreds of
+# viewers, viewers cut at once) then lost its bookkeeping and failed WHEP requests with 500
+# (bench/cluster.py, docs/benchmarks.md "Cluster"). This pool makes a burst wait instead.
+REDIS_MAX_CONNECTIONS = 200
+REDIS_POOL_WAIT_S = 10.0
 
 # One route table per feature; one per line so additions do not collide.
 ROUTES = (
@@ -109,7 +115,10 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
-    client = aioredis.from_url(app[CONFIG].redis_url)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        app[CONFIG].redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_WAIT_S
+    )
+    client = aioredis.Redis.from_pool(pool)  # closes the pool with the client
     app[REDIS] = client
     yield
     await client.aclose()
