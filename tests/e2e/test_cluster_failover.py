@@ -1,0 +1,175 @@
+"""The watch page in headless Chromium when a node of `vilokanam run` (WORKERS=2, real
+processes) goes away: kill -9 of the edge serving it (playing again within 5 s on the other
+node), SIGTERM of that node (told to reconnect, no error shown, the node restarted), and kill -9
+of the origin (the page waits, then plays again once the publisher WHIPs again).
+
+The publisher (an aiortc process) WHIPs to one node's internal URL, the origin; the page is on
+the shared port, and its first WHEP offer is steered to the other node (as the kernel may pick
+it) so that the node killed is the edge. Screenshots land in test-output/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.support.api import new_stream
+from tests.e2e.support.browser import (
+    CHROMIUM,
+    MEDIA_TIMEOUT_MS,
+    SCREENSHOTS,
+    dev_sign_in,
+    open_page,
+    wait_playing,
+)
+from tests.e2e.support.cluster_run import (
+    Publisher,
+    cluster,
+    run_env,
+    shared_url,
+    until,
+    vilokanam_run,
+)
+from vilokanam.devchain import DevChain
+
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian chromium is not installed (apt-get install -y chromium)",
+    ),
+    pytest.mark.timeout(120),
+]
+pytest.importorskip("playwright.async_api")
+
+PLAYS_AGAIN_WITHIN_S = 5.0  # issue 12: the page reconnects to another node within 5 s
+
+# Each change of the decoded frame count, on the page's clock (a new session's count restarts:
+# only increases are logged). The page's status line, each text it showed, with its kind.
+WATCH_SCRIPT = """() => {
+  window.frameLog = []; window.statusLog = [];
+  const video = document.getElementById('video');
+  let last = 0;
+  setInterval(() => {
+    const frames = video.getVideoPlaybackQuality().totalVideoFrames;
+    if (frames > last) window.frameLog.push(performance.now());
+    last = frames;
+  }, 20);
+  const status = document.getElementById('player-status');
+  const shown = () => [status.textContent, status.className, performance.now()];
+  new MutationObserver(() => window.statusLog.push(shown())).observe(
+    status, { childList: true, characterData: true, subtree: true, attributes: true });
+}"""
+
+
+@pytest.fixture(scope="module")
+def run(
+    database_url: str, redis_url: str, dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[dict[str, str], subprocess.Popen[bytes], Path]]:
+    """One `vilokanam run` for the module (its start is most of a test's time)."""
+    files = tmp_path_factory.mktemp("failover")
+    prefix = f"vktest{secrets.token_hex(4)}:"
+    env = run_env(database_url, redis_url, prefix, dev_chain.url, files)
+    with vilokanam_run(env, files / "run.log") as proc:
+        yield env, proc, files / "run.log"
+
+
+async def two_nodes(env: dict[str, str], without: set[int] = frozenset()) -> list[dict[str, Any]]:
+    async def check() -> list[dict[str, Any]]:
+        nodes = (await cluster(env))["nodes"]
+        ok = len(nodes) == 2 and not {n["pid"] for n in nodes} & without
+        return nodes if ok and not any(n["draining"] for n in nodes) else []
+
+    nodes = await until(check, within=40)
+    assert nodes, await cluster(env)
+    return nodes
+
+
+async def watch_on(browser: object, base: str, stream_id: str, node_url: str) -> object:
+    """The watch page on the shared port, its first WHEP offer answered by `node_url`'s node."""
+    page = await open_page(browser, f"{base}/watch/{stream_id}")
+    await page.evaluate(WATCH_SCRIPT)
+
+    async def steer(route: Any) -> None:
+        if route.request.method != "POST":
+            await route.fallback()
+            return
+        await route.continue_(url=f"{node_url}/whep/{stream_id}")
+        await page.unroute(f"**/whep/{stream_id}", steer)
+
+    await page.route(f"**/whep/{stream_id}", steer)
+    await dev_sign_in(page, "//Ferdie")
+    await wait_playing(page)
+    return page
+
+
+async def viewers_on(env: dict[str, str], stream_id: str) -> dict[str, int]:
+    for stream in (await cluster(env))["streams"]:
+        if stream["stream_id"] == stream_id:
+            return {k: v for k, v in stream["viewers"].items() if v}
+    return {}
+
+
+async def elsewhere(env: dict[str, str], stream_id: str, node_id: str) -> int:
+    """Viewers of the stream on nodes other than `node_id` (a dead node's count stays in the
+    registry until its heartbeat expires)."""
+    return sum(n for node, n in (await viewers_on(env, stream_id)).items() if node != node_id)
+
+
+async def now(page: Any) -> float:
+    return float(await page.evaluate("performance.now()"))
+
+
+async def plays_again_after(page: Any, since: float) -> float:
+    """Seconds from `since` (page clock) to the first frame after playback stopped, once 20
+    more frames followed it."""
+
+    async def resumed() -> float | None:
+        log = [t for t in await page.evaluate("window.frameLog") if t > since]
+        for i in range(1, len(log)):
+            if log[i] - log[i - 1] > 400 and len(log) - i > 20:  # the gap, then playing
+                return (log[i] - since) / 1000
+        return None
+
+    seconds = await until(resumed, within=MEDIA_TIMEOUT_MS / 1000)
+    assert seconds is not None, "the page did not play again"
+    return float(seconds)
+
+
+async def errors_shown(page: Any) -> list[str]:
+    log = await page.evaluate("window.statusLog")
+    return [text for text, kind, _ in log if "error" in kind]
+
+
+async def test_kill_9_of_the_edge_node_playing_again_on_the_other_within_5_s(
+    run: tuple[dict[str, str], subprocess.Popen[bytes], Path], browser: object
+) -> None:
+    env, _, _ = run
+    base = shared_url(env)
+    origin, edge = await two_nodes(env)
+    stream = await new_stream(base, "Edge crash")
+    publisher = Publisher(stream["id"], stream["stream_key"], env)
+    try:
+        await publisher.publish(origin["internal_url"])
+        page = await watch_on(browser, base, stream["id"], edge["internal_url"])
+        assert await until(lambda: viewers_on(env, stream["id"])) == {edge["node_id"]: 1}
+
+        killed_at = await now(page)
+        os.kill(edge["pid"], signal.SIGKILL)
+        seconds = await plays_again_after(page, killed_at)
+        print(f"edge kill -9: playing again after {seconds:.2f} s")
+        for text, kind, at in await page.evaluate("window.statusLog"):
+            print(f"  {(at - killed_at) / 1000:+.2f} s {kind}: {text}")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=SCREENSHOTS / "watch-after-edge-kill.png")
+        assert seconds <= PLAYS_AGAIN_WITHIN_S
+        assert await until(lambda: elsewhere(env, stream["id"], edge["node_id"])) == 1
+        await page.close()
+    finally:
+        publisher.close()
