@@ -10,6 +10,7 @@ it) so that the node killed is the edge. Screenshots land in test-output/screens
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -49,17 +50,21 @@ pytestmark = [
 pytest.importorskip("playwright.async_api")
 
 PLAYS_AGAIN_WITHIN_S = 5.0  # issue 12: the page reconnects to another node within 5 s
+WAITING = "No video from the broadcaster right now. Waiting for it…"
 
 # Each change of the decoded frame count, on the page's clock (a new session's count restarts:
-# only increases are logged). The page's status line, each text it showed, with its kind.
+# only increases are logged), each new media stream (a new session), and each text of the
+# page's status line with its kind.
 WATCH_SCRIPT = """() => {
-  window.frameLog = []; window.statusLog = [];
+  window.frameLog = []; window.sourceLog = []; window.statusLog = [];
   const video = document.getElementById('video');
-  let last = 0;
+  let [last, source] = [0, null];
   setInterval(() => {
     const frames = video.getVideoPlaybackQuality().totalVideoFrames;
     if (frames > last) window.frameLog.push(performance.now());
     last = frames;
+    if (video.srcObject !== source) window.sourceLog.push(performance.now());
+    source = video.srcObject;
   }, 20);
   const status = document.getElementById('player-status');
   const shown = () => [status.textContent, status.className, performance.now()];
@@ -126,19 +131,28 @@ async def now(page: Any) -> float:
     return float(await page.evaluate("performance.now()"))
 
 
-async def plays_again_after(page: Any, since: float) -> float:
-    """Seconds from `since` (page clock) to the first frame after playback stopped, once 20
-    more frames followed it."""
+async def plays_again_after(page: Any, since: float, new_session: bool = True) -> float:
+    """Seconds from `since` (page clock) to the first frame of a new session (or, with
+    new_session=False, the first after a gap of the same one), once 20 more followed it."""
 
     async def resumed() -> float | None:
-        log = [t for t in await page.evaluate("window.frameLog") if t > since]
-        for i in range(1, len(log)):
+        log = await page.evaluate("window.frameLog")
+        if new_session:
+            sources = [t for t in await page.evaluate("window.sourceLog") if t > since]
+            after = [t for t in log if sources and t > sources[-1]]
+            return (after[0] - since) / 1000 if len(after) > 20 else None
+        first = next((i for i, t in enumerate(log) if t > since), len(log))
+        for i in range(max(first, 1), len(log)):
             if log[i] - log[i - 1] > 400 and len(log) - i > 20:  # the gap, then playing
                 return (log[i] - since) / 1000
         return None
 
     seconds = await until(resumed, within=MEDIA_TIMEOUT_MS / 1000)
-    assert seconds is not None, "the page did not play again"
+    shown = [
+        (round((at - since) / 1000, 2), text)
+        for text, _, at in await page.evaluate("window.statusLog")
+    ]
+    assert seconds is not None, f"the page did not play again; it showed {shown}"
     return float(seconds)
 
 
@@ -170,6 +184,129 @@ async def test_kill_9_of_the_edge_node_playing_again_on_the_other_within_5_s(
         await page.screenshot(path=SCREENSHOTS / "watch-after-edge-kill.png")
         assert seconds <= PLAYS_AGAIN_WITHIN_S
         assert await until(lambda: elsewhere(env, stream["id"], edge["node_id"])) == 1
+        await page.close()
+    finally:
+        publisher.close()
+
+
+def whep_offers(page: Any) -> list[str]:
+    """URLs of the page's WHEP offers (POSTs), as they are made."""
+    offers: list[str] = []
+    page.on(
+        "request",
+        lambda r: offers.append(r.url) if r.method == "POST" and "/whep/" in r.url else None,
+    )
+    return offers
+
+
+async def test_a_stalled_publisher_makes_no_viewer_reconnect(
+    run: tuple[dict[str, str], subprocess.Popen[bytes], Path], browser: object
+) -> None:
+    env, _, _ = run
+    base = shared_url(env)
+    origin, edge = await two_nodes(env)
+    stream = await new_stream(base, "Stalling camera")
+    publisher = Publisher(stream["id"], stream["stream_key"], env)
+    try:
+        await publisher.publish(origin["internal_url"])
+        page = await watch_on(browser, base, stream["id"], edge["internal_url"])
+        offers = whep_offers(page)
+        publisher.proc.send_signal(signal.SIGSTOP)  # no media for 4 s: the page probes twice
+        stalled_at = await now(page)
+        await page.wait_for_timeout(4000)
+        publisher.proc.send_signal(signal.SIGCONT)
+        seconds = await plays_again_after(page, stalled_at, new_session=False)
+        print(f"publisher stalled 4 s: playing again {seconds:.2f} s after the stall began")
+        assert offers == []  # the same session throughout
+        assert await errors_shown(page) == []
+        shown = [text for text, _, _ in await page.evaluate("window.statusLog")]
+        assert shown[-2:] == [WAITING, ""]  # said while stalled, cleared once playing
+        assert await viewers_on(env, stream["id"]) == {edge["node_id"]: 1}
+        await page.close()
+    finally:
+        publisher.proc.send_signal(signal.SIGCONT)
+        publisher.close()
+
+
+async def test_sigterm_to_a_node_moves_its_viewer_without_an_error_and_the_node_restarts(
+    run: tuple[dict[str, str], subprocess.Popen[bytes], Path], browser: object
+) -> None:
+    env, _, log = run
+    base = shared_url(env)
+    origin, edge = await two_nodes(env)
+    stream = await new_stream(base, "Rolling restart")
+    publisher = Publisher(stream["id"], stream["stream_key"], env)
+    try:
+        await publisher.publish(origin["internal_url"])
+        page = await watch_on(browser, base, stream["id"], edge["internal_url"])
+        offers = whep_offers(page)
+
+        stopped_at = await now(page)
+        os.kill(edge["pid"], signal.SIGTERM)
+        seconds = await plays_again_after(page, stopped_at)
+        print(f"edge SIGTERM: playing again after {seconds:.2f} s")
+        shown = [text for text, _, _ in await page.evaluate("window.statusLog")]
+        assert "This server is going away. Reconnecting to another one…" in shown
+        assert await errors_shown(page) == []
+        # One new offer, to the shared port; the draining node may take it on a kept-alive
+        # connection and answer 307 to the other node (with a ticket).
+        assert [o for o in offers if "?ticket=" not in o] == [f"{base}/whep/{stream['id']}"]
+        assert all(o.startswith(origin["internal_url"]) for o in offers[1:]), offers
+        assert await until(lambda: elsewhere(env, stream["id"], edge["node_id"])) == 1
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=SCREENSHOTS / "watch-after-node-sigterm.png")
+
+        # The node exits 0 once drained; the supervisor (not stopping) starts it again.
+        restarted = await two_nodes(env, without={edge["pid"]})
+        assert origin["node_id"] in {node["node_id"] for node in restarted}
+        exits = [
+            json.loads(line)
+            for line in log.read_text().splitlines()
+            if "cluster_node_restarted" in line and '"exit_code": 0' in line
+        ]
+        assert [(e["role"], e["exit_code"]) for e in exits] == [("node", 0)]
+        await page.close()
+    finally:
+        publisher.close()
+
+
+async def test_kill_9_of_the_origin_the_page_waits_then_plays_when_the_publisher_is_back(
+    run: tuple[dict[str, str], subprocess.Popen[bytes], Path], browser: object
+) -> None:
+    env, _, _ = run
+    base = shared_url(env)
+    origin, edge = await two_nodes(env)
+    stream = await new_stream(base, "Origin crash")
+    publisher = Publisher(stream["id"], stream["stream_key"], env)
+    try:
+        await publisher.publish(origin["internal_url"])
+        page = await watch_on(browser, base, stream["id"], edge["internal_url"])
+
+        killed_at = await now(page)
+        os.kill(origin["pid"], signal.SIGKILL)
+        waiting = page.locator("#player-status").filter(has_text="not live")
+        try:
+            await waiting.wait_for(timeout=MEDIA_TIMEOUT_MS)
+        finally:
+            for text, kind, at in await page.evaluate("window.statusLog"):
+                print(f"  {(at - killed_at) / 1000:+.2f} s {kind}: {text}")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=SCREENSHOTS / "watch-origin-gone.png")
+        for text, kind, at in await page.evaluate("window.statusLog"):
+            print(f"  {(at - killed_at) / 1000:+.2f} s {kind}: {text}")
+
+        shown = [text for text, _, _ in await page.evaluate("window.statusLog")]
+        assert WAITING in shown  # while the edge still relayed from the dead origin
+        back_at = await now(page)
+        # OBS's reconnect: WHIP again to the shared port, retried while refused (the dead
+        # origin is named until its heartbeat expires).
+        took = await publisher.publish(base, retry_s=30)
+        print(f"the publisher's WHIP was taken {took:.1f} s after the page said not live")
+        seconds = await plays_again_after(page, back_at)
+        print(f"origin kill -9: playing again {seconds:.2f} s after the publisher's new WHIP")
+        for text, kind, at in await page.evaluate("window.statusLog"):
+            print(f"  {(at - killed_at) / 1000:+.2f} s {kind}: {text}")
+        assert len(await errors_shown(page)) <= 1  # at most "interrupted", once: no error loop
         await page.close()
     finally:
         publisher.close()

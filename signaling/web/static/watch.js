@@ -34,7 +34,8 @@ let blipTimer = null;
 let stopped = false; // ended, cut or unknown: do not reconnect by ourselves
 let starting = null;
 let acceptedPrice = null; // planck per second, as a decimal string: what this viewer agreed to
-const frames = { count: 0, at: 0, wait: STALL_MS }; // the last frame seen, and when
+// The last frame seen and when, how long a stall lasts before asking, a question pending.
+const frames = { count: 0, at: 0, wait: STALL_MS, waiting: false, probing: false };
 
 /** Start playback unless it is running or starting (the page, the socket and sign-in all ask). */
 function play() {
@@ -59,7 +60,7 @@ async function startPlayback() {
   try {
     ({ url: sessionUrl, etag: sessionEtag } = await negotiateSession(connection, whepUrl, token,
       acceptedPrice === null ? {} : { 'Vilokanam-Price': acceptedPrice }));
-    Object.assign(frames, { count: 0, at: performance.now(), wait: STALL_MS });
+    Object.assign(frames, { count: 0, at: performance.now(), wait: STALL_MS, waiting: false });
   } catch (error) {
     await stop();
     refused(error);
@@ -135,22 +136,29 @@ function onConnectionState(connection) {
 
 /** A stalled video whose session is gone (ended, or its node died): a new session now. */
 async function checkFrames() {
-  if (!pc || !sessionUrl || stopped) return;
+  if (!pc || !sessionUrl || stopped || frames.probing) return;
   const count = video.getVideoPlaybackQuality().totalVideoFrames;
   const now = performance.now();
   if (count !== frames.count) {
-    Object.assign(frames, { count, at: now, wait: STALL_MS });
+    if (frames.waiting) say(status, '');
+    Object.assign(frames, { count, at: now, wait: STALL_MS, waiting: false });
     return;
   }
   if (count === 0 || now - frames.at < frames.wait) return; // not started: ICE states decide
-  frames.at = now;
-  const [connection, url] = [pc, sessionUrl];
-  const alive = await sessionAlive(url, sessionEtag, currentSession()?.token);
-  if (alive) frames.wait = Math.min(frames.wait * 2, STALL_MAX_MS);
-  if (alive !== false || connection !== pc) return;
-  say(status, 'Connection interrupted. Reconnecting…', 'error');
-  await stop();
-  if (!stopped) await play();
+  const connection = pc;
+  frames.probing = true;
+  const alive = await sessionAlive(sessionUrl, sessionEtag, currentSession()?.token)
+    .finally(() => { frames.probing = false; });
+  if (connection !== pc) return;
+  frames.at = performance.now();
+  if (alive === false) {
+    say(status, 'Connection interrupted. Reconnecting…', 'error');
+    await stop();
+    if (!stopped) await play();
+  } else if (alive) { // the session lives: the broadcaster's video stalled, ask again later
+    Object.assign(frames, { wait: Math.min(frames.wait * 2, STALL_MAX_MS), waiting: true });
+    say(status, 'No video from the broadcaster right now. Waiting for it…');
+  }
 }
 
 setInterval(checkFrames, FRAME_CHECK_MS);

@@ -124,7 +124,16 @@ class Publisher:
             bufsize=1,
         )
 
-    async def publish(self, base: str) -> None:
+    async def publish(self, base: str, retry_s: float = 0.0) -> float:
+        """WHIP to `base`, again every second while refused, for up to `retry_s` seconds (as OBS
+        retries): the seconds it took."""
+        started = time.monotonic()
+        while not await self._publish_once(base):
+            assert time.monotonic() - started < retry_s, f"WHIP to {base} refused"
+            await asyncio.sleep(1)
+        return time.monotonic() - started
+
+    async def _publish_once(self, base: str) -> bool:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(base + "\n")
         self.proc.stdin.flush()
@@ -132,8 +141,10 @@ class Publisher:
             line = await asyncio.to_thread(self.proc.stdout.readline)
             assert line, "the publisher exited"
             if line.startswith("published "):
-                return
-            assert not line.startswith("refused "), line
+                return True
+            if line.startswith("refused "):
+                print(f"publisher: {line.strip()}")
+                return False
 
     def close(self) -> None:
         if self.proc.stdin is not None:
