@@ -89,6 +89,11 @@ function refused(error) {
   } else if (error.status === 404) {
     stopped = true;
     say(status, 'This stream does not exist.', 'error');
+  } else if (error.status === 503 && error.code === 'origin_unavailable') {
+    // The node it is published on stopped answering (killed?): not live until it is back.
+    const seconds = Number(error.headers.get('Retry-After')) || DEFAULT_RETRY_S;
+    say(status, `The stream is not reachable right now. Trying again in ${seconds} s…`);
+    retryIn(seconds);
   } else if (error.status === 503) {
     const seconds = Number(error.headers.get('Retry-After')) || DEFAULT_RETRY_S;
     say(status, `Every server is busy. Trying again in ${seconds} s…`, 'error');
