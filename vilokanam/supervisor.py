@@ -3,8 +3,9 @@
 It starts what is missing locally (embedded PostgreSQL, Redis, dev chain), migrates once, then
 runs WORKERS node processes (`vilokanam node`) on the one HTTP port and, in dev, one
 `vilokanam worker vod` process, so transcoding never takes a node's CPU. A child that exits
-unexpectedly is restarted with a back-off; SIGINT/SIGTERM stop every child, then the embedded
-services.
+while the supervisor runs is restarted with a back-off, whatever its exit code: a node an
+operator stopped alone with SIGTERM (drained, exit 0) comes back too; SIGINT/SIGTERM to the
+supervisor stop every child, then the embedded services.
 
 What each node gets differently (node k): NODE_PORT + k and RTC_UDP_PORT + k (its own listener
 and media port, unless 0: any free port), METRICS_ADDRESS's port + k, and the billing loops

@@ -8,10 +8,16 @@ import { connectEvents } from './events.js';
 import { describePrice, formatPlanck } from './money.js';
 import { mountSignIn } from './signin.js';
 import { showLive, showStream, showViewers } from './stream_info.js';
-import { hangUp, iceServers, negotiate } from './webrtc.js';
+import { hangUp, iceServers, negotiateSession, sessionAlive } from './webrtc.js';
 
 const BLIP_GRACE_MS = 2000;   // disconnected this long → start a new WHEP session
 const DEFAULT_RETRY_S = 5;
+// No new frame this long: ask the server whether our session still lives (its node may be
+// dead: ICE only notices after ~5 s). A live session (a stalled publisher) is left alone and
+// asked again after twice as long, so a stall does not make every viewer reconnect.
+const STALL_MS = 1000;
+const STALL_MAX_MS = 30000;
+const FRAME_CHECK_MS = 250;
 
 const streamId = streamIdFromPath();
 const whepUrl = `/whep/${encodeURIComponent(streamId)}`;
@@ -22,11 +28,14 @@ const priceChange = document.getElementById('price-change');
 
 let pc = null;
 let sessionUrl = null;
+let sessionEtag = null;
 let retryTimer = null;
 let blipTimer = null;
 let stopped = false; // ended, cut or unknown: do not reconnect by ourselves
 let starting = null;
 let acceptedPrice = null; // planck per second, as a decimal string: what this viewer agreed to
+// The last frame seen and when, how long a stall lasts before asking, a question pending.
+const frames = { count: 0, at: 0, wait: STALL_MS, waiting: false, probing: false };
 
 /** Start playback unless it is running or starting (the page, the socket and sign-in all ask). */
 function play() {
@@ -49,8 +58,9 @@ async function startPlayback() {
   connection.addEventListener('connectionstatechange', () => onConnectionState(connection));
   say(status, 'Connecting…');
   try {
-    sessionUrl = await negotiate(connection, whepUrl, token,
-      acceptedPrice === null ? {} : { 'Vilokanam-Price': acceptedPrice });
+    ({ url: sessionUrl, etag: sessionEtag } = await negotiateSession(connection, whepUrl, token,
+      acceptedPrice === null ? {} : { 'Vilokanam-Price': acceptedPrice }));
+    Object.assign(frames, { count: 0, at: performance.now(), wait: STALL_MS, waiting: false });
   } catch (error) {
     await stop();
     refused(error);
@@ -79,6 +89,11 @@ function refused(error) {
   } else if (error.status === 404) {
     stopped = true;
     say(status, 'This stream does not exist.', 'error');
+  } else if (error.status === 503 && error.code === 'origin_unavailable') {
+    // The node it is published on stopped answering (killed?): not live until it is back.
+    const seconds = Number(error.headers.get('Retry-After')) || DEFAULT_RETRY_S;
+    say(status, `The stream is not reachable right now. Trying again in ${seconds} s…`);
+    retryIn(seconds);
   } else if (error.status === 503) {
     const seconds = Number(error.headers.get('Retry-After')) || DEFAULT_RETRY_S;
     say(status, `Every server is busy. Trying again in ${seconds} s…`, 'error');
@@ -124,6 +139,35 @@ function onConnectionState(connection) {
   }
 }
 
+/** A stalled video whose session is gone (ended, or its node died): a new session now. */
+async function checkFrames() {
+  if (!pc || !sessionUrl || stopped || frames.probing) return;
+  const count = video.getVideoPlaybackQuality().totalVideoFrames;
+  const now = performance.now();
+  if (count !== frames.count) {
+    if (frames.waiting) say(status, '');
+    Object.assign(frames, { count, at: now, wait: STALL_MS, waiting: false });
+    return;
+  }
+  if (count === 0 || now - frames.at < frames.wait) return; // not started: ICE states decide
+  const connection = pc;
+  frames.probing = true;
+  const alive = await sessionAlive(sessionUrl, sessionEtag, currentSession()?.token)
+    .finally(() => { frames.probing = false; });
+  if (connection !== pc) return;
+  frames.at = performance.now();
+  if (alive === false) {
+    say(status, 'Connection interrupted. Reconnecting…', 'error');
+    await stop();
+    if (!stopped) await play();
+  } else if (alive) { // the session lives: the broadcaster's video stalled, ask again later
+    Object.assign(frames, { wait: Math.min(frames.wait * 2, STALL_MAX_MS), waiting: true });
+    say(status, 'No video from the broadcaster right now. Waiting for it…');
+  }
+}
+
+setInterval(checkFrames, FRAME_CHECK_MS);
+
 async function reconnect() {
   blipTimer = null;
   if (!pc || pc.connectionState === 'connected') return;
@@ -147,6 +191,7 @@ async function stop({ keepalive = false } = {}) {
   const [connection, url] = [pc, sessionUrl];
   pc = null;
   sessionUrl = null;
+  sessionEtag = null;
   connection?.close();
   await hangUp(url, currentSession()?.token, { keepalive });
 }

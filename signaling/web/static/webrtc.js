@@ -49,6 +49,11 @@ function gatheringComplete(pc) {
  * Throws ApiError (status, headers) on refusal.
  */
 export async function negotiate(pc, endpoint, token, headers = {}) {
+  return (await negotiateSession(pc, endpoint, token, headers)).url;
+}
+
+/** As `negotiate`, with the session's ETag too: `{ url, etag }`. */
+export async function negotiateSession(pc, endpoint, token, headers = {}) {
   await pc.setLocalDescription(await pc.createOffer());
   await gatheringComplete(pc);
   const response = await checked(await fetch(endpoint, {
@@ -57,7 +62,32 @@ export async function negotiate(pc, endpoint, token, headers = {}) {
     body: pc.localDescription.sdp,
   }));
   await pc.setRemoteDescription({ type: 'answer', sdp: await response.text() });
-  return new URL(response.headers.get('Location'), response.url).href;
+  const url = new URL(response.headers.get('Location'), response.url).href;
+  return { url, etag: response.headers.get('ETag') };
+}
+
+/**
+ * Does the session still exist? An empty trickle PATCH (no candidates: changes nothing) to its
+ * URL, which any node forwards to the node holding it: 204 while it lives, 404 once it ended,
+ * 502 when its node is dead. true/false; null when the server could not be asked.
+ */
+export async function sessionAlive(sessionUrl, etag, token) {
+  if (!sessionUrl || !etag) return null;
+  try {
+    const response = await fetch(sessionUrl, {
+      method: 'PATCH',
+      headers: {
+        'Content-Type': 'application/trickle-ice-sdpfrag',
+        'If-Match': etag,
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      },
+      body: '',
+    });
+    if (response.status === 404 || response.status === 502) return false;
+    return response.ok ? true : null;
+  } catch {
+    return null;
+  }
 }
 
 /** End a WHIP/WHEP session; failures are ignored (the server also ends it on ICE loss). */
