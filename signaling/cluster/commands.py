@@ -20,14 +20,13 @@ from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from signaling.background import finish
+from signaling.cluster.subscription import Subscription
 
 logger = structlog.get_logger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 ACK_TTL_S = 30
-_POLL_S = 1.0
-_RETRY_S = 1.0
 
 COMMANDS = Counter(
     "vilokanam_cluster_commands_total",
@@ -42,10 +41,10 @@ class CommandBus:
         self.prefix = prefix
         self.node_id = str(node_id)
         self._handlers: dict[str, Handler] = {}
-        self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
-        self._listener: asyncio.Task[None] | None = None
+        self._subscription = Subscription(
+            redis, self.channel(self.node_id), self._spawn, "cluster_commands_subscription_lost"
+        )
         self._tasks: set[asyncio.Task[None]] = set()
-        self._closed = False
 
     def channel(self, node_id: str) -> str:
         return f"{self.prefix}cluster:commands:{node_id}"
@@ -73,29 +72,17 @@ class CommandBus:
         return f"{self.prefix}cluster:ack:{command_id}"
 
     async def start(self) -> None:
-        await self._pubsub.subscribe(self.channel(self.node_id))
-        self._listener = asyncio.create_task(self._listen())
+        await self._subscription.start()
 
     async def close(self) -> None:
-        self._closed = True
-        if self._listener is not None:
-            self._listener.cancel()
-            await finish([self._listener])
+        await self._subscription.close()
         await finish(self._tasks)
-        await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
-    async def _listen(self) -> None:
-        while not self._closed:
-            try:
-                message = await self._pubsub.get_message(timeout=_POLL_S)
-            except (RedisError, OSError) as exc:
-                logger.warning("cluster_commands_subscription_lost", error=str(exc))
-                await asyncio.sleep(_RETRY_S)
-                continue
-            if message is not None and message["type"] == "message":
-                task = asyncio.create_task(self._run(message["data"]))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+    async def _spawn(self, data: bytes) -> None:
+        """Each command in a task of its own: a slow handler holds up no other command."""
+        task = asyncio.create_task(self._run(data))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _run(self, data: bytes) -> None:
         try:

@@ -11,7 +11,6 @@ pay their next second.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
@@ -19,7 +18,7 @@ import structlog
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
-from signaling.background import finish
+from signaling.cluster.subscription import Subscription
 from signaling.runtime.metering import MeteredViewing
 
 logger = structlog.get_logger(__name__)
@@ -27,8 +26,6 @@ logger = structlog.get_logger(__name__)
 MONEY_REASONS = frozenset({"insufficient", "balance_exhausted"})
 """Cut reasons that mean the viewer's balance ran out (and not, say, a silent viewer)."""
 REASON = "balance_exhausted"
-_POLL_S = 1.0
-_RETRY_S = 1.0
 
 CUTOFFS = Counter(
     "vilokanam_cutoff_announcements_total",
@@ -49,9 +46,9 @@ class Cutoffs:
         self.channel = f"{prefix}billing:cutoffs"
         self.viewing = viewing
         self._cut = cut
-        self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
-        self._listener: asyncio.Task[None] | None = None
-        self._closed = False
+        self._subscription = Subscription(
+            redis, self.channel, self._heard, "billing_cutoffs_subscription_lost"
+        )
 
     async def announce(self, viewer_id: str) -> None:
         try:
@@ -61,30 +58,17 @@ class Cutoffs:
             logger.warning("billing_cutoff_announce_failed", error=str(exc))
 
     async def start(self) -> None:
-        await self._pubsub.subscribe(self.channel)
-        self._listener = asyncio.create_task(self._listen())
+        await self._subscription.start()
 
     async def close(self) -> None:
-        self._closed = True
-        if self._listener is not None:
-            self._listener.cancel()
-            await finish([self._listener])
-        await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        await self._subscription.close()
 
-    async def _listen(self) -> None:
-        while not self._closed:
-            try:
-                message = await self._pubsub.get_message(timeout=_POLL_S)
-            except (RedisError, OSError) as exc:
-                logger.warning("billing_cutoffs_subscription_lost", error=str(exc))
-                await asyncio.sleep(_RETRY_S)
-                continue
-            if message is not None and message["type"] == "message":
-                CUTOFFS.labels("heard").inc()
-                try:
-                    await self.check(message["data"].decode())
-                except Exception:  # one failed check (Redis, PostgreSQL) never ends the listener
-                    logger.exception("billing_cutoff_check_failed")
+    async def _heard(self, data: bytes) -> None:
+        CUTOFFS.labels("heard").inc()
+        try:
+            await self.check(data.decode())
+        except Exception:  # one failed check (Redis, PostgreSQL) never ends the listener
+            logger.exception("billing_cutoff_check_failed")
 
     async def check(self, viewer_id: str) -> None:
         """Cut this node's paid views of the viewer if the balance cannot pay their next second."""

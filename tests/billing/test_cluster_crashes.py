@@ -13,7 +13,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -28,10 +27,11 @@ from tests.billing.support.cluster_money import (
     assert_books_balance,
     assert_seconds_match_media,
 )
-from tests.billing.support.cluster_run import ROOT, LedgerTail, living_nodes, run_env, until
-from tests.billing.support.processes import cli, wait_healthy
+from tests.billing.support.cluster_run import LedgerTail, living_nodes, run_env, until
+from tests.billing.support.processes import cli
 from tests.signaling.support.accounts import new_stream, new_user, whoami
 from tests.signaling.support.webrtc_clients import PRICE_HEADER, stream_price, whep_request, whip
+from tests.support.cluster_run import vilokanam_run
 from tests.support.rtc_peers import accept_answer, viewer_peer
 from vilokanam.devchain import DevChain
 
@@ -51,25 +51,8 @@ def env(
 
 @pytest.fixture
 def supervisor(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    log = tmp_path / "run.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "vilokanam", "run"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_healthy(f"http://127.0.0.1:{env['HTTP_PORT']}", proc, log=log)
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+    with vilokanam_run(env, tmp_path / "run.log", terminate_s=20) as proc:
+        yield proc
 
 
 @pytest.fixture

@@ -15,9 +15,10 @@ import os
 import secrets
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -165,17 +166,36 @@ async def errors_shown(page: Any) -> list[str]:
     return [text for text, kind, _ in log if "error" in kind]
 
 
-async def test_kill_9_of_the_edge_node_playing_again_on_the_other_within_5_s(
-    run: tuple[dict[str, str], subprocess.Popen[bytes], Path], browser: object
-) -> None:
-    env, _, _ = run
+class Watching(NamedTuple):
+    base: str
+    origin: dict[str, Any]
+    edge: dict[str, Any]
+    stream: dict[str, Any]
+    publisher: Publisher
+    page: Any
+
+
+@asynccontextmanager
+async def watching(env: dict[str, str], browser: object, title: str) -> AsyncIterator[Watching]:
+    """A new stream published to the origin node and played by the watch page on the edge node
+    (the other one); the publisher closed afterwards."""
     base = shared_url(env)
     origin, edge = await two_nodes(env)
-    stream = await new_stream(base, "Edge crash")
+    stream = await new_stream(base, title)
     publisher = Publisher(stream["id"], stream["stream_key"], env)
     try:
         await publisher.publish(origin["internal_url"])
         page = await watch_on(browser, base, stream["id"], edge["internal_url"])
+        yield Watching(base, origin, edge, stream, publisher, page)
+    finally:
+        publisher.close()
+
+
+async def test_kill_9_of_the_edge_node_playing_again_on_the_other_within_5_s(
+    run: tuple[dict[str, str], subprocess.Popen[bytes], Path], browser: object
+) -> None:
+    env, _, _ = run
+    async with watching(env, browser, "Edge crash") as (_, _, edge, stream, _, page):
         assert await until(lambda: viewers_on(env, stream["id"])) == {edge["node_id"]: 1}
 
         killed_at = await now(page)
@@ -189,8 +209,6 @@ async def test_kill_9_of_the_edge_node_playing_again_on_the_other_within_5_s(
         assert seconds <= PLAYS_AGAIN_WITHIN_S
         assert await until(lambda: elsewhere(env, stream["id"], edge["node_id"])) == 1
         await page.close()
-    finally:
-        publisher.close()
 
 
 def whep_offers(page: Any) -> list[str]:
@@ -207,42 +225,30 @@ async def test_a_stalled_publisher_makes_no_viewer_reconnect(
     run: tuple[dict[str, str], subprocess.Popen[bytes], Path], browser: object
 ) -> None:
     env, _, _ = run
-    base = shared_url(env)
-    origin, edge = await two_nodes(env)
-    stream = await new_stream(base, "Stalling camera")
-    publisher = Publisher(stream["id"], stream["stream_key"], env)
-    try:
-        await publisher.publish(origin["internal_url"])
-        page = await watch_on(browser, base, stream["id"], edge["internal_url"])
-        offers = whep_offers(page)
-        publisher.proc.send_signal(signal.SIGSTOP)  # no media for 4 s: the page probes twice
-        stalled_at = await now(page)
-        await page.wait_for_timeout(4000)
-        publisher.proc.send_signal(signal.SIGCONT)
-        seconds = await plays_again_after(page, stalled_at, new_session=False)
-        print(f"publisher stalled 4 s: playing again {seconds:.2f} s after the stall began")
-        assert offers == []  # the same session throughout
-        assert await errors_shown(page) == []
-        shown = [text for text, _, _ in await page.evaluate("window.statusLog")]
-        assert shown[-2:] == [WAITING, ""]  # said while stalled, cleared once playing
-        assert await viewers_on(env, stream["id"]) == {edge["node_id"]: 1}
-        await page.close()
-    finally:
-        publisher.proc.send_signal(signal.SIGCONT)
-        publisher.close()
+    async with watching(env, browser, "Stalling camera") as (_, _, edge, stream, publisher, page):
+        try:
+            offers = whep_offers(page)
+            publisher.proc.send_signal(signal.SIGSTOP)  # no media for 4 s: the page probes twice
+            stalled_at = await now(page)
+            await page.wait_for_timeout(4000)
+            publisher.proc.send_signal(signal.SIGCONT)
+            seconds = await plays_again_after(page, stalled_at, new_session=False)
+            print(f"publisher stalled 4 s: playing again {seconds:.2f} s after the stall began")
+            assert offers == []  # the same session throughout
+            assert await errors_shown(page) == []
+            shown = [text for text, _, _ in await page.evaluate("window.statusLog")]
+            assert shown[-2:] == [WAITING, ""]  # said while stalled, cleared once playing
+            assert await viewers_on(env, stream["id"]) == {edge["node_id"]: 1}
+            await page.close()
+        finally:
+            publisher.proc.send_signal(signal.SIGCONT)
 
 
 async def test_sigterm_to_a_node_moves_its_viewer_without_an_error_and_the_node_restarts(
     run: tuple[dict[str, str], subprocess.Popen[bytes], Path], browser: object
 ) -> None:
     env, _, log = run
-    base = shared_url(env)
-    origin, edge = await two_nodes(env)
-    stream = await new_stream(base, "Rolling restart")
-    publisher = Publisher(stream["id"], stream["stream_key"], env)
-    try:
-        await publisher.publish(origin["internal_url"])
-        page = await watch_on(browser, base, stream["id"], edge["internal_url"])
+    async with watching(env, browser, "Rolling restart") as (base, origin, edge, stream, _, page):
         offers = whep_offers(page)
 
         stopped_at = await now(page)
@@ -270,8 +276,6 @@ async def test_sigterm_to_a_node_moves_its_viewer_without_an_error_and_the_node_
         ]
         assert [(e["role"], e["exit_code"]) for e in exits] == [("node", 0)]
         await page.close()
-    finally:
-        publisher.close()
 
 
 async def restarted_node(env: dict[str, str], gone: set[int]) -> dict[str, Any]:
@@ -290,14 +294,8 @@ async def test_kill_9_of_the_origin_the_pages_wait_then_play_when_the_publisher_
     run: tuple[dict[str, str], subprocess.Popen[bytes], Path], browser: object
 ) -> None:
     env, _, _ = run
-    base = shared_url(env)
-    origin, edge = await two_nodes(env)
-    stream = await new_stream(base, "Origin crash")
-    publisher = Publisher(stream["id"], stream["stream_key"], env)
-    try:
-        await publisher.publish(origin["internal_url"])
-        page = await watch_on(browser, base, stream["id"], edge["internal_url"])
-
+    async with watching(env, browser, "Origin crash") as scene:
+        base, origin, edge, stream, publisher, page = scene
         killed_at = await now(page)
         os.kill(origin["pid"], signal.SIGKILL)
         # A viewer arriving meanwhile on the origin's replacement: the registry still names
@@ -328,5 +326,3 @@ async def test_kill_9_of_the_origin_the_pages_wait_then_play_when_the_publisher_
         assert await errors_shown(late) == []
         for viewer in (page, late):
             await viewer.close()
-    finally:
-        publisher.close()

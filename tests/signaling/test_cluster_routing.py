@@ -22,6 +22,7 @@ from tests.signaling.support.cluster import NODE_SECRET, cluster
 from tests.signaling.support.sockets import connect, next_of
 from tests.signaling.support.webrtc_clients import (
     PRICE_HEADER,
+    Broadcast,
     whep,
     whep_following,
     whep_request,
@@ -68,13 +69,28 @@ async def beat(*nodes: TestClient) -> None:
         await node.app[REGISTRY].beat(card(node.app))
 
 
+async def live_stream(node: TestClient) -> tuple[dict[str, str], dict, Broadcast]:
+    """A new creator's stream (its creator's headers, the stream), broadcast over WHIP to `node`."""
+    creator = await new_user(node, creator=True)
+    stream = await new_stream(node, creator)
+    return creator, stream, await whip(node, stream["id"], stream["stream_key"])
+
+
+async def decoding_viewer(
+    node: TestClient, stream_id: str, headers: dict[str, str] | None = None
+) -> tuple[Viewer, str]:
+    """A viewer (a new account unless `headers` given) watching on `node` over WHEP, once it has
+    decoded 5 frames; and its session Location."""
+    viewer, location = await whep(node, stream_id, headers or await new_user(node))
+    await viewer.wait_frames(5)
+    return viewer, location
+
+
 async def test_patch_and_delete_of_a_session_reach_its_node_from_any_node(
     app_config: AppConfig, db: asyncpg.Pool
 ) -> None:
     async with cluster(app_config) as (a, b):
-        creator = await new_user(a, creator=True)
-        stream = await new_stream(a, creator)
-        broadcast = await whip(a, stream["id"], stream["stream_key"])
+        _, stream, broadcast = await live_stream(a)
         watching = await whep_following(a, stream["id"], await new_user(a))
         viewer, location = watching.viewer, URL(watching.session_url).path
         etag = watching.response.headers["ETag"]
@@ -109,11 +125,8 @@ async def test_a_forwarded_request_is_never_forwarded_again(
     app_config: AppConfig, db: asyncpg.Pool
 ) -> None:
     async with cluster(app_config) as (a, b):
-        creator = await new_user(a, creator=True)
-        stream = await new_stream(a, creator)
-        broadcast = await whip(a, stream["id"], stream["stream_key"])
-        viewer, location = await whep(a, stream["id"], await new_user(a))
-        await viewer.wait_frames(5)
+        _, stream, broadcast = await live_stream(a)
+        viewer, location = await decoding_viewer(a, stream["id"])
         # As if B had received it from another node: B answers itself (it does not hold it).
         looped = await b.delete(location, headers={NODE_HEADER: NODE_SECRET})
         assert looped.status == 404
@@ -224,11 +237,8 @@ async def test_the_owner_ends_on_one_node_a_broadcast_held_by_another_within_2_s
     app_config: AppConfig, db: asyncpg.Pool
 ) -> None:
     async with cluster(app_config) as (a, b):
-        creator = await new_user(a, creator=True)
-        stream = await new_stream(a, creator)
-        broadcast = await whip(a, stream["id"], stream["stream_key"])
-        viewer, _ = await whep(a, stream["id"], await new_user(a))
-        await viewer.wait_frames(5)
+        creator, stream, broadcast = await live_stream(a)
+        viewer, _ = await decoding_viewer(a, stream["id"])
         started = asyncio.get_running_loop().time()
         ended = await b.post(f"/api/streams/{stream['id']}/end", headers=creator)
         assert ended.status == 200
@@ -246,11 +256,8 @@ async def test_a_key_rotation_on_one_node_ends_the_broadcast_on_another(
     app_config: AppConfig,
 ) -> None:
     async with cluster(app_config) as (a, b):
-        creator = await new_user(a, creator=True)
-        stream = await new_stream(a, creator)
-        leaked = await whip(a, stream["id"], stream["stream_key"])
-        viewer, _ = await whep(a, stream["id"], await new_user(a))
-        await viewer.wait_frames(5)
+        creator, stream, leaked = await live_stream(a)
+        viewer, _ = await decoding_viewer(a, stream["id"])
         rotated = await b.post(f"/api/streams/{stream['id']}/key", headers=creator)
         assert rotated.status == 200
         assert (await rotated.json())["status"] == "ended"
@@ -264,12 +271,9 @@ async def test_a_draining_node_sends_its_viewers_elsewhere_and_ends_what_is_left
     app_config: AppConfig, db: asyncpg.Pool
 ) -> None:
     async with cluster(app_config) as (a, b):
-        creator = await new_user(a, creator=True)
-        stream = await new_stream(a, creator)
-        broadcast = await whip(a, stream["id"], stream["stream_key"])
+        creator, stream, broadcast = await live_stream(a)
         headers = await new_user(a)
-        viewer, _ = await whep(a, stream["id"], headers)
-        await viewer.wait_frames(5)
+        viewer, _ = await decoding_viewer(a, stream["id"], headers)
         socket = await connect(b, stream["id"], headers)  # its page's socket, on the other node
 
         draining = asyncio.create_task(drain(a.app, grace_s=3.0))
@@ -309,9 +313,7 @@ async def test_a_forwarded_request_counts_once_in_the_clients_budget(
     app_config: AppConfig,
 ) -> None:
     async with cluster(configured(app_config, session_requests_per_minute=4)) as (a, b):
-        creator = await new_user(a, creator=True)
-        stream = await new_stream(a, creator)
-        broadcast = await whip(a, stream["id"], stream["stream_key"])
+        _, stream, broadcast = await live_stream(a)
         stale = {**TRICKLE, "If-Match": '"stale"'}
         for _ in range(4):  # counted on B only: A trusts B's count (it would refuse the 3rd)
             answer = await b.patch(

@@ -14,7 +14,6 @@ import fractions
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,13 +28,11 @@ import psutil
 import pytest
 from aiortc import RTCRtpSender
 
-from tests.billing.support.processes import wait_healthy
 from tests.signaling.support.accounts import new_stream, new_user
-from tests.support.ports import free_port
+from tests.support.cluster_run import ROOT, run_env, shared_url, vilokanam_run
 from tests.support.rtc_peers import PatternTrack, accept_answer, client_pc
 from vilokanam.devchain import DevChain
 
-ROOT = Path(__file__).resolve().parents[2]
 NODE_SECRET = "cluster-media-test-credential-" + "m" * 16
 CROWDS, PER_CROWD = 3, 20
 FPS = 10  # 60 decoding viewers share this machine's two cores with both nodes
@@ -53,70 +50,27 @@ class SlowPattern(PatternTrack):
         return self.sent * 90000 // FPS, fractions.Fraction(1, 90000)
 
 
-def _free_udp_pair() -> int:
-    """A UDP port p on 127.0.0.1 with p + 1 free too (node 0 and node 1's media ports)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as first:
-            first.bind(("127.0.0.1", 0))
-            port = int(first.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-                return port
-    raise AssertionError("no two consecutive free UDP ports")
-
-
 @pytest.fixture
 def env(
     tmp_path: Path, database_url: str, redis_url: str, redis_prefix: str, dev_chain: DevChain
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PUBLIC_URL", "ESCROW_SEED")}
-    env.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        REDIS_PREFIX=redis_prefix,
-        CHAIN_URL=dev_chain.url,
-        VILOKANAM_ENV="dev",
-        WORKERS="2",
-        HTTP_PORT=str(free_port()),
-        NODE_PORT="0",
-        NODE_SECRET=NODE_SECRET,
-        RTC_HOST_ADDRESSES="127.0.0.1",
-        RTC_UDP_PORT=str(_free_udp_pair()),
+    return run_env(
+        database_url=database_url,
+        redis_url=redis_url,
+        prefix=redis_prefix,
+        chain_url=dev_chain.url,
+        node_secret=NODE_SECRET,
+        var=tmp_path,
         ICE_SERVERS="",
         VOD_WORKER="false",
         MAX_VIEWS_PER_VIEWER="100",  # each crowd process signs in as one account
-        VAR_DIR=str(tmp_path / "var"),
-        MEDIA_ROOT=str(tmp_path / "media"),
-        PYTHONPATH=str(ROOT),
     )
-    return env
 
 
 @pytest.fixture
 def supervisor(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    log = tmp_path / "run.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "vilokanam", "run"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_healthy(_url(env), proc, log=log)
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-
-
-def _url(env: dict[str, str]) -> str:
-    return f"http://127.0.0.1:{env['HTTP_PORT']}"
+    with vilokanam_run(env, tmp_path / "run.log") as proc:
+        yield proc
 
 
 async def _cluster(env: dict[str, str]) -> dict[str, Any]:
@@ -160,7 +114,7 @@ async def publisher(
     env: dict[str, str], supervisor: subprocess.Popen[bytes], loopback: None
 ) -> AsyncIterator[tuple[dict[str, Any], list[str]]]:
     """A creator's free stream published on the shared port at FPS, and viewer tokens."""
-    async with aiohttp.ClientSession(base_url=_url(env)) as http:
+    async with aiohttp.ClientSession(base_url=shared_url(env)) as http:
         creator = await new_user(http, creator=True)  # type: ignore[arg-type]
         stream = await new_stream(http, creator)  # type: ignore[arg-type]
         tokens = [(await new_user(http))["Authorization"][7:] for _ in range(CROWDS)]  # type: ignore[arg-type]
@@ -191,7 +145,7 @@ async def crowds(
             sys.executable,
             "-m",
             "tests.signaling.support.viewer_crowd",
-            _url(env),
+            shared_url(env),
             stream["id"],
             token,
             cwd=ROOT,
@@ -237,7 +191,7 @@ async def test_sixty_viewers_on_two_nodes_one_relay_sessions_anywhere_and_an_edg
     tmp_path: Path,
 ) -> None:
     stream, _ = publisher
-    shared = _url(env)
+    shared = shared_url(env)
 
     async def origin_known() -> Any:
         overview = await _cluster(env)

@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -19,84 +17,41 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.billing.support.processes import cli, wait_healthy
-from tests.support.ports import free_port
+from tests.billing.support.processes import cli
+from tests.support.cluster_run import (
+    ROOT,
+    cluster,
+    run_env,
+    shared_url,
+    two_living_nodes,
+    vilokanam_run,
+)
 from vilokanam.devchain import DevChain
 from vilokanam.server import ServiceUrls
 from vilokanam.settings import load_settings
 from vilokanam.supervisor import plan
 
-ROOT = Path(__file__).resolve().parents[2]
 NODE_SECRET = "cluster-run-test-credential-" + "s" * 16
-
-
-def _free_udp_pair() -> int:
-    """A UDP port p on 127.0.0.1 with p + 1 free too (node 0 and node 1's media ports)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as first:
-            first.bind(("127.0.0.1", 0))
-            port = int(first.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-                return port
-    raise AssertionError("no two consecutive free UDP ports")
 
 
 @pytest.fixture
 def cluster_env(
     tmp_path: Path, database_url: str, redis_url: str, redis_prefix: str, dev_chain: DevChain
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PUBLIC_URL", "ESCROW_SEED")}
-    env.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        REDIS_PREFIX=redis_prefix,
-        CHAIN_URL=dev_chain.url,  # a chain given: `vilokanam run` starts none of its own
-        VILOKANAM_ENV="dev",
-        WORKERS="2",
-        HTTP_PORT=str(free_port()),
-        NODE_PORT="0",
-        NODE_SECRET=NODE_SECRET,
-        RTC_HOST_ADDRESSES="127.0.0.1",
-        RTC_UDP_PORT=str(_free_udp_pair()),
-        VAR_DIR=str(tmp_path / "var"),
-        MEDIA_ROOT=str(tmp_path / "media"),
-        PYTHONPATH=str(ROOT),
+    return run_env(
+        database_url=database_url,
+        redis_url=redis_url,
+        prefix=redis_prefix,
+        chain_url=dev_chain.url,
+        node_secret=NODE_SECRET,
+        var=tmp_path,
     )
-    return env
 
 
 @pytest.fixture
 def supervisor(cluster_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    log = tmp_path / "run.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "vilokanam", "run"],
-            env=cluster_env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_healthy(_url(cluster_env), proc, log=log)
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-
-
-def _url(env: dict[str, str]) -> str:
-    return f"http://127.0.0.1:{env['HTTP_PORT']}"
-
-
-def _cluster(env: dict[str, str]) -> dict[str, Any]:
-    result = cli(env, "cluster")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    with vilokanam_run(cluster_env, tmp_path / "run.log") as proc:
+        yield proc
 
 
 def _until(check: Callable[[], Any], timeout: float = 60.0) -> Any:
@@ -127,18 +82,12 @@ def _answering_nodes(url: str, requests: int = 60) -> set[str]:
     return seen
 
 
-def _two_living_nodes(env: dict[str, str], without_pid: int) -> list[dict[str, Any]]:
-    nodes = _cluster(env)["nodes"]
-    pids = {node["pid"] for node in nodes}
-    return nodes if len(nodes) == 2 and without_pid not in pids else []
-
-
 def test_two_nodes_share_the_port_each_with_its_own_listener_and_media_port(
     cluster_env: dict[str, str], supervisor: subprocess.Popen[bytes], tmp_path: Path
 ) -> None:
-    nodes = _until(lambda: _two_living_nodes(cluster_env, without_pid=0))
-    assert nodes, _cluster(cluster_env)
-    assert _answering_nodes(_url(cluster_env)) == {node["node_id"] for node in nodes}
+    nodes = _until(lambda: two_living_nodes(cluster_env, without_pid=0))
+    assert nodes, cluster(cluster_env)
+    assert _answering_nodes(shared_url(cluster_env)) == {node["node_id"] for node in nodes}
     internal = {node["internal_url"] for node in nodes}
     assert len(internal) == 2 and all(u.startswith("http://127.0.0.1:") for u in internal)
     for node in nodes:  # each node also answers alone on its own listener
@@ -160,15 +109,15 @@ def test_two_nodes_share_the_port_each_with_its_own_listener_and_media_port(
 def test_a_killed_node_is_restarted_and_sigterm_leaves_no_process_behind(
     cluster_env: dict[str, str], supervisor: subprocess.Popen[bytes], tmp_path: Path
 ) -> None:
-    nodes = _until(lambda: _two_living_nodes(cluster_env, without_pid=0))
-    assert nodes, _cluster(cluster_env)
+    nodes = _until(lambda: two_living_nodes(cluster_env, without_pid=0))
+    assert nodes, cluster(cluster_env)
     victim = nodes[0]["pid"]
     os.kill(victim, signal.SIGKILL)
     # The supervisor starts a new node; the dead one drops out once its heartbeat expires.
-    again = _until(lambda: _two_living_nodes(cluster_env, without_pid=victim))
-    assert again, _cluster(cluster_env)
+    again = _until(lambda: two_living_nodes(cluster_env, without_pid=victim))
+    assert again, cluster(cluster_env)
     assert {node["pid"] for node in again} == {p.pid for p in _children(supervisor)["node"]}
-    assert _answering_nodes(_url(cluster_env)) == {node["node_id"] for node in again}
+    assert _answering_nodes(shared_url(cluster_env)) == {node["node_id"] for node in again}
     log = (tmp_path / "run.log").read_text()
     restarted = [json.loads(line) for line in log.splitlines() if "cluster_node_restarted" in line]
     assert [(r["role"], r["exit_code"]) for r in restarted] == [("node", -signal.SIGKILL)]
@@ -179,13 +128,13 @@ def test_a_killed_node_is_restarted_and_sigterm_leaves_no_process_behind(
     assert supervisor.wait(30) == 0
     _, alive = psutil.wait_procs(everyone, timeout=5)
     assert alive == []
-    assert _cluster(cluster_env)["nodes"] == []  # the nodes left the registry on their way out
+    assert cluster(cluster_env)["nodes"] == []  # the nodes left the registry on their way out
 
 
 def test_the_nodes_and_the_vod_worker_die_with_a_supervisor_killed_9(
     cluster_env: dict[str, str], supervisor: subprocess.Popen[bytes]
 ) -> None:
-    assert _until(lambda: _two_living_nodes(cluster_env, without_pid=0))
+    assert _until(lambda: two_living_nodes(cluster_env, without_pid=0))
     children = psutil.Process(supervisor.pid).children()
     assert len(children) == 3
     supervisor.send_signal(signal.SIGKILL)

@@ -5,95 +5,38 @@ again elsewhere, as OBS does."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.billing.support.processes import cli, wait_healthy
-from tests.support.ports import free_port
+from tests.support import cluster_run
+from tests.support.cluster_run import ROOT, shared_url, vilokanam_run
+from tests.support.cluster_run import cluster_async as cluster
 
-ROOT = Path(__file__).resolve().parents[3]
+__all__ = ["Publisher", "cluster", "run_env", "shared_url", "until", "vilokanam_run"]
+
 NODE_SECRET = "failover-test-node-credential-" + "f" * 16
-
-
-def free_udp_pair() -> int:
-    """A UDP port p on 127.0.0.1 with p + 1 free too (node 0 and node 1's media ports)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as first:
-            first.bind(("127.0.0.1", 0))
-            port = int(first.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-                return port
-    raise AssertionError("no two consecutive free UDP ports")
 
 
 def run_env(
     database_url: str, redis_url: str, prefix: str, chain_url: str, var: Path
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PUBLIC_URL", "ESCROW_SEED")}
-    env.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        REDIS_PREFIX=prefix,
-        CHAIN_URL=chain_url,  # given: `vilokanam run` starts no chain of its own
-        VILOKANAM_ENV="dev",
+    return cluster_run.run_env(
+        database_url=database_url,
+        redis_url=redis_url,
+        prefix=prefix,
+        chain_url=chain_url,
+        node_secret=NODE_SECRET,
+        var=var,
         LOG_LEVEL="INFO",
-        WORKERS="2",
         HTTP_HOST="127.0.0.1",
-        HTTP_PORT=str(free_port()),
-        NODE_PORT="0",
-        NODE_SECRET=NODE_SECRET,
-        RTC_HOST_ADDRESSES="127.0.0.1",
         ICE_SERVERS="",
-        RTC_UDP_PORT=str(free_udp_pair()),
         VOD_WORKER="false",
         RECORDING="false",
-        VAR_DIR=str(var / "var"),
-        MEDIA_ROOT=str(var / "media"),
-        PYTHONPATH=str(ROOT),
     )
-    return env
-
-
-@contextmanager
-def vilokanam_run(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "vilokanam", "run"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_healthy(shared_url(env), proc, log=log)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-
-
-def shared_url(env: dict[str, str]) -> str:
-    return f"http://127.0.0.1:{env['HTTP_PORT']}"
-
-
-async def cluster(env: dict[str, str]) -> dict[str, Any]:
-    """`vilokanam cluster`: living nodes (pid, internal_url, viewers…) and streams."""
-    result = await asyncio.to_thread(cli, env, "cluster")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
 async def until(check: Callable[[], Any], within: float = 30.0, every: float = 0.2) -> Any:
