@@ -42,7 +42,7 @@ class CommandBus:
         self.node_id = str(node_id)
         self._handlers: dict[str, Handler] = {}
         self._subscription = Subscription(
-            redis, self.channel(self.node_id), self._spawn, "cluster_commands_subscription_lost"
+            redis, self.channel(self.node_id), self._spawn, "cluster_commands"
         )
         self._tasks: set[asyncio.Task[None]] = set()
 

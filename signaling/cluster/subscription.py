@@ -27,14 +27,14 @@ RETRY_S = 1.0
 class Subscription:
     """`channel` on `redis`: `start()` subscribes and listens, `close()` stops listening and
     closes the connection. Each message's data is awaited in `on_message`, one at a time; a lost
-    subscription is logged as `lost_event`."""
+    subscription is logged as `cluster_subscription_lost` with its `name`."""
 
     def __init__(
-        self, redis: aioredis.Redis, channel: str, on_message: MessageHandler, lost_event: str
+        self, redis: aioredis.Redis, channel: str, on_message: MessageHandler, name: str
     ) -> None:
         self.channel = channel
         self._on_message = on_message
-        self._lost_event = lost_event
+        self._name = name
         self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
         self._listener: asyncio.Task[None] | None = None
         self._closed = False
@@ -55,7 +55,7 @@ class Subscription:
             try:
                 message = await self._pubsub.get_message(timeout=POLL_S)
             except (RedisError, OSError) as exc:
-                logger.warning(self._lost_event, error=str(exc))
+                logger.warning("cluster_subscription_lost", subscription=self._name, error=str(exc))
                 await asyncio.sleep(RETRY_S)
                 continue
             if message is not None and message["type"] == "message":

@@ -46,9 +46,7 @@ class Cutoffs:
         self.channel = f"{prefix}billing:cutoffs"
         self.viewing = viewing
         self._cut = cut
-        self._subscription = Subscription(
-            redis, self.channel, self._heard, "billing_cutoffs_subscription_lost"
-        )
+        self._subscription = Subscription(redis, self.channel, self._heard, "billing_cutoffs")
 
     async def announce(self, viewer_id: str) -> None:
         try:
