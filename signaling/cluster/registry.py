@@ -145,9 +145,6 @@ class Registry:
 
     # --- streams ---------------------------------------------------------------------------
 
-    async def set_origin(self, stream_id: uuid.UUID | str) -> None:
-        await self.redis.set(self._key("origin", str(stream_id)), self.node_id)
-
     async def claim_origin(self, stream_id: uuid.UUID | str) -> bool:
         """Become the stream's origin unless another living node is: two publishers arriving
         on two nodes at once cannot both publish the stream."""

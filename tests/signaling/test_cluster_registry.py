@@ -61,11 +61,11 @@ async def test_an_origin_is_cleared_only_by_its_own_node_and_only_while_it_lives
     old, new = Registry(redis, redis_prefix, "old"), Registry(redis, redis_prefix, "new")
     await old.beat(card("old"), ttl_s=0.3)
     await new.beat(card("new"))
-    await old.set_origin(stream)
+    await old.claim_origin(stream)
     assert (await new.origin(stream)).node_id == "old"  # type: ignore[union-attr]
     await asyncio.sleep(0.4)
     assert await new.origin(stream) is None  # its origin died
-    await new.set_origin(stream)  # the publisher came back on another node
+    await new.claim_origin(stream)  # the publisher came back on another node
     await old.clear_origin(stream)  # the dead node's late clean-up
     assert (await new.origin(stream)).node_id == "new"  # type: ignore[union-attr]
     await new.clear_origin(stream)
@@ -140,8 +140,8 @@ async def test_origins_are_listed_under_this_prefix_only_even_one_with_glob_char
         Registry(redis, f"{redis_prefix}ab:", "n2"),
     )
     s1, s2 = uuid.uuid4(), uuid.uuid4()
-    await ours.set_origin(s1)
-    await theirs.set_origin(s2)
+    await ours.claim_origin(s1)
+    await theirs.claim_origin(s2)
     assert await ours.origins() == {str(s1): "n1"}
     assert await theirs.origins() == {str(s2): "n2"}
 
@@ -154,10 +154,10 @@ async def test_the_overview_shows_living_nodes_and_each_streams_origin_viewers_a
     await edge.beat(card("edge", viewers=5))
     await dead.beat(card("dead"), ttl_s=0.3)
     watched, abandoned = uuid.uuid4(), uuid.uuid4()
-    await origin.set_origin(watched)
+    await origin.claim_origin(watched)
     await origin.set_viewers(watched, 2)
     await edge.set_viewers(watched, 5)
-    await dead.set_origin(abandoned)
+    await dead.claim_origin(abandoned)
     await dead.set_viewers(watched, 9)
     await asyncio.sleep(0.4)  # `dead` stopped beating
     seen = await overview(Registry(redis, redis_prefix, "observer"))

@@ -354,7 +354,7 @@ async def test_an_unreachable_origin_is_a_503_to_retry_and_leaves_no_relay(
         stream = await new_stream(a, await new_user(a, creator=True))
         ghost = Registry(redis, redis_prefix, "ghost")  # a living node nobody listens for
         await ghost.beat(NodeCard("ghost", f"http://127.0.0.1:{free_port()}"))
-        await ghost.set_origin(stream["id"])
+        await ghost.claim_origin(stream["id"])
         failures = RELAY_FAILURES.labels("unreachable")._value.get()
         refused = await whep_request(b, stream["id"], await new_user(b), await viewer_peer())
         assert refused.status == 503 and refused.headers["Retry-After"]
