@@ -1,4 +1,5 @@
-"""The `vilokanam` command: run, node, cluster, migrate, dev-login, workers and money checks."""
+"""The `vilokanam` command: run, node, cluster, migrate, dev-login, dev-topup, workers and money
+checks."""
 
 from __future__ import annotations
 
@@ -28,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     login.add_argument("uri", help="dev key URI such as //Alice or //Bob")
     login.add_argument("--url", help="server base URL (default: PUBLIC_URL or HTTP_HOST:PORT)")
+    topup = commands.add_parser(
+        "dev-topup", help="dev only: a dev account deposits to the escrow; waits for the credit"
+    )
+    topup.add_argument("uri", help="dev key URI such as //Bob")
+    topup.add_argument("amount", help="in the chain's unit (ROC on the dev chain), e.g. 25 or 0.5")
+    topup.add_argument("--url", help="server base URL (default: PUBLIC_URL or HTTP_HOST:PORT)")
     worker = commands.add_parser("worker", help="run one background role in this process")
     worker.add_argument("role", choices=["settlement", "payouts", "deposits", "vod"])
     worker.add_argument("--name", default=None, help="stable consumer name (default: role-1)")
@@ -61,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cluster": _cluster,
         "migrate": _migrate,
         "dev-login": _dev_login,
+        "dev-topup": _dev_topup,
         "worker": _worker,
         "reconcile": _reconcile,
         "grant": _grant,
@@ -114,6 +122,31 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     applied = asyncio.run(migrate(settings.database_url))
     print(f"applied {len(applied)} migration(s)" if applied else "database is up to date")
     return 0
+
+
+def _dev_topup(settings: Settings, args: argparse.Namespace) -> int:
+    from vilokanam.devtopup import DevLoginError, DevTopUpError, dev_topup, format_units
+
+    if not settings.is_dev:
+        print("vilokanam: dev-topup is disabled outside dev mode", file=sys.stderr)
+        return 2
+    try:
+        done = asyncio.run(
+            dev_topup(args.url or settings.base_url, args.uri, args.amount, _to_stderr)
+        )
+    except (DevLoginError, DevTopUpError) as exc:
+        print(f"vilokanam: {exc}", file=sys.stderr)
+        return 1
+    unit = f" {done.symbol}"
+    print(
+        f"credited {format_units(done.planck, done.decimals)}{unit} to {done.address}; "
+        f"balance {format_units(done.balance, done.decimals)}{unit}"
+    )
+    return 0
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _dev_login(settings: Settings, args: argparse.Namespace) -> int:

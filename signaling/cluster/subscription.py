@@ -48,7 +48,7 @@ class Subscription:
         if self._listener is not None:
             self._listener.cancel()
             await finish([self._listener])
-        await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        await self._pubsub.aclose()
 
     async def _listen(self) -> None:
         while not self._closed:

@@ -165,7 +165,7 @@ class StreamEvents:
         if self._listener is not None:
             self._listener.cancel()  # and, should a library swallow that, `_closed` ends it
             await finish([self._listener])
-        await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        await self._pubsub.aclose()
 
     async def _listen(self) -> None:
         while not self._closed:

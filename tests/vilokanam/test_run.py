@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from tests.billing.support.processes import wait_healthy
-from tests.support.ports import free_port
 
 
 def _children_alive(var_dir: Path) -> list[str]:
     ps = ["ps", "-eww", "-o", "args"]
     out = subprocess.run(ps, capture_output=True, text=True, check=True).stdout
     return [line for line in out.splitlines() if str(var_dir) in line]
-
-
-@pytest.fixture
-def run_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        VAR_DIR=str(tmp_path / "var"),
-        HTTP_PORT=str(free_port()),
-        VILOKANAM_ENV="dev",
-        PUBLIC_URL="",
-        RTC_UDP_PORT="0",
-    )
-    env.pop("PUBLIC_URL")
-    return env
 
 
 def test_run_serves_health_and_stops_embedded_services(run_env: dict[str, str]) -> None:
