@@ -5,6 +5,7 @@ from recorder.errors import InvalidMedia
 from recorder.jobs import LeaseLost, enqueue
 from recorder.ladder import LadderSettings, Rendition, plan_ladder
 from recorder.live import LiveRecorder
+from recorder.live_thumbnail import LIVE_URL_PREFIX, live_thumbnail_path
 from recorder.probe import ProbeResult, probe
 from recorder.thumbnail import thumbnail
 from recorder.transcode import ProgressCallback, RenditionResult
@@ -19,9 +20,11 @@ __all__ = [
     "LiveRecorder",
     "default_owner",
     "enqueue",
+    "live_thumbnail_path",
     "part_name",
     "run_vod_worker",
     "InvalidMedia",
+    "LIVE_URL_PREFIX",
     "LadderSettings",
     "ProbeResult",
     "ProgressCallback",

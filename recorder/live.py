@@ -20,6 +20,7 @@ import structlog
 
 from recorder.archive import ArchiveWriter
 from recorder.jobs import enqueue
+from recorder.live_thumbnail import THUMBNAIL_INTERVAL_S, LiveThumbnailer
 from sfu import NotLive, Sfu
 
 logger = structlog.get_logger(__name__)
@@ -41,12 +42,19 @@ class LiveRecorder:
     """Records every live stream of one sfu into ``media_root/recordings``."""
 
     def __init__(
-        self, sfu: Sfu, pool: asyncpg.Pool, media_root: Path, reconnect_grace_s: float = 10.0
+        self,
+        sfu: Sfu,
+        pool: asyncpg.Pool,
+        media_root: Path,
+        reconnect_grace_s: float = 10.0,
+        thumbnail_interval_s: float = THUMBNAIL_INTERVAL_S,
     ) -> None:
         self.sfu = sfu
         self.pool = pool
-        self.root = Path(media_root) / "recordings"
+        self.media_root = Path(media_root)
+        self.root = self.media_root / "recordings"
         self.grace = reconnect_grace_s
+        self.thumbnail_interval_s = thumbnail_interval_s
         self._recordings: dict[uuid.UUID, Recording] = {}
 
     def stream_live(self, stream_id: uuid.UUID, session_id: uuid.UUID | None) -> None:
@@ -71,11 +79,16 @@ class LiveRecorder:
             return None
         # Audio may start after the first video keyframe: ask for its track up front.
         writer = ArchiveWriter(recording.directory, part, expect_audio="audio" in tap.kinds)
+        thumbnails = LiveThumbnailer(
+            self.pool, self.media_root, stream_id, self.thumbnail_interval_s
+        )
         try:
             async for frame in tap:
                 writer.write(frame)
+                thumbnails.offer(frame)
         finally:
             tap.close()
+            await thumbnails.close()
             path = await asyncio.to_thread(writer.close)
         if path is not None:
             recording.parts.append(path)

@@ -141,6 +141,8 @@ class MediaSettings(Section):
     recording: bool = True
     # Seconds a publisher may be gone and come back to the same recording.
     reconnect_grace_s: float = Field(default=10.0, ge=0.0, le=3600.0)
+    # Seconds between live thumbnails (one keyframe decoded per stream each time).
+    thumbnail_interval_s: float = Field(default=30.0, ge=1.0, le=3600.0)
     # Run one VOD worker in the server process (default: in dev only).
     vod_worker: bool | None = None
     # A VOD worker's lease on a job; a dead worker's job is taken over after this long.

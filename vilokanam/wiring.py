@@ -71,8 +71,9 @@ async def media(app: web.Application) -> AsyncIterator[None]:
 def record(app: web.Application, live: LiveStreams) -> LiveRecorder:
     """Record every live stream: the recorder follows live/ended changes of LiveStreams."""
     config = app[CONFIG]
+    media = config.media
     recorder = LiveRecorder(
-        live.sfu, app[PG], config.media.media_root, config.media.reconnect_grace_s
+        live.sfu, app[PG], media.media_root, media.reconnect_grace_s, media.thumbnail_interval_s
     )
 
     def follow(what: str, stream_id: uuid.UUID) -> None:

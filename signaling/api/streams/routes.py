@@ -7,6 +7,7 @@ import uuid
 import asyncpg
 from aiohttp import web
 
+from recorder import LIVE_URL_PREFIX, live_thumbnail_path
 from signaling.api.streams import queries as streams_db
 from signaling.api.streams.models import StreamCreate, StreamUpdate
 from signaling.api.streams.views import stream_view
@@ -17,7 +18,7 @@ from signaling.http.errors import ApiError
 from signaling.http.lookup import row_or_404
 from signaling.http.pagination import next_cursor, page_params
 from signaling.http.validation import changes_of, query_uuid, read_json
-from signaling.keys import LIVE, PG
+from signaling.keys import CONFIG, LIVE, PG
 from signaling.runtime.routing import end_broadcast_on
 
 routes = web.RouteTableDef()
@@ -83,6 +84,23 @@ async def list_streams(request: web.Request) -> web.Response:
 @routes.get("/api/streams/{stream_id}")
 async def get_stream(request: web.Request) -> web.Response:
     return web.json_response(stream_view(request, await _stream_or_404(request)))
+
+
+@routes.get(LIVE_URL_PREFIX + "/{stream_id}/thumbnail.jpg")
+async def live_thumbnail(request: web.Request) -> web.FileResponse:
+    """The stream's latest live thumbnail (the recorder replaces it about every 30 s)."""
+    stream = await _stream_or_404(request)
+    path = live_thumbnail_path(request.app[CONFIG].media.media_root, stream["id"])
+    if not path.is_file():
+        raise ApiError(404, "this stream has no thumbnail yet")
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "image/jpeg",
+            "Cache-Control": "public, max-age=30",  # its URL changes (?v=) with each new image
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @routes.patch("/api/streams/{stream_id}")

@@ -8,6 +8,14 @@ const REFRESH_MS = 4000;
 const list = document.getElementById('streams');
 const listStatus = document.getElementById('streams-status');
 
+/** The live thumbnail the recorder refreshes about every 30 s (none before the first one). */
+function thumbnail(stream) {
+  if (!stream.thumbnail_url) return [];
+  return [Object.assign(document.createElement('img'), {
+    src: stream.thumbnail_url, alt: `Now on ${stream.title}`, className: 'thumb', width: 320, height: 180,
+  })];
+}
+
 function card(stream) {
   const item = document.createElement('li');
   item.className = 'card';
@@ -21,7 +29,7 @@ function card(stream) {
   const price = Object.assign(document.createElement('p'), {
     className: 'hint', textContent: describePrice(stream.price_per_second),
   });
-  item.append(link, creator, viewers, price);
+  item.append(...thumbnail(stream), link, creator, viewers, price);
   return item;
 }
 
