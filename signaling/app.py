@@ -21,6 +21,7 @@ from signaling.api.creator.figures import live_figures
 from signaling.api.me import routes as me
 from signaling.api.moderation import routes as moderation
 from signaling.api.ops import routes as ops
+from signaling.api.search import routes as search
 from signaling.api.social import routes as social
 from signaling.api.streams import routes as streams
 from signaling.api.uploads import routes as uploads
@@ -70,6 +71,7 @@ ROUTES = (
     social.routes,
     comments.routes,
     moderation.routes,
+    search.routes,
 )
 
 

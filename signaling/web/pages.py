@@ -45,8 +45,9 @@ PAGE_INFO = {
     "video": Page("Video"),
     "dashboard": Page("Creator dashboard", "/dashboard"),
     "me": Page("My account", "/me"),
+    "search": Page("Search", "/search"),
 }
-NAV = (("/", "Live now"), ("/dashboard", "Dashboard"), ("/me", "My account"))
+NAV = (("/", "Live now"), ("/search", "Search"), ("/dashboard", "Dashboard"), ("/me", "My account"))
 
 
 CURRENT = ' aria-current="page"'

@@ -35,6 +35,11 @@ async def dashboard(_request: web.Request) -> web.Response:
     return page("dashboard")
 
 
+@routes.get("/search")
+async def search(_request: web.Request) -> web.Response:
+    return page("search")
+
+
 @routes.get("/me")
 async def me(_request: web.Request) -> web.Response:
     return page("me")

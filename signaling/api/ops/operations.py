@@ -37,6 +37,7 @@ QUERY: dict[str, Schema] = {
     "price": {"type": "string", "pattern": "^[0-9]{1,40}$"},
     "amount": {"type": "string", "pattern": "^[1-9][0-9]{0,37}$"},
     "to": {"type": "string", "maxLength": 64},
+    "q": {"type": "string", "maxLength": 200},
 }
 PAGED = ("cursor", "limit")
 
@@ -326,6 +327,17 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("POST", "/api/videos/{video_id}/views"): Op(
         "Record a playback", "videos", ok=(200, 201), body=ViewReport, auth="optional"
+    ),
+    ("GET", "/media/live/{stream_id}/thumbnail.jpg"): Op(
+        "A live stream's latest thumbnail (refreshed about every 30 s)",
+        "streams",
+        schema=NO_BODY,
+        produces="image/jpeg",
+    ),
+    ("GET", "/api/search"): Op(
+        "Streams (live first) and public videos with every word of q in title or description",
+        "catalog",
+        query=("q", "limit"),
     ),
     ("GET", "/media/videos/{video_id}/{path}"): Op(
         "A ready video's file: MP4 rendition, HLS playlist or segment, thumbnail (Range)",

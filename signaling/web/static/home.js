@@ -1,42 +1,17 @@
 // /: the live streams with their viewer counts (refreshed), and a form to start a stream.
 
-import { api, currentSession, describe, displayName, say } from './api.js';
-import { describePrice } from './money.js';
+import { api, currentSession, describe, say } from './api.js';
+import { streamCard } from './cards.js';
 import { mountSignIn } from './signin.js';
 
 const REFRESH_MS = 4000;
 const list = document.getElementById('streams');
 const listStatus = document.getElementById('streams-status');
 
-/** The live thumbnail the recorder refreshes about every 30 s (none before the first one). */
-function thumbnail(stream) {
-  if (!stream.thumbnail_url) return [];
-  return [Object.assign(document.createElement('img'), {
-    src: stream.thumbnail_url, alt: `Now on ${stream.title}`, className: 'thumb', width: 320, height: 180,
-  })];
-}
-
-function card(stream) {
-  const item = document.createElement('li');
-  item.className = 'card';
-  const link = Object.assign(document.createElement('a'), {
-    href: `/watch/${stream.id}`, textContent: stream.title, className: 'card-title',
-  });
-  const creator = Object.assign(document.createElement('p'), { textContent: `by ${displayName(stream.creator)}` });
-  const viewers = Object.assign(document.createElement('p'), { className: 'viewers' });
-  viewers.append(Object.assign(document.createElement('span'), { className: 'badge', textContent: 'LIVE' }),
-    ` ${stream.viewer_count} watching`);
-  const price = Object.assign(document.createElement('p'), {
-    className: 'hint', textContent: describePrice(stream.price_per_second),
-  });
-  item.append(...thumbnail(stream), link, creator, viewers, price);
-  return item;
-}
-
 async function refresh() {
   try {
     const { items } = await api('/api/streams?status=live&limit=50');
-    list.replaceChildren(...items.map(card));
+    list.replaceChildren(...items.map(streamCard));
     say(listStatus, items.length ? '' : 'Nobody is live right now. Check back soon, or start your own stream.');
   } catch (error) {
     say(listStatus, `Could not load streams: ${describe(error)}`, 'error');

@@ -1,0 +1,1 @@
+"""Search: streams and videos by the words of their titles and descriptions."""
