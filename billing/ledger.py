@@ -15,6 +15,10 @@ Entry fields (keep in step with the XADD in `meter.lua`):
   status          one digit per line: "1" charged; other digits (duplicate, insufficient,
                   overflow) mark lines that moved no money and are not ledger charges
 
+A one-off payment (`Meter.pay`, e.g. a tip) is its own entry, told apart by a ``kind`` field:
+  kind, payment_id, viewer_id, creator_id, ref (stream or video id), amount, creator_amount, fee
+(see `decode_payment`; `decode_entry` is for charge batches only, `entry_sums` for either).
+
 One entry per batch rather than per charge: an entry per charge cost the script about as much as
 the rest of a charge, and the consumer settles whole batches anyway. Keeping the batch as sent
 (with a status string) spares the script building a string per charge.
@@ -102,3 +106,58 @@ def decode_entry(fields: Fields | None) -> list[LedgerEntry]:
     if count != len(entries) or sums != found:
         raise ValueError(f"ledger entry totals {count}, {sums} != charges {len(entries)}, {found}")
     return entries
+
+
+@dataclass(frozen=True)
+class LedgerPayment:
+    """One one-off payment (a tip). Amounts are planck; ``amount == creator_amount + fee``."""
+
+    kind: str
+    payment_id: str
+    viewer_id: str
+    creator_id: str
+    ref: str
+    amount: int
+    creator_amount: int
+    fee: int
+
+
+def decode_payment(fields: Fields | None) -> LedgerPayment | None:
+    """The payment a stream entry holds, or None when it is a charge batch (no ``kind``).
+
+    Raises ValueError when a field is missing or the amounts do not add up.
+    """
+    values = {_text(k): _text(v) for k, v in (fields or {}).items()}
+    if "kind" not in values:
+        return None
+    try:
+        payment = LedgerPayment(
+            values["kind"],
+            values["payment_id"],
+            values["viewer_id"],
+            values["creator_id"],
+            values["ref"],
+            int(values["amount"]),
+            int(values["creator_amount"]),
+            int(values["fee"]),
+        )
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"malformed ledger payment: {exc!r}") from exc
+    if min(payment.fee, payment.creator_amount) < 0 or (
+        payment.amount != payment.creator_amount + payment.fee
+    ):
+        raise ValueError(f"ledger payment amounts do not add up: {values!r}")
+    return payment
+
+
+def entry_sums(fields: Fields | None) -> tuple[int, int, int]:
+    """(amount, creator_amount, fee) an entry moved, charge batch or payment alike."""
+    payment = decode_payment(fields)
+    if payment is not None:
+        return payment.amount, payment.creator_amount, payment.fee
+    charges = decode_entry(fields)
+    return (
+        sum(c.amount for c in charges),
+        sum(c.creator_amount for c in charges),
+        sum(c.fee for c in charges),
+    )

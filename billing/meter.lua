@@ -17,6 +17,8 @@ server, not on Redis Cluster.
                         Returns 1 when credited now, 0 when the key was already used.
   ARGV[1] = "withdraw": same arguments. Returns 1 when debited (now or by an earlier call with the
                         same key), 0 when the balance is below the amount (nothing written).
+  ARGV[1] = "pay":      ARGV[2] prefix, ARGV[3..9] kind, payment id, viewer, creator, ref, amount,
+                        fee. Returns "outcome fresh" (see pay below).
 
 Money invariants enforced here (proved in tests/billing/test_meter.py):
   2. Each (view, second) is charged at most once: a view remembers its last charged second and
@@ -398,14 +400,24 @@ local function charge(P, ttl, n, batch)
   return table.concat(out, ' ')
 end
 
+-- What an idempotency field of the `idem` hash remembers: nil when unused, else the outcome
+-- stored after the request's record ('' when only the record is kept). A field used for
+-- another request raises: one key never stands for two different moves of money.
+local function remembered(P, field, record)
+  local seen = redis.call('HGET', P .. 'idem', field)
+  if not seen then return nil end
+  if seen ~= record and string.sub(seen, 1, #record + 1) ~= record .. ' ' then
+    error('idempotency key ' .. field .. ' reused for ' .. record)
+  end
+  return string.sub(seen, #record + 2)
+end
+
 -- Deposits and withdrawals: exactly once per idempotency key, remembered in the `idem` hash.
 local function balance_move(P, op, user_id, amount, key)
   local ah, al = limbs(amount)
   local idem_field = op .. ':' .. key
   local record = user_id .. ' ' .. amount
-  local seen = redis.call('HGET', P .. 'idem', idem_field)
-  if seen then
-    if seen ~= record then error('idempotency key ' .. key .. ' reused for ' .. record) end
+  if remembered(P, idem_field, record) then
     if op == 'credit' then return 0 end
     return 1
   end
@@ -427,6 +439,50 @@ local function balance_move(P, op, user_id, amount, key)
   return 1
 end
 
+-- One-off payments (tips): the viewer pays `amount`, the creator earns amount - fee, the
+-- platform the fee; kept totals and one ledger entry (kind, format in billing/ledger.py) in the
+-- same step. Exactly once per payment id: the `idem` hash keeps the outcome, paid or refused
+-- (short balance), so a retry moves nothing and answers the first outcome.
+-- Reply: "outcome fresh", outcome 1 paid or 3 refused, fresh 1 when decided by this call.
+local function pay(P, kind, payment_id, viewer_id, creator_id, ref, amount, fee)
+  local ah, al = limbs(amount)
+  local fh, fl = limbs(fee)
+  if less(ah, al, fh, fl) then error('fee ' .. fee .. ' exceeds amount ' .. amount) end
+  if viewer_id == creator_id then error('a payment to oneself: ' .. viewer_id) end
+  local field = 'pay:' .. payment_id
+  local record = table.concat({kind, viewer_id, creator_id, ref, amount, fee}, ' ')
+  local seen = remembered(P, field, record)
+  if seen then return seen .. ' 0' end
+  local A = new_amounts()
+  local bal = new_amount(A, P .. 'bal:' .. viewer_id)
+  local earn = new_amount(A, P .. 'earn:' .. creator_id)
+  local fees = new_amount(A, P .. 'fee:platform')
+  load_amounts(A)
+  local hi, lo = A.hi, A.lo
+  if less(hi[bal], lo[bal], ah, al) then
+    redis.call('HSET', P .. 'idem', field, record .. ' ' .. INSUFFICIENT)
+    return INSUFFICIENT .. ' 1'
+  end
+  local ch, cl = sub(ah, al, fh, fl)
+  local eh, el = add(hi[earn], lo[earn], ch, cl)
+  local xh, xl = add(hi[fees], lo[fees], fh, fl)
+  if overflows(eh, el) or overflows(xh, xl) then error('earnings or fee would overflow') end
+  hi[bal], lo[bal] = sub(hi[bal], lo[bal], ah, al)
+  hi[earn], lo[earn], hi[fees], lo[fees] = eh, el, xh, xl
+  A.dirty[bal], A.dirty[earn], A.dirty[fees] = true, true, true
+  redis.call('XADD', P .. 'ledger', '*', 'kind', kind, 'payment_id', payment_id,
+    'viewer_id', viewer_id, 'creator_id', creator_id, 'ref', ref,
+    'amount', amount, 'creator_amount', text(ch, cl), 'fee', fee)
+  local totals = load_totals(P)
+  bump_total(totals, 'debits', ah, al)
+  bump_total(totals, 'credits', ch, cl)
+  bump_total(totals, 'fees', fh, fl)
+  store_totals(P, totals)
+  store_amounts(A)
+  redis.call('HSET', P .. 'idem', field, record .. ' ' .. CHARGED)
+  return CHARGED .. ' 1'
+end
+
 -- The states of some views, for reading: "last_second ticks" each ("-1 0" when unknown).
 local function view_states(P, ttl, ids)
   local V, out = new_views(), {}
@@ -442,4 +498,5 @@ if op == 'views' then return view_states(P, tonumber(ARGV[3]), {unpack(ARGV, 4)}
 if op == 'credit' or op == 'withdraw' then
   return balance_move(P, op, ARGV[3], ARGV[4], ARGV[5])
 end
+if op == 'pay' then return pay(P, unpack(ARGV, 3, 9)) end
 error('unknown meter operation ' .. tostring(op))

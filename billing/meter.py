@@ -146,6 +146,28 @@ class ViewLine:
     """``" price fee\\n"``"""
 
 
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """A one-off payment from a viewer to a creator (kind ``tip``), about a stream or video."""
+
+    kind: str
+    payment_id: str
+    viewer_id: str
+    creator_id: str
+    ref: str
+    """The stream or video id the payment is about."""
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class PayOutcome:
+    """What became of a payment: paid or refused (short balance); fresh when this call decided."""
+
+    paid: bool
+    fresh: bool
+    fee: int
+
+
 @dataclass(frozen=True)
 class Totals:
     """Kept counters since the beginning, for reconcile: debits == credits + fees."""
@@ -308,6 +330,23 @@ class Meter:
         """
         _check_amount("amount", amount)
         return bool(await self._run("withdraw", self.prefix, user_id, amount, idempotency_key))
+
+    async def pay(self, payment: Payment) -> PayOutcome:
+        """Move a one-off payment (a tip) exactly once per `payment.payment_id`.
+
+        The viewer pays `amount`; the creator earns amount - fee (`split` with this meter's
+        fee_bps), the platform the fee; one ledger entry of the payment's kind. A short balance
+        refuses (moves nothing). A second call with the same id moves nothing and answers the
+        first outcome (`fresh` False); the same id with other fields raises.
+        """
+        _check_amount("amount", payment.amount)
+        fee = split(payment.amount, self.fee_bps)[1]
+        fields = (payment.kind, payment.payment_id, payment.viewer_id, payment.creator_id)
+        if payment.amount <= 0 or any(not f or " " in f for f in (*fields, payment.ref)):
+            raise ValueError("a payment needs a positive amount and ids without spaces")
+        reply = await self._run("pay", self.prefix, *fields, payment.ref, payment.amount, fee)
+        outcome, fresh = (reply.decode() if isinstance(reply, bytes) else str(reply)).split(" ")
+        return PayOutcome(paid=outcome == "1", fresh=fresh == "1", fee=fee)
 
     async def withdrawals_debited(self, idempotency_keys: list[str]) -> list[bool]:
         """Per key, whether `debit_for_withdrawal` took a balance with it (meter.lua's record);

@@ -2,7 +2,7 @@
 
 Σ viewer debits = Σ creator credits + platform fee, to the planck:
   * in Redis: the meter's kept totals;
-  * in PostgreSQL: settled batches, stream-view payments and creator earnings;
+  * in PostgreSQL: settled batches, stream-view and tip payments and creator earnings;
   * between the two: what Redis charged equals what PostgreSQL settled plus the ledger entries
     not yet settled;
   * on chain: every finalized payout is in the block recorded for it, succeeded, and creators'
@@ -21,7 +21,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from billing.chain import ChainClient
-from billing.ledger import decode_entry, ledger_key
+from billing.ledger import entry_sums, ledger_key
 from billing.meter import Meter, Totals
 from billing.parking import ParkedItem, list_parked, refresh_open_gauge
 
@@ -79,10 +79,8 @@ async def _unsettled(
         for entry_id, fields in entries.items():
             if entry_id in settled:
                 continue
-            for charge in decode_entry(fields):
-                amount += charge.amount
-                creator += charge.creator_amount
-                fee += charge.fee
+            sums = entry_sums(fields)
+            amount, creator, fee = amount + sums[0], creator + sums[1], fee + sums[2]
     return amount, creator, fee
 
 
@@ -111,7 +109,7 @@ async def reconcile(
     )
     payments = await pool.fetchrow(
         """SELECT COALESCE(sum(amount), 0) AS amount, COALESCE(sum(fee), 0) AS fee
-           FROM payments WHERE payment_type = 'stream_view'"""
+           FROM payments WHERE payment_type IN ('stream_view', 'tip')"""
     )
     report.check(
         "postgres payments = settled batches",

@@ -31,7 +31,14 @@ from prometheus_client import Counter, Histogram
 from redis.exceptions import ResponseError
 from redis.typing import XReadGroupResponse
 
-from billing.ledger import Fields, LedgerEntry, decode_entry, ledger_key
+from billing.ledger import (
+    Fields,
+    LedgerEntry,
+    LedgerPayment,
+    decode_entry,
+    decode_payment,
+    ledger_key,
+)
 from billing.parking import TRANSIENT, park, parked_refs
 
 logger = structlog.get_logger(__name__)
@@ -120,15 +127,51 @@ async def apply_batch(conn: asyncpg.Connection, batch_id: str, entries: list[Led
             return False
         await _apply_views(conn, batch_id, sums)
         await _apply_streams(conn, sums)
-        await conn.executemany(
-            """INSERT INTO creator_earnings (creator_id, total_earnings, pending_payout)
-               VALUES ($1, $2, $2)
-               ON CONFLICT (creator_id) DO UPDATE SET
-                   total_earnings = creator_earnings.total_earnings + EXCLUDED.total_earnings,
-                   pending_payout = creator_earnings.pending_payout + EXCLUDED.pending_payout""",
-            [(uuid.UUID(c), amount) for c, amount in sums.creators.items() if amount > 0],
-        )
+        await _add_earnings(conn, sums.creators)
     return True
+
+
+async def apply_payment(conn: asyncpg.Connection, batch_id: str, payment: LedgerPayment) -> bool:
+    """Apply one one-off payment (a tip) in one transaction; False if it was applied before.
+
+    Its entry id is the batch id (a settled batch of no charges), so reconcile sums it with the
+    charge batches; the payments row takes the payment id as its id: one row per payment.
+    """
+    async with conn.transaction():
+        inserted = await conn.fetchval(
+            """INSERT INTO settled_batches (batch_id, charges, amount, creator_amount, fee)
+               VALUES ($1, 0, $2, $3, $4) ON CONFLICT (batch_id) DO NOTHING RETURNING 1""",
+            batch_id,
+            payment.amount,
+            payment.creator_amount,
+            payment.fee,
+        )
+        if inserted is None:
+            return False
+        await conn.execute(
+            """INSERT INTO payments (id, from_user_id, to_user_id, amount, fee, payment_type,
+                                     reference_id, status, batch_id, completed_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, 'completed', $8, now())""",
+            *(uuid.UUID(v) for v in (payment.payment_id, payment.viewer_id, payment.creator_id)),
+            payment.amount,
+            payment.fee,
+            payment.kind,
+            uuid.UUID(payment.ref),
+            batch_id,
+        )
+        await _add_earnings(conn, {payment.creator_id: payment.creator_amount})
+    return True
+
+
+async def _add_earnings(conn: asyncpg.Connection, creators: dict[str, int]) -> None:
+    await conn.executemany(
+        """INSERT INTO creator_earnings (creator_id, total_earnings, pending_payout)
+           VALUES ($1, $2, $2)
+           ON CONFLICT (creator_id) DO UPDATE SET
+               total_earnings = creator_earnings.total_earnings + EXCLUDED.total_earnings,
+               pending_payout = creator_earnings.pending_payout + EXCLUDED.pending_payout""",
+        [(uuid.UUID(c), amount) for c, amount in creators.items() if amount > 0],
+    )
 
 
 async def _apply_views(conn: asyncpg.Connection, batch_id: str, sums: BatchSums) -> None:
@@ -248,9 +291,13 @@ class Settlement:
 
     async def _settle(self, entry_id: str, fields: Fields | None) -> None:
         try:
-            entries = decode_entry(fields)
+            payment = decode_payment(fields)
+            entries = [] if payment else decode_entry(fields)
             async with self.pool.acquire() as conn:
-                fresh = await apply_batch(conn, entry_id, entries)
+                if payment:
+                    fresh = await apply_payment(conn, entry_id, payment)
+                else:
+                    fresh = await apply_batch(conn, entry_id, entries)
         except TRANSIENT:
             raise
         except Exception as exc:  # noqa: BLE001 - one batch must not stop the others
