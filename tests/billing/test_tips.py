@@ -17,6 +17,12 @@ TIP = 12_345_679  # a fee (10 %) that rounds down: 1_234_567, creator 11_111_112
 
 
 @pytest.fixture
+def db(own_db: asyncpg.Pool) -> asyncpg.Pool:
+    """A database of each test alone: reconcile checks whole tables."""
+    return own_db
+
+
+@pytest.fixture
 async def scene(db: asyncpg.Pool, redis, redis_prefix: str) -> dict:
     return await make_scene(db, redis, redis_prefix)
 
