@@ -13,6 +13,7 @@ async def test_every_api_route_is_documented_and_nothing_else(client: TestClient
     routes = api_routes(client.app)
     assert ("POST", "/whip/{stream_id}") in routes  # WHIP/WHEP count as API
     assert not any(path.startswith("/static") for _method, path in routes)
+    assert ("GET", "/search") not in routes  # a page (named page.*), beside GET /api/search
     undocumented = routes - set(OPERATIONS)
     stale = set(OPERATIONS) - routes
     assert undocumented == set(), f"routes missing from signaling/openapi.py: {undocumented}"

@@ -18,9 +18,10 @@ from signaling.api.ops.schemas import COMPONENTS, Schema, ref
 
 # Routes that are not part of the JSON/WebRTC API: pages, static files, the WebSocket, metrics,
 # and the internal endpoints between nodes of a cluster (behind the node credential).
-NOT_API = re.compile(
-    r"^/($|static|ws/|metrics$|watch/|broadcast/|videos/|dashboard$|me$|internal/)"
-)
+# Pages are told apart by their route name (signaling/web/routes.py); these are the other
+# routes that are not part of the public HTTP API.
+NOT_API = re.compile(r"^/(static|ws/|metrics$|internal/)")
+PAGE_ROUTE_PREFIX = "page."
 
 
 def _parameters(path: str, op: Op) -> list[dict[str, Any]]:
@@ -101,7 +102,7 @@ def api_routes(app: web.Application) -> set[tuple[str, str]]:
         if resource is None or route.method == "HEAD":
             continue
         path = re.sub(r"{(\w+):[^}]+}", r"{\1}", resource.canonical)
-        if not NOT_API.match(path):
+        if not NOT_API.match(path) and not (resource.name or "").startswith(PAGE_ROUTE_PREFIX):
             found.add((route.method, path))
     return found
 
