@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from substrateinterface import Keypair
 
 from billing.chain import ChainClient
@@ -234,7 +235,12 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
     await dev_sign_in(me, "//Bob")
     await me.locator("#deposits-body tr").filter(has_text=info["token_symbol"]).first.wait_for()
     spent = me.locator("#spending-body tr").filter(has_text="Paid cooking show")
-    await spent.wait_for(timeout=PAGE_TIMEOUT_MS)
+    try:
+        await spent.wait_for(timeout=PAGE_TIMEOUT_MS)
+    except PlaywrightTimeoutError as exc:  # once on CI: say what the API and the page held
+        api = await (await client.get("/api/me/spending", headers=bob)).text()
+        shown = await me.locator("#me-status").inner_text()
+        raise AssertionError(f"no spending row: API {api}; page status {shown!r}") from exc
     assert await me.locator("#escrow-address").inner_text() == info["escrow_address"]
 
     # Bob withdraws some of what is left: the page shows the fee before he confirms, and the
