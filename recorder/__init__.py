@@ -1,7 +1,9 @@
 """Recorder: live archive (remux, no re-encode), VOD job queue and processing (ladder, HLS)."""
 
 from recorder.archive import ArchiveWriter, part_name
+from recorder.avatar import avatar_jpeg, avatar_path
 from recorder.errors import InvalidMedia
+from recorder.files import replace_file
 from recorder.jobs import LeaseLost, enqueue
 from recorder.ladder import LadderSettings, Rendition, plan_ladder
 from recorder.live import LiveRecorder
@@ -15,6 +17,8 @@ from sfu import EncodedFrame  # what ArchiveWriter.write takes
 
 __all__ = [
     "ArchiveWriter",
+    "avatar_jpeg",
+    "avatar_path",
     "EncodedFrame",
     "LeaseLost",
     "LiveRecorder",
@@ -34,6 +38,7 @@ __all__ = [
     "plan_ladder",
     "probe",
     "process_video",
+    "replace_file",
     "thumbnail",
     "video_dir",
 ]

@@ -9,7 +9,6 @@ transcoding. The file is replaced atomically, so a reader never sees half an ima
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from pathlib import Path
@@ -21,6 +20,7 @@ import structlog
 from av.video.codeccontext import VideoCodecContext
 
 from recorder.errors import InvalidMedia
+from recorder.files import replace_file
 from recorder.thumbnail import encode_jpeg
 from sfu import EncodedFrame
 
@@ -86,7 +86,7 @@ class LiveThumbnailer:
     async def _write(self, frame: EncodedFrame) -> None:
         try:
             jpeg = await asyncio.to_thread(keyframe_jpeg, frame)
-            await asyncio.to_thread(_replace, self.path, jpeg)
+            await asyncio.to_thread(replace_file, self.path, jpeg)
             url = f"{LIVE_URL_PREFIX}/{self.stream_id}/thumbnail.jpg?v={time.time_ns() // 10**6}"
             await self.pool.execute(
                 "UPDATE streams SET thumbnail_url = $2 WHERE id = $1", self.stream_id, url
@@ -103,10 +103,3 @@ class LiveThumbnailer:
         """Let a thumbnail being written finish (the tap ended)."""
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
-
-
-def _replace(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".jpg.part")
-    partial.write_bytes(data)
-    os.replace(partial, path)

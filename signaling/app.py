@@ -21,6 +21,7 @@ from signaling.api.creator.figures import live_figures
 from signaling.api.me import routes as me
 from signaling.api.moderation import routes as moderation
 from signaling.api.ops import routes as ops
+from signaling.api.profiles import routes as profiles
 from signaling.api.search import routes as search
 from signaling.api.social import routes as social
 from signaling.api.streams import routes as streams
@@ -72,6 +73,7 @@ ROUTES = (
     comments.routes,
     moderation.routes,
     search.routes,
+    profiles.routes,
 )
 
 

@@ -257,6 +257,24 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("DELETE", "/api/users/{user_id}/follow"): Op(
         "Unfollow a user", "social", ok=(204,), schema=NO_BODY, auth="session"
     ),
+    ("GET", "/api/users/{ref}"): Op(
+        "A profile by user id, username or SS58 address, with follow counts",
+        "users",
+        auth="optional",
+    ),
+    ("PUT", "/api/me/avatar"): Op(
+        "Set my profile picture (the image itself; stored as a 256 px square JPEG)",
+        "users",
+        schema=ref("Me"),
+        content="image/*",
+        auth="session",
+    ),
+    ("DELETE", "/api/me/avatar"): Op(
+        "Remove my profile picture", "users", ok=(204,), schema=NO_BODY, auth="session"
+    ),
+    ("GET", "/media/avatars/{user_id}/avatar.jpg"): Op(
+        "A user's profile picture", "users", schema=NO_BODY, produces="image/jpeg"
+    ),
     ("GET", "/api/users/{user_id}/followers"): _paged("A user's followers", "social"),
     ("GET", "/api/users/{user_id}/following"): _paged("Whom a user follows", "social"),
     ("GET", "/api/me/following/live"): _paged(
