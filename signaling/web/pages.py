@@ -46,6 +46,7 @@ PAGE_INFO = {
     "dashboard": Page("Creator dashboard", "/dashboard"),
     "me": Page("My account", "/me"),
     "search": Page("Search", "/search"),
+    "creator": Page("Creator"),
 }
 NAV = (("/", "Live now"), ("/search", "Search"), ("/dashboard", "Dashboard"), ("/me", "My account"))
 

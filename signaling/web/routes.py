@@ -43,6 +43,11 @@ async def search(_request: web.Request) -> web.Response:
     return page("search")
 
 
+@routes.get("/c/{ref}", name="page.creator")
+async def creator(_request: web.Request) -> web.Response:
+    return page("creator")
+
+
 @routes.get("/me", name="page.me")
 async def me(_request: web.Request) -> web.Response:
     return page("me")

@@ -3,6 +3,17 @@
 import { displayName } from './api.js';
 import { describePrice } from './money.js';
 
+/** "by <name>", linking to the creator's page (/c/<username or address>). */
+function byline(creator) {
+  const line = document.createElement('p');
+  const ref = creator?.username || creator?.account_id;
+  const name = displayName(creator);
+  line.append('by ', ref ? Object.assign(document.createElement('a'), {
+    href: `/c/${encodeURIComponent(ref)}`, textContent: name, className: 'creator-link',
+  }) : name);
+  return line;
+}
+
 /** The live thumbnail the recorder refreshes about every 30 s (none before the first one). */
 function thumbnail(stream) {
   if (!stream.thumbnail_url) return [];
@@ -17,7 +28,7 @@ export function streamCard(stream) {
   const link = Object.assign(document.createElement('a'), {
     href: `/watch/${stream.id}`, textContent: stream.title, className: 'card-title',
   });
-  const creator = Object.assign(document.createElement('p'), { textContent: `by ${displayName(stream.creator)}` });
+  const creator = byline(stream.creator);
   const viewers = Object.assign(document.createElement('p'), { className: 'viewers' });
   if (stream.status === 'live') {
     viewers.append(Object.assign(document.createElement('span'), { className: 'badge', textContent: 'LIVE' }),
@@ -43,7 +54,7 @@ export function videoCard(video) {
   const link = Object.assign(document.createElement('a'), {
     href: `/videos/${video.id}`, textContent: video.title, className: 'card-title',
   });
-  const creator = Object.assign(document.createElement('p'), { textContent: `by ${displayName(video.creator)}` });
+  const creator = byline(video.creator);
   item.append(...poster, link, creator);
   return item;
 }
