@@ -35,6 +35,7 @@ export function mountSignIn(root) {
   status.setAttribute('aria-live', 'polite');
   const body = element('div', { className: 'signin-body' });
   root.replaceChildren(body, status);
+  let devChoice = null;
   let devAccounts = null;
 
   const fail = (error) => say(status, `Sign-in failed: ${describe(error)}`, 'error');
@@ -78,6 +79,9 @@ export function mountSignIn(root) {
   function devForm() {
     const select = element('select', { id: 'dev-account', name: 'uri' },
       ...devAccounts.map((a) => element('option', { value: a.uri, textContent: `${a.name} (dev)` })));
+    // render() runs again (extensions arriving, the accounts list): keep the account picked.
+    if (devChoice) select.value = devChoice;
+    select.addEventListener('change', () => { devChoice = select.value; });
     const form = element('form', { className: 'row', ariaLabel: 'Development sign-in' },
       element('label', { htmlFor: 'dev-account', textContent: 'Dev account' }), select,
       element('button', { type: 'submit', id: 'dev-signin', textContent: 'Sign in' }));
