@@ -7,7 +7,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test setup lint clean soak
 
-setup: $(STAMP) node_modules/.installed
+# Browser modules made from npm packages (signaling/web/bundles/ -> static/vendor/), one ES module
+# each; the pages load them from this origin like any other (no CDN, strict CSP kept).
+VENDOR := signaling/web/static/vendor
+BUNDLES := $(patsubst signaling/web/bundles/%,$(VENDOR)/%,$(wildcard signaling/web/bundles/*.js))
+
+setup: $(STAMP) node_modules/.installed $(BUNDLES)
 
 # Debian's Chromium for the browser tests (Playwright drives it; no browser download).
 CHROMIUM := /usr/bin/chromium
@@ -25,6 +30,9 @@ $(STAMP): pyproject.toml setup.py sfu/_fanout.c
 node_modules/.installed: package.json $(wildcard package-lock.json)
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	mkdir -p node_modules && touch node_modules/.installed
+
+$(VENDOR)/%.js: signaling/web/bundles/%.js node_modules/.installed
+	node_modules/.bin/esbuild $< --bundle --format=esm --minify --log-level=warning --outfile=$@
 
 run: setup
 	$(BIN)/vilokanam run
@@ -58,4 +66,4 @@ lint: setup
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache
+	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache $(VENDOR)

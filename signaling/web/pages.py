@@ -47,8 +47,15 @@ PAGE_INFO = {
     "me": Page("My account", "/me"),
     "search": Page("Search", "/search"),
     "creator": Page("Creator"),
+    "upload": Page("Upload a video", "/upload"),
 }
-NAV = (("/", "Live now"), ("/search", "Search"), ("/dashboard", "Dashboard"), ("/me", "My account"))
+NAV = (
+    ("/", "Live now"),
+    ("/search", "Search"),
+    ("/upload", "Upload"),
+    ("/dashboard", "Dashboard"),
+    ("/me", "My account"),
+)
 
 
 CURRENT = ' aria-current="page"'

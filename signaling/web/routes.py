@@ -48,6 +48,11 @@ async def creator(_request: web.Request) -> web.Response:
     return page("creator")
 
 
+@routes.get("/upload", name="page.upload")
+async def upload(_request: web.Request) -> web.Response:
+    return page("upload")
+
+
 @routes.get("/me", name="page.me")
 async def me(_request: web.Request) -> web.Response:
     return page("me")
