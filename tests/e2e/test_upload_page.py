@@ -42,11 +42,12 @@ def app_config(app_config: AppConfig, own_database_url: str, tmp_path: Path) -> 
 
 
 @pytest.fixture(scope="module")
-def clip_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    """A 4 s video file named holiday.mp4, and its bytes."""
     folder = tmp_path_factory.mktemp("upload")
-    path = folder / "holiday.mp4"
-    path.write_bytes(make_clip(folder, seconds=4.0))
-    return path
+    path, data = folder / "holiday.mp4", make_clip(folder, seconds=4.0)
+    path.write_bytes(data)
+    return path, data
 
 
 def chunk_index(url: str) -> int:
@@ -54,9 +55,13 @@ def chunk_index(url: str) -> int:
 
 
 async def test_an_interrupted_upload_carries_on_after_a_reload_and_the_video_plays(
-    server: str, app_server: TestServer, browser: object, own_db: asyncpg.Pool, clip_file: Path
+    server: str,
+    app_server: TestServer,
+    browser: object,
+    own_db: asyncpg.Pool,
+    clip: tuple[Path, bytes],
 ) -> None:
-    data = clip_file.read_bytes()
+    clip_file, data = clip
     chunk_count = -(-len(data) // CHUNK)
     assert chunk_count > CHUNKS_BEFORE_THE_DROP + 2
     page = await open_page(browser, f"{server}/upload")
