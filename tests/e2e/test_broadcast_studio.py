@@ -37,6 +37,7 @@ playwright_api = pytest.importorskip("playwright.async_api")
 
 SIZES = [("desktop", 1280, 800), ("phone", 390, 844)]
 DARK = 20.0  # mean luma (0-255) below which a decoded frame is black: the fake camera is ~100+
+LOUD, QUIET = 10_000, 10  # 16-bit peaks: the fake microphone beeps at full scale every 0.5 s
 
 
 @dataclass
@@ -44,6 +45,11 @@ class LumaViewer(Viewer):
     """A WHEP viewer that keeps the mean brightness of every decoded frame."""
 
     lumas: list[float] = field(default_factory=list)
+    peaks: list[int] = field(default_factory=list)  # loudest sample of each audio frame
+
+    def on_audio_frame(self, frame: av.AudioFrame) -> None:
+        super().on_audio_frame(frame)
+        self.peaks.append(int(abs(frame.to_ndarray().astype("int32")).max()))
 
     def on_video_frame(self, frame: av.VideoFrame) -> None:
         self.lumas.append(float(frame.to_ndarray(format="gray").mean()))
@@ -60,6 +66,16 @@ class LumaViewer(Viewer):
             return len(last) == frames and all((luma < DARK) == dark for luma in last)
 
         await wait_for(seen, 20)
+
+    async def wait_for_sound(self, loud: bool, since: int = 0, frames: int = 50) -> None:
+        """Wait until the last `frames` audio frames (1 s) from frame `since` on hold a beep,
+        or are all silent."""
+
+        async def heard() -> bool:
+            last = self.peaks[max(since, len(self.peaks) - frames) :]
+            return len(last) == frames and (max(last) > LOUD if loud else max(last) <= QUIET)
+
+        await wait_for(heard, 20)
 
 
 async def watch_over_whep(server: str, stream_id: str) -> tuple[LumaViewer, str]:
@@ -138,6 +154,8 @@ async def test_preview_devices_timer_health_mutes_and_a_stop_that_asks_first(
     )
     assert await page.locator("#on-air").is_hidden()
 
+    offers: list[str] = []
+    page.on("request", lambda r: offers.append(r.url) if r.method in ("POST", "PATCH") else None)
     await page.get_by_label("Stream key").fill(stream["stream_key"])
     await page.get_by_role("button", name="Go live").click()
     await (
@@ -173,14 +191,26 @@ async def test_preview_devices_timer_health_mutes_and_a_stop_that_asks_first(
         await mute_camera.click()
         assert await mute_camera.get_attribute("aria-pressed") == "false"
         await viewer.wait_for_luma(dark=False)
+
+        # Another microphone while live: swapped in by replaceTrack, the beeps keep coming.
+        await viewer.wait_for_sound(loud=True)
+        await page.get_by_label("Microphone", exact=True).select_option(label=microphones[0])
+        await page.wait_for_function(
+            f"""() => document.getElementById('preview').srcObject.getAudioTracks()[0].label
+                      === {microphones[0]!r}"""
+        )
+        await viewer.wait_for_sound(loud=True, since=len(viewer.peaks))
+
+        mute_microphone = page.get_by_role("button", name="Mute microphone")
+        await mute_microphone.click()
+        await viewer.wait_for_sound(loud=False)
     finally:
         await viewer.close()
-
-    mute_microphone = page.get_by_role("button", name="Mute microphone")
-    await mute_microphone.click()
     assert await mute_microphone.get_attribute("aria-pressed") == "true"
     assert not await track_enabled(page, "audio")
     assert await track_enabled(page, "video")
+    # Mutes and the device change went without a new offer: one WHIP POST, no PATCH.
+    assert [url for url in offers if "/whip/" in url] == [f"{server}/whip/{stream['id']}"]
     await no_overflow_and_screenshot(page, f"broadcast-studio-live-{name}")
 
     # Stop asks first; "Keep streaming" keeps it live.
@@ -284,6 +314,9 @@ async def test_the_obs_panel_copies_the_url_and_key_and_rotates_the_key(
     await no_overflow_and_screenshot(page, f"broadcast-obs-rotated-{name}")
     await page.context.close()
 
-    # Neither key ever reached a log line.
+    # The server logged the rotation and both WHIP requests, and neither key in any line.
     logs = caplog.text + "".join(capsys.readouterr())
+    assert f"path=/api/streams/{stream['id']}/key status=200" in logs
+    assert f"path=/whip/{stream['id']} status=401" in logs
+    assert f"path=/whip/{stream['id']} status=201" in logs
     assert old_key not in logs and new_key not in logs
