@@ -213,6 +213,13 @@ async def test_preview_devices_timer_health_mutes_and_a_stop_that_asks_first(
     assert [url for url in offers if "/whip/" in url] == [f"{server}/whip/{stream['id']}"]
     await no_overflow_and_screenshot(page, f"broadcast-studio-live-{name}")
 
+    # A device that goes away (unplugged: its track ends) is reported.
+    await page.evaluate(
+        """() => document.getElementById('preview').srcObject.getVideoTracks()[0]
+                 .dispatchEvent(new Event('ended'))"""
+    )
+    await page.locator("#publish-status").filter(has_text="The camera stopped").wait_for()
+
     # Stop asks first; "Keep streaming" keeps it live.
     await page.get_by_role("button", name="Stop", exact=True).click()
     dialog = page.get_by_role("dialog", name="Stop the broadcast?")
@@ -275,6 +282,12 @@ async def test_the_obs_panel_copies_the_url_and_key_and_rotates_the_key(
     settings = await page.locator("#encoder-settings").inner_text()
     for advice in ("H.264", "baseline", "VP8", "Keyframe interval: 1 s", "no B-frames", "Opus"):
         assert advice in settings
+
+    stranger = await open_page(browser, f"{server}/broadcast/{stream['id']}")
+    await stranger.locator("#title").filter(has_text="Studio check").wait_for()
+    await stranger.locator("#obs-whip-url").filter(has_text=whip_url).wait_for()
+    assert await stranger.get_by_role("button", name="Rotate key").is_hidden()  # not signed in
+    await stranger.context.close()
 
     await page.get_by_label("Stream key").fill(old_key)
     key = page.locator("#obs-key")

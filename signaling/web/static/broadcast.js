@@ -177,6 +177,13 @@ const obsPanel = mountObsPanel({
   keyInput,
   onRotated: () => { if (!pc) say(status, ''); },
 });
+capture.onEnded = (kind) => {
+  const device = kind === 'video' ? 'camera' : 'microphone';
+  say(status, `The ${device} stopped: unplugged, or access to it was withdrawn. Pick one in the list to go on.`, 'error');
+};
+navigator.mediaDevices.addEventListener('devicechange', () => {
+  if (capture.media) capture.fillPickers(pickers.video, pickers.audio).catch(() => {});
+});
 openPreview().catch((error) => say(status, describe(error), 'error'));
 
 document.getElementById('watch-link').href = `/watch/${encodeURIComponent(streamId)}`;

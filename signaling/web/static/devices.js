@@ -40,6 +40,13 @@ export class Capture {
     this.media = null;
     this.opening = null; // one getUserMedia at a time (page load and "Go live" may overlap)
     this.muted = { video: false, audio: false };
+    this.onEnded = null; // (kind) => …: a device went away (unplugged, access withdrawn)
+  }
+
+  #watch(track) {
+    track.enabled = !this.muted[track.kind];
+    // stop() fires no "ended": this is the device or the browser ending it.
+    track.addEventListener('ended', () => this.onEnded?.(track.kind));
   }
 
   /** Open the camera and microphone (`choice`: deviceIds by kind) unless they are open. */
@@ -51,7 +58,7 @@ export class Capture {
 
   async #open(choice) {
     const media = await capture({ video: constraint('video', choice.video), audio: constraint('audio', choice.audio) });
-    for (const track of media.getTracks()) track.enabled = !this.muted[track.kind];
+    for (const track of media.getTracks()) this.#watch(track);
     this.media = media;
     this.preview.srcObject = media;
     return media;
@@ -78,7 +85,7 @@ export class Capture {
     const old = this.track(kind);
     old?.stop(); // some cameras open once only
     const [track] = (await capture({ [kind]: constraint(kind, deviceId) })).getTracks();
-    track.enabled = !this.muted[kind];
+    this.#watch(track);
     if (old) this.media.removeTrack(old);
     this.media.addTrack(track);
     this.preview.srcObject = this.media;
