@@ -325,10 +325,23 @@ async def test_the_obs_panel_copies_the_url_and_key_and_rotates_the_key(
     status, location = await whip_status(server, stream["id"], new_key)
     assert status == 201 and location
     await no_overflow_and_screenshot(page, f"broadcast-obs-rotated-{name}")
+
+    # The page goes live with the new key; rotating again while live ends its broadcast.
+    await page.get_by_role("button", name="Go live").click()
+    live = page.locator("#publish-status").filter(has_text="You are live")
+    await live.wait_for(timeout=MEDIA_TIMEOUT_MS)
+    await rotate.click()
+    await dialog.get_by_role("button", name="Make a new key").click()
+    await page.locator("#publish-status").filter(has_text="The broadcast was ended").wait_for()
+    assert await stream_status(server, stream["id"]) == "ended"
+    newest_key = await page.get_by_label("Stream key").input_value()
+    assert newest_key not in (old_key, new_key)
+    assert await page.get_by_role("button", name="Go live").is_enabled()
     await page.context.close()
 
-    # The server logged the rotation and both WHIP requests, and neither key in any line.
+    # The server logged the rotation and both WHIP requests, and no key in any line.
     logs = caplog.text + "".join(capsys.readouterr())
+    assert newest_key not in logs
     assert f"path=/api/streams/{stream['id']}/key status=200" in logs
     assert f"path=/whip/{stream['id']} status=401" in logs
     assert f"path=/whip/{stream['id']} status=201" in logs

@@ -172,11 +172,7 @@ for (const kind of ['video', 'audio']) {
   pickers[kind].addEventListener('change', () => pickDevice(kind));
   muteButtons[kind].addEventListener('click', () => toggleMute(kind));
 }
-const obsPanel = mountObsPanel({
-  streamId,
-  keyInput,
-  onRotated: () => { if (!pc) say(status, ''); },
-});
+const obsPanel = mountObsPanel({ streamId, keyInput });
 capture.onEnded = (kind) => {
   const device = kind === 'video' ? 'camera' : 'microphone';
   say(status, `The ${device} stopped: unplugged, or access to it was withdrawn. Pick one in the list to go on.`, 'error');

@@ -24,9 +24,9 @@ async function copy(button, text, what, status) {
 
 /**
  * Mount the panel. `keyInput`: the page's stream key field (read and, after a rotation,
- * written). `onRotated(key)` runs after a new key was made. Returns { setOwner(bool) }.
+ * written). Returns { setOwner(bool) }.
  */
-export function mountObsPanel({ streamId, keyInput, onRotated }) {
+export function mountObsPanel({ streamId, keyInput }) {
   const $ = (id) => document.getElementById(id);
   const [urlCode, keyCode, showButton, copyKey] = [$('obs-whip-url'), $('obs-key'), $('show-key'), $('copy-key')];
   const status = $('obs-status');
@@ -59,7 +59,6 @@ export function mountObsPanel({ streamId, keyInput, onRotated }) {
       keyInput.value = key;
       render();
       say(status, 'New key made: the old one no longer works. Put the new one in OBS (Copy key).', 'ok');
-      onRotated?.(key);
     } catch (error) {
       say(status, `Could not make a new key: ${describe(error)}`, 'error');
     } finally {
