@@ -28,6 +28,7 @@ from tests.e2e.support.browser import (
     SCREENSHOTS,
     dev_sign_in,
     open_page,
+    stop_broadcast,
 )
 from tests.signaling.support.uploads import process, upload, upload_config
 from tests.support.configs import configured
@@ -88,7 +89,7 @@ async def test_a_chromium_broadcast_becomes_a_ready_vod_that_plays(
         .wait_for(timeout=MEDIA_TIMEOUT_MS)
     )
     await asyncio.sleep(BROADCAST_S)
-    await broadcaster.get_by_role("button", name="Stop").click()
+    await stop_broadcast(broadcaster)
     await broadcaster.context.close()
 
     video_id = await recording_of(own_db, stream["id"])

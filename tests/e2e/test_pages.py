@@ -24,6 +24,7 @@ from tests.e2e.support.browser import (
     SCREENSHOTS,
     dev_sign_in,
     open_page,
+    stop_broadcast,
     wait_playing,
 )
 
@@ -79,7 +80,7 @@ async def test_broadcast_watch_chat_and_home_in_chromium(
     await broadcaster.screenshot(path=SCREENSHOTS / "broadcast.png")
     await viewer.screenshot(path=SCREENSHOTS / "watch.png")
 
-    await broadcaster.get_by_role("button", name="Stop").click()
+    await stop_broadcast(broadcaster)
     await viewer.locator("#player-status").filter(has_text="The stream has ended").wait_for()
     async with aiohttp.ClientSession(server) as http:
         ended = await (await http.get(f"/api/streams/{stream['id']}")).json()

@@ -77,3 +77,11 @@ async def dev_sign_in(page: object, uri: str) -> None:
     await page.get_by_label("Dev account").select_option(uri)
     await page.locator("#dev-signin").click()
     await page.locator("#signed-in-as").wait_for()
+
+
+async def stop_broadcast(page: object) -> None:
+    """Press Stop on the broadcast page and confirm in its dialog."""
+    await page.get_by_role("button", name="Stop", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Stop the broadcast?")
+    await dialog.get_by_role("button", name="Stop broadcast").click()
+    await dialog.wait_for(state="hidden")
