@@ -2,7 +2,7 @@
 
 from recorder.archive import ArchiveWriter, part_name
 from recorder.errors import InvalidMedia
-from recorder.jobs import LeaseLost, enqueue
+from recorder.jobs import LeaseLost, enqueue, retry_failed
 from recorder.ladder import LadderSettings, Rendition, plan_ladder
 from recorder.live import LiveRecorder
 from recorder.live_thumbnail import LIVE_URL_PREFIX, live_thumbnail_path
@@ -34,6 +34,7 @@ __all__ = [
     "plan_ladder",
     "probe",
     "process_video",
+    "retry_failed",
     "thumbnail",
     "video_dir",
 ]
