@@ -179,7 +179,9 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
         polled = len(polls)
         assert polled <= 2  # the first paint (and one racing the socket's greeting at most)
 
-        finalized = dashboard.locator("#payouts-body tr").filter(has_text="finalized")
+        finalized = dashboard.locator("#payouts-body tr").filter(
+            has=dashboard.locator(".pill-finalized")
+        )
         await finalized.first.wait_for(timeout=PAGE_TIMEOUT_MS * 2)
         tx_hash = await finalized.first.locator("code.tx-hash").get_attribute("title")
         assert tx_hash.startswith("0x") and len(tx_hash) == 66

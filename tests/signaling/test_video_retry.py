@@ -12,10 +12,17 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from recorder.jobs import INTERNAL_FAILURE, fail, lease
+from recorder.jobs import INTERNAL_FAILURE
 from signaling.config import AppConfig
 from tests.signaling.support.accounts import new_user
-from tests.signaling.support.uploads import make_clip, media_root, process, upload, upload_config
+from tests.signaling.support.uploads import (
+    failed_upload,
+    make_clip,
+    media_root,
+    process,
+    upload,
+    upload_config,
+)
 
 
 @pytest.fixture
@@ -26,21 +33,6 @@ def app_config(app_config: AppConfig, own_database_url: str, tmp_path: Path) -> 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return make_clip(tmp_path_factory.mktemp("clip"))
-
-
-async def failed_upload(
-    client: TestClient, db: asyncpg.Pool, headers: dict[str, str], clip: bytes
-) -> str:
-    """A good upload whose first processing failed for a reason of ours (a worker error with no
-    attempt left), as the worker records it."""
-    video_id = await upload(client, headers, clip, title="Unlucky first time")
-    job = await lease(db, "worker-that-fails", 30)
-    assert job is not None and str(job.video_id) == video_id
-    status = await fail(
-        db, job, "worker-that-fails", "OSError: disk full", retryable=False, reason=INTERNAL_FAILURE
-    )
-    assert status == "failed"
-    return video_id
 
 
 async def jobs_of(db: asyncpg.Pool, video_id: str) -> list[str]:
