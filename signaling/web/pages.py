@@ -40,13 +40,13 @@ class Page:
 
 PAGE_INFO = {
     "home": Page("Live now", "/"),
+    "not_found": Page("Page not found"),
     "watch": Page("Watch"),
     "broadcast": Page("Broadcast"),
     "video": Page("Video"),
     "dashboard": Page("Creator dashboard", "/dashboard"),
     "me": Page("My account", "/me"),
     "search": Page("Search", "/search"),
-    "not_found": Page("Page not found"),
 }
 NAV = (("/", "Live now"), ("/search", "Search"), ("/dashboard", "Dashboard"), ("/me", "My account"))
 
