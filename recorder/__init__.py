@@ -4,7 +4,7 @@ from recorder.archive import ArchiveWriter, part_name
 from recorder.avatar import avatar_jpeg, avatar_path
 from recorder.errors import InvalidMedia
 from recorder.files import replace_file
-from recorder.jobs import LeaseLost, enqueue
+from recorder.jobs import LeaseLost, enqueue, retry_failed
 from recorder.ladder import LadderSettings, Rendition, plan_ladder
 from recorder.live import LiveRecorder
 from recorder.live_thumbnail import LIVE_URL_PREFIX, live_thumbnail_path
@@ -39,6 +39,7 @@ __all__ = [
     "probe",
     "process_video",
     "replace_file",
+    "retry_failed",
     "thumbnail",
     "video_dir",
 ]

@@ -103,6 +103,17 @@ RETURNING status, video_id
 """
 
 
+# The failed video, locked, with its last job's sources: what a retry queues again.
+_FAILED_VIDEO_LAST_JOB = """
+SELECT j.kind, j.stream_id, j.source_paths, j.max_attempts
+  FROM videos v
+  JOIN LATERAL (SELECT kind, stream_id, source_paths, max_attempts FROM vod_jobs
+                 WHERE video_id = v.id ORDER BY created_at DESC LIMIT 1) j ON true
+ WHERE v.id = $1 AND v.status = 'failed' AND v.deleted_at IS NULL
+   FOR UPDATE OF v
+"""
+
+
 class LeaseLost(Exception):
     """This worker no longer owns the job (its lease expired and someone else took it)."""
 
@@ -149,6 +160,27 @@ async def enqueue(
         )
         await tx.execute(_MARK_VIDEO_PROCESSING, video_id)
     logger.info("vod_job_enqueued", job_id=str(job_id), video_id=str(video_id), kind=kind)
+    return job_id
+
+
+async def retry_failed(pool: asyncpg.Pool, video_id: UUID) -> UUID | None:
+    """Queue a failed video's processing again (a new job over its last job's sources, with
+    fresh attempts; the failed job stays as history). None, and nothing queued, when the video
+    is not failed (ready, processing, deleted, or retried already: the row lock makes a second
+    concurrent retry see 'processing') or when a recording's stream is gone."""
+    async with pool.acquire() as conn, conn.transaction():
+        last = await conn.fetchrow(_FAILED_VIDEO_LAST_JOB, video_id)
+        if last is None or (last["kind"] == "live_recording" and last["stream_id"] is None):
+            return None
+        job_id = await enqueue(
+            conn,
+            video_id,
+            last["kind"],
+            last["source_paths"],
+            stream_id=last["stream_id"],
+            max_attempts=last["max_attempts"],
+        )
+    logger.info("vod_job_retried", job_id=str(job_id), video_id=str(video_id))
     return job_id
 
 

@@ -40,6 +40,7 @@ from signaling.runtime.billing import billing_context
 from signaling.runtime.node_liveness import node_liveness
 from signaling.runtime.routing import cluster_routing
 from signaling.web import routes as web_pages
+from signaling.web.not_found import not_found_page
 from signaling.webrtc import routes as webrtc
 from signaling.webrtc.http import sfu_error_middleware
 from signaling.webrtc.relays import relay_context
@@ -83,7 +84,7 @@ def create_app(
     """The HTTP app. `media` is the cleanup context that sets app[LIVE] (the live sessions over
     an sfu); `workers` run beside the server for as long as it runs (e.g. a VOD worker)."""
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware, sfu_error_middleware],
+        middlewares=[metrics_middleware, error_middleware, not_found_page, sfu_error_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[CONFIG] = config

@@ -40,6 +40,7 @@ class Page:
 
 PAGE_INFO = {
     "home": Page("Live now", "/"),
+    "not_found": Page("Page not found"),
     "watch": Page("Watch"),
     "broadcast": Page("Broadcast"),
     "video": Page("Video"),
@@ -81,11 +82,11 @@ def render(name: str) -> bytes:
     ).encode()
 
 
-def page(name: str, connect: Iterable[str] = ()) -> web.Response:
+def page(name: str, connect: Iterable[str] = (), status: int = 200) -> web.Response:
     """Page `name`; `connect`: origins its scripts may fetch from besides this one."""
     headers = dict(SECURITY_HEADERS)
     if extra := "".join(f" {origin}" for origin in sorted(set(connect))):
         headers["Content-Security-Policy"] = CSP.format(connect=extra)
     return web.Response(
-        body=render(name), content_type="text/html", charset="utf-8", headers=headers
+        body=render(name), status=status, content_type="text/html", charset="utf-8", headers=headers
     )

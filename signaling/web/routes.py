@@ -5,12 +5,24 @@ Page routes are named "page.<name>": the OpenAPI document leaves them out by tha
 
 from __future__ import annotations
 
+import uuid
+
 from aiohttp import web
 
 from signaling.web.nodes import node_origins
 from signaling.web.pages import STATIC, page
 
 routes = web.RouteTableDef()
+
+FAVICON = "/static/favicon.svg"
+
+
+def _id_or_404(request: web.Request, name: str) -> None:
+    """A page of a thing whose id is not even a UUID: there is no such thing, the 404 page."""
+    try:
+        uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise web.HTTPNotFound() from None
 
 
 @routes.get("/", name="page.home")
@@ -25,11 +37,13 @@ async def broadcast(_request: web.Request) -> web.Response:
 
 @routes.get("/watch/{stream_id}", name="page.watch")
 async def watch(request: web.Request) -> web.Response:
+    _id_or_404(request, "stream_id")
     return page("watch", connect=await node_origins(request))
 
 
 @routes.get("/videos/{video_id}", name="page.video")
-async def video(_request: web.Request) -> web.Response:
+async def video(request: web.Request) -> web.Response:
+    _id_or_404(request, "video_id")
     return page("video")
 
 
@@ -56,6 +70,12 @@ async def upload(_request: web.Request) -> web.Response:
 @routes.get("/me", name="page.me")
 async def me(_request: web.Request) -> web.Response:
     return page("me")
+
+
+@routes.get("/favicon.ico", name="page.favicon")
+async def favicon(_request: web.Request) -> web.Response:
+    """Browsers ask for /favicon.ico whatever the page links: send them to the page's icon."""
+    raise web.HTTPMovedPermanently(FAVICON)
 
 
 routes.static("/static", STATIC)

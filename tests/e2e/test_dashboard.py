@@ -28,6 +28,7 @@ from signaling.keys import BILLING
 from tests.billing.support.chain_money import chain_config, transfer
 from tests.e2e.support.api import wait_for
 from tests.e2e.support.browser import SCREENSHOTS, dev_sign_in, open_page
+from tests.e2e.support.fit import assert_fits
 from tests.signaling.support.accounts import new_stream
 from tests.signaling.support.webrtc_clients import whep, whip
 from tests.support.ports import free_port
@@ -179,7 +180,9 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
         polled = len(polls)
         assert polled <= 2  # the first paint (and one racing the socket's greeting at most)
 
-        finalized = dashboard.locator("#payouts-body tr").filter(has_text="finalized")
+        finalized = dashboard.locator("#payouts-body tr").filter(
+            has=dashboard.locator(".pill-finalized")
+        )
         await finalized.first.wait_for(timeout=PAGE_TIMEOUT_MS * 2)
         tx_hash = await finalized.first.locator("code.tx-hash").get_attribute("title")
         assert tx_hash.startswith("0x") and len(tx_hash) == 66
@@ -271,3 +274,9 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
     after = await (await client.get("/api/me/balance", headers=bob)).json()
     assert int(after["available"]) == int(before["available"]) - amount - fee
     await me.screenshot(path=SCREENSHOTS / "me.png", full_page=True)
+
+    # With real payouts, deposits and withdrawals (hashes, addresses): both fit a phone.
+    for page, name in ((dashboard, "dashboard"), (me, "me")):
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await assert_fits(page, f"{name} with real money rows (phone)")
+        await page.screenshot(path=SCREENSHOTS / f"{name}-phone.png", full_page=True)

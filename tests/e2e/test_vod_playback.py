@@ -75,7 +75,7 @@ async def test_a_vod_plays_switches_quality_and_counts_the_view(
 
         # The creator sees her video being processed; the page starts playing once it is ready.
         own_page = await open_page(browser, f"{server}/videos/{video_id}")
-        await own_page.locator("#player-status").filter(has_text="not available").wait_for()
+        await own_page.locator("#not-found").filter(has_text="not available").wait_for()
         await dev_sign_in(own_page, "//Alice")
         await own_page.locator("#player-status").filter(has_text="being processed").wait_for()
         await process(own_db, media_root, video_id)

@@ -343,6 +343,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/api/videos/{video_id}/publish"): Op(
         "Publish my private video (a paid stream's recording)", "videos", auth="session"
     ),
+    ("POST", "/api/videos/{video_id}/retry"): Op(
+        "Process my failed video again (queued; 409 unless its processing failed)",
+        "videos",
+        ok=(202,),
+        auth="session",
+    ),
     ("POST", "/api/videos/{video_id}/views"): Op(
         "Record a playback", "videos", ok=(200, 201), body=ViewReport, auth="optional"
     ),

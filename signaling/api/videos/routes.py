@@ -1,5 +1,6 @@
-"""Videos API: list ready videos, one video with renditions and processing progress, edit and
-(soft) delete by the creator, view reports from the player, and the processed files.
+"""Videos API: list ready videos, one video with renditions and processing progress, edit,
+(soft) delete and retry of failed processing by the creator, view reports from the player,
+and the processed files.
 
 Who may see a video is decided in access.py; processed files are served only while the video
 may be played (media.py says which files exist and what type they are).
@@ -14,6 +15,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from recorder import retry_failed
 from signaling.api.videos import queries as videos_db
 from signaling.api.videos.access import visible_video
 from signaling.api.videos.media import (
@@ -124,6 +126,18 @@ async def publish_video(request: web.Request) -> web.Response:
     pool = request.app[PG]
     await videos_db.publish(pool, row["id"])
     return web.json_response(await video_detail(pool, await videos_db.by_id(pool, row["id"])))
+
+
+@routes.post("/api/videos/{video_id}/retry")
+async def retry_processing(request: web.Request) -> web.Response:
+    """Process my failed video again (202: queued); 409 unless its processing failed."""
+    row = await _own_video(request)
+    pool = request.app[PG]
+    if await retry_failed(pool, row["id"]) is None:
+        raise ApiError(409, "only a video whose processing failed can be processed again")
+    return web.json_response(
+        await video_detail(pool, await videos_db.by_id(pool, row["id"])), status=202
+    )
 
 
 @routes.post("/api/videos/{video_id}/views")

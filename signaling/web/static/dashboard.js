@@ -34,12 +34,15 @@ let lastSplit = '';
 const streams = new PagedTable('/api/creator/streams', $('streams-body'), $('streams-more'),
   (s) => [
     el('a', { href: `/broadcast/${s.id}`, textContent: s.title }),
-    s.status === 'live' ? el('span', { className: 'badge', textContent: 'LIVE' }) : s.status,
+    s.status === 'live' ? el('span', { className: 'badge', textContent: 'LIVE' }) : STREAM_WORDS[s.status] ?? s.status,
     String(s.viewer_peak),
     String(s.total_ticks),
     money(s.earnings, token),
     s.recording_url ? el('a', { href: s.recording_url, textContent: 'Recording' }) : '—',
   ], 'No streams yet. Create one on the home page.');
+
+// A stream's status in words (a recorded stream is 'archived' once its video is made).
+const STREAM_WORDS = { pending: 'not live yet', ended: 'ended', archived: 'ended' };
 
 // A video's state in words; a failed one says why (the reason is written for the creator).
 function videoState(v) {
@@ -128,7 +131,7 @@ function showLive(now, source) {
     $('earned-last-second').replaceChildren(money(last.earned.toString(), token));
     $('seconds-last-second').textContent = last.seconds.toString();
     $('poll-interval').textContent = `over the last ${(last.ms / 1000).toFixed(1)} s`
-      + (source === 'socket' ? ' · live' : ' · polled');
+      + (source === 'socket' ? ' · live' : ' · refreshed');
   }
   board.dataset.liveSource = source;
   previous = now;
@@ -164,10 +167,37 @@ function followLive() {
   });
 }
 
+/** The failed videos of the list, each with why and a button to process it again. */
+function showFailed(items) {
+  const failed = items.filter((v) => v.status === 'failed');
+  $('failed-videos').hidden = !failed.length;
+  $('failed-list').replaceChildren(...failed.map((v) => {
+    const retry = el('button', { type: 'button', textContent: 'Retry' });
+    retry.setAttribute('aria-label', `Retry processing ${v.title}`);
+    retry.addEventListener('click', () => retryVideo(v, retry));
+    return el('li', {}, el('a', { href: v.page_url, textContent: v.title }), ': ',
+      v.processing?.error ?? 'processing failed', ' ', retry);
+  }));
+}
+
+async function retryVideo(video, button) {
+  const out = $('retry-status');
+  button.disabled = true;
+  try {
+    await api(`/api/videos/${video.id}/retry`, { method: 'POST' });
+    say(out, `“${video.title}” is queued for processing again.`, 'ok');
+    await refreshLists();
+  } catch (error) {
+    button.disabled = false;
+    say(out, `Could not retry “${video.title}”: ${describe(error)}`, 'error');
+  }
+}
+
 async function refreshLists() {
   try {
     const [summary, items] = await Promise.all([api('/api/creator/summary'), streams.reload(),
       payouts.reload(), videos.reload()]);
+    showFailed(videos.items);
     showSplit(summary.earnings, true); // money moves after a stream ends too
     showPayoutFees(summary.payout_fees);
     const t = summary.totals;

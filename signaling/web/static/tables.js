@@ -37,13 +37,20 @@ export function shortHash(hash) {
   return hash && hash.length > 20 ? `${hash.slice(0, 10)}…${hash.slice(-8)}` : hash;
 }
 
+// A payout's or withdrawal's status in words (signed and sent first, then in a block, then final).
+const PAYOUT_WORDS = {
+  created: 'preparing', signed: 'preparing', submitted: 'sent', in_block: 'confirming',
+  finalized: 'paid', failed: 'failed', expired: 'expired',
+};
+
 /**
  * Table cells of a payout or withdrawal: created, status, amount, fee, transaction hash, block.
  * A withdrawal's fee is the viewer's own; a creator payout's is their share of the transaction's
  * fee, paid by the platform ('—' until the payout is in a block).
  */
 export function payoutCells(payout, token) {
-  const status = el('span', { className: `pill pill-${payout.status}`, textContent: payout.status });
+  const status = el('span', { className: `pill pill-${payout.status}`,
+    textContent: PAYOUT_WORDS[payout.status] ?? payout.status });
   const hash = payout.extrinsic_hash
     ? el('code', { textContent: shortHash(payout.extrinsic_hash), title: payout.extrinsic_hash,
       className: 'tx-hash' })

@@ -4,6 +4,7 @@
 import {
   ApiError, api, authHeaders, currentSession, describe, displayName, say, streamIdFromPath,
 } from './api.js';
+import { clearNotFound, showNotFound } from './missing.js';
 import { mountSignIn } from './signin.js';
 
 const POLL_MS = 2000;
@@ -113,6 +114,7 @@ function loadPlayer(meta) {
 async function load() {
   try {
     const meta = await api(videoUrl);
+    clearNotFound();
     showDetails(meta);
     if (meta.status === 'ready') {
       document.getElementById('processing').hidden = true;
@@ -122,9 +124,13 @@ async function load() {
     showProcessing(meta.processing, meta.status);
     if (meta.status !== 'failed') pollTimer = setTimeout(load, POLL_MS);
   } catch (error) {
-    const gone = error instanceof ApiError && error.status === 404;
-    document.getElementById('title').textContent = gone ? 'Video not found' : 'Video';
-    say(status, gone ? 'This video does not exist or is not available.' : describe(error), 'error');
+    if (error instanceof ApiError && error.status === 404) {
+      showNotFound('Video', 'This video does not exist or is not available.'
+        + (currentSession() ? '' : ' If it is yours and not published yet, sign in to see it.'));
+      return;
+    }
+    document.getElementById('title').textContent = 'Video';
+    say(status, describe(error), 'error');
   }
 }
 

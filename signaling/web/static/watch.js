@@ -5,6 +5,7 @@
 import { ApiError, clearSession, currentSession, describe, say, streamIdFromPath } from './api.js';
 import { mountChat } from './chat.js';
 import { connectEvents } from './events.js';
+import { showNotFound } from './missing.js';
 import { describePrice, formatPlanck } from './money.js';
 import { mountSignIn } from './signin.js';
 import { showLive, showStream, showViewers } from './stream_info.js';
@@ -87,8 +88,7 @@ function refused(error) {
     stopped = true;
     say(status, `Your balance ran out: ${error.message}`, 'error');
   } else if (error.status === 404) {
-    stopped = true;
-    say(status, 'This stream does not exist.', 'error');
+    gone();
   } else if (error.status === 503 && error.code === 'origin_unavailable') {
     // The node it is published on stopped answering (killed?): not live until it is back.
     const seconds = Number(error.headers.get('Retry-After')) || DEFAULT_RETRY_S;
@@ -101,6 +101,14 @@ function refused(error) {
   } else {
     say(status, `Could not start playback: ${describe(error)}`, 'error');
   }
+}
+
+/** No such stream (never was, or deleted): stop everything and say so in place of the player. */
+function gone() {
+  stopped = true;
+  stop();
+  events.close();
+  showNotFound('Stream', 'There is no stream at this address. It may have been deleted, or the link is mistyped.');
 }
 
 /** The price changed since the viewer saw it: show the new one and wait for their consent. */
@@ -226,7 +234,7 @@ mountSignIn(document.getElementById('signin'));
 const events = connectEvents(streamId, {
   onMessage: onEvent,
   onState: (state) => {
-    if (state === 'gone') say(status, 'This stream does not exist.', 'error');
+    if (state === 'gone') gone();
   },
 });
 const chat = mountChat(document.getElementById('chat'), events);
@@ -238,7 +246,7 @@ showStream(streamId).then((stream) => {
   acceptedPrice = stream.price_per_second; // shown on the page before anything plays
   play();
 }).catch((error) => {
+  if (error instanceof ApiError && error.status === 404) { gone(); return; }
   stopped = true;
-  say(status, error instanceof ApiError && error.status === 404
-    ? 'This stream does not exist.' : `Could not load the stream: ${describe(error)}`, 'error');
+  say(status, `Could not load the stream: ${describe(error)}`, 'error');
 });

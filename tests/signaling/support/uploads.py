@@ -11,6 +11,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from recorder import LadderSettings
+from recorder.jobs import INTERNAL_FAILURE, fail, lease
 from recorder.worker import run_vod_worker
 from signaling.config import AppConfig
 from signaling.keys import CONFIG
@@ -87,6 +88,21 @@ async def upload(client: TestClient, headers: dict[str, str], data: bytes, **fie
     done = await client.post(f"/api/uploads/{upload_id}/complete", headers=headers)
     assert done.status == 202, await done.text()
     return (await done.json())["video_id"]
+
+
+async def failed_upload(
+    client: TestClient, db: asyncpg.Pool, headers: dict[str, str], clip: bytes
+) -> str:
+    """A good upload whose first processing failed for a reason of ours (a worker error with no
+    attempt left), recorded as the worker records it; the video's id."""
+    video_id = await upload(client, headers, clip, title="Unlucky first time")
+    job = await lease(db, "worker-that-fails", 30)
+    assert job is not None and str(job.video_id) == video_id
+    status = await fail(
+        db, job, "worker-that-fails", "OSError: disk full", retryable=False, reason=INTERNAL_FAILURE
+    )
+    assert status == "failed"
+    return video_id
 
 
 async def process(pool: asyncpg.Pool, media_root: Path, *video_ids: str) -> None:
