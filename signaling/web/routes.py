@@ -6,6 +6,7 @@ Page routes are named "page.<name>": the OpenAPI document leaves them out by tha
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -25,14 +26,27 @@ def _id_or_404(request: web.Request, name: str) -> None:
         raise web.HTTPNotFound() from None
 
 
-@routes.get("/", name="page.home")
-async def home(_request: web.Request) -> web.Response:
-    return page("home")
+# Pages that are their template and nothing more: path -> page name (templates/<name>.html).
+PLAIN_PAGES = {
+    "/": "home",
+    "/broadcast/{stream_id}": "broadcast",
+    "/dashboard": "dashboard",
+    "/search": "search",
+    "/c/{ref}": "creator",
+    "/upload": "upload",
+    "/me": "me",
+}
 
 
-@routes.get("/broadcast/{stream_id}", name="page.broadcast")
-async def broadcast(_request: web.Request) -> web.Response:
-    return page("broadcast")
+def _plain(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(_request: web.Request) -> web.Response:
+        return page(name)
+
+    return handler
+
+
+for _path, _name in PLAIN_PAGES.items():
+    routes.get(_path, name=f"page.{_name}")(_plain(_name))
 
 
 @routes.get("/watch/{stream_id}", name="page.watch")
@@ -45,31 +59,6 @@ async def watch(request: web.Request) -> web.Response:
 async def video(request: web.Request) -> web.Response:
     _id_or_404(request, "video_id")
     return page("video")
-
-
-@routes.get("/dashboard", name="page.dashboard")
-async def dashboard(_request: web.Request) -> web.Response:
-    return page("dashboard")
-
-
-@routes.get("/search", name="page.search")
-async def search(_request: web.Request) -> web.Response:
-    return page("search")
-
-
-@routes.get("/c/{ref}", name="page.creator")
-async def creator(_request: web.Request) -> web.Response:
-    return page("creator")
-
-
-@routes.get("/upload", name="page.upload")
-async def upload(_request: web.Request) -> web.Response:
-    return page("upload")
-
-
-@routes.get("/me", name="page.me")
-async def me(_request: web.Request) -> web.Response:
-    return page("me")
 
 
 @routes.get("/favicon.ico", name="page.favicon")
