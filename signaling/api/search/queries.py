@@ -26,29 +26,34 @@ def tsquery(text: str) -> str | None:
 
 async def streams(db: Db, query: str, limit: int) -> list[asyncpg.Record]:
     """Matching streams, live ones first, then by rank and recency."""
-    document = DOCUMENT.format(t="s")
-    return await db.fetch(
-        f"""SELECT {STREAM_COLUMNS}
-              FROM streams s JOIN users u ON u.id = s.creator_id,
-                   to_tsquery('simple', $1) q
-             WHERE {document} @@ q
-             ORDER BY s.status = 'live' DESC, ts_rank({document}, q) DESC, s.created_at DESC
-             LIMIT $2""",  # noqa: S608 - fixed fragments; the words are bound as $1
-        query,
-        limit,
-    )
+    return await _matching(db, query, limit, "streams s", STREAM_COLUMNS, first="s.status = 'live'")
 
 
 async def videos(db: Db, query: str, limit: int) -> list[asyncpg.Record]:
     """Matching public, ready videos, by rank and recency."""
-    document = DOCUMENT.format(t="v")
+    visible = "v.status = 'ready' AND v.deleted_at IS NULL AND NOT v.is_private"
+    return await _matching(db, query, limit, "videos v", VIDEO_COLUMNS, where=visible)
+
+
+async def _matching(
+    db: Db,
+    query: str,
+    limit: int,
+    table: str,
+    columns: str,
+    where: str = "TRUE",
+    first: str = "NULL::boolean",
+) -> list[asyncpg.Record]:
+    """Rows of `table` ("<name> <alias>", its creator joined as u) whose title or description
+    has the words of `query`; those meeting `first` lead, then by rank and recency."""
+    alias = table.split()[1]
+    document = DOCUMENT.format(t=alias)
     return await db.fetch(
-        f"""SELECT {VIDEO_COLUMNS}
-              FROM videos v JOIN users u ON u.id = v.creator_id,
+        f"""SELECT {columns}
+              FROM {table} JOIN users u ON u.id = {alias}.creator_id,
                    to_tsquery('simple', $1) q
-             WHERE {document} @@ q
-               AND v.status = 'ready' AND v.deleted_at IS NULL AND NOT v.is_private
-             ORDER BY ts_rank({document}, q) DESC, v.created_at DESC
+             WHERE {document} @@ q AND {where}
+             ORDER BY {first} DESC, ts_rank({document}, q) DESC, {alias}.created_at DESC
              LIMIT $2""",  # noqa: S608 - fixed fragments; the words are bound as $1
         query,
         limit,
