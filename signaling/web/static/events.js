@@ -1,5 +1,6 @@
 // The server's WebSockets, reconnecting: a stream's (chat, viewer count, status, personal notices)
-// and the creator dashboard's live earnings. The session token is sent in a message, never the URL.
+// and the creator dashboard's live earnings. A socket signs in with {"type":"auth"}: the server
+// takes the session cookie the socket was opened with (from this site's own pages only).
 
 import { currentSession } from './api.js';
 
@@ -50,8 +51,7 @@ function connectSocket(path, { onMessage, onState, onOpen, finalCodes = {} }) {
 }
 
 function authenticate(send) {
-  const token = currentSession()?.token;
-  if (token) send({ type: 'auth', token });
+  if (currentSession()) send({ type: 'auth' });
 }
 
 /**
@@ -62,10 +62,9 @@ export function connectEvents(streamId, { onMessage, onState }) {
   const connection = connectSocket(`/ws/streams/${encodeURIComponent(streamId)}`, {
     onMessage, onState, onOpen: authenticate, finalCodes: { [CLOSE_UNKNOWN_STREAM]: 'gone' },
   });
-  // Signing in or out changes who this socket speaks for: reconnect to start clean.
-  window.addEventListener('vk-session', () => {
-    if (currentSession()) authenticate(connection.send); else connection.reconnect();
-  });
+  // Signing in or out changes who this socket speaks for: reconnect, so that the new socket
+  // carries the cookie as it is now.
+  window.addEventListener('vk-session', () => connection.reconnect());
   return connection;
 }
 
@@ -78,8 +77,8 @@ export function connectEarnings({ onMessage, onState }) {
   return connectSocket('/ws/creator', {
     onMessage,
     onState,
-    // The server expects the auth message first; without a token it refuses the socket (4401).
-    onOpen: (send) => send({ type: 'auth', token: currentSession()?.token ?? null }),
+    // The server expects the auth message first; signed out, it refuses the socket (4401).
+    onOpen: (send) => send({ type: 'auth' }),
     finalCodes: { [CLOSE_UNAUTHORIZED]: 'refused', [CLOSE_FORBIDDEN]: 'refused' },
   });
 }
