@@ -20,21 +20,31 @@ function connectSocket(path, { onMessage, onState, onOpen, finalCodes = {} }) {
   let socket = null;
   let backoff = 500;
   let stopped = false;
+  let pending = []; // sent while the socket connects: they follow onOpen's messages
 
   function send(message) {
+    if (socket?.readyState === WebSocket.CONNECTING) { pending.push(message); return true; }
     if (socket?.readyState !== WebSocket.OPEN) return false;
     socket.send(JSON.stringify(message));
     return true;
   }
 
   function open() {
-    socket = new WebSocket(url);
-    socket.addEventListener('open', () => { backoff = 500; onState('open'); onOpen?.(send); });
-    socket.addEventListener('message', (event) => {
+    const current = new WebSocket(url);
+    socket = current;
+    current.addEventListener('open', () => {
+      backoff = 500;
+      onState('open');
+      onOpen?.(send);
+      const queued = pending;
+      pending = [];
+      queued.forEach(send);
+    });
+    current.addEventListener('message', (event) => {
       try { onMessage(JSON.parse(event.data)); } catch (error) { console.error(error); }
     });
-    socket.addEventListener('close', (event) => {
-      if (stopped) return;
+    current.addEventListener('close', (event) => {
+      if (stopped || current !== socket) return; // closed, or replaced by renew()
       if (event.code in finalCodes) { onState(finalCodes[event.code]); return; }
       onState('reconnecting');
       setTimeout(open, backoff);
@@ -46,6 +56,13 @@ function connectSocket(path, { onMessage, onState, onOpen, finalCodes = {} }) {
   return {
     send,
     reconnect() { socket?.close(); },
+    /** A new socket at once (it carries the cookies as they are now); the old one is dropped. */
+    renew() {
+      const old = socket;
+      pending = [];
+      open();
+      old?.close();
+    },
     close() { stopped = true; socket?.close(); },
   };
 }
@@ -64,7 +81,7 @@ export function connectEvents(streamId, { onMessage, onState }) {
   });
   // Signing in or out changes who this socket speaks for: reconnect, so that the new socket
   // carries the cookie as it is now.
-  window.addEventListener('vk-session', () => connection.reconnect());
+  window.addEventListener('vk-session', () => connection.renew());
   return connection;
 }
 
