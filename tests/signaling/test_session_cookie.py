@@ -17,6 +17,7 @@ from signaling.auth.cookies import csrf_token
 from signaling.config import AppConfig
 from tests.signaling.support.accounts import sign_in
 from tests.signaling.support.sockets import connect, next_of
+from tests.signaling.support.webrtc_clients import whep, whip
 from tests.support.configs import configured
 from vilokanam.wiring import create_app
 
@@ -197,3 +198,19 @@ async def test_a_socket_signs_in_by_cookie_only_from_the_servers_own_origin(
         reply = await next_of(ws, "auth", "error")
         assert (reply["type"] == "auth") is signed_in, (origin, reply)
         await ws.close()
+
+
+@pytest.mark.usefixtures("loopback")
+async def test_a_whep_offer_signed_by_cookie_needs_the_csrf_header(
+    client: TestClient, stream: dict
+) -> None:
+    broadcast = await whip(client, stream["id"], stream["stream_key"])
+    token = await sign_in(client, _fresh())
+    refused = await client.post(f"/whep/{stream['id']}", data="v=0", headers=_cookie(token))
+    assert refused.status == 403
+    assert (await refused.json())["error"]["code"] == "csrf_failed"
+    viewer, location = await whep(client, stream["id"], _with_csrf(token))  # 201: watching
+    assert (await client.delete(location)).status == 200
+    await viewer.close()
+    assert (await client.delete(broadcast.location)).status == 200
+    await broadcast.pc.close()
