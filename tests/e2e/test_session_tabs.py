@@ -28,13 +28,17 @@ async def _tab(context: object, url: str) -> object:
 
 
 @pytest.mark.parametrize(("size", "width", "height"), SIZES)
-async def test_a_new_tab_is_signed_in_and_sign_out_signs_out_every_tab(
+async def test_tabs_share_the_session_and_sign_out_signs_out_every_tab(
     server: str, browser: object, size: str, width: int, height: int
 ) -> None:
     context = await browser.new_context(viewport={"width": width, "height": height})
     first = await _tab(context, f"{server}/")
+    open_before = await _tab(context, f"{server}/search")
+    await open_before.get_by_label("Dev account").wait_for()  # signed out so far
     await dev_sign_in(first, "//Bob")
     await first.locator("#go-live").wait_for()  # the signed-in part of the home page
+    # A tab already open hears of the sign-in without a reload.
+    await open_before.locator("#signed-in-as").filter(has_text="Signed in as").wait_for()
 
     # The token is in an HttpOnly cookie: no script of the page can read or store it.
     assert "vk_session" not in await first.evaluate("document.cookie")
@@ -48,12 +52,12 @@ async def test_a_new_tab_is_signed_in_and_sign_out_signs_out_every_tab(
     await second.screenshot(path=SCREENSHOTS / f"session-new-tab-{size}.png", full_page=True)
 
     await second.locator("#sign-out").click()
-    for page in (second, first):  # the first tab hears of it without a reload
+    for page in (second, first, open_before):  # the other tabs hear of it without a reload
         await page.get_by_label("Dev account").wait_for()
         assert await page.locator("#signed-in-as").count() == 0
     await first.locator("#go-live").wait_for(state="hidden")
     assert await signed_in_user(first) is None  # ended on the server, not only in the tabs
-    for page in (first, second):
+    for page in (first, second, open_before):
         assert await page.evaluate(NO_OVERFLOW)
     await first.screenshot(path=SCREENSHOTS / f"session-signed-out-{size}.png", full_page=True)
     await context.close()
