@@ -172,16 +172,22 @@ async def test_sign_out_everywhere_ends_every_session_of_that_user_only(
     await socket.close()
 
 
-async def test_sessions_are_kept_as_digests_only(
-    client: TestClient, redis, redis_prefix: str
+async def test_sessions_are_kept_as_digests_only_and_never_logged(
+    client: TestClient, redis, redis_prefix: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     me = _fresh()
     token = await sign_in(client, me)
-    user_id = (await (await client.get("/api/me", headers=_bearer(token))).json())["id"]
+    user_id = (await (await client.get("/api/me", headers=_cookie(token))).json())["id"]
     members = await redis.smembers(f"{redis_prefix}user-sessions:{user_id}")
     assert members == {hashlib.sha256(token.encode()).hexdigest().encode()}
     keys = [key async for key in redis.scan_iter(f"{redis_prefix}*")]
     assert all(token.encode() not in key for key in keys)
+    assert (await client.post("/api/auth/logout", headers=_cookie(token))).status == 403
+    assert (await client.post("/api/auth/logout-all", headers=_with_csrf(token))).status == 200
+    logged = capsys.readouterr()
+    assert "auth_signed_in" in logged.out + logged.err  # the log was captured
+    assert token not in logged.out + logged.err
+    assert csrf_token(token) not in logged.out + logged.err
 
 
 async def test_a_socket_signs_in_by_cookie_only_from_the_servers_own_origin(
