@@ -9,6 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient, TestServer
 
 from signaling.config import AppConfig, MediaSettings, RtcSettings, ServerSettings
@@ -75,7 +76,10 @@ def app_config(database_url: str, redis_url: str, redis_prefix: str, tmp_path: P
 
 @pytest.fixture
 async def client(app_config: AppConfig, redis: aioredis.Redis) -> AsyncIterator[TestClient]:
-    async with TestClient(TestServer(create_app(app_config))) as test_client:
+    # Tests say who they are with explicit headers: a session cookie kept from one sign-in would
+    # sign in every later request (the cookie's own tests send it themselves).
+    cookies = DummyCookieJar()
+    async with TestClient(TestServer(create_app(app_config)), cookie_jar=cookies) as test_client:
         yield test_client
 
 

@@ -14,6 +14,7 @@ from aiohttp import web
 from substrateinterface import Keypair
 
 from signaling.auth import signin
+from signaling.auth.cookies import session_response
 from signaling.auth.models import DevLogin
 from signaling.http.errors import ApiError
 from signaling.http.validation import read_json
@@ -52,4 +53,4 @@ async def dev_login(request: web.Request) -> web.Response:
     signature = "0x" + keypair.sign(issued["message"]).hex()
     session = await signin.sign_in(request, keypair.ss58_address, issued["message"], signature)
     logger.info("auth_dev_login", uri=body.uri)
-    return web.json_response(session)
+    return session_response(request, session)

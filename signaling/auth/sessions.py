@@ -1,4 +1,10 @@
-"""Session tokens: random, returned once, kept in Redis only as their SHA-256 digest."""
+"""Session tokens: random, returned once, kept in Redis only as their SHA-256 digest.
+
+Redis holds `session:{digest}` → user id (expiring with the session) and, per user,
+`user-sessions:{user id}` → the set of their session digests, so that "sign out everywhere"
+can end every one of them. A request presents its token as a Bearer header or the pages'
+session cookie (signaling/auth/cookies.py).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,8 @@ import asyncpg
 from aiohttp import web
 
 from signaling.auth import users
-from signaling.auth.tokens import bearer, digest, new_secret
+from signaling.auth.cookies import request_token
+from signaling.auth.tokens import digest, new_secret
 from signaling.http.errors import ApiError
 from signaling.keys import CONFIG, PG, REDIS
 
@@ -25,22 +32,57 @@ def redis_key(request: web.Request, *parts: str) -> str:
 async def open_session(request: web.Request, user_id: uuid.UUID) -> tuple[str, datetime]:
     ttl = request.app[CONFIG].auth.session_ttl_s
     token = new_secret(TOKEN_PREFIX)
-    await request.app[REDIS].set(redis_key(request, "session", digest(token)), str(user_id), ex=ttl)
+    mine = _user_sessions_key(request, user_id)
+    pipe = request.app[REDIS].pipeline(transaction=True)
+    pipe.set(redis_key(request, "session", digest(token)), str(user_id), ex=ttl)
+    pipe.sadd(mine, digest(token))
+    pipe.expire(mine, ttl)  # this session is the user's last to expire
+    await pipe.execute()
     return token, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=ttl)
 
 
-async def close_session(request: web.Request) -> str | None:
-    """Revoke the bearer token of this request and return it; None when it was not a live one."""
-    token = bearer(request.headers.get("Authorization"))
-    if token is None:
+def _user_sessions_key(request: web.Request, user_id: uuid.UUID) -> str:
+    return redis_key(request, "user-sessions", str(user_id))
+
+
+async def close_session(request: web.Request, token: str) -> bool:
+    """End the session of `token`; whether it was a live one."""
+    key = redis_key(request, "session", digest(token))
+    value = cast(bytes | None, await request.app[REDIS].getdel(key))
+    if value is None:
+        return False
+    await request.app[REDIS].srem(
+        _user_sessions_key(request, uuid.UUID(value.decode())), digest(token)
+    )
+    return True
+
+
+async def close_all_sessions(request: web.Request, user_id: uuid.UUID) -> list[str]:
+    """End every session of the user, on every device; the digests of those that were live."""
+    mine = _user_sessions_key(request, user_id)
+    redis = request.app[REDIS]
+    digests = [d.decode() for d in cast(set[bytes], await redis.smembers(mine))]
+    if not digests:
+        return []
+    pipe = redis.pipeline(transaction=True)
+    for token_digest in digests:
+        pipe.delete(redis_key(request, "session", token_digest))
+    pipe.srem(mine, *digests)  # not DEL: a sign-in meanwhile keeps its place
+    deleted = (await pipe.execute())[:-1]
+    return [d for d, gone in zip(digests, deleted, strict=True) if gone]
+
+
+async def session_expiry(request: web.Request, token: str) -> datetime | None:
+    """When the session of `token` ends, or None when it is not live."""
+    ttl = int(await request.app[REDIS].ttl(redis_key(request, "session", digest(token))))
+    if ttl < 0:
         return None
-    deleted = await request.app[REDIS].delete(redis_key(request, "session", digest(token)))
-    return token if deleted else None
+    return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=ttl)
 
 
 async def session_user_id(request: web.Request) -> uuid.UUID | None:
-    """The signed-in user's id from the bearer session token, or None."""
-    return await token_user_id(request, bearer(request.headers.get("Authorization")))
+    """The signed-in user's id from the request's Bearer token or session cookie, or None."""
+    return await token_user_id(request, request_token(request))
 
 
 async def token_user_id(request: web.Request, token: str | None) -> uuid.UUID | None:

@@ -9,14 +9,18 @@ Protocol (JSON text frames):
   {"type":"reconnect","reason":"node_draining"} when the node serving its media is stopping
   (start a new WHEP session at the public URL; signaling/runtime/drain.py).
 - client → server: {"type":"auth","token":<session token>} (never in the URL: URLs get logged),
-  then {"type":"chat","content":"…"}. Mistakes get {"type":"error","code","message"}; the socket
-  stays open. An unknown stream is closed with 4404.
+  or {"type":"auth"} to sign in with the session cookie the socket was opened with (only from
+  this server's own Origin: signaling/auth/cookies.py), then {"type":"chat","content":"…"}.
+  Mistakes get {"type":"error","code","message"}; the socket stays open. An unknown stream is
+  closed with 4404.
 
-Signing out (POST /api/auth/logout) closes every socket signed in with that token: an error
+Signing out (POST /api/auth/logout, or /api/auth/logout-all for every session of the user)
+closes every socket signed in with an ended session: an error
 frame, then close 4401.
 
 `/ws/creator`: the creator dashboard's live earnings (signaling/realtime/earnings_feed.py).
-- client → server, first and only: {"type":"auth","token":<session token>}. Anything else, a bad
+- client → server, first and only: {"type":"auth","token":<session token>} or, by cookie,
+  {"type":"auth"}. Anything else, a bad
   token or no message within AUTH_TIMEOUT_S gets an error and close 4401; a user who is not a
   creator gets an error and close 4403.
 - server → client: {"type":"auth","user"}, then {"type":"earnings", at, at_ms, earnings:{total,…},
@@ -37,6 +41,7 @@ from aiohttp import WSMsgType, web
 from prometheus_client import Gauge
 
 from signaling.auth import users
+from signaling.auth.cookies import websocket_token
 from signaling.auth.sessions import token_user_id
 from signaling.auth.tokens import digest
 from signaling.http import rate_limit
@@ -139,8 +144,8 @@ def _decode(message: Any) -> dict[str, Any]:
     return data
 
 
-async def _user_of(request: web.Request, token: object) -> asyncpg.Record | None:
-    user_id = await token_user_id(request, token if isinstance(token, str) else None)
+async def _user_of(request: web.Request, token: str | None) -> asyncpg.Record | None:
+    user_id = await token_user_id(request, token)
     return await users.by_id(request.app[PG], user_id) if user_id else None
 
 
@@ -155,16 +160,19 @@ def _auth_reply(user: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-_BAD_TOKEN = _error("unauthorized", "invalid or expired session token; sign in again")
+_BAD_TOKEN = _error(
+    "unauthorized",
+    "invalid or expired session token (a session cookie counts only from this server's pages); "
+    "sign in again",
+)
 
 
 async def _authenticate(
-    request: web.Request, socket: Socket, token: object
+    request: web.Request, socket: Socket, offered: object
 ) -> dict[str, Any] | None:
-    if not isinstance(token, str):
-        return _BAD_TOKEN
+    token = websocket_token(request, offered)
     user = await _user_of(request, token)
-    if user is None:
+    if user is None or token is None:
         return _BAD_TOKEN
     if user["id"] != socket.user_id:
         if not await _take_slot(request, user["id"], socket.slot):
@@ -280,8 +288,9 @@ async def _signed_in_creator(
             _error("unauthorized", 'the first message must be {"type":"auth","token":…}'),
         )
         return None
-    user = await _user_of(request, data.get("token"))
-    if user is None:
+    token = websocket_token(request, data.get("token"))
+    user = await _user_of(request, token)
+    if user is None or token is None:
         await _refuse(ws, CLOSE_UNAUTHORIZED, _BAD_TOKEN)
         return None
     if not user["is_creator"]:
@@ -294,7 +303,7 @@ async def _signed_in_creator(
     if not await _take_slot(request, user["id"], slot):
         await _refuse(ws, CLOSE_TOO_MANY_SOCKETS, _too_many_sockets(request))
         return None
-    request.app[EVENTS].watch_session(ws, digest(data["token"]))
+    request.app[EVENTS].watch_session(ws, digest(token))
     await ws.send_json(_auth_reply(user))
     return user
 

@@ -26,7 +26,8 @@ R = TypeVar("R", bound=web.StreamResponse)
 
 CORS = {
     "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match, Vilokanam-Price",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match, Vilokanam-Price, "
+    "X-CSRF-Token",
     "Access-Control-Expose-Headers": "Location, ETag, Link, Accept-Patch, Retry-After, "
     "Vilokanam-Price",
 }

@@ -17,6 +17,7 @@ from tests.e2e.support.browser import (
     MEDIA_TIMEOUT_MS,
     dev_sign_in,
     open_page,
+    signed_in_user,
     wait_playing,
 )
 from tests.signaling.support.accounts import new_stream, new_user
@@ -59,9 +60,7 @@ async def test_the_watch_page_follows_a_full_node_to_another_and_moves_when_told
         [first] = sfu.subscribers(on_b["id"])
 
         # Told to reconnect (B draining): a new session, status line shown meanwhile.
-        user = (await page.evaluate("() => JSON.parse(sessionStorage['vilokanam.session'])"))[
-            "user"
-        ]
+        user = await signed_in_user(page)
         message = {"type": "reconnect", "reason": "node_draining"}
         await notify_viewer(b.app, uuid.UUID(on_b["id"]), uuid.UUID(user["id"]), message)
         for _ in range(200):  # within 10 s (about 1 s idle; a loaded 2-core `make test` is slower)

@@ -24,6 +24,7 @@ from tests.e2e.support.browser import (
     SCREENSHOTS,
     dev_sign_in,
     open_page,
+    signed_in_user,
     stop_broadcast,
     wait_playing,
 )
@@ -86,7 +87,7 @@ async def test_broadcast_watch_chat_and_home_in_chromium(
         ended = await (await http.get(f"/api/streams/{stream['id']}")).json()
     assert ended["status"] == "ended"
 
-    bob = (await viewer.evaluate("() => JSON.parse(sessionStorage['vilokanam.session'])"))["user"]
+    bob = await signed_in_user(viewer)
     cut = {"type": "cut", "reason": "balance exhausted"}
     await notify_viewer(app_server.app, uuid.UUID(stream["id"]), uuid.UUID(bob["id"]), cut)
     await viewer.locator("#player-status").filter(has_text="Your balance ran out").wait_for()

@@ -73,8 +73,8 @@ def _responses(op: Op) -> dict[str, Any]:
 
 
 SECURITY: dict[str, list[dict[str, list[str]]]] = {
-    "session": [{"session": []}],
-    "optional": [{"session": []}, {}],
+    "session": [{"session": []}, {"session_cookie": []}],
+    "optional": [{"session": []}, {"session_cookie": []}, {}],
     "stream_key": [{"stream_key": []}],
 }
 
@@ -130,6 +130,13 @@ def document(app: web.Application) -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "session token from /api/auth/verify",
+                },
+                "session_cookie": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "vk_session",
+                    "description": "the pages' HttpOnly session cookie, set on sign-in; a "
+                    "POST/PUT/PATCH/DELETE by cookie also needs X-CSRF-Token = the vk_csrf cookie",
                 },
                 "stream_key": {
                     "type": "http",

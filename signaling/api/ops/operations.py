@@ -84,8 +84,20 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         schema=ref("Session"),
         body=VerifyRequest,
     ),
+    ("GET", "/api/auth/session"): Op(
+        "Who is signed in (user and expires_at, both null when signed out)",
+        "auth",
+        schema=ref("CurrentSession"),
+        auth="optional",
+    ),
     ("POST", "/api/auth/logout"): Op(
-        "Revoke this session token", "auth", ok=(204,), schema=NO_BODY, auth="session"
+        "End this session (token or cookie)", "auth", ok=(204,), schema=NO_BODY, auth="session"
+    ),
+    ("POST", "/api/auth/logout-all"): Op(
+        "End every session of the signed-in user, on every device",
+        "auth",
+        schema=ref("SessionsEnded"),
+        auth="session",
     ),
     ("GET", "/api/dev/accounts"): Op("Dev mode only: the dev accounts", "auth"),
     ("POST", "/api/dev/login"): Op(

@@ -75,8 +75,22 @@ COMPONENTS: dict[str, Schema] = {
     },
     "Session": {
         "type": "object",
-        "required": ["token", "expires_at", "user"],
+        "description": "token is left out when the request had Vilokanam-Session: cookie",
+        "required": ["expires_at", "user"],
         "properties": {"token": {"type": "string"}, "expires_at": TIME, "user": ref("User")},
+    },
+    "CurrentSession": {
+        "type": "object",
+        "required": ["expires_at", "user"],
+        "properties": {
+            "expires_at": {"anyOf": [TIME, {"type": "null"}]},
+            "user": {"anyOf": [ref("Me"), {"type": "null"}]},
+        },
+    },
+    "SessionsEnded": {
+        "type": "object",
+        "required": ["sessions_ended"],
+        "properties": {"sessions_ended": {"type": "integer", "minimum": 0}},
     },
     "Nonce": {
         "type": "object",

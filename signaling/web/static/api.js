@@ -1,6 +1,13 @@
-// The JSON API: fetch with the session token, errors turned into sentences people can act on.
+// The JSON API: fetch with the session cookie, errors turned into sentences people can act on.
+//
+// The session token lives in an HttpOnly cookie that scripts never see. The pages learn who is
+// signed in from GET /api/auth/session, keep it in memory, and send the CSRF token (the vk_csrf
+// cookie) in X-CSRF-Token with every request. Other tabs of the site hear of sign-in and sign-out
+// on a BroadcastChannel and ask the server again; every change fires 'vk-session' on window.
 
-const SESSION_KEY = 'vilokanam.session';
+const CSRF_COOKIE = 'vk_csrf';
+const channel = 'BroadcastChannel' in window ? new BroadcastChannel('vilokanam.session') : null;
+let session = null; // {user, expires_at} while signed in, as the server last said
 
 export class ApiError extends Error {
   constructor(status, code, message, headers) {
@@ -11,27 +18,54 @@ export class ApiError extends Error {
   }
 }
 
-/** The signed-in session {token, user, expires_at} of this tab, or null. */
+/** The signed-in session {user, expires_at} as last heard from the server, or null. */
 export function currentSession() {
+  return session && Date.parse(session.expires_at) > Date.now() ? session : null;
+}
+
+function setSession(next) {
+  const changed = JSON.stringify(next) !== JSON.stringify(session);
+  session = next;
+  if (changed) window.dispatchEvent(new CustomEvent('vk-session', { detail: currentSession() }));
+}
+
+/** Ask the server who is signed in (on load, when another tab changed it, when shown again). */
+export async function refreshSession() {
   try {
-    const session = JSON.parse(sessionStorage.getItem(SESSION_KEY));
-    if (session && Date.parse(session.expires_at) > Date.now()) return session;
-  } catch { /* a corrupt entry counts as signed out */ }
-  return null;
+    const answer = await (await fetch('/api/auth/session', { headers: authHeaders() })).json();
+    setSession(answer.user ? answer : null);
+  } catch { /* unreachable: keep what we knew */ }
+  return currentSession();
 }
 
-export function saveSession(session) {
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
-  window.dispatchEvent(new CustomEvent('vk-session', { detail: session }));
+/** This tab signed in (the server set the cookie): tell this tab and the others. */
+export function saveSession({ user, expires_at }) {
+  setSession({ user, expires_at });
+  channel?.postMessage('changed');
 }
 
+/** This tab signed out (the server ended the session): tell this tab and the others. */
 export function clearSession() {
-  sessionStorage.removeItem(SESSION_KEY);
-  window.dispatchEvent(new CustomEvent('vk-session', { detail: null }));
+  setSession(null);
+  channel?.postMessage('changed');
 }
 
-export function authHeaders(token = currentSession()?.token) {
-  return token ? { Authorization: `Bearer ${token}` } : {};
+channel?.addEventListener('message', refreshSession);
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible') refreshSession(); // e.g. signed out on another device
+});
+refreshSession();
+
+function cookie(name) {
+  const found = document.cookie.split('; ').find((pair) => pair.startsWith(`${name}=`));
+  return found ? decodeURIComponent(found.slice(name.length + 1)) : null;
+}
+
+/** Headers that let a same-origin request act for the signed-in user: the cookie goes by itself,
+ * a request that changes something also needs the CSRF token. */
+export function authHeaders() {
+  const csrf = cookie(CSRF_COOKIE);
+  return csrf ? { 'X-CSRF-Token': csrf } : {};
 }
 
 /** Throw an ApiError for a non-2xx response, with the server's message when it sent one. */
@@ -48,8 +82,8 @@ export async function checked(response) {
 }
 
 /** Call a JSON endpoint; the parsed body, or null for an empty one. */
-export async function api(path, { method = 'GET', body, token } = {}) {
-  const headers = { ...authHeaders(token) };
+export async function api(path, { method = 'GET', body, headers: extra = {} } = {}) {
+  const headers = { ...authHeaders(), ...extra };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const response = await checked(await fetch(path, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),

@@ -1,5 +1,6 @@
 // The server's WebSockets, reconnecting: a stream's (chat, viewer count, status, personal notices)
-// and the creator dashboard's live earnings. The session token is sent in a message, never the URL.
+// and the creator dashboard's live earnings. A socket signs in with {"type":"auth"}: the server
+// takes the session cookie the socket was opened with (from this site's own pages only).
 
 import { currentSession } from './api.js';
 
@@ -19,21 +20,31 @@ function connectSocket(path, { onMessage, onState, onOpen, finalCodes = {} }) {
   let socket = null;
   let backoff = 500;
   let stopped = false;
+  let pending = []; // sent while the socket connects: they follow onOpen's messages
 
   function send(message) {
+    if (socket?.readyState === WebSocket.CONNECTING) { pending.push(message); return true; }
     if (socket?.readyState !== WebSocket.OPEN) return false;
     socket.send(JSON.stringify(message));
     return true;
   }
 
   function open() {
-    socket = new WebSocket(url);
-    socket.addEventListener('open', () => { backoff = 500; onState('open'); onOpen?.(send); });
-    socket.addEventListener('message', (event) => {
+    const current = new WebSocket(url);
+    socket = current;
+    current.addEventListener('open', () => {
+      backoff = 500;
+      onState('open');
+      onOpen?.(send);
+      const queued = pending;
+      pending = [];
+      queued.forEach(send);
+    });
+    current.addEventListener('message', (event) => {
       try { onMessage(JSON.parse(event.data)); } catch (error) { console.error(error); }
     });
-    socket.addEventListener('close', (event) => {
-      if (stopped) return;
+    current.addEventListener('close', (event) => {
+      if (stopped || current !== socket) return; // closed, or replaced by renew()
       if (event.code in finalCodes) { onState(finalCodes[event.code]); return; }
       onState('reconnecting');
       setTimeout(open, backoff);
@@ -45,13 +56,19 @@ function connectSocket(path, { onMessage, onState, onOpen, finalCodes = {} }) {
   return {
     send,
     reconnect() { socket?.close(); },
+    /** A new socket at once (it carries the cookies as they are now); the old one is dropped. */
+    renew() {
+      const old = socket;
+      pending = [];
+      open();
+      old?.close();
+    },
     close() { stopped = true; socket?.close(); },
   };
 }
 
 function authenticate(send) {
-  const token = currentSession()?.token;
-  if (token) send({ type: 'auth', token });
+  if (currentSession()) send({ type: 'auth' });
 }
 
 /**
@@ -62,10 +79,9 @@ export function connectEvents(streamId, { onMessage, onState }) {
   const connection = connectSocket(`/ws/streams/${encodeURIComponent(streamId)}`, {
     onMessage, onState, onOpen: authenticate, finalCodes: { [CLOSE_UNKNOWN_STREAM]: 'gone' },
   });
-  // Signing in or out changes who this socket speaks for: reconnect to start clean.
-  window.addEventListener('vk-session', () => {
-    if (currentSession()) authenticate(connection.send); else connection.reconnect();
-  });
+  // Signing in or out changes who this socket speaks for: reconnect, so that the new socket
+  // carries the cookie as it is now.
+  window.addEventListener('vk-session', () => connection.renew());
   return connection;
 }
 
@@ -78,8 +94,8 @@ export function connectEarnings({ onMessage, onState }) {
   return connectSocket('/ws/creator', {
     onMessage,
     onState,
-    // The server expects the auth message first; without a token it refuses the socket (4401).
-    onOpen: (send) => send({ type: 'auth', token: currentSession()?.token ?? null }),
+    // The server expects the auth message first; signed out, it refuses the socket (4401).
+    onOpen: (send) => send({ type: 'auth' }),
     finalCodes: { [CLOSE_UNAUTHORIZED]: 'refused', [CLOSE_FORBIDDEN]: 'refused' },
   });
 }

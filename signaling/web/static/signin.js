@@ -1,11 +1,19 @@
 // Sign-in: a polkadot.js-compatible wallet extension, or (dev mode only) a dev account.
-// The session lives in sessionStorage; other modules listen for the 'vk-session' event.
+// The server keeps the session in an HttpOnly cookie (the token never reaches this script);
+// api.js tells every tab, and other modules listen for the 'vk-session' event.
 
 import {
   api, clearSession, currentSession, describe, displayName, saveSession, say,
 } from './api.js';
 
 const APP_NAME = 'vilokanam';
+// Sign-in answers without the token: the cookie carries the session, no script needs it.
+const COOKIE_ONLY = { 'Vilokanam-Session': 'cookie' };
+
+/** POST to a sign-in endpoint and keep the session it opens. */
+async function openSession(path, body) {
+  saveSession(await api(path, { method: 'POST', body, headers: COOKIE_ONLY }));
+}
 
 function utf8Hex(text) {
   return '0x' + Array.from(new TextEncoder().encode(text),
@@ -20,7 +28,7 @@ function walletNames() {
 async function signInWithWallet(extension, address) {
   const { message } = await api('/api/auth/nonce', { method: 'POST', body: { address } });
   const { signature } = await extension.signer.signRaw({ address, data: utf8Hex(message), type: 'bytes' });
-  saveSession(await api('/api/auth/verify', { method: 'POST', body: { address, message, signature } }));
+  await openSession('/api/auth/verify', { address, message, signature });
 }
 
 function element(tag, props = {}, ...children) {
@@ -38,7 +46,7 @@ export function mountSignIn(root) {
   let devChoice = null;
   let devAccounts = null;
 
-  const fail = (error) => say(status, `Sign-in failed: ${describe(error)}`, 'error');
+  const fail = (error) => say(status, `${currentSession() ? 'Sign-out' : 'Sign-in'} failed: ${describe(error)}`, 'error');
 
   async function useWallet(name) {
     say(status, `Asking ${name} for your accounts…`);
@@ -88,23 +96,34 @@ export function mountSignIn(root) {
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       try {
-        saveSession(await api('/api/dev/login', { method: 'POST', body: { uri: select.value } }));
+        await openSession('/api/dev/login', { uri: select.value });
       } catch (error) { fail(error); }
     });
     return form;
   }
 
+  /** A button that ends the session on the server (`path`), then in every tab. */
+  function signOutButton(id, text, path) {
+    const button = element('button', { type: 'button', className: 'link', id, textContent: text });
+    button.addEventListener('click', async () => {
+      try {
+        await api(path, { method: 'POST' });
+      } catch (error) {
+        if (error.status !== 401) { fail(error); return; } // 401: it had ended already
+      }
+      clearSession();
+    });
+    return button;
+  }
+
   function render() {
     const session = currentSession();
     if (session) {
-      const out = element('button', { type: 'button', className: 'link', textContent: 'Sign out' });
-      out.addEventListener('click', async () => {
-        try { await api('/api/auth/logout', { method: 'POST' }); } catch { /* signed out anyway */ }
-        clearSession();
-      });
       body.replaceChildren(element('p', { className: 'row' },
         element('span', { id: 'signed-in-as', textContent: `Signed in as ${displayName(session.user)}`,
-          title: session.user.account_id }), out));
+          title: session.user.account_id }),
+        signOutButton('sign-out', 'Sign out', '/api/auth/logout'),
+        signOutButton('sign-out-everywhere', 'Sign out everywhere', '/api/auth/logout-all')));
       return;
     }
     const parts = walletNames().map((name) => {

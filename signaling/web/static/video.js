@@ -156,14 +156,14 @@ function report() {
     playback_id: playback.id,
   });
   const url = `${videoUrl}/views`;
-  const token = currentSession()?.token;
-  // A beacon carries no Authorization header: signed-in viewers use a keepalive fetch instead.
+  // A beacon carries no CSRF header (the server would refuse its session cookie): signed-in
+  // viewers use a keepalive fetch instead.
   try {
-    if (!token && navigator.sendBeacon(url, new Blob([body], { type: 'application/json' }))) return;
+    if (!currentSession() && navigator.sendBeacon(url, new Blob([body], { type: 'application/json' }))) return;
   } catch { /* fall back to fetch */ }
   fetch(url, {
     method: 'POST', keepalive: true, body,
-    headers: { 'Content-Type': 'application/json', ...authHeaders(token) },
+    headers: { 'Content-Type': 'application/json', ...authHeaders() },
   }).catch(() => { /* a lost report costs one view count, nothing more */ });
 }
 

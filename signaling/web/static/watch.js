@@ -2,7 +2,9 @@
 // Every WHEP request carries the price the viewer saw (Vilokanam-Price); when the creator has
 // changed it, the server answers 412 and the page asks the viewer again instead of playing.
 
-import { ApiError, clearSession, currentSession, describe, say, streamIdFromPath } from './api.js';
+import {
+  ApiError, authHeaders, clearSession, currentSession, describe, say, streamIdFromPath,
+} from './api.js';
 import { mountChat } from './chat.js';
 import { connectEvents } from './events.js';
 import { showNotFound } from './missing.js';
@@ -46,8 +48,7 @@ function play() {
 
 async function startPlayback() {
   clearTimeout(retryTimer);
-  const token = currentSession()?.token;
-  if (!token) { say(status, 'Sign in to watch this stream.'); return; }
+  if (!currentSession()) { say(status, 'Sign in to watch this stream.'); return; }
   if (pc || acceptedPrice === null) return; // playing, or the price is not on the page yet
   const connection = new RTCPeerConnection({ iceServers: await iceServers(whepUrl) });
   pc = connection;
@@ -59,8 +60,9 @@ async function startPlayback() {
   connection.addEventListener('connectionstatechange', () => onConnectionState(connection));
   say(status, 'Connecting…');
   try {
-    ({ url: sessionUrl, etag: sessionEtag } = await negotiateSession(connection, whepUrl, token,
-      acceptedPrice === null ? {} : { 'Vilokanam-Price': acceptedPrice }));
+    // No token: the session cookie signs the offer (authHeaders: its CSRF token).
+    ({ url: sessionUrl, etag: sessionEtag } = await negotiateSession(connection, whepUrl, null,
+      { ...authHeaders(), ...(acceptedPrice === null ? {} : { 'Vilokanam-Price': acceptedPrice }) }));
     Object.assign(frames, { count: 0, at: performance.now(), wait: STALL_MS, waiting: false });
   } catch (error) {
     await stop();
@@ -160,7 +162,7 @@ async function checkFrames() {
   if (count === 0 || now - frames.at < frames.wait) return; // not started: ICE states decide
   const connection = pc;
   frames.probing = true;
-  const alive = await sessionAlive(sessionUrl, sessionEtag, currentSession()?.token)
+  const alive = await sessionAlive(sessionUrl, sessionEtag, null)
     .finally(() => { frames.probing = false; });
   if (connection !== pc) return;
   frames.at = performance.now();
@@ -201,7 +203,7 @@ async function stop({ keepalive = false } = {}) {
   sessionUrl = null;
   sessionEtag = null;
   connection?.close();
-  await hangUp(url, currentSession()?.token, { keepalive });
+  await hangUp(url, null, { keepalive }); // the session URL is the secret
 }
 
 function onEvent(message) {

@@ -42,7 +42,8 @@ function gatheringComplete(pc) {
 
 /**
  * POST the pc's offer to a WHIP/WHEP endpoint with a bearer token and apply the answer.
- * `headers` are added to the POST (e.g. the price a viewer accepted).
+ * `headers` are added to the POST (e.g. the price a viewer accepted). Without a token (null) the
+ * page's session cookie signs the offer, and `headers` must carry the CSRF token (authHeaders).
  * A full or draining node answers 307 to another node (with a ticket in place of the token):
  * fetch follows it with the same method and body. Returns the session URL, resolved against
  * the URL that answered (a redirected session lives on the other node).
@@ -58,7 +59,9 @@ export async function negotiateSession(pc, endpoint, token, headers = {}) {
   await gatheringComplete(pc);
   const response = await checked(await fetch(endpoint, {
     method: 'POST',
-    headers: { ...headers, 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` },
+    headers: {
+      ...headers, 'Content-Type': 'application/sdp', ...(token ? { Authorization: `Bearer ${token}` } : {}),
+    },
     body: pc.localDescription.sdp,
   }));
   await pc.setRemoteDescription({ type: 'answer', sdp: await response.text() });

@@ -39,7 +39,7 @@ async def wait_playing(page: object) -> dict:
 
 
 async def open_page(browser: object, url: str, wallet: Keypair | None = None) -> object:
-    """A page in a context of its own (its own sessionStorage, like another person)."""
+    """A page in a context of its own (its own cookies, like another person)."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     if wallet is not None:
         await install_wallet(context, wallet)
@@ -85,3 +85,8 @@ async def stop_broadcast(page: object) -> None:
     dialog = page.get_by_role("dialog", name="Stop the broadcast?")
     await dialog.get_by_role("button", name="Stop broadcast").click()
     await dialog.wait_for(state="hidden")
+
+
+async def signed_in_user(page: object) -> dict | None:
+    """Who the page's session cookie signs in, as the server says (the page cannot read it)."""
+    return await page.evaluate("async () => (await (await fetch('/api/auth/session')).json()).user")
