@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.billing.support.processes import wait_healthy
+from tests.billing.support.processes import cli, wait_healthy
 from vilokanam.devtopup import DevTopUpError, format_units, parse_units
 
 ROC = 10**12
@@ -51,14 +51,7 @@ def server(run_env: dict[str, str]) -> Iterator[str]:
 
 
 def _cli(run_env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vilokanam", *args],
-        env=run_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return cli(run_env, *args, timeout=120)  # a top-up waits for blocks and the watcher
 
 
 def _balance(url: str, token: str) -> int:

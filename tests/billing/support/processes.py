@@ -76,12 +76,12 @@ def wait_healthy(
     raise AssertionError("server did not become healthy in time")
 
 
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """`python -m vilokanam ARGS…` to its end (reconcile, parked …), output captured."""
     return subprocess.run(
         [sys.executable, "-m", "vilokanam", *args],
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
     )
