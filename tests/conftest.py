@@ -13,6 +13,7 @@ from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient, TestServer
 
 from signaling.config import AppConfig, MediaSettings, RtcSettings, ServerSettings
+from tests.signaling.support.uploads import make_clip, upload_config
 from tests.support.services import fresh_database, postgres_server, redis_server
 from vilokanam.wiring import create_app
 
@@ -61,8 +62,14 @@ async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[aioredis.Red
 
 
 @pytest.fixture
-def app_config(database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path) -> AppConfig:
-    return AppConfig(
+def app_config(
+    request: pytest.FixtureRequest,
+    database_url: str,
+    redis_url: str,
+    redis_prefix: str,
+    tmp_path: Path,
+) -> AppConfig:
+    config = AppConfig(
         database_url=database_url,
         redis_url=redis_url,
         public_url="http://127.0.0.1:8080",
@@ -72,6 +79,15 @@ def app_config(database_url: str, redis_url: str, redis_prefix: str, tmp_path: P
         # The recorder's own tests turn recording on; VOD jobs run where a test asks.
         media=MediaSettings(media_root=tmp_path / "media", recording=False, vod_worker=False),
     )
+    if request.node.get_closest_marker("uploads"):  # the tests of uploaded videos
+        return upload_config(config, request.getfixturevalue("own_database_url"), tmp_path)
+    return config
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A 2 s 320x240 H.264/AAC MP4, for the tests that upload a video."""
+    return make_clip(tmp_path_factory.mktemp("clip"))
 
 
 @pytest.fixture

@@ -5,22 +5,20 @@ phone and desktop sizes. Screenshots: test-output/screenshots/dashboard-failed-*
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import aiohttp
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
 from recorder.jobs import INTERNAL_FAILURE
-from signaling.config import AppConfig
 from signaling.keys import CONFIG
 from tests.e2e.support.api import alice
 from tests.e2e.support.browser import CHROMIUM, SCREENSHOTS, dev_sign_in
 from tests.e2e.support.fit import SIZES, assert_fits
-from tests.signaling.support.uploads import failed_upload, make_clip, process, upload_config
+from tests.signaling.support.uploads import failed_upload, process
 
 pytestmark = [
+    pytest.mark.uploads,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
     pytest.mark.timeout(180),
 ]
@@ -28,16 +26,6 @@ playwright_api = pytest.importorskip("playwright.async_api")
 
 ENGINEER_WORDS = ("Redis", "PostgreSQL", "metered", "finalized", "in_block", "polled")
 LISTS_TIMEOUT_MS = 15_000  # the lists refresh every 5 s
-
-
-@pytest.fixture
-def app_config(app_config: AppConfig, own_database_url: str, tmp_path: Path) -> AppConfig:
-    return upload_config(app_config, own_database_url, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    return make_clip(tmp_path_factory.mktemp("words"))
 
 
 @pytest.mark.parametrize("size", list(SIZES))

@@ -9,37 +9,26 @@ both sizes land in test-output/screenshots/fit-*.png.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import aiohttp
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
-from signaling.config import AppConfig
 from signaling.keys import CONFIG
 from tests.e2e.support.api import alice, new_stream
 from tests.e2e.support.browser import CHROMIUM, SCREENSHOTS, dev_sign_in
 from tests.e2e.support.fit import SIZES, assert_fits
-from tests.signaling.support.uploads import make_clip, process, upload, upload_config
+from tests.signaling.support.uploads import process, upload
 
 pytestmark = [
+    pytest.mark.uploads,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
     pytest.mark.timeout(300),
 ]
 playwright_api = pytest.importorskip("playwright.async_api")
 
 TITLE = "Sourdough_masterclass_with_an_unbroken_title_that_goes_on_and_on_2026"
-
-
-@pytest.fixture
-def app_config(app_config: AppConfig, own_database_url: str, tmp_path: Path) -> AppConfig:
-    return upload_config(app_config, own_database_url, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    return make_clip(tmp_path_factory.mktemp("fit"))
 
 
 def pages(stream_id: str, video_id: str, creator: str) -> dict[str, tuple[str, str, str]]:

@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from pathlib import Path
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
 from recorder.jobs import INTERNAL_FAILURE, enqueue, fail, lease
-from signaling.config import AppConfig
 from tests.signaling.support.accounts import new_user
-from tests.signaling.support.uploads import make_clip, media_root, process, upload, upload_config
+from tests.signaling.support.uploads import media_root, process, upload
 
-
-@pytest.fixture
-def app_config(app_config: AppConfig, own_database_url: str, tmp_path: Path) -> AppConfig:
-    return upload_config(app_config, own_database_url, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    return make_clip(tmp_path_factory.mktemp("clip"))
+pytestmark = pytest.mark.uploads  # own database and media root (tests/conftest.py)
 
 
 async def my_videos(client: TestClient, headers: dict[str, str]) -> dict[str, dict]:

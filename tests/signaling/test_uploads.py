@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -22,27 +21,17 @@ from tests.signaling.support.accounts import new_user
 from tests.signaling.support.uploads import (
     CHUNK,
     chunks_of,
-    make_clip,
     media_root,
     process,
     put_chunk,
     sha256,
     start_upload,
     upload,
-    upload_config,
 )
 from tests.support.configs import configured
 from vilokanam.wiring import create_app
 
-
-@pytest.fixture
-def app_config(app_config: AppConfig, own_database_url: str, tmp_path: Path) -> AppConfig:
-    return upload_config(app_config, own_database_url, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    return make_clip(tmp_path_factory.mktemp("clip"))
+pytestmark = pytest.mark.uploads  # own database and media root (tests/conftest.py)
 
 
 async def test_an_upload_resumes_after_a_bad_chunk_and_becomes_a_ready_video(

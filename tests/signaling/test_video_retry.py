@@ -6,33 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from pathlib import Path
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
 from recorder.jobs import INTERNAL_FAILURE
-from signaling.config import AppConfig
 from tests.signaling.support.accounts import new_user
 from tests.signaling.support.uploads import (
     failed_upload,
-    make_clip,
     media_root,
     process,
     upload,
-    upload_config,
 )
 
-
-@pytest.fixture
-def app_config(app_config: AppConfig, own_database_url: str, tmp_path: Path) -> AppConfig:
-    return upload_config(app_config, own_database_url, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    return make_clip(tmp_path_factory.mktemp("clip"))
+pytestmark = pytest.mark.uploads  # own database and media root (tests/conftest.py)
 
 
 async def jobs_of(db: asyncpg.Pool, video_id: str) -> list[str]:
