@@ -5,7 +5,7 @@ Knows nothing of WebRTC or HTTP. The rest of the server uses what is exported he
 
 from billing import parking
 from billing.accounts import public_key, to_ss58
-from billing.chain import ChainClient
+from billing.chain import ChainClient, ChainExpired, ChainRejected, ChainTimeout
 from billing.loops import ChainLoops, chain_loops
 from billing.meter import MAX_BALANCE, BatchResult, ChargeStatus, Meter
 from billing.payout_policy import PayoutPolicy, payout_threshold
@@ -21,6 +21,9 @@ __all__ = [
     "USER_COLUMNS",
     "BatchResult",
     "ChainClient",
+    "ChainExpired",
+    "ChainRejected",
+    "ChainTimeout",
     "ChainLoops",
     "ChargeStatus",
     "Delivery",

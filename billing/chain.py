@@ -90,6 +90,19 @@ class ChainClient(ChainFollower):
         build = functools.partial(self._transfer_call, dest, amount)
         return await self._sign(keypair, build, nonce, era_period)
 
+    async def transfer(
+        self,
+        keypair: Keypair,
+        dest: str,
+        amount: int,
+        timeout: float = 60,  # noqa: ASYNC109 - the deadline is part of the contract
+    ) -> tuple[SignedExtrinsic, Inclusion]:
+        """Sign, send and follow one ``transfer_keep_alive`` into a finalized block (a dev
+        top-up: the deposit watcher credits what it sees final)."""
+        xt = await self.sign_transfer(keypair, dest, amount)
+        await self.submit(xt)
+        return xt, await self.wait_for_inclusion(xt, timeout, finalized=True)
+
     def release_nonce(self, xt: SignedExtrinsic) -> None:
         """The bytes of ``xt`` can never land (expired, or superseded before submission)."""
         self._nonces.release(xt.signer, xt.nonce)

@@ -88,9 +88,7 @@ async def dev_topup(
 async def _transfer(chain_url: str, keypair: Keypair, escrow: str, planck: int) -> None:
     chain = await ChainClient.connect(chain_url)
     try:
-        xt = await chain.sign_transfer(keypair, escrow, planck)
-        await chain.submit(xt)
-        inclusion = await chain.wait_for_inclusion(xt, 60, finalized=True)
+        _, inclusion = await chain.transfer(keypair, escrow, planck)
     finally:
         await chain.close()
     if not inclusion.success:

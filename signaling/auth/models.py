@@ -17,5 +17,9 @@ class VerifyRequest(Body):
     signature: str = Field(min_length=2, max_length=256)
 
 
+class DevTopUp(Body):
+    amount: str = Field(pattern=r"^[1-9][0-9]{0,30}$", description="planck, at most 10^31-1")
+
+
 class DevLogin(Body):
     uri: str = Field(min_length=3, max_length=16, description="one of //Alice … //Ferdie")

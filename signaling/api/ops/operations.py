@@ -19,7 +19,7 @@ from signaling.api.ops.schemas import OBJECT, Schema, page_of, ref
 from signaling.api.streams.models import StreamCreate, StreamUpdate
 from signaling.api.uploads.models import UploadCreate
 from signaling.api.videos.models import VideoUpdate, ViewReport
-from signaling.auth.models import DevLogin, NonceRequest, VerifyRequest
+from signaling.auth.models import DevLogin, DevTopUp, NonceRequest, VerifyRequest
 
 Auth = Literal["session", "optional", "stream_key"] | None
 
@@ -100,6 +100,13 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         auth="session",
     ),
     ("GET", "/api/dev/accounts"): Op("Dev mode only: the dev accounts", "auth"),
+    ("POST", "/api/dev/topup"): Op(
+        "Dev mode only: my dev account sends planck to the escrow (credited as a deposit)",
+        "billing",
+        body=DevTopUp,
+        auth="session",
+        unavailable=True,
+    ),
     ("POST", "/api/dev/login"): Op(
         "Dev mode only: sign in as a dev account", "auth", schema=ref("Session"), body=DevLogin
     ),
