@@ -8,14 +8,16 @@ import uuid
 import pytest
 from aiohttp.test_utils import TestClient
 
+# A fixed id that names nothing: parameters must be the same in every xdist worker.
+NOBODY = uuid.UUID("00000000-0000-4000-8000-00000000dead")
 PAGE_PATHS = ["/no/such/page", "/watch/not-a-stream-id", "/videos/42", "/favicon.png"]
 JSON_PATHS = [
     "/api/nothing-here",
-    f"/api/streams/{uuid.uuid4()}",
-    f"/api/videos/{uuid.uuid4()}",
+    f"/api/streams/{NOBODY}",
+    f"/api/videos/{NOBODY}",
     "/whip/a/b/c",
     "/whep/a/b/c",
-    f"/media/videos/{uuid.uuid4()}/master.m3u8",
+    f"/media/videos/{NOBODY}/master.m3u8",
 ]
 
 
