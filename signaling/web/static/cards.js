@@ -1,4 +1,5 @@
-// Cards of a live stream (home and search pages): thumbnail, title, creator, viewers, price.
+// Cards of a live stream (home and search pages): thumbnail, title, creator, viewers, price and,
+// when the page knows its name (`stream.category_name`), the category.
 
 import { displayName } from './api.js';
 import { describePrice } from './money.js';
@@ -39,7 +40,10 @@ export function streamCard(stream) {
   const price = Object.assign(document.createElement('p'), {
     className: 'hint', textContent: describePrice(stream.price_per_second),
   });
-  item.append(...thumbnail(stream), link, creator, viewers, price);
+  const category = stream.category_name
+    ? [Object.assign(document.createElement('p'), { className: 'category', textContent: stream.category_name })]
+    : [];
+  item.append(...thumbnail(stream), link, creator, viewers, price, ...category);
   return item;
 }
 
