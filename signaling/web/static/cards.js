@@ -59,6 +59,9 @@ export function videoCard(video) {
     href: `/videos/${video.id}`, textContent: video.title, className: 'card-title',
   });
   const creator = byline(video.creator);
-  item.append(...poster, link, creator);
+  const views = Object.assign(document.createElement('p'), {
+    className: 'hint', textContent: video.view_count === 1 ? '1 view' : `${video.view_count ?? 0} views`,
+  });
+  item.append(...poster, link, creator, views);
   return item;
 }
