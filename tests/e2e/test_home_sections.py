@@ -121,6 +121,8 @@ async def test_home_shows_followed_streams_recent_videos_and_filters_by_category
             assert len(await followed.all_inner_texts()) == 1  # Ferdie is not followed
             await assert_fits(page, f"home, signed in ({size})")
             await page.screenshot(path=SCREENSHOTS / f"home-following-{size}.png", full_page=True)
+            await page.get_by_role("button", name="Sign out").click()
+            await page.locator("#following").wait_for(state="hidden")
             await page.get_by_role("link", name="All videos").click()  # to the library
             await page.locator("#videos .card").filter(has_text="Kneading, recorded").wait_for()
             await page.context.close()
