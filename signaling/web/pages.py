@@ -44,6 +44,7 @@ PAGE_INFO = {
     "watch": Page("Watch"),
     "broadcast": Page("Broadcast"),
     "video": Page("Video"),
+    "videos": Page("Videos", "/videos"),
     "dashboard": Page("Creator dashboard", "/dashboard"),
     "me": Page("My account", "/me"),
     "search": Page("Search", "/search"),
@@ -52,6 +53,7 @@ PAGE_INFO = {
 }
 NAV = (
     ("/", "Live now"),
+    ("/videos", "Videos"),
     ("/search", "Search"),
     ("/upload", "Upload"),
     ("/dashboard", "Dashboard"),

@@ -55,6 +55,11 @@ async def watch(request: web.Request) -> web.Response:
     return page("watch", connect=await node_origins(request))
 
 
+@routes.get("/videos", name="page.videos")
+async def videos(_request: web.Request) -> web.Response:
+    return page("videos")
+
+
 @routes.get("/videos/{video_id}", name="page.video")
 async def video(request: web.Request) -> web.Response:
     _id_or_404(request, "video_id")

@@ -38,6 +38,7 @@ def pages(stream_id: str, video_id: str, creator: str) -> dict[str, tuple[str, s
         "search": ("/search?q=sourdough", "#found-streams .card", "#found-streams .card"),
         "watch": (f"/watch/{stream_id}", f"#title:has-text('{TITLE}')", "#player-status"),
         "video": (f"/videos/{video_id}", "#quality option", "#quality option"),
+        "videos": ("/videos", "#videos .card", "#videos .card"),
         "broadcast": (f"/broadcast/{stream_id}", f"#title:has-text('{TITLE}')", "#signed-in-as"),
         "me": ("/me", "#me-status", "#spending-body tr"),
         "dashboard": ("/dashboard", "#board-status", "#videos-body tr"),

@@ -1,4 +1,5 @@
-// Cards of a live stream (home and search pages): thumbnail, title, creator, viewers, price.
+// Cards of a live stream (home and search pages): thumbnail, title, creator, viewers, price and,
+// when the page knows its name (`stream.category_name`), the category.
 
 import { displayName } from './api.js';
 import { describePrice } from './money.js';
@@ -39,7 +40,10 @@ export function streamCard(stream) {
   const price = Object.assign(document.createElement('p'), {
     className: 'hint', textContent: describePrice(stream.price_per_second),
   });
-  item.append(...thumbnail(stream), link, creator, viewers, price);
+  const category = stream.category_name
+    ? [Object.assign(document.createElement('p'), { className: 'category', textContent: stream.category_name })]
+    : [];
+  item.append(...thumbnail(stream), link, creator, viewers, price, ...category);
   return item;
 }
 
@@ -55,6 +59,9 @@ export function videoCard(video) {
     href: `/videos/${video.id}`, textContent: video.title, className: 'card-title',
   });
   const creator = byline(video.creator);
-  item.append(...poster, link, creator);
+  const views = Object.assign(document.createElement('p'), {
+    className: 'hint', textContent: video.view_count === 1 ? '1 view' : `${video.view_count ?? 0} views`,
+  });
+  item.append(...poster, link, creator, views);
   return item;
 }

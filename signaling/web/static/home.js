@@ -1,7 +1,8 @@
-// /: the live streams with their viewer counts (refreshed), and a form to start a stream.
+// /: the live streams with their viewer counts (refreshed), and a form to start a stream; the
+// other sections and the category filter are home_sections.js's.
 
 import { api, currentSession, describe, say } from './api.js';
-import { streamCard } from './cards.js';
+import { liveCard, liveStreamsPath, mountHomeSections } from './home_sections.js';
 import { mountSignIn } from './signin.js';
 
 const REFRESH_MS = 4000;
@@ -10,8 +11,10 @@ const listStatus = document.getElementById('streams-status');
 
 async function refresh() {
   try {
-    const { items } = await api('/api/streams?status=live&limit=50');
-    list.replaceChildren(...items.map(streamCard));
+    const path = liveStreamsPath();
+    const { items } = await api(path);
+    if (path !== liveStreamsPath()) return;  // another category was picked meanwhile
+    list.replaceChildren(...items.map(liveCard));
     say(listStatus, items.length ? '' : 'Nobody is live right now. Check back soon, or start your own stream.');
   } catch (error) {
     say(listStatus, `Could not load streams: ${describe(error)}`, 'error');
@@ -49,5 +52,6 @@ function setUpCreateForm() {
 
 mountSignIn(document.getElementById('signin'));
 setUpCreateForm();
+mountHomeSections(refresh);
 refresh();
 setInterval(refresh, REFRESH_MS);
