@@ -34,6 +34,7 @@ PLAIN_PAGES = {
     "/search": "search",
     "/c/{ref}": "creator",
     "/upload": "upload",
+    "/videos": "videos",
     "/me": "me",
 }
 
@@ -53,11 +54,6 @@ for _path, _name in PLAIN_PAGES.items():
 async def watch(request: web.Request) -> web.Response:
     _id_or_404(request, "stream_id")
     return page("watch", connect=await node_origins(request))
-
-
-@routes.get("/videos", name="page.videos")
-async def videos(_request: web.Request) -> web.Response:
-    return page("videos")
 
 
 @routes.get("/videos/{video_id}", name="page.video")

@@ -13,24 +13,19 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from signaling.config import AppConfig
 from tests.e2e.support.browser import CHROMIUM, SCREENSHOTS, dev_sign_in, open_page
 from tests.e2e.support.fit import SIZES, assert_fits
 from tests.signaling.support.accounts import new_stream, user_with_role, whoami
-from tests.signaling.support.uploads import make_clip, media_root, process, upload, upload_config
+from tests.signaling.support.uploads import make_clip, media_root, process, upload
 from tests.signaling.support.webrtc_clients import whip
 
 pytestmark = [
+    pytest.mark.uploads,  # a database of its own: this test's streams and videos alone
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
     pytest.mark.timeout(300),
     pytest.mark.usefixtures("loopback"),
 ]
 pytest.importorskip("playwright.async_api")
-
-
-@pytest.fixture
-def app_config(app_config: AppConfig, own_database_url: str, tmp_path: Path) -> AppConfig:
-    return upload_config(app_config, own_database_url, tmp_path)  # this test's streams alone
 
 
 async def dev_user(client: TestClient, uri: str) -> dict[str, str]:
@@ -121,7 +116,7 @@ async def test_home_shows_followed_streams_recent_videos_and_filters_by_category
             assert len(await followed.all_inner_texts()) == 1  # Ferdie is not followed
             await assert_fits(page, f"home, signed in ({size})")
             await page.screenshot(path=SCREENSHOTS / f"home-following-{size}.png", full_page=True)
-            await page.get_by_role("button", name="Sign out").click()
+            await page.get_by_role("button", name="Sign out", exact=True).click()
             await page.locator("#following").wait_for(state="hidden")
             await page.get_by_role("link", name="All videos").click()  # to the library
             await page.locator("#videos .card").filter(has_text="Kneading, recorded").wait_for()

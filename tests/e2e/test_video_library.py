@@ -10,31 +10,24 @@ Screenshots land in test-output/screenshots/videos-*.png.
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from signaling.config import AppConfig
 from tests.e2e.support.browser import CHROMIUM, SCREENSHOTS, open_page
 from tests.e2e.support.fit import SIZES, assert_fits
 from tests.signaling.support.accounts import user_with_role, whoami
 from tests.signaling.support.rows import new_video
-from tests.signaling.support.uploads import upload_config
 
 pytestmark = [
+    pytest.mark.uploads,  # a database of its own: this test's streams and videos alone
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
     pytest.mark.timeout(180),
 ]
 pytest.importorskip("playwright.async_api")
 
 PAGE_SIZE = 24  # static/videos.js
-
-
-@pytest.fixture
-def app_config(app_config: AppConfig, own_database_url: str, tmp_path: Path) -> AppConfig:
-    return upload_config(app_config, own_database_url, tmp_path)  # this test's videos alone
 
 
 async def library(client: TestClient, db: asyncpg.Pool) -> tuple[list[str], str]:
