@@ -94,106 +94,156 @@ function liveEdge(video) {
   return badge;
 }
 
+/** The controls of one video: what each button and key does, and showing the video's state. */
+class Player {
+  constructor(video, live) {
+    this.video = video;
+    this.box = video.closest('.screen');
+    this.layout = video.closest('.stage') ?? this.box;
+    this.soundChosen = false; // once the viewer touched the sound, the overlay stays away
+    this.help = helpPanel(live);
+    this.unmute = element('button', { type: 'button', className: 'unmute' }, icon('muted'), ' Click to unmute');
+    this.play = controlButton('Play', 'play', () => this.togglePlay());
+    this.mute = controlButton('Mute', 'sound', () => this.toggleMute(), video.muted);
+    this.volume = element('input', { type: 'range', min: '0', max: '1', step: '0.05', className: 'player-volume' });
+    this.volume.setAttribute('aria-label', 'Volume');
+    this.theatre = controlButton('Theatre mode', 'theatre', () => this.toggleTheatre(), false);
+    this.theatre.classList.add('player-theatre');
+    this.fullscreen = controlButton('Fullscreen', 'fullscreen', () => this.toggleFullscreen(), false);
+    this.helpButton = element('button', { type: 'button', className: 'player-button player-help-button', textContent: '?' });
+    this.helpButton.setAttribute('aria-label', 'Keyboard shortcuts');
+    this.helpButton.setAttribute('aria-controls', this.help.id);
+    this.helpButton.setAttribute('aria-expanded', 'false');
+  }
+
+  /** Put the overlay and the help over the video and the bar under it. */
+  mount(live) {
+    const { video, box } = this;
+    video.controls = false;
+    video.removeAttribute('controls');
+    const view = element('div', { className: 'player-view' });
+    video.replaceWith(view);
+    view.append(video, this.unmute, this.help);
+    const bar = element('div', { className: 'player-bar' });
+    if (!live) bar.append(seekBar(video));
+    bar.append(this.play, this.mute, this.volume,
+      live ? liveEdge(video) : element('span', { className: 'player-gap' }),
+      this.helpButton, this.theatre, this.fullscreen);
+    box.classList.add('player-box');
+    box.append(bar);
+  }
+
+  listen() {
+    const { video } = this;
+    for (const type of ['play', 'pause', 'playing', 'emptied']) video.addEventListener(type, () => this.showPlaying());
+    for (const type of ['volumechange', 'loadeddata', 'canplay', 'playing', 'seeked', 'emptied']) {
+      video.addEventListener(type, () => this.showSound());
+    }
+    video.addEventListener('volumechange', () => { if (video.volume > 0) store(VOLUME_KEY, String(video.volume)); });
+    video.addEventListener('click', () => this.togglePlay());
+    video.addEventListener('dblclick', () => this.toggleFullscreen());
+    this.volume.addEventListener('input', () => this.setVolume(Number(this.volume.value)));
+    this.unmute.addEventListener('click', () => { this.setMuted(false); this.mute.focus(); });
+    this.helpButton.addEventListener('click', () => this.toggleHelp());
+    document.addEventListener('fullscreenchange', () => {
+      this.fullscreen.setAttribute('aria-pressed', String(document.fullscreenElement === this.box));
+    });
+  }
+
+  /** The viewer's volume and theatre choice from their last visit (never the sound: autoplay). */
+  restore() {
+    const saved = Number.parseFloat(stored(VOLUME_KEY) ?? '');
+    if (saved > 0 && saved <= 1) this.video.volume = saved;
+    this.setTheatre(stored(THEATRE_KEY) === '1');
+    this.showPlaying();
+    this.showSound();
+  }
+
+  showPlaying() {
+    const { paused } = this.video;
+    this.play.setAttribute('aria-label', paused ? 'Play' : 'Pause');
+    setIcon(this.play, paused ? 'play' : 'pause');
+  }
+
+  showSound() {
+    const { muted, volume, readyState } = this.video;
+    this.mute.setAttribute('aria-pressed', String(muted));
+    setIcon(this.mute, muted ? 'muted' : 'sound');
+    this.volume.value = String(muted ? 0 : volume);
+    this.unmute.hidden = this.soundChosen || !muted || readyState < 2; // nothing to hear yet
+  }
+
+  togglePlay() {
+    if (this.video.paused) this.video.play().catch(() => { /* no media yet */ });
+    else this.video.pause();
+  }
+
+  setMuted(muted) {
+    this.soundChosen = true;
+    if (!muted && this.video.volume === 0) this.video.volume = 0.5;
+    this.video.muted = muted;
+    this.showSound(); // now, not when volumechange arrives
+  }
+
+  toggleMute() { this.setMuted(!this.video.muted); }
+
+  setVolume(volume) {
+    this.video.volume = Math.min(1, Math.max(0, Math.round(volume * 100) / 100));
+    this.setMuted(this.video.volume === 0);
+  }
+
+  /** Up or down a step from what is heard (muted counts as 0). */
+  stepVolume(by) { this.setVolume((this.video.muted ? 0 : this.video.volume) + by); }
+
+  seek(by) {
+    const { video } = this;
+    video.currentTime = Math.max(0, Math.min(video.duration || 0, video.currentTime + by));
+  }
+
+  toggleFullscreen() {
+    if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+    else if (this.box.requestFullscreen) this.box.requestFullscreen().catch(() => {});
+    else this.video.webkitEnterFullscreen?.(); // iPhone Safari: only a video goes fullscreen
+  }
+
+  setTheatre(on) {
+    this.layout.classList.toggle('theatre', on);
+    this.theatre.setAttribute('aria-pressed', String(on));
+    store(THEATRE_KEY, on ? '1' : '');
+  }
+
+  toggleTheatre() { this.setTheatre(!this.layout.classList.contains('theatre')); }
+
+  toggleHelp(show = this.help.hidden) {
+    this.help.hidden = !show;
+    this.helpButton.setAttribute('aria-expanded', String(show));
+  }
+
+  /** What the shortcut table's action names do. */
+  actions() {
+    return {
+      togglePlay: () => this.togglePlay(),
+      toggleMute: () => this.toggleMute(),
+      volumeUp: () => this.stepVolume(VOLUME_STEP),
+      volumeDown: () => this.stepVolume(-VOLUME_STEP),
+      back: () => this.seek(-SEEK_STEP_S),
+      forward: () => this.seek(SEEK_STEP_S),
+      toggleFullscreen: () => this.toggleFullscreen(),
+      toggleTheatre: () => this.toggleTheatre(),
+      toggleHelp: () => this.toggleHelp(),
+      closeHelp: () => this.toggleHelp(false),
+    };
+  }
+}
+
 /**
- * Wrap `video` (inside its `.screen` box) with the player's controls. `live`: a WebRTC stream
- * (LIVE indicator, no seeking) rather than a VOD (seek bar, j/l). Removes the native controls.
+ * Wrap `video` (inside its `.screen` box) with the player's controls, in place of the native
+ * ones. `live`: a WebRTC stream (LIVE indicator, no seeking) rather than a VOD (seek bar, j/l).
  */
 export function mountPlayer(video, { live }) {
-  video.controls = false;
-  video.removeAttribute('controls');
-  const box = video.closest('.screen');
-  const layout = video.closest('.stage') ?? box;
-  const view = element('div', { className: 'player-view' });
-  video.replaceWith(view);
-  const unmute = element('button', { type: 'button', className: 'unmute' }, icon('muted'), ' Click to unmute');
-  const help = helpPanel(live);
-  view.append(video, unmute, help);
-  let soundChosen = false; // once the viewer touched the sound, the overlay stays away
-
-  const togglePlay = () => (video.paused ? video.play().catch(() => {}) : video.pause());
-  const setMuted = (muted) => {
-    soundChosen = true;
-    if (!muted && video.volume === 0) video.volume = 0.5;
-    video.muted = muted;
-  };
-  const setVolume = (volume) => {
-    video.volume = Math.min(1, Math.max(0, Math.round(volume * 100) / 100));
-    setMuted(video.volume === 0);
-  };
-  const toggleFullscreen = () => {
-    if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
-    else if (box.requestFullscreen) box.requestFullscreen().catch(() => {});
-    else video.webkitEnterFullscreen?.(); // iPhone Safari: only the video itself goes fullscreen
-  };
-  const setTheatre = (on) => {
-    layout.classList.toggle('theatre', on);
-    theatre.setAttribute('aria-pressed', String(on));
-    store(THEATRE_KEY, on ? '1' : '');
-  };
-  const toggleHelp = (show = help.hidden) => {
-    help.hidden = !show;
-    helpButton.setAttribute('aria-expanded', String(show));
-  };
-
-  const play = controlButton('Play', 'play', togglePlay);
-  const mute = controlButton('Mute', 'sound', () => setMuted(!video.muted), video.muted);
-  const volume = element('input', { type: 'range', min: '0', max: '1', step: '0.05', className: 'player-volume' });
-  volume.setAttribute('aria-label', 'Volume');
-  volume.addEventListener('input', () => setVolume(Number(volume.value)));
-  const theatre = controlButton('Theatre mode', 'theatre', () => setTheatre(!layout.classList.contains('theatre')), false);
-  theatre.classList.add('player-theatre');
-  const fullscreen = controlButton('Fullscreen', 'fullscreen', toggleFullscreen, false);
-  const helpButton = element('button', { type: 'button', className: 'player-button player-help-button', textContent: '?' });
-  helpButton.setAttribute('aria-label', 'Keyboard shortcuts');
-  helpButton.setAttribute('aria-controls', help.id);
-  helpButton.setAttribute('aria-expanded', 'false');
-  helpButton.addEventListener('click', () => toggleHelp());
-
-  const bar = element('div', { className: 'player-bar' });
-  if (!live) bar.append(seekBar(video));
-  bar.append(play, mute, volume, live ? liveEdge(video) : element('span', { className: 'player-gap' }),
-    helpButton, theatre, fullscreen);
-  box.classList.add('player-box');
-  box.append(bar);
-
-  const showPlaying = () => {
-    play.setAttribute('aria-label', video.paused ? 'Play' : 'Pause');
-    setIcon(play, video.paused ? 'play' : 'pause');
-  };
-  const showSound = () => {
-    mute.setAttribute('aria-pressed', String(video.muted));
-    setIcon(mute, video.muted ? 'muted' : 'sound');
-    volume.value = String(video.muted ? 0 : video.volume);
-    unmute.hidden = soundChosen || !video.muted || video.readyState < 2;
-  };
-  for (const type of ['play', 'pause', 'playing', 'emptied']) video.addEventListener(type, showPlaying);
-  const soundEvents = ['volumechange', 'loadeddata', 'canplay', 'playing', 'seeked', 'emptied'];
-  for (const type of soundEvents) video.addEventListener(type, showSound);
-  unmute.addEventListener('click', () => { setMuted(false); mute.focus(); });
-  video.addEventListener('click', togglePlay);
-  video.addEventListener('dblclick', toggleFullscreen);
-  document.addEventListener('fullscreenchange', () => {
-    fullscreen.setAttribute('aria-pressed', String(document.fullscreenElement === box));
-  });
-
-  const saved = Number.parseFloat(stored(VOLUME_KEY) ?? '');
-  if (saved > 0 && saved <= 1) video.volume = saved;
-  video.addEventListener('volumechange', () => { if (video.volume > 0) store(VOLUME_KEY, String(video.volume)); });
-  setTheatre(stored(THEATRE_KEY) === '1');
-  showPlaying();
-  showSound();
-
-  const seek = (by) => { video.currentTime = Math.max(0, Math.min(video.duration || 0, video.currentTime + by)); };
-  bindKeys({
-    togglePlay,
-    toggleMute: () => setMuted(!video.muted),
-    volumeUp: () => setVolume((video.muted ? 0 : video.volume) + VOLUME_STEP),
-    volumeDown: () => setVolume((video.muted ? 0 : video.volume) - VOLUME_STEP),
-    back: () => seek(-SEEK_STEP_S),
-    forward: () => seek(SEEK_STEP_S),
-    toggleFullscreen,
-    toggleTheatre: () => setTheatre(!layout.classList.contains('theatre')),
-    toggleHelp: () => toggleHelp(),
-    closeHelp: () => toggleHelp(false),
-  }, live);
+  const player = new Player(video, live);
+  player.mount(live);
+  player.listen();
+  player.restore();
+  bindKeys(player.actions(), live);
 }

@@ -1,7 +1,10 @@
 // Keyboard shortcuts of the player (/watch and /videos), and the help that lists them: one
 // table, so the help always says what the keys do. Never while typing (the chat, a form).
 
-const TYPING = 'input, textarea, select, [contenteditable]:not([contenteditable="false"])';
+const TYPING = 'textarea, select, [contenteditable]:not([contenteditable="false"]), '
+  + 'input:not([type=range], [type=checkbox], [type=radio], [type=button], [type=submit])';
+// A focused slider (volume, seek) moves with the arrows itself; the letters still work there.
+const SLIDER_KEYS = new Set(['ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight', 'Home', 'End', 'PageUp', 'PageDown']);
 
 /** [keys as `KeyboardEvent.key`, keys as shown, what it does, action name, live too?] */
 const SHORTCUTS = [
@@ -45,6 +48,7 @@ export function bindKeys(actions, live) {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target instanceof Element ? event.target : null;
     if (target?.closest(TYPING)) return;
+    if (target?.matches('input[type=range]') && SLIDER_KEYS.has(event.key)) return;
     if (event.key === 'Escape') { actions.closeHelp(); return; }
     if (event.key === ' ' && target?.closest('button, a, summary')) return; // it presses that
     const key = event.key.length === 1 && event.key !== '?' ? event.key.toLowerCase() : event.key;
