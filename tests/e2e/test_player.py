@@ -97,12 +97,14 @@ async def check_live_player(page: object, size: str) -> None:
     assert (await video(page))["volume"] == pytest.approx(volume - 0.1, abs=0.01)
     await press(page, "k")
     assert (await video(page))["paused"]
-    assert "paused" in await live.inner_text()
+    await live.filter(has_text="● LIVE · paused").wait_for()
+    assert await page.get_by_role("button", name="Play", exact=True).is_visible()
     await press(page, "k")
     await page.wait_for_function("() => !document.getElementById('video').paused")
     await live.filter(has_text="● LIVE").wait_for()
 
-    theatre = page.get_by_role("button", name="Theatre mode")
+    theatre = page.locator(".player-theatre")  # hidden on a phone (one column already)
+    assert await theatre.get_attribute("aria-label") == "Theatre mode"
     await press(page, "t")
     assert await page.evaluate(THEATRE) and await theatre.get_attribute("aria-pressed") == "true"
     await assert_fits(page, f"watch page in theatre mode, {size}")
