@@ -5,6 +5,7 @@ import {
   ApiError, api, authHeaders, currentSession, describe, displayName, say, streamIdFromPath,
 } from './api.js';
 import { clearNotFound, showNotFound } from './missing.js';
+import { mountPlayer } from './player.js';
 import { mountSignIn } from './signin.js';
 
 const POLL_MS = 2000;
@@ -181,5 +182,6 @@ window.addEventListener('vk-session', () => {
   load();
 });
 
+mountPlayer(video, { live: false });
 mountSignIn(document.getElementById('signin'));
 load();

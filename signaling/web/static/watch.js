@@ -9,6 +9,7 @@ import { mountChat } from './chat.js';
 import { connectEvents } from './events.js';
 import { showNotFound } from './missing.js';
 import { describePrice, formatPlanck } from './money.js';
+import { mountPlayer } from './player.js';
 import { mountSignIn } from './signin.js';
 import { showLive, showStream, showViewers } from './stream_info.js';
 import { hangUp, iceServers, negotiateSession, sessionAlive } from './webrtc.js';
@@ -232,6 +233,7 @@ function onStatus(streamStatus) {
   }
 }
 
+mountPlayer(video, { live: true });
 mountSignIn(document.getElementById('signin'));
 const events = connectEvents(streamId, {
   onMessage: onEvent,
