@@ -7,7 +7,7 @@ from billing import parking
 from billing.accounts import public_key, to_ss58
 from billing.chain import ChainClient
 from billing.loops import ChainLoops, chain_loops
-from billing.meter import MAX_BALANCE, BatchResult, ChargeStatus, Meter
+from billing.meter import MAX_BALANCE, BatchResult, ChargeStatus, Meter, Payment
 from billing.payout_policy import PayoutPolicy, payout_threshold
 from billing.payouts import OPEN_STATES, PayoutError, Payouts
 from billing.reconcile import Report, reconcile
@@ -25,6 +25,7 @@ __all__ = [
     "ChargeStatus",
     "Delivery",
     "Meter",
+    "Payment",
     "PayoutError",
     "PayoutPolicy",
     "Payouts",

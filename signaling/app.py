@@ -24,6 +24,7 @@ from signaling.api.ops import routes as ops
 from signaling.api.search import routes as search
 from signaling.api.social import routes as social
 from signaling.api.streams import routes as streams
+from signaling.api.tips import routes as tips
 from signaling.api.uploads import routes as uploads
 from signaling.api.uploads.expiry import upload_expiry
 from signaling.api.videos import routes as videos
@@ -72,6 +73,7 @@ ROUTES = (
     comments.routes,
     moderation.routes,
     search.routes,
+    tips.routes,
 )
 
 

@@ -7,6 +7,7 @@ Lists take ?cursor=&limit= (signaling/http/pagination.py); money is decimal stri
 from __future__ import annotations
 
 import re
+import uuid
 
 import asyncpg
 from aiohttp import web
@@ -24,11 +25,13 @@ from signaling.api.social import queries as social_db
 from signaling.api.streams.views import stream_view
 from signaling.auth import users
 from signaling.auth.sessions import require_user
+from signaling.http import idempotency
 from signaling.http.errors import ApiError
 from signaling.http.json import planck
 from signaling.http.pagination import owned_list, page_body, page_params
 from signaling.http.validation import changes_of, read_json
 from signaling.keys import BILLING, PG
+from signaling.runtime.billing import BillingRuntime
 
 routes = web.RouteTableDef()
 
@@ -85,9 +88,25 @@ async def withdraw_quote(request: web.Request) -> web.Response:
 
 @routes.post("/api/me/withdraw")
 async def withdraw(request: web.Request) -> web.Response:
+    """Take amount + fee off my balance and pay it out; once per Idempotency-Key (the payout
+    id derives from it, so a retry after a crash finds the same withdrawal)."""
     user = await require_user(request)
     body = await read_json(request, WithdrawRequest)
     billing = chain_billing(request)
+
+    async def run(payout_id: uuid.UUID) -> web.Response:
+        return await _withdraw(request, billing, user, body, payout_id)
+
+    return await idempotency.once(request, user["id"], body, run)
+
+
+async def _withdraw(
+    request: web.Request,
+    billing: BillingRuntime,
+    user: asyncpg.Record,
+    body: WithdrawRequest,
+    payout_id: uuid.UUID,
+) -> web.Response:
     terms = await withdrawals.terms(billing, user, body.amount, body.to)
     if body.fee is not None and terms.fee > int(body.fee):
         raise ApiError(
@@ -99,9 +118,10 @@ async def withdraw(request: web.Request) -> web.Response:
     payouts = billing.payouts
     assert payouts is not None  # set with the chain (chain_billing)
     try:
-        payout_id = await payouts.create_withdrawal(user["id"], terms.dest, terms.amount, terms.fee)
+        await payouts.create_withdrawal(user["id"], terms.dest, terms.amount, terms.fee, payout_id)
     except PayoutError as exc:
-        raise ApiError(400, str(exc), exc.code) from None
+        status = 422 if exc.code == "idempotency_key_reused" else 400
+        raise ApiError(status, str(exc), exc.code) from None
     billing.spawn(payouts.drive_or_park(payout_id))
     return web.json_response(
         {"id": str(payout_id), "status": "created", **terms.body()}, status=202
