@@ -7,6 +7,8 @@ the server's deposit watcher. The SIGKILL case is tests/vilokanam/test_tip_kill.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import uuid
 from collections.abc import AsyncIterator
 
@@ -102,6 +104,28 @@ async def test_a_tip_moves_exactly_its_amount_once_per_key_and_reconciles(
     assert await until(lambda: _settled(own_db, expected), 20)
     report = await reconcile(own_db, redis, redis_prefix, None)
     assert report.ok, report.text()
+
+    # The creator sees tips apart from viewing, and in the CSV with their type; the viewer too.
+    summary = await (await client.get("/api/creator/summary", headers=people["creator"])).json()
+    assert summary["settled_by_kind"] == {
+        "viewing": {"payments": 0, "earned": "0"},
+        "tips": {"payments": 1, "earned": str(TIP - FEE)},
+    }
+    csv_text = await (
+        await client.get("/api/creator/payments.csv", headers=people["creator"])
+    ).text()
+    [row] = list(csv.DictReader(io.StringIO(csv_text, newline="")))
+    assert (row["payment_id"], row["type"], row["stream_id"], row["video_id"]) == (
+        tip["id"],
+        "tip",
+        people["stream"]["id"],
+        "",
+    )
+    assert (row["amount_planck"], row["fee_planck"]) == (str(TIP), str(FEE))
+    sent = await (await client.get("/api/me/tips", headers=viewer)).json()
+    assert [(t["id"], t["amount"], t["message"], t["stream"]["id"]) for t in sent["items"]] == [
+        (tip["id"], str(TIP), "great show!", people["stream"]["id"])
+    ]
 
 
 async def _settled(db: asyncpg.Pool, expected: list) -> bool:

@@ -20,7 +20,7 @@ from signaling.api.billing.views import payout_view
 from signaling.api.me import queries as me_db
 from signaling.api.me import withdrawals
 from signaling.api.me.models import AMOUNT, ProfileUpdate, WithdrawRequest
-from signaling.api.me.views import deposit_view, spending_view
+from signaling.api.me.views import deposit_view, spending_view, tip_view
 from signaling.api.social import queries as social_db
 from signaling.api.streams.views import stream_view
 from signaling.auth import users
@@ -135,6 +135,8 @@ routes.get("/api/me/deposits")(owned_list(require_user, me_db.deposits, deposit_
 # what I paid per stream, most recently paid first
 routes.get("/api/me/spending")(owned_list(require_user, me_db.spending, spending_view))
 routes.get("/api/me/withdrawals")(owned_list(require_user, me_db.withdrawals, payout_view))
+# the tips I sent, newest first (once settled)
+routes.get("/api/me/tips")(owned_list(require_user, me_db.tips, tip_view))
 
 
 @routes.get("/api/me/following/live")

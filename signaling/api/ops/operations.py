@@ -208,6 +208,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/me/deposits"): _paged("My deposits", "billing", auth="session"),
     ("GET", "/api/me/spending"): _paged("My spending per stream", "billing", auth="session"),
     ("GET", "/api/me/withdrawals"): _paged("My withdrawals", "billing", auth="session"),
+    ("GET", "/api/me/tips"): _paged("The tips I sent", "billing", auth="session"),
     # creator dashboard
     ("GET", "/api/creator/summary"): Op("Totals and the earnings split", "creator", auth="session"),
     ("GET", "/api/creator/live"): Op("Earnings and viewers right now", "creator", auth="session"),
