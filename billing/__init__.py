@@ -6,8 +6,9 @@ Knows nothing of WebRTC or HTTP. The rest of the server uses what is exported he
 from billing import parking
 from billing.accounts import public_key, to_ss58
 from billing.chain import ChainClient
+from billing.ledger import Payment
 from billing.loops import ChainLoops, chain_loops
-from billing.meter import MAX_BALANCE, BatchResult, ChargeStatus, Meter, Payment
+from billing.meter import MAX_BALANCE, BatchResult, ChargeStatus, Meter
 from billing.payout_policy import PayoutPolicy, payout_threshold
 from billing.payouts import OPEN_STATES, PayoutError, Payouts
 from billing.reconcile import Report, reconcile
