@@ -100,5 +100,13 @@ async def test_a_tip_from_the_watch_page_shows_highlighted_in_another_viewers_ch
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=SCREENSHOTS / f"watch-tip-{width}.png")
     await watcher.screenshot(path=SCREENSHOTS / f"watch-tip-chat-{width}.png")
+
+    # Once settled, the tipper's /me lists the tip with its message.
+    await page.goto(f"{base}/me")
+    row = page.locator("#tips-body tr").filter(has_text="for the encore!")
+    await row.wait_for(timeout=20_000)
+    assert "Busking live" in await row.inner_text()
+    assert await page.evaluate(NO_OVERFLOW)
+    await page.screenshot(path=SCREENSHOTS / f"me-tips-{width}.png", full_page=True)
     await client.delete(broadcast.location)
     await broadcast.pc.close()

@@ -47,9 +47,10 @@ export async function checked(response) {
   throw new ApiError(response.status, code, message, response.headers);
 }
 
-/** Call a JSON endpoint; the parsed body, or null for an empty one. */
-export async function api(path, { method = 'GET', body, token } = {}) {
-  const headers = { ...authHeaders(token) };
+/** Call a JSON endpoint; the parsed body, or null for an empty one. `headers`: more of them
+ * (e.g. an Idempotency-Key on a request that moves money). */
+export async function api(path, { method = 'GET', body, token, headers: extra = {} } = {}) {
+  const headers = { ...authHeaders(token), ...extra };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const response = await checked(await fetch(path, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),

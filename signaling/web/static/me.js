@@ -80,7 +80,8 @@ function start() {
 let quote = null;
 
 function showQuote(next) {
-  quote = next;
+  // One Idempotency-Key per confirmed quote: a double click or a retry withdraws once.
+  quote = next && { ...next, key: crypto.randomUUID() };
   $('withdraw-quote').hidden = !quote;
   if (!quote) return;
   $('quote-amount').replaceChildren(money(quote.amount, token));
@@ -117,7 +118,7 @@ $('withdraw-confirm').addEventListener('click', async () => {
   const out = $('withdraw-status');
   try {
     const sent = await api('/api/me/withdraw', { method: 'POST',
-      body: { amount: quote.amount, fee: quote.fee } });
+      body: { amount: quote.amount, fee: quote.fee }, headers: { 'Idempotency-Key': quote.key } });
     say(out, `Withdrawal of ${sent.amount} planck (fee ${sent.fee} planck) to ${shortAddress(sent.to)}`
       + ' is on its way.', 'ok');
     showQuote(null);

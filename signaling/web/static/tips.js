@@ -2,7 +2,7 @@
 // with an Idempotency-Key so a retry after a lost answer never pays twice. A tip to a live
 // stream then shows, highlighted, in everyone's chat (chat.js).
 
-import { ApiError, authHeaders, checked, currentSession, describe, say, streamIdFromPath } from './api.js';
+import { ApiError, api, currentSession, describe, say, streamIdFromPath } from './api.js';
 import { TOKEN_DECIMALS, formatPlanck } from './money.js';
 
 const open = document.getElementById('tip-open');
@@ -48,12 +48,9 @@ form.addEventListener('submit', async (event) => {
   sendButton.disabled = true;
   say(status, 'Sending your tip…');
   try {
-    const response = await checked(await fetch(`/api/streams/${encodeURIComponent(streamIdFromPath())}/tips`, {
-      method: 'POST',
-      headers: { ...authHeaders(), 'Content-Type': 'application/json', 'Idempotency-Key': pending.key },
-      body: JSON.stringify(body),
-    }));
-    const tip = await response.json();
+    const tip = await api(`/api/streams/${encodeURIComponent(streamIdFromPath())}/tips`, {
+      method: 'POST', body, headers: { 'Idempotency-Key': pending.key },
+    });
     pending = null;
     amountInput.value = '';
     messageInput.value = '';
