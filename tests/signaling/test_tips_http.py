@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from billing.chain import ChainClient
 from billing.reconcile import reconcile
 from signaling.config import AppConfig
+from signaling.http.idempotency import operation_id
 from signaling.keys import BILLING
 from tests.billing.support.chain_money import ROC, chain_config
 from tests.signaling.support.accounts import new_stream, sign_in, whoami
@@ -206,7 +207,7 @@ async def test_concurrent_duplicates_move_money_once(chain_app: TestClient, peop
 
 
 async def test_a_withdrawal_retried_with_its_key_is_made_once(
-    chain_app: TestClient, people: dict, own_db: asyncpg.Pool
+    chain_app: TestClient, people: dict, own_db: asyncpg.Pool, redis, redis_prefix: str
 ) -> None:
     client, viewer = chain_app, people["viewer"]
     headers = key_headers(viewer, "withdraw " + uuid.uuid4().hex)
@@ -225,3 +226,45 @@ async def test_a_withdrawal_retried_with_its_key_is_made_once(
     ]
     fee = int((await first.json())["fee"])
     assert await balance(client, viewer) == 2 * ROC - ROC // 2 - fee
+
+    # As after a server killed before it kept the answer: the record is gone, the retry runs
+    # again, and finds the withdrawal its key made (the payout id derives from the key).
+    assert await redis.delete(*[k async for k in redis.scan_iter(f"{redis_prefix}idem-http:*")])
+    rerun = await client.post("/api/me/withdraw", headers=headers, json=body)
+    assert rerun.status == 202, await rerun.text()
+    assert (await rerun.json())["id"] == (await first.json())["id"]
+    assert await own_db.fetchval("SELECT count(*) FROM payouts") == 1
+    assert await balance(client, viewer) == 2 * ROC - ROC // 2 - fee
+
+
+async def test_a_duplicate_while_the_first_runs_is_409_and_moves_nothing(
+    chain_app: TestClient, people: dict, own_database_url: str
+) -> None:
+    """The first request is held after the meter paid (the test holds its message row)."""
+    client, viewer = chain_app, people["viewer"]
+    path = f"/api/streams/{people['stream']['id']}/tips"
+    key = str(uuid.uuid4())
+    headers = key_headers(viewer, key)
+    blocker = await asyncpg.connect(own_database_url)
+    hold = blocker.transaction()
+    await hold.start()
+    tip_id = operation_id(uuid.UUID(people["viewer_id"]), key)
+    await blocker.execute("INSERT INTO tip_messages (payment_id) VALUES ($1)", tip_id)
+    first = asyncio.create_task(client.post(path, headers=headers, json={"amount": "9000"}))
+    meter = client.app[BILLING].meter
+    assert await until(lambda: _debited(meter, people["viewer_id"], 9000), 10)
+
+    duplicate = await client.post(path, headers=headers, json={"amount": "9000"})
+    assert duplicate.status == 409 and duplicate.headers["Retry-After"] == "1"
+    assert "still being processed" in (await duplicate.json())["error"]["message"]
+    await hold.rollback()
+    await blocker.close()
+    answered = await first
+    assert answered.status == 201 and (await answered.json())["id"] == str(tip_id)
+    replay = await client.post(path, headers=headers, json={"amount": "9000"})
+    assert replay.status == 201 and (await replay.json())["id"] == str(tip_id)
+    assert await balance(client, viewer) == 2 * ROC - 9000
+
+
+async def _debited(meter, user_id: str, amount: int) -> bool:  # type: ignore[no-untyped-def]
+    return await meter.balance(user_id) == 2 * ROC - amount
