@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -17,7 +18,8 @@ from billing.chain import ChainClient
 from signaling.config import AppConfig
 from tests.billing.support.chain_money import ROC, chain_config
 from tests.e2e.support.browser import CHROMIUM, SCREENSHOTS, dev_sign_in, open_page
-from tests.signaling.support.accounts import new_stream, sign_in
+from tests.signaling.support.accounts import new_stream, sign_in, whoami
+from tests.signaling.support.rows import new_video
 from tests.signaling.support.tipping import balance, deposit
 from tests.signaling.support.webrtc_clients import whip
 from tests.support.chain_fixtures import fresh_account
@@ -110,3 +112,37 @@ async def test_a_tip_from_the_watch_page_shows_highlighted_in_another_viewers_ch
     await page.screenshot(path=SCREENSHOTS / f"me-tips-{width}.png", full_page=True)
     await client.delete(broadcast.location)
     await broadcast.pc.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+async def test_a_tip_from_the_video_page(
+    chain_app: TestClient,
+    browser: object,
+    dev_chain: DevChain,
+    chain_client: ChainClient,
+    own_db: asyncpg.Pool,
+    width: int,
+) -> None:
+    client = chain_app
+    base = str(client.make_url("")).rstrip("/")
+    creator = {"Authorization": f"Bearer {await sign_in(client, fresh_account(2))}"}
+    await client.patch("/api/me", headers=creator, json={"is_creator": True})
+    video_id = await new_video(own_db, (await whoami(client, creator))["id"])
+    tipper_key = fresh_account(2)
+    tipper = {"Authorization": f"Bearer {await sign_in(client, tipper_key)}"}  # for the API
+    await deposit(client, dev_chain, chain_client, tipper, tipper_key, ROC)
+
+    page = await open_page(browser, f"{base}/me", wallet=tipper_key)  # signs in; the tab keeps it
+    await page.set_viewport_size({"width": width, "height": 800})
+    await page.get_by_role("button", name="Sign in with test-wallet").click()
+    await page.locator("#signed-in-as").wait_for()
+    await page.goto(f"{base}/videos/{video_id}")
+    await page.get_by_role("button", name="Tip", exact=True).click()
+    await page.get_by_label("Tip amount").fill("0.1")
+    await page.get_by_label("Tip message").fill("lovely video")
+    await page.get_by_role("button", name="Send tip").click()
+    await page.locator("#tip-status").filter(has_text="Thank you! You tipped 0.1").wait_for()
+    assert await balance(client, tipper) == ROC - ROC // 10
+    assert await page.evaluate(NO_OVERFLOW)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / f"video-tip-{width}.png")

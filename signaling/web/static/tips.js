@@ -1,6 +1,6 @@
-// The watch page's Tip button: an amount in the chain's unit and an optional message, sent
-// with an Idempotency-Key so a retry after a lost answer never pays twice. A tip to a live
-// stream then shows, highlighted, in everyone's chat (chat.js).
+// The Tip button of the watch and video pages: an amount in the chain's unit and an optional
+// message, sent with an Idempotency-Key so a retry after a lost answer never pays twice. A tip
+// to a live stream then shows, highlighted, in everyone's chat (chat.js).
 
 import { ApiError, api, currentSession, describe, say, streamIdFromPath } from './api.js';
 import { TOKEN_DECIMALS, formatPlanck } from './money.js';
@@ -15,6 +15,9 @@ const sendButton = form.querySelector('button[type="submit"]');
 // One key per tip the viewer means to send: kept while they retry it, new once it is paid or
 // they change what they send.
 let pending = null; // { key, body }
+// /watch/{stream id} or /videos/{video id}: what the tip is for.
+const kind = location.pathname.startsWith('/videos/') ? 'videos' : 'streams';
+const tipsUrl = `/api/${kind}/${encodeURIComponent(streamIdFromPath())}/tips`;
 
 /** "0.5" in the chain's unit → planck as a decimal string; null when not an amount. */
 function toPlanck(text, decimals = TOKEN_DECIMALS) {
@@ -48,7 +51,7 @@ form.addEventListener('submit', async (event) => {
   sendButton.disabled = true;
   say(status, 'Sending your tip…');
   try {
-    const tip = await api(`/api/streams/${encodeURIComponent(streamIdFromPath())}/tips`, {
+    const tip = await api(tipsUrl, {
       method: 'POST', body, headers: { 'Idempotency-Key': pending.key },
     });
     pending = null;
