@@ -7,3 +7,8 @@ CREATE TABLE IF NOT EXISTS tip_messages (
     message     TEXT NOT NULL DEFAULT '' CHECK (char_length(message) <= 200),
     created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+
+-- A live stream's chat history shows its recent tips (signaling/realtime/chat.py): settled tips
+-- by what they were for, a small partial index beside the many stream_view payments.
+CREATE INDEX IF NOT EXISTS idx_payments_tip_reference ON payments (reference_id, created_at)
+    WHERE payment_type = 'tip';

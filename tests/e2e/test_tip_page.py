@@ -91,6 +91,10 @@ async def test_a_tip_from_the_watch_page_shows_highlighted_in_another_viewers_ch
     assert colour != plain  # highlighted, not a plain line
     await page.locator(".chat-log li.tip").filter(has_text="for the encore!").wait_for()
     assert await balance(client, tipper) == ROC - ROC // 4
+    # Someone who opens the page later finds it in the chat's history (once settled, ~1 s).
+    late = await open_page(browser, f"{base}/watch/{stream['id']}")
+    await late.set_viewport_size({"width": width, "height": 800})
+    await late.locator(".chat-log li.tip").filter(has_text="for the encore!").wait_for()
 
     # Nothing moves for a tip the balance cannot pay; the page says why.
     await page.get_by_label("Tip amount").fill("5")
