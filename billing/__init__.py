@@ -6,6 +6,7 @@ Knows nothing of WebRTC or HTTP. The rest of the server uses what is exported he
 from billing import parking
 from billing.accounts import public_key, to_ss58
 from billing.chain import ChainClient, ChainExpired, ChainRejected, ChainTimeout
+from billing.ledger import Payment
 from billing.loops import ChainLoops, chain_loops
 from billing.meter import MAX_BALANCE, BatchResult, ChargeStatus, Meter
 from billing.payout_policy import PayoutPolicy, payout_threshold
@@ -28,6 +29,7 @@ __all__ = [
     "ChargeStatus",
     "Delivery",
     "Meter",
+    "Payment",
     "PayoutError",
     "PayoutPolicy",
     "Payouts",

@@ -109,15 +109,23 @@ def decode_entry(fields: Fields | None) -> list[LedgerEntry]:
 
 
 @dataclass(frozen=True)
-class LedgerPayment:
-    """One one-off payment (a tip). Amounts are planck; ``amount == creator_amount + fee``."""
+class Payment:
+    """A one-off payment from a viewer to a creator (kind ``tip``), about a stream or video:
+    what `Meter.pay` is asked to move."""
 
     kind: str
     payment_id: str
     viewer_id: str
     creator_id: str
     ref: str
+    """The stream or video id the payment is about."""
     amount: int
+
+
+@dataclass(frozen=True)
+class LedgerPayment(Payment):
+    """A payment as the ledger holds it: with its split, ``amount == creator_amount + fee``."""
+
     creator_amount: int
     fee: int
 

@@ -33,7 +33,7 @@ import redis.asyncio
 import structlog
 from redis.exceptions import NoScriptError
 
-from billing.ledger import ledger_key
+from billing.ledger import Payment, ledger_key
 
 logger = structlog.get_logger(__name__)
 
@@ -144,19 +144,6 @@ class ViewLine:
     """``"view_id viewer_id stream_id creator_id "``"""
     tail: str
     """``" price fee\\n"``"""
-
-
-@dataclass(frozen=True, slots=True)
-class Payment:
-    """A one-off payment from a viewer to a creator (kind ``tip``), about a stream or video."""
-
-    kind: str
-    payment_id: str
-    viewer_id: str
-    creator_id: str
-    ref: str
-    """The stream or video id the payment is about."""
-    amount: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,7 +112,12 @@ class Payouts(PayoutDriver):
         return await self.chain.estimate_fee(self.escrow, [(dest, amount)])
 
     async def create_withdrawal(
-        self, user_id: uuid.UUID, dest: str, amount: int, fee: int | None = None
+        self,
+        user_id: uuid.UUID,
+        dest: str,
+        amount: int,
+        fee: int | None = None,
+        payout_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
         """Record a withdrawal, then take amount + fee off the balance (idempotent by payout id).
 
@@ -120,7 +125,12 @@ class Payouts(PayoutDriver):
         storing nothing and leaving the balance alone, when the amount is not a positive planck
         integer a balance can hold or amount + fee is above the balance (a concurrent debit that
         wins between the check and the debit leaves a `failed` payout instead).
+
+        ``payout_id`` (from an HTTP Idempotency-Key) makes a retry find the withdrawal an earlier
+        call made, even one killed half-way, and finish it instead of making a second one.
         """
+        if payout_id is not None and await self._withdrawal_exists(payout_id):
+            return await self._resume_withdrawal(payout_id, user_id, dest, amount)
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             raise PayoutError(
                 f"amount must be a positive integer of planck, got {amount!r}", "invalid_amount"
@@ -133,22 +143,60 @@ class Payouts(PayoutDriver):
             fee = await self.withdrawal_fee(dest, amount)
         if await self.meter.balance(str(user_id)) < amount + fee:
             raise PayoutError("balance is below the amount to withdraw plus its fee")
+        try:
+            payout_id = await self._insert_withdrawal(user_id, dest, amount, fee, payout_id)
+        except asyncpg.UniqueViolationError:  # a concurrent call with the same id won
+            assert payout_id is not None
+            return await self._resume_withdrawal(payout_id, user_id, dest, amount)
+        if not await self._debit_withdrawal(payout_id, user_id, amount + fee):
+            raise PayoutError("balance is below the amount to withdraw plus its fee")
+        return payout_id
+
+    async def _insert_withdrawal(
+        self, user_id: uuid.UUID, dest: str, amount: int, fee: int, payout_id: uuid.UUID | None
+    ) -> uuid.UUID:
         async with self.pool.acquire() as conn, conn.transaction():
-            payout_id: uuid.UUID = await conn.fetchval(
-                """INSERT INTO payouts (kind, total, fee_charged) VALUES ('withdrawal', $1, $2)
-                   RETURNING id""",
+            created: uuid.UUID = await conn.fetchval(
+                """INSERT INTO payouts (id, kind, total, fee_charged)
+                   VALUES (COALESCE($3, gen_random_uuid()), 'withdrawal', $1, $2) RETURNING id""",
                 amount,
                 fee,
+                payout_id,
             )
             await conn.execute(
                 """INSERT INTO payout_items (payout_id, user_id, dest_account, amount)
                    VALUES ($1, $2, $3, $4)""",
-                payout_id,
+                created,
                 user_id,
                 dest,
                 amount,
             )
-        if not await self._debit_withdrawal(payout_id, user_id, amount + fee):
+        return created
+
+    async def _withdrawal_exists(self, payout_id: uuid.UUID) -> bool:
+        return bool(await self.pool.fetchval("SELECT 1 FROM payouts WHERE id = $1", payout_id))
+
+    async def _resume_withdrawal(
+        self, payout_id: uuid.UUID, user_id: uuid.UUID, dest: str, amount: int
+    ) -> uuid.UUID:
+        """The withdrawal an earlier call with this id made: the same one, debited once."""
+        row = await self.pool.fetchrow(
+            """SELECT p.kind, p.status, p.error, i.user_id, i.dest_account, i.amount
+               FROM payouts p JOIN payout_items i ON i.payout_id = p.id WHERE p.id = $1""",
+            payout_id,
+        )
+        asked = ("withdrawal", user_id, dest, amount)
+        if row is None or (row["kind"], row["user_id"], row["dest_account"], row["amount"]) != (
+            asked
+        ):
+            raise PayoutError(
+                "this idempotency key was used for another withdrawal", "idempotency_key_reused"
+            )
+        if row["status"] == "created" and not await self._debit_withdrawal(
+            payout_id, *(await self._withdrawal_item(payout_id))
+        ):
+            raise PayoutError("balance is below the amount to withdraw plus its fee")
+        if row["status"] == "failed" and row["error"] == "insufficient balance":
             raise PayoutError("balance is below the amount to withdraw plus its fee")
         return payout_id
 

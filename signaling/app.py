@@ -25,6 +25,7 @@ from signaling.api.profiles import routes as profiles
 from signaling.api.search import routes as search
 from signaling.api.social import routes as social
 from signaling.api.streams import routes as streams
+from signaling.api.tips import routes as tips
 from signaling.api.uploads import routes as uploads
 from signaling.api.uploads.expiry import upload_expiry
 from signaling.api.videos import routes as videos
@@ -75,6 +76,7 @@ ROUTES = (
     moderation.routes,
     search.routes,
     profiles.routes,
+    tips.routes,
 )
 
 

@@ -186,6 +186,8 @@ class BillingSettings(Section):
     platform_fee_bps: int = Field(default=1000, ge=0, le=10_000)
     # Seconds of balance a paid view needs to start.
     min_view_seconds: int = Field(default=5, ge=1, le=3600)
+    # The largest tip one request may send, planck (default 1000 units of a 12-decimal chain).
+    max_tip_planck: int = Field(default=10**15, ge=1, le=2**63 - 1)
     # Billing loops `vilokanam run` runs in-process: "all", "none", or a comma list of
     # settlement, deposits, payouts (run the others as `vilokanam worker ROLE`).
     billing_workers: CsvList = BILLING_LOOPS

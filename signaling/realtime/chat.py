@@ -1,5 +1,5 @@
-"""Live chat on a stream: `comments` rows with a stream_id, their JSON view, and the stream a
-chat socket joins."""
+"""Live chat on a stream: `comments` rows with a stream_id, their JSON view, the stream's recent
+tips (highlighted in the chat), and the stream a chat socket joins."""
 
 from __future__ import annotations
 
@@ -66,6 +66,42 @@ async def recent(db: Db, stream_id: uuid.UUID, limit: int = HISTORY) -> list[dic
         limit,
     )
     return [message_view(row) for row in reversed(rows)]
+
+
+async def recent_tips(db: Db, stream_id: uuid.UUID, limit: int = HISTORY) -> list[dict[str, Any]]:
+    """The last `limit` settled tips to a stream, oldest first, as the live tip events."""
+    rows = await db.fetch(
+        """SELECT p.id, p.amount, p.fee, m.message, m.created_at,
+                  u.id AS author_id, u.account_id, u.username
+           FROM payments p
+           JOIN tip_messages m ON m.payment_id = p.id
+           JOIN users u ON u.id = p.from_user_id
+           WHERE p.payment_type = 'tip' AND p.reference_id = $1
+           ORDER BY p.created_at DESC, p.id DESC LIMIT $2""",
+        stream_id,
+        limit,
+    )
+    return [tip_event(row, stream_id) for row in reversed(rows)]
+
+
+def tip_event(row: asyncpg.Record | dict[str, Any], stream_id: uuid.UUID) -> dict[str, Any]:
+    """A tip as the chat shows it (also published live by signaling/api/tips/routes.py)."""
+    amount, fee = int(row["amount"]), int(row["fee"])
+    return {
+        "type": "tip",
+        "id": str(row["id"]),
+        "stream_id": str(stream_id),
+        "amount": str(amount),
+        "creator_amount": str(amount - fee),
+        "fee": str(fee),
+        "message": row["message"],
+        "created_at": rfc3339_or_none(row["created_at"]),
+        "author": {
+            "id": str(row["author_id"]),
+            "account_id": row["account_id"],
+            "username": row["username"],
+        },
+    }
 
 
 def message_view(row: asyncpg.Record) -> dict[str, Any]:

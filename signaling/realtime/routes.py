@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -107,11 +108,18 @@ async def _stream(request: web.Request) -> asyncpg.Record | None:
 
 
 async def _greet(request: web.Request, socket: Socket, stream: asyncpg.Record) -> None:
-    history = await chat.recent(request.app[PG], stream["id"])
+    messages = await chat.recent(request.app[PG], stream["id"])
+    tips = await chat.recent_tips(request.app[PG], stream["id"])
+    history = sorted(messages + tips, key=_moment)[-chat.HISTORY :]
     live = stream["status"] == "live"
     await socket.ws.send_json({"type": "history", "messages": history})
     await socket.ws.send_json({"type": "status", "status": stream["status"]})
     await socket.ws.send_json(viewers_message(stream["viewer_count"] if live else 0))
+
+
+def _moment(message: dict[str, Any]) -> datetime:
+    """When a chat message or tip was sent (their RFC 3339 strings do not sort as text)."""
+    return datetime.fromisoformat(message["created_at"].replace("Z", "+00:00"))
 
 
 async def _handle(request: web.Request, socket: Socket, message: Any) -> dict[str, Any] | None:

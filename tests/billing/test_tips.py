@@ -7,8 +7,8 @@ import uuid
 import asyncpg
 import pytest
 
-from billing.ledger import decode_payment
-from billing.meter import Meter, Payment
+from billing.ledger import Payment, decode_payment
+from billing.meter import Meter
 from billing.reconcile import reconcile
 from billing.settlement import Settlement, apply_payment
 from tests.billing.support.scene import PRICE, charges, make_scene, settle_all

@@ -501,8 +501,8 @@ async def test_payments_csv_of_a_new_creator_is_just_the_header(
 ) -> None:
     text = await (await quiet.get("/api/creator/payments.csv", headers=people.creator)).text()
     assert text == (
-        "payment_id,created_at,stream_id,stream_title,viewer_account,amount_planck,"
-        "fee_planck,creator_amount_planck,status,batch_id\r\n"
+        "payment_id,created_at,type,stream_id,stream_title,video_id,viewer_account,"
+        "amount_planck,fee_planck,creator_amount_planck,status,batch_id\r\n"
     )
 
 

@@ -1,4 +1,5 @@
-"""The creator's stream-view payments as RFC 4180 CSV, streamed from one consistent snapshot."""
+"""The creator's payments (viewing and tips, told apart by `type`) as RFC 4180 CSV, streamed
+from one consistent snapshot."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from signaling.keys import PG
 CSV_COLUMNS = (
     "payment_id",
     "created_at",
+    "type",
     "stream_id",
     "stream_title",
+    "video_id",
     "viewer_account",
     "amount_planck",
     "fee_planck",
@@ -40,8 +43,10 @@ def _csv_row(row: asyncpg.Record) -> list[str]:
     return [
         str(row["id"]),
         rfc3339_or_none(row["created_at"]) or "",
+        row["payment_type"],
         str(row["stream_id"] or ""),
         _text_cell(row["stream_title"]),
+        str(row["video_id"] or ""),
         row["viewer_account"],
         planck(row["amount"]),
         planck(row["fee"]),
@@ -54,7 +59,7 @@ def _csv_row(row: asyncpg.Record) -> list[str]:
 async def stream_payments(
     request: web.Request, creator_id: uuid.UUID, since: datetime | None
 ) -> web.StreamResponse:
-    """Every stream-view payment to the creator since `since` (all when None), as CSV."""
+    """Every viewing and tip payment to the creator since `since` (all when None), as CSV."""
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/csv; charset=utf-8",

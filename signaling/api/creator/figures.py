@@ -44,6 +44,22 @@ async def earnings_split(app: web.Application, creator_id: uuid.UUID) -> dict[st
     }
 
 
+KINDS = {"stream_view": "viewing", "tip": "tips"}
+"""Payment kinds the dashboard shows apart, by the name it shows them under."""
+
+
+async def earned_by_kind(app: web.Application, creator_id: uuid.UUID) -> dict[str, Any]:
+    """Settled earnings apart per kind: {"viewing": {payments, earned}, "tips": {…}}."""
+    rows = {r["payment_type"]: r for r in await dashboard_db.earned_by_kind(app[PG], creator_id)}
+    return {
+        name: {
+            "payments": int(rows[kind]["payments"]) if kind in rows else 0,
+            "earned": planck(rows[kind]["earned"] if kind in rows else 0),
+        }
+        for kind, name in KINDS.items()
+    }
+
+
 async def payout_fees(app: web.Application, creator_id: uuid.UUID) -> dict[str, Any]:
     """What the creator's payouts cost in transaction fees (paid by the platform), and the rule
     that keeps that small: a minimum amount and a minimum interval between payouts."""

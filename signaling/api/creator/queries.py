@@ -45,6 +45,16 @@ async def dashboard_totals(db: Db, creator_id: uuid.UUID) -> asyncpg.Record | No
     return await db.fetchrow("SELECT * FROM creator_dashboard WHERE creator_id = $1", creator_id)
 
 
+async def earned_by_kind(db: Db, creator_id: uuid.UUID) -> list[asyncpg.Record]:
+    """Settled payments to the creator per kind (stream_view, tip): how many, what they earned."""
+    return await db.fetch(
+        """SELECT payment_type, count(*) AS payments, COALESCE(sum(amount - fee), 0) AS earned
+           FROM payments WHERE to_user_id = $1 AND payment_type IN ('stream_view', 'tip')
+           GROUP BY payment_type""",
+        creator_id,
+    )
+
+
 async def settled_split(db: Db, creator_id: uuid.UUID) -> asyncpg.Record:
     """Settled earnings and where they are: awaiting payout, sending, in a block, finalized.
 
@@ -177,15 +187,20 @@ async def _series(
 async def payments_export(
     conn: asyncpg.Connection, creator_id: uuid.UUID, since: datetime | None
 ) -> AsyncIterator[asyncpg.Record]:
-    """Every stream-view payment to the creator, oldest first (a cursor: needs a transaction)."""
-    query = """SELECT p.id, p.created_at, p.amount, p.fee, p.amount - p.fee AS creator_amount,
-                      p.status, p.batch_id, sv.stream_id, s.title AS stream_title,
+    """Every viewing and tip payment to the creator, oldest first (a cursor: needs a
+    transaction). A view's reference is its stream_viewers row; a tip's the stream or video."""
+    query = """SELECT p.id, p.created_at, p.payment_type, p.amount, p.fee,
+                      p.amount - p.fee AS creator_amount, p.status, p.batch_id,
+                      s.id AS stream_id, s.title AS stream_title, v.id AS video_id,
                       u.account_id AS viewer_account
                FROM payments p
                JOIN users u ON u.id = p.from_user_id
-               LEFT JOIN stream_viewers sv ON sv.id = p.reference_id
-               LEFT JOIN streams s ON s.id = sv.stream_id
-               WHERE p.to_user_id = $1 AND p.payment_type = 'stream_view'
+               LEFT JOIN stream_viewers sv
+                      ON p.payment_type = 'stream_view' AND sv.id = p.reference_id
+               LEFT JOIN streams s ON s.id = COALESCE(sv.stream_id,
+                      CASE WHEN p.payment_type = 'tip' THEN p.reference_id END)
+               LEFT JOIN videos v ON p.payment_type = 'tip' AND v.id = p.reference_id
+               WHERE p.to_user_id = $1 AND p.payment_type IN ('stream_view', 'tip')
                  AND ($2::timestamptz IS NULL OR p.created_at >= $2)
                ORDER BY p.created_at, p.id"""
     async for row in conn.cursor(query, creator_id, since, prefetch=500):

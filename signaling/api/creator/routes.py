@@ -15,7 +15,12 @@ from aiohttp import web
 from signaling.api.billing.views import payout_view
 from signaling.api.creator import queries as dashboard_db
 from signaling.api.creator.export import stream_payments
-from signaling.api.creator.figures import earnings_split, live_figures, payout_fees
+from signaling.api.creator.figures import (
+    earned_by_kind,
+    earnings_split,
+    live_figures,
+    payout_fees,
+)
 from signaling.api.creator.queries import RANGES, Range
 from signaling.api.creator.views import series, stream_item, video_item
 from signaling.api.videos import queries as videos_db
@@ -66,6 +71,7 @@ async def summary(request: web.Request) -> web.Response:
                 "total_earnings": planck(totals["total_earnings"]),
             },
             "earnings": await earnings_split(request.app, creator["id"]),
+            "settled_by_kind": await earned_by_kind(request.app, creator["id"]),
             "payout_fees": await payout_fees(request.app, creator["id"]),
         }
     )
@@ -117,7 +123,7 @@ async def viewers_chart(request: web.Request) -> web.Response:
 
 @routes.get("/api/creator/payments.csv")
 async def payments_csv(request: web.Request) -> web.StreamResponse:
-    """Every stream-view payment to the creator (?range= to limit), streamed as RFC 4180 CSV."""
+    """Every viewing and tip payment to the creator (?range= to limit), as RFC 4180 CSV."""
     creator = await require_creator(request)
     since = None
     if "range" in request.query:

@@ -68,5 +68,26 @@ async def spending(db: Db, user_id: uuid.UUID, after: After, limit: int) -> list
     )
 
 
+async def tips(db: Db, user_id: uuid.UUID, after: After, limit: int) -> list[asyncpg.Record]:
+    """The tips I sent (settled), newest first, with what they were for and their message."""
+    return await db.fetch(
+        """SELECT p.id, p.created_at, p.amount, s.id AS stream_id, s.title AS stream_title,
+                  v.id AS video_id, v.title AS video_title, m.message,
+                  u.account_id AS creator_account, u.username AS creator_username
+           FROM payments p
+           JOIN users u ON u.id = p.to_user_id
+           LEFT JOIN streams s ON s.id = p.reference_id
+           LEFT JOIN videos v ON v.id = p.reference_id
+           LEFT JOIN tip_messages m ON m.payment_id = p.id
+           WHERE p.from_user_id = $1 AND p.payment_type = 'tip'
+             AND ($2::timestamptz IS NULL OR (p.created_at, p.id) < ($2, $3::uuid))
+           ORDER BY p.created_at DESC, p.id DESC
+           LIMIT $4""",
+        user_id,
+        *keyset_args(after),
+        limit,
+    )
+
+
 async def withdrawals(db: Db, user_id: uuid.UUID, after: After, limit: int) -> list[asyncpg.Record]:
     return await payouts(db, "withdrawal", user_id, after, limit)

@@ -7,6 +7,7 @@ Lists take ?cursor=&limit= (signaling/http/pagination.py); money is decimal stri
 from __future__ import annotations
 
 import re
+import uuid
 
 import asyncpg
 from aiohttp import web
@@ -19,16 +20,18 @@ from signaling.api.billing.views import payout_view
 from signaling.api.me import queries as me_db
 from signaling.api.me import withdrawals
 from signaling.api.me.models import AMOUNT, ProfileUpdate, WithdrawRequest
-from signaling.api.me.views import deposit_view, spending_view
+from signaling.api.me.views import deposit_view, spending_view, tip_view
 from signaling.api.social import queries as social_db
 from signaling.api.streams.views import stream_view
 from signaling.auth import users
 from signaling.auth.sessions import require_user
+from signaling.http import idempotency
 from signaling.http.errors import ApiError
 from signaling.http.json import planck
 from signaling.http.pagination import owned_list, page_body, page_params
 from signaling.http.validation import changes_of, read_json
 from signaling.keys import BILLING, PG
+from signaling.runtime.billing import BillingRuntime
 
 routes = web.RouteTableDef()
 
@@ -85,9 +88,25 @@ async def withdraw_quote(request: web.Request) -> web.Response:
 
 @routes.post("/api/me/withdraw")
 async def withdraw(request: web.Request) -> web.Response:
+    """Take amount + fee off my balance and pay it out; once per Idempotency-Key (the payout
+    id derives from it, so a retry after a crash finds the same withdrawal)."""
     user = await require_user(request)
     body = await read_json(request, WithdrawRequest)
     billing = chain_billing(request)
+
+    async def run(payout_id: uuid.UUID) -> web.Response:
+        return await _withdraw(request, billing, user, body, payout_id)
+
+    return await idempotency.once(request, user["id"], body, run)
+
+
+async def _withdraw(
+    request: web.Request,
+    billing: BillingRuntime,
+    user: asyncpg.Record,
+    body: WithdrawRequest,
+    payout_id: uuid.UUID,
+) -> web.Response:
     terms = await withdrawals.terms(billing, user, body.amount, body.to)
     if body.fee is not None and terms.fee > int(body.fee):
         raise ApiError(
@@ -99,9 +118,10 @@ async def withdraw(request: web.Request) -> web.Response:
     payouts = billing.payouts
     assert payouts is not None  # set with the chain (chain_billing)
     try:
-        payout_id = await payouts.create_withdrawal(user["id"], terms.dest, terms.amount, terms.fee)
+        await payouts.create_withdrawal(user["id"], terms.dest, terms.amount, terms.fee, payout_id)
     except PayoutError as exc:
-        raise ApiError(400, str(exc), exc.code) from None
+        status = 422 if exc.code == "idempotency_key_reused" else 400
+        raise ApiError(status, str(exc), exc.code) from None
     billing.spawn(payouts.drive_or_park(payout_id))
     return web.json_response(
         {"id": str(payout_id), "status": "created", **terms.body()}, status=202
@@ -115,6 +135,8 @@ routes.get("/api/me/deposits")(owned_list(require_user, me_db.deposits, deposit_
 # what I paid per stream, most recently paid first
 routes.get("/api/me/spending")(owned_list(require_user, me_db.spending, spending_view))
 routes.get("/api/me/withdrawals")(owned_list(require_user, me_db.withdrawals, payout_view))
+# the tips I sent, newest first (once settled)
+routes.get("/api/me/tips")(owned_list(require_user, me_db.tips, tip_view))
 
 
 @routes.get("/api/me/following/live")

@@ -1,4 +1,4 @@
-"""The JSON views of my lists: deposits to the escrow, and what I paid per stream."""
+"""The JSON views of my lists: deposits to the escrow, what I paid per stream, my tips."""
 
 from __future__ import annotations
 
@@ -33,4 +33,16 @@ def spending_view(row: asyncpg.Record) -> dict[str, Any]:
         "seconds": int(row["seconds"]),
         "views": row["views"],
         "last_paid_at": rfc3339_or_none(row["created_at"]),
+    }
+
+
+def tip_view(row: asyncpg.Record) -> dict[str, Any]:
+    on = "stream" if row["stream_id"] is not None else "video"
+    return {
+        "id": str(row["id"]),
+        "amount": planck(row["amount"]),
+        "message": row["message"] or "",
+        on: {"id": str(row[f"{on}_id"]), "title": row[f"{on}_title"]},
+        "creator": {"account_id": row["creator_account"], "username": row["creator_username"]},
+        "created_at": rfc3339_or_none(row["created_at"]),
     }

@@ -17,9 +17,11 @@ from signaling.api.me.models import ProfileUpdate, WithdrawRequest
 from signaling.api.moderation.models import ReportCreate, ReportReview
 from signaling.api.ops.schemas import OBJECT, Schema, page_of, ref
 from signaling.api.streams.models import StreamCreate, StreamUpdate
+from signaling.api.tips.models import TipRequest
 from signaling.api.uploads.models import UploadCreate
 from signaling.api.videos.models import VideoUpdate, ViewReport
 from signaling.auth.models import DevLogin, DevTopUp, NonceRequest, VerifyRequest
+from signaling.http.idempotency import HEADER as IDEMPOTENCY_KEY
 
 Auth = Literal["session", "optional", "stream_key"] | None
 
@@ -219,11 +221,13 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         ok=(202,),
         body=WithdrawRequest,
         auth="session",
+        headers=(IDEMPOTENCY_KEY,),
         unavailable=True,
     ),
     ("GET", "/api/me/deposits"): _paged("My deposits", "billing", auth="session"),
     ("GET", "/api/me/spending"): _paged("My spending per stream", "billing", auth="session"),
     ("GET", "/api/me/withdrawals"): _paged("My withdrawals", "billing", auth="session"),
+    ("GET", "/api/me/tips"): _paged("The tips I sent", "billing", auth="session"),
     # creator dashboard
     ("GET", "/api/creator/summary"): Op("Totals and the earnings split", "creator", auth="session"),
     ("GET", "/api/creator/live"): Op("Earnings and viewers right now", "creator", auth="session"),
@@ -314,6 +318,23 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("POST", "/api/streams/{stream_id}/comments"): Op(
         "Comment on a stream", "comments", ok=(201,), body=CommentCreate, auth="session"
+    ),
+    # tips (once per Idempotency-Key: a retry answers the first result, 422 for another body)
+    ("POST", "/api/streams/{stream_id}/tips"): Op(
+        "Tip a stream's creator from my balance (shown in its live chat)",
+        "billing",
+        ok=(201,),
+        body=TipRequest,
+        auth="session",
+        headers=(IDEMPOTENCY_KEY,),
+    ),
+    ("POST", "/api/videos/{video_id}/tips"): Op(
+        "Tip a video's creator from my balance",
+        "billing",
+        ok=(201,),
+        body=TipRequest,
+        auth="session",
+        headers=(IDEMPOTENCY_KEY,),
     ),
     ("GET", "/api/comments/{comment_id}"): Op("A comment", "comments"),
     ("PATCH", "/api/comments/{comment_id}"): Op(

@@ -1,6 +1,7 @@
 // The chat panel: history, live messages, and a form that needs a signed-in session.
 
 import { currentSession, displayName, say } from './api.js';
+import { formatPlanck } from './money.js';
 
 const MAX_CHARS = 500;
 const MAX_SHOWN = 200;
@@ -28,6 +29,16 @@ export function mountChat(root, events) {
     });
     const text = Object.assign(document.createElement('span'), { className: 'text', textContent: message.content });
     item.append(who, ' ', when, text);
+    if (message.type === 'tip') { // a tip stands out: its amount, then the tipper's words
+      item.className = 'tip';
+      const amount = Object.assign(document.createElement('span'), {
+        className: 'tip-amount', textContent: `tipped ${formatPlanck(message.amount)}`,
+        title: `${message.amount} planck`,
+      });
+      item.insertBefore(amount, when);
+      item.insertBefore(document.createTextNode(' '), when);
+      text.textContent = message.message;
+    }
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     list.append(item);
     while (list.children.length > MAX_SHOWN) list.firstElementChild.remove();
@@ -65,7 +76,7 @@ export function mountChat(root, events) {
     /** Feed a server message; true when the chat panel handled it. */
     handle(message) {
       if (message.type === 'history') { message.messages.forEach(add); return true; }
-      if (message.type === 'chat') { add(message); return true; }
+      if (message.type === 'chat' || message.type === 'tip') { add(message); return true; }
       if (message.type === 'error') { say(status, message.message, 'error'); return true; }
       return false;
     },

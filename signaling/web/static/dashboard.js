@@ -205,6 +205,9 @@ async function refreshLists() {
     $('totals').textContent = `${count(t.streams, 'stream')} · ${count(t.videos, 'video')}`
       + ` · ${count(t.video_views, 'video view')}`
       + ` · last activity ${t.last_activity ? new Date(t.last_activity).toLocaleString() : 'never'}`;
+    const kinds = summary.settled_by_kind;
+    $('earned-by-kind').replaceChildren('Settled from viewing: ', money(kinds.viewing.earned, token),
+      ` · from ${count(kinds.tips.payments, 'tip')}: `, el('span', { id: 'tips-earned' }, money(kinds.tips.earned, token)));
     fillStreamChoice(items);
   } catch (error) {
     say(status, `Could not refresh: ${describe(error)}`, 'error');

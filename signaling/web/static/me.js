@@ -1,4 +1,5 @@
-// /me: a viewer's balance, how to top it up, deposits, spending per stream and withdrawals.
+// /me: a viewer's balance, how to top it up, deposits, spending per stream, tips sent and
+// withdrawals.
 
 import { api, currentSession, describe, displayName, say, shortAddress } from './api.js';
 import { mountSignIn } from './signin.js';
@@ -19,6 +20,16 @@ const spending = new PagedTable('/api/me/spending', $('spending-body'), $('spend
     money(s.amount, token),
     when(s.last_paid_at),
   ], 'Nothing spent yet.');
+
+const tips = new PagedTable('/api/me/tips', $('tips-body'), $('tips-more'),
+  (t) => [
+    t.stream ? el('a', { href: `/watch/${t.stream.id}`, textContent: t.stream.title })
+      : el('a', { href: `/videos/${t.video.id}`, textContent: t.video.title }),
+    displayName(t.creator),
+    money(t.amount, token),
+    t.message,
+    when(t.created_at),
+  ], 'No tips sent yet.');
 
 const deposits = new PagedTable('/api/me/deposits', $('deposits-body'), $('deposits-more'),
   (d) => [when(d.created_at), money(d.amount, token), String(d.block_number),
@@ -47,7 +58,7 @@ async function refresh() {
     const balance = await api('/api/me/balance');
     $('balance-available').replaceChildren(money(balance.available, token));
     $('balance-reserved').replaceChildren(money(balance.reserved, token));
-    await Promise.all([spending.reload(), deposits.reload(), withdrawals.reload()]);
+    await Promise.all([spending.reload(), tips.reload(), deposits.reload(), withdrawals.reload()]);
   } catch (error) {
     say(status, `Could not load your account: ${describe(error)}`, 'error');
   }
@@ -69,7 +80,8 @@ function start() {
 let quote = null;
 
 function showQuote(next) {
-  quote = next;
+  // One Idempotency-Key per confirmed quote: a double click or a retry withdraws once.
+  quote = next && { ...next, key: crypto.randomUUID() };
   $('withdraw-quote').hidden = !quote;
   if (!quote) return;
   $('quote-amount').replaceChildren(money(quote.amount, token));
@@ -106,7 +118,7 @@ $('withdraw-confirm').addEventListener('click', async () => {
   const out = $('withdraw-status');
   try {
     const sent = await api('/api/me/withdraw', { method: 'POST',
-      body: { amount: quote.amount, fee: quote.fee } });
+      body: { amount: quote.amount, fee: quote.fee }, headers: { 'Idempotency-Key': quote.key } });
     say(out, `Withdrawal of ${sent.amount} planck (fee ${sent.fee} planck) to ${shortAddress(sent.to)}`
       + ' is on its way.', 'ok');
     showQuote(null);
