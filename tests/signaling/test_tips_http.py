@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient, TestServer
 
 from billing.chain import ChainClient
@@ -52,7 +53,8 @@ async def chain_app(
         max_tip_planck=MAX_TIP,
         billing_workers=("settlement", "deposits"),
     )
-    async with TestClient(TestServer(create_app(config))) as client:
+    # Who is signed in is said by headers: a kept session cookie would sign in "signed out" calls.
+    async with TestClient(TestServer(create_app(config)), cookie_jar=DummyCookieJar()) as client:
         yield client
 
 
