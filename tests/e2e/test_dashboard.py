@@ -27,6 +27,7 @@ from signaling.keys import BILLING
 from tests.billing.support.chain_money import chain_config, transfer
 from tests.e2e.support.api import wait_for
 from tests.e2e.support.browser import SCREENSHOTS, dev_sign_in, open_page
+from tests.e2e.support.money import in_units
 from tests.signaling.support.accounts import new_stream
 from tests.signaling.support.webrtc_clients import whep, whip
 from tests.support.ports import free_port
@@ -241,18 +242,20 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
     # balance goes down by exactly amount + that fee.
     before = await (await client.get("/api/me/balance", headers=bob)).json()
     amount = 3 * int(info["existential_deposit"])
-    await me.locator("#withdraw-amount").fill(str(amount))
+    # The form takes ROC, and the page converts it to exactly this many planck.
+    await me.locator("#withdraw-amount").fill(in_units(amount, info["token_decimals"]))
     await me.get_by_role("button", name="Review withdrawal").click()
     quoted_fee = me.locator("#quote-fee span")
     await quoted_fee.wait_for(timeout=PAGE_TIMEOUT_MS)
     fee = int((await quoted_fee.get_attribute("title")).split()[0])
     assert fee > 0
+    assert await me.locator("#quote-amount span").get_attribute("title") == f"{amount} planck"
     assert await me.locator("#quote-total span").get_attribute("title") == f"{amount + fee} planck"
     await me.screenshot(path=SCREENSHOTS / "me-withdraw-quote.png", full_page=True)
     await me.get_by_role("button", name="Confirm withdrawal").click()
     await (
         me.locator("#withdraw-status")
-        .filter(has_text="on its way")
+        .filter(has_text=f"Withdrawal of {in_units(amount)} {info['token_symbol']} (fee")
         .wait_for(timeout=PAGE_TIMEOUT_MS)
     )
     row = me.locator("#withdrawals-body tr").first

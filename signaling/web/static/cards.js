@@ -1,7 +1,7 @@
 // Cards of a live stream (home and search pages): thumbnail, title, creator, viewers, price.
 
 import { displayName } from './api.js';
-import { describePrice } from './money.js';
+import { describePrice, priceTitle } from './money.js';
 
 /** The live thumbnail the recorder refreshes about every 30 s (none before the first one). */
 function thumbnail(stream) {
@@ -11,7 +11,8 @@ function thumbnail(stream) {
   })];
 }
 
-export function streamCard(stream) {
+/** A live stream's card; `token` (money.js tokenInfo) names the unit its price is shown in. */
+export function streamCard(stream, token) {
   const item = document.createElement('li');
   item.className = 'card';
   const link = Object.assign(document.createElement('a'), {
@@ -26,7 +27,8 @@ export function streamCard(stream) {
     viewers.textContent = stream.status === 'pending' ? 'Not live yet' : 'Ended';
   }
   const price = Object.assign(document.createElement('p'), {
-    className: 'hint', textContent: describePrice(stream.price_per_second),
+    className: 'hint', textContent: describePrice(stream.price_per_second, token),
+    title: priceTitle(stream.price_per_second),
   });
   item.append(...thumbnail(stream), link, creator, viewers, price);
   return item;

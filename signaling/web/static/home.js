@@ -2,6 +2,8 @@
 
 import { api, currentSession, describe, say } from './api.js';
 import { streamCard } from './cards.js';
+import { tokenInfo } from './money.js';
+import { mountPriceInput } from './price_input.js';
 import { mountSignIn } from './signin.js';
 
 const REFRESH_MS = 4000;
@@ -10,8 +12,8 @@ const listStatus = document.getElementById('streams-status');
 
 async function refresh() {
   try {
-    const { items } = await api('/api/streams?status=live&limit=50');
-    list.replaceChildren(...items.map(streamCard));
+    const [{ items }, token] = await Promise.all([api('/api/streams?status=live&limit=50'), tokenInfo()]);
+    list.replaceChildren(...items.map((stream) => streamCard(stream, token)));
     say(listStatus, items.length ? '' : 'Nobody is live right now. Check back soon, or start your own stream.');
   } catch (error) {
     say(listStatus, `Could not load streams: ${describe(error)}`, 'error');
@@ -20,10 +22,12 @@ async function refresh() {
   }
 }
 
-function setUpCreateForm() {
+function setUpCreateForm(token) {
   const section = document.getElementById('go-live');
   const form = document.getElementById('create-stream');
   const status = document.getElementById('create-status');
+  const price = mountPriceInput({ amount: form.price, period: form.price_period,
+    hint: document.getElementById('price-hint') }, token);
   const showForm = () => { section.hidden = !currentSession(); };
   window.addEventListener('vk-session', showForm);
   showForm();
@@ -35,7 +39,7 @@ function setUpCreateForm() {
       if (!me.is_creator) await api('/api/me', { method: 'PATCH', body: { is_creator: true } });
       const stream = await api('/api/streams', {
         method: 'POST',
-        body: { title: form.title.value.trim(), price_per_second: form.price.value.trim() },
+        body: { title: form.title.value.trim(), price_per_second: price() },
       });
       document.getElementById('created-key').textContent = stream.stream_key;
       document.getElementById('created-link').href = `/broadcast/${stream.id}`;
@@ -48,6 +52,6 @@ function setUpCreateForm() {
 }
 
 mountSignIn(document.getElementById('signin'));
-setUpCreateForm();
+tokenInfo().then(setUpCreateForm);
 refresh();
 setInterval(refresh, REFRESH_MS);

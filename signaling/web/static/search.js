@@ -2,6 +2,7 @@
 
 import { api, describe, say } from './api.js';
 import { streamCard, videoCard } from './cards.js';
+import { tokenInfo } from './money.js';
 import { mountSignIn } from './signin.js';
 
 const status = document.getElementById('search-status');
@@ -16,8 +17,8 @@ async function run(q) {
   }
   say(status, 'Searching…');
   try {
-    const found = await api(`/api/search?q=${encodeURIComponent(q)}`);
-    streams.replaceChildren(...found.streams.map(streamCard));
+    const [found, token] = await Promise.all([api(`/api/search?q=${encodeURIComponent(q)}`), tokenInfo()]);
+    streams.replaceChildren(...found.streams.map((stream) => streamCard(stream, token)));
     videos.replaceChildren(...found.videos.map(videoCard));
     streams.parentElement.hidden = !found.streams.length;
     videos.parentElement.hidden = !found.videos.length;
