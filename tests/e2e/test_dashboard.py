@@ -18,20 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from substrateinterface import Keypair
 
 from billing.chain import ChainClient
 from signaling.config import AppConfig
 from signaling.keys import BILLING
-from tests.billing.support.chain_money import chain_config, transfer
+from tests.billing.support.chain_money import transfer
 from tests.e2e.support.api import wait_for
 from tests.e2e.support.browser import SCREENSHOTS, dev_sign_in, open_page
+from tests.e2e.support.chain_app import chain_app_server, dev_headers
 from tests.e2e.support.money import in_units
 from tests.signaling.support.accounts import new_stream
 from tests.signaling.support.webrtc_clients import whep, whip
-from tests.support.ports import free_port
-from vilokanam.wiring import create_app
 
 pytestmark = [pytest.mark.usefixtures("loopback"), pytest.mark.timeout(150)]
 
@@ -44,26 +43,15 @@ async def chain_app(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
 ) -> AsyncIterator[TestClient]:
     """The app with a funded escrow of its own, on a real port for the browser."""
-    port = free_port()
-    config = await chain_config(
+    async with chain_app_server(
         app_config,
         own_database_url,
         dev_chain.url,
         chain_client,
-        public_url=f"http://127.0.0.1:{port}",
-        dev_mode=True,
         payout_interval_s=1.0,
         analytics_interval_s=1.0,
-    )
-    server = TestServer(create_app(config), host="127.0.0.1", port=port)
-    async with TestClient(server) as client:
+    ) as client:
         yield client
-
-
-async def dev_headers(client: TestClient, uri: str) -> dict[str, str]:
-    login = await client.post("/api/dev/login", json={"uri": uri})
-    assert login.status == 200, await login.text()
-    return {"Authorization": f"Bearer {(await login.json())['token']}"}
 
 
 def planck_of(page: object, selector: str):  # type: ignore[no-untyped-def]

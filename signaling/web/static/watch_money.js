@@ -16,6 +16,7 @@ let token = { symbol: 'tokens', decimals: 12 };
 let balance = null; // planck, as the server last told us; null when unknown (signed out)
 let price = null; // the stream's price, planck per second, as a decimal string
 let ranOut = false; // this page saw the balance pay for seconds or run out: a later 402 says so
+let cut = false; // cut for money: the last second's update, arriving after, changes nothing shown
 
 export async function loadToken() {
   token = await tokenInfo();
@@ -99,6 +100,7 @@ function showCost() {
 /** A second was charged (/ws "balance"): the balance line, and a warning before the cut. */
 export function onBalance(message) {
   ranOut = true;
+  if (cut) return;
   balance = message.balance;
   const line = $('balance');
   line.hidden = false;
@@ -114,10 +116,11 @@ export function onBalance(message) {
   }
 }
 
-/** Cut for money: no warning any more, the reason instead. */
+/** Cut for money: the reason instead of the warning and of figures its last second made stale. */
 export function onCut(status) {
   ranOut = true;
-  $('low-balance').hidden = true;
+  cut = true;
+  for (const id of ['low-balance', 'cost', 'balance']) $(id).hidden = true;
   sayWithFunds(status, 'Your balance ran out.', 'error', 'Add funds to keep watching');
 }
 
