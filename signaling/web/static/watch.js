@@ -233,6 +233,7 @@ function onStatus(streamStatus) {
     stop();
     say(status, 'The stream has ended. Thanks for watching!');
   }
+  if (streamStatus === 'ended') hidePrice(); // nothing left to agree to
 }
 
 mountSignIn(document.getElementById('signin'));
