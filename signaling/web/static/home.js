@@ -2,8 +2,8 @@
 
 import { api, currentSession, describe, say } from './api.js';
 import { streamCard } from './cards.js';
-import { tokenInfo } from './money.js';
 import { mountPriceInput } from './price_input.js';
+import { tokenInfo } from './token.js';
 import { mountSignIn } from './signin.js';
 
 const REFRESH_MS = 4000;

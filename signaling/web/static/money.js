@@ -1,22 +1,10 @@
 // Money on the pages: amounts are planck as decimal strings (u128 does not fit a JS number),
 // so every conversion is BigInt only, never floating point. People read the chain's unit
-// (ROC on the dev chain, its symbol and decimals from /api/billing/info); the exact planck
-// stays in a title attribute.
-
-import { api } from './api.js';
+// (ROC on the dev chain, its symbol and decimals from token.js); the exact planck stays in a
+// title attribute. Pure functions, no imports: tests/signaling/test_money_js.py runs them in Node.
 
 export const TOKEN_DECIMALS = 12;
-const FALLBACK = { symbol: 'tokens', decimals: TOKEN_DECIMALS, escrow_address: null };
-
-let tokenPromise = null;
-
-/** The chain's token {symbol, decimals, …billing info}; a fallback when there is no chain. */
-export function tokenInfo() {
-  tokenPromise ??= api('/api/billing/info')
-    .then((info) => ({ ...info, symbol: info.token_symbol, decimals: info.token_decimals }))
-    .catch(() => ({ ...FALLBACK }));
-  return tokenPromise;
-}
+export const FALLBACK = { symbol: 'tokens', decimals: TOKEN_DECIMALS, escrow_address: null };
 
 /** "1500000000" planck → "0.0015" (trailing zeros dropped). */
 export function formatPlanck(planck, decimals = TOKEN_DECIMALS) {

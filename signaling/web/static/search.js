@@ -2,7 +2,7 @@
 
 import { api, describe, say } from './api.js';
 import { streamCard, videoCard } from './cards.js';
-import { tokenInfo } from './money.js';
+import { tokenInfo } from './token.js';
 import { mountSignIn } from './signin.js';
 
 const status = document.getElementById('search-status');

@@ -1,7 +1,8 @@
 // What the watch and broadcast pages show about a stream: title, creator, price, live counts.
 
 import { api, displayName } from './api.js';
-import { describePrice, priceTitle, tokenInfo } from './money.js';
+import { describePrice, priceTitle } from './money.js';
+import { tokenInfo } from './token.js';
 
 /** Load the stream and fill #title, #creator, #price; null (and a message) when it is gone. */
 export async function showStream(streamId) {

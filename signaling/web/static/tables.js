@@ -4,7 +4,7 @@
 import { api } from './api.js';
 import { formatAmount } from './money.js';
 
-export { tokenInfo } from './money.js'; // the pages of this module's tables import it from here
+export { tokenInfo } from './token.js'; // the pages of this module's tables import it from here
 
 const PAGE = 20;
 const MAX_PAGE = 100;

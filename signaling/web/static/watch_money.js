@@ -4,9 +4,10 @@
 
 import { api, currentSession } from './api.js';
 import {
-  describeDuration, describePrice, formatAmount, pricePerMinute, secondsCovered, tokenInfo,
+  describeDuration, describePrice, formatAmount, pricePerMinute, secondsCovered,
 } from './money.js';
 import { showPrice } from './stream_info.js';
+import { tokenInfo } from './token.js';
 
 export const LOW_BALANCE_S = 60; // warn this long before the balance runs out
 const ADD_FUNDS = '/me#add-funds';
