@@ -2,6 +2,7 @@
 
 import { displayName } from './api.js';
 import { describePrice, priceTitle } from './money.js';
+import { tokenInfo } from './token.js';
 
 /** The live thumbnail the recorder refreshes about every 30 s (none before the first one). */
 function thumbnail(stream) {
@@ -11,8 +12,7 @@ function thumbnail(stream) {
   })];
 }
 
-/** A live stream's card; `token` (money.js tokenInfo) names the unit its price is shown in. */
-export function streamCard(stream, token) {
+export function streamCard(stream) {
   const item = document.createElement('li');
   item.className = 'card';
   const link = Object.assign(document.createElement('a'), {
@@ -27,9 +27,10 @@ export function streamCard(stream, token) {
     viewers.textContent = stream.status === 'pending' ? 'Not live yet' : 'Ended';
   }
   const price = Object.assign(document.createElement('p'), {
-    className: 'hint', textContent: describePrice(stream.price_per_second, token),
-    title: priceTitle(stream.price_per_second),
+    className: 'hint', title: priceTitle(stream.price_per_second),
   });
+  // In the chain's unit once known (fetched once per page, so at once after the first card).
+  tokenInfo().then((token) => { price.textContent = describePrice(stream.price_per_second, token); });
   item.append(...thumbnail(stream), link, creator, viewers, price);
   return item;
 }

@@ -12,8 +12,8 @@ const listStatus = document.getElementById('streams-status');
 
 async function refresh() {
   try {
-    const [{ items }, token] = await Promise.all([api('/api/streams?status=live&limit=50'), tokenInfo()]);
-    list.replaceChildren(...items.map((stream) => streamCard(stream, token)));
+    const { items } = await api('/api/streams?status=live&limit=50');
+    list.replaceChildren(...items.map(streamCard));
     say(listStatus, items.length ? '' : 'Nobody is live right now. Check back soon, or start your own stream.');
   } catch (error) {
     say(listStatus, `Could not load streams: ${describe(error)}`, 'error');

@@ -2,7 +2,6 @@
 
 import { api, describe, say } from './api.js';
 import { streamCard, videoCard } from './cards.js';
-import { tokenInfo } from './token.js';
 import { mountSignIn } from './signin.js';
 
 const status = document.getElementById('search-status');
@@ -17,8 +16,8 @@ async function run(q) {
   }
   say(status, 'Searching…');
   try {
-    const [found, token] = await Promise.all([api(`/api/search?q=${encodeURIComponent(q)}`), tokenInfo()]);
-    streams.replaceChildren(...found.streams.map((stream) => streamCard(stream, token)));
+    const found = await api(`/api/search?q=${encodeURIComponent(q)}`);
+    streams.replaceChildren(...found.streams.map(streamCard));
     videos.replaceChildren(...found.videos.map(videoCard));
     streams.parentElement.hidden = !found.streams.length;
     videos.parentElement.hidden = !found.videos.length;
