@@ -40,8 +40,8 @@ class MeteredViewing:
         if balance < needed:
             raise ViewRefused(
                 f"this stream costs {int(price)} planck per second; watching needs at least "
-                f"{needed} planck ({self.min_seconds} s) of balance and you have {balance}. "
-                "Top up by transferring to the escrow address in /api/billing/info."
+                f"{needed} planck ({self.min_seconds} s) of balance and you have {balance}: "
+                "add funds to watch"
             )
 
     async def started(self, view: View) -> None:

@@ -18,21 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from substrateinterface import Keypair
 
 from billing.chain import ChainClient
 from signaling.config import AppConfig
 from signaling.keys import BILLING
-from tests.billing.support.chain_money import chain_config, transfer
+from tests.billing.support.chain_money import transfer
 from tests.e2e.support.api import wait_for
 from tests.e2e.support.browser import SCREENSHOTS, dev_sign_in, open_page
+from tests.e2e.support.chain_app import chain_app_server, dev_headers
 from tests.e2e.support.fit import assert_fits
+from tests.e2e.support.money import in_units
 from tests.signaling.support.accounts import new_stream
 from tests.signaling.support.webrtc_clients import whep, whip
-from tests.support.ports import free_port
-from vilokanam.wiring import create_app
 
 pytestmark = [pytest.mark.usefixtures("loopback"), pytest.mark.timeout(150)]
 
@@ -45,26 +45,15 @@ async def chain_app(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
 ) -> AsyncIterator[TestClient]:
     """The app with a funded escrow of its own, on a real port for the browser."""
-    port = free_port()
-    config = await chain_config(
+    async with chain_app_server(
         app_config,
         own_database_url,
         dev_chain.url,
         chain_client,
-        public_url=f"http://127.0.0.1:{port}",
-        dev_mode=True,
         payout_interval_s=1.0,
         analytics_interval_s=1.0,
-    )
-    server = TestServer(create_app(config), host="127.0.0.1", port=port)
-    async with TestClient(server) as client:
+    ) as client:
         yield client
-
-
-async def dev_headers(client: TestClient, uri: str) -> dict[str, str]:
-    login = await client.post("/api/dev/login", json={"uri": uri})
-    assert login.status == 200, await login.text()
-    return {"Authorization": f"Bearer {(await login.json())['token']}"}
 
 
 def planck_of(page: object, selector: str):  # type: ignore[no-untyped-def]
@@ -250,18 +239,20 @@ async def test_creator_sees_live_earnings_and_a_finalized_payout(
     # balance goes down by exactly amount + that fee.
     before = await (await client.get("/api/me/balance", headers=bob)).json()
     amount = 3 * int(info["existential_deposit"])
-    await me.locator("#withdraw-amount").fill(str(amount))
+    # The form takes ROC, and the page converts it to exactly this many planck.
+    await me.locator("#withdraw-amount").fill(in_units(amount, info["token_decimals"]))
     await me.get_by_role("button", name="Review withdrawal").click()
     quoted_fee = me.locator("#quote-fee span")
     await quoted_fee.wait_for(timeout=PAGE_TIMEOUT_MS)
     fee = int((await quoted_fee.get_attribute("title")).split()[0])
     assert fee > 0
+    assert await me.locator("#quote-amount span").get_attribute("title") == f"{amount} planck"
     assert await me.locator("#quote-total span").get_attribute("title") == f"{amount + fee} planck"
     await me.screenshot(path=SCREENSHOTS / "me-withdraw-quote.png", full_page=True)
     await me.get_by_role("button", name="Confirm withdrawal").click()
     await (
         me.locator("#withdraw-status")
-        .filter(has_text="on its way")
+        .filter(has_text=f"Withdrawal of {in_units(amount)} {info['token_symbol']} (fee")
         .wait_for(timeout=PAGE_TIMEOUT_MS)
     )
     row = me.locator("#withdrawals-body tr").first

@@ -150,14 +150,13 @@ async def test_a_paid_stream_shows_its_price_and_a_viewer_without_balance_is_tol
 
     viewer = await open_page(browser, f"{server}/watch/{stream['id']}")
     price = viewer.locator("#price")
-    await price.filter(has_text="1500000000 planck/s").wait_for()
-    assert "0.0015 per second" in await price.inner_text()
+    await price.filter(has_text="0.09 tokens/min").wait_for()  # no chain here: no symbol
+    assert await price.get_attribute("title") == "1500000000 planck per second"
     await dev_sign_in(viewer, "//Dave")  # a fresh account: no balance
-    await (
-        viewer.locator("#player-status")
-        .filter(has_text="Your balance ran out")
-        .wait_for(timeout=MEDIA_TIMEOUT_MS)
-    )
+    await viewer.get_by_role("button", name="Watch for 0.09 tokens/min").click()
+    refused = viewer.locator("#player-status")
+    await refused.filter(has_text="Add funds to watch").wait_for(timeout=MEDIA_TIMEOUT_MS)
+    assert "ran out" not in await refused.inner_text()  # he never had a balance
 
 
 async def test_the_watch_page_reconnects_after_its_connection_drops(
@@ -238,8 +237,10 @@ async def test_a_raised_price_is_asked_again_and_chromium_is_charged_as_it_ackno
     await meter.credit(dave, 1_000 * price, f"e2e-{uuid.uuid4()}")
     before = await meter.balance(dave)
     viewer = await open_page(browser, f"{server}/watch/{stream['id']}")
-    await viewer.locator("#price").filter(has_text=f"{price} planck/s").wait_for()
-    await dev_sign_in(viewer, "//Dave")  # waits for the stream (409, Retry-After)
+    await viewer.locator("#price").filter(has_text="0.00000006 tokens/min").wait_for()
+    await dev_sign_in(viewer, "//Dave")
+    await viewer.get_by_role("button", name="Watch for 0.00000006 tokens/min").click()
+    await viewer.locator("#player-status").filter(has_text="not live yet").wait_for()  # 409
 
     alice, _ = await dev_token(server, "//Alice")
     async with aiohttp.ClientSession(server) as http:
@@ -252,11 +253,13 @@ async def test_a_raised_price_is_asked_again_and_chromium_is_charged_as_it_ackno
     await broadcaster.get_by_role("button", name="Go live").click()
 
     question = viewer.locator("#price-change")
-    await question.filter(has_text=f"{2 * price} planck/s").wait_for(timeout=MEDIA_TIMEOUT_MS)
+    await question.filter(has_text="changed to 0.00000012 tokens a minute").wait_for(
+        timeout=MEDIA_TIMEOUT_MS
+    )
     sfu = app_server.app[LIVE].sfu
     assert sfu.subscribers(stream["id"]) == []  # nothing plays until the viewer agrees
     assert await meter.balance(dave) == before
-    await viewer.get_by_role("button", name="Watch at this price").click()
+    await viewer.get_by_role("button", name="Watch for 0.00000012 tokens/min").click()
     await wait_playing(viewer)
 
     await asyncio.sleep(6)

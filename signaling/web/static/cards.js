@@ -2,7 +2,8 @@
 // when the page knows its name (`stream.category_name`), the category.
 
 import { displayName } from './api.js';
-import { describePrice } from './money.js';
+import { describePrice, priceTitle } from './money.js';
+import { tokenInfo } from './token.js';
 
 /** "by <name>", linking to the creator's page (/c/<username or address>). */
 function byline(creator) {
@@ -38,11 +39,13 @@ export function streamCard(stream) {
     viewers.textContent = stream.status === 'pending' ? 'Not live yet' : 'Ended';
   }
   const price = Object.assign(document.createElement('p'), {
-    className: 'hint', textContent: describePrice(stream.price_per_second),
+    className: 'hint', title: priceTitle(stream.price_per_second),
   });
   const category = stream.category_name
     ? [Object.assign(document.createElement('p'), { className: 'category', textContent: stream.category_name })]
     : [];
+  // In the chain's unit once known (fetched once per page, so at once after the first card).
+  tokenInfo().then((token) => { price.textContent = describePrice(stream.price_per_second, token); });
   item.append(...thumbnail(stream), link, creator, viewers, price, ...category);
   return item;
 }

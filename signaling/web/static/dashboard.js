@@ -11,6 +11,7 @@
 import { api, authHeaders, checked, currentSession, describe, say } from './api.js';
 import { barChart } from './charts.js';
 import { connectEarnings } from './events.js';
+import { mountPriceEditor } from './price_editor.js';
 import { mountSignIn } from './signin.js';
 import { el, money, PagedTable, payoutCells, tokenInfo, when } from './tables.js';
 
@@ -301,6 +302,7 @@ async function start() {
   }
   say(status, '');
   board.hidden = false;
+  loadPriceEditor?.();
   every(LIVE_MS, pollLive); // the first paint, then only while the socket is not delivering
   followLive();
   every(LISTS_MS, refreshLists);
@@ -321,4 +323,8 @@ $('export-csv').addEventListener('click', exportCsv);
 window.addEventListener('vk-session', start);
 
 mountSignIn($('signin'));
-tokenInfo().then((info) => { token = info; }).finally(start);
+let loadPriceEditor = null;
+tokenInfo().then((info) => {
+  token = info;
+  loadPriceEditor = mountPriceEditor(token);
+}).finally(start);

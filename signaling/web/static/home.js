@@ -3,6 +3,8 @@
 
 import { api, currentSession, describe, say } from './api.js';
 import { liveCard, liveStreamsPath, mountHomeSections } from './home_sections.js';
+import { mountPriceInput } from './price_input.js';
+import { tokenInfo } from './token.js';
 import { mountSignIn } from './signin.js';
 
 const REFRESH_MS = 4000;
@@ -23,10 +25,12 @@ async function refresh() {
   }
 }
 
-function setUpCreateForm() {
+function setUpCreateForm(token) {
   const section = document.getElementById('go-live');
   const form = document.getElementById('create-stream');
   const status = document.getElementById('create-status');
+  const price = mountPriceInput({ amount: form.price, period: form.price_period,
+    hint: document.getElementById('price-hint') }, token);
   const showForm = () => { section.hidden = !currentSession(); };
   window.addEventListener('vk-session', showForm);
   showForm();
@@ -38,7 +42,7 @@ function setUpCreateForm() {
       if (!me.is_creator) await api('/api/me', { method: 'PATCH', body: { is_creator: true } });
       const stream = await api('/api/streams', {
         method: 'POST',
-        body: { title: form.title.value.trim(), price_per_second: form.price.value.trim() },
+        body: { title: form.title.value.trim(), price_per_second: price() },
       });
       document.getElementById('created-key').textContent = stream.stream_key;
       document.getElementById('created-link').href = `/broadcast/${stream.id}`;
@@ -51,7 +55,7 @@ function setUpCreateForm() {
 }
 
 mountSignIn(document.getElementById('signin'));
-setUpCreateForm();
+tokenInfo().then(setUpCreateForm);
 mountHomeSections(refresh);
 refresh();
 setInterval(refresh, REFRESH_MS);

@@ -3,6 +3,7 @@
 
 import { api, currentSession, describe, displayName, say, shortAddress } from './api.js';
 import { mountSignIn } from './signin.js';
+import { formatAmount, parseAmount } from './money.js';
 import { el, money, PagedTable, payoutCells, tokenInfo, when } from './tables.js';
 
 const REFRESH_MS = 5000;
@@ -47,7 +48,7 @@ function showTopUp() {
   }
   $('escrow-address').textContent = token.escrow_address;
   const minimum = BigInt(token.existential_deposit ?? 0);
-  $('topup-hint').textContent = `Send at least ${minimum} planck on the chain at ${token.chain_url ?? 'this server'}`
+  $('topup-hint').textContent = `Send at least ${formatAmount(minimum, token)} on the chain at ${token.chain_url ?? 'this server'}`
     + ` (SS58 format ${token.ss58_format}). Watching a paid stream needs ${token.min_balance_seconds}`
     + ' seconds of its price in your balance.';
 }
@@ -106,7 +107,7 @@ async function review(amount) {
 $('withdraw').addEventListener('submit', async (event) => {
   event.preventDefault();
   try {
-    await review(event.target.amount.value.trim());
+    await review(parseAmount(event.target.amount.value, token).toString()); // ROC → exact planck
   } catch (error) {
     showQuote(null);
     say($('withdraw-status'), `Could not withdraw: ${describe(error)}`, 'error');
@@ -119,7 +120,7 @@ $('withdraw-confirm').addEventListener('click', async () => {
   try {
     const sent = await api('/api/me/withdraw', { method: 'POST',
       body: { amount: quote.amount, fee: quote.fee }, headers: { 'Idempotency-Key': quote.key } });
-    say(out, `Withdrawal of ${sent.amount} planck (fee ${sent.fee} planck) to ${shortAddress(sent.to)}`
+    say(out, `Withdrawal of ${formatAmount(sent.amount, token)} (fee ${formatAmount(sent.fee, token)}) to ${shortAddress(sent.to)}`
       + ' is on its way.', 'ok');
     showQuote(null);
     $('withdraw').reset();
@@ -136,4 +137,7 @@ $('withdraw-confirm').addEventListener('click', async () => {
 window.addEventListener('vk-session', start);
 
 mountSignIn($('signin'));
-tokenInfo().then((info) => { token = info; }).finally(start);
+tokenInfo().then((info) => {
+  token = info;
+  $('withdraw-unit').textContent = token.symbol;
+}).finally(start);

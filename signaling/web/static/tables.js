@@ -2,7 +2,9 @@
 // formatting, paginated tables that follow the API's cursors, and the payout columns.
 
 import { api } from './api.js';
-import { TOKEN_DECIMALS, formatPlanck } from './money.js';
+import { formatAmount } from './money.js';
+
+export { tokenInfo } from './token.js'; // the pages of this module's tables import it from here
 
 const PAGE = 20;
 const MAX_PAGE = 100;
@@ -13,20 +15,9 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
-/** The chain's token symbol and decimals from /api/billing/info (fallbacks without a chain). */
-export async function tokenInfo() {
-  try {
-    const info = await api('/api/billing/info');
-    return { ...info, symbol: info.token_symbol, decimals: info.token_decimals };
-  } catch {
-    return { symbol: 'tokens', decimals: TOKEN_DECIMALS, escrow_address: null };
-  }
-}
-
 /** "0.0015 ROC", with the exact planck in the tooltip. */
 export function money(planck, token) {
-  return el('span', { textContent: `${formatPlanck(planck, token.decimals)} ${token.symbol}`,
-    title: `${planck} planck` });
+  return el('span', { textContent: formatAmount(planck, token), title: `${planck} planck` });
 }
 
 export function when(iso) {

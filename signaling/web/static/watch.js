@@ -1,5 +1,6 @@
 // /watch/{id}: WHEP playback with automatic retry and reconnection, viewer count and chat.
-// Every WHEP request carries the price the viewer saw (Vilokanam-Price); when the creator has
+// A paid stream plays only after the viewer clicks "Watch for X ROC/min" (watch_money.js);
+// every WHEP request carries the price they agreed to (Vilokanam-Price); when the creator has
 // changed it, the server answers 412 and the page asks the viewer again instead of playing.
 
 import {
@@ -8,10 +9,13 @@ import {
 import { mountChat } from './chat.js';
 import { connectEvents } from './events.js';
 import { showNotFound } from './missing.js';
-import { describePrice, formatPlanck } from './money.js';
 import { mountPlayer } from './player.js';
 import { mountSignIn } from './signin.js';
 import { showLive, showStream, showViewers } from './stream_info.js';
+import {
+  askPrice, explainRefusal, hidePrice, isFree, loadBalance, loadToken, onBalance, onCut, setPrice,
+  signInText,
+} from './watch_money.js';
 import { hangUp, iceServers, negotiateSession, sessionAlive } from './webrtc.js';
 
 const BLIP_GRACE_MS = 2000;   // disconnected this long → start a new WHEP session
@@ -27,8 +31,6 @@ const streamId = streamIdFromPath();
 const whepUrl = `/whep/${encodeURIComponent(streamId)}`;
 const video = document.getElementById('video');
 const status = document.getElementById('player-status');
-const balance = document.getElementById('balance');
-const priceChange = document.getElementById('price-change');
 
 let pc = null;
 let sessionUrl = null;
@@ -37,7 +39,8 @@ let retryTimer = null;
 let blipTimer = null;
 let stopped = false; // ended, cut or unknown: do not reconnect by ourselves
 let starting = null;
-let acceptedPrice = null; // planck per second, as a decimal string: what this viewer agreed to
+let streamPrice = null; // planck per second, as a decimal string: the price on the page
+let acceptedPrice = null; // what this viewer agreed to (a free stream needs no click)
 // The last frame seen and when, how long a stall lasts before asking, a question pending.
 const frames = { count: 0, at: 0, wait: STALL_MS, waiting: false, probing: false };
 
@@ -49,8 +52,13 @@ function play() {
 
 async function startPlayback() {
   clearTimeout(retryTimer);
-  if (!currentSession()) { say(status, 'Sign in to watch this stream.'); return; }
-  if (pc || acceptedPrice === null) return; // playing, or the price is not on the page yet
+  if (!currentSession()) { say(status, signInText()); return; }
+  if (pc || streamPrice === null) return; // playing, or the price is not on the page yet
+  if (acceptedPrice !== streamPrice) { // a paid stream: nothing plays before the viewer agrees
+    say(status, '');
+    askPrice(acceptedPrice !== null, accept);
+    return;
+  }
   const connection = new RTCPeerConnection({ iceServers: await iceServers(whepUrl) });
   pc = connection;
   const media = new MediaStream();
@@ -63,7 +71,7 @@ async function startPlayback() {
   try {
     // No token: the session cookie signs the offer (authHeaders: its CSRF token).
     ({ url: sessionUrl, etag: sessionEtag } = await negotiateSession(connection, whepUrl, null,
-      { ...authHeaders(), ...(acceptedPrice === null ? {} : { 'Vilokanam-Price': acceptedPrice }) }));
+      { ...authHeaders(), 'Vilokanam-Price': acceptedPrice }));
     Object.assign(frames, { count: 0, at: performance.now(), wait: STALL_MS, waiting: false });
   } catch (error) {
     await stop();
@@ -80,7 +88,7 @@ function refused(error) {
     say(status, `The stream is not live yet. Trying again in ${seconds} s…`);
     retryIn(seconds);
   } else if (error.status === 412) {
-    askPrice(error.headers.get('Vilokanam-Price'));
+    priceChanged(error.headers.get('Vilokanam-Price'));
   } else if (error.status === 401 && error.code === 'bad_ticket') {
     say(status, 'Moving you to another server failed. Retrying…', 'error'); // not a sign-out
     retryIn(1);
@@ -89,7 +97,7 @@ function refused(error) {
     say(status, 'Your session has expired. Sign in again to watch.', 'error');
   } else if (error.status === 402) {
     stopped = true;
-    say(status, `Your balance ran out: ${error.message}`, 'error');
+    explainRefusal(status);
   } else if (error.status === 404) {
     gone();
   } else if (error.status === 503 && error.code === 'origin_unavailable') {
@@ -114,23 +122,27 @@ function gone() {
   showNotFound('Stream', 'There is no stream at this address. It may have been deleted, or the link is mistyped.');
 }
 
-/** The price changed since the viewer saw it: show the new one and wait for their consent. */
-function askPrice(price) {
-  stopped = true; // no retry, no auto-play until they accept
-  document.getElementById('price').textContent = describePrice(price);
-  document.getElementById('price-change-text').textContent =
-    `The price of this stream changed to ${describePrice(price)}. Watch at this price?`;
-  priceChange.dataset.price = price;
-  priceChange.hidden = false;
-  say(status, '');
+/** The stream's price on the page; a free one needs no agreement. */
+function knowPrice(price) {
+  streamPrice = price;
+  setPrice(price);
+  if (isFree()) acceptedPrice = price;
 }
 
-document.getElementById('accept-price').addEventListener('click', () => {
-  acceptedPrice = priceChange.dataset.price;
-  priceChange.hidden = true;
+/** The price changed since the viewer saw it: show the new one and wait for their consent. */
+function priceChanged(price) {
+  stopped = true; // no retry, no auto-play until they accept
+  knowPrice(price);
+  say(status, '');
+  if (isFree()) accept(price);
+  else askPrice(true, accept);
+}
+
+function accept(price) {
+  acceptedPrice = price;
   stopped = false;
   play();
-});
+}
 
 function retryIn(seconds) {
   clearTimeout(retryTimer);
@@ -215,12 +227,13 @@ function onEvent(message) {
   else if (message.type === 'cut') {
     stopped = true;
     stop();
-    say(status, message.reason === 'silent'
-      ? 'Playback stopped: your player stopped confirming that it receives the stream.'
-      : `Your balance ran out${message.reason ? ` (${message.reason})` : ''}. Top up to keep watching.`, 'error');
+    if (message.reason === 'silent') {
+      say(status, 'Playback stopped: your player stopped confirming that it receives the stream.', 'error');
+    } else {
+      onCut(status);
+    }
   } else if (message.type === 'balance') {
-    balance.hidden = false;
-    balance.textContent = `Watched ${message.seconds_watched} s · balance ${formatPlanck(message.balance)}`;
+    onBalance(message);
   }
 }
 
@@ -231,6 +244,7 @@ function onStatus(streamStatus) {
     stop();
     say(status, 'The stream has ended. Thanks for watching!');
   }
+  if (streamStatus === 'ended') hidePrice(); // nothing left to agree to
 }
 
 mountPlayer(video, { live: true });
@@ -243,11 +257,25 @@ const events = connectEvents(streamId, {
 });
 const chat = mountChat(document.getElementById('chat'), events);
 
-window.addEventListener('vk-session', () => (currentSession() ? play() : stop()));
+/** Another person may sign in here: they agree to a paid stream's price themselves. */
+function onSession() {
+  acceptedPrice = isFree() ? streamPrice : null;
+  hidePrice();
+  loadBalance();
+  if (currentSession()) {
+    play();
+  } else {
+    stop();
+    say(status, signInText());
+  }
+}
+
+window.addEventListener('vk-session', onSession);
 window.addEventListener('pagehide', () => stop({ keepalive: true }));
 
-showStream(streamId).then((stream) => {
-  acceptedPrice = stream.price_per_second; // shown on the page before anything plays
+Promise.all([showStream(streamId), loadToken()]).then(([stream]) => {
+  knowPrice(stream.price_per_second); // shown on the page before anything plays
+  loadBalance();
   play();
 }).catch((error) => {
   if (error instanceof ApiError && error.status === 404) { gone(); return; }
