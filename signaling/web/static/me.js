@@ -2,6 +2,7 @@
 // withdrawals.
 
 import { api, currentSession, describe, displayName, say, shortAddress } from './api.js';
+import { mountDevTopUp } from './dev_topup.js';
 import { mountSignIn } from './signin.js';
 import { formatAmount, parseAmount } from './money.js';
 import { el, money, PagedTable, payoutCells, tokenInfo, when } from './tables.js';
@@ -137,6 +138,7 @@ $('withdraw-confirm').addEventListener('click', async () => {
 window.addEventListener('vk-session', start);
 
 mountSignIn($('signin'));
+mountDevTopUp($('dev-topup'), $('dev-topup-status'), refresh);
 tokenInfo().then((info) => {
   token = info;
   $('withdraw-unit').textContent = token.symbol;
