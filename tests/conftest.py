@@ -79,7 +79,7 @@ def app_config(
         # The recorder's own tests turn recording on; VOD jobs run where a test asks.
         media=MediaSettings(media_root=tmp_path / "media", recording=False, vod_worker=False),
     )
-    if request.node.get_closest_marker("uploads"):  # the tests of uploaded videos
+    if request.node.get_closest_marker("own_database"):  # what it sees is its own alone
         return upload_config(config, request.getfixturevalue("own_database_url"), tmp_path)
     return config
 

@@ -20,7 +20,7 @@ from tests.signaling.support.uploads import make_clip, media_root, process, uplo
 from tests.signaling.support.webrtc_clients import whip
 
 pytestmark = [
-    pytest.mark.uploads,  # a database of its own: this test's streams and videos alone
+    pytest.mark.own_database,  # a database of its own: this test's streams and videos alone
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
     pytest.mark.timeout(300),
     pytest.mark.usefixtures("loopback"),

@@ -14,6 +14,7 @@ from tests.e2e.support.browser import CHROMIUM, MEDIA_TIMEOUT_MS, SCREENSHOTS, o
 from tests.signaling.support.webrtc_clients import whip
 
 pytestmark = [
+    pytest.mark.own_database,  # "no badge on the home page" needs no other test's live streams
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
     pytest.mark.usefixtures("loopback"),
     pytest.mark.timeout(120),

@@ -22,7 +22,7 @@ from tests.e2e.support.fit import SIZES, assert_fits
 from tests.signaling.support.uploads import process, upload
 
 pytestmark = [
-    pytest.mark.uploads,
+    pytest.mark.own_database,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
     pytest.mark.timeout(300),
 ]

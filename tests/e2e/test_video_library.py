@@ -21,7 +21,7 @@ from tests.signaling.support.accounts import user_with_role, whoami
 from tests.signaling.support.rows import new_video
 
 pytestmark = [
-    pytest.mark.uploads,  # a database of its own: this test's streams and videos alone
+    pytest.mark.own_database,  # a database of its own: this test's streams and videos alone
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed"),
     pytest.mark.timeout(180),
 ]

@@ -13,7 +13,7 @@ from recorder.jobs import INTERNAL_FAILURE, enqueue, fail, lease
 from tests.signaling.support.accounts import new_user
 from tests.signaling.support.uploads import media_root, process, upload
 
-pytestmark = pytest.mark.uploads  # own database and media root (tests/conftest.py)
+pytestmark = pytest.mark.own_database  # own database and media root (tests/conftest.py)
 
 
 async def my_videos(client: TestClient, headers: dict[str, str]) -> dict[str, dict]:

@@ -31,7 +31,7 @@ from tests.signaling.support.uploads import (
 from tests.support.configs import configured
 from vilokanam.wiring import create_app
 
-pytestmark = pytest.mark.uploads  # own database and media root (tests/conftest.py)
+pytestmark = pytest.mark.own_database  # own database and media root (tests/conftest.py)
 
 
 async def test_an_upload_resumes_after_a_bad_chunk_and_becomes_a_ready_video(

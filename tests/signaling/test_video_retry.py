@@ -20,7 +20,7 @@ from tests.signaling.support.uploads import (
     upload,
 )
 
-pytestmark = pytest.mark.uploads  # own database and media root (tests/conftest.py)
+pytestmark = pytest.mark.own_database  # own database and media root (tests/conftest.py)
 
 
 async def jobs_of(db: asyncpg.Pool, video_id: str) -> list[str]:

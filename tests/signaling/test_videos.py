@@ -13,7 +13,7 @@ from signaling.keys import CONFIG
 from tests.signaling.support.accounts import new_user
 from tests.signaling.support.uploads import media_root, process, upload
 
-pytestmark = pytest.mark.uploads  # own database and media root (tests/conftest.py)
+pytestmark = pytest.mark.own_database  # own database and media root (tests/conftest.py)
 
 
 async def ready_video(client: TestClient, db: asyncpg.Pool, clip: bytes, title: str = "Clip"):
