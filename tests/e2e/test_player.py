@@ -126,9 +126,8 @@ async def check_live_player(page: object, size: str) -> None:
     await page.wait_for_function(
         "() => document.fullscreenElement?.classList.contains('player-box')"
     )
-    assert await page.get_by_role("button", name="Fullscreen").get_attribute("aria-pressed") == (
-        "true"
-    )
+    # aria-pressed follows the fullscreenchange event, which comes after fullscreenElement is set.
+    await page.get_by_role("button", name="Fullscreen", pressed=True).wait_for()
     await press(page, "f")
     await page.wait_for_function("() => document.fullscreenElement === null")
 
