@@ -14,19 +14,19 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from substrateinterface import Keypair
 
 from billing.chain import ChainClient
 from billing.reconcile import reconcile
 from signaling.config import AppConfig
 from signaling.keys import BILLING
-from tests.billing.support.chain_money import ROC, chain_config, transfer
+from tests.billing.support.chain_money import ROC, transfer
 from tests.e2e.support.api import wait_for
 from tests.signaling.support.accounts import new_stream, sign_in
 from tests.signaling.support.webrtc_clients import whep, whip
+from tests.support.chain_app import chain_test_client
 from tests.support.chain_fixtures import fresh_account
-from vilokanam.wiring import create_app
 
 pytestmark = pytest.mark.usefixtures("loopback")
 
@@ -37,15 +37,14 @@ SECONDS = 10
 async def chain_app(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
 ) -> AsyncIterator[TestClient]:
-    config = await chain_config(
+    async with chain_test_client(
         app_config,
         own_database_url,
         dev_chain.url,
         chain_client,
         payout_interval_s=1.0,
         payout_min_interval_s=0.0,
-    )
-    async with TestClient(TestServer(create_app(config))) as client:
+    ) as client:
         yield client
 
 

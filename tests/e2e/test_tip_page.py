@@ -12,20 +12,19 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from billing.chain import ChainClient
 from signaling.config import AppConfig
-from tests.billing.support.chain_money import ROC, chain_config
+from tests.billing.support.chain_money import ROC
 from tests.e2e.support.browser import CHROMIUM, SCREENSHOTS, dev_sign_in, open_page
+from tests.e2e.support.chain_app import chain_app_server
 from tests.signaling.support.accounts import new_stream, sign_in, whoami
 from tests.signaling.support.rows import new_video
 from tests.signaling.support.tipping import balance, deposit
 from tests.signaling.support.webrtc_clients import whip
 from tests.support.chain_fixtures import fresh_account
-from tests.support.ports import free_port
 from vilokanam.devchain import DevChain
-from vilokanam.wiring import create_app
 
 pytestmark = [
     pytest.mark.usefixtures("loopback"),
@@ -40,17 +39,13 @@ NO_OVERFLOW = "() => document.documentElement.scrollWidth <= window.innerWidth"
 async def chain_app(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
 ) -> AsyncIterator[TestClient]:
-    port = free_port()
-    config = await chain_config(
+    async with chain_app_server(
         app_config,
         own_database_url,
         dev_chain.url,
         chain_client,
-        public_url=f"http://127.0.0.1:{port}",
-        dev_mode=True,
         billing_workers=("settlement", "deposits"),
-    )
-    async with TestClient(TestServer(create_app(config), host="127.0.0.1", port=port)) as client:
+    ) as client:
         yield client
 
 

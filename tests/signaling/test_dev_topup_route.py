@@ -7,13 +7,13 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from billing.chain import ChainClient
 from signaling.config import AppConfig
-from tests.billing.support.chain_money import ROC, chain_config
+from tests.billing.support.chain_money import ROC
 from tests.signaling.support.accounts import new_user
-from vilokanam.wiring import create_app
+from tests.support.chain_app import chain_test_client
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -22,10 +22,9 @@ pytestmark = pytest.mark.timeout(120)
 async def chain_app(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
 ) -> AsyncIterator[TestClient]:
-    config = await chain_config(
+    async with chain_test_client(
         app_config, own_database_url, dev_chain.url, chain_client, dev_mode=True
-    )
-    async with TestClient(TestServer(create_app(config))) as client:
+    ) as client:
         yield client
 
 

@@ -14,15 +14,14 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from aiohttp import DummyCookieJar
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from billing.chain import ChainClient
 from billing.reconcile import reconcile
 from signaling.config import AppConfig
 from signaling.http.idempotency import operation_id
 from signaling.keys import BILLING
-from tests.billing.support.chain_money import ROC, chain_config
+from tests.billing.support.chain_money import ROC
 from tests.signaling.support.accounts import new_stream, sign_in, whoami
 from tests.signaling.support.rows import new_video
 from tests.signaling.support.tipping import (
@@ -33,8 +32,8 @@ from tests.signaling.support.tipping import (
     tip_rows,
     until,
 )
+from tests.support.chain_app import chain_test_client
 from vilokanam.devchain import DevChain
-from vilokanam.wiring import create_app
 
 MAX_TIP = 3 * ROC
 TIP = 12_345_679_001  # a fee (10 %) that rounds down: 1_234_567_900, creator 11_111_111_101
@@ -45,16 +44,14 @@ FEE = TIP // 10
 async def chain_app(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
 ) -> AsyncIterator[TestClient]:
-    config = await chain_config(
+    async with chain_test_client(
         app_config,
         own_database_url,
         dev_chain.url,
         chain_client,
         max_tip_planck=MAX_TIP,
         billing_workers=("settlement", "deposits"),
-    )
-    # Who is signed in is said by headers: a kept session cookie would sign in "signed out" calls.
-    async with TestClient(TestServer(create_app(config)), cookie_jar=DummyCookieJar()) as client:
+    ) as client:
         yield client
 
 

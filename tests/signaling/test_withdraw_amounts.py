@@ -6,25 +6,24 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from billing.chain import ChainClient
 from signaling.config import AppConfig
 from signaling.keys import BILLING
-from tests.billing.support.chain_money import ROC, chain_config
+from tests.billing.support.chain_money import ROC
 from tests.signaling.support.accounts import sign_in
+from tests.support.chain_app import chain_test_client
 from tests.support.chain_fixtures import fresh_account
-from tests.support.configs import configured
-from vilokanam.wiring import create_app
 
 
 @pytest.fixture
 async def chain_app(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
 ) -> AsyncIterator[TestClient]:
-    config = await chain_config(app_config, own_database_url, dev_chain.url, chain_client)
-    config = configured(config, billing_workers=())
-    async with TestClient(TestServer(create_app(config))) as client:
+    async with chain_test_client(
+        app_config, own_database_url, dev_chain.url, chain_client, billing_workers=()
+    ) as client:
         yield client
 
 

@@ -9,18 +9,18 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from billing.chain import ChainClient
 from signaling.config import AppConfig
 from signaling.keys import BILLING, CONFIG
-from tests.billing.support.chain_money import ROC, chain_config
+from tests.billing.support.chain_money import ROC
 from tests.billing.support.processes import start_worker, worker_env
 from tests.signaling.support.accounts import sign_in
+from tests.support.chain_app import chain_test_client
 from tests.support.chain_fixtures import fresh_account
 from vilokanam.server import ServiceUrls, app_config
 from vilokanam.settings import SettingsError, load_settings
-from vilokanam.wiring import create_app
 
 URLS = ServiceUrls("postgresql://db/x", "redis://r", "ws://chain")
 
@@ -59,14 +59,13 @@ def test_unknown_billing_loop_names_the_variable(monkeypatch) -> None:
 async def server_without_payouts(
     app_config: AppConfig, own_database_url: str, dev_chain, chain_client: ChainClient, redis
 ) -> AsyncIterator[TestClient]:
-    config = await chain_config(
+    async with chain_test_client(
         app_config,
         own_database_url,
         dev_chain.url,
         chain_client,
         billing_workers=("settlement", "deposits"),
-    )
-    async with TestClient(TestServer(create_app(config))) as client:
+    ) as client:
         yield client
 
 

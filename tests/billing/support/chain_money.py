@@ -18,9 +18,7 @@ ROC = 10**12
 
 
 async def transfer(chain: ChainClient, sender: Keypair, dest: str, amount: int) -> None:
-    xt = await chain.sign_transfer(sender, dest, amount)
-    await chain.submit(xt)
-    found = await chain.wait_for_inclusion(xt, 30, finalized=True)
+    _, found = await chain.transfer(sender, dest, amount, timeout=30)
     assert found.success, found.error
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from billing.chain import ChainClient
 from signaling.config import AppConfig
-from tests.billing.support.chain_money import chain_config
+from tests.support.chain_app import chain_test_client
 from tests.support.ports import free_port
-from vilokanam.wiring import create_app
 
 
 @asynccontextmanager
@@ -24,17 +23,16 @@ async def chain_app_server(
 ) -> AsyncIterator[TestClient]:
     """A TestClient of the app (dev mode) at http://127.0.0.1:<free port>."""
     port = free_port()
-    config = await chain_config(
+    async with chain_test_client(
         app_config,
         database_url,
         chain_url,
         chain_client,
+        port=port,
         public_url=f"http://127.0.0.1:{port}",
         dev_mode=True,
         **overrides,
-    )
-    server = TestServer(create_app(config), host="127.0.0.1", port=port)
-    async with TestClient(server) as client:
+    ) as client:
         yield client
 
 
